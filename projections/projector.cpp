@@ -1,0 +1,306 @@
+#include "projections/projector.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "engine/limits.h"
+#include "projections/projector_impl.h"
+
+namespace tally {
+
+using store::Db;
+using store::from_val;
+using store::to_val;
+
+namespace {
+
+Status check_options(const ProjectorOptions& o) {
+  if (o.map_size_bytes < store::map_size_min_bytes) {
+    return Status::invalid("map_size_bytes", "must be >= " + std::to_string(store::map_size_min_bytes));
+  }
+  if (o.map_size_max_bytes < o.map_size_bytes) return Status::invalid("map_size_max_bytes", "must be >= map_size_bytes");
+  if (o.batch_events_max == 0 || o.batch_events_max > 1'000'000) {
+    return Status::invalid("batch_events_max", "must be 1..1000000");
+  }
+  if (o.batch_time_max_ms < 0) return Status::invalid("batch_time_max_ms", "must be >= 0");
+  if (o.poll_timeout_ms < 0) return Status::invalid("poll_timeout_ms", "must be >= 0");
+  for (int32_t p : o.partitions) {
+    if (p < 0 || p >= limits::partitions_max) return Status::invalid("partitions", "partition out of range");
+  }
+  return Status::ok();
+}
+
+Status lock_data_dir(const std::string& dir, int& fd) {
+  const std::string path = dir + "/projector.lock";
+  fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error(Status::Code::io_error, "open " + path + ": " + std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fd = -1;
+    if (err == EWOULDBLOCK) {
+      return Status::error(Status::Code::unavailable, "another projector is running on " + dir);
+    }
+    return Status::error(Status::Code::io_error, "flock " + path + ": " + std::strerror(err));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void PutBuffer::sort_by_key() {
+  std::stable_sort(entries_.begin(), entries_.end(),
+                   [this](const Entry& a, const Entry& b) { return key(a) < key(b); });
+}
+
+Projector::Projector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Projector::~Projector() {
+  if (impl_ && impl_->lock_fd >= 0) ::close(impl_->lock_fd);
+}
+
+const std::string& Projector::data_dir() const { return impl_->data_dir; }
+
+Result<std::unique_ptr<Projector>> Projector::open(const std::string& data_dir, const ProjectorOptions& options) {
+  if (Status s = check_options(options); !s.is_ok()) return s;
+  auto env = store::StoreEnv::open(data_dir, store::StoreEnv::Mode::read_write, options.map_size_bytes);
+  if (!env.is_ok()) return env.status();
+  auto impl = std::make_unique<Impl>(env.value());
+  impl->data_dir = data_dir;
+  impl->options = options;
+  if (Status s = lock_data_dir(env.value()->dir(), impl->lock_fd); !s.is_ok()) return s;
+  if (Status s = impl->load_committed(); !s.is_ok()) return s;
+  return std::unique_ptr<Projector>(new Projector(std::move(impl)));
+}
+
+// Reads what the store has committed: offsets, outbox sequence, stats, map size.
+Status Projector::Impl::load_committed() {
+  if (Status s = load_committed_state(); !s.is_ok()) return s;
+  // Adopt the size the previous run grew to, so it does not grow again from the option's size.
+  if (stored_map_size > env->map_size()) return env->set_map_size(stored_map_size);
+  return Status::ok();
+}
+
+Status Projector::Impl::load_committed_state() {
+  auto txn = store::ReadTxn::begin(*env);
+  if (!txn.is_ok()) return txn.status();
+  std::string_view value;
+  int rc = txn->get(Db::meta, store::meta_outbox_next, value);
+  if (rc == 0 && value.size() == 8) {
+    outbox_next = store::get_u64_be(value);
+  } else if (rc != MDB_NOTFOUND) {
+    return Status::error(Status::Code::corruption, "meta outbox_next is damaged");
+  }
+  rc = txn->get(Db::meta, store::meta_stats, value);
+  if (rc == 0 && !store::decode_stats(value, stats)) return Status::error(Status::Code::corruption, "meta stats is damaged");
+  rc = txn->get(Db::meta, store::meta_map_size, value);
+  if (rc == 0 && value.size() == 8) stored_map_size = static_cast<std::size_t>(store::get_u64_be(value));
+
+  committed_next.clear();
+  MDB_cursor* cursor = nullptr;
+  if (rc = mdb_cursor_open(txn->get(), env->dbi(Db::partitions), &cursor); rc != 0) {
+    return store::lmdb_error("mdb_cursor_open(partitions)", rc);
+  }
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    const std::string_view key = from_val(k);
+    Offset next;
+    PartitionState state;
+    if (key.size() != 4 || !store::decode_partition(from_val(v), next, state)) {
+      mdb_cursor_close(cursor);
+      return Status::error(Status::Code::corruption, "undecodable record in \"partitions\"");
+    }
+    const auto partition = static_cast<std::size_t>(store::get_u32_be(key));
+    if (committed_next.size() <= partition) committed_next.resize(partition + 1);
+    committed_next[partition] = next;
+  }
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) return store::lmdb_error("mdb_cursor_get(partitions)", rc);
+  return Status::ok();
+}
+
+Status Projector::start(LogReader& reader) {
+  Impl& m = *impl_;
+  const int32_t count = reader.partition_count();
+  const std::string identity = reader.identity();
+  if (count <= 0 || count > limits::partitions_max) {
+    return Status::error(Status::Code::invalid_argument, "log has an invalid partition count " + std::to_string(count));
+  }
+  // Identity and partition count: recorded by the first start, checked by every later one.
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(m.env->env(), nullptr, 0, &txn); rc != 0) return store::lmdb_error("mdb_txn_begin", rc);
+  MDB_val key = to_val(store::meta_log_identity);
+  MDB_val value;
+  int rc = mdb_get(txn, m.env->dbi(Db::meta), &key, &value);
+  if (rc == MDB_NOTFOUND) {
+    std::string count_bytes;
+    store::put_u32_be(count_bytes, static_cast<uint32_t>(count));
+    MDB_val id_val = to_val(identity);
+    MDB_val count_key = to_val(store::meta_partition_count);
+    MDB_val count_val = to_val(count_bytes);
+    rc = mdb_put(txn, m.env->dbi(Db::meta), &key, &id_val, 0);
+    if (rc == 0) rc = mdb_put(txn, m.env->dbi(Db::meta), &count_key, &count_val, 0);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return store::lmdb_error("mdb_put(meta log_identity)", rc);
+    }
+    if (rc = mdb_txn_commit(txn); rc != 0) return store::lmdb_error("mdb_txn_commit(log identity)", rc);
+  } else if (rc != 0) {
+    mdb_txn_abort(txn);
+    return store::lmdb_error("mdb_get(meta log_identity)", rc);
+  } else {
+    const std::string stored(from_val(value));
+    MDB_val count_key = to_val(store::meta_partition_count);
+    MDB_val count_val;
+    rc = mdb_get(txn, m.env->dbi(Db::meta), &count_key, &count_val);
+    const int64_t stored_count =
+        rc == 0 && count_val.mv_size == 4 ? int64_t{store::get_u32_be(from_val(count_val))} : int64_t{-1};
+    mdb_txn_abort(txn);
+    if (stored != identity) {
+      return Status::error(Status::Code::conflict, "the views in " + m.data_dir + " were folded from log \"" + stored +
+                                                       "\", not \"" + identity +
+                                                       "\"; replay this log into a fresh data dir");
+    }
+    if (stored_count != count) {
+      return Status::error(Status::Code::conflict, "the views in " + m.data_dir + " were folded from " +
+                                                       std::to_string(stored_count) + " partitions, the log has " +
+                                                       std::to_string(count));
+    }
+  }
+  m.partition_count = count;
+  m.projected.clear();
+  if (m.options.partitions.empty()) {
+    for (int32_t p = 0; p < count; ++p) m.projected.push_back(p);
+  } else {
+    m.projected = m.options.partitions;
+    std::sort(m.projected.begin(), m.projected.end());
+    m.projected.erase(std::unique(m.projected.begin(), m.projected.end()), m.projected.end());
+    if (m.projected.back() >= count) {
+      return Status::invalid("partitions", "partition " + std::to_string(m.projected.back()) +
+                                               " is out of range (the log has " + std::to_string(count) + ")");
+    }
+  }
+  {
+    std::lock_guard lock(m.mutex);
+    if (m.committed_next.size() > static_cast<std::size_t>(count)) {
+      return Status::error(Status::Code::corruption, "the views hold offsets of more partitions than the log has");
+    }
+    m.committed_next.resize(static_cast<std::size_t>(count));
+  }
+  for (int32_t p : m.projected) {
+    const Offset next = m.committed_next[static_cast<std::size_t>(p)];
+    auto end = reader.end_offset(PartitionId{p});
+    if (!end.is_ok()) return end.status();
+    if (end.value() < next) {
+      return Status::error(Status::Code::corruption,
+                           "log \"" + identity + "\" partition " + std::to_string(p) + " ends at offset " +
+                               std::to_string(end.value().value) + " but the views in " + m.data_dir +
+                               " have applied it up to offset " + std::to_string(next.value) +
+                               "; the log was truncated or replaced (replay into a fresh data dir)");
+    }
+    if (Status s = reader.seek(PartitionId{p}, next); !s.is_ok()) return s;
+  }
+  m.started = true;
+  return Status::ok();
+}
+
+Result<std::size_t> Projector::run_once(LogReader& reader) {
+  Impl& m = *impl_;
+  assert(m.started);
+  if (Status s = m.collect_batch(reader); !s.is_ok()) return s;
+  if (m.batch.empty()) return std::size_t{0};
+  std::size_t count = m.batch.size();
+  if (Status s = m.fold_and_commit(count); !s.is_ok()) return s;
+  if (count < m.batch.size()) {
+    // Part of the batch did not fit one transaction: read the rest again.
+    std::vector<bool> seeked(static_cast<std::size_t>(m.partition_count), false);
+    for (std::size_t i = count; i < m.batch.size(); ++i) {
+      const LogPosition position = m.batch[i].position;
+      const auto p = static_cast<std::size_t>(position.partition.value);
+      if (seeked[p]) continue;
+      seeked[p] = true;
+      if (Status s = reader.seek(position.partition, position.offset); !s.is_ok()) return s;
+    }
+  }
+  return count;
+}
+
+Status Projector::run(LogReader& reader, const std::atomic<bool>& stop) {
+  if (Status s = start(reader); !s.is_ok()) return s;
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto done = run_once(reader);
+    if (!done.is_ok()) return done.status();
+  }
+  return Status::ok();
+}
+
+Offset Projector::applied_offset(PartitionId partition) const {
+  std::lock_guard lock(impl_->mutex);
+  const auto p = static_cast<std::size_t>(partition.value);
+  return partition.value >= 0 && p < impl_->committed_next.size() ? impl_->committed_next[p] : Offset{0};
+}
+
+bool Projector::wait_until_applied(LogPosition position, int timeout_ms) const {
+  std::unique_lock lock(impl_->mutex);
+  const auto p = static_cast<std::size_t>(position.partition.value);
+  if (position.partition.value < 0 || position.partition.value >= limits::partitions_max) return false;
+  return impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return p < impl_->committed_next.size() && impl_->committed_next[p] > position.offset;
+  });
+}
+
+ProjectorMetrics Projector::metrics() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->metrics;
+}
+
+Status Projector::Impl::collect_batch(LogReader& reader) {
+  batch.clear();
+  batch_arena.clear();
+  const auto started_at = std::chrono::steady_clock::now();
+  const auto deadline = started_at + std::chrono::milliseconds(options.batch_time_max_ms);
+  int timeout_ms = options.poll_timeout_ms;
+  while (batch.size() < options.batch_events_max) {
+    if (Status s = reader.poll(polled, options.batch_events_max - batch.size(), timeout_ms); !s.is_ok()) return s;
+    if (polled.empty()) break;  // caught up: commit what we have now (read-your-writes latency)
+    for (const LogRecord& record : polled) {
+      batch.push_back(BatchRecord{record.position, batch_arena.size(), record.value.size()});
+      batch_arena.append(record.value);
+    }
+    timeout_ms = 0;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+  return Status::ok();
+}
+
+void Projector::Impl::publish(std::size_t count, int64_t latency_us, uint64_t outbox_added) {
+  CommittedBatch committed;
+  {
+    std::lock_guard lock(mutex);
+    committed_next = batch_next;
+    outbox_next = batch_outbox_next;
+    stats = batch_stats;
+    ++metrics.batches;
+    metrics.events += count;
+    metrics.last_commit_latency_us = latency_us;
+    metrics.max_commit_latency_us = std::max(metrics.max_commit_latency_us, latency_us);
+    metrics.total_commit_latency_us += static_cast<uint64_t>(latency_us);
+    committed.next_offsets = committed_next;
+  }
+  applied_cv.notify_all();
+  if (options.on_commit) {
+    committed.events = count;
+    committed.outbox_next = batch_outbox_next;
+    committed.outbox_added = outbox_added;
+    committed.commit_latency_us = latency_us;
+    options.on_commit(committed);
+  }
+}
+
+}  // namespace tally

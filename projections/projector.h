@@ -1,0 +1,118 @@
+// The projector: folds the events log into the LMDB views, exactly once (SPEC §6).
+//
+// CAVEATS (read these first)
+//   - Exactly once comes from one place: every batch is ONE durable LMDB write transaction holding
+//     the view changes, the history, the usage roll-ups, the rejects, the outbox entries (signals)
+//     and the next offset of every partition it read. On start the projector seeks the log to the
+//     stored offsets. A crash at any moment loses nothing and applies nothing twice; offsets
+//     committed to Kafka (if any) are for lag monitoring only.
+//   - One projector per data dir: open() takes an exclusive flock on DIR/projector.lock. A second
+//     open (any process) fails with unavailable until the first is closed or dead.
+//   - A data dir belongs to one log: the first start() records the log's identity and partition
+//     count; a different identity or count, or a log that ends before the stored offsets (replaced
+//     or truncated), is a startup error. Replay into a fresh data dir instead.
+//   - On MDB_MAP_FULL the batch is aborted, the map doubled (up to ProjectorOptions::map_size_max_
+//     bytes) and the SAME batch refolded from committed state; a batch is never skipped. Growth
+//     waits for this process's read transactions.
+//   - Durable commits: one fsync per batch. Throughput comes from batch size, not weaker commits.
+//   - Determinism: views depend only on the log's records per partition. Org home partitions are
+//     decided by the fold (first partition an org appears in); an org whose events a producer
+//     scattered over several partitions gets wrong_partition rejects, and which partition "wins"
+//     can depend on read interleaving. Producers use partition_for_key (SPEC §3) so it never happens.
+//
+// Lifecycle: open() → start(reader) → run_once(reader)... or run(reader, stop) → destroy.
+// THREAD SAFETY: start/run_once/run from one thread at a time. applied_offset, wait_until_applied
+// and metrics may be called from any thread, concurrently with run.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+#include "engine/types.h"
+#include "log/log.h"
+
+namespace tally {
+
+// What one committed batch did; handed to ProjectorOptions::on_commit after the commit.
+struct CommittedBatch {
+  std::size_t events = 0;
+  std::vector<Offset> next_offsets;  // per partition (index = partition), after this batch
+  uint64_t outbox_next = 1;          // sequence the next outbox entry will get
+  uint64_t outbox_added = 0;         // entries this batch appended (sequences outbox_next - added ..)
+  int64_t commit_latency_us = 0;     // fold + write + fsync of this batch
+};
+
+struct ProjectorOptions {
+  std::size_t map_size_bytes = std::size_t{256} << 20;      // initial LMDB map size
+  std::size_t map_size_max_bytes = std::size_t{1} << 42;    // growth stops here: run_once fails too_large
+  std::size_t batch_events_max = 10'000;                    // records per batch (one write txn)
+  int batch_time_max_ms = 100;                              // stop collecting a batch after this
+  int poll_timeout_ms = 100;                                // wait this long for a batch's first record
+  // Partitions to project; empty = all of the log. A subset is for a split deployment where each
+  // projector owns some partitions in its own data dir.
+  std::vector<int32_t> partitions;
+  // Called on the projector thread after every committed batch (wake ?wait=1, the outbox emitter).
+  // Must not call back into this projector's run_once.
+  std::function<void(const CommittedBatch&)> on_commit;
+};
+
+struct ProjectorMetrics {
+  uint64_t batches = 0;             // committed by this instance
+  uint64_t events = 0;
+  uint64_t map_grows = 0;
+  uint64_t batch_retries = 0;       // batches refolded after MDB_MAP_FULL / MDB_TXN_FULL
+  int64_t last_commit_latency_us = 0;
+  int64_t max_commit_latency_us = 0;
+  uint64_t total_commit_latency_us = 0;
+};
+
+class Projector {
+ public:
+  // Opens (creating if missing) the store in `data_dir`.
+  // Errors: invalid_argument (options out of range, field named); unavailable (another projector
+  //   owns data_dir, or this process holds it read-only); corruption (format version); io_error.
+  static Result<std::unique_ptr<Projector>> open(const std::string& data_dir, const ProjectorOptions& options);
+  ~Projector();
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+
+  // Checks the log against the store (identity, partition count, end offsets) and seeks `reader`
+  // to the stored next offset of every projected partition (0 for a new one). Must be called
+  // before run_once on that reader, and again after seeking the reader elsewhere.
+  // Errors: conflict (a different log or partition count), corruption (log shorter than the
+  //   views), invalid_argument (a projected partition out of range), reader and LMDB errors.
+  Status start(LogReader& reader);
+
+  // Reads one batch (at most batch_events_max records, at most batch_time_max_ms of collecting,
+  // waiting up to poll_timeout_ms for the first record), folds it and commits it. Returns the
+  // number of records committed (0: nothing to read).
+  // Errors: reader errors; io_error/corruption from LMDB (nothing of the batch is committed);
+  //   too_large when the map would have to grow past map_size_max_bytes.
+  // REQUIRES: start(reader) succeeded.
+  Result<std::size_t> run_once(LogReader& reader);
+
+  // start(reader), then run_once until `stop` is set or an error occurs (returned).
+  Status run(LogReader& reader, const std::atomic<bool>& stop);
+
+  // The next offset of `partition` that is committed (records below it are in the views).
+  Offset applied_offset(PartitionId partition) const;
+  // Waits until the record at `position` is committed (read-your-writes). False on timeout or an
+  // unknown partition.
+  bool wait_until_applied(LogPosition position, int timeout_ms) const;
+
+  ProjectorMetrics metrics() const;
+  const std::string& data_dir() const;
+
+ private:
+  struct Impl;
+  explicit Projector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tally

@@ -1,0 +1,301 @@
+// Folding and committing one batch: the hot path of the projector.
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+
+#include "engine/calendar.h"
+#include "engine/signals.h"
+#include "projections/projector_impl.h"
+#include "tally/events_generated.h"
+
+namespace tally {
+
+using store::Db;
+using store::from_val;
+using store::to_val;
+
+namespace {
+
+inline constexpr int batch_attempts_max = 64;  // map doublings + transaction splits of one batch
+
+std::string_view view(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
+
+store::BillingPathCode resolve_billing_path(const OrgState& org, const fb::Usage& usage) {
+  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) return store::BillingPathCode::invoiced;
+  switch (usage.billing_path()) {
+    case fb::BillingPath::credits: return store::BillingPathCode::credits;
+    case fb::BillingPath::byok: return store::BillingPathCode::byok;
+    default: return org.mode == BillingMode::byok ? store::BillingPathCode::byok : store::BillingPathCode::credits;
+  }
+}
+
+std::string_view usage_model(const fb::Usage& usage) {
+  return usage.meter() == fb::Meter::sandbox_seconds ? view(usage.sandbox_class()) : view(usage.model());
+}
+
+// The body-specific fields of a history entry.
+void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryFields& f) {
+  switch (e.body_type()) {
+    case fb::Body::Usage: {
+      const auto* u = e.body_as_Usage();
+      f.model = usage_model(*u);
+      f.member_id = view(u->member_id());
+      f.workspace = view(u->workspace());
+      f.billing_path = resolve_billing_path(org, *u);
+      break;
+    }
+    case fb::Body::Purchase: {
+      const auto* p = e.body_as_Purchase();
+      f.payment_ref = view(p->payment_ref());
+      f.paid_minor = p->paid_minor();
+      f.fee_minor = p->fee_minor();
+      f.currency = view(p->currency());
+      break;
+    }
+    case fb::Body::AutoRefill: {
+      const auto* p = e.body_as_AutoRefill();
+      f.payment_ref = view(p->payment_ref());
+      f.paid_minor = p->paid_minor();
+      f.fee_minor = p->fee_minor();
+      f.currency = view(p->currency());
+      f.reason_text = view(p->signal_id());
+      break;
+    }
+    case fb::Body::PaymentFailed:
+      f.reason_text = view(e.body_as_PaymentFailed()->code());
+      break;
+    case fb::Body::Refund:
+      f.payment_ref = view(e.body_as_Refund()->purchase_key());
+      f.reason_text = view(e.body_as_Refund()->reason());
+      break;
+    case fb::Body::AdminAdjustment:
+      f.reason_text = view(e.body_as_AdminAdjustment()->reason());
+      break;
+    case fb::Body::AutoRefillDisabled:
+      f.reason_text = view(e.body_as_AutoRefillDisabled()->reason());
+      break;
+    case fb::Body::MemberLimitSet:
+      f.member_id = view(e.body_as_MemberLimitSet()->member_id());
+      break;
+    case fb::Body::MemberLimitCleared:
+      f.member_id = view(e.body_as_MemberLimitCleared()->member_id());
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+Status Projector::Impl::fold_and_commit(std::size_t& count) {
+  for (int attempt_number = 0; attempt_number < batch_attempts_max; ++attempt_number) {
+    Status error;
+    std::string failed_call;
+    const int rc = attempt(count, error, failed_call);
+    if (rc == 0 && error.is_ok()) return Status::ok();
+    ledger.end(false);  // refold from committed state
+    if (!error.is_ok()) return error;
+    {
+      std::lock_guard lock(mutex);
+      ++metrics.batch_retries;
+    }
+    if (rc == MDB_MAP_FULL) {
+      const std::size_t current = env->map_size();
+      if (current >= options.map_size_max_bytes) {
+        return Status::error(Status::Code::too_large, "the views need more than map_size_max_bytes (" +
+                                                          std::to_string(options.map_size_max_bytes) + " bytes)");
+      }
+      const std::size_t grown = std::min(current * 2, options.map_size_max_bytes);
+      if (Status s = env->set_map_size(grown); !s.is_ok()) return s;
+      stored_map_size = env->map_size();
+      std::lock_guard lock(mutex);
+      ++metrics.map_grows;
+      continue;
+    }
+    if (rc == MDB_TXN_FULL && count > 1) {
+      count /= 2;  // too many dirty pages for one transaction: commit the first half
+      continue;
+    }
+    return store::lmdb_error(failed_call, rc);
+  }
+  return Status::error(Status::Code::io_error, "batch could not be committed after " +
+                                                   std::to_string(batch_attempts_max) + " attempts");
+}
+
+int Projector::Impl::attempt(std::size_t count, Status& error, std::string& failed_call) {
+  const auto started_at = std::chrono::steady_clock::now();
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env->env(), nullptr, 0, &txn); rc != 0) {
+    failed_call = "mdb_txn_begin(write)";
+    return rc;
+  }
+  ledger.begin(txn);
+  {
+    std::lock_guard lock(mutex);
+    batch_next = committed_next;
+    batch_outbox_next = outbox_next;
+    batch_stats = stats;
+  }
+  batch_touched.assign(static_cast<std::size_t>(partition_count), false);
+  history.clear();
+  rejects.clear();
+  outbox.clear();
+  rollups.clear();
+
+  std::size_t folded = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const BatchRecord& record = batch[i];
+    const auto p = static_cast<std::size_t>(record.position.partition.value);
+    // Never fold a record twice, whatever the reader redelivers.
+    if (record.position.offset < batch_next[p]) continue;
+    const std::string_view value = std::string_view(batch_arena).substr(record.value_offset, record.value_size);
+    apply(ledger, record.position, value, result);
+    record_effects(record.position);
+    ++folded;
+  }
+  if (!ledger.error().is_ok()) {
+    error = ledger.error();
+    mdb_txn_abort(txn);
+    return 0;
+  }
+  ++batch_stats.batches;
+  int rc = write_batch(txn, failed_call);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  rc = mdb_txn_commit(txn);  // frees the txn, committed or not
+  if (rc != 0) {
+    failed_call = "mdb_txn_commit";
+    return rc;
+  }
+  ledger.end(true);
+  const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_at);
+  publish(folded, latency.count(), outbox.size());
+  return 0;
+}
+
+void Projector::Impl::record_effects(LogPosition position) {
+  const FoldResult& r = result;
+  const fb::Envelope* e = r.envelope;
+  ++batch_stats.outcomes[static_cast<std::size_t>(r.outcome)];
+  const auto p = static_cast<std::size_t>(position.partition.value);
+  batch_next[p] = Offset{position.offset.value + 1};
+  batch_touched[p] = true;
+  const std::string_view key = e ? view(e->idempotency_key()) : std::string_view();
+
+  if (r.outcome == Outcome::rejected) {
+    const auto reject_key = store::reject_key(position);
+    store::encode_reject(value_scratch, r.org_id, key, r.reason, r.detail);
+    rejects.add(std::string_view(reject_key.data(), reject_key.size()), value_scratch);
+  }
+  for (const Signal& signal : r.signals) {
+    const auto outbox_key = store::outbox_key(batch_outbox_next++);
+    store::encode_outbox(value_scratch, signal.id(), encode_signal(signal));
+    outbox.add(std::string_view(outbox_key.data(), outbox_key.size()), value_scratch);
+  }
+  if (r.org_id.empty() || r.reason == RejectReason::wrong_partition) return;
+  OrgState* org = ledger.find_org(r.org_id);
+  if (org == nullptr || org->home_partition != position.partition.value) return;
+
+  store::HistoryFields f;
+  f.body_type = static_cast<uint8_t>(e->body_type());
+  f.idempotency_key = key;
+  f.outcome = r.outcome;
+  f.reason = r.reason;
+  f.detail = r.detail;
+  f.amount_micros = r.amount_micros;
+  f.balance_after_micros = org->balance_micros;
+  f.occurred_at_ms = e->occurred_at_ms();
+  f.position = position;
+  f.rate_card_version = r.rate_card_version;
+  f.tracked_cost_micros = r.tracked_cost_micros;
+  f.debited_micros = r.debited_micros;
+  body_fields(*e, *org, f);
+  store::history_key(key_scratch, r.org_id, org->history_entries++);
+  value_scratch.clear();
+  store::append_history(value_scratch, f);
+  history.add(key_scratch, value_scratch);
+
+  if (r.outcome != Outcome::applied || e->body_type() != fb::Body::Usage) return;
+  const auto* u = e->body_as_Usage();
+  store::usage_key(key_scratch, r.org_id, utc_day(e->occurred_at_ms()), f.model, f.member_id, f.workspace);
+  auto it = rollups.find(std::string_view(key_scratch));
+  if (it == rollups.end()) {
+    it = rollups.emplace(key_scratch, UsageRollup{}).first;
+    it->second.day = utc_day(e->occurred_at_ms());
+    it->second.model.assign(f.model);
+    it->second.member_id.assign(f.member_id);
+    it->second.workspace.assign(f.workspace);
+  }
+  UsageRollup delta;
+  delta.events = 1;
+  delta.debited_micros = r.debited_micros;
+  delta.tracked_cost_micros = r.tracked_cost_micros;
+  delta.input_tokens = u->input_tokens();
+  delta.output_tokens = u->output_tokens();
+  delta.cache_read_tokens = u->cache_read_tokens();
+  delta.cache_write_tokens = u->cache_write_tokens();
+  delta.seconds = u->seconds();
+  store::add_usage(it->second, delta);
+}
+
+int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
+  if (int rc = ledger.flush(failed_call); rc != 0) return rc;
+  auto put = [&](Db db, std::string_view key, std::string_view value, unsigned flags) {
+    MDB_val k = to_val(key);
+    MDB_val v = to_val(value);
+    const int rc = mdb_put(txn, env->dbi(db), &k, &v, flags);
+    if (rc != 0) failed_call = std::string("mdb_put(") + store::db_name(db) + ")";
+    return rc;
+  };
+
+  history.sort_by_key();
+  if (int rc = history.for_each([&](auto k, auto v) { return put(Db::history, k, v, 0); }); rc != 0) return rc;
+  rejects.sort_by_key();
+  if (int rc = rejects.for_each([&](auto k, auto v) { return put(Db::rejects, k, v, 0); }); rc != 0) return rc;
+  // Outbox sequences only grow: MDB_APPEND skips the key search.
+  if (int rc = outbox.for_each([&](auto k, auto v) { return put(Db::outbox, k, v, MDB_APPEND); }); rc != 0) return rc;
+
+  const MDB_dbi usage_dbi = env->dbi(Db::usage);
+  for (auto& [key, delta] : rollups) {
+    MDB_val k = to_val(key);
+    MDB_val v;
+    const int rc = mdb_get(txn, usage_dbi, &k, &v);
+    if (rc == 0) {
+      UsageRollup stored;
+      if (!store::decode_usage(from_val(v), stored)) {
+        failed_call = "decode(usage)";
+        return MDB_CORRUPTED;
+      }
+      store::add_usage(stored, delta);
+      store::encode_usage(value_scratch, stored);
+    } else if (rc == MDB_NOTFOUND) {
+      store::encode_usage(value_scratch, delta);
+    } else {
+      failed_call = "mdb_get(usage)";
+      return rc;
+    }
+    if (int put_rc = put(Db::usage, key, value_scratch, 0); put_rc != 0) return put_rc;
+  }
+
+  for (std::size_t p = 0; p < batch_touched.size(); ++p) {
+    if (!batch_touched[p]) continue;
+    const PartitionState* state = ledger.cached_partition(PartitionId{static_cast<int32_t>(p)});
+    assert(state != nullptr);
+    store::encode_partition(value_scratch, batch_next[p], *state);
+    const auto key = store::partition_key(PartitionId{static_cast<int32_t>(p)});
+    if (int rc = put(Db::partitions, std::string_view(key.data(), key.size()), value_scratch, 0); rc != 0) return rc;
+  }
+
+  store::encode_stats(value_scratch, batch_stats);
+  if (int rc = put(Db::meta, store::meta_stats, value_scratch, 0); rc != 0) return rc;
+  value_scratch.clear();
+  store::put_u64_be(value_scratch, batch_outbox_next);
+  if (int rc = put(Db::meta, store::meta_outbox_next, value_scratch, 0); rc != 0) return rc;
+  value_scratch.clear();
+  store::put_u64_be(value_scratch, env->map_size());
+  return put(Db::meta, store::meta_map_size, value_scratch, 0);
+}
+
+}  // namespace tally

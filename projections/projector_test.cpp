@@ -1,0 +1,551 @@
+// The projector against the in-memory fold: every view, restarts, poison records, wrong
+// partitions, map growth and the startup checks.
+#define BOOST_TEST_MODULE projector_test
+#include <lmdb.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "engine/event_factory.h"
+#include "engine/partitioner.h"
+#include "projections/projector.h"
+#include "projections/records.h"
+#include "projections/testkit.h"
+#include "projections/views.h"
+
+using namespace tally;
+using testkit::MemoryLog;
+using testkit::Reference;
+using testkit::WorkloadGenerator;
+using testkit::WorkloadOptions;
+
+namespace {
+
+// A fresh directory, removed at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "tally-projector-XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string sub(const std::string& name) const { return path + "/" + name; }
+};
+
+template <typename T>
+T ok(Result<T> result) {
+  BOOST_REQUIRE_MESSAGE(result.is_ok(), result.status().to_string());
+  return std::move(result.value());
+}
+void ok(const Status& status) { BOOST_REQUIRE_MESSAGE(status.is_ok(), status.to_string()); }
+
+ProjectorOptions small_batches() {
+  ProjectorOptions options;
+  options.batch_events_max = 997;  // many batches, odd boundaries
+  options.poll_timeout_ms = 0;
+  options.map_size_bytes = std::size_t{64} << 20;
+  return options;
+}
+
+// Runs until nothing is left to read; returns the number of records committed.
+std::size_t drain(Projector& projector, LogReader& reader) {
+  std::size_t total = 0;
+  for (;;) {
+    const std::size_t n = ok(projector.run_once(reader));
+    if (n == 0) return total;
+    total += n;
+  }
+}
+
+std::size_t project_all(const std::string& dir, MemoryLog& log, const ProjectorOptions& options) {
+  auto projector = ok(Projector::open(dir, options));
+  auto reader = log.reader();
+  ok(projector->start(*reader));
+  return drain(*projector, *reader);
+}
+
+void fill(MemoryLog& log, uint64_t seed, std::size_t events, int orgs = 40) {
+  WorkloadOptions options;
+  options.seed = seed;
+  options.partitions = log.partitions();
+  options.orgs = orgs;
+  WorkloadGenerator generator(options);
+  std::vector<AppendRequest> requests;
+  generator.generate(events, requests);
+  log.append_all(requests);
+}
+
+std::map<std::string, Digest128> digests_of(const std::string& dir) {
+  auto views = ok(ViewReader::open(dir));
+  return ok(views->digests());
+}
+
+// Every view of `dir` against the reference fold of the same log.
+void check_views(const std::string& dir, const Reference& ref) {
+  auto views = ok(ViewReader::open(dir));
+
+  // Orgs and their states.
+  const auto expected_orgs = ref.orgs();
+  const auto org_ids = ok(views->org_ids());
+  BOOST_REQUIRE_EQUAL(org_ids.size(), expected_orgs.size());
+  for (const auto& [id, expected] : expected_orgs) {
+    const auto org = ok(views->org(id));
+    BOOST_REQUIRE_MESSAGE(org.has_value(), "org " << id << " missing");
+    BOOST_CHECK_MESSAGE(org->state == expected, "org " << id << " differs: balance " << org->state.balance_micros
+                                                       << " vs " << expected.balance_micros);
+  }
+  // Members.
+  std::size_t members_seen = 0;
+  for (const auto& id : org_ids) {
+    for (const MemberView& member : ok(views->members(id))) {
+      const auto it = ref.ledger().members().find(MemoryLedger::member_key(id, member.member_id));
+      BOOST_REQUIRE(it != ref.ledger().members().end());
+      BOOST_CHECK(member.state == it->second);
+      ++members_seen;
+    }
+  }
+  BOOST_CHECK_EQUAL(members_seen, ref.ledger().members().size());
+
+  // History: every entry, in order.
+  std::size_t history_entries = 0;
+  for (const auto& [id, expected] : ref.history()) {
+    std::vector<HistoryEntry> entries;
+    ok(views->for_each_history(id, INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+      entries.push_back(e);
+      return true;
+    }));
+    BOOST_REQUIRE_EQUAL(entries.size(), expected.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const HistoryEntry& e = entries[i];
+      BOOST_CHECK_EQUAL(e.sequence, i);
+      const testkit::ExpectedHistory got{e.outcome, e.reason, e.amount_micros, e.balance_after_micros, e.position};
+      BOOST_CHECK_MESSAGE(got == expected[i], "history " << id << "#" << i << " differs");
+    }
+    history_entries += entries.size();
+  }
+  BOOST_TEST_MESSAGE("history entries: " << history_entries);
+
+  // Outbox: signal ids per partition, in emission order; sequences dense from 1.
+  std::map<int32_t, std::vector<std::string>> signals;
+  uint64_t expected_sequence = 1;
+  for (uint64_t after = 0;;) {
+    const auto page = ok(views->outbox(after, 1000));
+    if (page.empty()) break;
+    for (const OutboxEntry& entry : page) {
+      BOOST_REQUIRE_EQUAL(entry.sequence, expected_sequence++);
+      signals[std::stoi(entry.signal_id.substr(0, entry.signal_id.find(':')))].push_back(entry.signal_id);
+      BOOST_CHECK(!entry.bytes.empty());
+    }
+    after = page.back().sequence;
+  }
+  BOOST_CHECK(signals == ref.signal_ids());
+
+  // Rejects.
+  const auto rejects = ok(views->rejects(1'000'000));
+  BOOST_REQUIRE_EQUAL(rejects.size(), ref.rejects().size());
+  for (const RejectEntry& r : rejects) {
+    const auto it = ref.rejects().find(r.position);
+    BOOST_REQUIRE(it != ref.rejects().end());
+    BOOST_CHECK_EQUAL(static_cast<int>(r.reason), static_cast<int>(it->second));
+    BOOST_CHECK(!r.detail.empty());
+  }
+
+  // Partitions: hash chains and counts.
+  for (const PartitionView& p : ok(views->partitions())) {
+    const auto it = ref.ledger().partitions().find(p.partition.value);
+    BOOST_REQUIRE(it != ref.ledger().partitions().end());
+    BOOST_CHECK(p.chain == it->second.chain);
+    BOOST_CHECK_EQUAL(p.records, it->second.records);
+    BOOST_CHECK_EQUAL(p.next_offset.value, static_cast<int64_t>(p.records));  // dense memory log
+    BOOST_CHECK_EQUAL(p.rate_card_version, it->second.rate_card.version);
+  }
+
+  // Usage roll-ups add up to what usage debited.
+  for (const auto& [id, debited] : ref.debited_by_org()) {
+    int64_t sum = 0;
+    for (const UsageRollup& u : ok(views->usage(id, INT64_MIN, INT64_MAX))) sum += u.debited_micros;
+    BOOST_CHECK_MESSAGE(sum == debited, "usage of " << id << ": " << sum << " vs " << debited);
+  }
+
+  // Outcome counters.
+  const auto stats = ok(views->stats());
+  for (int o = 0; o < 4; ++o) {
+    const auto outcome = static_cast<Outcome>(o);
+    BOOST_CHECK_EQUAL(stats.outcomes.at(outcome_name(outcome)), ref.outcome_count(outcome));
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
+  const uint64_t seed = testkit::test_seed(20260131);
+  BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
+  TempDir dir;
+  MemoryLog log(4);
+  fill(log, seed, 20'000);
+  const Reference ref(log);
+  // The workload exercises what it should.
+  BOOST_CHECK_GT(ref.outcome_count(Outcome::duplicate), 50u);
+  BOOST_CHECK_GT(ref.outcome_count(Outcome::conflict), 10u);
+  BOOST_CHECK_GT(ref.outcome_count(Outcome::rejected), 50u);
+  std::size_t refills = 0, member_signals = 0;
+  for (const auto& [p, ids] : ref.signal_ids()) {
+    for (const auto& id : ids) {
+      refills += id.find(":recharge_requested:") != std::string::npos;
+      member_signals += id.find(":member_limit_") != std::string::npos;
+    }
+  }
+  BOOST_CHECK_GT(refills, 10u);
+  BOOST_CHECK_GT(member_signals, 2u);
+
+  BOOST_CHECK_EQUAL(project_all(dir.path, log, small_batches()), ref.records());
+  check_views(dir.path, ref);
+}
+
+BOOST_AUTO_TEST_CASE(restart_in_the_middle_gives_the_same_views) {
+  const uint64_t seed = testkit::test_seed(7);
+  BOOST_TEST_MESSAGE("seed " << seed);
+  TempDir dir;
+  MemoryLog log(4);
+  fill(log, seed, 12'000);
+  project_all(dir.sub("one-run"), log, small_batches());
+
+  std::mt19937_64 rng(seed);
+  std::size_t total = 0;
+  for (int restart = 0; total < Reference(log).records(); ++restart) {
+    BOOST_REQUIRE_LT(restart, 100);
+    auto projector = ok(Projector::open(dir.sub("restarted"), small_batches()));
+    auto reader = log.reader(1 + rng() % 200);  // a different interleaving each time
+    ok(projector->start(*reader));
+    const std::size_t batches = 1 + rng() % 4;
+    for (std::size_t b = 0; b < batches; ++b) total += ok(projector->run_once(*reader));
+  }
+  BOOST_CHECK(digests_of(dir.sub("one-run")) == digests_of(dir.sub("restarted")));
+  check_views(dir.sub("restarted"), Reference(log));
+}
+
+BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
+  TempDir dir;
+  MemoryLog log(3);
+  fill(log, 3, 2'000);
+  ProjectorOptions options = small_batches();
+  options.poll_timeout_ms = 5;
+  std::atomic<uint64_t> commits{0};
+  options.on_commit = [&](const CommittedBatch& batch) {
+    BOOST_CHECK_GT(batch.events, 0u);
+    commits += 1;
+  };
+  auto projector = ok(Projector::open(dir.path, options));
+  auto reader = log.reader();
+  std::atomic<bool> stop{false};
+  Status run_status;
+  std::thread runner([&] { run_status = projector->run(*reader, stop); });
+  // A command appends and waits for the projector (?wait=1).
+  const std::string org = "org-rw";
+  const auto position = log.append(org, make_purchase(EventHeader{"rw-1", org, 1'770'000'000'000},
+                                                      PaymentFields{5'000'000, 500, "usd", 0, 1, "ch_rw"}))[0];
+  BOOST_CHECK(projector->wait_until_applied(position, 10'000));
+  BOOST_CHECK_GT(projector->applied_offset(position.partition).value, position.offset.value);
+  auto views = ok(ViewReader::open(dir.path));  // shares the projector's environment
+  const auto viewed = ok(views->org(org));
+  BOOST_REQUIRE(viewed.has_value());
+  BOOST_CHECK_EQUAL(viewed->state.balance_micros, 5'000'000);
+  BOOST_CHECK(!projector->wait_until_applied(LogPosition{PartitionId{0}, Offset{1'000'000}}, 10));
+  stop = true;
+  runner.join();
+  ok(run_status);
+  BOOST_CHECK_GT(commits.load(), 0u);
+  BOOST_CHECK_EQUAL(projector->metrics().batches, commits.load());
+}
+
+BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "org-poison";
+  const PartitionId p{partition_for_key(org, 2)};
+  const std::string good = make_signup_allocation(EventHeader{"signup", org, 1'770'000'000'000}, 25'000'000);
+  std::mt19937_64 rng(99);
+  std::string random_bytes(300, '\0');
+  for (char& c : random_bytes) c = static_cast<char>(rng());
+  std::string wrong_identifier = good;
+  wrong_identifier[4] = 'X';  // "TLE1" -> "XLE1"
+  log.append_to(p, org, random_bytes);
+  log.append_to(p, org, good.substr(0, good.size() / 2));  // truncated
+  log.append_to(p, org, wrong_identifier);
+  log.append_to(p, org, "");
+  log.append_to(p, org, make_usage(EventHeader{"bad-usage", org, 1'770'000'000'001},
+                                   UsageFields{.meter = fb::Meter::llm_tokens, .model = "m", .input_tokens = -1}));
+  log.append_to(p, org, good);
+  const Reference ref(log);
+  project_all(dir.path, log, small_batches());
+  check_views(dir.path, ref);
+
+  auto views = ok(ViewReader::open(dir.path));
+  const auto rejects = ok(views->rejects(100));
+  BOOST_REQUIRE_EQUAL(rejects.size(), 5u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    BOOST_CHECK_EQUAL(rejects[i].position.offset.value, static_cast<int64_t>(i));
+    BOOST_CHECK(rejects[i].reason == RejectReason::invalid_record);
+    BOOST_TEST_MESSAGE("reject " << i << ": " << rejects[i].detail);
+  }
+  BOOST_CHECK(rejects[4].reason == RejectReason::invalid_field);
+  BOOST_CHECK_EQUAL(rejects[4].org_id, org);
+  BOOST_CHECK_EQUAL(rejects[4].idempotency_key, "bad-usage");
+  BOOST_CHECK_NE(rejects[4].detail.find("input_tokens"), std::string::npos);
+  const auto state = ok(views->org(org));
+  BOOST_REQUIRE(state.has_value());
+  BOOST_CHECK_EQUAL(state->state.balance_micros, 25'000'000);
+  const auto partitions = ok(views->partitions());
+  for (const PartitionView& view : partitions) {
+    if (view.partition == p) BOOST_CHECK_EQUAL(view.next_offset.value, 6);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
+  TempDir dir;
+  MemoryLog log(4);
+  const std::string org = "org-home";
+  const PartitionId home{partition_for_key(org, 4)};
+  const PartitionId other{(home.value + 1) % 4};
+  log.append_to(home, org, make_signup_allocation(EventHeader{"signup", org, 1'770'000'000'000}, 10'000'000));
+  project_all(dir.path, log, small_batches());  // the org exists before the stray event is read
+  const LogPosition stray = log.append_to(
+      other, org, make_admin_adjustment(EventHeader{"stray", org, 1'770'000'000'001}, 5'000'000, "r", "ops", false));
+  const Reference ref(log);
+  project_all(dir.path, log, small_batches());
+  check_views(dir.path, ref);
+
+  auto views = ok(ViewReader::open(dir.path));
+  const auto rejects = ok(views->rejects(10));
+  BOOST_REQUIRE_EQUAL(rejects.size(), 1u);
+  BOOST_CHECK(rejects[0].position == stray);
+  BOOST_CHECK(rejects[0].reason == RejectReason::wrong_partition);
+  BOOST_CHECK_EQUAL(rejects[0].org_id, org);
+  BOOST_CHECK_EQUAL(rejects[0].idempotency_key, "stray");
+  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, 10'000'000);
+  // Not in the org's statement: the statement is the home partition's (deterministic) order.
+  HistoryQuery query;
+  query.org_id = org;
+  const auto page = ok(views->history(query));
+  BOOST_CHECK_EQUAL(page.entries.size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_tiny_map_grows_and_gives_the_same_digest) {
+  TempDir dir;
+  MemoryLog log(4);
+  fill(log, 11, 8'000);
+  ProjectorOptions tiny = small_batches();
+  tiny.map_size_bytes = std::size_t{64} << 10;
+  ProjectorOptions large = small_batches();
+  large.map_size_bytes = std::size_t{1} << 30;
+  {
+    auto projector = ok(Projector::open(dir.sub("tiny"), tiny));
+    auto reader = log.reader();
+    ok(projector->start(*reader));
+    drain(*projector, *reader);
+    BOOST_CHECK_GT(projector->metrics().map_grows, 3u);
+    BOOST_TEST_MESSAGE("map grows: " << projector->metrics().map_grows);
+  }
+  project_all(dir.sub("large"), log, large);
+  const auto a = digests_of(dir.sub("tiny"));
+  const auto b = digests_of(dir.sub("large"));
+  BOOST_CHECK(a == b);
+  check_views(dir.sub("tiny"), Reference(log));
+  // Reopening with the tiny option keeps the grown map (no regrowth from scratch).
+  auto projector = ok(Projector::open(dir.sub("tiny"), tiny));
+  auto reader = log.reader();
+  ok(projector->start(*reader));
+  BOOST_CHECK_EQUAL(drain(*projector, *reader), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_different_log_is_a_startup_error) {
+  TempDir dir;
+  MemoryLog log(2, "memory:first");
+  fill(log, 5, 500);
+  project_all(dir.path, log, small_batches());
+
+  MemoryLog other(2, "memory:second");
+  fill(other, 5, 500);
+  auto projector = ok(Projector::open(dir.path, small_batches()));
+  auto reader = other.reader();
+  const Status s = projector->start(*reader);
+  BOOST_CHECK(s.code() == Status::Code::conflict);
+  BOOST_CHECK_NE(s.message().find("memory:first"), std::string::npos);
+  BOOST_TEST_MESSAGE(s.to_string());
+
+  MemoryLog more_partitions(3, "memory:first");
+  auto reader3 = more_partitions.reader();
+  const Status s3 = projector->start(*reader3);
+  BOOST_CHECK(s3.code() == Status::Code::conflict);
+  BOOST_TEST_MESSAGE(s3.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(a_log_shorter_than_the_views_is_a_startup_error) {
+  TempDir dir;
+  MemoryLog log(2);
+  fill(log, 6, 800);
+  project_all(dir.path, log, small_batches());
+  log.truncate(PartitionId{1}, log.size(PartitionId{1}) - 3);
+  auto projector = ok(Projector::open(dir.path, small_batches()));
+  auto reader = log.reader();
+  const Status s = projector->start(*reader);
+  BOOST_CHECK(s.code() == Status::Code::corruption);
+  BOOST_CHECK_NE(s.message().find("partition 1"), std::string::npos);
+  BOOST_TEST_MESSAGE(s.to_string());
+}
+
+BOOST_AUTO_TEST_CASE(one_projector_per_data_dir) {
+  TempDir dir;
+  auto first = ok(Projector::open(dir.path, small_batches()));
+  auto second = Projector::open(dir.path, small_batches());
+  BOOST_REQUIRE(!second.is_ok());
+  BOOST_CHECK(second.status().code() == Status::Code::unavailable);
+  first.reset();
+  ok(Projector::open(dir.path, small_batches()));
+}
+
+BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
+  TempDir dir;
+  MemoryLog log(1);
+  fill(log, 8, 50);
+  project_all(dir.path, log, small_batches());
+  {  // Tamper: write format version 99 with raw LMDB.
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    std::string key = "format_version";
+    char version[4] = {0, 0, 0, 99};
+    MDB_val k{key.size(), key.data()}, v{4, version};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto views = ViewReader::open(dir.path);
+  BOOST_REQUIRE(!views.is_ok());
+  BOOST_CHECK(views.status().code() == Status::Code::corruption);
+  BOOST_CHECK_NE(views.status().message().find("version 99"), std::string::npos);
+  auto projector = Projector::open(dir.path, small_batches());
+  BOOST_REQUIRE(!projector.is_ok());
+  BOOST_CHECK(projector.status().code() == Status::Code::corruption);
+
+  auto missing = ViewReader::open(dir.sub("nothing-here"));
+  BOOST_REQUIRE(!missing.is_ok());
+  BOOST_CHECK(missing.status().code() == Status::Code::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "org-pages";
+  const int64_t day_ms = 86'400'000;
+  const int64_t t0 = 1'770'000'000'000 / day_ms * day_ms;  // midnight UTC
+  log.append(org, make_purchase(EventHeader{"p1", org, t0}, PaymentFields{100'000'000, 10'000, "usd", 30, 1, "ch_1"}));
+  log.append("", make_rate_card(EventHeader{"rc", "", t0},
+                                RateCardFields{1, 10000, 0, {{"gpt", ModelPrice{1'000'000, 2'000'000, 0, 0}}}, {}}));
+  for (int i = 0; i < 30; ++i) {
+    UsageFields u{.member_id = i % 2 ? "alice" : "bob", .workspace = "ws", .meter = fb::Meter::llm_tokens,
+                  .model = "gpt", .input_tokens = 1'000'000, .output_tokens = 0};
+    log.append(org, make_usage(EventHeader{"u" + std::to_string(i), org, t0 + i * day_ms / 10}, u));
+  }
+  project_all(dir.path, log, small_batches());
+  auto views = ok(ViewReader::open(dir.path));
+
+  // Pages of 7 usage entries, following the cursor.
+  std::vector<HistoryEntry> all;
+  HistoryQuery query{.org_id = org, .limit = 7, .type = "usage"};
+  for (int pages = 0;; ++pages) {
+    BOOST_REQUIRE_LT(pages, 10);
+    const HistoryPage page = ok(views->history(query));
+    all.insert(all.end(), page.entries.begin(), page.entries.end());
+    if (!page.next_sequence) break;
+    query.after_sequence = *page.next_sequence;
+  }
+  BOOST_REQUIRE_EQUAL(all.size(), 30u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    BOOST_CHECK_EQUAL(all[i].type, "usage");
+    BOOST_CHECK_EQUAL(all[i].sequence, i + 1);  // the purchase is entry 0
+    BOOST_CHECK_EQUAL(all[i].debited_micros, 1'000'000);
+    BOOST_CHECK_EQUAL(all[i].model, "gpt");
+    BOOST_CHECK_EQUAL(all[i].billing_path, "credits");
+    BOOST_CHECK_EQUAL(all[i].rate_card_version, 1);
+    BOOST_CHECK_EQUAL(all[i].balance_after_micros, 100'000'000 - static_cast<int64_t>(i + 1) * 1'000'000);
+  }
+  const HistoryPage purchases = ok(views->history(HistoryQuery{.org_id = org, .type = "purchase"}));
+  BOOST_REQUIRE_EQUAL(purchases.entries.size(), 1u);
+  BOOST_CHECK_EQUAL(purchases.entries[0].payment_ref, "ch_1");
+  BOOST_CHECK_EQUAL(purchases.entries[0].paid_minor, 10'000);
+  BOOST_CHECK_EQUAL(purchases.entries[0].currency, "usd");
+  BOOST_CHECK(!views->history(HistoryQuery{.org_id = org, .type = "nonsense"}).is_ok());
+  // Time filter: the second day only (usage 10..19).
+  HistoryQuery day2_query;
+  day2_query.org_id = org;
+  day2_query.from_ms = t0 + day_ms;
+  day2_query.to_ms = t0 + 2 * day_ms;
+  const HistoryPage day2 = ok(views->history(day2_query));
+  BOOST_CHECK_EQUAL(day2.entries.size(), 10u);
+
+  // Roll-ups: 3 days × 2 members.
+  const auto rollups = ok(views->usage(org, INT64_MIN, INT64_MAX));
+  BOOST_REQUIRE_EQUAL(rollups.size(), 6u);
+  int64_t events = 0;
+  for (const UsageRollup& u : rollups) {
+    events += u.events;
+    BOOST_CHECK_EQUAL(u.model, "gpt");
+    BOOST_CHECK_EQUAL(u.workspace, "ws");
+    BOOST_CHECK_EQUAL(u.debited_micros, u.events * 1'000'000);
+    BOOST_CHECK_EQUAL(u.input_tokens, u.events * 1'000'000);
+  }
+  BOOST_CHECK_EQUAL(events, 30);
+  BOOST_CHECK_EQUAL(rollups.front().day, t0 / day_ms);
+  BOOST_CHECK_EQUAL(ok(views->usage(org, t0 + day_ms, t0 + 2 * day_ms)).size(), 2u);
+  BOOST_CHECK(ok(views->usage("no-such-org", INT64_MIN, INT64_MAX)).empty());
+}
+
+BOOST_AUTO_TEST_CASE(history_records_round_trip) {
+  HistoryEntry e;
+  e.sequence = 42;
+  e.type = "auto_refill";
+  e.idempotency_key = "k";
+  e.outcome = Outcome::rejected;
+  e.reason = RejectReason::overflow;
+  e.detail = "overflow";
+  e.amount_micros = -5;
+  e.balance_after_micros = INT64_MIN;
+  e.occurred_at_ms = INT64_MAX;
+  e.position = LogPosition{PartitionId{1023}, Offset{INT64_MAX}};
+  e.rate_card_version = 3;
+  e.billing_path = "invoiced";
+  e.model = std::string("with\0nul", 8);
+  e.member_id = "m";
+  e.workspace = "w";
+  e.payment_ref = "ch";
+  e.paid_minor = 1;
+  e.fee_minor = 2;
+  e.currency = "eur";
+  e.reason_text = "why";
+  std::string bytes;
+  store::append_history(bytes, store::history_fields(e));
+  HistoryEntry back;
+  BOOST_REQUIRE(store::decode_history(bytes, 42, back));
+  BOOST_CHECK_EQUAL(back.type, e.type);
+  BOOST_CHECK_EQUAL(back.model, e.model);
+  BOOST_CHECK_EQUAL(back.balance_after_micros, e.balance_after_micros);
+  BOOST_CHECK(back.position == e.position);
+  BOOST_CHECK_EQUAL(back.billing_path, "invoiced");
+  BOOST_CHECK_EQUAL(back.reason_text, "why");
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    BOOST_CHECK(!store::decode_history(std::string_view(bytes).substr(0, cut), 42, back));
+  }
+}

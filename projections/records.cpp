@@ -1,0 +1,306 @@
+#include "projections/records.h"
+
+#include <array>
+
+#include "engine/state_codec.h"
+#include "tally/events_generated.h"
+
+namespace tally::store {
+namespace {
+
+constexpr std::array<std::string_view, 17> body_type_names = {
+    "",  // NONE
+    "org_opened",
+    "billing_mode_changed",
+    "signup_allocation",
+    "purchase",
+    "auto_refill",
+    "payment_failed",
+    "refund",
+    "admin_adjustment",
+    "usage",
+    "rate_card_published",
+    "auto_refill_configured",
+    "auto_refill_disabled",
+    "low_balance_threshold_set",
+    "member_limit_set",
+    "member_limit_cleared",
+    "tick",
+};
+static_assert(body_type_names.size() == static_cast<std::size_t>(fb::Body::MAX) + 1,
+              "every body in schemas/events.fbs needs a history type name");
+
+// ---- LEB128 varints, zigzag for signed values.
+void put_var(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void put_zig(std::string& out, int64_t v) {
+  put_var(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+void put_text(std::string& out, std::string_view s) {
+  put_var(out, s.size());
+  out.append(s);
+}
+
+class VarReader {
+ public:
+  explicit VarReader(std::string_view in) : in_(in) {}
+  bool var(uint64_t& v) {
+    v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return false;
+      const auto byte = static_cast<uint8_t>(in_[0]);
+      in_.remove_prefix(1);
+      v |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool zig(int64_t& v) {
+    uint64_t u = 0;
+    if (!var(u)) return false;
+    v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+    return true;
+  }
+  bool u8(uint8_t& v) {
+    if (in_.empty()) return false;
+    v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool text(std::string& s) {
+    uint64_t size = 0;
+    if (!var(size) || size > in_.size()) return false;
+    s.assign(in_.substr(0, static_cast<std::size_t>(size)));
+    in_.remove_prefix(static_cast<std::size_t>(size));
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+}  // namespace
+
+std::string_view body_type_name(uint8_t body_type) {
+  return body_type < body_type_names.size() ? body_type_names[body_type] : std::string_view("unknown");
+}
+
+uint8_t body_type_from_name(std::string_view name) {
+  for (std::size_t i = 1; i < body_type_names.size(); ++i) {
+    if (body_type_names[i] == name) return static_cast<uint8_t>(i);
+  }
+  return 0;
+}
+
+std::string_view billing_path_name(BillingPathCode code) {
+  switch (code) {
+    case BillingPathCode::none: return "";
+    case BillingPathCode::credits: return "credits";
+    case BillingPathCode::byok: return "byok";
+    case BillingPathCode::invoiced: return "invoiced";
+  }
+  return "";
+}
+
+namespace {
+BillingPathCode billing_path_code(std::string_view name) {
+  if (name == "credits") return BillingPathCode::credits;
+  if (name == "byok") return BillingPathCode::byok;
+  if (name == "invoiced") return BillingPathCode::invoiced;
+  return BillingPathCode::none;
+}
+}  // namespace
+
+// Layout: format u8 | body type u8 | occurred_at zig | outcome u8 | reason u8 | partition var |
+// offset var | amount zig | balance_after zig | key text | detail text | billing path u8 |
+// rate card version zig | tracked zig | debited zig | model text | member text | workspace text |
+// payment_ref text | paid zig | fee zig | currency text | reason_text text.
+HistoryFields history_fields(const HistoryEntry& e) {
+  HistoryFields f;
+  f.body_type = body_type_from_name(e.type);
+  f.idempotency_key = e.idempotency_key;
+  f.outcome = e.outcome;
+  f.reason = e.reason;
+  f.detail = e.detail;
+  f.amount_micros = e.amount_micros;
+  f.balance_after_micros = e.balance_after_micros;
+  f.occurred_at_ms = e.occurred_at_ms;
+  f.position = e.position;
+  f.rate_card_version = e.rate_card_version;
+  f.tracked_cost_micros = e.tracked_cost_micros;
+  f.debited_micros = e.debited_micros;
+  f.billing_path = billing_path_code(e.billing_path);
+  f.model = e.model;
+  f.member_id = e.member_id;
+  f.workspace = e.workspace;
+  f.payment_ref = e.payment_ref;
+  f.paid_minor = e.paid_minor;
+  f.fee_minor = e.fee_minor;
+  f.currency = e.currency;
+  f.reason_text = e.reason_text;
+  return f;
+}
+
+void append_history(std::string& out, const HistoryFields& e) {
+  out.push_back(static_cast<char>(record_format_version));
+  out.push_back(static_cast<char>(e.body_type));
+  put_zig(out, e.occurred_at_ms);
+  out.push_back(static_cast<char>(e.outcome));
+  out.push_back(static_cast<char>(e.reason));
+  put_var(out, static_cast<uint64_t>(e.position.partition.value));
+  put_var(out, static_cast<uint64_t>(e.position.offset.value));
+  put_zig(out, e.amount_micros);
+  put_zig(out, e.balance_after_micros);
+  put_text(out, e.idempotency_key);
+  put_text(out, e.detail);
+  out.push_back(static_cast<char>(e.billing_path));
+  put_zig(out, e.rate_card_version);
+  put_zig(out, e.tracked_cost_micros);
+  put_zig(out, e.debited_micros);
+  put_text(out, e.model);
+  put_text(out, e.member_id);
+  put_text(out, e.workspace);
+  put_text(out, e.payment_ref);
+  put_zig(out, e.paid_minor);
+  put_zig(out, e.fee_minor);
+  put_text(out, e.currency);
+  put_text(out, e.reason_text);
+}
+
+bool peek_history(std::string_view bytes, uint8_t& body_type, int64_t& occurred_at_ms) {
+  VarReader r(bytes);
+  uint8_t format = 0;
+  return r.u8(format) && format == record_format_version && r.u8(body_type) && r.zig(occurred_at_ms);
+}
+
+bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& e) {
+  VarReader r(bytes);
+  uint8_t format = 0, type = 0, outcome = 0, reason = 0, path = 0;
+  uint64_t partition = 0, offset = 0;
+  if (!r.u8(format) || format != record_format_version || !r.u8(type) || !r.zig(e.occurred_at_ms) ||
+      !r.u8(outcome) || outcome > static_cast<uint8_t>(Outcome::rejected) || !r.u8(reason) || !r.var(partition) ||
+      partition > INT32_MAX || !r.var(offset) || offset > INT64_MAX) {
+    return false;
+  }
+  e.sequence = sequence;
+  e.type.assign(body_type_name(type));
+  e.outcome = static_cast<Outcome>(outcome);
+  e.reason = static_cast<RejectReason>(reason);
+  e.position = LogPosition{PartitionId{static_cast<int32_t>(partition)}, Offset{static_cast<int64_t>(offset)}};
+  if (!r.zig(e.amount_micros) || !r.zig(e.balance_after_micros) || !r.text(e.idempotency_key) || !r.text(e.detail) ||
+      !r.u8(path) || path > static_cast<uint8_t>(BillingPathCode::invoiced)) {
+    return false;
+  }
+  e.billing_path.assign(billing_path_name(static_cast<BillingPathCode>(path)));
+  return r.zig(e.rate_card_version) && r.zig(e.tracked_cost_micros) && r.zig(e.debited_micros) && r.text(e.model) &&
+         r.text(e.member_id) && r.text(e.workspace) && r.text(e.payment_ref) && r.zig(e.paid_minor) &&
+         r.zig(e.fee_minor) && r.text(e.currency) && r.text(e.reason_text) && r.done();
+}
+
+void encode_usage(std::string& out, const UsageRollup& u) {
+  out.clear();
+  ByteWriter w(out);
+  w.u8(record_format_version);
+  w.i64(u.events).i64(u.debited_micros).i64(u.tracked_cost_micros).i64(u.input_tokens).i64(u.output_tokens);
+  w.i64(u.cache_read_tokens).i64(u.cache_write_tokens).i64(u.seconds);
+  w.str(u.model).str(u.member_id).str(u.workspace);
+}
+
+bool decode_usage(std::string_view bytes, UsageRollup& u) {
+  ByteReader r(bytes);
+  uint8_t format = 0;
+  return r.u8(format) && format == record_format_version && r.i64(u.events) && r.i64(u.debited_micros) &&
+         r.i64(u.tracked_cost_micros) && r.i64(u.input_tokens) && r.i64(u.output_tokens) &&
+         r.i64(u.cache_read_tokens) && r.i64(u.cache_write_tokens) && r.i64(u.seconds) && r.str(u.model) &&
+         r.str(u.member_id) && r.str(u.workspace) && r.done();
+}
+
+namespace {
+bool add_saturating(int64_t& total, int64_t delta) {
+  if (__builtin_add_overflow(total, delta, &total)) {
+    total = delta > 0 ? INT64_MAX : INT64_MIN;
+    return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool add_usage(UsageRollup& u, const UsageRollup& d) {
+  bool exact = add_saturating(u.events, d.events);
+  exact &= add_saturating(u.debited_micros, d.debited_micros);
+  exact &= add_saturating(u.tracked_cost_micros, d.tracked_cost_micros);
+  exact &= add_saturating(u.input_tokens, d.input_tokens);
+  exact &= add_saturating(u.output_tokens, d.output_tokens);
+  exact &= add_saturating(u.cache_read_tokens, d.cache_read_tokens);
+  exact &= add_saturating(u.cache_write_tokens, d.cache_write_tokens);
+  exact &= add_saturating(u.seconds, d.seconds);
+  return exact;
+}
+
+void encode_reject(std::string& out, std::string_view org_id, std::string_view idempotency_key, RejectReason reason,
+                   std::string_view detail) {
+  out.clear();
+  ByteWriter w(out);
+  w.u8(record_format_version).str(org_id).str(idempotency_key).u8(static_cast<uint8_t>(reason)).str(detail);
+}
+
+bool decode_reject(std::string_view bytes, RejectEntry& e) {
+  ByteReader r(bytes);
+  uint8_t format = 0, reason = 0;
+  if (!r.u8(format) || format != record_format_version || !r.str(e.org_id) || !r.str(e.idempotency_key) ||
+      !r.u8(reason) || !r.str(e.detail) || !r.done()) {
+    return false;
+  }
+  e.reason = static_cast<RejectReason>(reason);
+  return true;
+}
+
+void encode_outbox(std::string& out, std::string_view signal_id, std::string_view signal_bytes) {
+  out.clear();
+  ByteWriter(out).str(signal_id);
+  out.append(signal_bytes);
+}
+
+bool decode_outbox(std::string_view bytes, std::string_view& signal_id, std::string_view& signal_bytes) {
+  if (bytes.size() < 8) return false;
+  ByteReader r(bytes);
+  if (!r.str_view(signal_id)) return false;
+  signal_bytes = bytes.substr(8 + signal_id.size());
+  return true;
+}
+
+void encode_partition(std::string& out, Offset next_offset, const PartitionState& state) {
+  out.clear();
+  ByteWriter(out).i64(next_offset.value);
+  out.append(encode(state));
+}
+
+bool decode_partition(std::string_view bytes, Offset& next_offset, PartitionState& state) {
+  ByteReader r(bytes.substr(0, 8));
+  if (bytes.size() < 8 || !r.i64(next_offset.value) || next_offset.value < 0) return false;
+  return decode(bytes.substr(8), state);
+}
+
+void encode_stats(std::string& out, const StoredStats& s) {
+  out.clear();
+  ByteWriter w(out);
+  w.u64(s.batches);
+  for (uint64_t count : s.outcomes) w.u64(count);
+}
+
+bool decode_stats(std::string_view bytes, StoredStats& s) {
+  ByteReader r(bytes);
+  if (!r.u64(s.batches)) return false;
+  for (uint64_t& count : s.outcomes) {
+    if (!r.u64(count)) return false;
+  }
+  return r.done();
+}
+
+}  // namespace tally::store

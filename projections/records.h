@@ -1,0 +1,89 @@
+// Byte encodings of the projector's own records (the values of the "history", "usage", "rejects",
+// "outbox" and "partitions" databases; layout in projections/store.h). Deterministic: the same
+// record always gives the same bytes, so view digests compare across machines.
+//
+// History entries are the bulk of the store (one per event), so they use a compact encoding:
+// a leading format byte, then LEB128 varints (signed values zigzag-encoded) and varint-length
+// prefixed strings, in the order of the fields of HistoryEntry (sequence and org are in the key).
+// The other records use engine/state_codec.h's ByteWriter (fixed 8-byte integers).
+//
+// decode_* return false on malformed bytes: callers report corruption.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/state.h"
+#include "projections/views.h"
+
+namespace tally::store {
+
+inline constexpr uint8_t record_format_version = 1;
+
+// The canonical JSON type name of an event body type ("usage", "purchase", …; "" for none).
+std::string_view body_type_name(uint8_t body_type);
+uint8_t body_type_from_name(std::string_view name);  // 0 if unknown
+
+// Billing path of a history entry, stored as a byte.
+enum class BillingPathCode : uint8_t { none = 0, credits = 1, byok = 2, invoiced = 3 };
+std::string_view billing_path_name(BillingPathCode code);
+
+// The fields of one history entry as views (the projector fills it without copying strings).
+struct HistoryFields {
+  uint8_t body_type = 0;  // fb::Body
+  std::string_view idempotency_key;
+  Outcome outcome = Outcome::applied;
+  RejectReason reason = RejectReason::none;
+  std::string_view detail;
+  int64_t amount_micros = 0;
+  int64_t balance_after_micros = 0;
+  int64_t occurred_at_ms = 0;
+  LogPosition position;
+  int64_t rate_card_version = 0;
+  int64_t tracked_cost_micros = 0;
+  int64_t debited_micros = 0;
+  BillingPathCode billing_path = BillingPathCode::none;
+  std::string_view model;
+  std::string_view member_id;
+  std::string_view workspace;
+  std::string_view payment_ref;
+  int64_t paid_minor = 0;
+  int64_t fee_minor = 0;
+  std::string_view currency;
+  std::string_view reason_text;
+};
+HistoryFields history_fields(const HistoryEntry& entry);  // views into `entry`
+
+// Appends the encoding of one entry to `out` (sequence and org are in the key).
+void append_history(std::string& out, const HistoryFields& fields);
+bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& entry);
+// Cheap peek at the fields history queries filter on, without decoding the rest.
+bool peek_history(std::string_view bytes, uint8_t& body_type, int64_t& occurred_at_ms);
+
+// Counters of one usage roll-up cell plus its names (the key only has their digest).
+void encode_usage(std::string& out, const UsageRollup& rollup);
+bool decode_usage(std::string_view bytes, UsageRollup& rollup);  // `day` is left alone (in the key)
+// rollup += delta, counters only, saturating at INT64_MAX (a roll-up is a statistic of facts that
+// were already applied; it must never fail the batch). Returns false if a counter saturated.
+bool add_usage(UsageRollup& rollup, const UsageRollup& delta);
+
+void encode_reject(std::string& out, std::string_view org_id, std::string_view idempotency_key, RejectReason reason,
+                   std::string_view detail);
+bool decode_reject(std::string_view bytes, RejectEntry& reject);  // `position` is left alone
+
+void encode_outbox(std::string& out, std::string_view signal_id, std::string_view signal_bytes);
+bool decode_outbox(std::string_view bytes, std::string_view& signal_id, std::string_view& signal_bytes);
+
+void encode_partition(std::string& out, Offset next_offset, const PartitionState& state);
+bool decode_partition(std::string_view bytes, Offset& next_offset, PartitionState& state);
+
+// meta "stats": batches, then outcome counts indexed by Outcome.
+struct StoredStats {
+  uint64_t batches = 0;
+  uint64_t outcomes[4] = {0, 0, 0, 0};
+};
+void encode_stats(std::string& out, const StoredStats& stats);
+bool decode_stats(std::string_view bytes, StoredStats& stats);
+
+}  // namespace tally::store

@@ -1,0 +1,296 @@
+#include "projections/store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "engine/digest.h"
+
+namespace tally::store {
+namespace {
+
+std::size_t page_rounded(std::size_t bytes) {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return (bytes + page - 1) / page * page;
+}
+
+// One environment per directory per process (LMDB forbids two). Weak: the last user closes it.
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, std::weak_ptr<StoreEnv>> envs;
+  pid_t pid = 0;
+};
+Registry& registry() {
+  static Registry* r = new Registry();  // never destroyed: envs may outlive static destruction
+  return *r;
+}
+
+}  // namespace
+
+const char* db_name(Db db) {
+  switch (db) {
+    case Db::meta: return "meta";
+    case Db::orgs: return "orgs";
+    case Db::members: return "members";
+    case Db::keys: return "keys";
+    case Db::purchases: return "purchases";
+    case Db::history: return "history";
+    case Db::usage: return "usage";
+    case Db::outbox: return "outbox";
+    case Db::rejects: return "rejects";
+    case Db::partitions: return "partitions";
+  }
+  return "unknown";
+}
+
+void put_u32_be(std::string& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_u64_be(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t get_u32_be(std::string_view in) {
+  assert(in.size() >= 4);
+  uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+uint64_t get_u64_be(std::string_view in) {
+  assert(in.size() >= 8);
+  uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+void pair_key(std::string& out, std::string_view a, std::string_view b) {
+  out.clear();
+  out.append(a).push_back('\0');
+  out.append(b);
+}
+
+void org_prefix(std::string& out, std::string_view org) {
+  out.clear();
+  out.append(org).push_back('\0');
+}
+
+void history_key(std::string& out, std::string_view org, uint64_t sequence) {
+  org_prefix(out, org);
+  put_u64_be(out, sequence);
+}
+
+namespace {
+// Flipping the sign bit makes big-endian byte order the numeric order of signed days.
+uint64_t ordered_day(int64_t day) { return static_cast<uint64_t>(day) ^ (uint64_t{1} << 63); }
+}  // namespace
+
+void usage_day_prefix(std::string& out, std::string_view org, int64_t day) {
+  org_prefix(out, org);
+  put_u64_be(out, ordered_day(day));
+}
+
+void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
+               std::string_view member, std::string_view workspace) {
+  usage_day_prefix(out, org, day);
+  out.push_back('\0');
+  DigestBuilder d;
+  d.add(model).add(member).add(workspace);
+  const Digest128 digest = d.finish();
+  for (uint64_t word : {digest.high, digest.low}) put_u64_be(out, word);
+}
+
+int64_t usage_key_day(std::string_view key, std::size_t org_size) {
+  return static_cast<int64_t>(get_u64_be(key.substr(org_size + 1, 8)) ^ (uint64_t{1} << 63));
+}
+
+std::array<char, 8> outbox_key(uint64_t sequence) {
+  std::array<char, 8> key;
+  for (std::size_t i = 0; i < 8; ++i) key[i] = static_cast<char>((sequence >> (56 - 8 * i)) & 0xff);
+  return key;
+}
+
+std::array<char, 12> reject_key(LogPosition position) {
+  std::array<char, 12> key;
+  const auto p = static_cast<uint32_t>(position.partition.value);
+  const auto o = static_cast<uint64_t>(position.offset.value);
+  for (std::size_t i = 0; i < 4; ++i) key[i] = static_cast<char>((p >> (24 - 8 * i)) & 0xff);
+  for (std::size_t i = 0; i < 8; ++i) key[4 + i] = static_cast<char>((o >> (56 - 8 * i)) & 0xff);
+  return key;
+}
+
+LogPosition reject_key_position(std::string_view key) {
+  assert(key.size() == 12);
+  return LogPosition{PartitionId{static_cast<int32_t>(get_u32_be(key))},
+                     Offset{static_cast<int64_t>(get_u64_be(key.substr(4)))}};
+}
+
+std::array<char, 4> partition_key(PartitionId partition) {
+  std::array<char, 4> key;
+  const auto p = static_cast<uint32_t>(partition.value);
+  for (std::size_t i = 0; i < 4; ++i) key[i] = static_cast<char>((p >> (24 - 8 * i)) & 0xff);
+  return key;
+}
+
+Status lmdb_error(std::string_view call, int rc) {
+  return Status::error(Status::Code::io_error, std::string(call) + ": " + mdb_strerror(rc));
+}
+
+// ---- StoreEnv
+
+Result<std::shared_ptr<StoreEnv>> StoreEnv::open(const std::string& dir, Mode mode, std::size_t map_size_bytes) {
+  std::error_code ec;
+  if (mode == Mode::read_write) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::error(Status::Code::io_error, "create directory " + dir + ": " + ec.message());
+  } else if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb", ec)) {
+    return Status::error(Status::Code::not_found, "no projection store in " + dir + " (no projector has run there)");
+  }
+  const std::string canonical = std::filesystem::canonical(dir, ec).string();
+  if (ec) return Status::error(Status::Code::io_error, "resolve " + dir + ": " + ec.message());
+
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  if (r.pid != getpid()) {  // a forked child must not touch the parent's environments
+    r.envs.clear();
+    r.pid = getpid();
+  }
+  if (auto shared = r.envs[canonical].lock()) {
+    if (mode == Mode::read_write && shared->read_only()) {
+      return Status::error(Status::Code::unavailable,
+                           "the store in " + dir + " is open read-only in this process; open the projector first");
+    }
+    return shared;
+  }
+  std::shared_ptr<StoreEnv> env(new StoreEnv(canonical, mode));
+  if (Status s = env->open_env(map_size_bytes); !s.is_ok()) return s;
+  if (Status s = env->open_databases(); !s.is_ok()) return s;
+  r.envs[canonical] = env;
+  return env;
+}
+
+StoreEnv::~StoreEnv() {
+  if (env_) mdb_env_close(env_);
+}
+
+Status StoreEnv::open_env(std::size_t map_size_bytes) {
+  if (int rc = mdb_env_create(&env_); rc != 0) {
+    env_ = nullptr;
+    return lmdb_error("mdb_env_create", rc);
+  }
+  if (int rc = mdb_env_set_maxdbs(env_, db_count); rc != 0) return lmdb_error("mdb_env_set_maxdbs", rc);
+  if (int rc = mdb_env_set_maxreaders(env_, readers_max); rc != 0) return lmdb_error("mdb_env_set_maxreaders", rc);
+  if (mode_ == Mode::read_write) {
+    const std::size_t size = page_rounded(std::max(map_size_bytes, map_size_min_bytes));
+    if (int rc = mdb_env_set_mapsize(env_, size); rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
+  }
+  // MDB_NOTLS: read transactions are tied to txn objects, not threads, so a thread pool may share
+  // the env and one thread may hold a read txn while the projector thread writes.
+  const unsigned flags = MDB_NOTLS | (mode_ == Mode::read_only ? MDB_RDONLY : 0u);
+  if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0644); rc != 0) return lmdb_error("mdb_env_open(" + dir_ + ")", rc);
+  int dead = 0;
+  mdb_reader_check(env_, &dead);  // slots of killed processes would pin old pages forever
+  return Status::ok();
+}
+
+Status StoreEnv::open_databases() {
+  MDB_txn* txn = nullptr;
+  const bool rw = mode_ == Mode::read_write;
+  if (int rc = mdb_txn_begin(env_, nullptr, rw ? 0u : MDB_RDONLY, &txn); rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  for (int i = 0; i < db_count; ++i) {
+    const Db db = static_cast<Db>(i);
+    int rc = mdb_dbi_open(txn, db_name(db), rw ? MDB_CREATE : 0u, &dbis_[static_cast<std::size_t>(i)]);
+    if (rc == MDB_NOTFOUND) {
+      mdb_txn_abort(txn);
+      return Status::error(Status::Code::corruption, std::string("store in ") + dir_ + " has no database \"" +
+                                                         db_name(db) + "\" (not a projection store, or damaged)");
+    }
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return lmdb_error(std::string("mdb_dbi_open(") + db_name(db) + ")", rc);
+    }
+  }
+  // Format version: written by the first writer, checked by everyone.
+  MDB_val key = to_val(meta_format_version);
+  MDB_val value;
+  int rc = mdb_get(txn, dbis_[0], &key, &value);
+  if (rc == MDB_NOTFOUND && rw) {
+    std::string bytes;
+    put_u32_be(bytes, store_format_version);
+    MDB_val v = to_val(bytes);
+    rc = mdb_put(txn, dbis_[0], &key, &v, 0);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      return lmdb_error("mdb_put(meta format_version)", rc);
+    }
+  } else if (rc == MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return Status::error(Status::Code::not_found, "no projection store in " + dir_ + " (no format version yet)");
+  } else if (rc != 0) {
+    mdb_txn_abort(txn);
+    return lmdb_error("mdb_get(meta format_version)", rc);
+  } else {
+    const std::string_view bytes = from_val(value);
+    const uint32_t version = bytes.size() == 4 ? get_u32_be(bytes) : 0;
+    if (version != store_format_version) {
+      mdb_txn_abort(txn);
+      return Status::error(Status::Code::corruption,
+                           "store in " + dir_ + " has format version " + std::to_string(version) +
+                               "; this build reads version " + std::to_string(store_format_version) +
+                               " (replay the log into a fresh data dir)");
+    }
+  }
+  if (rc = mdb_txn_commit(txn); rc != 0) return lmdb_error("mdb_txn_commit(open)", rc);
+  return Status::ok();
+}
+
+std::size_t StoreEnv::map_size() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+Status StoreEnv::set_map_size(std::size_t bytes) {
+  assert(mode_ == Mode::read_write);
+  std::unique_lock lock(resize_mutex_);
+  if (int rc = mdb_env_set_mapsize(env_, page_rounded(bytes)); rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
+  return Status::ok();
+}
+
+// ---- ReadTxn
+
+Result<ReadTxn> ReadTxn::begin(StoreEnv& env) {
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock lock(env.resize_mutex());
+    MDB_txn* txn = nullptr;
+    const int rc = mdb_txn_begin(env.env(), nullptr, MDB_RDONLY, &txn);
+    if (rc == 0) return ReadTxn(env, std::move(lock), txn);
+    if (rc != MDB_MAP_RESIZED || attempt >= 3) return lmdb_error("mdb_txn_begin(read)", rc);
+    lock.unlock();
+    // Another process grew the map: adopt its size (no txn of ours may be active meanwhile).
+    std::unique_lock exclusive(env.resize_mutex());
+    if (int set = mdb_env_set_mapsize(env.env(), 0); set != 0) return lmdb_error("mdb_env_set_mapsize(0)", set);
+  }
+}
+
+ReadTxn::ReadTxn(ReadTxn&& other) noexcept : env_(other.env_), lock_(std::move(other.lock_)), txn_(other.txn_) {
+  other.txn_ = nullptr;
+}
+
+ReadTxn::~ReadTxn() {
+  if (txn_) mdb_txn_abort(txn_);
+}
+
+int ReadTxn::get(Db db, std::string_view key, std::string_view& value) const {
+  MDB_val k = to_val(key);
+  MDB_val v;
+  const int rc = mdb_get(txn_, env_->dbi(db), &k, &v);
+  if (rc == 0) value = from_val(v);
+  return rc;
+}
+
+}  // namespace tally::store

@@ -1,0 +1,177 @@
+// The LMDB store of the projections (SPEC §6): one environment (a directory) holding every view,
+// the outbox, the rejects and the consumed offsets, written by one Projector, read by any number of
+// ViewReaders in any number of processes.
+//
+// CAVEATS (read these first)
+//   - One directory is one store, written by at most one Projector at a time (projections/
+//     projector.h takes an exclusive flock on "projector.lock"). Do not put it on a network
+//     filesystem: LMDB needs working POSIX locks and mmap.
+//   - LMDB forbids opening an environment twice in one process. StoreEnv::open() shares one
+//     environment per directory per process: a Projector and the ViewReaders of `tally dev` use
+//     the same MDB_env. A read-only environment cannot be upgraded: open the Projector first if one
+//     process does both.
+//   - After fork() the child must not use a StoreEnv inherited from the parent (open() notices the
+//     new pid and opens a fresh environment).
+//   - Commits are durable: no MDB_NOSYNC, MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC. A crash at
+//     any moment leaves the last committed batch, whole.
+//   - The map grows on MDB_MAP_FULL (the writer aborts, grows, retries the same batch). Growth waits
+//     for the read transactions of this process (LMDB requires none be active); readers in other
+//     processes adopt the new size when mdb_txn_begin() returns MDB_MAP_RESIZED.
+//   - LMDB keys are at most 511 bytes (mdb_env_get_maxkeysize). Every key below fits: ids are at
+//     most 128 bytes, idempotency keys 255; the usage roll-up key carries a digest of its free-text
+//     fields (models and workspaces may be 1 KiB) instead of the text.
+//   - Digests (ViewReader::digests) cover fold results only. The outbox *sequence* is the order in
+//     which one run happened to interleave partitions, so the outbox digest is per partition in
+//     emission order, not per sequence number.
+//
+// LAYOUT (format_version 1). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
+// Named databases:
+//   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
+//                 "log_identity"     LogReader::identity() of the log these views were folded from
+//                 "partition_count"  u32 BE, the log's partition count
+//                 "map_size"         u64 BE, the map size the writer last used (bookkeeping)
+//                 "stats"            u64 LE × 5: batches, applied, duplicate, conflict, rejected
+//                 "outbox_next"      u64 BE, sequence of the next outbox entry (first is 1)
+//                 "outbox_sent"      u64 BE, sequence of the last entry the emitter sent (0 = none)
+//   "orgs"        org id                                 encode(OrgState)
+//   "members"     org \0 member                          encode(MemberState)
+//   "keys"        scope \0 idempotency key               encode(KeyRecord); scope = org id or
+//                                                        "#<partition>" (global_key_scope)
+//   "purchases"   org \0 purchase key                    encode(PurchaseRecord)
+//   "history"     org \0 sequence (u64 BE)               projections/records.h: HistoryEntry
+//   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup
+//                 \0 digest (16 bytes) of (model,
+//                 member, workspace)
+//   "outbox"      sequence (u64 BE), dense from 1        str(signal id) + encoded Signal (TLS1)
+//   "rejects"     partition (u32 BE) offset (u64 BE)     projections/records.h: RejectEntry
+//   "partitions"  partition (u32 BE)                     i64 next offset + encode(PartitionState)
+//
+// History rule: an event gets a history entry of its org when it names a valid org id, the org
+// exists after the fold and its home partition is the event's partition. Events of an org never
+// created (e.g. its very first event rejected) and wrong-partition events are in "rejects" only.
+//
+// THREAD SAFETY: StoreEnv is thread-safe. A ReadTxn belongs to one thread at a time.
+#pragma once
+
+#include <lmdb.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+#include "engine/types.h"
+
+namespace tally::store {
+
+inline constexpr uint32_t store_format_version = 1;
+inline constexpr unsigned readers_max = 512;  // reader slots, all processes
+inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
+inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
+inline constexpr std::size_t map_size_max_bytes = std::size_t{1} << 42;  // 4 TiB
+
+enum class Db : int { meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions };
+inline constexpr int db_count = 10;
+const char* db_name(Db db);
+
+inline constexpr std::string_view meta_format_version = "format_version";
+inline constexpr std::string_view meta_log_identity = "log_identity";
+inline constexpr std::string_view meta_partition_count = "partition_count";
+inline constexpr std::string_view meta_map_size = "map_size";
+inline constexpr std::string_view meta_stats = "stats";
+inline constexpr std::string_view meta_outbox_next = "outbox_next";
+inline constexpr std::string_view meta_outbox_sent = "outbox_sent";
+
+// ---- Key encodings (pure).
+void put_u32_be(std::string& out, uint32_t v);
+void put_u64_be(std::string& out, uint64_t v);
+uint32_t get_u32_be(std::string_view in);  // REQUIRES: in.size() >= 4
+uint64_t get_u64_be(std::string_view in);  // REQUIRES: in.size() >= 8
+
+// `a \0 b` into `out` (cleared first).
+void pair_key(std::string& out, std::string_view a, std::string_view b);
+void history_key(std::string& out, std::string_view org, uint64_t sequence);
+// The prefix of every history key of `org`: org \0.
+void org_prefix(std::string& out, std::string_view org);
+void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
+               std::string_view member, std::string_view workspace);
+// org \0 day: the first usage key of that day (for range scans).
+void usage_day_prefix(std::string& out, std::string_view org, int64_t day);
+int64_t usage_key_day(std::string_view key, std::size_t org_size);  // REQUIRES: a usage key of that org
+std::array<char, 8> outbox_key(uint64_t sequence);
+std::array<char, 12> reject_key(LogPosition position);
+LogPosition reject_key_position(std::string_view key);  // REQUIRES: key.size() == 12
+std::array<char, 4> partition_key(PartitionId partition);
+
+inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+inline std::string_view from_val(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+// "mdb_put(history): MDB_MAP_FULL: Environment mapsize limit reached"
+Status lmdb_error(std::string_view call, int rc);
+
+// The LMDB environment of one directory, shared per process (see CAVEATS).
+class StoreEnv {
+ public:
+  enum class Mode { read_only, read_write };
+
+  // Opens (read_write: creates the directory and every database if missing) the store in `dir`.
+  // `map_size_bytes` is a floor (read_write): LMDB keeps the larger of it, the stored "map_size"
+  // and what the file already holds.
+  // Errors: not_found (read_only and no store in dir); corruption (format version differs; the
+  //   message says which); unavailable (read_write asked while this process holds the store
+  //   read-only); io_error (the LMDB or file call and its error text).
+  static Result<std::shared_ptr<StoreEnv>> open(const std::string& dir, Mode mode, std::size_t map_size_bytes);
+
+  ~StoreEnv();
+  StoreEnv(const StoreEnv&) = delete;
+  StoreEnv& operator=(const StoreEnv&) = delete;
+
+  MDB_env* env() const { return env_; }
+  MDB_dbi dbi(Db db) const { return dbis_[static_cast<std::size_t>(db)]; }
+  bool read_only() const { return mode_ == Mode::read_only; }
+  const std::string& dir() const { return dir_; }
+  std::size_t map_size() const;
+
+  // Grows the map to at least `bytes`. Waits for this process's read transactions to end.
+  // REQUIRES: read_write, and no write transaction is active.
+  Status set_map_size(std::size_t bytes);
+
+  // Serialises read transactions of this process (shared) against set_map_size (exclusive).
+  std::shared_mutex& resize_mutex() { return resize_mutex_; }
+
+ private:
+  StoreEnv(std::string dir, Mode mode) : dir_(std::move(dir)), mode_(mode) {}
+  Status open_env(std::size_t map_size_bytes);
+  Status open_databases();
+  std::string dir_;
+  Mode mode_;
+  MDB_env* env_ = nullptr;
+  std::array<MDB_dbi, db_count> dbis_{};
+  std::shared_mutex resize_mutex_;
+};
+
+// A read transaction that adopts a map grown by another process (MDB_MAP_RESIZED) and holds the
+// env's resize lock shared while it lives. Move-only; aborts on destruction.
+class ReadTxn {
+ public:
+  static Result<ReadTxn> begin(StoreEnv& env);
+  ReadTxn(ReadTxn&& other) noexcept;
+  ReadTxn& operator=(ReadTxn&&) = delete;
+  ~ReadTxn();
+  MDB_txn* get() const { return txn_; }
+  // Returns MDB_SUCCESS or MDB_NOTFOUND into `rc`; value points into the map until the txn ends.
+  int get(Db db, std::string_view key, std::string_view& value) const;
+
+ private:
+  ReadTxn(StoreEnv& env, std::shared_lock<std::shared_mutex> lock, MDB_txn* txn)
+      : env_(&env), lock_(std::move(lock)), txn_(txn) {}
+  StoreEnv* env_;
+  std::shared_lock<std::shared_mutex> lock_;
+  MDB_txn* txn_;
+};
+
+}  // namespace tally::store

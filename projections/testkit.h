@@ -1,0 +1,150 @@
+// Test support for the projector's tests and bench (not linked into the product):
+//   - MemoryLog: an in-memory LogReader/LogWriter (a vector of records per partition);
+//   - WorkloadGenerator: a seeded, mixed, realistic event stream (usage, purchases, refunds,
+//     duplicates, conflicts, member limits, auto-refill answered like the recharge connector would);
+//   - Reference: the same records folded with MemoryLedger, and what every view should hold.
+// Deterministic: the same seed gives the same records, byte for byte.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/fold.h"
+#include "engine/memory_ledger.h"
+#include "log/log.h"
+#include "projections/views.h"
+
+namespace tally::testkit {
+
+// ---- MemoryLog
+
+class MemoryLog {
+ public:
+  explicit MemoryLog(int32_t partitions, std::string identity = "memory:test");
+  int32_t partitions() const { return static_cast<int32_t>(partitions_.size()); }
+  const std::string& identity() const { return identity_; }
+
+  // Appends to partition_for_key(key), or to every partition if key is empty.
+  std::vector<LogPosition> append(std::string_view key, std::string_view value);
+  LogPosition append_to(PartitionId partition, std::string_view key, std::string_view value);
+  void append_all(const std::vector<AppendRequest>& requests);
+  // Drops records from `size` on (a truncated log, for tests of the startup checks).
+  void truncate(PartitionId partition, std::size_t size);
+
+  // Every record in append order across partitions (the order a single-threaded fold sees).
+  std::vector<LogPosition> append_order() const;
+  std::string value(LogPosition position) const;
+  std::size_t size(PartitionId partition) const;
+
+  // A reader; poll() hands out at most `chunk_max` records of one partition before moving to the
+  // next, so partitions interleave.
+  std::unique_ptr<LogReader> reader(std::size_t chunk_max = 64);
+  std::unique_ptr<LogWriter> writer();
+
+ private:
+  friend class MemoryLogReader;
+  std::string identity_;
+  mutable std::mutex mutex_;
+  std::condition_variable appended_;
+  std::vector<std::deque<std::string>> partitions_;
+  std::vector<LogPosition> append_order_;
+};
+
+// ---- WorkloadGenerator
+
+struct WorkloadOptions {
+  uint64_t seed = 1;
+  int32_t partitions = 4;
+  int orgs = 40;
+  int members_per_org = 5;
+  int usage_permille = 900;           // share of usage among org events
+  int64_t start_ms = 1'769'896'800'000;  // 2026-01-31T22:00:00Z: months roll over early
+  int64_t step_ms_max = 300'000;      // event time advances by 0..step_ms_max per event
+  bool answer_refills = true;         // answer recharge_requested like the recharge connector
+};
+
+class WorkloadGenerator {
+ public:
+  explicit WorkloadGenerator(const WorkloadOptions& options);
+  // Appends the next `count` records to `out` (not cleared). The first call starts with a rate
+  // card in every partition and the org openings.
+  void generate(std::size_t count, std::vector<AppendRequest>& out);
+  std::size_t generated() const { return generated_; }
+
+ private:
+  std::string org_id(int index) const;
+  void emit(std::vector<AppendRequest>& out, std::string key, std::string value);
+  void emit_everywhere(std::vector<AppendRequest>& out, std::string value);
+  void org_event(std::vector<AppendRequest>& out);
+  std::string usage_event(const std::string& org, const std::string& key);
+  void remember(const std::string& org, const std::string& key, const std::string& value);
+  int64_t next_time();
+  uint64_t roll(uint64_t n) { return rng_() % n; }
+
+  WorkloadOptions options_;
+  std::mt19937_64 rng_;
+  std::size_t generated_ = 0;
+  uint64_t sequence_ = 0;
+  int64_t now_ms_ = 0;
+  int64_t rate_card_version_ = 0;
+  // Mirror fold: to learn the signal ids the connector would answer (dense offsets assumed).
+  MemoryLedger mirror_;
+  FoldResult mirror_result_;
+  std::vector<int64_t> next_offset_;
+  std::deque<std::pair<std::size_t, std::string>> refill_queue_;  // (due at generated_, signal id)
+  std::map<std::string, std::vector<std::string>> purchases_;    // org -> purchase keys
+  std::deque<std::pair<std::string, std::string>> recent_;       // (org, value) for duplicates
+  bool started_ = false;
+};
+
+// ---- Reference: expected views from folding the same records with MemoryLedger.
+
+struct ExpectedHistory {
+  Outcome outcome;
+  RejectReason reason;
+  int64_t amount_micros;
+  int64_t balance_after_micros;
+  LogPosition position;
+  bool operator==(const ExpectedHistory&) const = default;
+};
+
+class Reference {
+ public:
+  // Folds every record of `log` in append order.
+  explicit Reference(const MemoryLog& log);
+  // Folds records given in an order (each partition's records in offset order).
+  void fold(LogPosition position, std::string_view record);
+
+  const MemoryLedger& ledger() const { return ledger_; }
+  // Org states as the views store them (history_entries filled in).
+  std::map<std::string, OrgState> orgs() const;
+  const std::map<std::string, std::vector<ExpectedHistory>>& history() const { return history_; }
+  const std::map<int32_t, std::vector<std::string>>& signal_ids() const { return signal_ids_; }
+  const std::map<LogPosition, RejectReason>& rejects() const { return rejects_; }
+  const std::map<std::string, int64_t>& debited_by_org() const { return debited_; }
+  uint64_t outcome_count(Outcome outcome) const { return outcomes_[static_cast<std::size_t>(outcome)]; }
+  uint64_t records() const { return records_; }
+
+ private:
+  MemoryLedger ledger_;
+  FoldResult result_;
+  std::map<std::string, std::vector<ExpectedHistory>> history_;
+  std::map<int32_t, std::vector<std::string>> signal_ids_;
+  std::map<LogPosition, RejectReason> rejects_;
+  std::map<std::string, int64_t> debited_;
+  uint64_t outcomes_[4] = {0, 0, 0, 0};
+  uint64_t records_ = 0;
+};
+
+// The seed of a randomised test: TALLY_SEED if set, else `fallback`. Printed by the caller.
+uint64_t test_seed(uint64_t fallback);
+
+}  // namespace tally::testkit

@@ -1,0 +1,323 @@
+// ViewReader (projections/views.h) over the LMDB store (projections/store.h).
+#include <algorithm>
+#include <tuple>
+
+#include "engine/calendar.h"
+#include "engine/state_codec.h"
+#include "projections/records.h"
+#include "projections/store.h"
+#include "projections/views.h"
+
+namespace tally {
+namespace {
+
+using store::Db;
+using store::from_val;
+using store::ReadTxn;
+using store::to_val;
+
+inline constexpr std::size_t history_page_entries_max = 10'000;
+inline constexpr std::size_t outbox_page_entries_max = 100'000;
+inline constexpr std::size_t rejects_page_entries_max = 100'000;
+
+Status corrupt(Db db) {
+  return Status::error(Status::Code::corruption, std::string("undecodable record in \"") + store::db_name(db) + "\"");
+}
+
+// An LMDB cursor closed on scope exit.
+class Cursor {
+ public:
+  Cursor(const ReadTxn& txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn.get(), dbi, &cursor_); }
+  ~Cursor() {
+    if (cursor_) mdb_cursor_close(cursor_);
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  int open_rc() const { return rc_; }
+  // Positions at the first key >= `key` (or the first key if empty); false at the end.
+  bool seek(std::string_view key) {
+    key_ = to_val(key);
+    rc_ = mdb_cursor_get(cursor_, &key_, &value_, key.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    return rc_ == 0;
+  }
+  bool next() {
+    rc_ = mdb_cursor_get(cursor_, &key_, &value_, MDB_NEXT);
+    return rc_ == 0;
+  }
+  std::string_view key() const { return from_val(key_); }
+  std::string_view value() const { return from_val(value_); }
+  // ok at the end of the database, the LMDB error otherwise.
+  Status end_status(const char* what) const {
+    return rc_ == MDB_NOTFOUND || rc_ == 0 ? Status::ok() : store::lmdb_error(what, rc_);
+  }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+  MDB_val key_{};
+  MDB_val value_{};
+  int rc_ = 0;
+};
+
+bool has_prefix(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// Streaming digest of one view: chain over (key, value) in the order given.
+class ViewDigest {
+ public:
+  void add(std::string_view key, std::string_view value) {
+    builder_.clear();
+    builder_.add_digest(running_).add(key).add(value);
+    running_ = builder_.finish();
+    ++entries_;
+  }
+  Digest128 finish() const {
+    DigestBuilder d;
+    d.add_digest(running_).add_int(static_cast<int64_t>(entries_));
+    return d.finish();
+  }
+
+ private:
+  DigestBuilder builder_;
+  Digest128 running_;
+  uint64_t entries_ = 0;
+};
+
+class LmdbViewReader final : public ViewReader {
+ public:
+  explicit LmdbViewReader(std::shared_ptr<store::StoreEnv> env) : env_(std::move(env)) {}
+
+  Result<std::optional<OrgView>> org(const std::string& org_id) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::string_view bytes;
+    const int rc = txn->get(Db::orgs, org_id, bytes);
+    if (rc == MDB_NOTFOUND) return std::optional<OrgView>();
+    if (rc != 0) return store::lmdb_error("mdb_get(orgs)", rc);
+    OrgView view{org_id, {}};
+    if (!decode(bytes, view.state)) return corrupt(Db::orgs);
+    return std::optional<OrgView>(std::move(view));
+  }
+
+  Result<std::vector<std::string>> org_ids() override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    Cursor cursor(txn.value(), env_->dbi(Db::orgs));
+    std::vector<std::string> ids;
+    for (bool ok = cursor.seek({}); ok; ok = cursor.next()) ids.emplace_back(cursor.key());
+    if (Status s = cursor.end_status("mdb_cursor_get(orgs)"); !s.is_ok()) return s;
+    return ids;
+  }
+
+  Result<std::vector<MemberView>> members(const std::string& org_id) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::string prefix;
+    store::org_prefix(prefix, org_id);
+    Cursor cursor(txn.value(), env_->dbi(Db::members));
+    std::vector<MemberView> members;
+    for (bool ok = cursor.seek(prefix); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
+      MemberView& view = members.emplace_back();
+      view.member_id.assign(cursor.key().substr(prefix.size()));
+      if (!decode(cursor.value(), view.state)) return corrupt(Db::members);
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(members)"); !s.is_ok()) return s;
+    return members;
+  }
+
+  Result<HistoryPage> history(const HistoryQuery& query) override {
+    const std::size_t limit = std::min(query.limit, history_page_entries_max);
+    const uint8_t type = query.type.empty() ? 0 : store::body_type_from_name(query.type);
+    if (!query.type.empty() && type == 0) return Status::invalid("type", "unknown event type \"" + query.type + "\"");
+    HistoryPage page;
+    Status status = scan_history(query.org_id, query.after_sequence, [&](uint64_t sequence, std::string_view bytes) {
+      uint8_t body_type = 0;
+      int64_t occurred_at_ms = 0;
+      if (!store::peek_history(bytes, body_type, occurred_at_ms)) return -1;
+      if ((type != 0 && body_type != type) || occurred_at_ms < query.from_ms || occurred_at_ms >= query.to_ms) return 1;
+      if (page.entries.size() == limit) {
+        page.next_sequence = sequence;  // a further match exists: the next page starts here
+        return 0;
+      }
+      if (!store::decode_history(bytes, sequence, page.entries.emplace_back())) return -1;
+      return 1;
+    });
+    if (!status.is_ok()) return status;
+    return page;
+  }
+
+  Status for_each_history(const std::string& org_id, int64_t from_ms, int64_t to_ms,
+                          const std::function<bool(const HistoryEntry&)>& visit) override {
+    HistoryEntry entry;
+    return scan_history(org_id, 0, [&](uint64_t sequence, std::string_view bytes) {
+      uint8_t body_type = 0;
+      int64_t occurred_at_ms = 0;
+      if (!store::peek_history(bytes, body_type, occurred_at_ms)) return -1;
+      if (occurred_at_ms < from_ms || occurred_at_ms >= to_ms) return 1;
+      if (!store::decode_history(bytes, sequence, entry)) return -1;
+      return visit(entry) ? 1 : 0;
+    });
+  }
+
+  Result<std::vector<UsageRollup>> usage(const std::string& org_id, int64_t from_ms, int64_t to_ms) override {
+    std::vector<UsageRollup> rollups;
+    if (to_ms <= from_ms) return rollups;
+    const int64_t first_day = utc_day(from_ms);
+    const int64_t last_day = utc_day(to_ms - 1);
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::string prefix, start;
+    store::org_prefix(prefix, org_id);
+    store::usage_day_prefix(start, org_id, first_day);
+    Cursor cursor(txn.value(), env_->dbi(Db::usage));
+    for (bool ok = cursor.seek(start); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
+      if (cursor.key().size() < prefix.size() + 8) return corrupt(Db::usage);
+      const int64_t day = store::usage_key_day(cursor.key(), org_id.size());
+      if (day > last_day) break;
+      UsageRollup& rollup = rollups.emplace_back();
+      if (!store::decode_usage(cursor.value(), rollup)) return corrupt(Db::usage);
+      rollup.day = day;
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(usage)"); !s.is_ok()) return s;
+    std::sort(rollups.begin(), rollups.end(), [](const UsageRollup& a, const UsageRollup& b) {
+      return std::tie(a.day, a.model, a.member_id, a.workspace) < std::tie(b.day, b.model, b.member_id, b.workspace);
+    });
+    return rollups;
+  }
+
+  Result<std::vector<RejectEntry>> rejects(std::size_t limit) override {
+    limit = std::min(limit, rejects_page_entries_max);
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    Cursor cursor(txn.value(), env_->dbi(Db::rejects));
+    std::vector<RejectEntry> rejects;
+    for (bool ok = cursor.seek({}); ok && rejects.size() < limit; ok = cursor.next()) {
+      if (cursor.key().size() != 12) return corrupt(Db::rejects);
+      RejectEntry& entry = rejects.emplace_back();
+      entry.position = store::reject_key_position(cursor.key());
+      if (!store::decode_reject(cursor.value(), entry)) return corrupt(Db::rejects);
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(rejects)"); !s.is_ok()) return s;
+    return rejects;
+  }
+
+  Result<std::vector<OutboxEntry>> outbox(uint64_t after_sequence, std::size_t limit) override {
+    limit = std::min(limit, outbox_page_entries_max);
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    Cursor cursor(txn.value(), env_->dbi(Db::outbox));
+    std::vector<OutboxEntry> entries;
+    if (after_sequence == UINT64_MAX) return entries;
+    const auto start = store::outbox_key(after_sequence + 1);
+    for (bool ok = cursor.seek(std::string_view(start.data(), start.size())); ok && entries.size() < limit;
+         ok = cursor.next()) {
+      std::string_view id, bytes;
+      if (cursor.key().size() != 8 || !store::decode_outbox(cursor.value(), id, bytes)) return corrupt(Db::outbox);
+      entries.push_back(OutboxEntry{store::get_u64_be(cursor.key()), std::string(id), std::string(bytes)});
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(outbox)"); !s.is_ok()) return s;
+    return entries;
+  }
+
+  Result<std::vector<PartitionView>> partitions() override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    Cursor cursor(txn.value(), env_->dbi(Db::partitions));
+    std::vector<PartitionView> views;
+    for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
+      PartitionState state;
+      PartitionView& view = views.emplace_back();
+      if (cursor.key().size() != 4 || !store::decode_partition(cursor.value(), view.next_offset, state)) {
+        return corrupt(Db::partitions);
+      }
+      view.partition = PartitionId{static_cast<int32_t>(store::get_u32_be(cursor.key()))};
+      view.chain = state.chain;
+      view.records = state.records;
+      view.clock_ms = state.clock_ms;
+      view.rate_card_version = state.rate_card.version;
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(partitions)"); !s.is_ok()) return s;
+    return views;
+  }
+
+  Result<ProjectionStats> stats() override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    ProjectionStats stats;
+    std::string_view bytes;
+    if (txn->get(Db::meta, store::meta_stats, bytes) == 0) {
+      store::StoredStats stored;
+      if (!store::decode_stats(bytes, stored)) return corrupt(Db::meta);
+      stats.batches = stored.batches;
+      for (std::size_t i = 0; i < 4; ++i) stats.outcomes[outcome_name(static_cast<Outcome>(i))] = stored.outcomes[i];
+    }
+    if (txn->get(Db::meta, store::meta_outbox_sent, bytes) == 0 && bytes.size() == 8) {
+      stats.outbox_sent = store::get_u64_be(bytes);
+    }
+    return stats;
+  }
+
+  Result<std::map<std::string, Digest128>> digests() override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::map<std::string, Digest128> digests;
+    for (Db db : {Db::orgs, Db::members, Db::keys, Db::purchases, Db::history, Db::usage, Db::rejects, Db::partitions}) {
+      ViewDigest digest;
+      Cursor cursor(txn.value(), env_->dbi(db));
+      for (bool ok = cursor.seek({}); ok; ok = cursor.next()) digest.add(cursor.key(), cursor.value());
+      if (Status s = cursor.end_status("mdb_cursor_get"); !s.is_ok()) return s;
+      digests[store::db_name(db)] = digest.finish();
+    }
+    // Outbox: per partition, in emission order (sequence numbers depend on interleaving).
+    {
+      std::map<int64_t, ViewDigest> per_partition;
+      Cursor cursor(txn.value(), env_->dbi(Db::outbox));
+      for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
+        std::string_view id, bytes;
+        if (!store::decode_outbox(cursor.value(), id, bytes)) return corrupt(Db::outbox);
+        const std::size_t colon = id.find(':');
+        int64_t partition = 0;
+        for (char c : id.substr(0, colon)) partition = partition * 10 + (c - '0');
+        per_partition[partition].add(id, bytes);
+      }
+      if (Status s = cursor.end_status("mdb_cursor_get(outbox)"); !s.is_ok()) return s;
+      DigestBuilder d;
+      for (const auto& [partition, digest] : per_partition) d.add_int(partition).add_digest(digest.finish());
+      digests["outbox"] = d.finish();
+    }
+    DigestBuilder all;
+    for (const auto& [name, digest] : digests) all.add(name).add_digest(digest);
+    digests["all"] = all.finish();
+    return digests;
+  }
+
+ private:
+  // Calls f(sequence, bytes) for history entries of `org_id` from `from_sequence` on while f
+  // returns 1; 0 stops, -1 reports corruption.
+  template <typename F>
+  Status scan_history(const std::string& org_id, uint64_t from_sequence, F&& f) {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::string prefix, start;
+    store::org_prefix(prefix, org_id);
+    store::history_key(start, org_id, from_sequence);
+    Cursor cursor(txn.value(), env_->dbi(Db::history));
+    for (bool ok = cursor.seek(start); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
+      if (cursor.key().size() != prefix.size() + 8) return corrupt(Db::history);
+      const int step = f(store::get_u64_be(cursor.key().substr(prefix.size())), cursor.value());
+      if (step < 0) return corrupt(Db::history);
+      if (step == 0) return Status::ok();
+    }
+    return cursor.end_status("mdb_cursor_get(history)");
+  }
+
+  std::shared_ptr<store::StoreEnv> env_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ViewReader>> ViewReader::open(const std::string& data_dir) {
+  auto env = store::StoreEnv::open(data_dir, store::StoreEnv::Mode::read_only, 0);
+  if (!env.is_ok()) return env.status();
+  return std::unique_ptr<ViewReader>(new LmdbViewReader(env.value()));
+}
+
+}  // namespace tally

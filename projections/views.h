@@ -1,0 +1,148 @@
+// The read API of the LMDB views (SPEC §6), used by the CLI, the HTTP API, replay and audit.
+//
+// Caveats first:
+//  - A ViewReader opens the projector's environment read-only (MDB_RDONLY) and never blocks the
+//    writer. Each call runs in its own read transaction: two calls may see different batches.
+//    Use snapshot() for several reads of one consistent batch.
+//  - Thread-safe: one ViewReader may be shared by many threads (LMDB read txns are per thread;
+//    the environment is opened with MDB_NOTLS so a thread pool is fine).
+//  - Opening fails with Status::Code::not_found if no projector has created the environment yet,
+//    and with corruption if its format version is not the one this build reads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/digest.h"
+#include "engine/state.h"
+#include "engine/status.h"
+#include "engine/types.h"
+
+namespace tally {
+
+struct OrgView {
+  std::string org_id;
+  OrgState state;
+};
+
+struct MemberView {
+  std::string member_id;
+  MemberState state;
+};
+
+// One entry of an org's history: every event of the org with its outcome, in log order.
+struct HistoryEntry {
+  uint64_t sequence = 0;            // 0-based, dense per org; cursors are sequences
+  std::string type;                 // canonical JSON type: "usage", "purchase", …
+  std::string idempotency_key;
+  Outcome outcome = Outcome::applied;
+  RejectReason reason = RejectReason::none;
+  std::string detail;               // rejection/conflict detail
+  int64_t amount_micros = 0;        // signed change of the balance (0 unless applied)
+  int64_t balance_after_micros = 0;
+  int64_t occurred_at_ms = 0;
+  LogPosition position;
+  int64_t rate_card_version = 0;    // usage only
+  int64_t tracked_cost_micros = 0;  // usage only
+  int64_t debited_micros = 0;       // usage only
+  std::string billing_path;         // usage only: "credits" or "byok" (resolved), "invoiced" for deferred/enterprise
+  std::string model;                // usage: model or sandbox class
+  std::string member_id;
+  std::string workspace;
+  std::string payment_ref;          // purchase/auto_refill; refund: the purchase key
+  int64_t paid_minor = 0;           // purchase/auto_refill
+  int64_t fee_minor = 0;
+  std::string currency;
+  std::string reason_text;          // admin_adjustment/refund reason
+};
+
+struct HistoryQuery {
+  std::string org_id;
+  uint64_t after_sequence = 0;      // return entries with sequence >= after_sequence
+  std::size_t limit = 100;
+  std::string type;                 // empty = all types
+  int64_t from_ms = INT64_MIN;      // occurred_at_ms >= from_ms
+  int64_t to_ms = INT64_MAX;        // occurred_at_ms < to_ms
+};
+
+struct HistoryPage {
+  std::vector<HistoryEntry> entries;
+  std::optional<uint64_t> next_sequence;  // cursor for the next page, none at the end
+};
+
+// Usage per org × UTC day × model × member × workspace.
+struct UsageRollup {
+  int64_t day = 0;  // days since 1970-01-01 UTC
+  std::string model;
+  std::string member_id;
+  std::string workspace;
+  int64_t events = 0;
+  int64_t debited_micros = 0;
+  int64_t tracked_cost_micros = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cache_read_tokens = 0;
+  int64_t cache_write_tokens = 0;
+  int64_t seconds = 0;
+};
+
+struct RejectEntry {
+  LogPosition position;
+  std::string org_id;           // empty if the record did not decode
+  std::string idempotency_key;  // empty if the record did not decode
+  RejectReason reason = RejectReason::none;
+  std::string detail;
+};
+
+struct OutboxEntry {
+  uint64_t sequence = 0;   // dense, in emission order
+  std::string signal_id;
+  std::string bytes;       // encoded Signal (schemas/signals.fbs)
+};
+
+struct PartitionView {
+  PartitionId partition;
+  Offset next_offset;      // the projector resumes here
+  Digest128 chain;         // hash chain head over (record digest, outcome)
+  uint64_t records = 0;
+  int64_t clock_ms = -1;
+  int64_t rate_card_version = 0;
+};
+
+// Counters for /metrics.
+struct ProjectionStats {
+  uint64_t batches = 0;
+  std::map<std::string, uint64_t> outcomes;  // "applied", "duplicate", "conflict", "rejected"
+  uint64_t outbox_sent = 0;                   // outbox entries the emitter has recorded as sent
+};
+
+class ViewReader {
+ public:
+  virtual ~ViewReader() = default;
+  static Result<std::unique_ptr<ViewReader>> open(const std::string& data_dir);
+
+  virtual Result<std::optional<OrgView>> org(const std::string& org_id) = 0;
+  virtual Result<std::vector<std::string>> org_ids() = 0;
+  virtual Result<std::vector<MemberView>> members(const std::string& org_id) = 0;
+  virtual Result<HistoryPage> history(const HistoryQuery& query) = 0;
+  // Streams every history entry of an org in [from_ms, to_ms) in order, in one read txn; stops
+  // early when `visit` returns false.
+  virtual Status for_each_history(const std::string& org_id, int64_t from_ms, int64_t to_ms,
+                                  const std::function<bool(const HistoryEntry&)>& visit) = 0;
+  virtual Result<std::vector<UsageRollup>> usage(const std::string& org_id, int64_t from_ms, int64_t to_ms) = 0;
+  virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit) = 0;
+  virtual Result<std::vector<OutboxEntry>> outbox(uint64_t after_sequence, std::size_t limit) = 0;
+  virtual Result<std::vector<PartitionView>> partitions() = 0;
+  virtual Result<ProjectionStats> stats() = 0;
+  // Digest of every view (name -> digest) and of all of them ("all"). Identical logs give
+  // identical digests on every machine. Excludes bookkeeping that is not a fold result
+  // (emitter progress, map size, stats).
+  virtual Result<std::map<std::string, Digest128>> digests() = 0;
+};
+
+}  // namespace tally
