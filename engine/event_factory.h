@@ -1,0 +1,82 @@
+// Builds encoded events (FlatBuffers envelopes, identifier "TLE1") from C++ values. Used by the
+// recharge connector (AutoRefill, PaymentFailed), the demo, the bench and tests. Pure.
+// The builders do not validate: fold and validate_event() judge what they produce.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/state.h"
+#include "tally/events_generated.h"
+
+namespace tally {
+
+struct EventHeader {
+  std::string_view idempotency_key;
+  std::string_view org_id;  // empty for rate cards and partition ticks
+  int64_t occurred_at_ms = 0;
+  std::string_view source = {};
+  std::string_view correlation_id = {};
+};
+
+struct PaymentFields {
+  int64_t credits_micros = 0;
+  int64_t paid_minor = 0;
+  std::string_view currency = "usd";
+  int64_t fee_minor = 0;
+  int32_t bundles = 1;
+  std::string_view payment_ref = {};
+};
+
+struct UsageFields {
+  std::string_view member_id = {};
+  std::string_view workspace = {};
+  std::string_view project = {};
+  std::string_view agent_id = {};
+  std::string_view session_id = {};
+  fb::Meter meter = fb::Meter::llm_tokens;
+  std::string_view model = {};
+  std::string_view sandbox_class = {};
+  std::string_view provider = {};
+  fb::BillingPath billing_path = fb::BillingPath::unset;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cache_read_tokens = 0;
+  int64_t cache_write_tokens = 0;
+  int64_t seconds = 0;
+  std::optional<int64_t> reported_cost_micros = std::nullopt;
+};
+
+struct RateCardFields {
+  int64_t version = 1;
+  int32_t markup_bp = 10000;
+  int32_t byok_fee_bp = 0;
+  std::vector<std::pair<std::string, ModelPrice>> models;
+  std::vector<std::pair<std::string, int64_t>> sandbox_classes;  // class, µcr per hour
+};
+
+std::string make_org_opened(const EventHeader& h, Plan plan, BillingMode mode);
+std::string make_billing_mode_changed(const EventHeader& h, std::optional<Plan> plan, std::optional<BillingMode> mode);
+std::string make_signup_allocation(const EventHeader& h, int64_t credits_micros);
+std::string make_purchase(const EventHeader& h, const PaymentFields& payment);
+std::string make_auto_refill(const EventHeader& h, const PaymentFields& payment, std::string_view signal_id);
+std::string make_payment_failed(const EventHeader& h, std::string_view signal_id, std::string_view code,
+                                std::string_view message);
+std::string make_refund(const EventHeader& h, std::string_view purchase_key, int64_t credits_micros, bool force,
+                        std::string_view reason = {});
+std::string make_admin_adjustment(const EventHeader& h, int64_t credits_micros, std::string_view reason,
+                                  std::string_view operator_id, bool force);
+std::string make_usage(const EventHeader& h, const UsageFields& usage);
+std::string make_rate_card(const EventHeader& h, const RateCardFields& card);
+std::string make_auto_refill_configured(const EventHeader& h, const AutoRefillPolicy& policy);
+std::string make_auto_refill_disabled(const EventHeader& h, std::string_view reason = {});
+std::string make_low_balance_threshold_set(const EventHeader& h, int64_t threshold_micros);
+std::string make_member_limit_set(const EventHeader& h, std::string_view member_id, int64_t monthly_limit_micros);
+std::string make_member_limit_cleared(const EventHeader& h, std::string_view member_id);
+std::string make_tick(const EventHeader& h);
+
+}  // namespace tally

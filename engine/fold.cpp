@@ -1,0 +1,686 @@
+#include "fold.h"
+
+#include <algorithm>
+#include <cassert>
+#include <vector>
+
+#include "calendar.h"
+#include "pricing.h"
+#include "tally/events_generated.h"
+#include "validate.h"
+
+namespace tally {
+namespace {
+
+using flatbuffers::String;
+
+std::string_view view(const String* s) { return s ? s->string_view() : std::string_view(); }
+
+bool wallet_org(const OrgState& org) { return org.plan == Plan::pro && org.mode == BillingMode::credits; }
+
+// The warning level of balance_low: LowBalanceThresholdSet, else an enabled auto-refill's
+// threshold, else none (0).
+int64_t warning_threshold(const OrgState& org) {
+  if (org.low_balance_threshold_micros > 0) return org.low_balance_threshold_micros;
+  if (org.auto_refill.enabled) return org.auto_refill.threshold_micros;
+  return 0;
+}
+
+bool fits_add(int64_t a, int64_t b) {
+  int64_t out = 0;
+  return !__builtin_add_overflow(a, b, &out);
+}
+bool fits_sub(int64_t a, int64_t b) {
+  int64_t out = 0;
+  return !__builtin_sub_overflow(a, b, &out);
+}
+
+// ---- Payload digest: org, key, body type and every body field, decoded (not raw bytes, not time,
+// source or correlation id).
+void digest_payment_fields(DigestBuilder& d, int64_t credits, int64_t paid, const String* currency,
+                           int64_t fee, int32_t bundles, const String* payment_ref) {
+  d.add_int(credits).add_int(paid).add(view(currency)).add_int(fee).add_int(bundles).add(view(payment_ref));
+}
+
+void digest_body(DigestBuilder& d, const fb::Envelope& e) {
+  d.add_int(static_cast<int64_t>(e.body_type()));
+  switch (e.body_type()) {
+    case fb::Body::OrgOpened: {
+      const auto* b = e.body_as_OrgOpened();
+      d.add_int(static_cast<int64_t>(b->plan())).add_int(static_cast<int64_t>(b->billing_mode()));
+      break;
+    }
+    case fb::Body::BillingModeChanged: {
+      const auto* b = e.body_as_BillingModeChanged();
+      d.add_int(static_cast<int64_t>(b->plan())).add_int(static_cast<int64_t>(b->billing_mode()));
+      break;
+    }
+    case fb::Body::SignupAllocation:
+      d.add_int(e.body_as_SignupAllocation()->credits_micros());
+      break;
+    case fb::Body::Purchase: {
+      const auto* b = e.body_as_Purchase();
+      digest_payment_fields(d, b->credits_micros(), b->paid_minor(), b->currency(), b->fee_minor(), b->bundles(),
+                            b->payment_ref());
+      break;
+    }
+    case fb::Body::AutoRefill: {
+      const auto* b = e.body_as_AutoRefill();
+      digest_payment_fields(d, b->credits_micros(), b->paid_minor(), b->currency(), b->fee_minor(), b->bundles(),
+                            b->payment_ref());
+      d.add(view(b->signal_id()));
+      break;
+    }
+    case fb::Body::PaymentFailed: {
+      const auto* b = e.body_as_PaymentFailed();
+      d.add(view(b->signal_id())).add(view(b->code())).add(view(b->message()));
+      break;
+    }
+    case fb::Body::Refund: {
+      const auto* b = e.body_as_Refund();
+      d.add(view(b->purchase_key())).add_int(b->credits_micros()).add_int(b->force()).add(view(b->reason()));
+      break;
+    }
+    case fb::Body::AdminAdjustment: {
+      const auto* b = e.body_as_AdminAdjustment();
+      d.add_int(b->credits_micros()).add(view(b->reason())).add(view(b->operator_())).add_int(b->force());
+      break;
+    }
+    case fb::Body::Usage: {
+      const auto* b = e.body_as_Usage();
+      d.add(view(b->member_id())).add(view(b->workspace())).add(view(b->project())).add(view(b->agent_id()));
+      d.add(view(b->session_id())).add_int(static_cast<int64_t>(b->meter())).add(view(b->model()));
+      d.add(view(b->sandbox_class())).add(view(b->provider())).add_int(static_cast<int64_t>(b->billing_path()));
+      d.add_int(b->input_tokens()).add_int(b->output_tokens()).add_int(b->cache_read_tokens());
+      d.add_int(b->cache_write_tokens()).add_int(b->seconds());
+      d.add_int(b->reported_cost_micros().has_value()).add_int(b->reported_cost_micros().value_or(0));
+      break;
+    }
+    case fb::Body::RateCardPublished: {
+      const auto* b = e.body_as_RateCardPublished();
+      d.add_int(b->version()).add_int(b->markup_bp()).add_int(b->byok_fee_bp());
+      // Entries normalised by name so listing order does not change the digest.
+      std::vector<std::pair<std::string_view, const fb::ModelPrice*>> models;
+      if (b->models()) for (const auto* m : *b->models()) models.emplace_back(view(m->model()), m);
+      std::sort(models.begin(), models.end(), [](auto& a, auto& c) { return a.first < c.first; });
+      d.add_int(static_cast<int64_t>(models.size()));
+      for (auto& [name, m] : models) {
+        d.add(name).add_int(m->input_per_mtok_micros()).add_int(m->output_per_mtok_micros());
+        d.add_int(m->cache_read_per_mtok_micros()).add_int(m->cache_write_per_mtok_micros());
+      }
+      std::vector<std::pair<std::string_view, int64_t>> classes;
+      if (b->sandbox_classes()) {
+        for (const auto* c : *b->sandbox_classes()) classes.emplace_back(view(c->sandbox_class()), c->per_hour_micros());
+      }
+      std::sort(classes.begin(), classes.end());
+      d.add_int(static_cast<int64_t>(classes.size()));
+      for (auto& [name, price] : classes) d.add(name).add_int(price);
+      break;
+    }
+    case fb::Body::AutoRefillConfigured: {
+      const auto* b = e.body_as_AutoRefillConfigured();
+      d.add_int(b->enabled()).add_int(b->threshold_micros()).add_int(b->refill_credits_micros());
+      d.add_int(b->max_per_day()).add_int(b->max_per_month()).add(view(b->payment_customer()));
+      break;
+    }
+    case fb::Body::AutoRefillDisabled:
+      d.add(view(e.body_as_AutoRefillDisabled()->reason()));
+      break;
+    case fb::Body::LowBalanceThresholdSet:
+      d.add_int(e.body_as_LowBalanceThresholdSet()->threshold_micros());
+      break;
+    case fb::Body::MemberLimitSet: {
+      const auto* b = e.body_as_MemberLimitSet();
+      d.add(view(b->member_id())).add_int(b->monthly_limit_micros());
+      break;
+    }
+    case fb::Body::MemberLimitCleared:
+      d.add(view(e.body_as_MemberLimitCleared()->member_id()));
+      break;
+    case fb::Body::Tick:
+    case fb::Body::NONE:
+      break;
+  }
+}
+
+// ---- The fold of one decoded, valid, non-duplicate event.
+class Folder {
+ public:
+  Folder(Ledger& ledger, LogPosition position, const fb::Envelope& e, FoldResult& result)
+      : ledger_(ledger), position_(position), e_(e), result_(result),
+        partition_(ledger.partition(position.partition)), org_id_(view(e.org_id())) {}
+
+  // Checks the event against the state; on success mutates the state, emits signals and returns
+  // RejectReason::none. On a business rejection changes nothing.
+  RejectReason run();
+
+ private:
+  RejectReason check_and_apply_body(OrgState& org);
+  RejectReason apply_payment(OrgState& org, int64_t credits, const String* signal_id);
+  RejectReason apply_usage(OrgState& org, const fb::Usage& usage);
+  RejectReason apply_refund(OrgState& org, const fb::Refund& refund);
+  RejectReason apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment);
+  void apply_rate_card(const fb::RateCardPublished& card);
+
+  void advance_clock();
+  void evaluate_org(std::string_view org_id, OrgState& org);
+  void maybe_request_refill(std::string_view org_id, OrgState& org);
+  void evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
+                       const OrgState& org);
+  void disable_auto_refill(OrgState& org, std::string_view pause_reason);
+  Signal& emit(SignalKind kind, std::string_view org_id, const OrgState& org);
+
+  Ledger& ledger_;
+  LogPosition position_;
+  const fb::Envelope& e_;
+  FoldResult& result_;
+  PartitionState& partition_;
+  std::string_view org_id_;
+  // Signals of the event's own org are emitted after the clock transitions; collected here first.
+  std::vector<Signal> own_signals_;
+  bool disabled_signal_ = false;
+  std::string_view disabled_reason_;
+  std::string_view member_touched_;
+};
+
+Signal& Folder::emit(SignalKind kind, std::string_view org_id, const OrgState& org) {
+  Signal& s = result_.signals.emplace_back();
+  s.kind = kind;
+  s.org_id.assign(org_id);
+  s.position = position_;
+  s.occurred_at_ms = e_.occurred_at_ms();
+  s.balance_micros = org.balance_micros;
+  return s;
+}
+
+void Folder::advance_clock() {
+  const int64_t before = partition_.clock_ms;
+  const int64_t after = std::max(before, e_.occurred_at_ms());
+  partition_.clock_ms = after;
+  if (before < 0) return;
+  const bool new_month = utc_month(after) != utc_month(before);
+  const bool new_day = utc_day(after) != utc_day(before);
+  if (new_month) {
+    // Members paused for last month's usage resume (sorted set: deterministic order).
+    const auto exceeded = partition_.exceeded_members;
+    for (const auto& [org_id, member_id] : exceeded) {
+      MemberState* member = ledger_.find_member(org_id, member_id);
+      OrgState* org = ledger_.find_org(org_id);
+      assert(member && org);
+      evaluate_member(org_id, member_id, *member, *org);
+    }
+  }
+  if (new_day) {
+    // Orgs whose refill waited on a spent day or month cap get their request now if due.
+    // The event's own org is left to evaluate_org, which runs next and keeps the SPEC §5 order
+    // (its balance_low before its request).
+    const auto waiting = partition_.cap_waiting_orgs;
+    for (const auto& org_id : waiting) {
+      if (org_id == org_id_) continue;
+      OrgState* org = ledger_.find_org(org_id);
+      assert(org);
+      maybe_request_refill(org_id, *org);
+    }
+  }
+}
+
+void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
+  const AutoRefillPolicy& policy = org.auto_refill;
+  const bool due = wallet_org(org) && policy.enabled && org.balance_micros < policy.threshold_micros &&
+                   !org.refill_pending;
+  if (!due) {
+    if (org.waiting_on_cap) {
+      org.waiting_on_cap = false;
+      partition_.cap_waiting_orgs.erase(std::string(org_id));
+    }
+    return;
+  }
+  const int64_t day = utc_day(partition_.clock_ms);
+  const int64_t month = utc_month(partition_.clock_ms);
+  if (org.refill_day != day) {
+    org.refill_day = day;
+    org.refills_in_day = 0;
+  }
+  if (org.refill_month != month) {
+    org.refill_month = month;
+    org.refills_in_month = 0;
+  }
+  const bool month_spent = policy.max_per_month > 0 && org.refills_in_month >= policy.max_per_month;
+  const bool day_spent = policy.max_per_day > 0 && org.refills_in_day >= policy.max_per_day;
+  if (month_spent || day_spent) {
+    const bool first_in_period = month_spent ? org.cap_signaled_month != month : org.cap_signaled_day != day;
+    if (first_in_period) {
+      Signal& s = emit(SignalKind::auto_refill_cap_reached, org_id, org);
+      s.threshold_micros = policy.threshold_micros;
+      s.cap_period = month_spent ? "month" : "day";
+      (month_spent ? org.cap_signaled_month : org.cap_signaled_day) = month_spent ? month : day;
+    }
+    if (!org.waiting_on_cap) {
+      org.waiting_on_cap = true;
+      partition_.cap_waiting_orgs.emplace(org_id);
+    }
+    return;
+  }
+  if (org.waiting_on_cap) {
+    org.waiting_on_cap = false;
+    partition_.cap_waiting_orgs.erase(std::string(org_id));
+  }
+  Signal& s = emit(SignalKind::recharge_requested, org_id, org);
+  s.threshold_micros = policy.threshold_micros;
+  s.refill_credits_micros = policy.refill_credits_micros;
+  s.payment_customer = policy.payment_customer;
+  org.refill_pending = true;
+  org.pending_signal_id = s.id();
+  ++org.refills_in_day;
+  ++org.refills_in_month;
+}
+
+void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
+  const bool wallet = wallet_org(org);
+  const int64_t threshold = warning_threshold(org);
+  const bool low = wallet && threshold > 0 && org.balance_micros < threshold;
+  if (low && !org.is_low) emit(SignalKind::balance_low, org_id, org).threshold_micros = threshold;
+  org.is_low = low;
+  maybe_request_refill(org_id, org);
+  const bool exhausted = wallet && org.balance_micros <= 0;
+  if (exhausted != org.is_exhausted) {
+    Signal& s = emit(exhausted ? SignalKind::balance_exhausted : SignalKind::balance_restored, org_id, org);
+    s.pause_reason = exhausted ? "balance_exhausted" : "";
+  }
+  org.is_exhausted = exhausted;
+}
+
+void Folder::evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
+                             const OrgState& org) {
+  const int64_t month = utc_month(partition_.clock_ms);
+  const bool exceeded = member.has_limit && member.month == month && member.used_micros >= member.monthly_limit_micros;
+  if (exceeded == member.exceeded) return;
+  member.exceeded = exceeded;
+  Signal& s = emit(exceeded ? SignalKind::member_limit_exceeded : SignalKind::member_limit_restored, org_id, org);
+  s.member_id.assign(member_id);
+  s.monthly_limit_micros = member.monthly_limit_micros;
+  s.member_used_micros = member.month == month ? member.used_micros : 0;
+  s.pause_reason = exceeded ? "member_limit_exceeded" : "";
+  auto entry = std::make_pair(std::string(org_id), std::string(member_id));
+  if (exceeded) {
+    partition_.exceeded_members.insert(std::move(entry));
+  } else {
+    partition_.exceeded_members.erase(entry);
+  }
+}
+
+void Folder::disable_auto_refill(OrgState& org, std::string_view pause_reason) {
+  if (!org.auto_refill.enabled) return;
+  org.auto_refill.enabled = false;
+  disabled_signal_ = true;
+  disabled_reason_ = pause_reason;
+}
+
+RejectReason Folder::apply_payment(OrgState& org, int64_t credits, const String* signal_id) {
+  if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.purchased_micros, credits)) {
+    return RejectReason::overflow;
+  }
+  org.balance_micros += credits;
+  org.totals.purchased_micros += credits;
+  result_.amount_micros = credits;
+  ledger_.put_purchase(org_id_, view(e_.idempotency_key()), PurchaseRecord{credits, 0});
+  if (signal_id && org.refill_pending && org.pending_signal_id == view(signal_id)) {
+    org.refill_pending = false;
+    org.pending_signal_id.clear();
+  }
+  return RejectReason::none;
+}
+
+RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
+  UsagePrice price;
+  switch (price_usage(usage, partition_.rate_card, price)) {
+    case PriceStatus::unpriced: return RejectReason::unpriced;
+    case PriceStatus::overflow: return RejectReason::overflow;
+    case PriceStatus::ok: break;
+  }
+  int64_t debit = 0;
+  int64_t tracked = price.billable_micros;
+  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) {
+    debit = 0;  // invoiced, not drawn from the wallet
+  } else {
+    fb::BillingPath path = usage.billing_path();
+    if (path == fb::BillingPath::unset) {
+      path = org.mode == BillingMode::byok ? fb::BillingPath::byok : fb::BillingPath::credits;
+    }
+    if (path == fb::BillingPath::byok) {
+      debit = price.byok_fee_micros;
+      tracked = price.provider_micros;
+    } else {
+      debit = price.billable_micros;
+    }
+  }
+  const std::string_view member_id = view(usage.member_id());
+  MemberState* member = member_id.empty() ? nullptr : ledger_.find_member(org_id_, member_id);
+  const int64_t event_month = utc_month(e_.occurred_at_ms());
+  if (!fits_sub(org.balance_micros, debit) || !fits_add(org.totals.used_micros, debit) ||
+      !fits_add(org.totals.tracked_cost_micros, tracked) ||
+      (member && member->month == event_month && !fits_add(member->used_micros, debit))) {
+    return RejectReason::overflow;
+  }
+  org.balance_micros -= debit;
+  org.totals.used_micros += debit;
+  org.totals.tracked_cost_micros += tracked;
+  result_.amount_micros = -debit;
+  result_.debited_micros = debit;
+  result_.tracked_cost_micros = tracked;
+  result_.provider_cost_micros = price.provider_micros;
+  result_.rate_card_version = price.rate_card_version;
+  if (!member_id.empty()) {
+    if (!member) member = &ledger_.create_member(org_id_, member_id);
+    if (event_month > member->month) {
+      member->month = event_month;
+      member->used_micros = 0;
+    }
+    // Late usage of an earlier month is counted in its own month (the roll-up view), not here.
+    if (event_month == member->month) member->used_micros += debit;
+    member_touched_ = member_id;
+  }
+  return RejectReason::none;
+}
+
+RejectReason Folder::apply_refund(OrgState& org, const fb::Refund& refund) {
+  PurchaseRecord* purchase = ledger_.find_purchase(org_id_, view(refund.purchase_key()));
+  if (!purchase) return RejectReason::unknown_purchase;
+  const int64_t credits = refund.credits_micros();
+  if (credits > purchase->credits_micros - purchase->refunded_micros) return RejectReason::refund_exceeds_purchase;
+  if (!fits_sub(org.balance_micros, credits) || !fits_add(org.totals.refunded_micros, credits)) {
+    return RejectReason::overflow;
+  }
+  if (org.balance_micros - credits < 0 && !refund.force()) return RejectReason::insufficient_balance;
+  purchase->refunded_micros += credits;
+  org.balance_micros -= credits;
+  org.totals.refunded_micros += credits;
+  result_.amount_micros = -credits;
+  return RejectReason::none;
+}
+
+RejectReason Folder::apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment) {
+  const int64_t credits = adjustment.credits_micros();
+  if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.adjusted_micros, credits)) {
+    return RejectReason::overflow;
+  }
+  if (credits < 0 && org.balance_micros + credits < 0 && !adjustment.force()) {
+    return RejectReason::insufficient_balance;
+  }
+  org.balance_micros += credits;
+  org.totals.adjusted_micros += credits;
+  result_.amount_micros = credits;
+  return RejectReason::none;
+}
+
+void Folder::apply_rate_card(const fb::RateCardPublished& card) {
+  RateCard next;
+  next.version = card.version();
+  next.markup_bp = card.markup_bp();
+  next.byok_fee_bp = card.byok_fee_bp();
+  if (card.models()) {
+    for (const auto* m : *card.models()) {
+      next.models[std::string(view(m->model()))] =
+          ModelPrice{m->input_per_mtok_micros(), m->output_per_mtok_micros(), m->cache_read_per_mtok_micros(),
+                     m->cache_write_per_mtok_micros()};
+    }
+  }
+  if (card.sandbox_classes()) {
+    for (const auto* c : *card.sandbox_classes()) {
+      next.sandbox_per_hour_micros[std::string(view(c->sandbox_class()))] = c->per_hour_micros();
+    }
+  }
+  partition_.rate_card = std::move(next);
+}
+
+Plan to_plan(fb::Plan p, Plan current) {
+  switch (p) {
+    case fb::Plan::pro: return Plan::pro;
+    case fb::Plan::enterprise: return Plan::enterprise;
+    default: return current;
+  }
+}
+BillingMode to_mode(fb::BillingMode m, BillingMode current) {
+  switch (m) {
+    case fb::BillingMode::credits: return BillingMode::credits;
+    case fb::BillingMode::byok: return BillingMode::byok;
+    case fb::BillingMode::deferred: return BillingMode::deferred;
+    default: return current;
+  }
+}
+
+RejectReason Folder::check_and_apply_body(OrgState& org) {
+  switch (e_.body_type()) {
+    case fb::Body::OrgOpened: {
+      if (org.opened) return RejectReason::org_exists;
+      const auto* b = e_.body_as_OrgOpened();
+      org.opened = true;
+      org.plan = to_plan(b->plan(), org.plan);
+      org.mode = to_mode(b->billing_mode(), org.mode);
+      return RejectReason::none;
+    }
+    case fb::Body::BillingModeChanged: {
+      const auto* b = e_.body_as_BillingModeChanged();
+      org.plan = to_plan(b->plan(), org.plan);
+      org.mode = to_mode(b->billing_mode(), org.mode);
+      return RejectReason::none;
+    }
+    case fb::Body::SignupAllocation: {
+      const int64_t credits = e_.body_as_SignupAllocation()->credits_micros();
+      if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.allocated_micros, credits)) {
+        return RejectReason::overflow;
+      }
+      org.balance_micros += credits;
+      org.totals.allocated_micros += credits;
+      result_.amount_micros = credits;
+      return RejectReason::none;
+    }
+    case fb::Body::Purchase:
+      return apply_payment(org, e_.body_as_Purchase()->credits_micros(), nullptr);
+    case fb::Body::AutoRefill:
+      return apply_payment(org, e_.body_as_AutoRefill()->credits_micros(), e_.body_as_AutoRefill()->signal_id());
+    case fb::Body::PaymentFailed: {
+      const auto* b = e_.body_as_PaymentFailed();
+      if (org.refill_pending && org.pending_signal_id == view(b->signal_id())) {
+        org.refill_pending = false;
+        org.pending_signal_id.clear();
+      }
+      disable_auto_refill(org, "payment_failed");
+      return RejectReason::none;
+    }
+    case fb::Body::Refund:
+      return apply_refund(org, *e_.body_as_Refund());
+    case fb::Body::AdminAdjustment:
+      return apply_adjustment(org, *e_.body_as_AdminAdjustment());
+    case fb::Body::Usage:
+      return apply_usage(org, *e_.body_as_Usage());
+    case fb::Body::AutoRefillConfigured: {
+      const auto* b = e_.body_as_AutoRefillConfigured();
+      if (!b->enabled()) disable_auto_refill(org, "disabled");
+      AutoRefillPolicy& policy = org.auto_refill;
+      policy.enabled = b->enabled();
+      policy.threshold_micros = b->threshold_micros();
+      policy.refill_credits_micros = b->refill_credits_micros();
+      policy.max_per_day = b->max_per_day();
+      policy.max_per_month = b->max_per_month();
+      policy.payment_customer.assign(view(b->payment_customer()));
+      return RejectReason::none;
+    }
+    case fb::Body::AutoRefillDisabled:
+      disable_auto_refill(org, "disabled");
+      return RejectReason::none;
+    case fb::Body::LowBalanceThresholdSet:
+      org.low_balance_threshold_micros = e_.body_as_LowBalanceThresholdSet()->threshold_micros();
+      return RejectReason::none;
+    case fb::Body::MemberLimitSet: {
+      const auto* b = e_.body_as_MemberLimitSet();
+      MemberState* member = ledger_.find_member(org_id_, view(b->member_id()));
+      if (!member) member = &ledger_.create_member(org_id_, view(b->member_id()));
+      member->has_limit = true;
+      member->monthly_limit_micros = b->monthly_limit_micros();
+      member_touched_ = view(b->member_id());
+      return RejectReason::none;
+    }
+    case fb::Body::MemberLimitCleared: {
+      const auto* b = e_.body_as_MemberLimitCleared();
+      if (MemberState* member = ledger_.find_member(org_id_, view(b->member_id()))) {
+        member->has_limit = false;
+        member->monthly_limit_micros = 0;
+        member_touched_ = view(b->member_id());
+      }
+      return RejectReason::none;
+    }
+    case fb::Body::Tick:
+    case fb::Body::RateCardPublished:
+    case fb::Body::NONE:
+      return RejectReason::none;
+  }
+  return RejectReason::none;
+}
+
+RejectReason Folder::run() {
+  if (e_.body_type() == fb::Body::RateCardPublished) {
+    const auto* card = e_.body_as_RateCardPublished();
+    if (card->version() <= partition_.rate_card.version) return RejectReason::stale_rate_card;
+    advance_clock();
+    apply_rate_card(*card);
+    return RejectReason::none;
+  }
+  if (org_id_.empty()) {  // a partition-wide Tick
+    advance_clock();
+    return RejectReason::none;
+  }
+  OrgState* existing = ledger_.find_org(org_id_);
+  // Work on a copy so a business rejection leaves the org untouched (and uncreated).
+  OrgState org = existing ? *existing : OrgState{};
+  if (!existing) {
+    org.home_partition = position_.partition.value;
+  }
+  const std::size_t signals_before = result_.signals.size();
+  const RejectReason reason = check_and_apply_body(org);
+  if (reason != RejectReason::none) {
+    result_.amount_micros = 0;
+    result_.signals.resize(signals_before);
+    return reason;
+  }
+  if (!existing) {
+    // A new org starts exhausted (balance 0) without a signal if it is a wallet org, and with no
+    // level at all otherwise; its first credit then emits balance_restored.
+    org.is_exhausted = wallet_org(org);
+    existing = &ledger_.create_org(org_id_);
+  }
+  org.last_occurred_at_ms = std::max(org.last_occurred_at_ms, e_.occurred_at_ms());
+  *existing = std::move(org);
+  advance_clock();  // month-change restores and cap re-evaluation come first
+  OrgState& state = *existing;
+  evaluate_org(org_id_, state);
+  if (!member_touched_.empty()) {
+    if (MemberState* member = ledger_.find_member(org_id_, member_touched_)) {
+      evaluate_member(org_id_, member_touched_, *member, state);
+    }
+  }
+  if (disabled_signal_) {
+    emit(SignalKind::auto_refill_disabled, org_id_, state).pause_reason = disabled_reason_;
+  }
+  result_.balance_after_micros = state.balance_micros;
+  return RejectReason::none;
+}
+
+void update_chain(PartitionState& partition, FoldResult& result) {
+  DigestBuilder chain;
+  chain.add_digest(partition.chain).add_digest(result.record_digest).add_int(static_cast<int64_t>(result.outcome));
+  chain.add_int(static_cast<int64_t>(result.reason));
+  partition.chain = chain.finish();
+  ++partition.records;
+}
+
+}  // namespace
+
+void FoldResult::clear() {
+  outcome = Outcome::applied;
+  reason = RejectReason::none;
+  detail.clear();
+  envelope = nullptr;
+  org_id = {};
+  payload_digest = {};
+  record_digest = {};
+  amount_micros = 0;
+  balance_after_micros = 0;
+  debited_micros = 0;
+  tracked_cost_micros = 0;
+  provider_cost_micros = 0;
+  rate_card_version = 0;
+  signals.clear();
+}
+
+std::string global_key_scope(PartitionId partition) { return "#" + std::to_string(partition.value); }
+
+void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result) {
+  result.clear();
+  {
+    DigestBuilder d;
+    d.add_int(position.partition.value).add_int(position.offset.value).add(record);
+    result.record_digest = d.finish();
+  }
+  PartitionState& partition = ledger.partition(position.partition);
+  const fb::Envelope* envelope = nullptr;
+  const Status status = validate_event(record, &envelope);
+  if (!status.is_ok()) {
+    result.outcome = Outcome::rejected;
+    result.reason = status.code() == Status::Code::invalid_argument ? RejectReason::invalid_field
+                                                                     : RejectReason::invalid_record;
+    result.detail = status.to_string();
+    if (status.code() == Status::Code::invalid_argument) {
+      result.envelope = envelope;
+      if (envelope->org_id() && is_valid_id(envelope->org_id()->string_view())) {
+        result.org_id = envelope->org_id()->string_view();
+      }
+    }
+    update_chain(partition, result);
+    return;
+  }
+  result.envelope = envelope;
+  result.org_id = view(envelope->org_id());
+  const std::string_view key = view(envelope->idempotency_key());
+  OrgState* org = result.org_id.empty() ? nullptr : ledger.find_org(result.org_id);
+  if (org) result.balance_after_micros = org->balance_micros;
+  if (org && org->home_partition != position.partition.value) {
+    result.outcome = Outcome::rejected;
+    result.reason = RejectReason::wrong_partition;
+    result.detail = "org " + std::string(result.org_id) + " lives in partition " +
+                    std::to_string(org->home_partition) + ", not " + std::to_string(position.partition.value);
+    update_chain(partition, result);
+    return;
+  }
+  {
+    DigestBuilder d;
+    d.add(result.org_id).add(key);
+    digest_body(d, *envelope);
+    result.payload_digest = d.finish();
+  }
+  const std::string scope = result.org_id.empty() ? global_key_scope(position.partition) : std::string(result.org_id);
+  if (const KeyRecord* seen = ledger.find_key(scope, key)) {
+    result.outcome = seen->payload_digest == result.payload_digest ? Outcome::duplicate : Outcome::conflict;
+    if (result.outcome == Outcome::conflict) {
+      result.detail = "idempotency key reused with a different payload";
+    } else if (seen->outcome == Outcome::rejected) {
+      result.detail = std::string("duplicate of a rejected event (") + reject_reason_name(seen->reason) + ")";
+    }
+    update_chain(partition, result);
+    return;
+  }
+  Folder folder(ledger, position, *envelope, result);
+  const RejectReason reason = folder.run();
+  if (reason != RejectReason::none) {
+    result.outcome = Outcome::rejected;
+    result.reason = reason;
+    result.detail = reject_reason_name(reason);
+    ledger.put_key(scope, key, KeyRecord{result.payload_digest, Outcome::rejected, reason});
+  } else {
+    result.outcome = Outcome::applied;
+    ledger.put_key(scope, key, KeyRecord{result.payload_digest, Outcome::applied, RejectReason::none});
+  }
+  update_chain(partition, result);
+}
+
+}  // namespace tally

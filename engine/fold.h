@@ -1,0 +1,53 @@
+// The fold: apply(ledger, position, record) — SPEC §4 and §5.
+//
+// Pure and deterministic: the result depends only on the ledger's state and the record's bytes
+// and position. No clock, no randomness, no I/O, no floating point; every container whose order
+// reaches the output is ordered. Same records in the same order => same state, same results,
+// same signals, byte for byte.
+//
+// Every record gets an outcome: applied, duplicate, conflict or rejected(reason). Rejected
+// records change no balance; validation rejections (undecodable, bad field, wrong partition) do
+// not record the idempotency key, business rejections do.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/digest.h"
+#include "engine/ledger.h"
+#include "engine/signals.h"
+#include "engine/state.h"
+#include "engine/types.h"
+
+namespace tally {
+namespace fb { struct Envelope; }
+
+// What folding one record did. Reused across calls (apply clears it) to avoid allocations.
+struct FoldResult {
+  Outcome outcome = Outcome::applied;
+  RejectReason reason = RejectReason::none;
+  std::string detail;                     // rejected: the field and why, human readable
+  const fb::Envelope* envelope = nullptr; // null when the record did not decode
+  std::string_view org_id;                // empty for global events and undecodable records
+  Digest128 payload_digest;               // normalised fields (idempotency)
+  Digest128 record_digest;                // raw bytes + position (hash chain)
+  int64_t amount_micros = 0;              // signed change of the org balance
+  int64_t balance_after_micros = 0;
+  int64_t debited_micros = 0;             // usage: what the wallet paid
+  int64_t tracked_cost_micros = 0;        // usage: priced cost, debited or not
+  int64_t provider_cost_micros = 0;       // usage: provider cost
+  int64_t rate_card_version = 0;          // usage: card it was priced with
+  std::vector<Signal> signals;            // in emission order
+  void clear();
+};
+
+// Folds one log record. `record` is the raw bytes as read from the log; `position` is where it
+// sits. REQUIRES: records of one partition are applied in offset order, each exactly once.
+void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result);
+
+// The scope of the idempotency keys of global events (rate cards) in a partition: "#<partition>".
+std::string global_key_scope(PartitionId partition);
+
+}  // namespace tally

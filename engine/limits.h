@@ -1,0 +1,21 @@
+// Every limit of the ledger, as a named constant with its unit last (TigerBeetle style).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tally::limits {
+
+inline constexpr std::size_t event_bytes_max = 64 * 1024;      // one encoded event record
+inline constexpr std::size_t idempotency_key_bytes_max = 255;
+inline constexpr std::size_t org_id_bytes_max = 128;           // member ids too
+inline constexpr std::size_t text_field_bytes_max = 1024;      // reasons, messages, refs, models
+inline constexpr std::size_t rate_card_entries_max = 4096;     // models + sandbox classes
+inline constexpr int32_t bundles_max = 10;
+inline constexpr int32_t basis_points_max = 1'000'000;         // 100×
+inline constexpr int64_t micros_per_credit = 1'000'000;
+inline constexpr int64_t tokens_per_price_unit = 1'000'000;    // prices are per 1M tokens
+inline constexpr int64_t seconds_per_hour = 3600;
+inline constexpr int32_t partitions_max = 1024;
+
+}  // namespace tally::limits

@@ -1,0 +1,48 @@
+// Signals: level changes the fold emits (SPEC §5), their ids and their encoding (schemas/signals.fbs).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/types.h"
+
+namespace tally {
+
+enum class SignalKind : uint8_t {
+  balance_low = 0,
+  balance_exhausted = 1,
+  balance_restored = 2,
+  recharge_requested = 3,
+  auto_refill_cap_reached = 4,
+  auto_refill_disabled = 5,
+  member_limit_exceeded = 6,
+  member_limit_restored = 7,
+};
+inline constexpr int signal_kind_count = 8;
+
+const char* signal_kind_name(SignalKind kind);
+
+struct Signal {
+  SignalKind kind = SignalKind::balance_low;
+  std::string org_id;
+  std::string member_id;     // member signals only
+  LogPosition position;      // of the event that caused it
+  int64_t occurred_at_ms = 0;
+  int64_t balance_micros = 0;
+  int64_t threshold_micros = 0;
+  int64_t refill_credits_micros = 0;
+  std::string payment_customer;
+  int64_t monthly_limit_micros = 0;
+  int64_t member_used_micros = 0;
+  std::string_view pause_reason;  // static strings
+  std::string_view cap_period;    // "day" or "month"
+
+  // "partition:offset:kind:org" plus ":member" for member signals. Stable across re-emission.
+  std::string id() const;
+};
+
+// Encodes a signal as a FlatBuffers Signal table with identifier "TLS1".
+std::string encode_signal(const Signal& signal);
+
+}  // namespace tally

@@ -1,0 +1,44 @@
+#include "state.h"
+
+namespace tally {
+
+const char* plan_name(Plan plan) { return plan == Plan::enterprise ? "enterprise" : "pro"; }
+
+const char* billing_mode_name(BillingMode mode) {
+  switch (mode) {
+    case BillingMode::byok: return "byok";
+    case BillingMode::deferred: return "deferred";
+    default: return "credits";
+  }
+}
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::applied: return "applied";
+    case Outcome::duplicate: return "duplicate";
+    case Outcome::conflict: return "conflict";
+    case Outcome::rejected: return "rejected";
+  }
+  return "unknown";
+}
+
+const char* reject_reason_name(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::none: return "none";
+    case RejectReason::invalid_record: return "invalid_record";
+    case RejectReason::invalid_field: return "invalid_field";
+    case RejectReason::wrong_partition: return "wrong_partition";
+    case RejectReason::unknown_purchase: return "unknown_purchase";
+    case RejectReason::refund_exceeds_purchase: return "refund_exceeds_purchase";
+    case RejectReason::insufficient_balance: return "insufficient_balance";
+    case RejectReason::overflow: return "overflow";
+    case RejectReason::unpriced: return "unpriced";
+    case RejectReason::stale_rate_card: return "stale_rate_card";
+    case RejectReason::org_exists: return "org_exists";
+  }
+  return "unknown";
+}
+
+bool is_business_reason(RejectReason reason) { return static_cast<int>(reason) >= 10; }
+
+}  // namespace tally

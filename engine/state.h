@@ -1,0 +1,146 @@
+// The fold's state: what the ledger knows about each org, member, key, purchase and partition.
+// Plain values. The projector stores them in LMDB (engine/state_codec.h gives their bytes);
+// tests and benches keep them in memory (engine/memory_ledger.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "engine/digest.h"
+
+namespace tally {
+
+enum class Plan : uint8_t { pro = 1, enterprise = 2 };
+enum class BillingMode : uint8_t { credits = 1, byok = 2, deferred = 3 };
+
+const char* plan_name(Plan plan);
+const char* billing_mode_name(BillingMode mode);
+
+// Cumulative totals of an org, µcr. balance == allocated + purchased - used - refunded + adjusted.
+struct OrgTotals {
+  int64_t allocated_micros = 0;
+  int64_t purchased_micros = 0;     // purchases and auto-refills
+  int64_t used_micros = 0;          // debited by usage
+  int64_t tracked_cost_micros = 0;  // all usage, priced, debited or not
+  int64_t refunded_micros = 0;
+  int64_t adjusted_micros = 0;      // signed
+  bool operator==(const OrgTotals&) const = default;
+};
+
+struct AutoRefillPolicy {
+  bool enabled = false;
+  int64_t threshold_micros = 0;
+  int64_t refill_credits_micros = 0;
+  int32_t max_per_day = 0;    // 0 = no cap
+  int32_t max_per_month = 0;  // 0 = no cap
+  std::string payment_customer;
+  bool operator==(const AutoRefillPolicy&) const = default;
+};
+
+struct OrgState {
+  int32_t home_partition = -1;
+  Plan plan = Plan::pro;
+  BillingMode mode = BillingMode::credits;
+  bool opened = false;  // an OrgOpened was applied (a second one is org_exists)
+  int64_t balance_micros = 0;
+  OrgTotals totals;
+  int64_t low_balance_threshold_micros = 0;  // 0 = none set
+  AutoRefillPolicy auto_refill;
+  // Refill state: at most one request in flight; counters per UTC day and month of the partition clock.
+  bool refill_pending = false;
+  std::string pending_signal_id;
+  int64_t refill_day = -1;
+  int32_t refills_in_day = 0;
+  int64_t refill_month = -1;
+  int32_t refills_in_month = 0;
+  int64_t cap_signaled_day = -1;    // auto_refill_cap_reached sent for this day (once per period)
+  int64_t cap_signaled_month = -1;
+  bool waiting_on_cap = false;      // listed in PartitionState::cap_waiting_orgs
+  // Level-tracked signal state (only meaningful for wallet orgs: pro plan, credits mode).
+  bool is_low = false;
+  bool is_exhausted = true;
+  uint64_t history_entries = 0;  // entries of this org in the history view (next sequence number)
+  int64_t last_occurred_at_ms = 0;
+  bool operator==(const OrgState&) const = default;
+};
+
+struct MemberState {
+  bool has_limit = false;
+  int64_t monthly_limit_micros = 0;
+  int64_t month = -1;        // UTC month index that used_micros counts
+  int64_t used_micros = 0;   // debited in `month`
+  bool exceeded = false;     // listed in PartitionState::exceeded_members
+  bool operator==(const MemberState&) const = default;
+};
+
+enum class Outcome : uint8_t { applied = 0, duplicate = 1, conflict = 2, rejected = 3 };
+const char* outcome_name(Outcome outcome);
+
+// Why an event was rejected. Validation reasons do not record the idempotency key; business
+// reasons do (so a retry is a duplicate of the rejection).
+enum class RejectReason : uint8_t {
+  none = 0,
+  // validation
+  invalid_record = 1,    // undecodable bytes, wrong file identifier, truncated
+  invalid_field = 2,     // missing or out-of-range field (detail names it)
+  wrong_partition = 3,   // the org lives in another partition
+  // business
+  unknown_purchase = 10,
+  refund_exceeds_purchase = 11,
+  insufficient_balance = 12,
+  overflow = 13,
+  unpriced = 14,
+  stale_rate_card = 15,
+  org_exists = 16,
+};
+const char* reject_reason_name(RejectReason reason);
+bool is_business_reason(RejectReason reason);
+
+// What the idempotency index remembers of a key.
+struct KeyRecord {
+  Digest128 payload_digest;
+  Outcome outcome = Outcome::applied;  // applied or rejected
+  RejectReason reason = RejectReason::none;
+  bool operator==(const KeyRecord&) const = default;
+};
+
+// A purchase or auto-refill, for refunds.
+struct PurchaseRecord {
+  int64_t credits_micros = 0;
+  int64_t refunded_micros = 0;
+  bool operator==(const PurchaseRecord&) const = default;
+};
+
+struct ModelPrice {
+  int64_t input_per_mtok_micros = 0;
+  int64_t output_per_mtok_micros = 0;
+  int64_t cache_read_per_mtok_micros = 0;
+  int64_t cache_write_per_mtok_micros = 0;
+  bool operator==(const ModelPrice&) const = default;
+};
+
+struct RateCard {
+  int64_t version = 0;       // 0 = none published yet
+  int32_t markup_bp = 10000;
+  int32_t byok_fee_bp = 0;
+  std::map<std::string, ModelPrice, std::less<>> models;
+  std::map<std::string, int64_t, std::less<>> sandbox_per_hour_micros;
+  bool operator==(const RateCard&) const = default;
+};
+
+// Per partition: the clock, the current rate card, and the sets re-evaluated when the clock enters
+// a new UTC day or month. Ordered containers: their order reaches the signals.
+struct PartitionState {
+  int64_t clock_ms = -1;  // highest occurred_at_ms of an applied event; -1 before any
+  RateCard rate_card;
+  std::set<std::pair<std::string, std::string>, std::less<>> exceeded_members;  // (org, member)
+  std::set<std::string, std::less<>> cap_waiting_orgs;
+  Digest128 chain;        // running hash chain over (record digest, outcome)
+  uint64_t records = 0;   // records folded (any outcome)
+  bool operator==(const PartitionState&) const = default;
+};
+
+}  // namespace tally

@@ -1,0 +1,221 @@
+#include "state_codec.h"
+
+#include <limits>
+
+namespace tally {
+
+ByteWriter& ByteWriter::i64(int64_t v) {
+  const auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  return *this;
+}
+
+ByteWriter& ByteWriter::str(std::string_view s) {
+  i64(static_cast<int64_t>(s.size()));
+  out_.append(s);
+  return *this;
+}
+
+bool ByteReader::u8(uint8_t& v) {
+  if (in_.empty()) return false;
+  v = static_cast<uint8_t>(in_[0]);
+  in_.remove_prefix(1);
+  return true;
+}
+
+bool ByteReader::i64(int64_t& v) {
+  if (in_.size() < 8) return false;
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<uint8_t>(in_[static_cast<std::size_t>(i)]);
+  v = static_cast<int64_t>(u);
+  in_.remove_prefix(8);
+  return true;
+}
+
+bool ByteReader::u64(uint64_t& v) {
+  int64_t s = 0;
+  if (!i64(s)) return false;
+  v = static_cast<uint64_t>(s);
+  return true;
+}
+
+bool ByteReader::i32(int32_t& v) {
+  int64_t s = 0;
+  if (!i64(s) || s < std::numeric_limits<int32_t>::min() || s > std::numeric_limits<int32_t>::max()) return false;
+  v = static_cast<int32_t>(s);
+  return true;
+}
+
+bool ByteReader::boolean(bool& v) {
+  uint8_t b = 0;
+  if (!u8(b) || b > 1) return false;
+  v = b == 1;
+  return true;
+}
+
+bool ByteReader::str_view(std::string_view& s) {
+  int64_t size = 0;
+  if (!i64(size) || size < 0 || static_cast<uint64_t>(size) > in_.size()) return false;
+  s = in_.substr(0, static_cast<std::size_t>(size));
+  in_.remove_prefix(static_cast<std::size_t>(size));
+  return true;
+}
+
+bool ByteReader::str(std::string& s) {
+  std::string_view v;
+  if (!str_view(v)) return false;
+  s.assign(v);
+  return true;
+}
+
+namespace {
+
+bool enum_u8(ByteReader& r, uint8_t min, uint8_t max, uint8_t& v) { return r.u8(v) && v >= min && v <= max; }
+
+bool format(ByteReader& r) {
+  uint8_t version = 0;
+  return r.u8(version) && version == state_format_version;
+}
+
+}  // namespace
+
+std::string encode(const OrgState& o) {
+  std::string out;
+  out.reserve(256);
+  ByteWriter w(out);
+  w.u8(state_format_version).i32(o.home_partition).u8(static_cast<uint8_t>(o.plan)).u8(static_cast<uint8_t>(o.mode));
+  w.u8(o.opened).i64(o.balance_micros);
+  w.i64(o.totals.allocated_micros).i64(o.totals.purchased_micros).i64(o.totals.used_micros);
+  w.i64(o.totals.tracked_cost_micros).i64(o.totals.refunded_micros).i64(o.totals.adjusted_micros);
+  w.i64(o.low_balance_threshold_micros);
+  const AutoRefillPolicy& p = o.auto_refill;
+  w.u8(p.enabled).i64(p.threshold_micros).i64(p.refill_credits_micros).i32(p.max_per_day).i32(p.max_per_month);
+  w.str(p.payment_customer);
+  w.u8(o.refill_pending).str(o.pending_signal_id).i64(o.refill_day).i32(o.refills_in_day);
+  w.i64(o.refill_month).i32(o.refills_in_month).i64(o.cap_signaled_day).i64(o.cap_signaled_month);
+  w.u8(o.waiting_on_cap).u8(o.is_low).u8(o.is_exhausted).u64(o.history_entries).i64(o.last_occurred_at_ms);
+  return out;
+}
+
+bool decode(std::string_view bytes, OrgState& o) {
+  ByteReader r(bytes);
+  uint8_t plan = 0, mode = 0;
+  AutoRefillPolicy& p = o.auto_refill;
+  const bool ok = format(r) && r.i32(o.home_partition) && enum_u8(r, 1, 2, plan) && enum_u8(r, 1, 3, mode) &&
+                  r.boolean(o.opened) && r.i64(o.balance_micros) && r.i64(o.totals.allocated_micros) &&
+                  r.i64(o.totals.purchased_micros) && r.i64(o.totals.used_micros) &&
+                  r.i64(o.totals.tracked_cost_micros) && r.i64(o.totals.refunded_micros) &&
+                  r.i64(o.totals.adjusted_micros) && r.i64(o.low_balance_threshold_micros) && r.boolean(p.enabled) &&
+                  r.i64(p.threshold_micros) && r.i64(p.refill_credits_micros) && r.i32(p.max_per_day) &&
+                  r.i32(p.max_per_month) && r.str(p.payment_customer) && r.boolean(o.refill_pending) &&
+                  r.str(o.pending_signal_id) && r.i64(o.refill_day) && r.i32(o.refills_in_day) &&
+                  r.i64(o.refill_month) && r.i32(o.refills_in_month) && r.i64(o.cap_signaled_day) &&
+                  r.i64(o.cap_signaled_month) && r.boolean(o.waiting_on_cap) && r.boolean(o.is_low) &&
+                  r.boolean(o.is_exhausted) && r.u64(o.history_entries) && r.i64(o.last_occurred_at_ms) && r.done();
+  o.plan = static_cast<Plan>(plan);
+  o.mode = static_cast<BillingMode>(mode);
+  return ok;
+}
+
+std::string encode(const MemberState& m) {
+  std::string out;
+  ByteWriter(out).u8(state_format_version).u8(m.has_limit).i64(m.monthly_limit_micros).i64(m.month)
+      .i64(m.used_micros).u8(m.exceeded);
+  return out;
+}
+
+bool decode(std::string_view bytes, MemberState& m) {
+  ByteReader r(bytes);
+  return format(r) && r.boolean(m.has_limit) && r.i64(m.monthly_limit_micros) && r.i64(m.month) &&
+         r.i64(m.used_micros) && r.boolean(m.exceeded) && r.done();
+}
+
+std::string encode(const KeyRecord& k) {
+  std::string out;
+  ByteWriter(out).u8(state_format_version).u64(k.payload_digest.low).u64(k.payload_digest.high)
+      .u8(static_cast<uint8_t>(k.outcome)).u8(static_cast<uint8_t>(k.reason));
+  return out;
+}
+
+bool decode(std::string_view bytes, KeyRecord& k) {
+  ByteReader r(bytes);
+  uint8_t outcome = 0, reason = 0;
+  const bool ok = format(r) && r.u64(k.payload_digest.low) && r.u64(k.payload_digest.high) &&
+                  enum_u8(r, 0, 3, outcome) && r.u8(reason) && r.done();
+  k.outcome = static_cast<Outcome>(outcome);
+  k.reason = static_cast<RejectReason>(reason);
+  return ok;
+}
+
+std::string encode(const PurchaseRecord& p) {
+  std::string out;
+  ByteWriter(out).u8(state_format_version).i64(p.credits_micros).i64(p.refunded_micros);
+  return out;
+}
+
+bool decode(std::string_view bytes, PurchaseRecord& p) {
+  ByteReader r(bytes);
+  return format(r) && r.i64(p.credits_micros) && r.i64(p.refunded_micros) && r.done();
+}
+
+std::string encode(const PartitionState& s) {
+  std::string out;
+  ByteWriter w(out);
+  w.u8(state_format_version).i64(s.clock_ms);
+  const RateCard& c = s.rate_card;
+  w.i64(c.version).i32(c.markup_bp).i32(c.byok_fee_bp).u64(c.models.size());
+  for (const auto& [name, m] : c.models) {
+    w.str(name).i64(m.input_per_mtok_micros).i64(m.output_per_mtok_micros);
+    w.i64(m.cache_read_per_mtok_micros).i64(m.cache_write_per_mtok_micros);
+  }
+  w.u64(c.sandbox_per_hour_micros.size());
+  for (const auto& [name, price] : c.sandbox_per_hour_micros) w.str(name).i64(price);
+  w.u64(s.exceeded_members.size());
+  for (const auto& [org, member] : s.exceeded_members) w.str(org).str(member);
+  w.u64(s.cap_waiting_orgs.size());
+  for (const auto& org : s.cap_waiting_orgs) w.str(org);
+  w.u64(s.chain.low).u64(s.chain.high).u64(s.records);
+  return out;
+}
+
+bool decode(std::string_view bytes, PartitionState& s) {
+  ByteReader r(bytes);
+  s = PartitionState{};
+  RateCard& c = s.rate_card;
+  uint64_t count = 0;
+  if (!format(r) || !r.i64(s.clock_ms) || !r.i64(c.version) || !r.i32(c.markup_bp) || !r.i32(c.byok_fee_bp) ||
+      !r.u64(count)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string name;
+    ModelPrice m;
+    if (!r.str(name) || !r.i64(m.input_per_mtok_micros) || !r.i64(m.output_per_mtok_micros) ||
+        !r.i64(m.cache_read_per_mtok_micros) || !r.i64(m.cache_write_per_mtok_micros)) {
+      return false;
+    }
+    c.models.emplace(std::move(name), m);
+  }
+  if (!r.u64(count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string name;
+    int64_t price = 0;
+    if (!r.str(name) || !r.i64(price)) return false;
+    c.sandbox_per_hour_micros.emplace(std::move(name), price);
+  }
+  if (!r.u64(count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string org, member;
+    if (!r.str(org) || !r.str(member)) return false;
+    s.exceeded_members.emplace(std::move(org), std::move(member));
+  }
+  if (!r.u64(count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string org;
+    if (!r.str(org)) return false;
+    s.cap_waiting_orgs.insert(std::move(org));
+  }
+  return r.u64(s.chain.low) && r.u64(s.chain.high) && r.u64(s.records) && r.done();
+}
+
+}  // namespace tally

@@ -1,0 +1,56 @@
+// Deterministic byte encodings of the fold state, for the LMDB views and the views digest.
+// Little-endian fixed-width integers, length-prefixed strings, a leading format byte per record.
+// The same state always encodes to the same bytes on every machine.
+// decode_* return false on malformed bytes (a corrupted store): callers treat it as corruption.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/state.h"
+
+namespace tally {
+
+inline constexpr uint8_t state_format_version = 1;
+
+std::string encode(const OrgState& org);
+std::string encode(const MemberState& member);
+std::string encode(const KeyRecord& key);
+std::string encode(const PurchaseRecord& purchase);
+std::string encode(const PartitionState& partition);
+
+bool decode(std::string_view bytes, OrgState& org);
+bool decode(std::string_view bytes, MemberState& member);
+bool decode(std::string_view bytes, KeyRecord& key);
+bool decode(std::string_view bytes, PurchaseRecord& purchase);
+bool decode(std::string_view bytes, PartitionState& partition);
+
+// Byte writer/reader used by the encodings above and by the projector's own records.
+class ByteWriter {
+ public:
+  explicit ByteWriter(std::string& out) : out_(out) {}
+  ByteWriter& u8(uint8_t v) { out_.push_back(static_cast<char>(v)); return *this; }
+  ByteWriter& i64(int64_t v);
+  ByteWriter& u64(uint64_t v) { return i64(static_cast<int64_t>(v)); }
+  ByteWriter& i32(int32_t v) { return i64(v); }
+  ByteWriter& str(std::string_view s);
+ private:
+  std::string& out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view in) : in_(in) {}
+  bool u8(uint8_t& v);
+  bool i64(int64_t& v);
+  bool u64(uint64_t& v);
+  bool i32(int32_t& v);
+  bool boolean(bool& v);
+  bool str(std::string& s);
+  bool str_view(std::string_view& s);
+  bool done() const { return in_.empty(); }
+ private:
+  std::string_view in_;
+};
+
+}  // namespace tally
