@@ -1,0 +1,38 @@
+// What the built-in route handlers share: the server's inputs and its idempotency-key source.
+// Internal to api/. Thread-safe: every member is either immutable after start or atomic.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "api/http_metrics.h"
+#include "api/http_server.h"
+#include "log/log.h"
+#include "projections/views.h"
+
+namespace tally::api {
+
+struct ApiContext {
+  ApiContext(HttpServerOptions options_in, ViewReader& views_in, LogWriter& log_in, WaitApplied wait_in,
+             MetricsSource metrics_in);
+
+  HttpServerOptions options;
+  ViewReader& views;
+  LogWriter& log;
+  WaitApplied wait_applied;
+  MetricsSource metrics;
+  HttpMetrics http_metrics;
+  // Generated idempotency keys: "api-<unix ms>-<instance nonce>-<counter>": unique across restarts and
+  // replicas because the nonce is random per server instance (randomness is fine in the shell; the
+  // fold never sees it, only the key it produced).
+  std::string key_nonce;
+  std::atomic<uint64_t> key_counter{0};
+
+  std::string next_idempotency_key();
+};
+
+// Unix ms now (the shell's clock: `occurred_at_ms` of the events the API builds).
+int64_t now_unix_ms();
+
+}  // namespace tally::api

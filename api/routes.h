@@ -1,0 +1,27 @@
+// The built-in routes (SPEC §7), grouped by file. Internal to api/.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/api_context.h"
+#include "api/http_types.h"
+
+namespace tally::api {
+
+// GET credits, transactions, auto-refill, member-limits, usage (read_routes.cpp).
+std::vector<Route> read_routes(ApiContext& ctx);
+// PUT/DELETE auto-refill and member limits (command_routes.cpp).
+std::vector<Route> command_routes(ApiContext& ctx);
+// POST /api/v1/events (event_routes.cpp).
+std::vector<Route> event_routes(ApiContext& ctx);
+// GET /healthz, GET /metrics (ops_routes.cpp).
+std::vector<Route> ops_routes(ApiContext& ctx);
+
+// See HttpServer::submit_events.
+ApiResponse submit_events(ApiContext& ctx, const std::vector<std::string>& canonical_json, const ApiRequest& request);
+
+// True if `type` is the canonical JSON name of an event body ("purchase", "usage", ...).
+bool is_event_type(std::string_view type);
+
+}  // namespace tally::api

@@ -1,0 +1,135 @@
+#include "api/view_json.h"
+
+#include <algorithm>
+
+#include "api/handler_util.h"
+#include "engine/calendar.h"
+
+namespace tally::api {
+namespace {
+
+std::string month_text(int64_t month_index) {
+  if (month_index < 0) return {};
+  const YearMonth ym = year_month(month_index);
+  std::string out = std::to_string(ym.year) + "-";
+  if (ym.month < 10) out += "0";
+  return out + std::to_string(ym.month);
+}
+
+}  // namespace
+
+bool uses_wallet(const OrgState& state) {
+  return state.plan == Plan::pro && state.mode == BillingMode::credits;
+}
+
+int64_t warning_threshold_micros(const OrgState& state) {
+  if (state.low_balance_threshold_micros > 0) return state.low_balance_threshold_micros;
+  if (state.auto_refill.enabled) return state.auto_refill.threshold_micros;
+  return 0;
+}
+
+boost::json::object credits_json(const OrgView& org, const std::optional<LogPosition>& as_of) {
+  const OrgState& s = org.state;
+  const bool wallet = uses_wallet(s);
+  const int64_t threshold = warning_threshold_micros(s);
+  boost::json::object out;
+  out["org_id"] = org.org_id;
+  put_money(out, "balance", s.balance_micros);
+  put_money(out, "available", std::max<int64_t>(s.balance_micros, 0));
+  out["is_low_balance"] = threshold > 0 && s.balance_micros < threshold;
+  out["is_exhausted"] = s.balance_micros <= 0;
+  // Paused is what enforcement did: only wallet orgs are ever paused for their balance.
+  out["paused"] = wallet && s.is_exhausted;
+  out["auto_refill_enabled"] = s.auto_refill.enabled;
+  out["refill_pending"] = s.refill_pending;
+  put_money(out, "low_balance_threshold", threshold);
+  out["plan"] = plan_name(s.plan);
+  out["billing_mode"] = billing_mode_name(s.mode);
+  out["uses_wallet"] = wallet;
+  boost::json::object totals;
+  put_money(totals, "allocated", s.totals.allocated_micros);
+  put_money(totals, "purchased", s.totals.purchased_micros);
+  put_money(totals, "used", s.totals.used_micros);
+  put_money(totals, "tracked_cost", s.totals.tracked_cost_micros);
+  put_money(totals, "refunded", s.totals.refunded_micros);
+  put_money(totals, "adjusted", s.totals.adjusted_micros);
+  out["totals"] = std::move(totals);
+  out["last_event_at_ms"] = s.last_occurred_at_ms;
+  if (as_of) {
+    out["as_of"] = as_of->to_string();
+  } else {
+    out["as_of"] = nullptr;
+  }
+  return out;
+}
+
+boost::json::object auto_refill_json(const OrgState& state) {
+  const AutoRefillPolicy& p = state.auto_refill;
+  boost::json::object out;
+  out["enabled"] = p.enabled;
+  put_money(out, "threshold", p.threshold_micros);
+  put_money(out, "refill_credits", p.refill_credits_micros);
+  out["max_per_day"] = p.max_per_day;
+  out["max_per_month"] = p.max_per_month;
+  out["payment_customer"] = p.payment_customer;
+  out["refill_pending"] = state.refill_pending;
+  if (state.refill_pending) out["pending_signal_id"] = state.pending_signal_id;
+  // Counters belong to the period they were counted in; a reader compares with today itself.
+  out["refills_in_day"] = state.refills_in_day;
+  out["refill_day"] = state.refill_day;
+  out["refills_in_month"] = state.refills_in_month;
+  out["refill_month"] = month_text(state.refill_month);
+  return out;
+}
+
+boost::json::object member_json(const MemberView& member) {
+  const MemberState& m = member.state;
+  boost::json::object out;
+  out["member_id"] = member.member_id;
+  out["has_limit"] = m.has_limit;
+  if (m.has_limit) {
+    put_money(out, "monthly_limit", m.monthly_limit_micros);
+  } else {
+    out["monthly_limit_micros"] = nullptr;
+    out["monthly_limit"] = nullptr;
+  }
+  out["month"] = month_text(m.month);
+  put_money(out, "used", m.used_micros);
+  out["exceeded"] = m.exceeded;
+  return out;
+}
+
+boost::json::object history_json(const HistoryEntry& e) {
+  boost::json::object out;
+  out["sequence"] = e.sequence;
+  out["type"] = e.type;
+  out["idempotency_key"] = e.idempotency_key;
+  out["outcome"] = outcome_name(e.outcome);
+  if (e.reason != RejectReason::none) out["reason"] = reject_reason_name(e.reason);
+  if (!e.detail.empty()) out["detail"] = e.detail;
+  put_money(out, "amount", e.amount_micros);
+  put_money(out, "balance_after", e.balance_after_micros);
+  out["occurred_at_ms"] = e.occurred_at_ms;
+  out["position"] = e.position.to_string();
+  if (e.type == "usage") {
+    out["rate_card_version"] = e.rate_card_version;
+    put_money(out, "tracked_cost", e.tracked_cost_micros);
+    put_money(out, "debited", e.debited_micros);
+    out["billing_path"] = e.billing_path;
+    out["model"] = e.model;
+    out["member_id"] = e.member_id;
+    out["workspace"] = e.workspace;
+  } else if (!e.member_id.empty()) {
+    out["member_id"] = e.member_id;
+  }
+  if (!e.payment_ref.empty()) out["payment_ref"] = e.payment_ref;
+  if (e.type == "purchase" || e.type == "auto_refill") {
+    out["paid_minor"] = e.paid_minor;
+    out["fee_minor"] = e.fee_minor;
+    out["currency"] = e.currency;
+  }
+  if (!e.reason_text.empty()) out["reason_text"] = e.reason_text;
+  return out;
+}
+
+}  // namespace tally::api
