@@ -1,0 +1,274 @@
+#include "connectors/stripe_events.h"
+
+#include "connectors/json_fields.h"
+#include <limits>
+
+#include "engine/limits.h"
+
+namespace tally::connectors {
+namespace json = boost::json;
+namespace {
+
+// Event-level fields shared by every mapping.
+struct StripeEventHead {
+  std::string id;
+  std::string type;
+  int64_t occurred_at_ms = 0;
+};
+
+Result<StripeEventHead> read_head(const FieldReader& event) {
+  StripeEventHead head;
+  Result<std::string> id = event.required_string("id");
+  if (!id.is_ok()) return id.status();
+  if (id->size() > limits::idempotency_key_bytes_max) return Status::invalid("id", "longer than 255 bytes");
+  head.id = std::move(id.value());
+  Result<std::string> type = event.required_string("type");
+  if (!type.is_ok()) return type.status();
+  head.type = std::move(type.value());
+  Result<int64_t> created = event.required_int64("created");
+  if (!created.is_ok()) return created.status();
+  constexpr int64_t created_s_max = std::numeric_limits<int64_t>::max() / 1000;
+  if (created.value() < 0 || created.value() > created_s_max) {
+    return Status::invalid("created", "must be a Unix time in seconds");
+  }
+  head.occurred_at_ms = created.value() * 1000;
+  return head;
+}
+
+Result<std::string> read_org(const FieldReader& reader, std::string_view key) {
+  Result<std::string> org = reader.required_string(key);
+  if (!org.is_ok()) return org.status();
+  if (!is_valid_ledger_id(org.value())) {
+    return Status::invalid(reader.field(key), "must be 1..128 characters of [A-Za-z0-9._@+-]");
+  }
+  return org;
+}
+
+// A non-negative integer metadata value (string digits or JSON integer), or `fallback`.
+Result<int64_t> metadata_amount(const std::optional<FieldReader>& metadata, std::string_view key,
+                                int64_t fallback) {
+  if (!metadata) return fallback;
+  Result<std::optional<int64_t>> value = metadata->optional_int64_or_digits(key);
+  if (!value.is_ok()) return value.status();
+  if (!value->has_value()) return fallback;
+  if (*value.value() < 0) return Status::invalid(metadata->field(key), "must not be negative");
+  return *value.value();
+}
+
+// credits bought: metadata.credits_micros, else bundles × per-bundle credits.
+Result<int64_t> purchased_credits(const std::optional<FieldReader>& metadata, const std::string& metadata_path,
+                                  int64_t bundles, const StripeMappingConfig& config) {
+  const std::string credits_field = metadata_path + ".credits_micros";
+  Result<int64_t> credits = metadata_amount(metadata, "credits_micros", -1);
+  if (!credits.is_ok()) return credits.status();
+  if (credits.value() >= 0) {
+    if (credits.value() == 0) return Status::invalid(credits_field, "must be greater than 0");
+    return credits;
+  }
+  if (config.credits_per_bundle_micros <= 0) {
+    return Status::invalid(credits_field, "missing (and no credits per bundle configured)");
+  }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(bundles, config.credits_per_bundle_micros, &total)) {
+    return Status::invalid(metadata_path + ".bundles", "bundles × credits per bundle overflows");
+  }
+  return total;
+}
+
+Result<int64_t> read_bundles(const std::optional<FieldReader>& metadata, const std::string& metadata_path) {
+  Result<int64_t> bundles = metadata_amount(metadata, "bundles", 1);
+  if (!bundles.is_ok()) return bundles.status();
+  if (bundles.value() < 1 || bundles.value() > limits::bundles_max) {
+    return Status::invalid(metadata_path + ".bundles", "must be 1..10");
+  }
+  return bundles;
+}
+
+// `payment_intent` is an id string, or an object when the event was expanded.
+Result<std::optional<std::string>> read_payment_intent(const FieldReader& object) {
+  if (!object.has("payment_intent")) return std::optional<std::string>();
+  const json::value& value = object.object().at("payment_intent");
+  if (value.is_object()) {
+    Result<std::string> id = FieldReader(value.get_object(), object.field("payment_intent")).required_string("id");
+    if (!id.is_ok()) return id.status();
+    return std::optional<std::string>(std::move(id.value()));
+  }
+  return object.optional_string("payment_intent");
+}
+
+Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader& session,
+                                 const StripeMappingConfig& config) {
+  Result<std::optional<std::string>> mode = session.optional_string("mode");
+  if (!mode.is_ok()) return mode.status();
+  if (mode->has_value() && *mode.value() != "payment") {
+    return MappedEvent::ignore("checkout mode '" + *mode.value() + "' is not a credit purchase");
+  }
+  Result<std::optional<std::string>> payment_status = session.optional_string("payment_status");
+  if (!payment_status.is_ok()) return payment_status.status();
+  if (payment_status->has_value() && *payment_status.value() == "unpaid") {
+    return MappedEvent::ignore("checkout not paid yet; async_payment_succeeded will record the purchase");
+  }
+
+  Result<std::string> session_id = session.required_string("id");
+  if (!session_id.is_ok()) return session_id.status();
+  Result<std::optional<FieldReader>> metadata = session.optional_object("metadata");
+  if (!metadata.is_ok()) return metadata.status();
+  const std::string metadata_path = session.field("metadata");
+
+  Result<std::string> org = Status::invalid(session.field("client_reference_id"), "missing (and no metadata.org_id)");
+  if (session.has("client_reference_id")) {
+    org = read_org(session, "client_reference_id");
+  } else if (metadata.value() && metadata.value()->has("org_id")) {
+    org = read_org(*metadata.value(), "org_id");
+  }
+  if (!org.is_ok()) return org.status();
+
+  Result<int64_t> bundles = read_bundles(metadata.value(), metadata_path);
+  if (!bundles.is_ok()) return bundles.status();
+  Result<int64_t> credits = purchased_credits(metadata.value(), metadata_path, bundles.value(), config);
+  if (!credits.is_ok()) return credits.status();
+  Result<int64_t> fee = metadata_amount(metadata.value(), "fee_minor", 0);
+  if (!fee.is_ok()) return fee.status();
+
+  int64_t paid = 0;
+  Result<std::optional<int64_t>> subtotal = session.optional_int64("amount_subtotal");
+  if (!subtotal.is_ok()) return subtotal.status();
+  if (subtotal->has_value()) {
+    paid = *subtotal.value();
+    if (paid < 0) return Status::invalid(session.field("amount_subtotal"), "must not be negative");
+  } else {
+    Result<int64_t> total = session.required_int64("amount_total");
+    if (!total.is_ok()) return Status::invalid(session.field("amount_total"), total.status().message() + " (and no amount_subtotal)");
+    paid = total.value() - fee.value();
+    if (total.value() < 0 || paid < 0) {
+      return Status::invalid(session.field("amount_total"), "must be at least metadata.fee_minor");
+    }
+  }
+  Result<std::string> currency = session.required_string("currency");
+  if (!currency.is_ok()) return currency.status();
+  Result<std::optional<std::string>> payment_intent = read_payment_intent(session);
+  if (!payment_intent.is_ok()) return payment_intent.status();
+
+  json::object event = make_event("purchase", EventEnvelope{head.id, org.value(), head.occurred_at_ms,
+                                                            std::string(stripe_event_source), session_id.value()});
+  event["credits_micros"] = credits.value();
+  event["paid_minor"] = paid;
+  event["currency"] = currency.value();
+  event["fee_minor"] = fee.value();
+  event["bundles"] = bundles.value();
+  event["payment_ref"] = payment_intent->value_or(session_id.value());
+  return MappedEvent::of(std::move(event));
+}
+
+// floor(credits × min(refunded, base) / base), exact in 128 bits.
+int64_t proportional_credits(int64_t credits, int64_t refunded, int64_t base) {
+  const __int128 clamped = refunded < base ? refunded : base;
+  return static_cast<int64_t>(static_cast<__int128>(credits) * clamped / base);
+}
+
+Result<MappedEvent> map_refund(const StripeEventHead& head, const FieldReader& event, const FieldReader& charge,
+                               const StripeMappingConfig& config) {
+  Result<std::string> charge_id = charge.required_string("id");
+  if (!charge_id.is_ok()) return charge_id.status();
+  Result<int64_t> amount = charge.required_int64("amount");
+  if (!amount.is_ok()) return amount.status();
+  if (amount.value() <= 0) return Status::invalid(charge.field("amount"), "must be greater than 0");
+  Result<int64_t> refunded = charge.required_int64("amount_refunded");
+  if (!refunded.is_ok()) return refunded.status();
+  if (refunded.value() < 0 || refunded.value() > amount.value()) {
+    return Status::invalid(charge.field("amount_refunded"), "must be 0..amount");
+  }
+  int64_t previously_refunded = 0;
+  Result<FieldReader> data = event.required_object("data");
+  if (!data.is_ok()) return data.status();
+  Result<std::optional<FieldReader>> previous = data->optional_object("previous_attributes");
+  if (!previous.is_ok()) return previous.status();
+  if (previous.value()) {
+    Result<std::optional<int64_t>> before = previous.value()->optional_int64("amount_refunded");
+    if (!before.is_ok()) return before.status();
+    previously_refunded = before->value_or(0);
+    if (previously_refunded < 0 || previously_refunded > refunded.value()) {
+      return Status::invalid(previous.value()->field("amount_refunded"), "must be 0..data.object.amount_refunded");
+    }
+  }
+
+  Result<std::optional<FieldReader>> metadata = charge.optional_object("metadata");
+  if (!metadata.is_ok()) return metadata.status();
+  const std::string metadata_path = charge.field("metadata");
+  Result<int64_t> bundles = read_bundles(metadata.value(), metadata_path);
+  if (!bundles.is_ok()) return bundles.status();
+  Result<int64_t> credits = purchased_credits(metadata.value(), metadata_path, bundles.value(), config);
+  if (!credits.is_ok()) return credits.status();
+  Result<int64_t> fee = metadata_amount(metadata.value(), "fee_minor", 0);
+  if (!fee.is_ok()) return fee.status();
+  const int64_t base = amount.value() - fee.value();
+  if (base <= 0) return Status::invalid(metadata_path + ".fee_minor", "must be less than data.object.amount");
+
+  // Which purchase: metadata first, then the configured lookup.
+  PurchaseRef ref;
+  const bool has_metadata_ref =
+      metadata.value() && metadata.value()->has("purchase_key") && metadata.value()->has("org_id");
+  if (has_metadata_ref) {
+    Result<std::string> key = metadata.value()->required_string("purchase_key");
+    if (!key.is_ok()) return key.status();
+    Result<std::string> org = read_org(*metadata.value(), "org_id");
+    if (!org.is_ok()) return org.status();
+    ref = PurchaseRef{org.value(), key.value()};
+  } else {
+    std::optional<PurchaseRef> found;
+    if (config.find_purchase) {
+      Result<std::optional<std::string>> payment_intent = read_payment_intent(charge);
+      if (!payment_intent.is_ok()) return payment_intent.status();
+      if (payment_intent->has_value()) found = config.find_purchase(*payment_intent.value());
+      if (!found) found = config.find_purchase(charge_id.value());
+    }
+    if (!found) {
+      const std::string missing = metadata.value() && metadata.value()->has("purchase_key") ? "org_id" : "purchase_key";
+      return Status::invalid(metadata_path + "." + missing, "missing, and no purchase found for this payment");
+    }
+    if (!is_valid_ledger_id(found->org_id)) return Status::invalid(metadata_path + ".org_id", "invalid org id from purchase lookup");
+    ref = std::move(*found);
+  }
+
+  const int64_t refund_credits = proportional_credits(credits.value(), refunded.value(), base) -
+                                 proportional_credits(credits.value(), previously_refunded, base);
+  if (refund_credits <= 0) return MappedEvent::ignore("refund adds no credits to return (fee only, or nothing new)");
+
+  json::object out = make_event("refund", EventEnvelope{head.id, ref.org_id, head.occurred_at_ms,
+                                                        std::string(stripe_event_source), charge_id.value()});
+  out["purchase_key"] = ref.purchase_key;
+  out["credits_micros"] = refund_credits;
+  out["force"] = false;
+  out["reason"] = "stripe refund of " + charge_id.value();
+  return MappedEvent::of(std::move(out));
+}
+
+}  // namespace
+
+Result<MappedEvent> map_stripe_event(const json::value& value, const StripeMappingConfig& config) {
+  if (!value.is_object()) return Status::invalid("body", "must be a JSON object (a Stripe event)");
+  const FieldReader event(value.get_object(), "");
+  Result<StripeEventHead> head = read_head(event);
+  if (!head.is_ok()) return head.status();
+
+  const std::string& type = head->type;
+  const bool is_checkout =
+      type == "checkout.session.completed" || type == "checkout.session.async_payment_succeeded";
+  if (!is_checkout && type != "charge.refunded") {
+    return MappedEvent::ignore("event type '" + type + "' is not consumed");
+  }
+  Result<FieldReader> data = event.required_object("data");
+  if (!data.is_ok()) return data.status();
+  Result<FieldReader> object = data->required_object("object");
+  if (!object.is_ok()) return object.status();
+  if (is_checkout) return map_checkout(head.value(), object.value(), config);
+  return map_refund(head.value(), event, object.value(), config);
+}
+
+Result<MappedEvent> map_stripe_event(std::string_view payload, const StripeMappingConfig& config) {
+  Result<json::value> value = parse_json(payload, "body");
+  if (!value.is_ok()) return value.status();
+  return map_stripe_event(value.value(), config);
+}
+
+}  // namespace tally::connectors
