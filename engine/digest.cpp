@@ -1,5 +1,6 @@
 #include "digest.h"
 
+#include <bit>
 #include <cstring>
 
 namespace tally {
@@ -16,15 +17,18 @@ inline uint64_t fmix64(uint64_t k) {
   return k;
 }
 
+// Digests must be the same bytes on every machine: integers are read and written little-endian.
+static_assert(std::endian::native == std::endian::little, "Tally digests assume a little-endian host");
+
 inline uint64_t load_le64(const unsigned char* p) {
   uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-void put_le64(std::string& out, uint64_t v) {
+inline void put_le64(std::string& out, uint64_t v) {
   char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  std::memcpy(bytes, &v, sizeof v);
   out.append(bytes, 8);
 }
 

@@ -24,6 +24,11 @@ Digest128 murmur3_128(const void* data, std::size_t size, uint64_t seed = 0);
 // ("ab","c") and ("a","bc") differ. Not thread-safe; one builder per digest.
 class DigestBuilder {
  public:
+  DigestBuilder() : buffer_(own_) {}
+  // Builds into `buffer` (cleared first), so a caller can reuse its capacity across digests.
+  explicit DigestBuilder(std::string& buffer) : buffer_(buffer) { buffer_.clear(); }
+  DigestBuilder(const DigestBuilder&) = delete;
+  DigestBuilder& operator=(const DigestBuilder&) = delete;
   DigestBuilder& add(std::string_view bytes);
   DigestBuilder& add_int(int64_t value);
   DigestBuilder& add_digest(const Digest128& digest);
@@ -33,7 +38,8 @@ class DigestBuilder {
   void clear() { buffer_.clear(); }
 
  private:
-  std::string buffer_;
+  std::string own_;
+  std::string& buffer_;
 };
 
 }  // namespace tally

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "calendar.h"
@@ -587,7 +589,7 @@ RejectReason Folder::run() {
 }
 
 void update_chain(PartitionState& partition, FoldResult& result) {
-  DigestBuilder chain;
+  DigestBuilder chain(result.digest_buffer);
   chain.add_digest(partition.chain).add_digest(result.record_digest).add_int(static_cast<int64_t>(result.outcome));
   chain.add_int(static_cast<int64_t>(result.reason));
   partition.chain = chain.finish();
@@ -618,11 +620,17 @@ std::string global_key_scope(PartitionId partition) { return "#" + std::to_strin
 void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result) {
   result.clear();
   {
-    DigestBuilder d;
+    DigestBuilder d(result.digest_buffer);
     d.add_int(position.partition.value).add_int(position.offset.value).add(record);
     result.record_digest = d.finish();
   }
   PartitionState& partition = ledger.partition(position.partition);
+  if (reinterpret_cast<std::uintptr_t>(record.data()) % alignof(uint64_t) != 0) {
+    // FlatBuffers reads scalars in place; a misaligned read is undefined behaviour.
+    result.aligned_record.resize((record.size() + 7) / 8);
+    std::memcpy(result.aligned_record.data(), record.data(), record.size());
+    record = std::string_view(reinterpret_cast<const char*>(result.aligned_record.data()), record.size());
+  }
   const fb::Envelope* envelope = nullptr;
   const Status status = validate_event(record, &envelope);
   if (!status.is_ok()) {
@@ -653,12 +661,17 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
     return;
   }
   {
-    DigestBuilder d;
+    DigestBuilder d(result.digest_buffer);
     d.add(result.org_id).add(key);
     digest_body(d, *envelope);
     result.payload_digest = d.finish();
   }
-  const std::string scope = result.org_id.empty() ? global_key_scope(position.partition) : std::string(result.org_id);
+  if (result.org_id.empty()) {
+    result.scope_buffer = global_key_scope(position.partition);
+  } else {
+    result.scope_buffer.assign(result.org_id);
+  }
+  const std::string_view scope = result.scope_buffer;
   if (const KeyRecord* seen = ledger.find_key(scope, key)) {
     result.outcome = seen->payload_digest == result.payload_digest ? Outcome::duplicate : Outcome::conflict;
     if (result.outcome == Outcome::conflict) {

@@ -40,11 +40,16 @@ struct FoldResult {
   int64_t provider_cost_micros = 0;       // usage: provider cost
   int64_t rate_card_version = 0;          // usage: card it was priced with
   std::vector<Signal> signals;            // in emission order
+  std::vector<uint64_t> aligned_record;   // copy of a record that was not 8-byte aligned
+  std::string digest_buffer;              // reused by the digests of each record
+  std::string scope_buffer;
   void clear();
 };
 
 // Folds one log record. `record` is the raw bytes as read from the log; `position` is where it
-// sits. REQUIRES: records of one partition are applied in offset order, each exactly once.
+// sits. `record` may sit at any address (LMDB and Kafka buffers are not aligned): a misaligned
+// record is copied first, and result.envelope then points into result.aligned_record.
+// REQUIRES: records of one partition are applied in offset order, each exactly once.
 void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result);
 
 // The scope of the idempotency keys of global events (rate cards) in a partition: "#<partition>".

@@ -12,12 +12,10 @@ std::string MemoryLedger::member_key(std::string_view org, std::string_view memb
   return key;
 }
 
-std::string MemoryLedger::scoped(std::string_view scope, std::string_view key) {
-  std::string out;
-  out.reserve(scope.size() + key.size() + 1);
-  out.append(scope).push_back('\0');
-  out.append(key);
-  return out;
+std::string_view MemoryLedger::joined(std::string_view a, std::string_view b) {
+  scratch_.assign(a).push_back('\0');
+  scratch_.append(b);
+  return scratch_;
 }
 
 OrgState* MemoryLedger::find_org(std::string_view org) {
@@ -32,7 +30,7 @@ OrgState& MemoryLedger::create_org(std::string_view org) {
 }
 
 MemberState* MemoryLedger::find_member(std::string_view org, std::string_view member) {
-  auto it = members_.find(member_key(org, member));
+  auto it = members_.find(joined(org, member));
   return it == members_.end() ? nullptr : &it->second;
 }
 
@@ -43,23 +41,21 @@ MemberState& MemoryLedger::create_member(std::string_view org, std::string_view 
 }
 
 const KeyRecord* MemoryLedger::find_key(std::string_view scope, std::string_view key) {
-  scratch_.assign(scope).push_back('\0');
-  scratch_.append(key);
-  auto it = keys_.find(scratch_);
+  auto it = keys_.find(joined(scope, key));
   return it == keys_.end() ? nullptr : &it->second;
 }
 
 void MemoryLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
-  keys_[scoped(scope, key)] = record;
+  keys_.insert_or_assign(std::string(joined(scope, key)), record);
 }
 
 PurchaseRecord* MemoryLedger::find_purchase(std::string_view org, std::string_view key) {
-  auto it = purchases_.find(scoped(org, key));
+  auto it = purchases_.find(joined(org, key));
   return it == purchases_.end() ? nullptr : &it->second;
 }
 
 void MemoryLedger::put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) {
-  purchases_[scoped(org, key)] = record;
+  purchases_.insert_or_assign(std::string(joined(org, key)), record);
 }
 
 PartitionState& MemoryLedger::partition(PartitionId partition) { return partitions_[partition.value]; }

@@ -23,9 +23,9 @@ class MemoryLedger final : public Ledger {
   void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) override;
   PartitionState& partition(PartitionId partition) override;
 
-  // Ordered views for tests and digests.
-  const std::map<std::string, OrgState, std::less<>>& orgs() const { return orgs_; }
-  const std::map<std::string, MemberState, std::less<>>& members() const { return members_; }
+  // Ordered copies for tests and digests (the maps themselves are hashed for speed).
+  std::map<std::string, OrgState, std::less<>> orgs() const { return {orgs_.begin(), orgs_.end()}; }
+  std::map<std::string, MemberState, std::less<>> members() const { return {members_.begin(), members_.end()}; }
   const std::map<int32_t, PartitionState>& partitions() const { return partitions_; }
   std::size_t key_count() const { return keys_.size(); }
 
@@ -33,11 +33,19 @@ class MemoryLedger final : public Ledger {
   static std::string member_key(std::string_view org, std::string_view member);
 
  private:
-  static std::string scoped(std::string_view scope, std::string_view key);
-  std::map<std::string, OrgState, std::less<>> orgs_;
-  std::map<std::string, MemberState, std::less<>> members_;
-  std::unordered_map<std::string, KeyRecord> keys_;
-  std::unordered_map<std::string, PurchaseRecord> purchases_;
+  // Hash with heterogeneous lookup, so finding by string_view allocates nothing.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  template <typename V>
+  using HashMap = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
+  // Joins a and b with a NUL into scratch_ (ids never contain NUL) and returns it.
+  std::string_view joined(std::string_view a, std::string_view b);
+  HashMap<OrgState> orgs_;
+  HashMap<MemberState> members_;
+  HashMap<KeyRecord> keys_;
+  HashMap<PurchaseRecord> purchases_;
   std::map<int32_t, PartitionState> partitions_;
   std::string scratch_;
 };

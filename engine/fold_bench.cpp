@@ -1,0 +1,105 @@
+// fold_bench: the fold core's throughput on a pre-generated in-memory stream of mixed events
+// (90% usage), folded into a fresh MemoryLedger per run. Prints `bench <name> <value> <unit>`.
+// Usage: fold_bench [--events N] [--runs R]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/event_factory.h"
+#include "engine/fold.h"
+#include "engine/memory_ledger.h"
+#include "engine/partitioner.h"
+
+namespace {
+
+using namespace tally;
+
+constexpr int32_t partitions = 8;
+constexpr int orgs = 2000;
+constexpr int64_t credit = 1'000'000;
+
+struct Record {
+  LogPosition position;
+  std::string bytes;
+};
+
+std::vector<Record> generate(std::size_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Record> records;
+  records.reserve(count + partitions);
+  std::vector<int64_t> next(partitions, 0);
+  auto push = [&](int32_t p, std::string bytes) {
+    records.push_back({LogPosition{PartitionId{p}, Offset{next[static_cast<std::size_t>(p)]++}}, std::move(bytes)});
+  };
+  RateCardFields card;
+  card.version = 1;
+  card.markup_bp = 15000;
+  card.models = {{"claude-sonnet-4", {3'000'000, 15'000'000, 300'000, 3'750'000}},
+                 {"gpt-4.1", {2'000'000, 8'000'000, 500'000, 0}}};
+  card.sandbox_classes = {{"standard", 360'000}};
+  for (int32_t p = 0; p < partitions; ++p) push(p, make_rate_card({"rc-1", "", 0}, card));
+  std::vector<std::string> org_ids;
+  for (int i = 0; i < orgs; ++i) org_ids.push_back("org-" + std::to_string(i));
+  int64_t time_ms = 1'763'856'000'000;
+  std::string key;
+  for (std::size_t i = 0; records.size() < count; ++i) {
+    const std::string& org = org_ids[rng() % orgs];
+    const int32_t p = partition_for_key(org, partitions);
+    time_ms += static_cast<int64_t>(rng() % 50);
+    key = "k-" + std::to_string(i);
+    const uint64_t roll = rng() % 100;
+    if (roll < 90) {
+      UsageFields usage;
+      usage.member_id = (rng() % 2) ? "alice" : "bob";
+      usage.workspace = "w1";
+      usage.model = (rng() % 2) ? "claude-sonnet-4" : "gpt-4.1";
+      usage.provider = "anthropic";
+      usage.input_tokens = static_cast<int64_t>(rng() % 5000);
+      usage.output_tokens = static_cast<int64_t>(rng() % 1000);
+      push(p, make_usage({key, org, time_ms}, usage));
+    } else if (roll < 96) {
+      push(p, make_purchase({key, org, time_ms}, {100 * credit, 10000, "usd", 0, 1, "ch"}));
+    } else if (roll < 98) {
+      push(p, make_admin_adjustment({key, org, time_ms}, -credit, "correction", "ops", false));
+    } else {
+      // a retry of an earlier event: duplicate
+      push(p, records[records.size() - 1 - rng() % std::min<std::size_t>(records.size() - 1, 100)].bytes);
+    }
+  }
+  return records;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t events = 1'000'000;
+  int runs = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--events") == 0) events = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
+  }
+  const auto records = generate(events, 42);
+  std::vector<double> rates;
+  FoldResult result;
+  uint64_t signals = 0;
+  for (int run = 0; run < runs; ++run) {
+    MemoryLedger ledger;
+    const auto start = std::chrono::steady_clock::now();
+    for (const Record& r : records) {
+      apply(ledger, r.position, r.bytes, result);
+      signals += result.signals.size();
+    }
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+    rates.push_back(static_cast<double>(records.size()) / seconds.count());
+  }
+  std::sort(rates.begin(), rates.end());
+  std::printf("bench fold_events_per_s %.0f events/s\n", rates[rates.size() / 2]);
+  std::fprintf(stderr, "fold_bench: %zu events x %d runs, %llu signals\n", records.size(), runs,
+               static_cast<unsigned long long>(signals));
+  return 0;
+}
