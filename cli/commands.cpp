@@ -1,12 +1,24 @@
 #include "cli/commands.h"
 
-namespace tally::cli {
+#include <algorithm>
+#include <cstring>
 
-const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {
-      {"demo", "run the whole credit loop on the embedded default and tell the story", run_demo},
-  };
+namespace tally::cli {
+namespace {
+
+std::vector<Command>& registry() {
+  static std::vector<Command> all;
   return all;
 }
+
+}  // namespace
+
+CommandRegistrar::CommandRegistrar(Command command) {
+  auto& all = registry();
+  all.push_back(command);
+  std::sort(all.begin(), all.end(), [](const Command& a, const Command& b) { return std::strcmp(a.name, b.name) < 0; });
+}
+
+const std::vector<Command>& commands() { return registry(); }
 
 }  // namespace tally::cli

@@ -16,9 +16,14 @@ struct Command {
   int (*run)(const Args& args);
 };
 
-// Every subcommand, in the order `tally --help` lists them.
+// Every registered subcommand, sorted by name.
 const std::vector<Command>& commands();
 
-int run_demo(const Args& args);
+// Each command file registers itself at static initialisation, so adding a command is adding a
+// file (cli/CMakeLists.txt globs cli/*.cpp):
+//   static const tally::cli::CommandRegistrar registrar{{"demo", "…", run_demo}};
+struct CommandRegistrar {
+  explicit CommandRegistrar(Command command);
+};
 
 }  // namespace tally::cli

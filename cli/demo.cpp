@@ -101,6 +101,10 @@ int64_t run_usage_until(Story& story, std::string_view org, std::string_view mem
 
 }  // namespace
 
+int run_demo(const Args& args);
+const CommandRegistrar demo_registrar{
+    {"demo", "run the whole credit loop on the embedded default and tell the story", run_demo}};
+
 int run_demo(const Args& args) {
   namespace po = boost::program_options;
   po::options_description options("tally demo: the credit loop told as a story (no external service)");
