@@ -1,0 +1,133 @@
+// The embedded journal: a durable, append-only log for one machine, in its own LMDB environment
+// (a directory), with the same model as Kafka: named topics, each with a fixed number of
+// partitions, each partition a dense sequence of offsets 0, 1, 2, ...  `tally dev` runs on it.
+//
+// CAVEATS (read these first)
+//   - One directory is one journal. Open it in any number of processes at once (`tally dev` in one,
+//     `tally produce --journal DIR` in another); LMDB's writer lock serialises appends across
+//     processes. Do not put it on a network filesystem: LMDB needs working POSIX locks and mmap.
+//   - Within one process, every Journal::open() of the same directory shares one LMDB environment
+//     (LMDB forbids opening an environment twice in one process). The first open's map sizes win.
+//   - After fork(), the child must not use any journal object inherited from the parent; it opens
+//     the journal again (the shared-environment registry notices the new pid).
+//   - A topic's partition count is fixed when the topic is created: the partition of an org is
+//     partition_for_key(org, count), so changing the count would scatter an org's events.
+//   - Appends are durable when acknowledged: one fsynced LMDB write transaction per append() call
+//     (no MDB_NOSYNC, no MDB_WRITEMAP). Throughput comes from batching records into one call, not
+//     from weaker commits.
+//   - The map grows on demand (MDB_MAP_FULL: abort, grow, retry the same batch) up to
+//     JournalOptions::map_size_max_bytes; growth waits for in-flight reads of this process.
+//   - Nothing is ever deleted: the journal is the source of truth (SPEC §1). Disk use grows with it.
+//
+// LAYOUT (format_version 1). Two named LMDB databases in the environment:
+//   "meta"     key (ASCII)              value
+//              "format_version"         u32 big-endian, = journal_format_version
+//              "journal_id"             36 ASCII chars, a random UUID (v4) made once at creation
+//              "topic:" + name          u32 BE topic id, u32 BE partition count
+//   "records"  key: 16 bytes            value
+//              u32 BE topic id          u16 BE key length n | n bytes record key (org id, may be
+//              u32 BE partition         empty) | record value bytes (the rest)
+//              u64 BE offset
+//   Big-endian keys make LMDB's byte order the log order: a cursor walks a partition in offsets.
+//   Offsets are dense: the next offset of a partition is the last stored offset + 1 (or 0).
+//
+// THREAD SAFETY: Journal is thread-safe. Writers are thread-safe (LogWriter contract); a reader is
+// used by one thread at a time (LogReader contract). Writers and readers keep the environment open
+// and may outlive the Journal that made them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+#include "log/log.h"
+
+namespace tally {
+
+inline constexpr uint32_t journal_format_version = 1;
+inline constexpr std::string_view journal_events_topic = "events";
+inline constexpr std::string_view journal_signals_topic = "signals";
+inline constexpr std::size_t journal_topic_name_bytes_max = 64;   // [A-Za-z0-9._-]
+inline constexpr std::size_t journal_topics_max = 64;
+inline constexpr std::size_t journal_record_key_bytes_max = 1024;  // org ids and signal ids
+// Records in one append() call, after to_every_partition expansion: bounds one write transaction.
+inline constexpr std::size_t journal_append_records_max = 262'144;
+inline constexpr unsigned journal_readers_max = 512;              // open readers, all processes
+// How often a waiting reader re-checks for appends made by other processes (same-process appends
+// wake it at once).
+inline constexpr int journal_foreign_append_check_ms = 5;
+
+struct JournalTopic {
+  std::string name;
+  int32_t partitions = 0;  // 1..limits::partitions_max
+};
+
+struct JournalOptions {
+  // Created if missing; checked if present (a different partition count is an error). Topics not
+  // listed here stay readable and writable with their stored counts.
+  std::vector<JournalTopic> topics;
+  // Create the directory and a new journal in it if there is none. If false, a missing journal is
+  // not_found.
+  bool create_if_missing = true;
+  // Initial LMDB map size. LMDB keeps the larger of this and what the file already needs.
+  std::size_t map_size_bytes = std::size_t{64} << 20;
+  // Growth doubles the map up to this size; past it append() fails with too_large.
+  std::size_t map_size_max_bytes = std::size_t{1} << 40;
+};
+
+// The usual topics of a ledger: "events" and "signals".
+JournalOptions journal_options(int32_t events_partitions, int32_t signals_partitions);
+
+class JournalEnv;  // internal: the shared LMDB environment (log/journal_env.h)
+
+class Journal {
+ public:
+  // Opens (or creates) the journal in directory `dir`.
+  // Errors: invalid_argument (bad topic name or count, map sizes, a topic whose stored partition
+  //   count differs from the one asked for: field "topics[i].partitions");
+  //   not_found (no journal and !create_if_missing); corruption (unknown format version, damaged
+  //   meta); io_error (directory or LMDB failures, message names the call and the errno text).
+  static Result<std::unique_ptr<Journal>> open(const std::string& dir, const JournalOptions& options);
+
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // The random id made at creation: the same across reopen, different for every new journal.
+  const std::string& id() const { return id_; }
+  const std::string& dir() const { return dir_; }
+
+  // Partition count of `topic`. Errors: not_found (no such topic), io_error.
+  Result<int32_t> partition_count(std::string_view topic) const;
+
+  // An appender for `topic`. Errors: not_found (no such topic), io_error.
+  // Its append() errors: invalid_argument (field "records[i].key": empty without
+  //   to_every_partition, or over journal_record_key_bytes_max; "records": more than
+  //   journal_append_records_max after expansion); too_large ("records[i].value" over
+  //   limits::event_bytes_max, or the map is at map_size_max_bytes); corruption; io_error.
+  //   Nothing of a failed call is appended.
+  Result<std::unique_ptr<LogWriter>> writer(std::string_view topic) const;
+
+  // A reader for `topic`; identity() is "journal:<id>/<topic>". Errors: not_found, io_error.
+  // poll() copies the records of one short read transaction into a buffer the reader reuses; the
+  // views stay valid until the next poll() or seek(). (Measured against keeping the read
+  // transaction open and returning views into the map: that is 10-20% less CPU per record, but an
+  // open read transaction blocks map growth in this process — a deadlock if the thread holding the
+  // views appends — and pins pages that writers could reuse.)
+  // Its poll() errors: corruption (a stored record is damaged), io_error. It waits for records
+  // with a condition variable (appends of this process) and re-checks every
+  // journal_foreign_append_check_ms (appends of other processes); it never spins.
+  Result<std::unique_ptr<LogReader>> reader(std::string_view topic) const;
+
+ private:
+  Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id);
+  std::shared_ptr<JournalEnv> env_;
+  std::string dir_;
+  std::string id_;
+};
+
+}  // namespace tally

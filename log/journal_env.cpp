@@ -1,0 +1,297 @@
+#include "log/journal_env.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "log/journal_format.h"
+
+namespace tally {
+namespace {
+
+constexpr unsigned journal_dbs_max = 4;        // meta, records, room to grow
+constexpr mdb_mode_t journal_file_mode = 0600;  // ledger data: owner only
+// Retries of one write transaction after map growth; each doubles the map, so this bounds growth
+// of a single batch, not of the journal.
+constexpr int write_grow_retries_max = 48;
+
+struct RegistryEntry {
+  pid_t pid = 0;
+  std::weak_ptr<JournalEnv> env;
+};
+
+// LMDB forbids opening one environment twice in a process: all Journals of a directory share it.
+std::mutex registry_mutex;
+std::map<std::string, RegistryEntry>& registry() {
+  static auto* entries = new std::map<std::string, RegistryEntry>();  // never destroyed: no exit-order issues
+  return *entries;
+}
+
+}  // namespace
+
+Status lmdb_status(std::string_view call, int rc) {
+  assert(rc != MDB_SUCCESS);
+  std::string message = std::string(call) + ": " + mdb_strerror(rc);
+  if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID) {
+    return Status::error(Status::Code::corruption, "journal: " + message);
+  }
+  return Status::error(Status::Code::io_error, "journal: " + message);
+}
+
+Result<std::shared_ptr<JournalEnv>> JournalEnv::acquire(const std::string& dir, const JournalOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "data.mdb", ec)) {
+    if (!options.create_if_missing) {
+      return Status::error(Status::Code::not_found, "journal: no journal in directory " + dir);
+    }
+    fs::create_directories(dir, ec);
+    if (ec) return Status::error(Status::Code::io_error, "journal: cannot create directory " + dir + ": " + ec.message());
+  }
+  const fs::path canonical = fs::canonical(dir, ec);
+  if (ec) return Status::error(Status::Code::io_error, "journal: cannot resolve directory " + dir + ": " + ec.message());
+
+  std::lock_guard lock(registry_mutex);
+  RegistryEntry& entry = registry()[canonical.string()];
+  if (entry.pid == getpid()) {
+    if (auto shared = entry.env.lock()) return shared;
+  }
+  auto created = create(canonical.string(), options);
+  if (!created.is_ok()) return created.status();
+  entry = RegistryEntry{getpid(), created.value()};
+  return created;
+}
+
+Result<std::shared_ptr<JournalEnv>> JournalEnv::create(const std::string& dir, const JournalOptions& options) {
+  std::shared_ptr<JournalEnv> env(new JournalEnv());
+  env->dir_ = dir;
+  env->map_size_max_bytes_ = options.map_size_max_bytes;
+  int rc = mdb_env_create(&env->env_);
+  if (rc != MDB_SUCCESS) return lmdb_status("mdb_env_create", rc);
+  if ((rc = mdb_env_set_maxdbs(env->env_, journal_dbs_max)) != MDB_SUCCESS) return lmdb_status("mdb_env_set_maxdbs", rc);
+  if ((rc = mdb_env_set_maxreaders(env->env_, journal_readers_max)) != MDB_SUCCESS) {
+    return lmdb_status("mdb_env_set_maxreaders", rc);
+  }
+  if ((rc = mdb_env_set_mapsize(env->env_, options.map_size_bytes)) != MDB_SUCCESS) {
+    return lmdb_status("mdb_env_set_mapsize", rc);
+  }
+  // MDB_NOTLS: read transactions belong to reader objects, not threads (a thread may hold several,
+  // and a reader may move between threads).
+  if ((rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS, journal_file_mode)) != MDB_SUCCESS) {
+    return Status::error(Status::Code::io_error, "journal: cannot open " + dir + ": " + mdb_strerror(rc));
+  }
+  int dead_readers = 0;
+  if ((rc = mdb_reader_check(env->env_, &dead_readers)) != MDB_SUCCESS) return lmdb_status("mdb_reader_check", rc);
+
+  JournalEnv* raw = env.get();
+  Status opened = env->write([raw](MDB_txn* txn, bool& map_full) {
+    int rc2 = mdb_dbi_open(txn, journal_format::meta_db_name.data(), MDB_CREATE, &raw->meta_dbi_);
+    if (rc2 == MDB_SUCCESS) {
+      rc2 = mdb_dbi_open(txn, journal_format::records_db_name.data(), MDB_CREATE, &raw->records_dbi_);
+    }
+    map_full = rc2 == MDB_MAP_FULL;
+    return rc2 == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_dbi_open", rc2);
+  });
+  if (!opened.is_ok()) return opened;
+  return env;
+}
+
+JournalEnv::~JournalEnv() {
+  if (env_ != nullptr) mdb_env_close(env_);
+}
+
+Status JournalEnv::write(const WriteBody& body) {
+  std::lock_guard writer(write_mutex_);
+  for (int attempt = 0;; ++attempt) {
+    bool map_full = false;
+    bool map_resized = false;
+    {
+      std::shared_lock map_lock(map_mutex_);
+      MDB_txn* txn = nullptr;
+      int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+      if (rc == MDB_MAP_RESIZED) {
+        map_resized = true;
+      } else if (rc != MDB_SUCCESS) {
+        return lmdb_status("mdb_txn_begin", rc);
+      } else {
+        Status status = body(txn, map_full);
+        if (!status.is_ok()) {
+          mdb_txn_abort(txn);
+          if (!map_full) return status;
+        } else {
+          rc = mdb_txn_commit(txn);  // frees txn whatever the outcome
+          if (rc == MDB_MAP_FULL) {
+            map_full = true;
+          } else if (rc != MDB_SUCCESS) {
+            return lmdb_status("mdb_txn_commit", rc);
+          } else {
+            return Status::ok();
+          }
+        }
+      }
+    }
+    if (attempt >= write_grow_retries_max) {
+      return Status::error(Status::Code::io_error, "journal: write transaction still does not fit after growing the map");
+    }
+    Status grown = map_resized ? adopt_map_size() : grow_map();
+    if (!grown.is_ok()) return grown;
+  }
+}
+
+Status JournalEnv::grow_map() {
+  std::unique_lock map_lock(map_mutex_);
+  MDB_envinfo info;
+  int rc = mdb_env_info(env_, &info);
+  if (rc != MDB_SUCCESS) return lmdb_status("mdb_env_info", rc);
+  if (info.me_mapsize >= map_size_max_bytes_) {
+    return Status::error(Status::Code::too_large,
+                         "journal: map is at its maximum of " + std::to_string(map_size_max_bytes_) +
+                             " bytes (map_size_max_bytes) and the batch does not fit");
+  }
+  const std::size_t next = std::min(info.me_mapsize * 2, map_size_max_bytes_);
+  rc = mdb_env_set_mapsize(env_, next);
+  return rc == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_env_set_mapsize", rc);
+}
+
+Status JournalEnv::adopt_map_size() {
+  // Another process grew the map past ours; size 0 adopts the size recorded in the file.
+  std::unique_lock map_lock(map_mutex_);
+  const int rc = mdb_env_set_mapsize(env_, 0);
+  return rc == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_env_set_mapsize", rc);
+}
+
+Status JournalEnv::read(const std::function<Status(MDB_txn* txn)>& body) {
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::shared_lock map_lock(map_mutex_);
+      MDB_txn* txn = nullptr;
+      const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+      if (rc == MDB_SUCCESS) {
+        Status status = body(txn);
+        mdb_txn_abort(txn);
+        return status;
+      }
+      if (rc != MDB_MAP_RESIZED || attempt >= write_grow_retries_max) return lmdb_status("mdb_txn_begin", rc);
+    }
+    Status adopted = adopt_map_size();
+    if (!adopted.is_ok()) return adopted;
+  }
+}
+
+Result<JournalTopicInfo> JournalEnv::find_topic(std::string_view name) {
+  JournalTopicInfo info;
+  info.name = std::string(name);
+  Status status = read([&](MDB_txn* txn) {
+    const std::string key = journal_format::topic_meta_key(name);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v;
+    const int rc = mdb_get(txn, meta_dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+      return Status::error(Status::Code::not_found, "journal " + dir_ + " has no topic \"" + std::string(name) + "\"");
+    }
+    if (rc != MDB_SUCCESS) return lmdb_status("mdb_get", rc);
+    if (v.mv_size != journal_format::topic_meta_bytes) {
+      return Status::error(Status::Code::corruption, "journal: damaged meta entry for topic " + std::string(name));
+    }
+    const char* bytes = static_cast<const char*>(v.mv_data);
+    info.id = journal_format::get_u32(bytes);
+    const uint32_t partitions = journal_format::get_u32(bytes + 4);
+    if (partitions == 0 || partitions > 0x7fffffffu) {
+      return Status::error(Status::Code::corruption, "journal: damaged partition count for topic " + std::string(name));
+    }
+    info.partitions = static_cast<int32_t>(partitions);
+    return Status::ok();
+  });
+  if (!status.is_ok()) return status;
+  return info;
+}
+
+uint64_t JournalEnv::append_sequence() {
+  std::lock_guard lock(notify_mutex_);
+  return append_sequence_;
+}
+
+void JournalEnv::notify_appended() {
+  {
+    std::lock_guard lock(notify_mutex_);
+    ++append_sequence_;
+  }
+  notify_cv_.notify_all();
+}
+
+void JournalEnv::wait_for_append(uint64_t seen, std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(notify_mutex_);
+  notify_cv_.wait_until(lock, until, [&] { return append_sequence_ != seen; });
+}
+
+Result<uint64_t> JournalEnv::last_txnid() {
+  std::shared_lock map_lock(map_mutex_);
+  MDB_envinfo info;
+  const int rc = mdb_env_info(env_, &info);
+  if (rc != MDB_SUCCESS) return lmdb_status("mdb_env_info", rc);
+  return static_cast<uint64_t>(info.me_last_txnid);
+}
+
+JournalReadTxn::~JournalReadTxn() {
+  end();
+  if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+}
+
+Status JournalReadTxn::begin() {
+  assert(!active_);
+  for (int attempt = 0;; ++attempt) {
+    lock_ = std::shared_lock(env_->map_mutex_);
+    const bool renewing = txn_ != nullptr;
+    // A failed mdb_txn_begin leaves no handle; a failed mdb_txn_renew leaves the handle reset.
+    int rc = renewing ? mdb_txn_renew(txn_) : mdb_txn_begin(env_->env_, nullptr, MDB_RDONLY, &txn_);
+    if (rc == MDB_SUCCESS) {
+      rc = cursor_ == nullptr ? mdb_cursor_open(txn_, env_->records_dbi_, &cursor_) : mdb_cursor_renew(txn_, cursor_);
+      if (rc == MDB_SUCCESS) {
+        active_ = true;
+        return Status::ok();
+      }
+      mdb_txn_reset(txn_);
+      lock_.unlock();
+      return lmdb_status("mdb_cursor_open", rc);
+    }
+    if (!renewing) txn_ = nullptr;
+    lock_.unlock();
+    if (rc != MDB_MAP_RESIZED || attempt >= write_grow_retries_max) {
+      return lmdb_status(renewing ? "mdb_txn_renew" : "mdb_txn_begin", rc);
+    }
+    Status adopted = env_->adopt_map_size();
+    if (!adopted.is_ok()) return adopted;
+  }
+}
+
+void JournalReadTxn::end() {
+  if (!active_) return;
+  mdb_txn_reset(txn_);
+  lock_.unlock();
+  active_ = false;
+}
+
+Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_t partition) {
+  // The first key past the partition, then one step back.
+  auto next_partition = journal_format::record_key(topic_id, partition + 1, 0);
+  MDB_val k{next_partition.size(), next_partition.data()};
+  MDB_val v;
+  int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  if (rc == MDB_SUCCESS) {
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+  }
+  if (rc == MDB_NOTFOUND) return int64_t{0};
+  if (rc != MDB_SUCCESS) return lmdb_status("mdb_cursor_get", rc);
+  const auto key = journal_format::decode_record_key({static_cast<const char*>(k.mv_data), k.mv_size});
+  if (!key || key->topic_id != topic_id || key->partition != partition) return int64_t{0};
+  return key->offset + 1;
+}
+
+}  // namespace tally

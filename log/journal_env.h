@@ -1,0 +1,127 @@
+// Internal: the LMDB environment behind every Journal of one directory in one process, and the
+// rules for touching it safely:
+//   - every transaction of this process runs under map_mutex_ held shared; changing the map size
+//     (growth on MDB_MAP_FULL, adopting another process's growth on MDB_MAP_RESIZED) holds it
+//     exclusive, because LMDB requires that no transaction of the process is active then;
+//   - write transactions of this process are serialised by write_mutex_ before LMDB's own
+//     cross-process writer lock, so growth never races another writer of the process;
+//   - in-process appends bump a sequence and wake readers; appends by other processes are seen
+//     through LMDB's last committed transaction id.
+// Only log/journal*.cpp include this header (it includes lmdb.h).
+#pragma once
+
+#include <lmdb.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+#include "log/journal.h"
+#include "log/log.h"
+
+namespace tally {
+
+struct JournalTopicInfo {
+  std::string name;
+  uint32_t id = 0;
+  int32_t partitions = 0;
+};
+
+// "mdb_put: MDB_MAP_FULL: Environment mapsize limit reached" as an io_error (corruption for
+// MDB_CORRUPTED / MDB_PAGE_NOTFOUND / MDB_VERSION_MISMATCH / MDB_INVALID).
+Status lmdb_status(std::string_view call, int rc);
+
+class JournalEnv {
+ public:
+  // Returns the environment of `dir` for this process, opening it if no Journal of this process
+  // has it open. Errors: not_found (no journal and !options.create_if_missing), io_error.
+  static Result<std::shared_ptr<JournalEnv>> acquire(const std::string& dir, const JournalOptions& options);
+  ~JournalEnv();
+  JournalEnv(const JournalEnv&) = delete;
+  JournalEnv& operator=(const JournalEnv&) = delete;
+
+  MDB_dbi meta_dbi() const { return meta_dbi_; }
+  MDB_dbi records_dbi() const { return records_dbi_; }
+  const std::string& dir() const { return dir_; }
+
+  // The body of a write transaction. It may run more than once (after map growth) and must start
+  // from scratch each time. It returns ok to commit; otherwise the transaction is aborted, and if
+  // it set `map_full` (an LMDB call returned MDB_MAP_FULL) the map grows and the body runs again.
+  using WriteBody = std::function<Status(MDB_txn* txn, bool& map_full)>;
+  // Runs `body` in one durable write transaction. Errors: the body's; too_large (map at
+  // map_size_max_bytes); io_error.
+  Status write(const WriteBody& body);
+
+  // Runs `body` in a short read transaction. Errors: the body's; io_error.
+  Status read(const std::function<Status(MDB_txn* txn)>& body);
+
+  // Topic metadata. Errors: not_found, corruption, io_error.
+  Result<JournalTopicInfo> find_topic(std::string_view name);
+
+  // Append notification (see the header comment).
+  uint64_t append_sequence();
+  void notify_appended();
+  // Waits until append_sequence() != seen or `until`, whichever comes first.
+  void wait_for_append(uint64_t seen, std::chrono::steady_clock::time_point until);
+  // LMDB's last committed transaction id (any process, any topic).
+  Result<uint64_t> last_txnid();
+
+ private:
+  friend class JournalReadTxn;
+  JournalEnv() = default;
+  static Result<std::shared_ptr<JournalEnv>> create(const std::string& dir, const JournalOptions& options);
+  Status grow_map();
+  Status adopt_map_size();
+
+  MDB_env* env_ = nullptr;
+  MDB_dbi meta_dbi_ = 0;
+  MDB_dbi records_dbi_ = 0;
+  std::string dir_;
+  std::size_t map_size_max_bytes_ = 0;
+  std::shared_mutex map_mutex_;
+  std::mutex write_mutex_;
+  std::mutex notify_mutex_;
+  std::condition_variable notify_cv_;
+  uint64_t append_sequence_ = 0;  // guarded by notify_mutex_
+};
+
+// A read transaction handle that keeps its LMDB reader slot between uses (mdb_txn_reset /
+// mdb_txn_renew), with one cursor on the records database. Used by one thread at a time.
+class JournalReadTxn {
+ public:
+  explicit JournalReadTxn(std::shared_ptr<JournalEnv> env) : env_(std::move(env)) {}
+  ~JournalReadTxn();
+  JournalReadTxn(const JournalReadTxn&) = delete;
+  JournalReadTxn& operator=(const JournalReadTxn&) = delete;
+
+  // Starts a snapshot. REQUIRES: not active. Errors: io_error.
+  Status begin();
+  // Ends the snapshot: everything read through cursor() becomes invalid. No-op if not active.
+  void end();
+  MDB_cursor* cursor() const { return cursor_; }
+  JournalEnv& env() const { return *env_; }
+
+ private:
+  std::shared_ptr<JournalEnv> env_;
+  std::shared_lock<std::shared_mutex> lock_;
+  MDB_txn* txn_ = nullptr;
+  MDB_cursor* cursor_ = nullptr;
+  bool active_ = false;
+};
+
+// The offset the next record of (topic, partition) gets: last stored offset + 1, or 0.
+// `cursor` is on the records database. Errors: io_error.
+Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_t partition);
+
+std::unique_ptr<LogWriter> make_journal_writer(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic);
+std::unique_ptr<LogReader> make_journal_reader(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic,
+                                               std::string identity);
+
+}  // namespace tally

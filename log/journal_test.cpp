@@ -1,0 +1,458 @@
+#define BOOST_TEST_MODULE journal_test
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <thread>
+
+#include "engine/limits.h"
+#include "engine/partitioner.h"
+#include "log/journal.h"
+#include "log/journal_testing.h"
+
+namespace tally {
+
+std::ostream& operator<<(std::ostream& out, Status::Code code) { return out << static_cast<int>(code); }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto read_deadline = std::chrono::seconds(30);
+
+// A fresh directory, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "journal_test.XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct Copied {
+  LogPosition position;
+  std::string key;
+  std::string value;
+};
+
+std::unique_ptr<Journal> open_journal(const std::string& dir, int32_t events = 4, int32_t signals = 2) {
+  auto journal = Journal::open(dir, journal_options(events, signals));
+  BOOST_REQUIRE_MESSAGE(journal.is_ok(), journal.status().to_string());
+  return std::move(journal.value());
+}
+
+std::unique_ptr<LogWriter> writer_of(const Journal& journal, std::string_view topic = journal_events_topic) {
+  auto writer = journal.writer(topic);
+  BOOST_REQUIRE_MESSAGE(writer.is_ok(), writer.status().to_string());
+  return std::move(writer.value());
+}
+
+std::unique_ptr<LogReader> reader_from_start(const Journal& journal, std::string_view topic = journal_events_topic) {
+  auto reader = journal.reader(topic);
+  BOOST_REQUIRE_MESSAGE(reader.is_ok(), reader.status().to_string());
+  for (int32_t p = 0; p < reader.value()->partition_count(); ++p) {
+    BOOST_REQUIRE(reader.value()->seek(PartitionId{p}, Offset{0}).is_ok());
+  }
+  return std::move(reader.value());
+}
+
+// Polls until `expected` records have arrived or the deadline passes; returns what arrived.
+std::vector<Copied> read_records(LogReader& reader, std::size_t expected) {
+  std::vector<Copied> all;
+  std::vector<LogRecord> batch;
+  const auto deadline = Clock::now() + read_deadline;
+  while (all.size() < expected && Clock::now() < deadline) {
+    Status polled = reader.poll(batch, 1000, 100);
+    BOOST_REQUIRE_MESSAGE(polled.is_ok(), polled.to_string());
+    for (const LogRecord& record : batch) {
+      all.push_back(Copied{record.position, std::string(record.key), std::string(record.value)});
+    }
+  }
+  return all;
+}
+
+std::vector<LogPosition> append_ok(LogWriter& writer, const std::vector<AppendRequest>& records) {
+  auto positions = writer.append(records);
+  BOOST_REQUIRE_MESSAGE(positions.is_ok(), positions.status().to_string());
+  BOOST_REQUIRE_EQUAL(positions->size() >= records.size(), true);
+  return positions.value();
+}
+
+std::vector<AppendRequest> keyed_records(int count, int orgs, const std::string& tag) {
+  std::vector<AppendRequest> records;
+  for (int i = 0; i < count; ++i) {
+    records.push_back(AppendRequest{"org-" + std::to_string(i % orgs), tag + ":" + std::to_string(i), false});
+  }
+  return records;
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_across_partitions_with_dense_offsets) {
+  TempDir dir;
+  auto journal = open_journal(dir.path());
+  auto writer = writer_of(*journal);
+  BOOST_TEST(writer->partition_count() == 4);
+  const auto records = keyed_records(200, 37, "a");
+  // Two calls, so offsets continue across transactions.
+  std::vector<AppendRequest> first(records.begin(), records.begin() + 120);
+  std::vector<AppendRequest> second(records.begin() + 120, records.end());
+  auto positions = append_ok(*writer, first);
+  auto more = append_ok(*writer, second);
+  positions.insert(positions.end(), more.begin(), more.end());
+  BOOST_REQUIRE_EQUAL(positions.size(), records.size());
+
+  std::map<int32_t, int64_t> next;  // dense per partition, in append order
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    BOOST_TEST(positions[i].partition.value == partition_for_key(records[i].key, 4));
+    BOOST_TEST(positions[i].offset.value == next[positions[i].partition.value]++);
+  }
+
+  auto reader = reader_from_start(*journal);
+  const auto read = read_records(*reader, records.size());
+  BOOST_REQUIRE_EQUAL(read.size(), records.size());
+  std::map<LogPosition, const Copied*> by_position;
+  std::map<int32_t, int64_t> expect_offset;
+  for (const Copied& record : read) {
+    BOOST_TEST(record.position.offset.value == expect_offset[record.position.partition.value]++);  // in order
+    by_position[record.position] = &record;
+  }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const Copied* record = by_position.at(positions[i]);
+    BOOST_TEST(record->key == records[i].key);
+    BOOST_TEST(record->value == records[i].value);
+  }
+  for (const auto& [partition, end] : next) {
+    auto end_offset = reader->end_offset(PartitionId{partition});
+    BOOST_REQUIRE(end_offset.is_ok());
+    BOOST_TEST(end_offset->value == end);
+  }
+  // Nothing more: a poll times out empty.
+  std::vector<LogRecord> none;
+  BOOST_REQUIRE(reader->poll(none, 10, 20).is_ok());
+  BOOST_TEST(none.empty());
+}
+
+BOOST_AUTO_TEST_CASE(to_every_partition_writes_once_per_partition) {
+  TempDir dir;
+  auto journal = open_journal(dir.path());
+  auto writer = writer_of(*journal);
+  append_ok(*writer, keyed_records(3, 3, "before"));
+  std::vector<AppendRequest> global{AppendRequest{"", "rate-card-7", true}};
+  const auto positions = append_ok(*writer, global);
+  BOOST_REQUIRE_EQUAL(positions.size(), 4u);
+  for (int32_t p = 0; p < 4; ++p) BOOST_TEST(positions[static_cast<std::size_t>(p)].partition.value == p);
+
+  auto reader = reader_from_start(*journal);
+  const auto read = read_records(*reader, 7);
+  BOOST_REQUIRE_EQUAL(read.size(), 7u);
+  int globals = 0;
+  for (const Copied& record : read) {
+    if (record.value != "rate-card-7") continue;
+    ++globals;
+    BOOST_TEST(record.key.empty());
+  }
+  BOOST_TEST(globals == 4);
+}
+
+BOOST_AUTO_TEST_CASE(reopen_keeps_records_and_identity) {
+  TempDir dir;
+  std::string id;
+  std::vector<LogPosition> positions;
+  const auto records = keyed_records(50, 11, "r");
+  {
+    auto journal = open_journal(dir.path());
+    id = journal->id();
+    BOOST_TEST(id.size() == 36u);
+    auto writer = writer_of(*journal);
+    positions = append_ok(*writer, records);
+  }
+  auto journal = open_journal(dir.path());
+  BOOST_TEST(journal->id() == id);
+  auto reader = reader_from_start(*journal);
+  BOOST_TEST(reader->identity() == "journal:" + id + "/events");
+  const auto read = read_records(*reader, records.size());
+  BOOST_REQUIRE_EQUAL(read.size(), records.size());
+  // Appends continue after the old records.
+  auto writer = writer_of(*journal);
+  const auto more = append_ok(*writer, {AppendRequest{records[0].key, "after", false}});
+  int64_t before_in_partition = 0;
+  for (const LogPosition& position : positions) before_in_partition += position.partition == more[0].partition;
+  BOOST_TEST(more[0].offset.value == before_in_partition);
+
+  TempDir other;
+  auto fresh = open_journal(other.path());
+  BOOST_TEST(fresh->id() != id);
+}
+
+BOOST_AUTO_TEST_CASE(partition_count_mismatch_on_reopen_is_an_error) {
+  TempDir dir;
+  { open_journal(dir.path(), 4, 2); }
+  auto reopened = Journal::open(dir.path(), journal_options(8, 2));
+  BOOST_REQUIRE(!reopened.is_ok());
+  BOOST_TEST(reopened.status().code() == Status::Code::invalid_argument);
+  BOOST_TEST(reopened.status().field() == "topics[0].partitions");
+  BOOST_TEST_MESSAGE(reopened.status().to_string());
+  BOOST_TEST(reopened.status().message().find("has 4 partitions, not 8") != std::string::npos);
+  // Opening without naming the topic works, with the stored count.
+  JournalOptions plain;
+  auto journal = Journal::open(dir.path(), plain);
+  BOOST_REQUIRE(journal.is_ok());
+  BOOST_TEST(journal.value()->partition_count("events").value() == 4);
+  BOOST_TEST(journal.value()->partition_count("nope").status().code() == Status::Code::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(missing_journal_without_create_is_not_found) {
+  TempDir dir;
+  JournalOptions options = journal_options(4, 2);
+  options.create_if_missing = false;
+  auto journal = Journal::open(dir.path() + "/absent", options);
+  BOOST_REQUIRE(!journal.is_ok());
+  BOOST_TEST(journal.status().code() == Status::Code::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(bad_inputs_are_errors_naming_the_reason_and_append_nothing) {
+  TempDir dir;
+  auto journal = open_journal(dir.path());
+  auto writer = writer_of(*journal);
+
+  std::vector<AppendRequest> empty_key{AppendRequest{"org-1", "fine", false}, AppendRequest{"", "no key", false}};
+  auto result = writer->append(empty_key);
+  BOOST_REQUIRE(!result.is_ok());
+  BOOST_TEST(result.status().code() == Status::Code::invalid_argument);
+  BOOST_TEST(result.status().field() == "records[1].key");
+  BOOST_TEST(result.status().message().find("empty key") != std::string::npos);
+
+  std::vector<AppendRequest> oversize{AppendRequest{"org-1", "fine", false},
+                                      AppendRequest{"org-2", std::string(limits::event_bytes_max + 1, 'x'), false}};
+  result = writer->append(oversize);
+  BOOST_REQUIRE(!result.is_ok());
+  BOOST_TEST(result.status().code() == Status::Code::too_large);
+  BOOST_TEST(result.status().message().find("records[1].value") != std::string::npos);
+  BOOST_TEST_MESSAGE(result.status().to_string());
+
+  // Exactly the limit is fine.
+  append_ok(*writer, {AppendRequest{"org-3", std::string(limits::event_bytes_max, 'y'), false}});
+
+  auto reader = reader_from_start(*journal);
+  BOOST_TEST(reader->seek(PartitionId{4}, Offset{0}).code() == Status::Code::invalid_argument);
+  BOOST_TEST(reader->seek(PartitionId{0}, Offset{-1}).code() == Status::Code::invalid_argument);
+  BOOST_TEST(journal->writer("nope").status().code() == Status::Code::not_found);
+  const auto read = read_records(*reader, 1);
+  BOOST_REQUIRE_EQUAL(read.size(), 1u);  // only the record at the limit: the failed batches left nothing
+  BOOST_TEST(read[0].key == "org-3");
+
+  auto bad_topic = Journal::open(dir.path(), JournalOptions{{{"bad/name", 1}}});
+  BOOST_TEST(bad_topic.status().field() == "topics[0].name");
+  auto zero = Journal::open(dir.path(), JournalOptions{{{"zero", 0}}});
+  BOOST_TEST(zero.status().field() == "topics[0].partitions");
+}
+
+BOOST_AUTO_TEST_CASE(topics_are_separate_logs) {
+  TempDir dir;
+  auto journal = open_journal(dir.path(), 4, 2);
+  auto events = writer_of(*journal, journal_events_topic);
+  auto signals = writer_of(*journal, journal_signals_topic);
+  BOOST_TEST(signals->partition_count() == 2);
+  append_ok(*events, keyed_records(10, 5, "e"));
+  append_ok(*signals, keyed_records(6, 3, "s"));
+  auto signal_reader = reader_from_start(*journal, journal_signals_topic);
+  const auto read = read_records(*signal_reader, 6);
+  BOOST_REQUIRE_EQUAL(read.size(), 6u);
+  for (const Copied& record : read) BOOST_TEST(record.value.starts_with("s:"));
+  std::vector<LogRecord> none;
+  BOOST_REQUIRE(signal_reader->poll(none, 10, 10).is_ok());
+  BOOST_TEST(none.empty());
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_appenders_lose_nothing_and_keep_order) {
+  TempDir dir;
+  auto journal = open_journal(dir.path());
+  auto writer = writer_of(*journal);
+  constexpr int threads = 4;
+  constexpr int calls = 40;
+  constexpr int per_call = 25;
+  std::vector<std::thread> appenders;
+  std::vector<std::string> failures(threads);
+  for (int t = 0; t < threads; ++t) {
+    appenders.emplace_back([&, t] {
+      for (int c = 0; c < calls; ++c) {
+        std::vector<AppendRequest> batch;
+        for (int i = 0; i < per_call; ++i) {
+          const int n = c * per_call + i;
+          batch.push_back(AppendRequest{"org-" + std::to_string(t) + "-" + std::to_string(n % 7),
+                                        std::to_string(t) + ":" + std::to_string(n), false});
+        }
+        auto result = writer->append(batch);
+        if (!result.is_ok()) {
+          failures[static_cast<std::size_t>(t)] = result.status().to_string();
+          return;
+        }
+      }
+    });
+  }
+  for (auto& appender : appenders) appender.join();
+  for (const auto& failure : failures) BOOST_REQUIRE_MESSAGE(failure.empty(), failure);
+
+  constexpr std::size_t total = threads * calls * per_call;
+  auto reader = reader_from_start(*journal);
+  const auto read = read_records(*reader, total);
+  BOOST_REQUIRE_EQUAL(read.size(), total);
+  // Per partition, each thread's records come in the order it appended them; none is missing.
+  std::map<std::pair<int32_t, int>, int> last;  // (partition, thread) -> last n seen
+  std::vector<int> seen(threads, 0);
+  for (const Copied& record : read) {
+    const auto colon = record.value.find(':');
+    const int t = std::stoi(record.value.substr(0, colon));
+    const int n = std::stoi(record.value.substr(colon + 1));
+    auto [it, inserted] = last.try_emplace({record.position.partition.value, t}, n);
+    if (!inserted) {
+      BOOST_TEST(n > it->second);
+      it->second = n;
+    }
+    ++seen[static_cast<std::size_t>(t)];
+  }
+  for (int t = 0; t < threads; ++t) BOOST_TEST(seen[static_cast<std::size_t>(t)] == calls * per_call);
+}
+
+BOOST_AUTO_TEST_CASE(waiting_reader_wakes_on_append_from_another_thread) {
+  TempDir dir;
+  auto journal = open_journal(dir.path());
+  auto reader = reader_from_start(*journal);
+  auto writer = writer_of(*journal);
+  std::thread appender([&] { append_ok(*writer, keyed_records(1, 1, "late")); });
+  std::vector<LogRecord> batch;
+  const auto started = Clock::now();
+  // One long poll: returns as soon as the record lands, well before its timeout.
+  while (batch.empty() && Clock::now() - started < read_deadline) {
+    BOOST_REQUIRE(reader->poll(batch, 10, 10'000).is_ok());
+  }
+  appender.join();
+  BOOST_REQUIRE_EQUAL(batch.size(), 1u);
+  BOOST_TEST(batch[0].value == "late:0");
+}
+
+BOOST_AUTO_TEST_CASE(second_open_in_one_process_shares_the_journal) {
+  TempDir dir;
+  auto first = open_journal(dir.path());
+  auto second = open_journal(dir.path());
+  BOOST_TEST(first->id() == second->id());
+  auto reader = reader_from_start(*first);
+  append_ok(*writer_of(*second), keyed_records(5, 2, "x"));
+  BOOST_TEST(read_records(*reader, 5).size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(child_process_appends_while_parent_reads) {
+  TempDir dir;
+  // A tiny map on both sides: the child's appends grow the file past the parent's map, so the
+  // parent must adopt the child's growth (MDB_MAP_RESIZED) while reading.
+  JournalOptions options = journal_options(4, 2);
+  options.map_size_bytes = 64 * 1024;
+  auto opened = Journal::open(dir.path(), options);
+  BOOST_REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
+  auto reader = reader_from_start(*opened.value());
+  constexpr int calls = 20;
+  constexpr int per_call = 10;
+  const std::string padding(2000, 'p');
+  const pid_t child = fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child opens the journal itself (never the parent's handles) and leaves with _exit so
+    // that no parent-owned object is destroyed here.
+    auto child_journal = Journal::open(dir.path(), options);
+    if (!child_journal.is_ok()) _exit(2);
+    auto writer = child_journal.value()->writer(journal_events_topic);
+    if (!writer.is_ok()) _exit(3);
+    for (int c = 0; c < calls; ++c) {
+      auto records = keyed_records(per_call, 9, "child" + std::to_string(c));
+      for (auto& record : records) record.value += padding;
+      if (!writer.value()->append(records).is_ok()) _exit(4);
+    }
+    writer.value().reset();
+    child_journal.value().reset();
+    _exit(0);
+  }
+  const auto read = read_records(*reader, calls * per_call);
+  int status = 0;
+  BOOST_REQUIRE(waitpid(child, &status, 0) == child);
+  BOOST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  BOOST_REQUIRE_EQUAL(read.size(), static_cast<std::size_t>(calls * per_call));
+  std::map<std::string, int> values;
+  for (const Copied& record : read) ++values[record.value];
+  BOOST_TEST(values.size() == static_cast<std::size_t>(calls * per_call));  // each exactly once
+  BOOST_TEST(std::filesystem::file_size(std::filesystem::path(dir.path()) / "data.mdb") > 256 * 1024u);
+}
+
+BOOST_AUTO_TEST_CASE(map_grows_from_a_tiny_initial_size) {
+  TempDir dir;
+  JournalOptions options = journal_options(4, 2);
+  options.map_size_bytes = 64 * 1024;
+  auto opened = Journal::open(dir.path(), options);
+  BOOST_REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
+  auto& journal = *opened.value();
+  auto writer = writer_of(journal);
+  auto reader = reader_from_start(journal);
+  constexpr int calls = 20;
+  constexpr int per_call = 250;
+  std::size_t read_count = 0;
+  std::vector<LogRecord> batch;
+  for (int c = 0; c < calls; ++c) {
+    std::vector<AppendRequest> records;
+    for (int i = 0; i < per_call; ++i) {
+      records.push_back(AppendRequest{"org-" + std::to_string(i % 13), std::string(1000, static_cast<char>('a' + c)), false});
+    }
+    append_ok(*writer, records);
+    // Read as we go: growth must work while this process has a reader.
+    BOOST_REQUIRE(reader->poll(batch, 100, 0).is_ok());
+    read_count += batch.size();
+  }
+  const auto rest = read_records(*reader, calls * per_call - read_count);
+  BOOST_TEST(read_count + rest.size() == static_cast<std::size_t>(calls * per_call));
+  BOOST_TEST(std::filesystem::file_size(std::filesystem::path(dir.path()) / "data.mdb") > 5'000'000u);
+
+  JournalOptions capped = journal_options(4, 2);
+  capped.map_size_bytes = 64 * 1024;
+  capped.map_size_max_bytes = 128 * 1024;
+  TempDir small;
+  auto tiny = Journal::open(small.path(), capped);
+  BOOST_REQUIRE(tiny.is_ok());
+  std::vector<AppendRequest> big(200, AppendRequest{"org-1", std::string(4000, 'z'), false});
+  auto full = writer_of(*tiny.value())->append(big);
+  BOOST_REQUIRE(!full.is_ok());
+  BOOST_TEST(full.status().code() == Status::Code::too_large);
+  BOOST_TEST_MESSAGE(full.status().to_string());
+}
+
+BOOST_AUTO_TEST_CASE(tamper_helper_changes_one_byte_of_a_value) {
+  TempDir dir;
+  auto journal = open_journal(dir.path());
+  const auto positions = append_ok(*writer_of(*journal), {AppendRequest{"org-1", "abcdef", false}});
+  BOOST_REQUIRE(journal_tamper_for_test(dir.path(), "events", positions[0].partition, positions[0].offset, 2).is_ok());
+  auto reader = reader_from_start(*journal);
+  const auto read = read_records(*reader, 1);
+  BOOST_REQUIRE_EQUAL(read.size(), 1u);
+  BOOST_TEST(read[0].key == "org-1");
+  BOOST_TEST(read[0].value.size() == 6u);
+  BOOST_TEST(read[0].value.substr(0, 2) == "ab");
+  BOOST_TEST(read[0].value[2] != 'c');
+  BOOST_TEST(read[0].value.substr(3) == "def");
+  BOOST_TEST(journal_tamper_for_test(dir.path(), "events", positions[0].partition, positions[0].offset, 6).code() ==
+             Status::Code::invalid_argument);
+  BOOST_TEST(journal_tamper_for_test(dir.path(), "events", positions[0].partition, Offset{99}, 0).code() ==
+             Status::Code::not_found);
+}
+
+}  // namespace
+}  // namespace tally
