@@ -1,0 +1,61 @@
+// Shared plumbing of the `tally` subcommands: option parsing, where things live in a data dir,
+// opening the events log (journal or Kafka) and the views.
+//
+// Data dir layout (tally dev, tally serve):  DIR/journal  the embedded journal (dev only)
+//                                             DIR/views    the projector's LMDB views
+// Read commands accept either DIR or DIR/views.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "engine/status.h"
+#include "log/log.h"
+#include "projections/views.h"
+
+namespace tally::cli {
+
+namespace po = boost::program_options;
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_usage = 2;
+inline constexpr int32_t dev_events_partitions_default = 4;
+inline constexpr int32_t signals_partitions_default = 1;
+
+// Parses `args` into `vm`. Prints help (returns exit_ok) or a usage error (returns exit_usage);
+// nullopt means go on.
+std::optional<int> parse_options(const char* command, const char* synopsis, const Args& args,
+                                 po::options_description& options, po::variables_map& vm,
+                                 const po::positional_options_description* positional = nullptr);
+
+// Prints "tally <command>: <status>" to stderr and returns exit_failure.
+int fail(const char* command, const Status& status);
+
+std::string views_dir(const std::string& data_dir);
+std::string journal_dir(const std::string& data_dir);
+
+// Where the events log is: exactly one of a journal dir or Kafka brokers.
+struct LogLocation {
+  std::string journal;
+  std::string kafka;
+  std::string topic_prefix = "tally";
+  int32_t partitions = dev_events_partitions_default;  // for a journal created here
+};
+void add_log_options(po::options_description& options, LogLocation& location);
+// REQUIRES: exactly one of journal/kafka set (else invalid_argument naming --journal/--kafka).
+Status check_log_location(const LogLocation& location);
+
+// Writers and readers of the events or signals topic ("events"/"signals").
+Result<std::unique_ptr<LogWriter>> open_writer(const LogLocation& location, std::string_view topic);
+Result<std::unique_ptr<LogReader>> open_reader(const LogLocation& location, std::string_view topic);
+
+Result<std::unique_ptr<ViewReader>> open_views(const std::string& data_dir);
+
+// The append request for one encoded event: keyed by org; global events to every partition.
+AppendRequest append_request_for(std::string encoded_event);
+
+}  // namespace tally::cli

@@ -1,0 +1,208 @@
+#include "node/node.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+
+#include "api/projector_metrics.h"
+#include "engine/event_factory.h"
+#include "log/journal.h"
+#include "log/kafka_log.h"
+
+namespace tally {
+namespace {
+
+constexpr int views_wait_ms_max = 30'000;  // an api-only process waits this long for a projector
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
+  std::unique_ptr<Node> node(new Node());
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Status::error(Status::Code::io_error, "cannot create " + options.data_dir + ": " + ec.message());
+  if (Status s = node->open_log(options); !s.is_ok()) return s;
+  if (options.role_projector) {
+    if (Status s = node->start_projector(options); !s.is_ok()) return s;
+    if (options.tick_interval_ms > 0) node->start_ticker(options.tick_interval_ms);
+  }
+  if (options.role_api) {
+    if (Status s = node->start_api(options); !s.is_ok()) {
+      node->stop();
+      return s;
+    }
+  }
+  return node;
+}
+
+Status Node::open_log(const NodeOptions& options) {
+  if (options.kafka_brokers.empty()) {
+    JournalOptions journal_opts = journal_options(options.partitions, 1);
+    // An existing journal keeps its partition count; only a new one takes ours.
+    JournalOptions existing;
+    existing.create_if_missing = false;
+    const std::string dir = (std::filesystem::path(options.data_dir) / "journal").string();
+    auto journal = Journal::open(dir, existing);
+    if (!journal.is_ok() && journal.status().code() == Status::Code::not_found) journal = Journal::open(dir, journal_opts);
+    if (!journal.is_ok()) return journal.status();
+    journal_ = std::move(journal.value());
+    auto writer = journal_->writer(journal_events_topic);
+    if (!writer.is_ok()) return writer.status();
+    events_writer_ = std::move(writer.value());
+    auto reader = journal_->reader(journal_events_topic);
+    if (!reader.is_ok()) return reader.status();
+    events_reader_ = std::move(reader.value());
+    auto end_reader = journal_->reader(journal_events_topic);
+    if (!end_reader.is_ok()) return end_reader.status();
+    end_reader_ = std::move(end_reader.value());
+    return Status::ok();
+  }
+  KafkaOptions kafka;
+  kafka.brokers = options.kafka_brokers;
+  kafka.topic_prefix = options.topic_prefix;
+  const std::string topic = kafka_topic(kafka, kafka_events_kind);
+  auto writer = KafkaWriter::open(kafka, topic);
+  if (!writer.is_ok()) return writer.status();
+  events_writer_ = std::move(writer.value());
+  auto reader = KafkaReader::open(kafka, topic);
+  if (!reader.is_ok()) return reader.status();
+  events_reader_ = std::move(reader.value());
+  auto end_reader = KafkaReader::open(kafka, topic);
+  if (!end_reader.is_ok()) return end_reader.status();
+  end_reader_ = std::move(end_reader.value());
+  return check_topic(kafka, topic, events_reader_->partition_count());
+}
+
+Status Node::start_projector(const NodeOptions& options) {
+  ProjectorOptions projector_options;
+  projector_options.batch_time_max_ms = 5;  // low latency for ?wait=1; batches still fill under load
+  projector_options.poll_timeout_ms = 50;
+  auto projector = Projector::open((std::filesystem::path(options.data_dir) / "views").string(), projector_options);
+  if (!projector.is_ok()) return projector.status();
+  projector_ = std::move(projector.value());
+  if (Status s = projector_->start(*events_reader_); !s.is_ok()) return s;
+  projector_thread_ = std::thread([this] {
+    Status status = projector_->run(*events_reader_, stop_);
+    if (!status.is_ok()) record_error("projector", status);
+  });
+  return Status::ok();
+}
+
+void Node::start_ticker(int interval_ms) {
+  ticker_thread_ = std::thread([this, interval_ms] {
+    // Ticks carry the clock into the log so month rollovers and cap periods land
+    // deterministically (SPEC §2). The fold itself never reads a clock.
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      stopped_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stop_.load(); });
+      if (stop_) break;
+      lock.unlock();
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      const std::string key = "tick-" + std::to_string(now_ms);
+      AppendRequest tick{"", make_tick({key, "", now_ms, "tally-ticker"}), true};
+      auto appended = events_writer_->append(std::span<const AppendRequest>(&tick, 1));
+      if (!appended.is_ok()) record_error("ticker", appended.status());
+      lock.lock();
+    }
+  });
+}
+
+Status Node::start_api(const NodeOptions& options) {
+  const std::string views_path = (std::filesystem::path(options.data_dir) / "views").string();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(views_wait_ms_max);
+  for (;;) {
+    auto views = ViewReader::open(views_path);
+    if (views.is_ok()) {
+      views_ = std::move(views.value());
+      break;
+    }
+    // A separate projector process may not have created the views yet.
+    if (views.status().code() != Status::Code::not_found || std::chrono::steady_clock::now() > deadline) {
+      return views.status();
+    }
+    std::unique_lock lock(mutex_);
+    stopped_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_.load(); });
+    if (stop_) return Status::error(Status::Code::unavailable, "stopped while waiting for the views");
+  }
+  api::HttpServerOptions server_options;
+  server_options.host = options.listen_host;
+  server_options.port = options.listen_port;
+  server_options.tokens = options.tokens;
+  api::MetricsSource metrics;
+  metrics.log_end_offset = [this](PartitionId partition) -> Result<Offset> {
+    std::lock_guard lock(end_mutex_);
+    return end_reader_->end_offset(partition);
+  };
+  if (projector_) {
+    metrics.append_prometheus = [this](std::string& out) { api::append_projector_metrics(projector_->metrics(), out); };
+  }
+  api::WaitApplied wait_applied;
+  if (projector_) {
+    wait_applied = [this](LogPosition position, int timeout_ms) {
+      return projector_->wait_until_applied(position, timeout_ms);
+    };
+  } else {
+    // Another process projects: poll the views' stored offsets.
+    wait_applied = [this](LogPosition position, int timeout_ms) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+      while (std::chrono::steady_clock::now() < until) {
+        auto partitions = views_->partitions();
+        if (partitions.is_ok()) {
+          for (const PartitionView& p : partitions.value()) {
+            if (p.partition == position.partition && p.next_offset > position.offset) return true;
+          }
+        }
+        std::unique_lock lock(mutex_);
+        if (stopped_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_.load(); })) return false;
+      }
+      return false;
+    };
+  }
+  server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait_applied, metrics);
+  if (options.add_routes) {
+    if (Status s = options.add_routes(*server_); !s.is_ok()) return s;
+  }
+  return server_->start();
+}
+
+uint16_t Node::port() const { return server_->port(); }
+
+void Node::record_error(const std::string& role, const Status& status) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error_.empty()) error_ = role + ": " + status.to_string();
+  }
+  stopped_.notify_all();
+}
+
+std::string Node::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+void Node::wait() {
+  std::unique_lock lock(mutex_);
+  stopped_.wait(lock, [this] { return stop_.load() || !error_.empty(); });
+}
+
+void Node::stop() {
+  if (server_) server_->stop();  // no new commands; in-flight ones finish
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  stopped_.notify_all();
+  if (ticker_thread_.joinable()) ticker_thread_.join();
+  if (projector_thread_.joinable()) projector_thread_.join();  // commits its in-flight batch
+}
+
+Node::~Node() {
+  stop();
+  server_.reset();
+  views_.reset();
+  projector_.reset();
+}
+
+}  // namespace tally
