@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The tally command end to end, as a user runs it:
+#   tally dev (port 0) + tally produce --journal (another process) -> balance -> txns;
+#   a bad line stops produce, names line and field, and nothing after it is appended;
+#   SIGTERM while producers append -> "stopped cleanly"; a restart catches up, nothing lost.
+# Waits are on conditions with deadlines (polling the views), never fixed sleeps.
+set -euo pipefail
+tally="$1"
+dir=$(mktemp -d)
+dev_pid=""
+cleanup() {
+  [ -n "$dev_pid" ] && kill "$dev_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$dir/dev.log" ] && sed 's/^/  dev: /' "$dir/dev.log" >&2; exit 1; }
+
+start_dev() {
+  : > "$dir/dev.log"
+  "$tally" dev --data "$dir/d" --listen 127.0.0.1:0 --token cli-test-token-0123456 --tick-interval-ms 0 \
+    >"$dir/dev.log" 2>&1 &
+  dev_pid=$!
+  wait_until "grep -q '^listening on' '$dir/dev.log'" 30 "tally dev to listen"
+}
+# wait_until CONDITION SECONDS WHAT
+wait_until() {
+  local deadline=$(( $(date +%s) + $2 ))
+  until eval "$1"; do
+    [ "$(date +%s)" -le "$deadline" ] || fail "timed out waiting for $3"
+    sleep 0.05
+  done
+}
+balance_micros() {
+  "$tally" balance "$1" --data "$dir/d" --json 2>/dev/null | grep -o '"balance_micros":-\?[0-9]*' | cut -d: -f2
+}
+
+t0=1763856000000
+cat > "$dir/events.jsonl" <<JSON
+{"type":"rate_card_published","idempotency_key":"rc-1","occurred_at_ms":$t0,"version":1,"markup_bp":15000,"byok_fee_bp":0,"models":[{"model":"m","input_per_mtok_micros":75000,"output_per_mtok_micros":0,"cache_read_per_mtok_micros":0,"cache_write_per_mtok_micros":0}]}
+{"type":"purchase","idempotency_key":"ch_1","org_id":"acme","occurred_at_ms":$t0,"credits_micros":100000000,"paid_minor":10000,"currency":"usd","fee_minor":0,"bundles":1,"payment_ref":"ch_1"}
+
+{"type":"usage","idempotency_key":"req-1","org_id":"acme","occurred_at_ms":$((t0 + 1000)),"member_id":"u1","workspace":"w1","meter":"llm_tokens","model":"m","input_tokens":1234}
+{"type":"usage","idempotency_key":"req-1","org_id":"acme","occurred_at_ms":$((t0 + 2000)),"member_id":"u1","workspace":"w1","meter":"llm_tokens","model":"m","input_tokens":1234}
+JSON
+
+start_dev
+out=$("$tally" produce --journal "$dir/d/journal" "$dir/events.jsonl")
+[ "$out" = "appended 4 events" ] || fail "produce printed '$out'"
+# 1234 input tokens at 75,000 µcr/Mtok, markup 1.5x: ceil(138.825) = 139 µcr; the retry of req-1
+# (new time, same payload) is a duplicate.
+wait_until '[ "$(balance_micros acme)" = "99999861" ]' 30 "balance 99.999861"
+"$tally" balance acme --data "$dir/d" | grep -q "99.999861 credits" || fail "human balance"
+txns=$("$tally" txns acme --data "$dir/d")
+echo "$txns" | grep -q "purchase .*ch_1 .*applied .*100.000000" || fail "txns lacks the purchase: $txns"
+echo "$txns" | grep -q "usage .*req-1 .*applied .*-0.000139 .*99.999861" || fail "txns lacks the usage: $txns"
+echo "$txns" | grep -q "usage .*req-1 .*duplicate" || fail "txns lacks the duplicate: $txns"
+page=$("$tally" txns acme --data "$dir/d" --limit 1 --cursor 1 --json)
+echo "$page" | grep -q '"idempotency_key":"req-1"' || fail "second page: $page"
+echo "$page" | grep -q '"next_cursor":"2"' || fail "next cursor: $page"
+
+# A bad line: reported with its number and field; what follows it is not appended.
+cat > "$dir/bad.jsonl" <<JSON
+{"type":"signup_allocation","idempotency_key":"s-1","org_id":"acme","occurred_at_ms":$t0,"credits_micros":5000000}
+{"type":"purchase","idempotency_key":"ch_2","org_id":"acme","occurred_at_ms":$t0,"credits_micros":1000000,"paid_minor":100,"currency":"usd","fee_minor":0,"bundles":11}
+{"type":"signup_allocation","idempotency_key":"s-3","org_id":"acme","occurred_at_ms":$t0,"credits_micros":7000000}
+JSON
+set +e
+out=$("$tally" produce --journal "$dir/d/journal" "$dir/bad.jsonl" 2>"$dir/err")
+code=$?
+set -e
+[ "$code" = 1 ] || fail "produce of a bad line exited $code"
+grep -q "line 2: bundles" "$dir/err" || fail "error does not name line 2 and bundles: $(cat "$dir/err")"
+[ "$out" = "appended 1 events" ] || fail "produce before the bad line printed '$out'"
+wait_until '[ "$(balance_micros acme)" = "104999861" ]' 30 "the signup allocation before the bad line"
+"$tally" txns acme --data "$dir/d" --limit 500 | grep -q "s-3" && fail "a line after the bad one was appended"
+
+# Clean shutdown under load: producers keep appending while tally dev gets SIGTERM.
+for p in 1 2 3; do
+  for i in $(seq 1 400); do
+    echo "{\"type\":\"usage\",\"idempotency_key\":\"load-$p-$i\",\"org_id\":\"acme\",\"occurred_at_ms\":$((t0 + 5000 + i)),\"meter\":\"llm_tokens\",\"model\":\"m\",\"input_tokens\":1234}"
+  done > "$dir/load-$p.jsonl"
+done
+producers=()
+for p in 1 2 3; do
+  ( for chunk in 1 2 3 4; do
+      sed -n "$(( (chunk - 1) * 100 + 1 )),$(( chunk * 100 ))p" "$dir/load-$p.jsonl" |
+        "$tally" produce --journal "$dir/d/journal" >/dev/null
+    done ) &
+  producers+=($!)
+done
+wait_until '[ "$(balance_micros acme)" != "104999861" ]' 30 "the projector to start on the load"
+kill -TERM "$dev_pid"
+wait "$dev_pid" || fail "tally dev exited non-zero on SIGTERM"
+dev_pid=""
+grep -q "stopped cleanly" "$dir/dev.log" || fail "no clean stop"
+for p in "${producers[@]}"; do wait "$p" || fail "a producer failed"; done
+# Restart: the projector resumes at its stored offsets; every one of the 1200 usages counts once.
+start_dev
+wait_until '[ "$(balance_micros acme)" = "$(( 104999861 - 1200 * 139 ))" ]' 60 "all 1200 load events, once each"
+kill -TERM "$dev_pid"
+wait "$dev_pid" || fail "second tally dev exited non-zero"
+dev_pid=""
+echo "cli_test: ok"
