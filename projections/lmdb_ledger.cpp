@@ -9,9 +9,10 @@
 
 namespace tally::store {
 
-void LmdbLedger::begin(MDB_txn* txn) {
+void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
   assert(txn_ == nullptr && txn != nullptr);
   txn_ = txn;
+  keys_.reserve(records);  // about one new key per record: no rehash while folding
   error_ = Status::ok();
 }
 

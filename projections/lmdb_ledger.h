@@ -30,8 +30,8 @@ class LmdbLedger final : public Ledger {
  public:
   explicit LmdbLedger(StoreEnv& env) : env_(env) {}
 
-  // REQUIRES: no batch in progress; `txn` is a write txn of env.
-  void begin(MDB_txn* txn);
+  // REQUIRES: no batch in progress; `txn` is a write txn of env. `records` sizes the caches.
+  void begin(MDB_txn* txn, std::size_t records);
   // Writes every handed-out entry into the txn. Returns 0 or the LMDB error code (MDB_MAP_FULL,
   // MDB_TXN_FULL, …); `failed_call` names the call.
   int flush(std::string& failed_call);

@@ -270,6 +270,9 @@ Status Projector::Impl::collect_batch(LogReader& reader) {
     if (Status s = reader.poll(polled, options.batch_events_max - batch.size(), timeout_ms); !s.is_ok()) return s;
     if (polled.empty()) break;  // caught up: commit what we have now (read-your-writes latency)
     for (const LogRecord& record : polled) {
+      // 8-byte aligned copies: FlatBuffers reads scalars in place, and the fold would otherwise
+      // copy every misaligned record once more.
+      batch_arena.resize((batch_arena.size() + 7) / 8 * 8);
       batch.push_back(BatchRecord{record.position, batch_arena.size(), record.value.size()});
       batch_arena.append(record.value);
     }

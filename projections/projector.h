@@ -70,6 +70,11 @@ struct ProjectorMetrics {
   int64_t last_commit_latency_us = 0;
   int64_t max_commit_latency_us = 0;
   uint64_t total_commit_latency_us = 0;
+  // Where the time of committed batches went: folding, writing into the txn, mdb_txn_commit (the
+  // page writes and fsyncs).
+  uint64_t total_fold_us = 0;
+  uint64_t total_write_us = 0;
+  uint64_t total_sync_us = 0;
 };
 
 class Projector {

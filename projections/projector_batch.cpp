@@ -129,7 +129,7 @@ int Projector::Impl::attempt(std::size_t count, Status& error, std::string& fail
     failed_call = "mdb_txn_begin(write)";
     return rc;
   }
-  ledger.begin(txn);
+  ledger.begin(txn, count);
   {
     std::lock_guard lock(mutex);
     batch_next = committed_next;
@@ -158,20 +158,29 @@ int Projector::Impl::attempt(std::size_t count, Status& error, std::string& fail
     mdb_txn_abort(txn);
     return 0;
   }
+  const auto folded_at = std::chrono::steady_clock::now();
   ++batch_stats.batches;
   int rc = write_batch(txn, failed_call);
   if (rc != 0) {
     mdb_txn_abort(txn);
     return rc;
   }
+  const auto written_at = std::chrono::steady_clock::now();
   rc = mdb_txn_commit(txn);  // frees the txn, committed or not
   if (rc != 0) {
     failed_call = "mdb_txn_commit";
     return rc;
   }
   ledger.end(true);
-  const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_at);
-  publish(folded, latency.count(), outbox.size());
+  const auto now = std::chrono::steady_clock::now();
+  const auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+  {
+    std::lock_guard lock(mutex);
+    metrics.total_fold_us += static_cast<uint64_t>(us(folded_at - started_at));
+    metrics.total_write_us += static_cast<uint64_t>(us(written_at - folded_at));
+    metrics.total_sync_us += static_cast<uint64_t>(us(now - written_at));
+  }
+  publish(folded, us(now - started_at), outbox.size());
   return 0;
 }
 
@@ -219,11 +228,12 @@ void Projector::Impl::record_effects(LogPosition position) {
 
   if (r.outcome != Outcome::applied || e->body_type() != fb::Body::Usage) return;
   const auto* u = e->body_as_Usage();
-  store::usage_key(key_scratch, r.org_id, utc_day(e->occurred_at_ms()), f.model, f.member_id, f.workspace);
+  const int64_t day = utc_day(e->occurred_at_ms());
+  store::usage_key(key_scratch, r.org_id, day, f.model, f.member_id, f.workspace, digest_scratch);
   auto it = rollups.find(std::string_view(key_scratch));
   if (it == rollups.end()) {
     it = rollups.emplace(key_scratch, UsageRollup{}).first;
-    it->second.day = utc_day(e->occurred_at_ms());
+    it->second.day = day;
     it->second.model.assign(f.model);
     it->second.member_id.assign(f.member_id);
     it->second.workspace.assign(f.workspace);
@@ -257,27 +267,7 @@ int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
   // Outbox sequences only grow: MDB_APPEND skips the key search.
   if (int rc = outbox.for_each([&](auto k, auto v) { return put(Db::outbox, k, v, MDB_APPEND); }); rc != 0) return rc;
 
-  const MDB_dbi usage_dbi = env->dbi(Db::usage);
-  for (auto& [key, delta] : rollups) {
-    MDB_val k = to_val(key);
-    MDB_val v;
-    const int rc = mdb_get(txn, usage_dbi, &k, &v);
-    if (rc == 0) {
-      UsageRollup stored;
-      if (!store::decode_usage(from_val(v), stored)) {
-        failed_call = "decode(usage)";
-        return MDB_CORRUPTED;
-      }
-      store::add_usage(stored, delta);
-      store::encode_usage(value_scratch, stored);
-    } else if (rc == MDB_NOTFOUND) {
-      store::encode_usage(value_scratch, delta);
-    } else {
-      failed_call = "mdb_get(usage)";
-      return rc;
-    }
-    if (int put_rc = put(Db::usage, key, value_scratch, 0); put_rc != 0) return put_rc;
-  }
+  if (int rc = write_rollups(txn, failed_call); rc != 0) return rc;
 
   for (std::size_t p = 0; p < batch_touched.size(); ++p) {
     if (!batch_touched[p]) continue;
@@ -296,6 +286,50 @@ int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
   value_scratch.clear();
   store::put_u64_be(value_scratch, env->map_size());
   return put(Db::meta, store::meta_map_size, value_scratch, 0);
+}
+
+// Adds the batch's roll-up cells to the stored ones: in key order, one cursor search per cell.
+int Projector::Impl::write_rollups(MDB_txn* txn, std::string& failed_call) {
+  if (rollups.empty()) return 0;
+  rollups_sorted.clear();
+  for (const auto& cell : rollups) rollups_sorted.push_back(&cell);
+  std::sort(rollups_sorted.begin(), rollups_sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  MDB_cursor* cursor = nullptr;
+  if (int rc = mdb_cursor_open(txn, env->dbi(Db::usage), &cursor); rc != 0) {
+    failed_call = "mdb_cursor_open(usage)";
+    return rc;
+  }
+  int rc = 0;
+  for (const auto* cell : rollups_sorted) {
+    MDB_val k = to_val(cell->first);
+    MDB_val v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
+    unsigned flags = 0;
+    if (rc == 0) {
+      UsageRollup stored;
+      if (!store::decode_usage(from_val(v), stored)) {
+        failed_call = "decode(usage)";
+        rc = MDB_CORRUPTED;
+        break;
+      }
+      store::add_usage(stored, cell->second);
+      store::encode_usage(value_scratch, stored);
+      flags = MDB_CURRENT;  // the cursor is on the cell: no second search
+    } else if (rc == MDB_NOTFOUND) {
+      store::encode_usage(value_scratch, cell->second);
+    } else {
+      failed_call = "mdb_cursor_get(usage)";
+      break;
+    }
+    k = to_val(cell->first);
+    v = to_val(value_scratch);
+    if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) {
+      failed_call = "mdb_cursor_put(usage)";
+      break;
+    }
+  }
+  mdb_cursor_close(cursor);
+  return rc;
 }
 
 }  // namespace tally

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/fold.h"
@@ -94,7 +95,13 @@ struct Projector::Impl {
   PutBuffer history;
   PutBuffer rejects;
   PutBuffer outbox;
-  std::map<std::string, UsageRollup, std::less<>> rollups;
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, UsageRollup, StringHash, std::equal_to<>> rollups;
+  std::vector<const std::pair<const std::string, UsageRollup>*> rollups_sorted;
+  DigestBuilder digest_scratch;
   std::string key_scratch;
   std::string value_scratch;
 
@@ -110,6 +117,7 @@ struct Projector::Impl {
   int attempt(std::size_t count, Status& error, std::string& failed_call);
   void record_effects(LogPosition position);
   int write_batch(MDB_txn* txn, std::string& failed_call);
+  int write_rollups(MDB_txn* txn, std::string& failed_call);
   void publish(std::size_t count, int64_t latency_us, uint64_t outbox_added);
 };
 

@@ -203,22 +203,27 @@ bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& e) 
          r.zig(e.fee_minor) && r.text(e.currency) && r.text(e.reason_text) && r.done();
 }
 
+// Layout: format u8 | events, debited, tracked, input, output, cache read, cache write, seconds
+// (zigzag varints) | model, member, workspace (texts).
 void encode_usage(std::string& out, const UsageRollup& u) {
   out.clear();
-  ByteWriter w(out);
-  w.u8(record_format_version);
-  w.i64(u.events).i64(u.debited_micros).i64(u.tracked_cost_micros).i64(u.input_tokens).i64(u.output_tokens);
-  w.i64(u.cache_read_tokens).i64(u.cache_write_tokens).i64(u.seconds);
-  w.str(u.model).str(u.member_id).str(u.workspace);
+  out.push_back(static_cast<char>(record_format_version));
+  for (int64_t v : {u.events, u.debited_micros, u.tracked_cost_micros, u.input_tokens, u.output_tokens,
+                    u.cache_read_tokens, u.cache_write_tokens, u.seconds}) {
+    put_zig(out, v);
+  }
+  put_text(out, u.model);
+  put_text(out, u.member_id);
+  put_text(out, u.workspace);
 }
 
 bool decode_usage(std::string_view bytes, UsageRollup& u) {
-  ByteReader r(bytes);
+  VarReader r(bytes);
   uint8_t format = 0;
-  return r.u8(format) && format == record_format_version && r.i64(u.events) && r.i64(u.debited_micros) &&
-         r.i64(u.tracked_cost_micros) && r.i64(u.input_tokens) && r.i64(u.output_tokens) &&
-         r.i64(u.cache_read_tokens) && r.i64(u.cache_write_tokens) && r.i64(u.seconds) && r.str(u.model) &&
-         r.str(u.member_id) && r.str(u.workspace) && r.done();
+  return r.u8(format) && format == record_format_version && r.zig(u.events) && r.zig(u.debited_micros) &&
+         r.zig(u.tracked_cost_micros) && r.zig(u.input_tokens) && r.zig(u.output_tokens) &&
+         r.zig(u.cache_read_tokens) && r.zig(u.cache_write_tokens) && r.zig(u.seconds) && r.text(u.model) &&
+         r.text(u.member_id) && r.text(u.workspace) && r.done();
 }
 
 namespace {

@@ -5,7 +5,8 @@
 // History entries are the bulk of the store (one per event), so they use a compact encoding:
 // a leading format byte, then LEB128 varints (signed values zigzag-encoded) and varint-length
 // prefixed strings, in the order of the fields of HistoryEntry (sequence and org are in the key).
-// The other records use engine/state_codec.h's ByteWriter (fixed 8-byte integers).
+// Usage roll-ups (about one per usage event when cardinality is high) are varints too. The other
+// records use engine/state_codec.h's ByteWriter (fixed 8-byte integers).
 //
 // decode_* return false on malformed bytes: callers report corruption.
 #pragma once

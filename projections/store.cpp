@@ -96,11 +96,17 @@ void usage_day_prefix(std::string& out, std::string_view org, int64_t day) {
 
 void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
                std::string_view member, std::string_view workspace) {
+  DigestBuilder scratch;
+  usage_key(out, org, day, model, member, workspace, scratch);
+}
+
+void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
+               std::string_view member, std::string_view workspace, DigestBuilder& scratch) {
   usage_day_prefix(out, org, day);
   out.push_back('\0');
-  DigestBuilder d;
-  d.add(model).add(member).add(workspace);
-  const Digest128 digest = d.finish();
+  scratch.clear();
+  scratch.add(model).add(member).add(workspace);
+  const Digest128 digest = scratch.finish();
   for (uint64_t word : {digest.high, digest.low}) put_u64_be(out, word);
 }
 

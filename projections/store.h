@@ -40,7 +40,7 @@
 //                                                        "#<partition>" (global_key_scope)
 //   "purchases"   org \0 purchase key                    encode(PurchaseRecord)
 //   "history"     org \0 sequence (u64 BE)               projections/records.h: HistoryEntry
-//   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup
+//   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup (varints)
 //                 \0 digest (16 bytes) of (model,
 //                 member, workspace)
 //   "outbox"      sequence (u64 BE), dense from 1        str(signal id) + encoded Signal (TLS1)
@@ -63,6 +63,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/digest.h"
 #include "engine/status.h"
 #include "engine/types.h"
 
@@ -99,6 +100,9 @@ void history_key(std::string& out, std::string_view org, uint64_t sequence);
 void org_prefix(std::string& out, std::string_view org);
 void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
                std::string_view member, std::string_view workspace);
+// The same, reusing `scratch` for the digest (no allocation once warmed up).
+void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
+               std::string_view member, std::string_view workspace, DigestBuilder& scratch);
 // org \0 day: the first usage key of that day (for range scans).
 void usage_day_prefix(std::string& out, std::string_view org, int64_t day);
 int64_t usage_key_day(std::string_view key, std::size_t org_size);  // REQUIRES: a usage key of that org

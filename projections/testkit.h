@@ -118,6 +118,7 @@ struct ExpectedHistory {
 
 class Reference {
  public:
+  Reference() = default;
   // Folds every record of `log` in append order.
   explicit Reference(const MemoryLog& log);
   // Folds records given in an order (each partition's records in offset order).

@@ -255,6 +255,20 @@ class LmdbViewReader final : public ViewReader {
     return stats;
   }
 
+  Result<std::vector<ViewStorage>> storage() override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::vector<ViewStorage> views;
+    for (int i = 0; i < store::db_count; ++i) {
+      const Db db = static_cast<Db>(i);
+      MDB_stat stat;
+      if (int rc = mdb_stat(txn->get(), env_->dbi(db), &stat); rc != 0) return store::lmdb_error("mdb_stat", rc);
+      views.push_back(ViewStorage{store::db_name(db), stat.ms_entries,
+                                  stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages, stat.ms_psize});
+    }
+    return views;
+  }
+
   Result<std::map<std::string, Digest128>> digests() override {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();

@@ -121,6 +121,14 @@ struct ProjectionStats {
   uint64_t outbox_sent = 0;                   // outbox entries the emitter has recorded as sent
 };
 
+// Disk use of one view (one LMDB database), for operators and the bench.
+struct ViewStorage {
+  std::string name;
+  uint64_t entries = 0;
+  uint64_t pages = 0;        // branch + leaf + overflow pages
+  uint64_t page_bytes = 0;   // page size
+};
+
 class ViewReader {
  public:
   virtual ~ViewReader() = default;
@@ -143,6 +151,10 @@ class ViewReader {
   // identical digests on every machine. Excludes bookkeeping that is not a fold result
   // (emitter progress, map size, stats).
   virtual Result<std::map<std::string, Digest128>> digests() = 0;
+  // Entries and pages of every view (added after the first API; default: unavailable).
+  virtual Result<std::vector<ViewStorage>> storage() {
+    return Status::error(Status::Code::unavailable, "storage statistics not available");
+  }
 };
 
 }  // namespace tally

@@ -1,0 +1,118 @@
+// Boost.Test checks shared by the projector's tests: every view of a data dir against the
+// reference fold (projections/testkit.h) of the same log. Include after <boost/test/unit_test.hpp>.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "projections/testkit.h"
+#include "projections/views.h"
+
+namespace tally::testkit {
+
+template <typename T>
+T ok(Result<T> result) {
+  BOOST_REQUIRE_MESSAGE(result.is_ok(), result.status().to_string());
+  return std::move(result.value());
+}
+inline void ok(const Status& status) { BOOST_REQUIRE_MESSAGE(status.is_ok(), status.to_string()); }
+
+// Every view of `dir` against the reference fold of the same log.
+inline void check_views(const std::string& dir, const Reference& ref) {
+  auto views = ok(ViewReader::open(dir));
+
+  // Orgs and their states.
+  const auto expected_orgs = ref.orgs();
+  const auto org_ids = ok(views->org_ids());
+  BOOST_REQUIRE_EQUAL(org_ids.size(), expected_orgs.size());
+  for (const auto& [id, expected] : expected_orgs) {
+    const auto org = ok(views->org(id));
+    BOOST_REQUIRE_MESSAGE(org.has_value(), "org " << id << " missing");
+    BOOST_CHECK_MESSAGE(org->state == expected, "org " << id << " differs: balance " << org->state.balance_micros
+                                                       << " vs " << expected.balance_micros);
+  }
+  // Members.
+  const auto expected_members = ref.ledger().members();  // an ordered copy
+  std::size_t members_seen = 0;
+  for (const auto& id : org_ids) {
+    for (const MemberView& member : ok(views->members(id))) {
+      const auto it = expected_members.find(MemoryLedger::member_key(id, member.member_id));
+      BOOST_REQUIRE(it != expected_members.end());
+      BOOST_CHECK(member.state == it->second);
+      ++members_seen;
+    }
+  }
+  BOOST_CHECK_EQUAL(members_seen, expected_members.size());
+
+  // History: every entry, in order.
+  std::size_t history_entries = 0;
+  for (const auto& [id, expected] : ref.history()) {
+    std::vector<HistoryEntry> entries;
+    ok(views->for_each_history(id, INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+      entries.push_back(e);
+      return true;
+    }));
+    BOOST_REQUIRE_EQUAL(entries.size(), expected.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const HistoryEntry& e = entries[i];
+      BOOST_CHECK_EQUAL(e.sequence, i);
+      const testkit::ExpectedHistory got{e.outcome, e.reason, e.amount_micros, e.balance_after_micros, e.position};
+      BOOST_CHECK_MESSAGE(got == expected[i], "history " << id << "#" << i << " differs");
+    }
+    history_entries += entries.size();
+  }
+  BOOST_TEST_MESSAGE("history entries: " << history_entries);
+
+  // Outbox: signal ids per partition, in emission order; sequences dense from 1.
+  std::map<int32_t, std::vector<std::string>> signals;
+  uint64_t expected_sequence = 1;
+  for (uint64_t after = 0;;) {
+    const auto page = ok(views->outbox(after, 1000));
+    if (page.empty()) break;
+    for (const OutboxEntry& entry : page) {
+      BOOST_REQUIRE_EQUAL(entry.sequence, expected_sequence++);
+      signals[std::stoi(entry.signal_id.substr(0, entry.signal_id.find(':')))].push_back(entry.signal_id);
+      BOOST_CHECK(!entry.bytes.empty());
+    }
+    after = page.back().sequence;
+  }
+  BOOST_CHECK(signals == ref.signal_ids());
+
+  // Rejects.
+  const auto rejects = ok(views->rejects(1'000'000));
+  BOOST_REQUIRE_EQUAL(rejects.size(), ref.rejects().size());
+  for (const RejectEntry& r : rejects) {
+    const auto it = ref.rejects().find(r.position);
+    BOOST_REQUIRE(it != ref.rejects().end());
+    BOOST_CHECK_EQUAL(static_cast<int>(r.reason), static_cast<int>(it->second));
+    BOOST_CHECK(!r.detail.empty());
+  }
+
+  // Partitions: hash chains and counts.
+  for (const PartitionView& p : ok(views->partitions())) {
+    const auto it = ref.ledger().partitions().find(p.partition.value);
+    BOOST_REQUIRE(it != ref.ledger().partitions().end());
+    BOOST_CHECK(p.chain == it->second.chain);
+    BOOST_CHECK_EQUAL(p.records, it->second.records);
+    BOOST_CHECK_EQUAL(p.next_offset.value, static_cast<int64_t>(p.records));  // dense memory log
+    BOOST_CHECK_EQUAL(p.rate_card_version, it->second.rate_card.version);
+  }
+
+  // Usage roll-ups add up to what usage debited.
+  for (const auto& [id, debited] : ref.debited_by_org()) {
+    int64_t sum = 0;
+    for (const UsageRollup& u : ok(views->usage(id, INT64_MIN, INT64_MAX))) sum += u.debited_micros;
+    BOOST_CHECK_MESSAGE(sum == debited, "usage of " << id << ": " << sum << " vs " << debited);
+  }
+
+  // Outcome counters.
+  const auto stats = ok(views->stats());
+  for (int o = 0; o < 4; ++o) {
+    const auto outcome = static_cast<Outcome>(o);
+    BOOST_CHECK_EQUAL(stats.outcomes.at(outcome_name(outcome)), ref.outcome_count(outcome));
+  }
+}
+
+
+}  // namespace tally::testkit
