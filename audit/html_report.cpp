@@ -1,0 +1,271 @@
+#include "audit/html_report.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <vector>
+
+#include "audit/text_format.h"
+#include "engine/money.h"
+
+namespace tally::audit {
+namespace {
+
+inline constexpr std::size_t output_flush_bytes = 64 * 1024;
+inline constexpr int64_t chart_left_px = 110;   // room for the balance labels
+inline constexpr int64_t chart_top_px = 16;
+inline constexpr int64_t chart_bottom_px = 36;  // room for the date labels
+inline constexpr int64_t chart_right_px = 16;
+
+constexpr std::string_view page_style =
+    "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2433}"
+    "h1{font-size:1.4rem;margin-bottom:.2rem}p.period{color:#5b6478;margin-top:0}"
+    "table{border-collapse:collapse;margin:1rem 0;font-size:.85rem}"
+    "th,td{border-bottom:1px solid #e3e6ee;padding:.25rem .6rem;text-align:left;vertical-align:top}"
+    "th{background:#f5f6fa}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}"
+    "tr.not-applied td{color:#8a90a0}tr.total td{font-weight:600}"
+    "svg{background:#fbfbfd;border:1px solid #e3e6ee}.ok{color:#17803d}.bad{color:#b42318}";
+
+struct Bounds {
+  uint64_t rows = 0;
+  uint64_t sequence_end = 0;  // one past the last in-range entry: later passes stop there
+  int64_t first_ms = 0;
+  int64_t last_ms = 0;        // highest time of an in-range entry
+  int64_t min_balance = 0;
+  int64_t max_balance = 0;
+};
+
+struct Column {
+  bool used = false;
+  int64_t first = 0, min = 0, max = 0, last = 0;
+};
+
+class Page {
+ public:
+  explicit Page(std::ostream& out) : out_(out) {}
+  std::string& text() { return buffer_; }
+  Page& raw(std::string_view s) {
+    buffer_.append(s);
+    return *this;
+  }
+  Page& esc(std::string_view s) {
+    append_html_text(buffer_, s);
+    return *this;
+  }
+  Page& num(int64_t v) {
+    buffer_ += std::to_string(v);
+    return *this;
+  }
+  void maybe_flush() {
+    if (buffer_.size() >= output_flush_bytes) flush();
+  }
+  void flush() {
+    out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    buffer_.clear();
+  }
+  bool ok() const { return static_cast<bool>(out_); }
+
+ private:
+  std::ostream& out_;
+  std::string buffer_;
+};
+
+std::string period_text(const StatementOptions& o) {
+  const std::string from = o.from_ms == INT64_MIN ? "the beginning" : iso_utc(o.from_ms);
+  const std::string to = o.to_ms == INT64_MAX ? "now" : iso_utc(o.to_ms) + " (exclusive)";
+  return "From " + from + " to " + to;
+}
+
+void reconciliation_row(Page& page, std::string_view item, std::string_view count, int64_t amount,
+                        std::string_view paid = {}, std::string_view fee = {}, std::string_view tracked = {},
+                        bool total = false) {
+  page.raw(total ? "<tr class=\"total\"><td>" : "<tr><td>").esc(item).raw("</td><td class=\"num\">").esc(count);
+  page.raw("</td><td class=\"num\">").esc(format_credits(amount)).raw("</td><td class=\"num\">").esc(paid);
+  page.raw("</td><td class=\"num\">").esc(fee).raw("</td><td class=\"num\">").esc(tracked).raw("</td></tr>\n");
+}
+
+void write_reconciliation(Page& page, const StatementSummary& s) {
+  page.raw("<h2>Reconciliation</h2>\n<table class=\"reconciliation\">\n<thead><tr><th>Item</th><th class=\"num\">"
+           "Count</th><th class=\"num\">Credits</th><th class=\"num\">Paid (minor units)</th><th class=\"num\">Fees "
+           "(minor units)</th><th class=\"num\">Tracked cost (credits)</th></tr></thead>\n<tbody>\n");
+  reconciliation_row(page, "Opening balance", "", s.opening_balance_micros, {}, {}, {}, true);
+  for (const auto* kind : {&s.purchases, &s.auto_refills}) {
+    const std::string label = kind == &s.purchases ? "Purchases" : "Auto-refills";
+    if (kind->empty()) reconciliation_row(page, label, "0", 0);
+    for (const auto& [currency, t] : *kind) {
+      reconciliation_row(page, label + " (" + currency + ")", std::to_string(t.count), t.credits_micros,
+                         std::to_string(t.paid_minor) + " " + currency, std::to_string(t.fee_minor) + " " + currency);
+    }
+  }
+  reconciliation_row(page, "Refunds", std::to_string(s.refunds.count), s.refunds.amount_micros);
+  reconciliation_row(page, "Signup allocations", std::to_string(s.signup_allocations.count),
+                     s.signup_allocations.amount_micros);
+  reconciliation_row(page, "Adjustments", std::to_string(s.adjustments.count), s.adjustments.amount_micros);
+  for (const auto& [path, t] : s.usage) {
+    reconciliation_row(page, "Usage (" + path + ")", std::to_string(t.count), -t.debited_micros, {}, {},
+                       format_credits(t.tracked_cost_micros));
+  }
+  if (s.other_kinds.count > 0) {
+    reconciliation_row(page, "Other", std::to_string(s.other_kinds.count), s.other_kinds.amount_micros);
+  }
+  if (s.other_movements_micros != 0) {
+    reconciliation_row(page, "Entries outside the period, logged between entries inside it", "",
+                       s.other_movements_micros);
+  }
+  reconciliation_row(page, "Closing balance", "", s.closing_balance_micros, {}, {}, {}, true);
+  page.raw("</tbody>\n</table>\n<p>").num(static_cast<int64_t>(s.entries)).raw(" entries: ");
+  page.num(static_cast<int64_t>(s.applied)).raw(" applied, ").num(static_cast<int64_t>(s.duplicates));
+  page.raw(" duplicates, ").num(static_cast<int64_t>(s.conflicts)).raw(" conflicts, ");
+  page.num(static_cast<int64_t>(s.rejected)).raw(" rejected. ");
+  page.raw(s.reconciles() ? "<span class=\"ok\">Reconciles: opening balance plus movements equals the closing "
+                            "balance.</span>"
+                          : "<span class=\"bad\">Does not reconcile.</span>");
+  page.raw("</p>\n");
+}
+
+int64_t scale(int64_t value, int64_t from_low, int64_t from_high, int64_t to_span) {
+  if (from_high <= from_low) return to_span / 2;
+  return static_cast<int64_t>(static_cast<__int128>(value - static_cast<__int128>(from_low)) * to_span /
+                              (static_cast<__int128>(from_high) - from_low));
+}
+
+// Pass 2: the chart's columns, then the SVG.
+Status write_chart(Page& page, ViewReader& views, const StatementOptions& o, const StatementSummary& summary,
+                   const Bounds& b) {
+  const auto width = static_cast<int64_t>(chart_columns_max);
+  const auto height = static_cast<int64_t>(chart_height_px);
+  page.raw("<h2>Balance over time</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"")
+      .num(chart_left_px + width + chart_right_px).raw("\" height=\"").num(chart_top_px + height + chart_bottom_px)
+      .raw("\" viewBox=\"0 0 ").num(chart_left_px + width + chart_right_px).raw(" ")
+      .num(chart_top_px + height + chart_bottom_px).raw("\">\n<title>Balance of ").esc(o.org_id).raw("</title>\n");
+  if (b.rows == 0) {
+    page.raw("<text x=\"").num(chart_left_px).raw("\" y=\"").num(chart_top_px + height / 2)
+        .raw("\" font-size=\"14\">No entries in this period.</text>\n</svg>\n");
+    return Status::ok();
+  }
+  std::vector<Column> columns(chart_columns_max);
+  int64_t clock = b.first_ms;  // x never runs backwards: a late-stamped entry draws at the latest time so far
+  StatementSummary unused;
+  Status status = scan_statement(
+      views, o.org_id, o.from_ms, o.to_ms,
+      [&](const HistoryEntry& e) {
+        clock = std::max(clock, e.occurred_at_ms);
+        const int64_t x = b.last_ms > b.first_ms ? scale(clock, b.first_ms, b.last_ms, width - 1) : 0;
+        Column& c = columns[static_cast<std::size_t>(std::clamp<int64_t>(x, 0, width - 1))];
+        const int64_t v = e.balance_after_micros;
+        if (!c.used) c = Column{true, v, v, v, v};
+        c.min = std::min(c.min, v);
+        c.max = std::max(c.max, v);
+        c.last = v;
+        return true;
+      },
+      unused, b.sequence_end);
+  if (!status.is_ok()) return status;
+  const auto y = [&](int64_t v) { return chart_top_px + height - scale(v, b.min_balance, b.max_balance, height); };
+  // Axes, zero line, labels.
+  page.raw("<line x1=\"").num(chart_left_px).raw("\" y1=\"").num(chart_top_px).raw("\" x2=\"").num(chart_left_px)
+      .raw("\" y2=\"").num(chart_top_px + height).raw("\" stroke=\"#9aa1b2\"/>\n");
+  page.raw("<line x1=\"").num(chart_left_px).raw("\" y1=\"").num(y(0)).raw("\" x2=\"").num(chart_left_px + width)
+      .raw("\" y2=\"").num(y(0)).raw("\" stroke=\"#9aa1b2\" stroke-dasharray=\"4 3\"/>\n");
+  for (const int64_t v : {b.max_balance, b.min_balance}) {
+    page.raw("<text x=\"").num(chart_left_px - 6).raw("\" y=\"").num(y(v) + 4)
+        .raw("\" font-size=\"11\" text-anchor=\"end\">").esc(format_credits(v)).raw("</text>\n");
+  }
+  page.raw("<text x=\"").num(chart_left_px).raw("\" y=\"").num(chart_top_px + height + 22)
+      .raw("\" font-size=\"11\">").esc(iso_utc(b.first_ms)).raw("</text>\n");
+  page.raw("<text x=\"").num(chart_left_px + width).raw("\" y=\"").num(chart_top_px + height + 22)
+      .raw("\" font-size=\"11\" text-anchor=\"end\">").esc(iso_utc(b.last_ms)).raw("</text>\n");
+  // The balance as a step line: flat until the next column, then through its range to its last value.
+  page.raw("<path fill=\"none\" stroke=\"#2f5bd3\" stroke-width=\"1.5\" d=\"M").num(chart_left_px).raw(" ")
+      .num(y(summary.opening_balance_micros));
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const Column& c = columns[i];
+    if (!c.used) continue;
+    page.raw(" H").num(chart_left_px + static_cast<int64_t>(i)).raw(" V").num(y(c.first)).raw(" V").num(y(c.min));
+    page.raw(" V").num(y(c.max)).raw(" V").num(y(c.last));
+  }
+  page.raw(" H").num(chart_left_px + width - 1).raw("\"/>\n</svg>\n");
+  return Status::ok();
+}
+
+void table_row(Page& page, const HistoryEntry& e) {
+  page.raw(e.outcome == Outcome::applied ? "<tr>" : "<tr class=\"not-applied\">");
+  page.raw("<td>").esc(iso_utc(e.occurred_at_ms)).raw("<br>").num(e.occurred_at_ms).raw("</td>");
+  page.raw("<td>").esc(e.type).raw("</td><td>").esc(e.idempotency_key).raw("</td><td>").esc(outcome_name(e.outcome));
+  if (e.reason != RejectReason::none) page.raw(" (").esc(reject_reason_name(e.reason)).raw(")");
+  page.raw("</td><td class=\"num\">").esc(format_credits(e.amount_micros));
+  page.raw("</td><td class=\"num\">").esc(format_credits(e.balance_after_micros));
+  page.raw("</td><td>").esc(e.billing_path).raw("</td><td>").esc(e.model).raw("</td><td>").esc(e.member_id);
+  page.raw("</td><td class=\"num\">");
+  if (e.rate_card_version != 0) page.num(e.rate_card_version);
+  page.raw("</td><td>").esc(e.payment_ref).raw("</td><td>").esc(e.reason_text);
+  if (!e.detail.empty() && e.detail != e.reason_text) {
+    if (!e.reason_text.empty()) page.raw("<br>");
+    page.esc(e.detail);
+  }
+  page.raw("</td><td>").esc(e.position.to_string()).raw("</td></tr>\n");
+}
+
+}  // namespace
+
+Result<StatementSummary> write_html_report(ViewReader& views, const StatementOptions& options, std::ostream& out) {
+  // Pass 1: the summary and the chart's bounds; fixes the entries the other passes read.
+  Bounds b;
+  StatementSummary summary;
+  Status status = scan_statement(
+      views, options.org_id, options.from_ms, options.to_ms,
+      [&](const HistoryEntry& e) {
+        if (b.rows++ == 0) {
+          b.first_ms = b.last_ms = e.occurred_at_ms;
+          b.min_balance = b.max_balance = e.balance_after_micros;
+        }
+        b.last_ms = std::max(b.last_ms, e.occurred_at_ms);
+        b.min_balance = std::min(b.min_balance, e.balance_after_micros);
+        b.max_balance = std::max(b.max_balance, e.balance_after_micros);
+        b.sequence_end = e.sequence + 1;
+        return true;
+      },
+      summary);
+  if (!status.is_ok()) return status;
+  // The chart always shows the opening balance and the zero line.
+  b.min_balance = std::min({b.min_balance, summary.opening_balance_micros, int64_t{0}});
+  b.max_balance = std::max({b.max_balance, summary.opening_balance_micros, int64_t{0}});
+
+  Page page(out);
+  page.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Statement of ")
+      .esc(options.org_id).raw("</title>\n<style>").raw(page_style).raw("</style>\n</head>\n<body>\n");
+  page.raw("<h1>Statement of ").esc(options.org_id).raw("</h1>\n<p class=\"period\">").esc(period_text(options));
+  page.raw(". Opening balance <strong>").esc(format_credits(summary.opening_balance_micros));
+  page.raw("</strong>, closing balance <strong>").esc(format_credits(summary.closing_balance_micros));
+  page.raw("</strong> credits.");
+  if (!summary.org_found) page.raw(" This org has no history in these views.");
+  page.raw("</p>\n");
+  write_reconciliation(page, summary);
+  if (Status s = write_chart(page, views, options, summary, b); !s.is_ok()) return s;
+
+  if (!options.summary_only) {
+    page.raw("<h2>Entries</h2>\n<table class=\"statement\">\n<thead><tr><th>Time (UTC, ms)</th><th>Type</th><th>"
+             "Idempotency key</th><th>Outcome</th><th class=\"num\">Amount</th><th class=\"num\">Balance after</th>"
+             "<th>Billing path</th><th>Model</th><th>Member</th><th class=\"num\">Rate card</th><th>Payment ref</th>"
+             "<th>Note</th><th>Position</th></tr></thead>\n<tbody>\n");
+    StatementSummary unused;
+    status = scan_statement(
+        views, options.org_id, options.from_ms, options.to_ms,
+        [&](const HistoryEntry& e) {
+          table_row(page, e);
+          page.maybe_flush();
+          return page.ok();
+        },
+        unused, b.sequence_end);
+    if (!status.is_ok()) return status;
+    page.raw("</tbody>\n</table>\n");
+  }
+  page.raw("<p class=\"period\">Every amount is in credits with six decimals (micro-credits), as recorded by the "
+           "ledger.</p>\n</body>\n</html>\n");
+  page.flush();
+  out.flush();
+  if (!page.ok()) return Status::error(Status::Code::io_error, "writing the statement failed");
+  return summary;
+}
+
+}  // namespace tally::audit

@@ -1,0 +1,113 @@
+// An org's statement (SPEC §8): every history entry in a time range with its outcome and running
+// balance, and a reconciliation that ties the opening balance, the movements by kind (purchases
+// with what was paid and the platform fees, per currency; auto-refills; refunds; signup
+// allocations; adjustments; usage by billing path) and the closing balance together.
+//
+// CAVEATS (read these first)
+//   - Streamed: entries are read with ViewReader::for_each_history and written as they come; memory
+//     does not grow with the history. One read transaction per pass, so a statement is one
+//     consistent batch of the views even while the projector runs.
+//   - The range is on event time (occurred_at_ms), half-open [from_ms, to_ms); entries stay in log
+//     order. Producers may stamp an event earlier than one already logged (late usage); such an
+//     entry outside the range can sit, in log order, between two entries inside it. Its effect is
+//     reported as `other_movements` so the reconciliation still closes exactly.
+//   - Balances are those the ledger recorded (balance_after of each entry), never recomputed here:
+//     the statement shows what the ledger did, and the tests recompute it to check the ledger.
+//   - An org with no history (unknown, or nothing in range) gives an empty statement whose opening
+//     and closing balances are the balance before the range (0 for an unknown org).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <string>
+
+#include "engine/status.h"
+#include "projections/views.h"
+
+namespace tally::audit {
+
+enum class StatementFormat { csv, jsonl, html };
+// "csv", "jsonl" or "html". Errors: invalid_argument (field "format").
+Result<StatementFormat> parse_statement_format(const std::string& text);
+
+struct StatementOptions {
+  std::string org_id;
+  int64_t from_ms = INT64_MIN;  // inclusive
+  int64_t to_ms = INT64_MAX;    // exclusive
+  StatementFormat format = StatementFormat::csv;
+  bool summary_only = false;    // only the reconciliation (CSV rows, the JSONL summary line, a short page)
+};
+
+// Purchases and auto-refills, per currency: credits granted (µcr), money paid and platform fees
+// (minor units of the currency, as the payment provider reported them).
+struct PaymentTotals {
+  uint64_t count = 0;
+  int64_t credits_micros = 0;
+  int64_t paid_minor = 0;
+  int64_t fee_minor = 0;
+};
+
+// Movements of one kind: count and signed effect on the balance (µcr).
+struct MovementTotals {
+  uint64_t count = 0;
+  int64_t amount_micros = 0;
+};
+
+// Usage of one billing path: debited from the wallet and priced (tracked) cost.
+struct UsageTotals {
+  uint64_t count = 0;
+  int64_t debited_micros = 0;
+  int64_t tracked_cost_micros = 0;
+};
+
+// The reconciliation. Only applied entries move money; every entry is counted by outcome.
+// Invariant (reconciles()): opening + net_change + other_movements == closing, and net_change is
+// the sum of the kinds below (purchases + auto-refills + signup + adjustments + refunds − usage
+// debited + other_kinds), each signed as its effect on the balance.
+struct StatementSummary {
+  std::string org_id;
+  int64_t from_ms = INT64_MIN;
+  int64_t to_ms = INT64_MAX;
+  bool org_found = false;
+  uint64_t entries = 0;  // in range, any outcome
+  uint64_t applied = 0, duplicates = 0, conflicts = 0, rejected = 0;
+  uint64_t payment_failures = 0;  // applied PaymentFailed entries (no money moves)
+  int64_t opening_balance_micros = 0;
+  int64_t closing_balance_micros = 0;
+  std::map<std::string, PaymentTotals> purchases;     // by currency
+  std::map<std::string, PaymentTotals> auto_refills;  // by currency
+  MovementTotals refunds;                             // negative amounts
+  MovementTotals signup_allocations;
+  MovementTotals adjustments;                         // signed
+  std::map<std::string, UsageTotals> usage;           // "credits", "byok", "invoiced" (always all three)
+  MovementTotals other_kinds;                         // any other entry type that moved the balance
+  int64_t net_change_micros = 0;                      // sum of applied amounts in range
+  int64_t other_movements_micros = 0;                 // out-of-range entries interleaved in log order
+  // Accumulated in 128 bits so a reconciliation check can never overflow.
+  bool reconciles() const;
+};
+
+// Streams the entries of `org_id` in [from_ms, to_ms) to `row` in log order (stop early by
+// returning false) and fills `summary`. Entries with sequence >= sequence_end are not read (so
+// that several passes see the same entries). The views are read in one transaction.
+// Errors: those of ViewReader::org and for_each_history.
+Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from_ms, int64_t to_ms,
+                      const std::function<bool(const HistoryEntry&)>& row, StatementSummary& summary,
+                      uint64_t sequence_end = UINT64_MAX);
+
+// Writes the statement in the chosen format to `out` and returns its summary.
+// Errors: those of scan_statement; io_error if `out` fails.
+Result<StatementSummary> write_statement(ViewReader& views, const StatementOptions& options, std::ostream& out);
+
+// The CSV header line and one row, and the summary rows (a header line then one row per item;
+// the caller writes the blank separator line). Each line ends in "\r\n" (RFC 4180).
+std::string csv_header();
+void append_csv_row(std::string& out, const HistoryEntry& entry);
+void append_csv_summary(std::string& out, const StatementSummary& summary);
+// One JSON object per entry, and the final {"type":"summary",…} object, each ending in "\n".
+void append_jsonl_row(std::string& out, const HistoryEntry& entry);
+void append_jsonl_summary(std::string& out, const StatementSummary& summary);
+
+}  // namespace tally::audit

@@ -1,0 +1,37 @@
+// Text encodings of the audit exports: CSV fields (RFC 4180), JSON strings, HTML text, and UTC
+// times (ISO-8601). Pure functions, no locale, no clock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+
+namespace tally::audit {
+
+// Appends `field` as one RFC 4180 CSV field: enclosed in double quotes, with quotes doubled, when
+// it holds a comma, a double quote, CR or LF; as is otherwise. Bytes pass through unchanged.
+void append_csv_field(std::string& out, std::string_view field);
+
+// Appends `text` as a JSON string literal (with the quotes). Control characters, '"' and '\\' are
+// escaped; bytes that are not valid UTF-8 become U+FFFD, so the line is always valid JSON.
+void append_json_string(std::string& out, std::string_view text);
+
+// Appends `text` escaped for HTML text and attribute values (& < > " '), invalid UTF-8 as U+FFFD.
+void append_html_text(std::string& out, std::string_view text);
+std::string html_text(std::string_view text);
+
+// "2026-11-01T12:30:05.250Z" for a Unix-ms time (UTC, proleptic Gregorian, any int64).
+std::string iso_utc(int64_t unix_ms);
+
+// Days since 1970-01-01 of a civil date (proleptic Gregorian). REQUIRES: 1 <= month <= 12.
+int64_t days_from_civil(int64_t year, unsigned month, unsigned day);
+
+// A time bound given on the command line: Unix ms ("1793491200000", may be negative) or an
+// ISO-8601 UTC date or date-time: "2026-11-01", "2026-11-01T12:30", "2026-11-01T12:30:05",
+// "2026-11-01T12:30:05.250", each optionally ending in "Z".
+// Errors: invalid_argument with `field` and what was expected.
+Result<int64_t> parse_time_bound(std::string_view text, const std::string& field);
+
+}  // namespace tally::audit
