@@ -60,13 +60,16 @@ std::string child_path() {
   return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "projector_child").string();
 }
 
-pid_t spawn_child(const std::string& journal, const std::string& data, std::size_t batch_events_max) {
+pid_t spawn_child(const std::string& journal, const std::string& data, std::size_t batch_events_max,
+                  std::size_t map_size_bytes = std::size_t{1} << 20) {
   const std::string exe = child_path();
   const std::string batch = std::to_string(batch_events_max);
+  const std::string map_size = std::to_string(map_size_bytes);
   const pid_t pid = fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
-    execl(exe.c_str(), exe.c_str(), journal.c_str(), data.c_str(), batch.c_str(), static_cast<char*>(nullptr));
+    execl(exe.c_str(), exe.c_str(), journal.c_str(), data.c_str(), batch.c_str(), map_size.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -183,4 +186,36 @@ void run_crash_test() {
 BOOST_AUTO_TEST_CASE(crash_soak) { run_crash_test(); }
 #else
 BOOST_AUTO_TEST_CASE(kill_anywhere_loses_nothing_and_applies_nothing_twice) { run_crash_test(); }
+
+// A ViewReader in this process keeps reading while a projector in another process grows the map
+// from 64 KiB many times (MDB_MAP_RESIZED on the reader's side).
+BOOST_AUTO_TEST_CASE(readers_in_another_process_follow_a_growing_map) {
+  TempDir dir;
+  const std::string journal = dir.path + "/journal";
+  const std::string data = dir.path + "/views";
+  write_journal(journal, 5, 30'000, 2);
+  const pid_t pid = spawn_child(journal, data, 500, std::size_t{64} << 10);
+  std::unique_ptr<ViewReader> views;
+  std::size_t reads = 0;
+  int status = 0;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (!views) {
+      auto opened = ViewReader::open(data);  // not_found until the child has created the store
+      if (opened.is_ok()) views = std::move(opened.value());
+    }
+    if (views) {
+      ok(views->partitions());
+      ok(views->org_ids());
+      ok(views->digests());
+      ++reads;
+    }
+    if (done == pid) break;
+  }
+  BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  BOOST_TEST_MESSAGE(reads << " reads while the projector ran");
+  BOOST_CHECK_GT(reads, 3u);
+  BOOST_REQUIRE(views);
+  testkit::check_views(data, fold_journal(journal));
+}
 #endif

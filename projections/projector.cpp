@@ -255,6 +255,36 @@ bool Projector::wait_until_applied(LogPosition position, int timeout_ms) const {
   });
 }
 
+Status Projector::record_outbox_sent(uint64_t sequence) {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.mutex);
+    if (sequence >= m.outbox_next) {
+      return Status::invalid("sequence", "outbox has no entry " + std::to_string(sequence) + " yet");
+    }
+  }
+  // Shared: map growth (exclusive) must not run while this write txn is open.
+  std::shared_lock lock(m.env->resize_mutex());
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(m.env->env(), nullptr, 0, &txn); rc != 0) return store::lmdb_error("mdb_txn_begin", rc);
+  MDB_val key = to_val(store::meta_outbox_sent);
+  MDB_val value;
+  int rc = mdb_get(txn, m.env->dbi(Db::meta), &key, &value);
+  if (rc == 0 && value.mv_size == 8 && store::get_u64_be(from_val(value)) >= sequence) {
+    mdb_txn_abort(txn);
+    return Status::ok();
+  }
+  std::string bytes;
+  store::put_u64_be(bytes, sequence);
+  value = to_val(bytes);
+  if (rc = mdb_put(txn, m.env->dbi(Db::meta), &key, &value, 0); rc != 0) {
+    mdb_txn_abort(txn);
+    return store::lmdb_error("mdb_put(meta outbox_sent)", rc);
+  }
+  if (rc = mdb_txn_commit(txn); rc != 0) return store::lmdb_error("mdb_txn_commit(outbox_sent)", rc);
+  return Status::ok();
+}
+
 ProjectorMetrics Projector::metrics() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->metrics;

@@ -107,11 +107,19 @@ class Projector {
 
   // The next offset of `partition` that is committed (records below it are in the views).
   Offset applied_offset(PartitionId partition) const;
+  // The same as a position: {partition, next committed offset} (an `as_of` for reads).
+  LogPosition applied_position(PartitionId partition) const { return {partition, applied_offset(partition)}; }
   // Waits until the record at `position` is committed (read-your-writes). False on timeout or an
   // unknown partition.
   bool wait_until_applied(LogPosition position, int timeout_ms) const;
 
   ProjectorMetrics metrics() const;
+
+  // Records that the outbox emitter has sent every entry up to `sequence` (meta "outbox_sent",
+  // read back by ViewReader::stats). Never moves backwards: a smaller sequence is ignored.
+  // Thread-safe: an emitter thread may call it while run() folds (LMDB serialises the writes).
+  // Errors: invalid_argument (sequence beyond the outbox), io_error.
+  Status record_outbox_sent(uint64_t sequence);
   const std::string& data_dir() const;
 
  private:

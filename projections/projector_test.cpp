@@ -160,6 +160,15 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
   BOOST_REQUIRE(viewed.has_value());
   BOOST_CHECK_EQUAL(viewed->state.balance_micros, 5'000'000);
   BOOST_CHECK(!projector->wait_until_applied(LogPosition{PartitionId{0}, Offset{1'000'000}}, 10));
+  BOOST_CHECK(projector->applied_position(position.partition).offset > position.offset);
+
+  // The emitter records its progress while the projector keeps folding.
+  const auto outbox = ok(views->outbox(0, 10));
+  BOOST_REQUIRE_GE(outbox.size(), 3u);
+  ok(projector->record_outbox_sent(3));
+  ok(projector->record_outbox_sent(2));  // never backwards
+  BOOST_CHECK_EQUAL(ok(views->stats()).outbox_sent, 3u);
+  BOOST_CHECK(projector->record_outbox_sent(UINT64_MAX - 1).code() == Status::Code::invalid_argument);
   stop = true;
   runner.join();
   ok(run_status);

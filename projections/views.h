@@ -8,6 +8,13 @@
 //    the environment is opened with MDB_NOTLS so a thread pool is fine).
 //  - Opening fails with Status::Code::not_found if no projector has created the environment yet,
 //    and with corruption if its format version is not the one this build reads.
+//  - In a process that also runs the Projector of the same data dir, open the Projector first:
+//    both then share one LMDB environment (LMDB forbids opening it twice in one process), and a
+//    ViewReader opened first (read-only) makes Projector::open fail with unavailable.
+//  - The projector grows the map while readers read; a reader in another process adopts the new
+//    size on its next call. In this process growth waits for running calls, so a
+//    for_each_history visitor must not call back into the ViewReader.
+//  - Layout and key order of each view: projections/store.h.
 #pragma once
 
 #include <cstdint>
@@ -143,7 +150,10 @@ class ViewReader {
   virtual Status for_each_history(const std::string& org_id, int64_t from_ms, int64_t to_ms,
                                   const std::function<bool(const HistoryEntry&)>& visit) = 0;
   virtual Result<std::vector<UsageRollup>> usage(const std::string& org_id, int64_t from_ms, int64_t to_ms) = 0;
+  // The first `limit` rejects in log position order (partition, then offset).
   virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit) = 0;
+  // Outbox entries with sequence > after_sequence, in sequence order (sequences start at 1, so
+  // after_sequence = 0 is the whole outbox; an emitter passes the last sequence it sent).
   virtual Result<std::vector<OutboxEntry>> outbox(uint64_t after_sequence, std::size_t limit) = 0;
   virtual Result<std::vector<PartitionView>> partitions() = 0;
   virtual Result<ProjectionStats> stats() = 0;
