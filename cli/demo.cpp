@@ -2,13 +2,19 @@
 // card, folded by the engine, told step by step.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 
 #include "cli/commands.h"
 #include "engine/event_factory.h"
 #include "engine/fold.h"
-#include "engine/memory_ledger.h"
+#include "log/journal.h"
+#include "projections/projector.h"
+#include "projections/views.h"
+#include "tally/signals_generated.h"
 #include "engine/money.h"
 #include "engine/partitioner.h"
 
@@ -19,36 +25,101 @@ constexpr int32_t demo_partitions = 4;
 constexpr int64_t credit = 1'000'000;
 constexpr int64_t demo_start_ms = 1'763'856'000'000;  // 2025-11-23 00:00 UTC
 
-void print_signals(const FoldResult& result) {
-  for (const Signal& s : result.signals) {
-    std::printf("      -> signal %-24s %s\n", signal_kind_name(s.kind), s.id().c_str());
-  }
-}
-
+// The demo runs the real path on the embedded default: events are appended to a journal in a
+// temporary directory, the projector folds them into LMDB views, and the story is read back from
+// the views (balances) and the outbox (signals).
 class Story {
  public:
-  // Appends one event to the org's partition, folds it, prints the line and its signals.
-  const FoldResult& step(std::string_view org, const std::string& record, const std::string& line,
-                         int32_t global_partition = 0, bool quiet = false) {
-    const PartitionId partition{org.empty() ? global_partition : partition_for_key(org, demo_partitions)};
-    LogPosition position{partition, Offset{next_offset_[partition.value]++}};
-    apply(ledger_, position, record, result_);
+  static Result<std::unique_ptr<Story>> open() {
+    std::unique_ptr<Story> story(new Story());
+    std::string pattern = (std::filesystem::temp_directory_path() / "tally-demo-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) return Status::error(Status::Code::io_error, "mkdtemp failed");
+    story->dir_ = pattern;
+    auto journal = Journal::open(story->dir_ + "/journal", journal_options(demo_partitions, 1));
+    if (!journal.is_ok()) return journal.status();
+    story->journal_ = std::move(journal.value());
+    auto writer = story->journal_->writer(journal_events_topic);
+    if (!writer.is_ok()) return writer.status();
+    story->writer_ = std::move(writer.value());
+    auto reader = story->journal_->reader(journal_events_topic);
+    if (!reader.is_ok()) return reader.status();
+    story->reader_ = std::move(reader.value());
+    ProjectorOptions options;
+    options.poll_timeout_ms = 10;
+    options.batch_time_max_ms = 1;
+    auto projector = Projector::open(story->dir_ + "/views", options);
+    if (!projector.is_ok()) return projector.status();
+    story->projector_ = std::move(projector.value());
+    if (Status s = story->projector_->start(*story->reader_); !s.is_ok()) return s;
+    auto views = ViewReader::open(story->dir_ + "/views");
+    if (!views.is_ok()) return views.status();
+    story->views_ = std::move(views.value());
+    return story;
+  }
+  ~Story() {
+    views_.reset();
+    projector_.reset();
+    reader_.reset();
+    writer_.reset();
+    journal_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Appends one event, lets the projector fold it, prints the line and the signals it caused.
+  // Returns the signals (id, kind) in order.
+  std::vector<std::pair<std::string, SignalKind>> step(std::string_view org, std::string record,
+                                                       const std::string& line, bool quiet = false) {
+    AppendRequest request{std::string(org), std::move(record), org.empty()};
+    auto positions = writer_->append(std::span<const AppendRequest>(&request, 1));
+    if (!positions.is_ok()) throw std::runtime_error(positions.status().to_string());
+    for (const LogPosition& position : positions.value()) {
+      while (projector_->applied_offset(position.partition) <= position.offset) {
+        auto folded = projector_->run_once(*reader_);
+        if (!folded.is_ok()) throw std::runtime_error(folded.status().to_string());
+      }
+    }
     if (!line.empty()) {
       std::printf("  %-62s", line.c_str());
-      if (!org.empty()) std::printf(" balance %12s", format_credits(ledger_.find_org(org)->balance_micros).c_str());
+      if (!org.empty()) std::printf(" balance %12s", format_credits(balance(org)).c_str());
       std::printf("\n");
     }
-    if (!quiet) print_signals(result_);
-    return result_;
+    auto signals = new_signals();
+    if (!quiet) print_signals(signals);
+    return signals;
   }
+  static void print_signals(const std::vector<std::pair<std::string, SignalKind>>& signals) {
+    for (const auto& [id, kind] : signals) std::printf("      -> signal %-24s %s\n", signal_kind_name(kind), id.c_str());
+  }
+  OrgState org(std::string_view id) {
+    auto view = views_->org(std::string(id));
+    if (!view.is_ok() || !view.value()) throw std::runtime_error("no org " + std::string(id));
+    return view.value()->state;
+  }
+  int64_t balance(std::string_view id) { return org(id).balance_micros; }
   int64_t now() { return time_ms_ += 1000; }
-  OrgState& org(std::string_view id) { return *ledger_.find_org(id); }
   std::string key(const char* prefix) { return std::string(prefix) + "-" + std::to_string(++keys_); }
 
  private:
-  MemoryLedger ledger_;
-  FoldResult result_;
-  int64_t next_offset_[demo_partitions] = {};
+  Story() = default;
+  std::vector<std::pair<std::string, SignalKind>> new_signals() {
+    std::vector<std::pair<std::string, SignalKind>> out;
+    auto entries = views_->outbox(outbox_seen_, 1000);
+    if (!entries.is_ok()) throw std::runtime_error(entries.status().to_string());
+    for (const OutboxEntry& entry : entries.value()) {
+      const auto* signal = fb::GetSignal(entry.bytes.data());
+      out.emplace_back(entry.signal_id, static_cast<SignalKind>(signal->kind()));
+      outbox_seen_ = entry.sequence;
+    }
+    return out;
+  }
+  std::string dir_;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<LogWriter> writer_;
+  std::unique_ptr<LogReader> reader_;
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<ViewReader> views_;
+  uint64_t outbox_seen_ = 0;
   int64_t time_ms_ = demo_start_ms;
   int keys_ = 0;
 };
@@ -59,19 +130,16 @@ void rate_card(Story& story) {
   card.markup_bp = 15000;
   card.models = {{"claude-sonnet-4", ModelPrice{3'000'000, 15'000'000, 300'000, 3'750'000}}};
   card.sandbox_classes = {{"standard", 360'000}};
-  const int64_t at = story.now();
-  // Global: once into every partition.
-  for (int p = 0; p < demo_partitions; ++p) {
-    story.step("", make_rate_card({"rc-1", "", at}, card),
-               p == 0 ? "rate card v1: claude-sonnet-4 $3/$15 per Mtok, markup 1.5x" : "", p);
-  }
+  // Global: the journal writes it once into every partition.
+  story.step("", make_rate_card({"rc-1", "", story.now()}, card),
+             "rate card v1: claude-sonnet-4 $3/$15 per Mtok, markup 1.5x");
 }
 
 int64_t run_usage_until(Story& story, std::string_view org, std::string_view member, int64_t stop_below_micros,
                         bool stop_on_signal) {
   int calls = 0;
   constexpr int calls_max = 10'000;  // a story, not a soak: stop if the wallet never moves
-  for (int total = 0; story.org(org).balance_micros >= stop_below_micros && total < calls_max; ++total) {
+  for (int total = 0; story.balance(org) >= stop_below_micros && total < calls_max; ++total) {
     UsageFields usage;
     usage.member_id = member;
     usage.workspace = "w1";
@@ -82,16 +150,12 @@ int64_t run_usage_until(Story& story, std::string_view org, std::string_view mem
     const std::string key = story.key("req");
     ++calls;
     // 400k in × $3 + 100k out × $15 = $2.70 provider, × 1.5 = 4.05 credits a call.
-    const auto& result = story.step(org, make_usage({key, org, story.now()}, usage), "", 0, true);
-    if (result.outcome != Outcome::applied) {
-      std::printf("  usage %s was %s: %s\n", key.c_str(), outcome_name(result.outcome), result.detail.c_str());
-      return calls;
-    }
-    if (!result.signals.empty()) {
+    const auto signals = story.step(org, make_usage({key, org, story.now()}, usage), "", true);
+    if (!signals.empty()) {
       std::printf("  %-62s balance %12s\n", (std::to_string(calls) + " LLM calls by " + std::string(member) +
                                              " (4.05 credits each)").c_str(),
-                  format_credits(story.org(org).balance_micros).c_str());
-      print_signals(result);
+                  format_credits(story.balance(org)).c_str());
+      Story::print_signals(signals);
       calls = 0;
       if (stop_on_signal) return 0;
     }
@@ -121,7 +185,13 @@ int run_demo(const Args& args) {
     return 0;
   }
 
-  Story story;
+  auto opened = Story::open();
+  if (!opened.is_ok()) {
+    std::fprintf(stderr, "tally demo: %s\n", opened.status().to_string().c_str());
+    return 1;
+  }
+  Story& story = *opened.value();
+  try {
   std::printf("Tally demo - a prepaid credit wallet for an agent platform\n\n");
   rate_card(story);
   story.step("acme", make_org_opened({"open-acme", "acme", story.now()}, Plan::pro, BillingMode::credits),
@@ -150,6 +220,7 @@ int run_demo(const Args& args) {
                "bob makes an LLM call (4.05 credits)");
   }
 
+  std::printf("  bob's agents pause (pause_reason=member_limit_exceeded); alice keeps running\n");
   std::printf("\nglobex's card is declined:\n");
   story.step("globex", make_purchase({"ch_9", "globex", story.now()}, {30 * credit, 3000, "usd", 0, 1, "ch_9"}),
              "globex buys 30 credits");
@@ -166,11 +237,17 @@ int run_demo(const Args& args) {
   run_usage_until(story, "globex", "carol", 1, true);
   std::printf("\nBalances:\n");
   for (const char* org : {"acme", "globex"}) {
-    const OrgState& state = story.org(org);
+    const OrgState state = story.org(org);
     std::printf("  %-8s balance %12s  purchased %12s  used %12s  auto-refill %-3s  %s\n", org,
                 format_credits(state.balance_micros).c_str(), format_credits(state.totals.purchased_micros).c_str(),
                 format_credits(state.totals.used_micros).c_str(), state.auto_refill.enabled ? "on" : "off",
                 state.is_exhausted ? "PAUSED" : "running");
+  }
+    std::printf("\nEvery number above was folded from an append-only journal into LMDB views; replaying the\n"
+                "journal gives the same bytes. Run it live: build/tally dev (see README).\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tally demo: %s\n", e.what());
+    return 1;
   }
   return 0;
 }
