@@ -1,0 +1,194 @@
+#include "connectors/recharge.h"
+
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <span>
+#include <utility>
+
+#include "engine/event_factory.h"
+#include "engine/limits.h"
+
+namespace tally::connectors {
+namespace {
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool is_currency(std::string_view currency) {
+  if (currency.size() != 3) return false;
+  for (char c : currency) {
+    if (c < 'a' || c > 'z') return false;
+  }
+  return true;
+}
+
+int32_t bundles_for(int64_t credits_micros, int64_t per_bundle_micros) {
+  if (per_bundle_micros <= 0 || credits_micros % per_bundle_micros != 0) return 1;
+  const int64_t bundles = credits_micros / per_bundle_micros;
+  return bundles >= 1 && bundles <= limits::bundles_max ? static_cast<int32_t>(bundles) : 1;
+}
+
+// Stripe limits messages to what we can store: PaymentFailed.message is a text field.
+std::string clip(std::string text) {
+  if (text.size() > limits::text_field_bytes_max) text.resize(limits::text_field_bytes_max);
+  return text;
+}
+
+}  // namespace
+
+Result<int64_t> refill_amount_minor(int64_t credits_micros, int64_t credit_price_minor) {
+  if (credits_micros <= 0) return Status::invalid("refill_credits_micros", "must be > 0");
+  if (credit_price_minor <= 0) return Status::invalid("credit_price_minor", "must be > 0");
+  const __int128 product = static_cast<__int128>(credits_micros) * credit_price_minor;
+  const __int128 amount = (product + limits::micros_per_credit - 1) / limits::micros_per_credit;
+  if (amount > std::numeric_limits<int64_t>::max()) {
+    return Status::error(Status::Code::too_large, "refill amount does not fit in 64 bits");
+  }
+  return static_cast<int64_t>(amount);
+}
+
+std::string auto_refill_key(std::string_view signal_id) { return "refill:" + std::string(signal_id); }
+std::string payment_failed_key(std::string_view signal_id) { return "refill-failed:" + std::string(signal_id); }
+
+Status validate(const RechargeOptions& options) {
+  if (options.credit_price_minor <= 0) return Status::invalid("credit_price_minor", "must be > 0");
+  if (!is_currency(options.currency)) return Status::invalid("currency", "must be 3 lower-case letters, e.g. usd");
+  if (options.platform_fee_minor < 0) return Status::invalid("platform_fee_minor", "must be >= 0");
+  if (options.credits_per_bundle_micros < 0) return Status::invalid("credits_per_bundle_micros", "must be >= 0");
+  if (options.stripe.base_url.rfind("http://", 0) != 0 && options.stripe.base_url.rfind("https://", 0) != 0) {
+    return Status::invalid("stripe.base_url", "must be an http:// or https:// URL");
+  }
+  if (options.stripe.api_key.empty()) return Status::invalid("stripe.api_key", "is required");
+  if (options.stripe.retry.attempts_max < 1) return Status::invalid("stripe.retry.attempts_max", "must be >= 1");
+  if (options.progress_path.empty()) return Status::invalid("progress_path", "is required");
+  return Status::ok();
+}
+
+Result<std::unique_ptr<RechargeConnector>> RechargeConnector::open(LogReader& signals, LogWriter& events,
+                                                                   RechargeOptions options) {
+  if (Status s = validate(options); !s.is_ok()) return s;
+  SignalConsumerOptions consumer_options;
+  consumer_options.name = "recharge";
+  consumer_options.progress_path = options.progress_path;
+  consumer_options.on_error = options.on_error;
+  auto consumer = SignalConsumer::open(signals, std::move(consumer_options));
+  if (!consumer.is_ok()) return consumer.status();
+  if (!options.now_ms) options.now_ms = system_now_ms;
+  return std::unique_ptr<RechargeConnector>(
+      new RechargeConnector(events, std::move(options), std::move(consumer.value())));
+}
+
+RechargeConnector::RechargeConnector(LogWriter& events, RechargeOptions options, std::unique_ptr<SignalConsumer> consumer)
+    : events_(events),
+      options_(std::move(options)),
+      consumer_(std::move(consumer)),
+      // Backoff between attempts waits on the consumer's waker, so a stop does not sit out a delay.
+      stripe_(options_.stripe, [waker = &consumer_->waker()](int64_t ms) { waker->sleep_for(ms); }) {}
+
+SignalHandler RechargeConnector::handler() {
+  return [this](const SignalRecord& signal) { return handle(signal); };
+}
+
+void RechargeConnector::run() { consumer_->run(handler()); }
+
+Result<Handled> RechargeConnector::handle(const SignalRecord& signal) {
+  if (signal.kind != SignalKind::recharge_requested) return Handled::skipped;
+  if (options_.still_pending) {
+    const std::optional<bool> pending = options_.still_pending(signal.org_id, signal.signal_id);
+    // Concluded already (an AutoRefill or PaymentFailed naming it was applied): nothing to charge.
+    if (pending.has_value() && !*pending) return Handled::skipped;
+  }
+  RechargeReport report;
+  report.signal_id = signal.signal_id;
+  report.org_id = signal.org_id;
+  report.currency = options_.currency;
+
+  auto credits_part = refill_amount_minor(signal.refill_credits_micros, options_.credit_price_minor);
+  if (!credits_part.is_ok()) {
+    report.code = "invalid_amount";
+    report.message = credits_part.status().to_string();
+    if (Status s = conclude(signal, std::move(report), 0); !s.is_ok()) return s;
+    return Handled::acted;
+  }
+  if (credits_part.value() > std::numeric_limits<int64_t>::max() - options_.platform_fee_minor) {
+    report.code = "invalid_amount";
+    report.message = "refill amount plus fee does not fit in 64 bits";
+    if (Status s = conclude(signal, std::move(report), 0); !s.is_ok()) return s;
+    return Handled::acted;
+  }
+
+  ChargeRequest request;
+  request.customer = signal.payment_customer;
+  request.amount_minor = credits_part.value() + options_.platform_fee_minor;
+  request.currency = options_.currency;
+  request.idempotency_key = signal.signal_id;
+  request.description = "Tally auto-refill for " + signal.org_id;
+  request.metadata = {{"org_id", signal.org_id},
+                      {"signal_id", signal.signal_id},
+                      {"purchase_key", auto_refill_key(signal.signal_id)},
+                      {"credits_micros", std::to_string(signal.refill_credits_micros)},
+                      {"fee_minor", std::to_string(options_.platform_fee_minor)}};
+  report.amount_minor = request.amount_minor;
+
+  auto outcome = stripe_.create_charge(request);
+  if (!outcome.is_ok()) {
+    // Never sent (no customer on the signal, a key or metadata over Stripe's limits): a retry
+    // cannot help, so the request is concluded and auto-refill turned off.
+    report.code = "invalid_request";
+    report.message = outcome.status().to_string();
+    if (Status s = conclude(signal, std::move(report), 0); !s.is_ok()) return s;
+    return Handled::acted;
+  }
+  if (outcome->kind == ChargeOutcome::Kind::retries_exhausted && consumer_->waker().stopped()) {
+    // Cut short by a stop, not by Stripe: leave it unconcluded; the next start retries it.
+    return Status::error(Status::Code::unavailable, "stopped while charging for " + signal.signal_id);
+  }
+  if (options_.fault_hook) options_.fault_hook(fault_recharge_after_charge);
+  report.charge_id = outcome->charge_id;
+  report.attempts = outcome->attempts;
+  report.replayed = outcome->replayed;
+  if (outcome->kind != ChargeOutcome::Kind::succeeded) {
+    report.code = outcome->failure_code();
+    report.message = outcome->error.message.empty() ? std::string(kind_name(outcome->kind)) : outcome->error.message;
+  }
+  if (Status s = conclude(signal, std::move(report), credits_part.value()); !s.is_ok()) return s;
+  if (options_.fault_hook) options_.fault_hook(fault_recharge_after_append);
+  return Handled::acted;
+}
+
+Status RechargeConnector::conclude(const SignalRecord& signal, RechargeReport report, int64_t credits_part_minor) {
+  const int64_t now_ms = options_.now_ms();
+  std::string encoded;
+  if (report.code.empty()) {
+    report.event_type = "auto_refill";
+    report.event_key = auto_refill_key(signal.signal_id);
+    PaymentFields payment;
+    payment.credits_micros = signal.refill_credits_micros;
+    payment.paid_minor = credits_part_minor;
+    payment.currency = options_.currency;
+    payment.fee_minor = options_.platform_fee_minor;
+    payment.bundles = bundles_for(signal.refill_credits_micros, options_.credits_per_bundle_micros);
+    payment.payment_ref = report.charge_id;
+    encoded = make_auto_refill({report.event_key, signal.org_id, now_ms, options_.event_source, signal.signal_id},
+                               payment, signal.signal_id);
+  } else {
+    report.event_type = "payment_failed";
+    report.event_key = payment_failed_key(signal.signal_id);
+    report.message = clip(std::move(report.message));
+    encoded = make_payment_failed({report.event_key, signal.org_id, now_ms, options_.event_source, signal.signal_id},
+                                  signal.signal_id, report.code, report.message);
+  }
+  AppendRequest append{signal.org_id, std::move(encoded), false};
+  auto appended = events_.append(std::span<const AppendRequest>(&append, 1));
+  if (!appended.is_ok()) {
+    return Status::error(appended.status().code(),
+                         "appending " + report.event_type + " for " + signal.signal_id + ": " + appended.status().message());
+  }
+  if (options_.on_concluded) options_.on_concluded(report);
+  return Status::ok();
+}
+
+}  // namespace tally::connectors
