@@ -14,6 +14,17 @@ namespace {
 
 constexpr int views_wait_ms_max = 30'000;  // an api-only process waits this long for a projector
 
+std::string in_dir(const std::string& data_dir, const char* name) {
+  return (std::filesystem::path(data_dir) / name).string();
+}
+
+KafkaOptions kafka_options(const NodeOptions& options) {
+  KafkaOptions kafka;
+  kafka.brokers = options.kafka_brokers;
+  kafka.topic_prefix = options.topic_prefix;
+  return kafka;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
@@ -26,6 +37,18 @@ Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
     if (Status s = node->start_projector(options); !s.is_ok()) return s;
     if (options.tick_interval_ms > 0) node->start_ticker(options.tick_interval_ms);
   }
+  if (options.recharge.has_value()) {
+    if (Status s = node->start_recharge(options); !s.is_ok()) {
+      node->stop();
+      return s;
+    }
+  }
+  if (options.enforce.has_value()) {
+    if (Status s = node->start_enforcer(options); !s.is_ok()) {
+      node->stop();
+      return s;
+    }
+  }
   if (options.role_api) {
     if (Status s = node->start_api(options); !s.is_ok()) {
       node->stop();
@@ -37,7 +60,7 @@ Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
 
 Status Node::open_log(const NodeOptions& options) {
   if (options.kafka_brokers.empty()) {
-    JournalOptions journal_opts = journal_options(options.partitions, 1);
+    JournalOptions journal_opts = journal_options(options.partitions, options.signals_partitions);
     // An existing journal keeps its partition count; only a new one takes ours.
     JournalOptions existing;
     existing.create_if_missing = false;
@@ -57,9 +80,7 @@ Status Node::open_log(const NodeOptions& options) {
     end_reader_ = std::move(end_reader.value());
     return Status::ok();
   }
-  KafkaOptions kafka;
-  kafka.brokers = options.kafka_brokers;
-  kafka.topic_prefix = options.topic_prefix;
+  const KafkaOptions kafka = kafka_options(options);
   const std::string topic = kafka_topic(kafka, kafka_events_kind);
   auto writer = KafkaWriter::open(kafka, topic);
   if (!writer.is_ok()) return writer.status();
@@ -77,14 +98,121 @@ Status Node::start_projector(const NodeOptions& options) {
   ProjectorOptions projector_options;
   projector_options.batch_time_max_ms = 5;  // low latency for ?wait=1; batches still fill under load
   projector_options.poll_timeout_ms = 50;
-  auto projector = Projector::open((std::filesystem::path(options.data_dir) / "views").string(), projector_options);
+  // The emitter is created before the projector thread starts (thread creation orders the write).
+  projector_options.on_commit = [this](const CommittedBatch& batch) {
+    if (emitter_ && batch.outbox_added > 0) emitter_->notify();
+  };
+  auto projector = Projector::open(in_dir(options.data_dir, "views"), projector_options);
   if (!projector.is_ok()) return projector.status();
   projector_ = std::move(projector.value());
   if (Status s = projector_->start(*events_reader_); !s.is_ok()) return s;
+  if (options.role_emitter) {
+    if (Status s = start_emitter(options); !s.is_ok()) return s;
+  }
   projector_thread_ = std::thread([this] {
     Status status = projector_->run(*events_reader_, stop_);
     if (!status.is_ok()) record_error("projector", status);
   });
+  return Status::ok();
+}
+
+std::function<void(const Status&)> Node::role_error(const NodeOptions& options, std::string role) {
+  if (!options.on_role_error) return {};
+  return [callback = options.on_role_error, role = std::move(role)](const Status& status) { callback(role, status); };
+}
+
+Status Node::open_views(const std::string& views_path, int wait_ms) {
+  if (views_) return Status::ok();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (;;) {
+    auto views = ViewReader::open(views_path);
+    if (views.is_ok()) {
+      views_ = std::move(views.value());
+      return Status::ok();
+    }
+    // A separate projector process may not have created the views yet.
+    if (views.status().code() != Status::Code::not_found || std::chrono::steady_clock::now() > deadline) {
+      return views.status();
+    }
+    std::unique_lock lock(mutex_);
+    stopped_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_.load(); });
+    if (stop_) return Status::error(Status::Code::unavailable, "stopped while waiting for the views");
+  }
+}
+
+Result<std::unique_ptr<LogReader>> Node::open_signals_reader(const NodeOptions& options) {
+  if (journal_) return journal_->reader(journal_signals_topic);
+  const KafkaOptions kafka = kafka_options(options);
+  auto reader = KafkaReader::open(kafka, kafka_topic(kafka, kafka_signals_kind));
+  if (!reader.is_ok()) return reader.status();
+  return std::unique_ptr<LogReader>(std::move(reader.value()));
+}
+
+Status Node::start_emitter(const NodeOptions& options) {
+  if (journal_) {
+    auto writer = journal_->writer(journal_signals_topic);
+    if (!writer.is_ok()) return writer.status();
+    signals_writer_ = std::move(writer.value());
+  } else {
+    const KafkaOptions kafka = kafka_options(options);
+    auto writer = KafkaWriter::open(kafka, kafka_topic(kafka, kafka_signals_kind));
+    if (!writer.is_ok()) return writer.status();
+    signals_writer_ = std::move(writer.value());
+  }
+  // The projector created the store, so the views open at once.
+  if (Status s = open_views(in_dir(options.data_dir, "views"), 0); !s.is_ok()) return s;
+  connectors::OutboxEmitterOptions emitter_options;
+  emitter_options.record_sent = [this](uint64_t sequence) { return projector_->record_outbox_sent(sequence); };
+  emitter_options.fault_hook = options.emitter_fault_hook;
+  emitter_options.on_error = role_error(options, "emitter");
+  auto emitter = connectors::OutboxEmitter::open(*views_, *signals_writer_, std::move(emitter_options));
+  if (!emitter.is_ok()) return emitter.status();
+  emitter_ = std::move(emitter.value());
+  emitter_thread_ = std::thread([this] { emitter_->run(); });  // catches up at once, then on commits
+  return Status::ok();
+}
+
+Status Node::start_recharge(const NodeOptions& options) {
+  connectors::RechargeOptions recharge = *options.recharge;
+  if (recharge.progress_path.empty()) recharge.progress_path = in_dir(options.data_dir, "recharge.progress");
+  if (!recharge.on_error) recharge.on_error = role_error(options, "recharge");
+  if (!recharge.still_pending) {
+    // Only views of this data dir can say a refill was concluded; without them, Stripe's
+    // idempotency alone guards reruns.
+    if (!views_) {
+      auto views = ViewReader::open(in_dir(options.data_dir, "views"));
+      if (views.is_ok()) views_ = std::move(views.value());
+    }
+    if (views_) {
+      recharge.still_pending = [this](const std::string& org, const std::string& signal_id) -> std::optional<bool> {
+        auto org_view = views_->org(org);
+        if (!org_view.is_ok() || !org_view->has_value()) return std::nullopt;
+        const OrgState& state = org_view->value().state;
+        return state.refill_pending && state.pending_signal_id == signal_id;
+      };
+    }
+  }
+  auto reader = open_signals_reader(options);
+  if (!reader.is_ok()) return reader.status();
+  recharge_reader_ = std::move(reader.value());
+  auto connector = connectors::RechargeConnector::open(*recharge_reader_, *events_writer_, std::move(recharge));
+  if (!connector.is_ok()) return Status::error(connector.status().code(), "recharge: " + connector.status().to_string());
+  recharge_ = std::move(connector.value());
+  recharge_thread_ = std::thread([this] { recharge_->run(); });
+  return Status::ok();
+}
+
+Status Node::start_enforcer(const NodeOptions& options) {
+  connectors::EnforcerOptions enforce = *options.enforce;
+  if (enforce.progress_path.empty()) enforce.progress_path = in_dir(options.data_dir, "enforce.progress");
+  if (!enforce.on_error) enforce.on_error = role_error(options, "enforce");
+  auto reader = open_signals_reader(options);
+  if (!reader.is_ok()) return reader.status();
+  enforce_reader_ = std::move(reader.value());
+  auto enforcer = connectors::Enforcer::open(*enforce_reader_, std::move(enforce));
+  if (!enforcer.is_ok()) return Status::error(enforcer.status().code(), "enforce: " + enforcer.status().to_string());
+  enforcer_ = std::move(enforcer.value());
+  enforce_thread_ = std::thread([this] { enforcer_->run(); });
   return Status::ok();
 }
 
@@ -110,22 +238,7 @@ void Node::start_ticker(int interval_ms) {
 }
 
 Status Node::start_api(const NodeOptions& options) {
-  const std::string views_path = (std::filesystem::path(options.data_dir) / "views").string();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(views_wait_ms_max);
-  for (;;) {
-    auto views = ViewReader::open(views_path);
-    if (views.is_ok()) {
-      views_ = std::move(views.value());
-      break;
-    }
-    // A separate projector process may not have created the views yet.
-    if (views.status().code() != Status::Code::not_found || std::chrono::steady_clock::now() > deadline) {
-      return views.status();
-    }
-    std::unique_lock lock(mutex_);
-    stopped_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_.load(); });
-    if (stop_) return Status::error(Status::Code::unavailable, "stopped while waiting for the views");
-  }
+  if (Status s = open_views(in_dir(options.data_dir, "views"), views_wait_ms_max); !s.is_ok()) return s;
   api::HttpServerOptions server_options;
   server_options.host = options.listen_host;
   server_options.port = options.listen_port;
@@ -161,6 +274,9 @@ Status Node::start_api(const NodeOptions& options) {
     };
   }
   server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait_applied, metrics);
+  if (options.ingest.has_value()) {
+    if (Status s = connectors::add_ingest_routes(*server_, *options.ingest); !s.is_ok()) return s;
+  }
   if (options.add_routes) {
     if (Status s = options.add_routes(*server_); !s.is_ok()) return s;
   }
@@ -196,11 +312,22 @@ void Node::stop() {
   stopped_.notify_all();
   if (ticker_thread_.joinable()) ticker_thread_.join();
   if (projector_thread_.joinable()) projector_thread_.join();  // commits its in-flight batch
+  // Unsent outbox entries and unconcluded signals stay where their progress says: the next start
+  // sends and concludes them.
+  if (emitter_) emitter_->request_stop();
+  if (recharge_) recharge_->request_stop();
+  if (enforcer_) enforcer_->request_stop();
+  if (emitter_thread_.joinable()) emitter_thread_.join();
+  if (recharge_thread_.joinable()) recharge_thread_.join();
+  if (enforce_thread_.joinable()) enforce_thread_.join();
 }
 
 Node::~Node() {
   stop();
   server_.reset();
+  enforcer_.reset();
+  recharge_.reset();
+  emitter_.reset();
   views_.reset();
   projector_.reset();
 }

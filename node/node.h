@@ -1,6 +1,11 @@
 // Node: one running Tally process — the roles of `tally dev` and `tally serve` wired together:
 // the events log (embedded journal or Kafka), the projector on its own thread, the HTTP API, the
-// tick appender, and (when configured) the outbox emitter and the connectors.
+// tick appender, the outbox emitter (with the projector), and when configured the recharge and
+// enforcement connectors and the ingest routes (LiteLLM callback, Stripe webhooks).
+//
+// Files in the data dir: DIR/journal (embedded log), DIR/views (projector; also holds the emitter's
+// progress), DIR/recharge.progress, DIR/enforce.progress (each connector's durable position in the
+// signals log, locked by its owner).
 //
 // Lifecycle: Node::start(options) → port() … → stop() (or the destructor). stop() stops the HTTP
 // server first (no new commands), then lets the projector finish and commit its in-flight batch,
@@ -13,11 +18,17 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "api/http_server.h"
+#include "connectors/enforcer.h"
+#include "connectors/ingest_routes.h"
+#include "connectors/outbox_emitter.h"
+#include "connectors/recharge.h"
 #include "engine/status.h"
 #include "log/log.h"
 #include "projections/projector.h"
@@ -29,6 +40,7 @@ class Journal;
 
 inline constexpr int tick_interval_ms_default = 60'000;
 inline constexpr int32_t node_partitions_default = 4;
+inline constexpr int32_t node_signals_partitions_default = 1;
 
 struct NodeOptions {
   std::string data_dir = "tally-data";  // DIR/views (projector), DIR/journal (embedded log)
@@ -42,8 +54,23 @@ struct NodeOptions {
   uint16_t listen_port = 8080;
   std::vector<api::ApiToken> tokens;
   int tick_interval_ms = tick_interval_ms_default;  // 0 = no ticks
-  // Extra routes (connector ingest) registered before the server starts.
+  // Extra routes registered before the server starts (after the ingest routes).
   std::function<Status(api::HttpServer&)> add_routes;
+
+  int32_t signals_partitions = node_signals_partitions_default;  // signals partitions of a new journal
+  // The outbox emitter, with role_projector: sends the outbox to the signals log.
+  bool role_emitter = true;
+  // Crash points of the emitter (tests; see connectors/outbox_emitter.h).
+  std::function<void(std::string_view point)> emitter_fault_hook;
+  // Role "recharge": runs when set. An empty progress_path becomes DIR/recharge.progress; an empty
+  // still_pending is answered from the views when this node has them.
+  std::optional<connectors::RechargeOptions> recharge;
+  // Role "enforce": runs when set. An empty progress_path becomes DIR/enforce.progress.
+  std::optional<connectors::EnforcerOptions> enforce;
+  // Ingest routes (with role_api): LiteLLM callback and Stripe webhooks, each when configured.
+  std::optional<connectors::IngestOptions> ingest;
+  // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.
+  std::function<void(std::string_view role, const Status& status)> on_role_error;
 };
 
 class Node {
@@ -66,6 +93,10 @@ class Node {
   LogWriter& events_writer() { return *events_writer_; }
   Projector* projector() { return projector_.get(); }
   ViewReader* views() { return views_.get(); }
+  // The running roles, nullptr when not running here.
+  const connectors::OutboxEmitter* emitter() const { return emitter_.get(); }
+  const connectors::RechargeConnector* recharge() const { return recharge_.get(); }
+  const connectors::Enforcer* enforcer() const { return enforcer_.get(); }
 
  private:
   Node() = default;
@@ -73,6 +104,12 @@ class Node {
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
   void start_ticker(int interval_ms);
+  Status open_views(const std::string& views_path, int wait_ms);
+  Result<std::unique_ptr<LogReader>> open_signals_reader(const NodeOptions& options);
+  Status start_emitter(const NodeOptions& options);
+  Status start_recharge(const NodeOptions& options);
+  Status start_enforcer(const NodeOptions& options);
+  std::function<void(const Status&)> role_error(const NodeOptions& options, std::string role);
   void record_error(const std::string& role, const Status& status);
 
   std::unique_ptr<Journal> journal_;
@@ -83,8 +120,17 @@ class Node {
   std::unique_ptr<Projector> projector_;
   std::unique_ptr<ViewReader> views_;
   std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<LogWriter> signals_writer_;
+  std::unique_ptr<LogReader> recharge_reader_;
+  std::unique_ptr<LogReader> enforce_reader_;
+  std::unique_ptr<connectors::OutboxEmitter> emitter_;
+  std::unique_ptr<connectors::RechargeConnector> recharge_;
+  std::unique_ptr<connectors::Enforcer> enforcer_;
   std::thread projector_thread_;
   std::thread ticker_thread_;
+  std::thread emitter_thread_;
+  std::thread recharge_thread_;
+  std::thread enforce_thread_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
   std::condition_variable stopped_;
