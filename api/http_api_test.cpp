@@ -247,7 +247,7 @@ BOOST_AUTO_TEST_CASE(healthz_and_metrics_answer_without_a_token) {
   BOOST_TEST(metrics.body.find("tally_events_total{outcome=\"applied\"}") != std::string::npos);
   BOOST_TEST(metrics.body.find("tally_consumer_lag{partition=\"0\"} 0") != std::string::npos);
   BOOST_TEST(metrics.body.find("tally_http_requests_total{route=\"GET /healthz\",status=\"200\"} 1") != std::string::npos);
-  BOOST_TEST(metrics.body.find("tally_projector_last_commit_latency_seconds") != std::string::npos);
+  BOOST_TEST(metrics.body.find("tally_projector_batch_commit_seconds_count") != std::string::npos);
   HttpReply head = f.client->send("HEAD", "/healthz");
   BOOST_TEST(head.status == 200);
   BOOST_TEST(head.body.empty());

@@ -11,6 +11,10 @@
 //    front if that matters). Every other built-in route needs a bearer token (see Principal).
 //  - stop() waits for handlers in flight, so it may take up to options.wait_timeout_ms.
 //
+// Request handling order: route match (404 unknown path, 405 wrong method with Allow, 400 bad
+// percent-encoding), then auth (401 no/unknown token, 403 out of scope), then the query string
+// (400), then the handler. Errors are {"error":{"code","message"[,"field"]}}.
+//
 // Lifecycle: construct, add_route() any extra routes, start(), port(), ..., stop().
 // Thread safety: add_route() and start() from one thread before serving; stop() from any thread
 // except a handler; submit_events() and port() from any thread.
@@ -111,10 +115,13 @@ class HttpServer {
   void stop();
 
   // What POST /api/v1/events does, for handlers of extra routes that map a payload to canonical
-  // JSON events (engine/event_json.h): validates every event (a bad one -> 400 naming its index
-  // and field, nothing appended), checks that an org-scoped caller only writes its own org,
-  // appends all of them in one call, and answers 202 with positions — or, with ?wait=1 in
-  // `request`, waits for the projector and answers 200 with each event's outcome.
+  // JSON events (engine/event_json.h, connectors/canonical_event.h): validates every event (a bad
+  // one -> 400 "invalid_event" with field "[i].<field>", nothing appended), appends all of them in
+  // one call (global events — no org — to every partition) and answers
+  //   202 {"events":[{"index","position"[,"positions"],"idempotency_key"}...],"applied":false}
+  // or, with ?wait=1 in `request`, waits for the projector and answers 200 with each event's
+  // "outcome" ("applied", "duplicate", "conflict", "rejected" + "reason") and "applied":true.
+  // 503 "log_unavailable" if the append fails. No scope check: the route's auth admitted the caller.
   // Thread-safe; blocks (call it from a blocking route).
   ApiResponse submit_events(const std::vector<std::string>& canonical_json, const ApiRequest& request);
 

@@ -13,6 +13,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 
+#include "api/projector_metrics.h"
+
 namespace tally::api::testing {
 
 namespace beast = boost::beast;
@@ -72,12 +74,7 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
     std::lock_guard lock(self->end_mutex_);
     return self->end_reader_->end_offset(partition);
   };
-  metrics.append_prometheus = [self](std::string& out) {
-    const ProjectorMetrics m = self->projector_->metrics();
-    out += "# HELP tally_projector_last_commit_latency_seconds Fold + write + fsync of the last batch.\n";
-    out += "# TYPE tally_projector_last_commit_latency_seconds gauge\n";
-    out += "tally_projector_last_commit_latency_seconds " + std::to_string(static_cast<double>(m.last_commit_latency_us) / 1e6) + "\n";
-  };
+  metrics.append_prometheus = [self](std::string& out) { append_projector_metrics(self->projector_->metrics(), out); };
   self->server_ = std::make_unique<HttpServer>(
       server_options, *self->views_, *self->writer_,
       [self](LogPosition position, int timeout_ms) { return self->projector_->wait_until_applied(position, timeout_ms); },
