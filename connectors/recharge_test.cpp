@@ -23,6 +23,7 @@
 #include "connectors/testing/http_receiver.h"
 #include "connectors/testing/relay_harness.h"
 #include "connectors/testing/stripe_emulator.h"
+#include "log/kafka_testing.h"
 #include "node/node.h"
 
 using namespace tally;
@@ -81,9 +82,10 @@ struct RunningNode {
   TempDir dir;
   std::unique_ptr<Node> node;
 
-  explicit RunningNode(RechargeOptions recharge) {
+  explicit RunningNode(RechargeOptions recharge, std::string kafka_brokers = {}) {
     NodeOptions options;
     options.data_dir = dir.path();
+    options.kafka_brokers = std::move(kafka_brokers);
     options.listen_port = 0;
     options.tick_interval_ms = 0;
     options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
@@ -321,4 +323,25 @@ BOOST_AUTO_TEST_CASE(retries_that_run_out_conclude_with_payment_failed_timeout) 
   }
   BOOST_TEST(!running.state(org)->auto_refill.enabled);
   BOOST_TEST(charges_for(org) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(on_kafka_the_request_travels_through_the_signals_topic_and_the_refill_lands) {
+  auto cluster = MockKafkaCluster::create(1);
+  BOOST_REQUIRE(cluster.is_ok());
+  BOOST_REQUIRE(cluster.value()->create_topic("tally.events", 4, 1).is_ok());
+  BOOST_REQUIRE(cluster.value()->create_topic("tally.signals", 2, 1).is_ok());
+  const std::string customer = customer_with("tok_visa");
+  {
+    RunningNode running(recharge_options(emulator().base_url()), cluster.value()->bootstraps());
+    const std::string org = unique_name("kafka");
+    OrgScript script(running.node->events_writer(), org);
+    BOOST_REQUIRE(script.rate_card().is_ok());
+    BOOST_REQUIRE(script.purchase(100).is_ok());
+    BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
+    BOOST_REQUIRE(script.usage_output_tokens(4'000'000).is_ok());  // 10 left
+    BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "auto_refill") == 1; }));
+    BOOST_TEST(running.state(org)->balance_micros == 110 * micros);
+    BOOST_TEST(charges_for(org) == 1u);
+    BOOST_REQUIRE(wait_until([&] { return running.views().stats()->outbox_sent >= 3; }));  // emitter progress
+  }  // the node (Kafka clients) goes before the cluster
 }
