@@ -6,6 +6,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <cstdlib>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -754,6 +756,71 @@ BOOST_AUTO_TEST_CASE(malformed_requests_never_crash_the_server) {
   // Still serving.
   BOOST_TEST(f.credits("acme").at("balance_micros").to_number<int64_t>() == 25'000'000'000);
   BOOST_TEST(f.stack->projector_error().empty());
+}
+
+// Random damage to valid requests (seeded; TALLY_SEED replays a run): every answer is a 2xx or a
+// 4xx or a closed connection — never a 5xx, never a dead server.
+BOOST_AUTO_TEST_CASE(randomly_damaged_requests_get_4xx_never_5xx) {
+  const char* seed_text = std::getenv("TALLY_SEED");
+  const uint64_t seed = seed_text != nullptr ? std::strtoull(seed_text, nullptr, 10) : 20261123;
+  BOOST_TEST_MESSAGE("randomly_damaged_requests seed=" << seed << " (set TALLY_SEED to replay)");
+  std::mt19937_64 rng(seed);
+  ApiFixture f;
+  f.seed("acme");
+  const std::string auth = "Authorization: Bearer " + std::string(admin_token) + "\r\n";
+  const std::string event = usage_json("acme", "fz", "alice", "ws", "m1", 10, 0);
+  const std::string card = rate_card_json(9);
+  auto send = [&](const std::string& method, const std::string& target, const std::string& body) {
+    return method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  const std::vector<std::string> valid = {
+      "GET /api/v1/org/acme/credits HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n",
+      "GET /api/v1/org/acme/credits/transactions?limit=5&type=usage&from=1&to=99999999999999 HTTP/1.1\r\n" + auth + "\r\n",
+      "GET /api/v1/org/acme/usage?group_by=member&from=0 HTTP/1.1\r\n" + auth + "\r\n",
+      send("POST", "/api/v1/events", event),
+      send("POST", "/api/v1/events?wait=1", "[" + event + "," + card + "]"),
+      send("PUT", "/api/v1/org/acme/credits/auto-refill",
+           R"({"enabled":true,"threshold_micros":5,"refill_credits_micros":9,"max_per_day":1,"max_per_month":0})"),
+      send("PUT", "/api/v1/org/acme/credits/member-limits/bob?wait=1", R"({"monthly_limit_micros":100})"),
+      send("DELETE", "/api/v1/org/acme/credits/auto-refill", ""),
+  };
+  std::string alphabet = "{}[]\":,.-+eE0123456789%?&=/ \r\n\\abcdefghijklmnopqrstuvwxyz";
+  alphabet += std::string{'\0', '\xff', '\x80', '\x7f', '\t'};
+  int answered = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string bytes = valid[rng() % valid.size()];
+    const int damage = 1 + static_cast<int>(rng() % 4);
+    for (int d = 0; d < damage && !bytes.empty(); ++d) {
+      const std::size_t at = rng() % bytes.size();
+      switch (rng() % 4) {
+        case 0: bytes[at] = alphabet[rng() % alphabet.size()]; break;                  // replace
+        case 1: bytes.insert(at, 1, alphabet[rng() % alphabet.size()]); break;         // insert
+        case 2: bytes.erase(at, 1 + rng() % 8); break;                                 // delete
+        default: bytes.resize(at); break;                                              // truncate
+      }
+    }
+    HttpReply reply = f.client->raw(bytes);
+    if (reply.status != 0) ++answered;
+    BOOST_TEST((reply.status == 0 || (reply.status >= 200 && reply.status < 500)), "seed " << seed << " round " << round);
+  }
+  BOOST_TEST(answered > 100);
+  BOOST_TEST(f.client->send("GET", "/healthz").status == 200);
+  BOOST_TEST(f.stack->projector_error().empty());
+}
+
+BOOST_AUTO_TEST_CASE(connections_over_the_limit_are_closed) {
+  ApiStackOptions options;
+  options.connections_max = 2;
+  ApiFixture f(options);
+  auto a = std::make_unique<HttpClient>(f.stack->port());
+  auto b = std::make_unique<HttpClient>(f.stack->port());
+  BOOST_REQUIRE(a->send("GET", "/healthz").status == 200);
+  BOOST_REQUIRE(b->send("GET", "/healthz").status == 200);
+  BOOST_TEST(f.client->raw("GET /healthz HTTP/1.1\r\n\r\n").status == 0);
+  a.reset();  // one goes away: room for another
+  BOOST_TEST(eventually([&] { return f.client->raw("GET /healthz HTTP/1.1\r\n\r\n").status == 200; }));
+  BOOST_TEST(b->send("GET", "/healthz").status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {

@@ -69,6 +69,7 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   server_options.blocking_threads = options.blocking_threads;
   server_options.wait_timeout_ms = options.wait_timeout_ms;
   server_options.body_bytes_max = options.body_bytes_max;
+  server_options.connections_max = options.connections_max;
   MetricsSource metrics;
   metrics.log_end_offset = [self](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(self->end_mutex_);

@@ -29,6 +29,7 @@ struct ApiStackOptions {
   int blocking_threads = 4;
   int wait_timeout_ms = 10'000;
   std::size_t body_bytes_max = http_body_bytes_max;
+  std::size_t connections_max = http_connections_max;
   // Called after the server is built and before it starts (add_route).
   std::function<void(HttpServer&)> before_start;
 };
