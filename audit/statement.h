@@ -5,8 +5,8 @@
 //
 // CAVEATS (read these first)
 //   - Streamed: entries are read with ViewReader::for_each_history and written as they come; memory
-//     does not grow with the history. One read transaction per pass, so a statement is one
-//     consistent batch of the views even while the projector runs.
+//     does not grow with the history. The history is read in one read transaction per pass, so the
+//     rows and the reconciliation come from one consistent batch even while the projector runs.
 //   - The range is on event time (occurred_at_ms), half-open [from_ms, to_ms); entries stay in log
 //     order. Producers may stamp an event earlier than one already logged (late usage); such an
 //     entry outside the range can sit, in log order, between two entries inside it. Its effect is
@@ -85,14 +85,14 @@ struct StatementSummary {
   MovementTotals other_kinds;                         // any other entry type that moved the balance
   int64_t net_change_micros = 0;                      // sum of applied amounts in range
   int64_t other_movements_micros = 0;                 // out-of-range entries interleaved in log order
-  // Accumulated in 128 bits so a reconciliation check can never overflow.
+  // Checked in 128-bit arithmetic, so the check itself never overflows.
   bool reconciles() const;
 };
 
 // Streams the entries of `org_id` in [from_ms, to_ms) to `row` in log order (stop early by
 // returning false) and fills `summary`. Entries with sequence >= sequence_end are not read (so
-// that several passes see the same entries). The views are read in one transaction.
-// Errors: those of ViewReader::org and for_each_history.
+// that several passes see the same entries). The history is read in one transaction.
+// Errors: those of ViewReader::org and for_each_history; too_large if a total overflows int64.
 Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from_ms, int64_t to_ms,
                       const std::function<bool(const HistoryEntry&)>& row, StatementSummary& summary,
                       uint64_t sequence_end = UINT64_MAX);

@@ -210,7 +210,8 @@ class Locator {
     if (entry) return describe(*entry);
     const auto r = rejects.find(position);
     if (r != rejects.end()) return describe(r->second);
-    return "nothing (no history or reject entry at this position)";
+    return "nothing: no history entry of this org and no reject at this position (the record may now name "
+           "another org)";
   }
 
   ViewReader& live_;
