@@ -33,7 +33,7 @@ constexpr int64_t t0_ms = 1'763'856'000'000;
 
 struct BenchOptions {
   int duration_s = 10;
-  int connections = 32;
+  int connections = 8;  // closed loop: latency ~ connections / throughput; 8 keep 2 cores busy
   int wrk_threads = 1;
   int io_threads = 2;
   int orgs = 1000;
@@ -95,7 +95,12 @@ double to_ms(double value, const std::string& unit) {
 
 int main(int argc, char** argv) {
   BenchOptions options;
-  if (!parse_args(argc, argv, options)) {
+  bool parsed = false;
+  try {
+    parsed = parse_args(argc, argv, options);
+  } catch (const std::exception&) {  // std::stoi on a non-number
+  }
+  if (!parsed) {
     std::cerr << "usage: api_bench [--duration-s N] [--connections N] [--wrk-threads N] [--io-threads N] "
                  "[--orgs N] [--ingest-per-s N] [--wrk PATH]\n";
     return 2;

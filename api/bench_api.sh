@@ -6,7 +6,7 @@
 #   bench api_credits_p99_ms <float> ms
 # (wrk's own report and the ingest rate go to stderr).
 #
-# Usage: api/bench_api.sh [api_bench options: --duration-s 10 --connections 32 --io-threads 2 ...]
+# Usage: api/bench_api.sh [api_bench options: --duration-s 10 --connections 8 --io-threads 2 ...]
 # Environment: TALLY_BUILD_DIR (default: build) — the build tree; api_bench is built there if missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
