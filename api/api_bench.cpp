@@ -186,6 +186,27 @@ int main(int argc, char** argv) {
     std::cerr << "could not read wrk's output\n";
     return 1;
   }
+  // Server-side time (request read -> answer handed to the socket) from /metrics, to tell our own
+  // latency from scheduling delay on a busy machine.
+  {
+    api::testing::HttpClient client(stack.port());
+    const api::testing::HttpReply metrics = client.send("GET", "/metrics");
+    const std::regex bucket(R"re(tally_http_request_duration_seconds_bucket\{route="GET /api/v1/org/\{org\}/credits",le="([^"]+)"\} ([0-9]+))re");
+    std::vector<std::pair<std::string, double>> buckets;
+    for (auto it = std::sregex_iterator(metrics.body.begin(), metrics.body.end(), bucket); it != std::sregex_iterator(); ++it) {
+      buckets.emplace_back((*it)[1], std::stod((*it)[2]));
+    }
+    if (!buckets.empty() && buckets.back().second > 0) {
+      const double total = buckets.back().second;
+      std::string p50_le, p99_le;
+      for (const auto& [le, count] : buckets) {
+        if (p50_le.empty() && count >= 0.50 * total) p50_le = le;
+        if (p99_le.empty() && count >= 0.99 * total) p99_le = le;
+      }
+      std::cerr << "server-side handling of GET /credits: p50 <= " << p50_le << " s, p99 <= " << p99_le << " s ("
+                << static_cast<long long>(total) << " requests)\n";
+    }
+  }
   std::cerr << "ingested during the run: " << ingested_during << " events ("
             << (ingested_during / std::max(options.duration_s, 1)) << "/s)" << (errors ? "; SOME RESPONSES WERE NOT 2xx" : "")
             << "\n";
