@@ -176,13 +176,18 @@ Status write_chart(Page& page, ViewReader& views, const StatementOptions& o, con
   page.raw("<text x=\"").num(chart_left_px + width).raw("\" y=\"").num(chart_top_px + height + 22)
       .raw("\" font-size=\"11\" text-anchor=\"end\">").esc(iso_utc(b.last_ms)).raw("</text>\n");
   // The balance as a step line: flat until the next column, then through its range to its last value.
-  page.raw("<path fill=\"none\" stroke=\"#2f5bd3\" stroke-width=\"1.5\" d=\"M").num(chart_left_px).raw(" ")
-      .num(y(summary.opening_balance_micros));
+  int64_t pen_y = y(summary.opening_balance_micros);
+  page.raw("<path fill=\"none\" stroke=\"#2f5bd3\" stroke-width=\"1.5\" d=\"M").num(chart_left_px).raw(" ").num(pen_y);
+  const auto vertical_to = [&](int64_t to) {
+    if (to == pen_y) return;  // a column whose balance did not move draws nothing
+    page.raw(" V").num(to);
+    pen_y = to;
+  };
   for (std::size_t i = 0; i < columns.size(); ++i) {
     const Column& c = columns[i];
     if (!c.used) continue;
-    page.raw(" H").num(chart_left_px + static_cast<int64_t>(i)).raw(" V").num(y(c.first)).raw(" V").num(y(c.min));
-    page.raw(" V").num(y(c.max)).raw(" V").num(y(c.last));
+    page.raw(" H").num(chart_left_px + static_cast<int64_t>(i));
+    for (const int64_t v : {c.first, c.min, c.max, c.last}) vertical_to(y(v));
   }
   page.raw(" H").num(chart_left_px + width - 1).raw("\"/>\n</svg>\n");
   return Status::ok();

@@ -64,13 +64,15 @@ void ProgressReporter::update(const ReplayProgress& progress) {
 }
 
 void ProgressReporter::finish(const ReplayProgress& progress) {
-  print(progress);
+  // A plain line already saying where we ended is not repeated; the bar is always redrawn.
+  if (terminal_ || !printed_ || last_events_ != progress.events_done) print(progress);
   if (terminal_) std::fputc('\n', out_);
   std::fflush(out_);
 }
 
 void ProgressReporter::print(const ReplayProgress& progress) {
   printed_ = true;
+  last_events_ = progress.events_done;
   if (terminal_) {
     // \r and erase-to-end-of-line: a shorter line leaves no tail of the previous one.
     std::fprintf(out_, "\r%s\x1b[K", format_progress_bar(progress).c_str());

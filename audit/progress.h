@@ -35,6 +35,7 @@ class ProgressReporter {
   std::FILE* out_;
   bool terminal_;
   bool printed_ = false;
+  uint64_t last_events_ = 0;  // events_done of the last print
   std::chrono::steady_clock::time_point last_{};
 };
 

@@ -181,6 +181,17 @@ BOOST_AUTO_TEST_CASE(progress_reports_events_per_second_and_eta) {
       BOOST_TEST(std::count(printed.begin(), printed.end(), '\n') == 2);
     }
   }
+  // A plain line that already said "done" is not repeated by finish().
+  char* text = nullptr;
+  std::size_t size = 0;
+  FILE* out = open_memstream(&text, &size);
+  BOOST_REQUIRE(out != nullptr);
+  ProgressReporter reporter(out, false);
+  reporter.update(ReplayProgress{20, 20, 1.0});
+  reporter.finish(ReplayProgress{20, 20, 1.0});
+  std::fclose(out);
+  BOOST_TEST(std::count(text, text + size, '\n') == 1);
+  std::free(text);
 }
 
 // The same records in Kafka and in the journal fold to the same views: the digest names the

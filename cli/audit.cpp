@@ -1,0 +1,143 @@
+// `tally audit verify`: replay the log into a scratch directory and compare with the live views;
+//   on a difference, name the first differing event of each partition and exit 1.
+// `tally audit export ORG`: the org's statement (CSV, JSONL or a self-contained HTML page) with a
+//   reconciliation of opening balance, movements by kind and closing balance.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "audit/log_source.h"
+#include "audit/progress.h"
+#include "audit/statement.h"
+#include "audit/text_format.h"
+#include "audit/verify.h"
+#include "cli/cli_util.h"
+
+namespace tally::cli {
+namespace {
+
+constexpr const char* audit_usage =
+    "usage: tally audit verify --data DIR (--journal DIR | --kafka BROKERS [--topic-prefix P])\n"
+    "       tally audit export ORG --data DIR [--from T] [--to T] --format csv|jsonl|html [--summary]\n"
+    "(tally audit verify --help, tally audit export --help)\n";
+
+int run_verify(const Args& args) {
+  audit::LogSource source;
+  std::string data = "tally-data";
+  std::string scratch;
+  std::string progress = "auto";
+  po::options_description options("options");
+  options.add_options()
+      ("data", po::value(&data)->default_value("tally-data"), "data directory of the live views (DIR or DIR/views)")
+      ("journal", po::value(&source.journal_dir), "embedded journal directory the views were folded from")
+      ("kafka", po::value(&source.kafka_brokers), "Kafka bootstrap brokers the views were folded from")
+      ("topic-prefix", po::value(&source.topic_prefix)->default_value("tally"), "Kafka topics are <prefix>.events")
+      ("scratch", po::value(&scratch), "new or empty directory for the replay, kept afterwards "
+                                       "(default: a temporary directory, removed)")
+      ("progress", po::value(&progress)->default_value("auto"), "auto, bar, lines or none (on stderr)");
+  po::variables_map vm;
+  if (auto code = parse_options("audit verify", "--data DIR (--journal DIR | --kafka BROKERS)", args, options, vm)) {
+    return *code;
+  }
+  if (progress != "auto" && progress != "bar" && progress != "lines" && progress != "none") {
+    return fail("audit verify", Status::invalid("--progress", "\"" + progress + "\" is not auto, bar, lines or none"));
+  }
+  auto live = open_views(data);
+  if (!live.is_ok()) return fail("audit verify", live.status());
+  auto log = audit::open_events_reader(source);
+  if (!log.is_ok()) return fail("audit verify", log.status());
+
+  const bool terminal = progress == "bar" || (progress == "auto" && isatty(STDERR_FILENO));
+  audit::ProgressReporter reporter(stderr, terminal);
+  audit::VerifyOptions verify_options;
+  verify_options.scratch_dir = scratch;
+  if (progress != "none") {
+    verify_options.replay.on_progress = [&](const audit::ReplayProgress& p) { reporter.update(p); };
+  }
+  auto report = audit::verify(*live.value(), *log.value(), verify_options);
+  if (progress != "none" && terminal) std::fputc('\n', stderr);
+  if (!report.is_ok()) return fail("audit verify", report.status());
+  std::fputs(audit::format_verify_report(report.value()).c_str(), stdout);
+  std::fflush(stdout);
+  return report.value().ok() ? exit_ok : exit_failure;
+}
+
+int run_export(const Args& args) {
+  std::string org, data = "tally-data", from, to, format, output = "-";
+  bool summary = false;
+  po::options_description options("options");
+  options.add_options()
+      ("org", po::value(&org)->required(), "org id")
+      ("data", po::value(&data)->default_value("tally-data"), "data directory of the views (DIR or DIR/views)")
+      ("from", po::value(&from), "first time included: Unix ms or ISO-8601 UTC (2026-11-01, 2026-11-01T12:00:00Z)")
+      ("to", po::value(&to), "first time excluded (the range is [from, to))")
+      ("format", po::value(&format)->required(), "csv, jsonl or html")
+      ("summary", po::bool_switch(&summary), "only the reconciliation")
+      ("output,o", po::value(&output)->default_value("-"), "file to write, - for standard output");
+  po::positional_options_description positional;
+  positional.add("org", 1);
+  po::variables_map vm;
+  if (auto code = parse_options("audit export", "ORG --data DIR [--from T] [--to T] --format csv|jsonl|html [--summary]",
+                                args, options, vm, &positional)) {
+    return *code;
+  }
+  audit::StatementOptions statement;
+  statement.org_id = org;
+  statement.summary_only = summary;
+  auto parsed_format = audit::parse_statement_format(format);
+  if (!parsed_format.is_ok()) return fail("audit export", parsed_format.status());
+  statement.format = parsed_format.value();
+  if (!from.empty()) {
+    auto t = audit::parse_time_bound(from, "--from");
+    if (!t.is_ok()) return fail("audit export", t.status());
+    statement.from_ms = t.value();
+  }
+  if (!to.empty()) {
+    auto t = audit::parse_time_bound(to, "--to");
+    if (!t.is_ok()) return fail("audit export", t.status());
+    statement.to_ms = t.value();
+  }
+  if (statement.from_ms > statement.to_ms) {
+    return fail("audit export", Status::invalid("--to", "is before --from"));
+  }
+  auto views = open_views(data);
+  if (!views.is_ok()) return fail("audit export", views.status());
+
+  std::ofstream file;
+  if (output != "-") {
+    file.open(output, std::ios::binary | std::ios::trunc);
+    if (!file) return fail("audit export", Status::invalid("--output", "cannot open " + output + " for writing"));
+  }
+  std::ostream& out = output == "-" ? std::cout : file;
+  auto written = audit::write_statement(*views.value(), statement, out);
+  if (!written.is_ok()) return fail("audit export", written.status());
+  if (!written.value().org_found) {
+    std::fprintf(stderr, "tally audit export: note: org '%s' has no history in these views\n", org.c_str());
+  }
+  if (!written.value().reconciles()) {
+    return fail("audit export", Status::error(Status::Code::corruption, "the statement does not reconcile"));
+  }
+  return exit_ok;
+}
+
+int run_audit(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(audit_usage, args.empty() ? stderr : stdout);
+    return args.empty() ? exit_usage : exit_ok;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "verify") return run_verify(rest);
+  if (args[0] == "export") return run_export(rest);
+  std::fprintf(stderr, "tally audit: unknown subcommand '%s'\n%s", args[0].c_str(), audit_usage);
+  return exit_usage;
+}
+
+const CommandRegistrar registrar{
+    {"audit", "verify the views against a replay of the log; export an org's statement", run_audit}};
+
+}  // namespace
+}  // namespace tally::cli
