@@ -122,12 +122,18 @@ uint64_t generate_into(LogWriter& writer, const testkit::WorkloadOptions& option
   return records;
 }
 
+struct ReadRun {
+  double events_per_s = 0;
+  double cpu_events_per_s = 0;
+};
+
 // Raw read: every partition from 0, touching every value byte, until `records` are read.
-double timed_read(LogReader& reader, uint64_t records) {
+ReadRun timed_read(LogReader& reader, uint64_t records) {
   for (int32_t p = 0; p < reader.partition_count(); ++p) check(reader.seek(PartitionId{p}, Offset{0}), "seek");
   std::vector<LogRecord> out;
   uint64_t seen = 0, checksum = 0;
   const auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
   while (seen < records) {
     check(reader.poll(out, 10'000, 1000), "poll");
     for (const LogRecord& r : out) {
@@ -136,8 +142,20 @@ double timed_read(LogReader& reader, uint64_t records) {
     seen += out.size();
   }
   const double seconds = since(t0);
+  const double cpu = cpu_seconds() - cpu0;
   if (checksum == 42) std::printf("#\n");  // keep the loop
-  return static_cast<double>(records) / seconds;
+  return ReadRun{static_cast<double>(records) / seconds, static_cast<double>(records) / cpu};
+}
+
+double report_read(const char* name, const std::vector<ReadRun>& runs) {
+  std::vector<double> rates, cpu;
+  for (const auto& r : runs) {
+    rates.push_back(r.events_per_s);
+    cpu.push_back(r.cpu_events_per_s);
+  }
+  print(name, median(rates));
+  std::printf("# %s: cpu %lld events/s\n", name, static_cast<long long>(median(cpu)));
+  return median(rates);
 }
 
 struct ProjectionRun {
@@ -220,21 +238,23 @@ void bench_journal(const Args& args) {
     FoldResult result;
     uint64_t seen = 0;
     const auto t0 = Clock::now();
+    const double cpu0 = cpu_seconds();
     while (seen < records) {
       check(reader->poll(out, 10'000, 1000), "poll");
       for (const LogRecord& r : out) apply(ledger, r.position, r.value, result);
       seen += out.size();
     }
-    std::printf("# read + fold into MemoryLedger: %lld events/s\n", static_cast<long long>(static_cast<double>(records) / since(t0)));
+    std::printf("# read + fold into MemoryLedger: %lld events/s (cpu %lld events/s)\n",
+                static_cast<long long>(static_cast<double>(records) / since(t0)),
+                static_cast<long long>(static_cast<double>(records) / (cpu_seconds() - cpu0)));
   }
 
-  std::vector<double> reads;
+  std::vector<ReadRun> reads;
   for (int run = 0; run < 3; ++run) {
     auto reader = take(journal->reader(journal_events_topic), "reader");
     reads.push_back(timed_read(*reader, records));
   }
-  const double read_rate = median(reads);
-  print("journal_read_events_per_s", read_rate);
+  const double read_rate = report_read("journal_read_events_per_s", reads);
 
   std::vector<ProjectionRun> runs;
   for (int run = 0; run < 3; ++run) {
@@ -245,6 +265,10 @@ void bench_journal(const Args& args) {
   std::vector<double> rates;
   for (const auto& r : runs) rates.push_back(r.events_per_s);
   std::printf("bench projector_vs_read_ratio %.3f ratio\n", median(rates) / read_rate);
+  std::vector<double> cpu_reads, cpu_runs;
+  for (const auto& r : reads) cpu_reads.push_back(r.cpu_events_per_s);
+  for (const auto& r : runs) cpu_runs.push_back(r.cpu_events_per_s);
+  std::printf("# projector_vs_read_ratio by CPU time: %.3f\n", median(cpu_runs) / median(cpu_reads));
 }
 
 void bench_mock(const Args& args) {
@@ -259,12 +283,12 @@ void bench_mock(const Args& args) {
     auto writer = take(KafkaWriter::open(options, topic), "kafka writer");
     records = generate_into(*writer, workload(args, args.partitions), args.mock_events);
   }
-  std::vector<double> reads;
+  std::vector<ReadRun> reads;
   for (int run = 0; run < 3; ++run) {
     auto reader = take(KafkaReader::open(options, topic), "kafka reader");
     reads.push_back(timed_read(*reader, records));
   }
-  print("mock_read_events_per_s", median(reads));
+  report_read("mock_read_events_per_s", reads);
   std::vector<ProjectionRun> runs;
   for (int run = 0; run < 3; ++run) {
     auto reader = take(KafkaReader::open(options, topic), "kafka reader");

@@ -33,7 +33,8 @@
 //                 "map_size"         u64 BE, the map size the writer last used (bookkeeping)
 //                 "stats"            u64 LE × 5: batches, applied, duplicate, conflict, rejected
 //                 "outbox_next"      u64 BE, sequence of the next outbox entry (first is 1)
-//                 "outbox_sent"      u64 BE, sequence of the last entry the emitter sent (0 = none)
+//                 "outbox_sent"      u64 BE, sequence of the last entry the emitter sent (absent = none;
+//                                    Projector::record_outbox_sent)
 //   "orgs"        org id                                 encode(OrgState)
 //   "members"     org \0 member                          encode(MemberState)
 //   "keys"        scope \0 idempotency key               encode(KeyRecord); scope = org id or

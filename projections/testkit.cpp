@@ -251,7 +251,8 @@ void WorkloadGenerator::org_event(std::vector<AppendRequest>& out) {
     const std::string org = entry.substr(bar1 + 1, bar2 - bar1 - 1);
     const int64_t refill = std::stoll(entry.substr(bar2 + 1));
     if (roll(10) != 0) {
-      PaymentFields pay{refill, refill / 10'000, "usd", 30, 1, "ch_" + std::to_string(sequence_)};
+      const std::string charge = "ch_" + std::to_string(sequence_);  // outlives the views below
+      PaymentFields pay{refill, refill / 10'000, "usd", 30, 1, charge};
       const std::string key = "refill-" + signal_id;
       purchases_[org].push_back(key);
       emit(out, org, make_auto_refill(EventHeader{key, org, next_time()}, pay, signal_id));
@@ -272,8 +273,9 @@ void WorkloadGenerator::org_event(std::vector<AppendRequest>& out) {
     const int rest = static_cast<int>(roll(100));
     if (rest < 25) {
       const int64_t amount = static_cast<int64_t>(10 + roll(90)) * credits;
+      const std::string charge = "ch_" + key;
       value = make_purchase(h, PaymentFields{amount, amount / 10'000, "usd", 30, static_cast<int32_t>(1 + roll(3)),
-                                             "ch_" + key});
+                                             charge});
       purchases_[org].push_back(key);
     } else if (rest < 35) {
       auto& keys = purchases_[org];
