@@ -4,9 +4,9 @@
 //
 // Lifecycle: begin(txn) → the fold calls find_*/create_*/put_*/partition() → flush() → commit or
 // abort the txn → end(committed). Nothing is written to LMDB before flush().
-//  - find_* reads the txn on a cache miss and caches the decoded value; every entry handed out
-//    (found or created) is written back by flush(), in key order. Node-based maps: pointers stay
-//    valid until end().
+//  - find_* reads the txn on a cache miss and caches the decoded value (and a copy of it); flush()
+//    writes back, in key order, every created entry and every found entry that differs from what
+//    was read (unchanged ones are not re-encoded). Node-based maps: pointers stay valid until end().
 //  - Partition states stay cached across committed batches (only the projector changes them);
 //    end(false) drops them too, so a retried batch refolds from committed state.
 //  - Read or decode failures cannot be returned through the Ledger interface: the first one is
@@ -17,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -63,21 +64,28 @@ class LmdbLedger final : public Ledger {
     KeyRecord record;
     bool dirty = false;
   };
+  // A cached state and what the store held (absent: created in this batch).
+  template <typename T>
+  struct Entry {
+    T state;
+    std::optional<T> stored;
+    bool changed() const { return !stored || !(*stored == state); }
+  };
 
   // Reads `key` of `db` into `out`; false if absent or on error (then error_ is set).
   template <typename T>
   bool load(Db db, std::string_view key, T& out);
   void fail(Status status);
   template <typename T>
-  int write_back(Db db, const Cache<T>& cache, bool only_dirty, std::string& failed_call);
+  int write_back(Db db, const Cache<T>& cache, std::string& failed_call);
 
   StoreEnv& env_;
   MDB_txn* txn_ = nullptr;
   Status error_;
-  Cache<OrgState> orgs_;
-  Cache<MemberState> members_;
+  Cache<Entry<OrgState>> orgs_;
+  Cache<Entry<MemberState>> members_;
   Cache<KeyEntry> keys_;
-  Cache<PurchaseRecord> purchases_;
+  Cache<Entry<PurchaseRecord>> purchases_;
   std::map<int32_t, PartitionState> partitions_;
   std::string scratch_;
   std::string encoded_;

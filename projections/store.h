@@ -51,6 +51,9 @@
 // History rule: an event gets a history entry of its org when it names a valid org id, the org
 // exists after the fold and its home partition is the event's partition. Events of an org never
 // created (e.g. its very first event rejected) and wrong-partition events are in "rejects" only.
+// "rejects" holds every record whose outcome is rejected (validation and business reasons);
+// duplicates and conflicts change nothing and are in the org's history only.
+// Roll-ups count applied usage only, in the UTC day of the event's own time.
 //
 // THREAD SAFETY: StoreEnv is thread-safe. A ReadTxn belongs to one thread at a time.
 #pragma once
