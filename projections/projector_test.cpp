@@ -351,6 +351,27 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   BOOST_REQUIRE(!projector.is_ok());
   BOOST_CHECK(projector.status().code() == Status::Code::corruption);
 
+  // Another LMDB environment (a journal, say) is never taken for a store.
+  {
+    const std::string other = dir.sub("other-env");
+    std::filesystem::create_directories(other);
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, other.c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    auto refused = Projector::open(other, small_batches());
+    BOOST_REQUIRE(!refused.is_ok());
+    BOOST_CHECK(refused.status().code() == Status::Code::invalid_argument);
+    BOOST_TEST_MESSAGE(refused.status().to_string());
+    BOOST_CHECK(!ViewReader::open(other).is_ok());
+  }
+
   auto missing = ViewReader::open(dir.sub("nothing-here"));
   BOOST_REQUIRE(!missing.is_ok());
   BOOST_CHECK(missing.status().code() == Status::Code::not_found);
