@@ -13,6 +13,7 @@ void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
   assert(txn_ == nullptr && txn != nullptr);
   txn_ = txn;
   keys_.reserve(records);  // about one new key per record: no rehash while folding
+  if (!key_filter_off_ && (!key_filter_.built() || key_filter_.wants_rebuild())) build_key_filter(records);
   error_ = Status::ok();
 }
 
@@ -23,6 +24,30 @@ void LmdbLedger::end(bool committed) {
   keys_.clear();
   purchases_.clear();
   if (!committed) partitions_.clear();
+}
+
+// Adds every key of the index (the committed state: this txn has written nothing yet).
+void LmdbLedger::build_key_filter(std::size_t records) {
+  key_filter_.clear();
+  MDB_stat stat;
+  if (int rc = mdb_stat(txn_, env_.dbi(Db::keys), &stat); rc != 0) return fail(lmdb_error("mdb_stat(keys)", rc));
+  if (stat.ms_entries > key_filter_keys_max) {
+    key_filter_off_ = true;
+    return;
+  }
+  key_filter_.reset(2 * (stat.ms_entries + records));
+  MDB_cursor* cursor = nullptr;
+  if (int rc = mdb_cursor_open(txn_, env_.dbi(Db::keys), &cursor); rc != 0) {
+    return fail(lmdb_error("mdb_cursor_open(keys)", rc));
+  }
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) key_filter_.add(from_val(k));
+  mdb_cursor_close(cursor);
+  if (rc != MDB_NOTFOUND) {
+    key_filter_.clear();  // incomplete: never trust it
+    fail(lmdb_error("mdb_cursor_get(keys)", rc));
+  }
 }
 
 void LmdbLedger::fail(Status status) {
@@ -87,6 +112,7 @@ MemberState& LmdbLedger::create_member(std::string_view org, std::string_view me
 const KeyRecord* LmdbLedger::find_key(std::string_view scope, std::string_view key) {
   pair_key(scratch_, scope, key);
   if (auto it = keys_.find(std::string_view(scratch_)); it != keys_.end()) return &it->second.record;
+  if (key_filter_.built() && !key_filter_.maybe_contains(scratch_)) return nullptr;  // certainly new
   KeyRecord record;
   if (!load(Db::keys, scratch_, record)) return nullptr;
   return &keys_.emplace(scratch_, KeyEntry{record, false}).first->second.record;
@@ -98,6 +124,7 @@ void LmdbLedger::put_key(std::string_view scope, std::string_view key, const Key
   if (it == keys_.end()) it = keys_.emplace(scratch_, KeyEntry{}).first;
   it->second.record = record;
   it->second.dirty = true;
+  if (key_filter_.built()) key_filter_.add(scratch_);
 }
 
 PurchaseRecord* LmdbLedger::find_purchase(std::string_view org, std::string_view key) {

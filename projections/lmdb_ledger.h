@@ -9,6 +9,9 @@
 //    was read (unchanged ones are not re-encoded). Node-based maps: pointers stay valid until end().
 //  - Partition states stay cached across committed batches (only the projector changes them);
 //    end(false) drops them too, so a retried batch refolds from committed state.
+//  - Idempotency keys: a Bloom filter (projections/key_filter.h) over every committed key, built
+//    by the first begin() from the index and kept up to date by put_key, answers "absent" for
+//    new keys without an LMDB lookup. Only this ledger writes the index (one projector per dir).
 //  - Read or decode failures cannot be returned through the Ledger interface: the first one is
 //    kept in error() (sticky for the batch) and the lookup answers "absent". The projector checks
 //    error() before committing and aborts the batch if it is set, so such an answer never lands.
@@ -23,6 +26,7 @@
 #include <unordered_map>
 
 #include "engine/ledger.h"
+#include "projections/key_filter.h"
 #include "projections/store.h"
 
 namespace tally::store {
@@ -76,6 +80,7 @@ class LmdbLedger final : public Ledger {
   template <typename T>
   bool load(Db db, std::string_view key, T& out);
   void fail(Status status);
+  void build_key_filter(std::size_t records);
   template <typename T>
   int write_back(Db db, const Cache<T>& cache, std::string& failed_call);
 
@@ -87,6 +92,8 @@ class LmdbLedger final : public Ledger {
   Cache<KeyEntry> keys_;
   Cache<Entry<PurchaseRecord>> purchases_;
   std::map<int32_t, PartitionState> partitions_;
+  KeyFilter key_filter_;
+  bool key_filter_off_ = false;  // the index outgrew key_filter_keys_max
   std::string scratch_;
   std::string encoded_;
 };
