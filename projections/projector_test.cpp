@@ -15,6 +15,7 @@
 #include "engine/event_factory.h"
 #include "engine/partitioner.h"
 #include "projections/projector.h"
+#include "projections/key_filter.h"
 #include "projections/records.h"
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
@@ -480,4 +481,17 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
     BOOST_CHECK(!store::decode_history(std::string_view(bytes).substr(0, cut), 42, back));
   }
+}
+
+BOOST_AUTO_TEST_CASE(key_filter_never_forgets_a_key) {
+  store::KeyFilter filter;
+  filter.reset(10'000);  // rounded up to key_filter_capacity_min
+  const std::string scope("org\0k", 5);
+  for (int i = 0; i < 200'000; ++i) filter.add(scope + std::to_string(i));
+  for (int i = 0; i < 200'000; ++i) BOOST_REQUIRE(filter.maybe_contains(scope + std::to_string(i)));
+  int false_positives = 0;
+  for (int i = 0; i < 100'000; ++i) false_positives += filter.maybe_contains("other" + std::to_string(i));
+  BOOST_TEST_MESSAGE("false positives: " << false_positives << " in 100000");
+  BOOST_CHECK_LT(false_positives, 1'000);
+  BOOST_CHECK(!filter.wants_rebuild());
 }
