@@ -4,11 +4,14 @@
 //
 // Lifecycle: begin(txn) → the fold calls find_*/create_*/put_*/partition() → flush() → commit or
 // abort the txn → end(committed). Nothing is written to LMDB before flush().
-//  - find_* reads the txn on a cache miss and caches the decoded value; every entry handed out
-//    (found or created) is written back by flush(), in key order. Node-based maps: pointers stay
-//    valid until end().
+//  - find_* reads the txn on a cache miss and caches the decoded value (and a copy of it); flush()
+//    writes back, in key order, every created entry and every found entry that differs from what
+//    was read (unchanged ones are not re-encoded). Node-based maps: pointers stay valid until end().
 //  - Partition states stay cached across committed batches (only the projector changes them);
 //    end(false) drops them too, so a retried batch refolds from committed state.
+//  - Idempotency keys: a Bloom filter (projections/key_filter.h) over every committed key, built
+//    by the first begin() from the index and kept up to date by put_key, answers "absent" for
+//    new keys without an LMDB lookup. Only this ledger writes the index (one projector per dir).
 //  - Read or decode failures cannot be returned through the Ledger interface: the first one is
 //    kept in error() (sticky for the batch) and the lookup answers "absent". The projector checks
 //    error() before committing and aborts the batch if it is set, so such an answer never lands.
@@ -17,11 +20,13 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "engine/ledger.h"
+#include "projections/key_filter.h"
 #include "projections/store.h"
 
 namespace tally::store {
@@ -63,22 +68,32 @@ class LmdbLedger final : public Ledger {
     KeyRecord record;
     bool dirty = false;
   };
+  // A cached state and what the store held (absent: created in this batch).
+  template <typename T>
+  struct Entry {
+    T state;
+    std::optional<T> stored;
+    bool changed() const { return !stored || !(*stored == state); }
+  };
 
   // Reads `key` of `db` into `out`; false if absent or on error (then error_ is set).
   template <typename T>
   bool load(Db db, std::string_view key, T& out);
   void fail(Status status);
+  void build_key_filter(std::size_t records);
   template <typename T>
-  int write_back(Db db, const Cache<T>& cache, bool only_dirty, std::string& failed_call);
+  int write_back(Db db, const Cache<T>& cache, std::string& failed_call);
 
   StoreEnv& env_;
   MDB_txn* txn_ = nullptr;
   Status error_;
-  Cache<OrgState> orgs_;
-  Cache<MemberState> members_;
+  Cache<Entry<OrgState>> orgs_;
+  Cache<Entry<MemberState>> members_;
   Cache<KeyEntry> keys_;
-  Cache<PurchaseRecord> purchases_;
+  Cache<Entry<PurchaseRecord>> purchases_;
   std::map<int32_t, PartitionState> partitions_;
+  KeyFilter key_filter_;
+  bool key_filter_off_ = false;  // the index outgrew key_filter_keys_max
   std::string scratch_;
   std::string encoded_;
 };

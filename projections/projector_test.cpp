@@ -15,6 +15,7 @@
 #include "engine/event_factory.h"
 #include "engine/partitioner.h"
 #include "projections/projector.h"
+#include "projections/key_filter.h"
 #include "projections/records.h"
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
@@ -351,6 +352,27 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   BOOST_REQUIRE(!projector.is_ok());
   BOOST_CHECK(projector.status().code() == Status::Code::corruption);
 
+  // Another LMDB environment (a journal, say) is never taken for a store.
+  {
+    const std::string other = dir.sub("other-env");
+    std::filesystem::create_directories(other);
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, other.c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    auto refused = Projector::open(other, small_batches());
+    BOOST_REQUIRE(!refused.is_ok());
+    BOOST_CHECK(refused.status().code() == Status::Code::invalid_argument);
+    BOOST_TEST_MESSAGE(refused.status().to_string());
+    BOOST_CHECK(!ViewReader::open(other).is_ok());
+  }
+
   auto missing = ViewReader::open(dir.sub("nothing-here"));
   BOOST_REQUIRE(!missing.is_ok());
   BOOST_CHECK(missing.status().code() == Status::Code::not_found);
@@ -459,4 +481,17 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
     BOOST_CHECK(!store::decode_history(std::string_view(bytes).substr(0, cut), 42, back));
   }
+}
+
+BOOST_AUTO_TEST_CASE(key_filter_never_forgets_a_key) {
+  store::KeyFilter filter;
+  filter.reset(10'000);  // rounded up to key_filter_capacity_min
+  const std::string scope("org\0k", 5);
+  for (int i = 0; i < 200'000; ++i) filter.add(scope + std::to_string(i));
+  for (int i = 0; i < 200'000; ++i) BOOST_REQUIRE(filter.maybe_contains(scope + std::to_string(i)));
+  int false_positives = 0;
+  for (int i = 0; i < 100'000; ++i) false_positives += filter.maybe_contains("other" + std::to_string(i));
+  BOOST_TEST_MESSAGE("false positives: " << false_positives << " in 100000");
+  BOOST_CHECK_LT(false_positives, 1'000);
+  BOOST_CHECK(!filter.wants_rebuild());
 }

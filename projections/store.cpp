@@ -207,6 +207,30 @@ Status StoreEnv::open_databases() {
   MDB_txn* txn = nullptr;
   const bool rw = mode_ == Mode::read_write;
   if (int rc = mdb_txn_begin(env_, nullptr, rw ? 0u : MDB_RDONLY, &txn); rc != 0) return lmdb_error("mdb_txn_begin", rc);
+  // Whose environment is this? A fresh one has no "meta"; ours says so in "store_kind" (a journal
+  // also has a "meta", and must never get views written into it).
+  MDB_dbi meta = 0;
+  const int meta_rc = mdb_dbi_open(txn, db_name(Db::meta), 0, &meta);
+  const bool fresh = meta_rc == MDB_NOTFOUND;
+  if (meta_rc != 0 && !fresh) {
+    mdb_txn_abort(txn);
+    return lmdb_error("mdb_dbi_open(meta)", meta_rc);
+  }
+  if (fresh && !rw) {
+    mdb_txn_abort(txn);
+    return Status::error(Status::Code::not_found, "no projection store in " + dir_ + " yet");
+  }
+  if (!fresh) {
+    MDB_val kind_key = to_val(meta_store_kind);
+    MDB_val kind;
+    const int rc = mdb_get(txn, meta, &kind_key, &kind);
+    if (rc != 0 || from_val(kind) != store_kind) {
+      mdb_txn_abort(txn);
+      return Status::error(Status::Code::invalid_argument,
+                           dir_ + " holds an LMDB environment that is not a Tally projection store "
+                                  "(a journal?); give the projector a directory of its own");
+    }
+  }
   for (int i = 0; i < db_count; ++i) {
     const Db db = static_cast<Db>(i);
     int rc = mdb_dbi_open(txn, db_name(db), rw ? MDB_CREATE : 0u, &dbis_[static_cast<std::size_t>(i)]);
@@ -229,6 +253,9 @@ Status StoreEnv::open_databases() {
     put_u32_be(bytes, store_format_version);
     MDB_val v = to_val(bytes);
     rc = mdb_put(txn, dbis_[0], &key, &v, 0);
+    MDB_val kind_key = to_val(meta_store_kind);
+    MDB_val kind = to_val(store_kind);
+    if (rc == 0) rc = mdb_put(txn, dbis_[0], &kind_key, &kind, 0);
     if (rc != 0) {
       mdb_txn_abort(txn);
       return lmdb_error("mdb_put(meta format_version)", rc);

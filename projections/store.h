@@ -28,6 +28,7 @@
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
+//                 "store_kind"       "tally.projections" (an environment without it is refused)
 //                 "log_identity"     LogReader::identity() of the log these views were folded from
 //                 "partition_count"  u32 BE, the log's partition count
 //                 "map_size"         u64 BE, the map size the writer last used (bookkeeping)
@@ -51,6 +52,9 @@
 // History rule: an event gets a history entry of its org when it names a valid org id, the org
 // exists after the fold and its home partition is the event's partition. Events of an org never
 // created (e.g. its very first event rejected) and wrong-partition events are in "rejects" only.
+// "rejects" holds every record whose outcome is rejected (validation and business reasons);
+// duplicates and conflicts change nothing and are in the org's history only.
+// Roll-ups count applied usage only, in the UTC day of the event's own time.
 //
 // THREAD SAFETY: StoreEnv is thread-safe. A ReadTxn belongs to one thread at a time.
 #pragma once
@@ -81,6 +85,8 @@ inline constexpr int db_count = 10;
 const char* db_name(Db db);
 
 inline constexpr std::string_view meta_format_version = "format_version";
+inline constexpr std::string_view meta_store_kind = "store_kind";
+inline constexpr std::string_view store_kind = "tally.projections";
 inline constexpr std::string_view meta_log_identity = "log_identity";
 inline constexpr std::string_view meta_partition_count = "partition_count";
 inline constexpr std::string_view meta_map_size = "map_size";
@@ -127,8 +133,9 @@ class StoreEnv {
   // `map_size_bytes` is a floor (read_write): LMDB keeps the larger of it, the stored "map_size"
   // and what the file already holds.
   // Errors: not_found (read_only and no store in dir); corruption (format version differs; the
-  //   message says which); unavailable (read_write asked while this process holds the store
-  //   read-only); io_error (the LMDB or file call and its error text).
+  //   message says which); invalid_argument (dir holds another LMDB environment, e.g. a journal);
+  //   unavailable (read_write asked while this process holds the store read-only); io_error (the
+  //   LMDB or file call and its error text).
   static Result<std::shared_ptr<StoreEnv>> open(const std::string& dir, Mode mode, std::size_t map_size_bytes);
 
   ~StoreEnv();
