@@ -40,18 +40,12 @@ MemberState& MemoryLedger::create_member(std::string_view org, std::string_view 
   return it->second;
 }
 
-Digest128 MemoryLedger::key_digest(std::string_view scope, std::string_view key) {
-  const std::string_view both = joined(scope, key);
-  return murmur3_128(both.data(), both.size());
-}
-
 const KeyRecord* MemoryLedger::find_key(std::string_view scope, std::string_view key) {
-  auto it = keys_.find(key_digest(scope, key));
-  return it == keys_.end() ? nullptr : &it->second;
+  return keys_.find(keys_.digest(scope, key));
 }
 
 void MemoryLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
-  keys_.insert_or_assign(key_digest(scope, key), record);
+  keys_.put(keys_.digest(scope, key), record);
 }
 
 PurchaseRecord* MemoryLedger::find_purchase(std::string_view org, std::string_view key) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/key_index.h"
 #include "engine/ledger.h"
 
 namespace tally {
@@ -44,13 +45,8 @@ class MemoryLedger final : public Ledger {
   std::string_view joined(std::string_view a, std::string_view b);
   HashMap<OrgState> orgs_;
   HashMap<MemberState> members_;
-  // Idempotency keys by the 128-bit digest of (scope, key): no allocation per event. A collision
-  // needs ~2^64 keys; the LMDB store (projections/) keeps the keys themselves.
-  struct DigestHash {
-    std::size_t operator()(const Digest128& d) const { return static_cast<std::size_t>(d.low ^ (d.high * 31)); }
-  };
-  std::unordered_map<Digest128, KeyRecord, DigestHash> keys_;
-  Digest128 key_digest(std::string_view scope, std::string_view key);
+  // Idempotency keys by the 128-bit digest of (scope, key): no allocation per event.
+  KeyIndex keys_;
   HashMap<PurchaseRecord> purchases_;
   std::map<int32_t, PartitionState> partitions_;
   std::string scratch_;
