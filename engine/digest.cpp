@@ -1,5 +1,6 @@
 #include "digest.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -34,14 +35,14 @@ inline void put_le64(std::string& out, uint64_t v) {
 
 }  // namespace
 
-Digest128 murmur3_128(const void* data, std::size_t size, uint64_t seed) {
-  // MurmurHash3_x64_128 (public domain, Austin Appleby), with explicit little-endian loads.
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  const std::size_t blocks = size / 16;
-  uint64_t h1 = seed;
-  uint64_t h2 = seed;
-  constexpr uint64_t c1 = 0x87c37b91114253d5ULL;
-  constexpr uint64_t c2 = 0x4cf5ad432745937fULL;
+namespace {
+
+// MurmurHash3_x64_128 (public domain, Austin Appleby), with explicit little-endian loads, in the
+// two steps that murmur3_128 and FieldDigest share: the 16-byte blocks, then the tail and length.
+constexpr uint64_t c1 = 0x87c37b91114253d5ULL;
+constexpr uint64_t c2 = 0x4cf5ad432745937fULL;
+
+inline void mix_murmur_blocks(uint64_t& h1, uint64_t& h2, const unsigned char* bytes, std::size_t blocks) {
   for (std::size_t i = 0; i < blocks; ++i) {
     uint64_t k1 = load_le64(bytes + i * 16);
     uint64_t k2 = load_le64(bytes + i * 16 + 8);
@@ -50,7 +51,10 @@ Digest128 murmur3_128(const void* data, std::size_t size, uint64_t seed) {
     k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2;
     h2 = rotl64(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
   }
-  const unsigned char* tail = bytes + blocks * 16;
+}
+
+// `tail` holds the last size % 16 bytes; `size` is the length of all the bytes hashed.
+inline Digest128 finish_murmur(uint64_t h1, uint64_t h2, const unsigned char* tail, std::size_t size) {
   uint64_t k1 = 0;
   uint64_t k2 = 0;
   switch (size & 15) {
@@ -86,6 +90,17 @@ Digest128 murmur3_128(const void* data, std::size_t size, uint64_t seed) {
   return Digest128{h1, h2};
 }
 
+}  // namespace
+
+Digest128 murmur3_128(const void* data, std::size_t size, uint64_t seed) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  const std::size_t blocks = size / 16;
+  uint64_t h1 = seed;
+  uint64_t h2 = seed;
+  mix_murmur_blocks(h1, h2, bytes, blocks);
+  return finish_murmur(h1, h2, bytes + blocks * 16, size);
+}
+
 std::string Digest128::to_hex() const {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out(32, '0');
@@ -117,5 +132,41 @@ DigestBuilder& DigestBuilder::add_digest(const Digest128& digest) {
 }
 
 Digest128 DigestBuilder::finish() const { return murmur3_128(buffer_.data(), buffer_.size()); }
+
+void FieldDigest::mix_blocks(const unsigned char* blocks, std::size_t count) {
+  mix_murmur_blocks(h1_, h2_, blocks, count);
+  mixed_ += count * 16;
+}
+
+void FieldDigest::mix_buffered_blocks() {
+  const std::size_t blocks = fill_ / 16;
+  mix_blocks(buffer_, blocks);
+  const std::size_t rest = fill_ - blocks * 16;
+  std::memmove(buffer_, buffer_ + blocks * 16, rest);
+  fill_ = rest;
+}
+
+void FieldDigest::put_bytes_spilling(const unsigned char* bytes, std::size_t size) {
+  // Complete the buffer's partial block, mix the buffer, mix the whole blocks of `bytes` in place
+  // and keep the rest.
+  const std::size_t head = std::min(size, (16 - fill_ % 16) % 16);
+  std::memcpy(buffer_ + fill_, bytes, head);
+  fill_ += head;
+  bytes += head;
+  size -= head;
+  mix_buffered_blocks();
+  if (size == 0) return;
+  // fill_ is 0 here: the partial block was completed, so every buffered byte was mixed.
+  const std::size_t blocks = size / 16;
+  mix_blocks(bytes, blocks);
+  std::memcpy(buffer_, bytes + blocks * 16, size - blocks * 16);
+  fill_ = size - blocks * 16;
+}
+
+Digest128 FieldDigest::finish() {
+  const std::size_t blocks = fill_ / 16;
+  mix_murmur_blocks(h1_, h2_, buffer_, blocks);
+  return finish_murmur(h1_, h2_, buffer_ + blocks * 16, mixed_ + fill_);
+}
 
 }  // namespace tally

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,62 @@ class DigestBuilder {
  private:
   std::string own_;
   std::string& buffer_;
+};
+
+// The digest of DigestBuilder's framing, computed as the fields arrive: the same add / add_int /
+// add_digest calls give the same Digest128, bit for bit, but the framed bytes are never built in
+// a std::string. It is MurmurHash3 x64/128 (seed 0) fed block by block: the bytes wait in a small
+// fixed buffer and whole 16-byte blocks are mixed in as the buffer fills (long strings are mixed
+// straight from their own memory). For the fold's hot path; one object per digest, not
+// thread-safe, finish() at most once.
+class FieldDigest {
+ public:
+  FieldDigest& add(std::string_view bytes) {
+    put_tagged('s', bytes.size());
+    put_bytes(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    return *this;
+  }
+  FieldDigest& add_int(int64_t value) {
+    put_tagged('i', static_cast<uint64_t>(value));
+    return *this;
+  }
+  FieldDigest& add_digest(const Digest128& digest) {
+    if (buffer_bytes_max - fill_ < 17) mix_buffered_blocks();
+    buffer_[fill_] = 'd';
+    std::memcpy(buffer_ + fill_ + 1, &digest.low, 8);
+    std::memcpy(buffer_ + fill_ + 9, &digest.high, 8);
+    fill_ += 17;
+    return *this;
+  }
+  Digest128 finish();
+
+ private:
+  static constexpr std::size_t buffer_bytes_max = 256;  // a multiple of the 16-byte block
+
+  void put_tagged(char tag, uint64_t value) {
+    if (buffer_bytes_max - fill_ < 9) mix_buffered_blocks();
+    buffer_[fill_] = static_cast<unsigned char>(tag);
+    std::memcpy(buffer_ + fill_ + 1, &value, 8);  // little-endian: asserted in digest.cpp
+    fill_ += 9;
+  }
+  void put_bytes(const unsigned char* bytes, std::size_t size) {
+    if (size <= buffer_bytes_max - fill_) {
+      std::memcpy(buffer_ + fill_, bytes, size);
+      fill_ += size;
+      return;
+    }
+    put_bytes_spilling(bytes, size);
+  }
+  void put_bytes_spilling(const unsigned char* bytes, std::size_t size);
+  // Mixes the whole blocks of the buffer and moves the partial block (< 16 bytes) to its front.
+  void mix_buffered_blocks();
+  void mix_blocks(const unsigned char* blocks, std::size_t count);
+
+  uint64_t h1_ = 0;
+  uint64_t h2_ = 0;
+  std::size_t mixed_ = 0;  // bytes already mixed in (a multiple of 16)
+  std::size_t fill_ = 0;   // bytes waiting in buffer_
+  alignas(16) unsigned char buffer_[buffer_bytes_max];
 };
 
 }  // namespace tally

@@ -39,12 +39,12 @@ bool fits_sub(int64_t a, int64_t b) {
 
 // ---- Payload digest: org, key, body type and every body field, decoded (not raw bytes, not time,
 // source or correlation id).
-void digest_payment_fields(DigestBuilder& d, int64_t credits, int64_t paid, const String* currency,
+void digest_payment_fields(FieldDigest& d, int64_t credits, int64_t paid, const String* currency,
                            int64_t fee, int32_t bundles, const String* payment_ref) {
   d.add_int(credits).add_int(paid).add(view(currency)).add_int(fee).add_int(bundles).add(view(payment_ref));
 }
 
-void digest_body(DigestBuilder& d, const fb::Envelope& e) {
+void digest_body(FieldDigest& d, const fb::Envelope& e) {
   d.add_int(static_cast<int64_t>(e.body_type()));
   switch (e.body_type()) {
     case fb::Body::OrgOpened: {
@@ -589,7 +589,7 @@ RejectReason Folder::run() {
 }
 
 void update_chain(PartitionState& partition, FoldResult& result) {
-  DigestBuilder chain(result.digest_buffer);
+  FieldDigest chain;
   chain.add_digest(partition.chain).add_digest(result.record_digest).add_int(static_cast<int64_t>(result.outcome));
   chain.add_int(static_cast<int64_t>(result.reason));
   partition.chain = chain.finish();
@@ -620,7 +620,7 @@ std::string global_key_scope(PartitionId partition) { return "#" + std::to_strin
 void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result) {
   result.clear();
   {
-    DigestBuilder d(result.digest_buffer);
+    FieldDigest d;
     d.add_int(position.partition.value).add_int(position.offset.value).add(record);
     result.record_digest = d.finish();
   }
@@ -661,7 +661,7 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
     return;
   }
   {
-    DigestBuilder d(result.digest_buffer);
+    FieldDigest d;
     d.add(result.org_id).add(key);
     digest_body(d, *envelope);
     result.payload_digest = d.finish();

@@ -41,7 +41,6 @@ struct FoldResult {
   int64_t rate_card_version = 0;          // usage: card it was priced with
   std::vector<Signal> signals;            // in emission order
   std::vector<uint64_t> aligned_record;   // copy of a record that was not 8-byte aligned
-  std::string digest_buffer;              // reused by the digests of each record
   std::string scope_buffer;
   void clear();
 };
