@@ -1,6 +1,8 @@
 #include "memory_ledger.h"
 
 #include <cassert>
+#include <cstdint>
+#include <cstring>
 
 namespace tally {
 
@@ -12,10 +14,49 @@ std::string MemoryLedger::member_key(std::string_view org, std::string_view memb
   return key;
 }
 
-std::string_view MemoryLedger::joined(std::string_view a, std::string_view b) {
-  scratch_.assign(a).push_back('\0');
-  scratch_.append(b);
-  return scratch_;
+namespace {
+
+// A short-string hash (ids are a few to 128 bytes): 8 bytes per multiply, then a final mix.
+// Only bucket placement depends on it; nothing ordered or stored does.
+uint64_t hash_bytes(std::string_view s, uint64_t h) {
+  constexpr uint64_t multiplier = 0x9e3779b97f4a7c15ULL;
+  h ^= s.size() * multiplier;
+  const char* p = s.data();
+  std::size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, p, 8);
+    h = (h ^ word) * multiplier;
+    h ^= h >> 29;
+  }
+  uint64_t word = 0;
+  for (std::size_t i = 0; i < n; ++i) word |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  h = (h ^ word) * multiplier;
+  h ^= h >> 32;
+  return h;
+}
+
+constexpr uint64_t pair_seed = 0x2545f4914f6cdd1dULL;
+
+}  // namespace
+
+std::size_t MemoryLedger::Hash::operator()(std::string_view s) const { return hash_bytes(s, 0); }
+
+std::size_t MemoryLedger::PairHash::operator()(Pair pair) const {
+  return hash_bytes(pair.second, hash_bytes(pair.first, pair_seed));
+}
+
+std::size_t MemoryLedger::PairHash::operator()(const std::string& joined) const {
+  const std::size_t nul = joined.find('\0');
+  assert(nul != std::string::npos);
+  const std::string_view view(joined);
+  return (*this)(Pair{view.substr(0, nul), view.substr(nul + 1)});
+}
+
+bool MemoryLedger::Equal::operator()(const std::string& joined, Pair pair) const {
+  return joined.size() == pair.first.size() + 1 + pair.second.size() &&
+         std::string_view(joined).substr(0, pair.first.size()) == pair.first && joined[pair.first.size()] == '\0' &&
+         std::string_view(joined).substr(pair.first.size() + 1) == pair.second;
 }
 
 OrgState* MemoryLedger::find_org(std::string_view org) {
@@ -30,7 +71,7 @@ OrgState& MemoryLedger::create_org(std::string_view org) {
 }
 
 MemberState* MemoryLedger::find_member(std::string_view org, std::string_view member) {
-  auto it = members_.find(joined(org, member));
+  auto it = members_.find(Pair{org, member});
   return it == members_.end() ? nullptr : &it->second;
 }
 
@@ -49,12 +90,16 @@ void MemoryLedger::put_key(std::string_view scope, std::string_view key, const K
 }
 
 PurchaseRecord* MemoryLedger::find_purchase(std::string_view org, std::string_view key) {
-  auto it = purchases_.find(joined(org, key));
+  auto it = purchases_.find(Pair{org, key});
   return it == purchases_.end() ? nullptr : &it->second;
 }
 
 void MemoryLedger::put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) {
-  purchases_.insert_or_assign(std::string(joined(org, key)), record);
+  if (PurchaseRecord* existing = find_purchase(org, key)) {
+    *existing = record;
+  } else {
+    purchases_.emplace(member_key(org, key), record);
+  }
 }
 
 PartitionState& MemoryLedger::partition(PartitionId partition) { return partitions_[partition.value]; }

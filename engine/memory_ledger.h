@@ -34,22 +34,39 @@ class MemoryLedger final : public Ledger {
   static std::string member_key(std::string_view org, std::string_view member);
 
  private:
-  // Hash with heterogeneous lookup, so finding by string_view allocates nothing.
+  // A pair key ("org\0member", "org\0purchase key") looked up as its two parts, so a lookup
+  // builds no string (ids never contain NUL).
+  struct Pair {
+    std::string_view first;
+    std::string_view second;
+  };
+  // Hash and equality with heterogeneous lookup (string_view, Pair), so finding allocates and
+  // copies nothing. A stored pair key hashes as its two parts, to agree with Pair.
   struct Hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+    std::size_t operator()(std::string_view s) const;
+  };
+  struct PairHash {
+    using is_transparent = void;
+    std::size_t operator()(Pair pair) const;
+    std::size_t operator()(const std::string& joined) const;
+  };
+  struct Equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const std::string& joined, Pair pair) const;
+    bool operator()(Pair pair, const std::string& joined) const { return (*this)(joined, pair); }
   };
   template <typename V>
-  using HashMap = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
-  // Joins a and b with a NUL into scratch_ (ids never contain NUL) and returns it.
-  std::string_view joined(std::string_view a, std::string_view b);
+  using HashMap = std::unordered_map<std::string, V, Hash, Equal>;
+  template <typename V>
+  using PairMap = std::unordered_map<std::string, V, PairHash, Equal>;
   HashMap<OrgState> orgs_;
-  HashMap<MemberState> members_;
+  PairMap<MemberState> members_;
   // Idempotency keys by the 128-bit digest of (scope, key): no allocation per event.
   KeyIndex keys_;
-  HashMap<PurchaseRecord> purchases_;
+  PairMap<PurchaseRecord> purchases_;
   std::map<int32_t, PartitionState> partitions_;
-  std::string scratch_;
 };
 
 }  // namespace tally
