@@ -148,9 +148,11 @@ void digest_body(FieldDigest& d, const fb::Envelope& e) {
 // ---- The fold of one decoded, valid, non-duplicate event.
 class Folder {
  public:
-  Folder(Ledger& ledger, LogPosition position, const fb::Envelope& e, FoldResult& result)
-      : ledger_(ledger), position_(position), e_(e), result_(result),
-        partition_(ledger.partition(position.partition)), org_id_(view(e.org_id())) {}
+  // `org` is the event's org as apply() found it (nullptr if new or for global events).
+  Folder(Ledger& ledger, LogPosition position, const fb::Envelope& e, FoldResult& result, PartitionState& partition,
+         OrgState* org)
+      : ledger_(ledger), position_(position), e_(e), result_(result), partition_(partition),
+        org_id_(view(e.org_id())), existing_org_(org) {}
 
   // Checks the event against the state; on success mutates the state, emits signals and returns
   // RejectReason::none. On a business rejection changes nothing.
@@ -171,6 +173,16 @@ class Folder {
                        const OrgState& org);
   void disable_auto_refill(OrgState& org, std::string_view pause_reason);
   Signal& emit(SignalKind kind, std::string_view org_id, const OrgState& org);
+  // utc_month, remembered for the last instant asked: one event asks for the same instant (its
+  // time, usually also the partition clock) several times.
+  int64_t month_of(int64_t unix_ms) {
+    if (!month_known_ || unix_ms != month_ms_) {
+      month_known_ = true;
+      month_ms_ = unix_ms;
+      month_ = utc_month(unix_ms);
+    }
+    return month_;
+  }
 
   Ledger& ledger_;
   LogPosition position_;
@@ -178,11 +190,16 @@ class Folder {
   FoldResult& result_;
   PartitionState& partition_;
   std::string_view org_id_;
+  OrgState* existing_org_;
   // Signals of the event's own org are emitted after the clock transitions; collected here first.
   std::vector<Signal> own_signals_;
   bool disabled_signal_ = false;
   std::string_view disabled_reason_;
   std::string_view member_touched_;
+  MemberState* member_touched_state_ = nullptr;  // its state (ledger pointers stay valid)
+  bool month_known_ = false;
+  int64_t month_ms_ = 0;
+  int64_t month_ = 0;
 };
 
 Signal& Folder::emit(SignalKind kind, std::string_view org_id, const OrgState& org) {
@@ -200,8 +217,9 @@ void Folder::advance_clock() {
   const int64_t after = std::max(before, e_.occurred_at_ms());
   partition_.clock_ms = after;
   if (before < 0) return;
-  const bool new_month = utc_month(after) != utc_month(before);
+  // The same UTC day is the same month: months are only worked out when the day changes.
   const bool new_day = utc_day(after) != utc_day(before);
+  const bool new_month = new_day && utc_month(after) != utc_month(before);
   if (new_month) {
     // Members paused for last month's usage resume (sorted set: deterministic order).
     const auto exceeded = partition_.exceeded_members;
@@ -238,7 +256,7 @@ void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
     return;
   }
   const int64_t day = utc_day(partition_.clock_ms);
-  const int64_t month = utc_month(partition_.clock_ms);
+  const int64_t month = month_of(partition_.clock_ms);
   if (org.refill_day != day) {
     org.refill_day = day;
     org.refills_in_day = 0;
@@ -294,7 +312,7 @@ void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
 
 void Folder::evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
                              const OrgState& org) {
-  const int64_t month = utc_month(partition_.clock_ms);
+  const int64_t month = month_of(partition_.clock_ms);
   const bool exceeded = member.has_limit && member.month == month && member.used_micros >= member.monthly_limit_micros;
   if (exceeded == member.exceeded) return;
   member.exceeded = exceeded;
@@ -358,7 +376,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
   }
   const std::string_view member_id = view(usage.member_id());
   MemberState* member = member_id.empty() ? nullptr : ledger_.find_member(org_id_, member_id);
-  const int64_t event_month = utc_month(e_.occurred_at_ms());
+  const int64_t event_month = month_of(e_.occurred_at_ms());
   if (!fits_sub(org.balance_micros, debit) || !fits_add(org.totals.used_micros, debit) ||
       !fits_add(org.totals.tracked_cost_micros, tracked) ||
       (member && member->month == event_month && !fits_add(member->used_micros, debit))) {
@@ -381,6 +399,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
     // Late usage of an earlier month is counted in its own month (the roll-up view), not here.
     if (event_month == member->month) member->used_micros += debit;
     member_touched_ = member_id;
+    member_touched_state_ = member;
   }
   return RejectReason::none;
 }
@@ -521,6 +540,7 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       member->has_limit = true;
       member->monthly_limit_micros = b->monthly_limit_micros();
       member_touched_ = view(b->member_id());
+      member_touched_state_ = member;
       return RejectReason::none;
     }
     case fb::Body::MemberLimitCleared: {
@@ -529,6 +549,7 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
         member->has_limit = false;
         member->monthly_limit_micros = 0;
         member_touched_ = view(b->member_id());
+        member_touched_state_ = member;
       }
       return RejectReason::none;
     }
@@ -552,7 +573,7 @@ RejectReason Folder::run() {
     advance_clock();
     return RejectReason::none;
   }
-  OrgState* existing = ledger_.find_org(org_id_);
+  OrgState* existing = existing_org_;
   // Work on a copy so a business rejection leaves the org untouched (and uncreated).
   OrgState org = existing ? *existing : OrgState{};
   if (!existing) {
@@ -576,11 +597,7 @@ RejectReason Folder::run() {
   advance_clock();  // month-change restores and cap re-evaluation come first
   OrgState& state = *existing;
   evaluate_org(org_id_, state);
-  if (!member_touched_.empty()) {
-    if (MemberState* member = ledger_.find_member(org_id_, member_touched_)) {
-      evaluate_member(org_id_, member_touched_, *member, state);
-    }
-  }
+  if (member_touched_state_) evaluate_member(org_id_, member_touched_, *member_touched_state_, state);
   if (disabled_signal_) {
     emit(SignalKind::auto_refill_disabled, org_id_, state).pause_reason = disabled_reason_;
   }
@@ -666,12 +683,9 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
     digest_body(d, *envelope);
     result.payload_digest = d.finish();
   }
-  if (result.org_id.empty()) {
-    result.scope_buffer = global_key_scope(position.partition);
-  } else {
-    result.scope_buffer.assign(result.org_id);
-  }
-  const std::string_view scope = result.scope_buffer;
+  // An org's keys are scoped by its id (a view into the record, valid for this call).
+  if (result.org_id.empty()) result.scope_buffer = global_key_scope(position.partition);
+  const std::string_view scope = result.org_id.empty() ? std::string_view(result.scope_buffer) : result.org_id;
   if (const KeyRecord* seen = ledger.find_key(scope, key)) {
     result.outcome = seen->payload_digest == result.payload_digest ? Outcome::duplicate : Outcome::conflict;
     if (result.outcome == Outcome::conflict) {
@@ -682,7 +696,7 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
     update_chain(partition, result);
     return;
   }
-  Folder folder(ledger, position, *envelope, result);
+  Folder folder(ledger, position, *envelope, result, partition, org);
   const RejectReason reason = folder.run();
   if (reason != RejectReason::none) {
     result.outcome = Outcome::rejected;
