@@ -17,6 +17,17 @@ u128 as_u128(int64_t v) { return static_cast<u128>(static_cast<uint64_t>(v)); }
 
 // ceil(numerator × factor / denominator) into an int64, or false on overflow.
 bool scaled_ceil(u128 numerator, int64_t factor, u128 denominator, int64_t& out) {
+  // Nearly every price fits in 64 bits: one machine division instead of the 128-bit routine.
+  // The same quotient either way; anything that does not fit takes the 128-bit path below.
+  uint64_t product64 = 0;
+  if ((numerator >> 64) == 0 && (denominator >> 64) == 0 &&
+      !__builtin_mul_overflow(static_cast<uint64_t>(numerator), static_cast<uint64_t>(factor), &product64)) {
+    const auto divisor = static_cast<uint64_t>(denominator);
+    const uint64_t quotient = product64 / divisor + (product64 % divisor != 0 ? 1 : 0);
+    if (quotient > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+    out = static_cast<int64_t>(quotient);
+    return true;
+  }
   u128 product = 0;
   if (!mul(numerator, as_u128(factor), product)) return false;
   const u128 quotient = product / denominator + (product % denominator != 0 ? 1 : 0);
