@@ -81,11 +81,28 @@ class FieldDigest {
   }
   void put_bytes(const unsigned char* bytes, std::size_t size) {
     if (size <= buffer_bytes_max - fill_) {
-      std::memcpy(buffer_ + fill_, bytes, size);
+      copy(buffer_ + fill_, bytes, size);
       fill_ += size;
       return;
     }
     put_bytes_spilling(bytes, size);
+  }
+  // memcpy, with ids and short texts (up to 16 bytes) copied by overlapping fixed-size moves
+  // rather than a library call.
+  static void copy(unsigned char* out, const unsigned char* bytes, std::size_t size) {
+    if (size >= 8 && size <= 16) {
+      std::memcpy(out, bytes, 8);
+      std::memcpy(out + size - 8, bytes + size - 8, 8);
+    } else if (size >= 4 && size < 8) {
+      std::memcpy(out, bytes, 4);
+      std::memcpy(out + size - 4, bytes + size - 4, 4);
+    } else if (size > 0 && size < 4) {
+      out[0] = bytes[0];
+      out[size / 2] = bytes[size / 2];
+      out[size - 1] = bytes[size - 1];
+    } else if (size > 16) {
+      std::memcpy(out, bytes, size);
+    }
   }
   void put_bytes_spilling(const unsigned char* bytes, std::size_t size);
   // Mixes the whole blocks of the buffer and moves the partial block (< 16 bytes) to its front.
