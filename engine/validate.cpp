@@ -17,12 +17,12 @@ using flatbuffers::String;
 
 std::size_t size_of(const String* s) { return s ? s->size() : 0; }
 
-bool fail(Status* fault, std::string field, std::string message) {
+[[gnu::cold, gnu::noinline]] bool fail(Status* fault, std::string field, std::string message) {
   *fault = Status::invalid(std::move(field), std::move(message));
   return false;
 }
 
-bool check_text(const String* s, const char* field, bool required, Status* fault,
+[[gnu::always_inline]] inline bool check_text(const String* s, const char* field, bool required, Status* fault,
                 std::size_t max = limits::text_field_bytes_max) {
   const std::size_t size = size_of(s);
   if (size > 0 && size <= max) return true;
@@ -31,16 +31,16 @@ bool check_text(const String* s, const char* field, bool required, Status* fault
   return true;
 }
 
-bool check_id(const String* s, const char* field, bool required, Status* fault) {
+[[gnu::always_inline]] inline bool check_id(const String* s, const char* field, bool required, Status* fault) {
   if (size_of(s) == 0) return required ? fail(fault, field, "is required") : true;
   if (!is_valid_id(s->string_view())) return fail(fault, field, "must be 1..128 bytes of [A-Za-z0-9._@+-]");
   return true;
 }
 
-bool positive(int64_t v, const char* field, Status* fault) {
+[[gnu::always_inline]] inline bool positive(int64_t v, const char* field, Status* fault) {
   return v > 0 || fail(fault, field, "must be > 0");
 }
-bool non_negative(int64_t v, const char* field, Status* fault) {
+[[gnu::always_inline]] inline bool non_negative(int64_t v, const char* field, Status* fault) {
   return v >= 0 || fail(fault, field, "must be >= 0");
 }
 
