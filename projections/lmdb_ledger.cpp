@@ -12,42 +12,64 @@ namespace tally::store {
 void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
   assert(txn_ == nullptr && txn != nullptr);
   txn_ = txn;
-  keys_.reserve(records);  // about one new key per record: no rehash while folding
-  if (!key_filter_off_ && (!key_filter_.built() || key_filter_.wants_rebuild())) build_key_filter(records);
   error_ = Status::ok();
+  if (!key_index_loaded_) load_key_index();
+  key_index_.reserve(key_index_.size() + records);  // about one new key per record: no growth while folding
+  pending_keys_.reserve(records);
 }
 
 void LmdbLedger::end(bool committed) {
   txn_ = nullptr;
-  orgs_.clear();
-  members_.clear();
-  keys_.clear();
   purchases_.clear();
-  if (!committed) partitions_.clear();
+  if (committed) {
+    // What was written is now what the store holds: keep it for the next batch.
+    for (auto& [key, entry] : orgs_) entry.stored = entry.state;
+    for (auto& [key, entry] : members_) entry.stored = entry.state;
+  } else {
+    orgs_.clear();
+    members_.clear();
+    partitions_.clear();
+    for (auto it = pending_keys_.rbegin(); it != pending_keys_.rend(); ++it) {
+      if (it->previous) {
+        key_index_.put(it->key, *it->previous);
+      } else {
+        key_index_.erase(it->key);
+      }
+    }
+  }
+  pending_keys_.clear();
 }
 
-// Adds every key of the index (the committed state: this txn has written nothing yet).
-void LmdbLedger::build_key_filter(std::size_t records) {
-  key_filter_.clear();
+// Reads every committed key into the index (this txn has written nothing yet).
+void LmdbLedger::load_key_index() {
+  key_index_.clear();
   MDB_stat stat;
   if (int rc = mdb_stat(txn_, env_.dbi(Db::keys), &stat); rc != 0) return fail(lmdb_error("mdb_stat(keys)", rc));
-  if (stat.ms_entries > key_filter_keys_max) {
-    key_filter_off_ = true;
-    return;
-  }
-  key_filter_.reset(2 * (stat.ms_entries + records));
+  key_index_.reserve(stat.ms_entries);
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn_, env_.dbi(Db::keys), &cursor); rc != 0) {
     return fail(lmdb_error("mdb_cursor_open(keys)", rc));
   }
   MDB_val k, v;
   int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) key_filter_.add(from_val(k));
+  for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    Digest128 key;
+    KeyRecord record;
+    if (!decode_key_entry(from_val(v), key, record)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    key_index_.put(key, record);
+  }
   mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND) {
-    key_filter_.clear();  // incomplete: never trust it
-    fail(lmdb_error("mdb_cursor_get(keys)", rc));
+    key_index_.clear();  // incomplete: never trust it
+    return fail(rc == MDB_CORRUPTED ? Status::error(Status::Code::corruption,
+                                                    "undecodable record in \"keys\" (store damaged or written by "
+                                                    "another version)")
+                                    : lmdb_error("mdb_cursor_get(keys)", rc));
   }
+  key_index_loaded_ = true;
 }
 
 void LmdbLedger::fail(Status status) {
@@ -57,7 +79,6 @@ void LmdbLedger::fail(Status status) {
 namespace {
 bool decode_value(std::string_view bytes, OrgState& out) { return decode(bytes, out); }
 bool decode_value(std::string_view bytes, MemberState& out) { return decode(bytes, out); }
-bool decode_value(std::string_view bytes, KeyRecord& out) { return decode(bytes, out); }
 bool decode_value(std::string_view bytes, PurchaseRecord& out) { return decode(bytes, out); }
 }  // namespace
 
@@ -110,21 +131,14 @@ MemberState& LmdbLedger::create_member(std::string_view org, std::string_view me
 }
 
 const KeyRecord* LmdbLedger::find_key(std::string_view scope, std::string_view key) {
-  pair_key(scratch_, scope, key);
-  if (auto it = keys_.find(std::string_view(scratch_)); it != keys_.end()) return &it->second.record;
-  if (key_filter_.built() && !key_filter_.maybe_contains(scratch_)) return nullptr;  // certainly new
-  KeyRecord record;
-  if (!load(Db::keys, scratch_, record)) return nullptr;
-  return &keys_.emplace(scratch_, KeyEntry{record, false}).first->second.record;
+  return key_index_.find(key_index_.digest(scope, key));
 }
 
 void LmdbLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
-  pair_key(scratch_, scope, key);
-  auto it = keys_.find(std::string_view(scratch_));
-  if (it == keys_.end()) it = keys_.emplace(scratch_, KeyEntry{}).first;
-  it->second.record = record;
-  it->second.dirty = true;
-  if (key_filter_.built()) key_filter_.add(scratch_);
+  PendingKey pending{position_, key_index_.digest(scope, key), record, std::nullopt};
+  if (const KeyRecord* previous = key_index_.find(pending.key)) pending.previous = *previous;
+  key_index_.put(pending.key, record);
+  pending_keys_.push_back(pending);
 }
 
 PurchaseRecord* LmdbLedger::find_purchase(std::string_view org, std::string_view key) {
@@ -174,21 +188,12 @@ int LmdbLedger::write_back(Db db, const Cache<T>& cache, std::string& failed_cal
   std::vector<const typename Cache<T>::value_type*> entries;
   entries.reserve(cache.size());
   for (const auto& entry : cache) {
-    if constexpr (std::is_same_v<T, KeyEntry>) {
-      if (!entry.second.dirty) continue;
-    } else {
-      if (!entry.second.changed()) continue;
-    }
-    entries.push_back(&entry);
+    if (entry.second.changed()) entries.push_back(&entry);
   }
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
   const MDB_dbi dbi = env_.dbi(db);
   for (const auto* entry : entries) {
-    if constexpr (std::is_same_v<T, KeyEntry>) {
-      encoded_ = encode(entry->second.record);
-    } else {
-      encoded_ = encode(entry->second.state);
-    }
+    encoded_ = encode(entry->second.state);
     MDB_val k = to_val(entry->first);
     MDB_val v = to_val(encoded_);
     if (int rc = mdb_put(txn_, dbi, &k, &v, 0); rc != 0) {
@@ -203,8 +208,33 @@ int LmdbLedger::flush(std::string& failed_call) {
   assert(txn_ != nullptr);
   if (int rc = write_back(Db::orgs, orgs_, failed_call); rc != 0) return rc;
   if (int rc = write_back(Db::members, members_, failed_call); rc != 0) return rc;
-  if (int rc = write_back(Db::keys, keys_, failed_call); rc != 0) return rc;
+  if (int rc = write_keys(failed_call); rc != 0) return rc;
   return write_back(Db::purchases, purchases_, failed_call);
+}
+
+// In log-position order: each partition's new keys follow its last stored key.
+int LmdbLedger::write_keys(std::string& failed_call) {
+  std::stable_sort(pending_keys_.begin(), pending_keys_.end(), [](const PendingKey& a, const PendingKey& b) {
+    return a.position.partition.value < b.position.partition.value;
+  });
+  MDB_cursor* cursor = nullptr;
+  if (int rc = mdb_cursor_open(txn_, env_.dbi(Db::keys), &cursor); rc != 0) {
+    failed_call = "mdb_cursor_open(keys)";
+    return rc;
+  }
+  int rc = 0;
+  for (const PendingKey& pending : pending_keys_) {
+    const auto key = position_key(pending.position);
+    encode_key_entry(encoded_, pending.key, pending.record);
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v = to_val(encoded_);
+    if (rc = mdb_cursor_put(cursor, &k, &v, 0); rc != 0) {
+      failed_call = "mdb_put(keys)";
+      break;
+    }
+  }
+  mdb_cursor_close(cursor);
+  return rc;
 }
 
 }  // namespace tally::store

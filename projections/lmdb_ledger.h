@@ -7,11 +7,16 @@
 //  - find_* reads the txn on a cache miss and caches the decoded value (and a copy of it); flush()
 //    writes back, in key order, every created entry and every found entry that differs from what
 //    was read (unchanged ones are not re-encoded). Node-based maps: pointers stay valid until end().
-//  - Partition states stay cached across committed batches (only the projector changes them);
-//    end(false) drops them too, so a retried batch refolds from committed state.
-//  - Idempotency keys: a Bloom filter (projections/key_filter.h) over every committed key, built
-//    by the first begin() from the index and kept up to date by put_key, answers "absent" for
-//    new keys without an LMDB lookup. Only this ledger writes the index (one projector per dir).
+//  - Org, member and partition states stay cached across committed batches (only the projector
+//    changes them; orgs and members are few next to events, so the cache holds every one touched
+//    since start). end(false) drops them, so a retried batch refolds from committed state.
+//    Purchases are looked up only by refunds and are cached for one batch.
+//  - Idempotency keys live in memory: the first begin() loads every committed key of the "keys"
+//    view into a KeyIndex (engine/key_index.h, ~53–107 bytes of memory per key) and find_key never
+//    reads the store. put_key updates the index at once and queues the entry; flush() writes the
+//    batch's entries in log-position order (they land on the last pages of each partition's run,
+//    not all over the tree); end(false) undoes the batch's puts. Only this ledger writes the index
+//    (one projector per dir).
 //  - Read or decode failures cannot be returned through the Ledger interface: the first one is
 //    kept in error() (sticky for the batch) and the lookup answers "absent". The projector checks
 //    error() before committing and aborts the batch if it is set, so such an answer never lands.
@@ -24,9 +29,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/ledger.h"
-#include "projections/key_filter.h"
+#include "engine/key_index.h"
 #include "projections/store.h"
 
 namespace tally::store {
@@ -43,6 +49,9 @@ class LmdbLedger final : public Ledger {
   // Drops the per-batch caches; if !committed also the partition states.
   void end(bool committed);
   const Status& error() const { return error_; }
+  // The log position of the record the fold is about to apply (the key of its "keys" entry).
+  void set_position(LogPosition position) { position_ = position; }
+  std::size_t key_count() const { return key_index_.size(); }
 
   // The cached state of a partition, or null if this ledger has not loaded it.
   const PartitionState* cached_partition(PartitionId partition) const;
@@ -64,9 +73,12 @@ class LmdbLedger final : public Ledger {
   };
   template <typename T>
   using Cache = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
-  struct KeyEntry {
+  // A key put by this batch: what to write, and what to restore if the batch is not committed.
+  struct PendingKey {
+    LogPosition position;
+    Digest128 key;
     KeyRecord record;
-    bool dirty = false;
+    std::optional<KeyRecord> previous;
   };
   // A cached state and what the store held (absent: created in this batch).
   template <typename T>
@@ -80,7 +92,8 @@ class LmdbLedger final : public Ledger {
   template <typename T>
   bool load(Db db, std::string_view key, T& out);
   void fail(Status status);
-  void build_key_filter(std::size_t records);
+  void load_key_index();
+  int write_keys(std::string& failed_call);
   template <typename T>
   int write_back(Db db, const Cache<T>& cache, std::string& failed_call);
 
@@ -89,11 +102,12 @@ class LmdbLedger final : public Ledger {
   Status error_;
   Cache<Entry<OrgState>> orgs_;
   Cache<Entry<MemberState>> members_;
-  Cache<KeyEntry> keys_;
+  KeyIndex key_index_;
+  bool key_index_loaded_ = false;
+  std::vector<PendingKey> pending_keys_;
+  LogPosition position_;
   Cache<Entry<PurchaseRecord>> purchases_;
   std::map<int32_t, PartitionState> partitions_;
-  KeyFilter key_filter_;
-  bool key_filter_off_ = false;  // the index outgrew key_filter_keys_max
   std::string scratch_;
   std::string encoded_;
 };

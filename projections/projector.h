@@ -51,7 +51,7 @@ struct CommittedBatch {
 struct ProjectorOptions {
   std::size_t map_size_bytes = std::size_t{256} << 20;      // initial LMDB map size
   std::size_t map_size_max_bytes = std::size_t{1} << 42;    // growth stops here: run_once fails too_large
-  std::size_t batch_events_max = 10'000;                    // records per batch (one write txn)
+  std::size_t batch_events_max = 50'000;                    // records per batch (one write txn)
   int batch_time_max_ms = 100;                              // stop collecting a batch after this
   int poll_timeout_ms = 100;                                // wait this long for a batch's first record
   // Partitions to project; empty = all of the log. A subset is for a split deployment where each

@@ -149,6 +149,7 @@ int Projector::Impl::attempt(std::size_t count, Status& error, std::string& fail
     // Never fold a record twice, whatever the reader redelivers.
     if (record.position.offset < batch_next[p]) continue;
     const std::string_view value = std::string_view(batch_arena).substr(record.value_offset, record.value_size);
+    ledger.set_position(record.position);
     apply(ledger, record.position, value, result);
     record_effects(record.position);
     ++folded;
@@ -194,7 +195,7 @@ void Projector::Impl::record_effects(LogPosition position) {
   const std::string_view key = e ? view(e->idempotency_key()) : std::string_view();
 
   if (r.outcome == Outcome::rejected) {
-    const auto reject_key = store::reject_key(position);
+    const auto reject_key = store::position_key(position);
     store::encode_reject(value_scratch, r.org_id, key, r.reason, r.detail);
     rejects.add(std::string_view(reject_key.data(), reject_key.size()), value_scratch);
   }

@@ -38,7 +38,7 @@ struct Args {
   std::size_t events = 2'000'000;
   std::size_t mock_events = 50'000;
   int32_t partitions = 4;
-  std::size_t batch = 10'000;
+  std::size_t batch = ProjectorOptions{}.batch_events_max;
   int usage_permille = 900;
   uint64_t seed = 42;
   std::string journal;

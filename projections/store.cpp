@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "engine/digest.h"
+#include "engine/state_codec.h"
 
 namespace tally::store {
 namespace {
@@ -120,7 +121,7 @@ std::array<char, 8> outbox_key(uint64_t sequence) {
   return key;
 }
 
-std::array<char, 12> reject_key(LogPosition position) {
+std::array<char, 12> position_key(LogPosition position) {
   std::array<char, 12> key;
   const auto p = static_cast<uint32_t>(position.partition.value);
   const auto o = static_cast<uint64_t>(position.offset.value);
@@ -129,10 +130,34 @@ std::array<char, 12> reject_key(LogPosition position) {
   return key;
 }
 
-LogPosition reject_key_position(std::string_view key) {
+LogPosition key_position(std::string_view key) {
   assert(key.size() == 12);
   return LogPosition{PartitionId{static_cast<int32_t>(get_u32_be(key))},
                      Offset{static_cast<int64_t>(get_u64_be(key.substr(4)))}};
+}
+
+namespace {
+void put_u64_le(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t get_u64_le(std::string_view in) {
+  uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return v;
+}
+}  // namespace
+
+void encode_key_entry(std::string& out, const Digest128& key, const KeyRecord& record) {
+  out.clear();
+  put_u64_le(out, key.low);
+  put_u64_le(out, key.high);
+  out.append(encode(record));
+}
+
+bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record) {
+  if (bytes.size() < 16) return false;
+  key = Digest128{get_u64_le(bytes), get_u64_le(bytes.substr(8))};
+  return (key.low != 0 || key.high != 0) && decode(bytes.substr(16), record);
 }
 
 std::array<char, 4> partition_key(PartitionId partition) {

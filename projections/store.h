@@ -24,7 +24,7 @@
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 1). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 2). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -38,8 +38,14 @@
 //                                    Projector::record_outbox_sent)
 //   "orgs"        org id                                 encode(OrgState)
 //   "members"     org \0 member                          encode(MemberState)
-//   "keys"        scope \0 idempotency key               encode(KeyRecord); scope = org id or
-//                                                        "#<partition>" (global_key_scope)
+//   "keys"        partition (u32 BE) offset (u64 BE)     key digest (2 × u64 LE) + encode(KeyRecord):
+//                 of the event that put the key          the idempotency index. Key digest =
+//                                                        KeyIndex::digest(scope, idempotency key),
+//                                                        scope = org id or "#<partition>"
+//                                                        (global_key_scope). Position order keeps a
+//                                                        batch's writes on each partition's last
+//                                                        pages; the projector looks keys up in
+//                                                        memory (projections/lmdb_ledger.h).
 //   "purchases"   org \0 purchase key                    encode(PurchaseRecord)
 //   "history"     org \0 sequence (u64 BE)               projections/records.h: HistoryEntry
 //   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup (varints)
@@ -69,12 +75,14 @@
 #include <string_view>
 
 #include "engine/digest.h"
+#include "engine/state.h"
 #include "engine/status.h"
 #include "engine/types.h"
 
 namespace tally::store {
 
-inline constexpr uint32_t store_format_version = 1;
+// 2: "keys" by log position with key digests (1 kept the keys themselves, ordered by key).
+inline constexpr uint32_t store_format_version = 2;
 inline constexpr unsigned readers_max = 512;  // reader slots, all processes
 inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
 inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
@@ -114,8 +122,12 @@ void usage_key(std::string& out, std::string_view org, int64_t day, std::string_
 void usage_day_prefix(std::string& out, std::string_view org, int64_t day);
 int64_t usage_key_day(std::string_view key, std::size_t org_size);  // REQUIRES: a usage key of that org
 std::array<char, 8> outbox_key(uint64_t sequence);
-std::array<char, 12> reject_key(LogPosition position);
-LogPosition reject_key_position(std::string_view key);  // REQUIRES: key.size() == 12
+// partition (u32 BE) offset (u64 BE): the key of "keys" and "rejects" entries.
+std::array<char, 12> position_key(LogPosition position);
+LogPosition key_position(std::string_view key);  // REQUIRES: key.size() == 12
+// The value of a "keys" entry: key digest low, high (u64 LE each) + encode(KeyRecord).
+void encode_key_entry(std::string& out, const Digest128& key, const KeyRecord& record);
+bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record);
 std::array<char, 4> partition_key(PartitionId partition);
 
 inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }

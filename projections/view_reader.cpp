@@ -192,7 +192,7 @@ class LmdbViewReader final : public ViewReader {
     for (bool ok = cursor.seek({}); ok && rejects.size() < limit; ok = cursor.next()) {
       if (cursor.key().size() != 12) return corrupt(Db::rejects);
       RejectEntry& entry = rejects.emplace_back();
-      entry.position = store::reject_key_position(cursor.key());
+      entry.position = store::key_position(cursor.key());
       if (!store::decode_reject(cursor.value(), entry)) return corrupt(Db::rejects);
     }
     if (Status s = cursor.end_status("mdb_cursor_get(rejects)"); !s.is_ok()) return s;
