@@ -51,7 +51,6 @@ class LmdbLedger final : public Ledger {
   const Status& error() const { return error_; }
   // The log position of the record the fold is about to apply (the key of its "keys" entry).
   void set_position(LogPosition position) { position_ = position; }
-  std::size_t key_count() const { return key_index_.size(); }
 
   // The cached state of a partition, or null if this ledger has not loaded it.
   const PartitionState* cached_partition(PartitionId partition) const;

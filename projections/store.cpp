@@ -136,28 +136,16 @@ LogPosition key_position(std::string_view key) {
                      Offset{static_cast<int64_t>(get_u64_be(key.substr(4)))}};
 }
 
-namespace {
-void put_u64_le(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t get_u64_le(std::string_view in) {
-  uint64_t v = 0;
-  for (std::size_t i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
-}  // namespace
-
 void encode_key_entry(std::string& out, const Digest128& key, const KeyRecord& record) {
   out.clear();
-  put_u64_le(out, key.low);
-  put_u64_le(out, key.high);
+  ByteWriter(out).u64(key.low).u64(key.high);
   out.append(encode(record));
 }
 
 bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record) {
   if (bytes.size() < 16) return false;
-  key = Digest128{get_u64_le(bytes), get_u64_le(bytes.substr(8))};
-  return (key.low != 0 || key.high != 0) && decode(bytes.substr(16), record);
+  ByteReader r(bytes.substr(0, 16));
+  return r.u64(key.low) && r.u64(key.high) && (key.low != 0 || key.high != 0) && decode(bytes.substr(16), record);
 }
 
 std::array<char, 4> partition_key(PartitionId partition) {
