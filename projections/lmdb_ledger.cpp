@@ -45,7 +45,9 @@ void LmdbLedger::load_key_index() {
   key_index_.clear();
   MDB_stat stat;
   if (int rc = mdb_stat(txn_, env_.dbi(Db::keys), &stat); rc != 0) return fail(lmdb_error("mdb_stat(keys)", rc));
-  key_index_.reserve(stat.ms_entries);
+  // About 60 bytes per key in a chunk: a first guess, the index grows if it is short.
+  key_index_.reserve(static_cast<std::size_t>(stat.ms_psize) *
+                     (stat.ms_leaf_pages + stat.ms_overflow_pages) / 60);
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn_, env_.dbi(Db::keys), &cursor); rc != 0) {
     return fail(lmdb_error("mdb_cursor_open(keys)", rc));
@@ -53,13 +55,20 @@ void LmdbLedger::load_key_index() {
   MDB_val k, v;
   int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    FramedReader chunk(from_val(v));
+    std::string_view record_bytes, entry;
+    Offset offset;
     Digest128 key;
     KeyRecord record;
-    if (!decode_key_entry(from_val(v), key, record)) {
+    bool decoded = true;
+    while (decoded && chunk.next(record_bytes)) {
+      decoded = split_key_record(record_bytes, offset, entry) && decode_key_entry(entry, key, record);
+      if (decoded) key_index_.put(key, record);
+    }
+    if (!decoded || chunk.malformed()) {
       rc = MDB_CORRUPTED;
       break;
     }
-    key_index_.put(key, record);
   }
   mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND) {
@@ -212,29 +221,29 @@ int LmdbLedger::flush(std::string& failed_call) {
   return write_back(Db::purchases, purchases_, failed_call);
 }
 
-// In log-position order: each partition's new keys follow its last stored key.
+// One chunk per partition, keyed by its first position: it extends that partition's run.
 int LmdbLedger::write_keys(std::string& failed_call) {
   std::stable_sort(pending_keys_.begin(), pending_keys_.end(), [](const PendingKey& a, const PendingKey& b) {
     return a.position.partition.value < b.position.partition.value;
   });
-  MDB_cursor* cursor = nullptr;
-  if (int rc = mdb_cursor_open(txn_, env_.dbi(Db::keys), &cursor); rc != 0) {
-    failed_call = "mdb_cursor_open(keys)";
-    return rc;
-  }
-  int rc = 0;
-  for (const PendingKey& pending : pending_keys_) {
-    const auto key = position_key(pending.position);
-    encode_key_entry(encoded_, pending.key, pending.record);
+  for (std::size_t first = 0; first < pending_keys_.size();) {
+    const int32_t partition = pending_keys_[first].position.partition.value;
+    std::size_t end = first;
+    encoded_.clear();
+    for (; end < pending_keys_.size() && pending_keys_[end].position.partition.value == partition; ++end) {
+      const PendingKey& pending = pending_keys_[end];
+      append_key_record(encoded_, pending.position.offset, pending.key, pending.record, scratch_);
+    }
+    const auto key = position_key(pending_keys_[first].position);
     MDB_val k{key.size(), const_cast<char*>(key.data())};
     MDB_val v = to_val(encoded_);
-    if (rc = mdb_cursor_put(cursor, &k, &v, 0); rc != 0) {
+    if (int rc = mdb_put(txn_, env_.dbi(Db::keys), &k, &v, 0); rc != 0) {
       failed_call = "mdb_put(keys)";
-      break;
+      return rc;
     }
+    first = end;
   }
-  mdb_cursor_close(cursor);
-  return rc;
+  return 0;
 }
 
 }  // namespace tally::store

@@ -261,8 +261,7 @@ int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
     return rc;
   };
 
-  history.sort_by_key();
-  if (int rc = history.for_each([&](auto k, auto v) { return put(Db::history, k, v, 0); }); rc != 0) return rc;
+  if (int rc = write_history(put); rc != 0) return rc;
   rejects.sort_by_key();
   if (int rc = rejects.for_each([&](auto k, auto v) { return put(Db::rejects, k, v, 0); }); rc != 0) return rc;
   // Outbox sequences only grow: MDB_APPEND skips the key search.
@@ -287,6 +286,29 @@ int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
   value_scratch.clear();
   store::put_u64_be(value_scratch, env->map_size());
   return put(Db::meta, store::meta_map_size, value_scratch, 0);
+}
+
+// The batch's history entries in key order, packed into one chunk per org (store.h): org \0 seq
+// keys sort each org's entries together, in sequence order, and its sequences are consecutive.
+template <typename Put>
+int Projector::Impl::write_history(Put& put) {
+  history.sort_by_key();
+  history_chunk.clear();
+  std::string_view chunk_key;  // of the chunk's first entry (into the PutBuffer's arena)
+  const auto org_of = [](std::string_view key) { return key.substr(0, key.size() - 8); };
+  int rc = history.for_each([&](std::string_view key, std::string_view value) {
+    if (!chunk_key.empty() &&
+        (org_of(key) != org_of(chunk_key) || history_chunk.size() >= store::history_chunk_bytes_max)) {
+      if (int rc = put(Db::history, chunk_key, history_chunk, 0); rc != 0) return rc;
+      history_chunk.clear();
+      chunk_key = {};
+    }
+    if (chunk_key.empty()) chunk_key = key;
+    store::append_framed(history_chunk, value);
+    return 0;
+  });
+  if (rc == 0 && !chunk_key.empty()) rc = put(Db::history, chunk_key, history_chunk, 0);
+  return rc;
 }
 
 // Adds the batch's roll-up cells to the stored ones: in key order, one cursor search per cell.

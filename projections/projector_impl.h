@@ -104,6 +104,7 @@ struct Projector::Impl {
   DigestBuilder digest_scratch;
   std::string key_scratch;
   std::string value_scratch;
+  std::string history_chunk;
 
   explicit Impl(std::shared_ptr<store::StoreEnv> e) : env(std::move(e)), ledger(*env) {}
 
@@ -117,6 +118,8 @@ struct Projector::Impl {
   int attempt(std::size_t count, Status& error, std::string& failed_call);
   void record_effects(LogPosition position);
   int write_batch(MDB_txn* txn, std::string& failed_call);
+  template <typename Put>
+  int write_history(Put& put);
   int write_rollups(MDB_txn* txn, std::string& failed_call);
   void publish(std::size_t count, int64_t latency_us, uint64_t outbox_added);
 };

@@ -16,6 +16,7 @@
 #include "engine/partitioner.h"
 #include "projections/projector.h"
 #include "projections/records.h"
+#include "projections/store.h"
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
@@ -443,6 +444,70 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
   BOOST_CHECK_EQUAL(rollups.front().day, t0 / day_ms);
   BOOST_CHECK_EQUAL(ok(views->usage(org, t0 + day_ms, t0 + 2 * day_ms)).size(), 2u);
   BOOST_CHECK(ok(views->usage("no-such-org", INT64_MIN, INT64_MAX)).empty());
+}
+
+HistoryQuery page_query(const std::string& org, uint64_t after_sequence, std::size_t limit = 100) {
+  HistoryQuery query;
+  query.org_id = org;
+  query.after_sequence = after_sequence;
+  query.limit = limit;
+  return query;
+}
+
+// History and keys are stored in chunks per batch (store.h): where batches end must change no
+// page and no digest, and a page may start anywhere inside a chunk.
+BOOST_AUTO_TEST_CASE(history_chunks_do_not_show_through_pages_or_digests) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "org-chunks";
+  const int64_t t0 = 1'770'000'000'000;
+  log.append(org, make_purchase(EventHeader{"p1", org, t0}, PaymentFields{900'000'000, 10'000, "usd", 30, 1, "ch_1"}));
+  log.append("", make_rate_card(EventHeader{"rc", "", t0},
+                                RateCardFields{1, 10000, 0, {{"gpt", ModelPrice{1'000'000, 2'000'000, 0, 0}}}, {}}));
+  // Long free-text fields: one batch of these overflows history_chunk_bytes_max several times.
+  const std::string workspace(900, 'w');
+  const int usage_events = 300;
+  std::vector<std::string> usage;
+  for (int i = 0; i < usage_events; ++i) {
+    UsageFields u{.member_id = "alice", .workspace = workspace, .meter = fb::Meter::llm_tokens,
+                  .model = "gpt", .input_tokens = 1'000, .output_tokens = 0};
+    usage.push_back(make_usage(EventHeader{"u" + std::to_string(i), org, t0 + i}, u));
+    log.append(org, usage.back());
+  }
+  log.append(org, usage[7]);  // delivered twice
+  ProjectorOptions one_batch = small_batches();
+  one_batch.batch_events_max = 100'000;
+  ProjectorOptions tiny_batches = small_batches();
+  tiny_batches.batch_events_max = 7;
+  project_all(dir.sub("one"), log, one_batch);
+  project_all(dir.sub("tiny"), log, tiny_batches);
+  BOOST_CHECK(digests_of(dir.sub("one")) == digests_of(dir.sub("tiny")));
+  const std::size_t entries = usage_events + 2;  // the purchase, the usage, the duplicate
+  BOOST_CHECK_GT(entries * workspace.size(), 3 * store::history_chunk_bytes_max);
+
+  for (const char* sub : {"one", "tiny"}) {
+    auto views = ok(ViewReader::open(dir.sub(sub)));
+    // A page of 3 from every sequence: exactly the entries after it.
+    for (uint64_t after = 0; after < entries; ++after) {
+      const HistoryPage page = ok(views->history(page_query(org, after, 3)));
+      const std::size_t expected = std::min<std::size_t>(3, entries - after);
+      BOOST_REQUIRE_EQUAL(page.entries.size(), expected);
+      for (std::size_t i = 0; i < expected; ++i) BOOST_CHECK_EQUAL(page.entries[i].sequence, after + i);
+      BOOST_CHECK_EQUAL(page.next_sequence.has_value(), after + 3 < entries);
+    }
+    const HistoryPage last = ok(views->history(page_query(org, entries - 1)));
+    BOOST_REQUIRE_EQUAL(last.entries.size(), 1u);
+    BOOST_CHECK(last.entries[0].outcome == Outcome::duplicate);
+    BOOST_CHECK(ok(views->history(page_query(org, entries))).entries.empty());
+    BOOST_CHECK(ok(views->history(page_query("org-chunkz", 0))).entries.empty());
+  }
+  // The stored keys of tiny batches are still known after a restart: the duplicate again.
+  log.append(org, usage[8]);
+  project_all(dir.sub("tiny"), log, tiny_batches);
+  auto views = ok(ViewReader::open(dir.sub("tiny")));
+  const HistoryPage page = ok(views->history(page_query(org, entries)));
+  BOOST_REQUIRE_EQUAL(page.entries.size(), 1u);
+  BOOST_CHECK(page.entries[0].outcome == Outcome::duplicate);
 }
 
 BOOST_AUTO_TEST_CASE(history_records_round_trip) {

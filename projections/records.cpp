@@ -80,6 +80,7 @@ class VarReader {
     return true;
   }
   bool done() const { return in_.empty(); }
+  std::size_t remaining() const { return in_.size(); }
 
  private:
   std::string_view in_;
@@ -177,6 +178,30 @@ bool peek_history(std::string_view bytes, uint8_t& body_type, int64_t& occurred_
   VarReader r(bytes);
   uint8_t format = 0;
   return r.u8(format) && format == record_format_version && r.u8(body_type) && r.zig(occurred_at_ms);
+}
+
+void append_framed(std::string& out, std::string_view record) {
+  put_var(out, record.size());
+  out.append(record);
+}
+
+bool FramedReader::next(std::string_view& record) {
+  if (rest_.empty()) return false;
+  VarReader r(rest_);
+  uint64_t size = 0;
+  const std::size_t before = rest_.size();
+  if (!r.var(size)) {
+    malformed_ = true;
+    return false;
+  }
+  const std::size_t header = before - r.remaining();
+  if (size > before - header) {
+    malformed_ = true;
+    return false;
+  }
+  record = rest_.substr(header, static_cast<std::size_t>(size));
+  rest_.remove_prefix(header + static_cast<std::size_t>(size));
+  return true;
 }
 
 bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& e) {

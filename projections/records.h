@@ -62,6 +62,23 @@ bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& ent
 // Cheap peek at the fields history queries filter on, without decoding the rest.
 bool peek_history(std::string_view bytes, uint8_t& body_type, int64_t& occurred_at_ms);
 
+// Chunks: a "history" or "keys" value (format 3) holds several records, each framed by its
+// LEB128 varint length, so one LMDB put stores a batch's run of them.
+void append_framed(std::string& out, std::string_view record);
+// Reads the framed records of one chunk, front to back.
+class FramedReader {
+ public:
+  explicit FramedReader(std::string_view chunk) : rest_(chunk) {}
+  // Sets `record` to the next record; false at the end of the chunk or on a malformed frame
+  // (then malformed() is true).
+  bool next(std::string_view& record);
+  bool malformed() const { return malformed_; }
+
+ private:
+  std::string_view rest_;
+  bool malformed_ = false;
+};
+
 // Counters of one usage roll-up cell plus its names (the key only has their digest).
 void encode_usage(std::string& out, const UsageRollup& rollup);
 bool decode_usage(std::string_view bytes, UsageRollup& rollup);  // `day` is left alone (in the key)

@@ -12,6 +12,7 @@
 
 #include "engine/digest.h"
 #include "engine/state_codec.h"
+#include "projections/records.h"
 
 namespace tally::store {
 namespace {
@@ -146,6 +147,22 @@ bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record)
   if (bytes.size() < 16) return false;
   ByteReader r(bytes.substr(0, 16));
   return r.u64(key.low) && r.u64(key.high) && (key.low != 0 || key.high != 0) && decode(bytes.substr(16), record);
+}
+
+void append_key_record(std::string& chunk, Offset offset, const Digest128& key, const KeyRecord& record,
+                       std::string& scratch) {
+  scratch.clear();
+  ByteWriter(scratch).i64(offset.value).u64(key.low).u64(key.high);
+  scratch.append(encode(record));
+  append_framed(chunk, scratch);
+}
+
+bool split_key_record(std::string_view record, Offset& offset, std::string_view& entry) {
+  if (record.size() < 8) return false;
+  ByteReader r(record.substr(0, 8));
+  if (!r.i64(offset.value) || offset.value < 0) return false;
+  entry = record.substr(8);
+  return true;
 }
 
 std::array<char, 4> partition_key(PartitionId partition) {

@@ -20,11 +20,14 @@
 //   - LMDB keys are at most 511 bytes (mdb_env_get_maxkeysize). Every key below fits: ids are at
 //     most 128 bytes, idempotency keys 255; the usage roll-up key carries a digest of its free-text
 //     fields (models and workspaces may be 1 KiB) instead of the text.
+//   - Chunks ("history", "keys") are a storage detail: readers and digests see their records one
+//     by one, as if each had its own key (org \0 sequence; partition offset), so the digests do not
+//     depend on where batches happened to end.
 //   - Digests (ViewReader::digests) cover fold results only. The outbox *sequence* is the order in
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 2). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 3). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -38,16 +41,24 @@
 //                                    Projector::record_outbox_sent)
 //   "orgs"        org id                                 encode(OrgState)
 //   "members"     org \0 member                          encode(MemberState)
-//   "keys"        partition (u32 BE) offset (u64 BE)     key digest (2 × u64 LE) + encode(KeyRecord):
-//                 of the event that put the key          the idempotency index. Key digest =
+//   "keys"        partition (u32 BE) offset (u64 BE)     a chunk (projections/records.h: append_framed) of
+//                 of the first key of the chunk          the keys one batch put on that partition, in
+//                                                        offset order; each record: offset (u64 LE),
+//                                                        key digest (2 × u64 LE), encode(KeyRecord).
+//                                                        The idempotency index: key digest =
 //                                                        KeyIndex::digest(scope, idempotency key),
 //                                                        scope = org id or "#<partition>"
-//                                                        (global_key_scope). Position order keeps a
-//                                                        batch's writes on each partition's last
-//                                                        pages; the projector looks keys up in
-//                                                        memory (projections/lmdb_ledger.h).
+//                                                        (global_key_scope). One put per partition
+//                                                        and batch, on the last pages of that
+//                                                        partition's run; the projector looks keys
+//                                                        up in memory (projections/lmdb_ledger.h).
 //   "purchases"   org \0 purchase key                    encode(PurchaseRecord)
-//   "history"     org \0 sequence (u64 BE)               projections/records.h: HistoryEntry
+//   "history"     org \0 sequence (u64 BE) of the first  a chunk (append_framed) of consecutive
+//                 entry of the chunk                     entries of the org from that sequence on,
+//                                                        each projections/records.h: HistoryEntry.
+//                                                        One batch writes one chunk per org (more if
+//                                                        it exceeds history_chunk_bytes_max); chunks
+//                                                        are never rewritten.
 //   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup (varints)
 //                 \0 digest (16 bytes) of (model,
 //                 member, workspace)
@@ -81,8 +92,12 @@
 
 namespace tally::store {
 
-// 2: "keys" by log position with key digests (1 kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 2;
+// 3: "history" and "keys" values are chunks of records (2: one record per key; 1: "keys" kept
+// the keys themselves, ordered by key).
+inline constexpr uint32_t store_format_version = 3;
+// A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
+// ahead of its first entry.
+inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
 inline constexpr unsigned readers_max = 512;  // reader slots, all processes
 inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
 inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
@@ -125,9 +140,14 @@ std::array<char, 8> outbox_key(uint64_t sequence);
 // partition (u32 BE) offset (u64 BE): the key of "keys" and "rejects" entries.
 std::array<char, 12> position_key(LogPosition position);
 LogPosition key_position(std::string_view key);  // REQUIRES: key.size() == 12
-// The value of a "keys" entry: key digest low, high (u64 LE each) + encode(KeyRecord).
+// A key entry: key digest low, high (u64 LE each) + encode(KeyRecord).
 void encode_key_entry(std::string& out, const Digest128& key, const KeyRecord& record);
 bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record);
+// Appends one record to a "keys" chunk: offset (u64 LE) + the key entry. `scratch` is reused.
+void append_key_record(std::string& chunk, Offset offset, const Digest128& key, const KeyRecord& record,
+                       std::string& scratch);
+// Splits one record of a "keys" chunk into its offset and key entry; false if malformed.
+bool split_key_record(std::string_view record, Offset& offset, std::string_view& entry);
 std::array<char, 4> partition_key(PartitionId partition);
 
 inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }

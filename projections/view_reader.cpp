@@ -44,6 +44,15 @@ class Cursor {
     rc_ = mdb_cursor_get(cursor_, &key_, &value_, MDB_NEXT);
     return rc_ == 0;
   }
+  // Positions at the last key <= `key`; false if there is none.
+  bool seek_last_at_or_before(std::string_view key) {
+    key_ = to_val(key);
+    rc_ = mdb_cursor_get(cursor_, &key_, &value_, MDB_SET_RANGE);
+    if (rc_ == 0 && from_val(key_) == key) return true;
+    if (rc_ != 0 && rc_ != MDB_NOTFOUND) return false;
+    rc_ = mdb_cursor_get(cursor_, &key_, &value_, rc_ == 0 ? MDB_PREV : MDB_LAST);
+    return rc_ == 0;
+  }
   std::string_view key() const { return from_val(key_); }
   std::string_view value() const { return from_val(value_); }
   // ok at the end of the database, the LMDB error otherwise.
@@ -80,6 +89,33 @@ class ViewDigest {
   Digest128 running_;
   uint64_t entries_ = 0;
 };
+
+// The records of chunks, one by one with the key each would have on its own (store.h), so that
+// digests do not depend on where batches ended. False if the chunk is malformed.
+bool for_each_in_history_chunk(std::string_view key, std::string_view chunk, ViewDigest& digest) {
+  if (key.size() < 9 || key[key.size() - 9] != '\0') return false;
+  const std::string_view org = key.substr(0, key.size() - 9);
+  uint64_t sequence = store::get_u64_be(key.substr(key.size() - 8));
+  std::string entry_key;
+  store::FramedReader reader(chunk);
+  for (std::string_view bytes; reader.next(bytes); ++sequence) {
+    store::history_key(entry_key, org, sequence);
+    digest.add(entry_key, bytes);
+  }
+  return !reader.malformed();
+}
+
+bool for_each_in_keys_chunk(std::string_view key, std::string_view chunk, ViewDigest& digest) {
+  if (key.size() != 12) return false;
+  LogPosition position = store::key_position(key);
+  store::FramedReader reader(chunk);
+  for (std::string_view bytes, entry; reader.next(bytes);) {
+    if (!store::split_key_record(bytes, position.offset, entry)) return false;
+    const auto entry_key = store::position_key(position);
+    digest.add(std::string_view(entry_key.data(), entry_key.size()), entry);
+  }
+  return !reader.malformed();
+}
 
 class LmdbViewReader final : public ViewReader {
  public:
@@ -276,7 +312,17 @@ class LmdbViewReader final : public ViewReader {
     for (Db db : {Db::orgs, Db::members, Db::keys, Db::purchases, Db::history, Db::usage, Db::rejects, Db::partitions}) {
       ViewDigest digest;
       Cursor cursor(txn.value(), env_->dbi(db));
-      for (bool ok = cursor.seek({}); ok; ok = cursor.next()) digest.add(cursor.key(), cursor.value());
+      for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
+        bool decoded = true;
+        if (db == Db::history) {
+          decoded = for_each_in_history_chunk(cursor.key(), cursor.value(), digest);
+        } else if (db == Db::keys) {
+          decoded = for_each_in_keys_chunk(cursor.key(), cursor.value(), digest);
+        } else {
+          digest.add(cursor.key(), cursor.value());
+        }
+        if (!decoded) return corrupt(db);
+      }
       if (Status s = cursor.end_status("mdb_cursor_get"); !s.is_ok()) return s;
       digests[store::db_name(db)] = digest.finish();
     }
@@ -314,11 +360,21 @@ class LmdbViewReader final : public ViewReader {
     store::org_prefix(prefix, org_id);
     store::history_key(start, org_id, from_sequence);
     Cursor cursor(txn.value(), env_->dbi(Db::history));
-    for (bool ok = cursor.seek(start); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
+    // The chunk holding from_sequence starts at or before it: the last key <= start, if it is
+    // this org's; otherwise the org's first chunk after it.
+    bool ok = cursor.seek_last_at_or_before(start);
+    if (!ok || !has_prefix(cursor.key(), prefix)) ok = cursor.seek(start);
+    for (; ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
       if (cursor.key().size() != prefix.size() + 8) return corrupt(Db::history);
-      const int step = f(store::get_u64_be(cursor.key().substr(prefix.size())), cursor.value());
-      if (step < 0) return corrupt(Db::history);
-      if (step == 0) return Status::ok();
+      uint64_t sequence = store::get_u64_be(cursor.key().substr(prefix.size()));
+      store::FramedReader chunk(cursor.value());
+      for (std::string_view bytes; chunk.next(bytes); ++sequence) {
+        if (sequence < from_sequence) continue;
+        const int step = f(sequence, bytes);
+        if (step < 0) return corrupt(Db::history);
+        if (step == 0) return Status::ok();
+      }
+      if (chunk.malformed()) return corrupt(Db::history);
     }
     return cursor.end_status("mdb_cursor_get(history)");
   }
