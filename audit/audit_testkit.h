@@ -79,6 +79,7 @@ inline std::vector<LogPosition> append(Journal& journal, const std::vector<Appen
 inline void project_live(Journal& journal, const std::string& data_dir, std::size_t records_max = SIZE_MAX) {
   ProjectorOptions options;
   options.batch_events_max = 997;
+  options.run_batches_max = 1;  // stop close to records_max
   options.poll_timeout_ms = 0;
   options.map_size_bytes = std::size_t{64} << 20;
   auto projector = ok(Projector::open(data_dir, options));

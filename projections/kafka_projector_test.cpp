@@ -109,6 +109,7 @@ BOOST_AUTO_TEST_CASE(projects_the_kafka_log_exactly_once_through_broker_errors) 
   TempDir dir;
   ProjectorOptions projector_options;
   projector_options.batch_events_max = 1'500;
+  projector_options.run_batches_max = 1;  // broker faults between batches, round by round
   projector_options.poll_timeout_ms = 200;
   std::size_t folded = 0;
   {  // First run: fetch errors, a broker down, then stop half-way.

@@ -12,32 +12,38 @@ namespace tally::store {
 void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
   assert(txn_ == nullptr && txn != nullptr);
   txn_ = txn;
-  error_ = Status::ok();
   if (!key_index_loaded_) load_key_index();
   key_index_.reserve(key_index_.size() + records);  // about one new key per record: no growth while folding
   pending_keys_.reserve(records);
 }
 
-void LmdbLedger::end(bool committed) {
-  txn_ = nullptr;
+void LmdbLedger::take_changes(Changes& out) {
+  assert(txn_ != nullptr);
+  take_states(orgs_, out.orgs);
+  take_states(members_, out.members);
+  take_states(purchases_, out.purchases);
+  take_keys(out.keys);
+  // What was handed out is what the store will hold: the next batch writes only what it changes.
+  for (auto& [key, entry] : orgs_) entry.stored = entry.state;
+  for (auto& [key, entry] : members_) entry.stored = entry.state;
+  handed_out_purchases_.clear();
+  for (auto& [key, entry] : purchases_) handed_out_purchases_.emplace(key, entry.state);
   purchases_.clear();
-  if (committed) {
-    // What was written is now what the store holds: keep it for the next batch.
-    for (auto& [key, entry] : orgs_) entry.stored = entry.state;
-    for (auto& [key, entry] : members_) entry.stored = entry.state;
-  } else {
-    orgs_.clear();
-    members_.clear();
-    partitions_.clear();
-    for (auto it = pending_keys_.rbegin(); it != pending_keys_.rend(); ++it) {
-      if (it->previous) {
-        key_index_.put(it->key, *it->previous);
-      } else {
-        key_index_.erase(it->key);
-      }
-    }
-  }
   pending_keys_.clear();
+  txn_ = nullptr;
+}
+
+void LmdbLedger::reset() {
+  txn_ = nullptr;
+  error_ = Status::ok();
+  orgs_.clear();
+  members_.clear();
+  purchases_.clear();
+  handed_out_purchases_.clear();
+  partitions_.clear();
+  pending_keys_.clear();
+  key_index_.clear();
+  key_index_loaded_ = false;
 }
 
 // Reads every committed key into the index (this txn has written nothing yet).
@@ -144,8 +150,7 @@ const KeyRecord* LmdbLedger::find_key(std::string_view scope, std::string_view k
 }
 
 void LmdbLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
-  PendingKey pending{position_, key_index_.digest(scope, key), record, std::nullopt};
-  if (const KeyRecord* previous = key_index_.find(pending.key)) pending.previous = *previous;
+  const PendingKey pending{position_, key_index_.digest(scope, key), record};
   key_index_.put(pending.key, record);
   pending_keys_.push_back(pending);
 }
@@ -154,7 +159,11 @@ PurchaseRecord* LmdbLedger::find_purchase(std::string_view org, std::string_view
   pair_key(scratch_, org, key);
   if (auto it = purchases_.find(std::string_view(scratch_)); it != purchases_.end()) return &it->second.state;
   PurchaseRecord record;
-  if (!load(Db::purchases, scratch_, record)) return nullptr;
+  if (auto it = handed_out_purchases_.find(std::string_view(scratch_)); it != handed_out_purchases_.end()) {
+    record = it->second;
+  } else if (!load(Db::purchases, scratch_, record)) {
+    return nullptr;
+  }
   return &purchases_.emplace(scratch_, Entry<PurchaseRecord>{record, record}).first->second.state;
 }
 
@@ -192,37 +201,19 @@ const PartitionState* LmdbLedger::cached_partition(PartitionId partition) const 
 }
 
 template <typename T>
-int LmdbLedger::write_back(Db db, const Cache<T>& cache, std::string& failed_call) {
+void LmdbLedger::take_states(const Cache<Entry<T>>& cache, PutBuffer& out) {
   // Only what changed, in key order: neighbouring puts touch neighbouring pages.
-  std::vector<const typename Cache<T>::value_type*> entries;
+  std::vector<const typename Cache<Entry<T>>::value_type*> entries;
   entries.reserve(cache.size());
   for (const auto& entry : cache) {
     if (entry.second.changed()) entries.push_back(&entry);
   }
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  const MDB_dbi dbi = env_.dbi(db);
-  for (const auto* entry : entries) {
-    encoded_ = encode(entry->second.state);
-    MDB_val k = to_val(entry->first);
-    MDB_val v = to_val(encoded_);
-    if (int rc = mdb_put(txn_, dbi, &k, &v, 0); rc != 0) {
-      failed_call = std::string("mdb_put(") + db_name(db) + ")";
-      return rc;
-    }
-  }
-  return 0;
-}
-
-int LmdbLedger::flush(std::string& failed_call) {
-  assert(txn_ != nullptr);
-  if (int rc = write_back(Db::orgs, orgs_, failed_call); rc != 0) return rc;
-  if (int rc = write_back(Db::members, members_, failed_call); rc != 0) return rc;
-  if (int rc = write_keys(failed_call); rc != 0) return rc;
-  return write_back(Db::purchases, purchases_, failed_call);
+  for (const auto* entry : entries) out.add(entry->first, encode(entry->second.state));
 }
 
 // One chunk per partition, keyed by its first position: it extends that partition's run.
-int LmdbLedger::write_keys(std::string& failed_call) {
+void LmdbLedger::take_keys(PutBuffer& out) {
   std::stable_sort(pending_keys_.begin(), pending_keys_.end(), [](const PendingKey& a, const PendingKey& b) {
     return a.position.partition.value < b.position.partition.value;
   });
@@ -235,15 +226,9 @@ int LmdbLedger::write_keys(std::string& failed_call) {
       append_key_record(encoded_, pending.position.offset, pending.key, pending.record, scratch_);
     }
     const auto key = position_key(pending_keys_[first].position);
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v = to_val(encoded_);
-    if (int rc = mdb_put(txn_, env_.dbi(Db::keys), &k, &v, 0); rc != 0) {
-      failed_call = "mdb_put(keys)";
-      return rc;
-    }
+    out.add(std::string_view(key.data(), key.size()), encoded_);
     first = end;
   }
-  return 0;
 }
 
 }  // namespace tally::store

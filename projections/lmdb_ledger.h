@@ -1,25 +1,27 @@
-// LmdbLedger: the fold's Ledger (engine/ledger.h) over one LMDB write transaction, with a
-// write-back cache. The projector folds a whole batch against it, then flushes it into the same
-// transaction that records the batch's offsets.
+// LmdbLedger: the fold's Ledger (engine/ledger.h) over the LMDB store, with a write-back cache.
+// The projector folds a batch against it, then takes the batch's changes as puts (a write set) that
+// its writer thread commits while the next batch is folded (projections/projector_impl.h).
 //
-// Lifecycle: begin(txn) → the fold calls find_*/create_*/put_*/partition() → flush() → commit or
-// abort the txn → end(committed). Nothing is written to LMDB before flush().
-//  - find_* reads the txn on a cache miss and caches the decoded value (and a copy of it); flush()
-//    writes back, in key order, every created entry and every found entry that differs from what
-//    was read (unchanged ones are not re-encoded). Node-based maps: pointers stay valid until end().
-//  - Org, member and partition states stay cached across committed batches (only the projector
+// Lifecycle: begin(txn) → the fold calls find_*/create_*/put_*/partition() → take_changes() →
+// the next batch's begin(txn) … Nothing is written to LMDB by this class.
+//  - `txn` (a read txn, or any txn) serves lookups that miss the caches. It may be older than the
+//    batches handed to the writer and not yet committed: everything those batches changed is still
+//    cached here, so a miss never needs them.
+//  - Org, member and partition states stay cached for the life of the ledger (only the projector
 //    changes them; orgs and members are few next to events, so the cache holds every one touched
-//    since start). end(false) drops them, so a retried batch refolds from committed state.
-//    Purchases are looked up only by refunds and are cached for one batch.
+//    since start). take_changes() encodes every created entry and every entry that differs from
+//    what was last handed out, in key order.
+//  - Purchases are looked up only by refunds: cached for one batch, and those of the batch last
+//    handed out stay visible to the next one (it may not be committed yet when that one reads).
 //  - Idempotency keys live in memory: the first begin() loads every committed key of the "keys"
 //    view into a KeyIndex (engine/key_index.h, ~53–107 bytes of memory per key) and find_key never
-//    reads the store. put_key updates the index at once and queues the entry; flush() writes the
-//    batch's entries in log-position order (they land on the last pages of each partition's run,
-//    not all over the tree); end(false) undoes the batch's puts. Only this ledger writes the index
-//    (one projector per dir).
+//    reads the store. put_key updates the index at once; take_changes() packs the batch's keys
+//    into one chunk per partition (store.h).
+//  - reset() forgets everything (after a batch could not be committed): the next begin() reloads
+//    from the store, which then holds only committed batches.
 //  - Read or decode failures cannot be returned through the Ledger interface: the first one is
-//    kept in error() (sticky for the batch) and the lookup answers "absent". The projector checks
-//    error() before committing and aborts the batch if it is set, so such an answer never lands.
+//    kept in error() (sticky until reset) and the lookup answers "absent". The projector checks
+//    error() after folding and never hands such a batch to the writer.
 //
 // THREAD SAFETY: not thread-safe; one projector thread.
 #pragma once
@@ -33,6 +35,7 @@
 
 #include "engine/ledger.h"
 #include "engine/key_index.h"
+#include "projections/put_buffer.h"
 #include "projections/store.h"
 
 namespace tally::store {
@@ -41,13 +44,27 @@ class LmdbLedger final : public Ledger {
  public:
   explicit LmdbLedger(StoreEnv& env) : env_(env) {}
 
-  // REQUIRES: no batch in progress; `txn` is a write txn of env. `records` sizes the caches.
+  // The puts of one batch, for the writer: encoded states and one keys chunk per partition.
+  struct Changes {
+    PutBuffer orgs;
+    PutBuffer members;
+    PutBuffer purchases;
+    PutBuffer keys;
+    void clear() {
+      orgs.clear();
+      members.clear();
+      purchases.clear();
+      keys.clear();
+    }
+  };
+
+  // REQUIRES: no batch in progress; `txn` is a txn of env, alive until take_changes(). `records`
+  // sizes the caches.
   void begin(MDB_txn* txn, std::size_t records);
-  // Writes every handed-out entry into the txn. Returns 0 or the LMDB error code (MDB_MAP_FULL,
-  // MDB_TXN_FULL, …); `failed_call` names the call.
-  int flush(std::string& failed_call);
-  // Drops the per-batch caches; if !committed also the partition states.
-  void end(bool committed);
+  // Ends the batch: appends its changes to `out` and counts them as handed out.
+  void take_changes(Changes& out);
+  // Forgets every cached state, the key index and the sticky error.
+  void reset();
   const Status& error() const { return error_; }
   // The log position of the record the fold is about to apply (the key of its "keys" entry).
   void set_position(LogPosition position) { position_ = position; }
@@ -72,14 +89,13 @@ class LmdbLedger final : public Ledger {
   };
   template <typename T>
   using Cache = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
-  // A key put by this batch: what to write, and what to restore if the batch is not committed.
+  // A key put by this batch.
   struct PendingKey {
     LogPosition position;
     Digest128 key;
     KeyRecord record;
-    std::optional<KeyRecord> previous;
   };
-  // A cached state and what the store held (absent: created in this batch).
+  // A cached state and what was last handed out (absent: created since).
   template <typename T>
   struct Entry {
     T state;
@@ -92,9 +108,9 @@ class LmdbLedger final : public Ledger {
   bool load(Db db, std::string_view key, T& out);
   void fail(Status status);
   void load_key_index();
-  int write_keys(std::string& failed_call);
+  void take_keys(PutBuffer& out);
   template <typename T>
-  int write_back(Db db, const Cache<T>& cache, std::string& failed_call);
+  void take_states(const Cache<Entry<T>>& cache, PutBuffer& out);
 
   StoreEnv& env_;
   MDB_txn* txn_ = nullptr;
@@ -106,6 +122,7 @@ class LmdbLedger final : public Ledger {
   std::vector<PendingKey> pending_keys_;
   LogPosition position_;
   Cache<Entry<PurchaseRecord>> purchases_;
+  Cache<PurchaseRecord> handed_out_purchases_;  // the last batch's, maybe not committed yet
   std::map<int32_t, PartitionState> partitions_;
   std::string scratch_;
   std::string encoded_;

@@ -29,6 +29,7 @@ Status check_options(const ProjectorOptions& o) {
     return Status::invalid("batch_events_max", "must be 1..1000000");
   }
   if (o.batch_time_max_ms < 0) return Status::invalid("batch_time_max_ms", "must be >= 0");
+  if (o.run_batches_max == 0) return Status::invalid("run_batches_max", "must be >= 1");
   if (o.poll_timeout_ms < 0) return Status::invalid("poll_timeout_ms", "must be >= 0");
   for (int32_t p : o.partitions) {
     if (p < 0 || p >= limits::partitions_max) return Status::invalid("partitions", "partition out of range");
@@ -53,11 +54,6 @@ Status lock_data_dir(const std::string& dir, int& fd) {
 }
 
 }  // namespace
-
-void PutBuffer::sort_by_key() {
-  std::stable_sort(entries_.begin(), entries_.end(),
-                   [this](const Entry& a, const Entry& b) { return key(a) < key(b); });
-}
 
 Projector::Projector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -206,6 +202,9 @@ Status Projector::start(LogReader& reader) {
     }
     if (Status s = reader.seek(PartitionId{p}, next); !s.is_ok()) return s;
   }
+  m.rewind_folded();
+  m.batch_limit = m.options.batch_events_max;
+  if (!m.writer.joinable()) m.writer = std::thread([&m] { m.writer_loop(); });
   m.started = true;
   return Status::ok();
 }
@@ -213,22 +212,65 @@ Status Projector::start(LogReader& reader) {
 Result<std::size_t> Projector::run_once(LogReader& reader) {
   Impl& m = *impl_;
   assert(m.started);
-  if (Status s = m.collect_batch(reader); !s.is_ok()) return s;
-  if (m.batch.empty()) return std::size_t{0};
-  std::size_t count = m.batch.size();
-  if (Status s = m.fold_and_commit(count); !s.is_ok()) return s;
-  if (count < m.batch.size()) {
-    // Part of the batch did not fit one transaction: read the rest again.
-    std::vector<bool> seeked(static_cast<std::size_t>(m.partition_count), false);
-    for (std::size_t i = count; i < m.batch.size(); ++i) {
-      const LogPosition position = m.batch[i].position;
-      const auto p = static_cast<std::size_t>(position.partition.value);
-      if (seeked[p]) continue;
-      seeked[p] = true;
-      if (Status s = reader.seek(position.partition, position.offset); !s.is_ok()) return s;
+  if (!m.failure.is_ok()) return m.failure;
+  std::size_t committed = 0;
+  std::size_t in_flight = 0;  // records of the batch the writer has
+  for (std::size_t batches = 0;; ++batches) {
+    // Fold the next batch while the writer commits the previous one.
+    bool folded = false;
+    if (batches < m.options.run_batches_max) {
+      if (Status s = m.collect_batch(reader, committed == 0 && in_flight == 0); !s.is_ok()) return m.fail(s);
+      if (!m.batch.empty()) {
+        if (Status s = m.fold_batch(); !s.is_ok()) return m.fail(s);
+        folded = true;
+      }
     }
+    const WriteOutcome outcome = m.wait_writer();
+    if (outcome.rc == MDB_TXN_FULL && in_flight > 1) {
+      // Too many dirty pages for one transaction: drop the batch and the one folded after it, and
+      // read them again in batches half as big.
+      if (Status s = m.rewind(reader, std::max<std::size_t>(1, in_flight / 2)); !s.is_ok()) return m.fail(s);
+      in_flight = 0;
+      batches = 0;
+      continue;
+    }
+    if (outcome.rc != 0) return m.fail(store::lmdb_error(outcome.failed_call, outcome.rc));
+    if (!outcome.error.is_ok()) return m.fail(outcome.error);
+    committed += in_flight;
+    in_flight = 0;
+    if (!folded) return committed;
+    m.submit(m.outputs[m.filling]);
+    m.filling ^= 1;
+    in_flight = m.batch.size();
   }
-  return count;
+}
+
+Status Projector::Impl::fail(Status status) {
+  wait_writer();
+  ledger.reset();
+  failure = status;
+  return status;
+}
+
+Status Projector::Impl::rewind(LogReader& reader, std::size_t next_batch_limit) {
+  batch_limit = next_batch_limit;
+  {
+    std::lock_guard lock(mutex);
+    ++metrics.batch_retries;
+  }
+  ledger.reset();
+  rewind_folded();
+  for (int32_t p : projected) {
+    if (Status s = reader.seek(PartitionId{p}, folded_next[static_cast<std::size_t>(p)]); !s.is_ok()) return s;
+  }
+  return Status::ok();
+}
+
+void Projector::Impl::rewind_folded() {
+  std::lock_guard lock(mutex);
+  folded_next = committed_next;
+  folded_outbox_next = outbox_next;
+  folded_stats = stats;
 }
 
 Status Projector::run(LogReader& reader, const std::atomic<bool>& stop) {
@@ -290,14 +332,14 @@ ProjectorMetrics Projector::metrics() const {
   return impl_->metrics;
 }
 
-Status Projector::Impl::collect_batch(LogReader& reader) {
+Status Projector::Impl::collect_batch(LogReader& reader, bool wait) {
   batch.clear();
   batch_arena.clear();
   const auto started_at = std::chrono::steady_clock::now();
   const auto deadline = started_at + std::chrono::milliseconds(options.batch_time_max_ms);
-  int timeout_ms = options.poll_timeout_ms;
-  while (batch.size() < options.batch_events_max) {
-    if (Status s = reader.poll(polled, options.batch_events_max - batch.size(), timeout_ms); !s.is_ok()) return s;
+  int timeout_ms = wait ? options.poll_timeout_ms : 0;
+  while (batch.size() < batch_limit) {
+    if (Status s = reader.poll(polled, batch_limit - batch.size(), timeout_ms); !s.is_ok()) return s;
     if (polled.empty()) break;  // caught up: commit what we have now (read-your-writes latency)
     for (const LogRecord& record : polled) {
       // 8-byte aligned copies: FlatBuffers reads scalars in place, and the fold would otherwise
@@ -310,30 +352,6 @@ Status Projector::Impl::collect_batch(LogReader& reader) {
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
   return Status::ok();
-}
-
-void Projector::Impl::publish(std::size_t count, int64_t latency_us, uint64_t outbox_added) {
-  CommittedBatch committed;
-  {
-    std::lock_guard lock(mutex);
-    committed_next = batch_next;
-    outbox_next = batch_outbox_next;
-    stats = batch_stats;
-    ++metrics.batches;
-    metrics.events += count;
-    metrics.last_commit_latency_us = latency_us;
-    metrics.max_commit_latency_us = std::max(metrics.max_commit_latency_us, latency_us);
-    metrics.total_commit_latency_us += static_cast<uint64_t>(latency_us);
-    committed.next_offsets = committed_next;
-  }
-  applied_cv.notify_all();
-  if (options.on_commit) {
-    committed.events = count;
-    committed.outbox_next = batch_outbox_next;
-    committed.outbox_added = outbox_added;
-    committed.commit_latency_us = latency_us;
-    options.on_commit(committed);
-  }
 }
 
 }  // namespace tally

@@ -53,12 +53,16 @@ struct ProjectorOptions {
   std::size_t map_size_max_bytes = std::size_t{1} << 42;    // growth stops here: run_once fails too_large
   std::size_t batch_events_max = 50'000;                    // records per batch (one write txn)
   int batch_time_max_ms = 100;                              // stop collecting a batch after this
+  // Batches one run_once folds at most. Batch N+1 is folded while a writer thread commits batch N,
+  // so 1 means no overlap; run_once returns with every batch it folded committed.
+  std::size_t run_batches_max = 16;
   int poll_timeout_ms = 100;                                // wait this long for a batch's first record
   // Partitions to project; empty = all of the log. A subset is for a split deployment where each
   // projector owns some partitions in its own data dir.
   std::vector<int32_t> partitions;
-  // Called on the projector thread after every committed batch (wake ?wait=1, the outbox emitter).
-  // Must not call back into this projector's run_once.
+  // Called on the projector thread (in run_once) after every committed batch, in commit order
+  // (wake ?wait=1, the outbox emitter). While run_once folds the next batch it may come up to one
+  // fold late; wait_until_applied wakes at the commit itself. Must not call back into run_once.
   std::function<void(const CommittedBatch&)> on_commit;
 };
 
@@ -66,7 +70,7 @@ struct ProjectorMetrics {
   uint64_t batches = 0;             // committed by this instance
   uint64_t events = 0;
   uint64_t map_grows = 0;
-  uint64_t batch_retries = 0;       // batches refolded after MDB_MAP_FULL / MDB_TXN_FULL
+  uint64_t batch_retries = 0;       // batches put again after MDB_MAP_FULL, refolded after MDB_TXN_FULL
   int64_t last_commit_latency_us = 0;
   int64_t max_commit_latency_us = 0;
   uint64_t total_commit_latency_us = 0;
@@ -94,11 +98,15 @@ class Projector {
   //   views), invalid_argument (a projected partition out of range), reader and LMDB errors.
   Status start(LogReader& reader);
 
-  // Reads one batch (at most batch_events_max records, at most batch_time_max_ms of collecting,
-  // waiting up to poll_timeout_ms for the first record), folds it and commits it. Returns the
-  // number of records committed (0: nothing to read).
-  // Errors: reader errors; io_error/corruption from LMDB (nothing of the batch is committed);
-  //   too_large when the map would have to grow past map_size_max_bytes.
+  // Reads batches (each at most batch_events_max records and batch_time_max_ms of collecting;
+  // waiting up to poll_timeout_ms for the first record only), folds and commits each in its own
+  // write transaction, until the log has nothing more or run_batches_max batches are done.
+  // Returns the number of records committed (0: nothing to read); all of them are committed
+  // when it returns.
+  // Errors: reader errors; io_error/corruption from LMDB (nothing of the failed batch is
+  //   committed; earlier ones are); too_large when the map would have to grow past
+  //   map_size_max_bytes. An error is final: later calls return it again (reopen to go on, from
+  //   the committed offsets).
   // REQUIRES: start(reader) succeeded.
   Result<std::size_t> run_once(LogReader& reader);
 

@@ -87,122 +87,206 @@ void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryField
 
 }  // namespace
 
-Status Projector::Impl::fold_and_commit(std::size_t& count) {
-  for (int attempt_number = 0; attempt_number < batch_attempts_max; ++attempt_number) {
-    Status error;
-    std::string failed_call;
-    const int rc = attempt(count, error, failed_call);
-    if (rc == 0 && error.is_ok()) return Status::ok();
-    ledger.end(false);  // refold from committed state
-    if (!error.is_ok()) return error;
-    {
-      std::lock_guard lock(mutex);
-      ++metrics.batch_retries;
-    }
-    if (rc == MDB_MAP_FULL) {
-      const std::size_t current = env->map_size();
-      if (current >= options.map_size_max_bytes) {
-        return Status::error(Status::Code::too_large, "the views need more than map_size_max_bytes (" +
-                                                          std::to_string(options.map_size_max_bytes) + " bytes)");
-      }
-      const std::size_t grown = std::min(current * 2, options.map_size_max_bytes);
-      if (Status s = env->set_map_size(grown); !s.is_ok()) return s;
-      stored_map_size = env->map_size();
-      std::lock_guard lock(mutex);
-      ++metrics.map_grows;
-      continue;
-    }
-    if (rc == MDB_TXN_FULL && count > 1) {
-      count /= 2;  // too many dirty pages for one transaction: commit the first half
-      continue;
-    }
-    return store::lmdb_error(failed_call, rc);
-  }
-  return Status::error(Status::Code::io_error, "batch could not be committed after " +
-                                                   std::to_string(batch_attempts_max) + " attempts");
-}
-
-int Projector::Impl::attempt(std::size_t count, Status& error, std::string& failed_call) {
-  const auto started_at = std::chrono::steady_clock::now();
-  MDB_txn* txn = nullptr;
-  if (int rc = mdb_txn_begin(env->env(), nullptr, 0, &txn); rc != 0) {
-    failed_call = "mdb_txn_begin(write)";
-    return rc;
-  }
-  ledger.begin(txn, count);
-  {
-    std::lock_guard lock(mutex);
-    batch_next = committed_next;
-    batch_outbox_next = outbox_next;
-    batch_stats = stats;
-  }
-  batch_touched.assign(static_cast<std::size_t>(partition_count), false);
+void BatchOutput::clear() {
+  states.clear();
   history.clear();
   rejects.clear();
   outbox.clear();
+  partitions.clear();
   rollups.clear();
-
-  std::size_t folded = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const BatchRecord& record = batch[i];
-    const auto p = static_cast<std::size_t>(record.position.partition.value);
-    // Never fold a record twice, whatever the reader redelivers.
-    if (record.position.offset < batch_next[p]) continue;
-    const std::string_view value = std::string_view(batch_arena).substr(record.value_offset, record.value_size);
-    ledger.set_position(record.position);
-    apply(ledger, record.position, value, result);
-    record_effects(record.position);
-    ++folded;
-  }
-  if (!ledger.error().is_ok()) {
-    error = ledger.error();
-    mdb_txn_abort(txn);
-    return 0;
-  }
-  const auto folded_at = std::chrono::steady_clock::now();
-  ++batch_stats.batches;
-  int rc = write_batch(txn, failed_call);
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return rc;
-  }
-  const auto written_at = std::chrono::steady_clock::now();
-  rc = mdb_txn_commit(txn);  // frees the txn, committed or not
-  if (rc != 0) {
-    failed_call = "mdb_txn_commit";
-    return rc;
-  }
-  ledger.end(true);
-  const auto now = std::chrono::steady_clock::now();
-  const auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
-  {
-    std::lock_guard lock(mutex);
-    metrics.total_fold_us += static_cast<uint64_t>(us(folded_at - started_at));
-    metrics.total_write_us += static_cast<uint64_t>(us(written_at - folded_at));
-    metrics.total_sync_us += static_cast<uint64_t>(us(now - written_at));
-  }
-  publish(folded, us(now - started_at), outbox.size());
-  return 0;
+  outbox_added = 0;
+  records = 0;
+  fold_us = 0;
 }
 
-void Projector::Impl::record_effects(LogPosition position) {
+Status Projector::Impl::fold_batch() {
+  BatchOutput& out = outputs[filling];
+  out.clear();
+  out.started_at = std::chrono::steady_clock::now();
+  out.records = batch.size();
+  batch_touched.assign(static_cast<std::size_t>(partition_count), false);
+  {
+    // A read txn: lookups that miss the ledger's caches need nothing the writer has not committed.
+    auto txn = store::ReadTxn::begin(*env);
+    if (!txn.is_ok()) return txn.status();
+    ledger.begin(txn->get(), batch.size());
+    for (const BatchRecord& record : batch) {
+      const auto p = static_cast<std::size_t>(record.position.partition.value);
+      // Never fold a record twice, whatever the reader redelivers.
+      if (record.position.offset < folded_next[p]) continue;
+      const std::string_view value = std::string_view(batch_arena).substr(record.value_offset, record.value_size);
+      ledger.set_position(record.position);
+      apply(ledger, record.position, value, result);
+      record_effects(record.position, out);
+    }
+    if (!ledger.error().is_ok()) return ledger.error();
+    ledger.take_changes(out.states);
+  }
+  ++folded_stats.batches;
+  for (std::size_t p = 0; p < batch_touched.size(); ++p) {
+    if (!batch_touched[p]) continue;
+    const PartitionState* state = ledger.cached_partition(PartitionId{static_cast<int32_t>(p)});
+    assert(state != nullptr);
+    store::encode_partition(value_scratch, folded_next[p], *state);
+    const auto key = store::partition_key(PartitionId{static_cast<int32_t>(p)});
+    out.partitions.add(std::string_view(key.data(), key.size()), value_scratch);
+  }
+  out.next = folded_next;
+  out.outbox_next = folded_outbox_next;
+  out.stats = folded_stats;
+  out.fold_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                      out.started_at).count();
+  return Status::ok();
+}
+
+void Projector::Impl::submit(BatchOutput& out) {
+  {
+    std::lock_guard lock(writer_mutex);
+    assert(writer_job == nullptr && !writer_outcome);
+    writer_job = &out;
+  }
+  writer_cv.notify_all();
+}
+
+WriteOutcome Projector::Impl::wait_writer() {
+  WriteOutcome outcome;
+  {
+    std::unique_lock lock(writer_mutex);
+    writer_cv.wait(lock, [&] { return writer_job == nullptr; });
+    if (writer_outcome) outcome = std::move(*writer_outcome);
+    writer_outcome.reset();
+  }
+  std::vector<CommittedBatch> committed;
+  {
+    std::lock_guard lock(mutex);
+    committed.swap(to_announce);
+  }
+  if (options.on_commit) {
+    for (const CommittedBatch& batch_done : committed) options.on_commit(batch_done);
+  }
+  return outcome;
+}
+
+void Projector::Impl::writer_loop() {
+  std::unique_lock lock(writer_mutex);
+  for (;;) {
+    writer_cv.wait(lock, [&] { return writer_stop || writer_job != nullptr; });
+    if (writer_job == nullptr) return;  // stopping, and idle
+    BatchOutput& job = *writer_job;
+    lock.unlock();
+    WriteOutcome outcome = commit(job);
+    lock.lock();
+    writer_outcome = std::move(outcome);
+    writer_job = nullptr;
+    writer_cv.notify_all();
+  }
+}
+
+Projector::Impl::~Impl() {
+  if (!writer.joinable()) return;
+  {
+    std::lock_guard lock(writer_mutex);
+    writer_stop = true;
+  }
+  writer_cv.notify_all();
+  writer.join();
+}
+
+WriteOutcome Projector::Impl::commit(BatchOutput& out) {
+  using Clock = std::chrono::steady_clock;
+  const auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+  WriteOutcome outcome;
+  for (int attempt_number = 0; attempt_number < batch_attempts_max; ++attempt_number) {
+    const auto started_at = Clock::now();
+    MDB_txn* txn = nullptr;
+    if (outcome.rc = mdb_txn_begin(env->env(), nullptr, 0, &txn); outcome.rc != 0) {
+      outcome.failed_call = "mdb_txn_begin(write)";
+      return outcome;
+    }
+    outcome.rc = write_batch(txn, out, outcome.failed_call);
+    const auto written_at = Clock::now();
+    if (outcome.rc == 0) {
+      outcome.rc = mdb_txn_commit(txn);  // frees the txn, committed or not
+      if (outcome.rc == 0) {
+        publish(out, us(written_at - started_at), us(Clock::now() - written_at));
+        return outcome;
+      }
+      outcome.failed_call = "mdb_txn_commit";
+    } else {
+      mdb_txn_abort(txn);
+    }
+    if (outcome.rc != MDB_MAP_FULL) return outcome;
+    // Grow and put the same batch again (the fold is not repeated).
+    const std::size_t current = env->map_size();
+    if (current >= options.map_size_max_bytes) {
+      outcome.error = Status::error(Status::Code::too_large, "the views need more than map_size_max_bytes (" +
+                                                                 std::to_string(options.map_size_max_bytes) +
+                                                                 " bytes)");
+      return outcome;
+    }
+    // Waits for the fold's read txn to end (it never waits for this thread while holding it).
+    if (Status s = env->set_map_size(std::min(current * 2, options.map_size_max_bytes)); !s.is_ok()) {
+      outcome.error = s;
+      return outcome;
+    }
+    std::lock_guard lock(mutex);
+    stored_map_size = env->map_size();
+    ++metrics.map_grows;
+    ++metrics.batch_retries;
+  }
+  outcome.error = Status::error(Status::Code::io_error, "batch could not be committed after " +
+                                                            std::to_string(batch_attempts_max) + " attempts");
+  return outcome;
+}
+
+void Projector::Impl::publish(const BatchOutput& out, int64_t write_us, int64_t sync_us) {
+  const int64_t latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - out.started_at)
+                                 .count();
+  {
+    std::lock_guard lock(mutex);
+    committed_next = out.next;
+    outbox_next = out.outbox_next;
+    stats = out.stats;
+    ++metrics.batches;
+    metrics.events += out.records;
+    metrics.last_commit_latency_us = latency_us;
+    metrics.max_commit_latency_us = std::max(metrics.max_commit_latency_us, latency_us);
+    metrics.total_commit_latency_us += static_cast<uint64_t>(latency_us);
+    metrics.total_fold_us += static_cast<uint64_t>(out.fold_us);
+    metrics.total_write_us += static_cast<uint64_t>(write_us);
+    metrics.total_sync_us += static_cast<uint64_t>(sync_us);
+    if (options.on_commit) {
+      CommittedBatch& committed = to_announce.emplace_back();
+      committed.events = out.records;
+      committed.next_offsets = committed_next;
+      committed.outbox_next = out.outbox_next;
+      committed.outbox_added = out.outbox_added;
+      committed.commit_latency_us = latency_us;
+    }
+  }
+  applied_cv.notify_all();
+}
+
+void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   const FoldResult& r = result;
   const fb::Envelope* e = r.envelope;
-  ++batch_stats.outcomes[static_cast<std::size_t>(r.outcome)];
+  ++folded_stats.outcomes[static_cast<std::size_t>(r.outcome)];
   const auto p = static_cast<std::size_t>(position.partition.value);
-  batch_next[p] = Offset{position.offset.value + 1};
+  folded_next[p] = Offset{position.offset.value + 1};
   batch_touched[p] = true;
   const std::string_view key = e ? view(e->idempotency_key()) : std::string_view();
 
   if (r.outcome == Outcome::rejected) {
     const auto reject_key = store::position_key(position);
     store::encode_reject(value_scratch, r.org_id, key, r.reason, r.detail);
-    rejects.add(std::string_view(reject_key.data(), reject_key.size()), value_scratch);
+    out.rejects.add(std::string_view(reject_key.data(), reject_key.size()), value_scratch);
   }
   for (const Signal& signal : r.signals) {
-    const auto outbox_key = store::outbox_key(batch_outbox_next++);
+    const auto outbox_key = store::outbox_key(folded_outbox_next++);
     store::encode_outbox(value_scratch, signal.id(), encode_signal(signal));
-    outbox.add(std::string_view(outbox_key.data(), outbox_key.size()), value_scratch);
+    out.outbox.add(std::string_view(outbox_key.data(), outbox_key.size()), value_scratch);
+    ++out.outbox_added;
   }
   if (r.org_id.empty() || r.reason == RejectReason::wrong_partition) return;
   OrgState* org = ledger.find_org(r.org_id);
@@ -225,15 +309,15 @@ void Projector::Impl::record_effects(LogPosition position) {
   store::history_key(key_scratch, r.org_id, org->history_entries++);
   value_scratch.clear();
   store::append_history(value_scratch, f);
-  history.add(key_scratch, value_scratch);
+  out.history.add(key_scratch, value_scratch);
 
   if (r.outcome != Outcome::applied || e->body_type() != fb::Body::Usage) return;
   const auto* u = e->body_as_Usage();
   const int64_t day = utc_day(e->occurred_at_ms());
   store::usage_key(key_scratch, r.org_id, day, f.model, f.member_id, f.workspace, digest_scratch);
-  auto it = rollups.find(std::string_view(key_scratch));
-  if (it == rollups.end()) {
-    it = rollups.emplace(key_scratch, UsageRollup{}).first;
+  auto it = out.rollups.find(std::string_view(key_scratch));
+  if (it == out.rollups.end()) {
+    it = out.rollups.emplace(key_scratch, UsageRollup{}).first;
     it->second.day = day;
     it->second.model.assign(f.model);
     it->second.member_id.assign(f.member_id);
@@ -251,8 +335,7 @@ void Projector::Impl::record_effects(LogPosition position) {
   store::add_usage(it->second, delta);
 }
 
-int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
-  if (int rc = ledger.flush(failed_call); rc != 0) return rc;
+int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
   auto put = [&](Db db, std::string_view key, std::string_view value, unsigned flags) {
     MDB_val k = to_val(key);
     MDB_val v = to_val(value);
@@ -260,38 +343,36 @@ int Projector::Impl::write_batch(MDB_txn* txn, std::string& failed_call) {
     if (rc != 0) failed_call = std::string("mdb_put(") + store::db_name(db) + ")";
     return rc;
   };
-
-  if (int rc = write_history(put); rc != 0) return rc;
-  rejects.sort_by_key();
-  if (int rc = rejects.for_each([&](auto k, auto v) { return put(Db::rejects, k, v, 0); }); rc != 0) return rc;
+  auto put_all = [&](Db db, const PutBuffer& puts, unsigned flags) {
+    return puts.for_each([&](auto k, auto v) { return put(db, k, v, flags); });
+  };
+  if (int rc = put_all(Db::orgs, out.states.orgs, 0); rc != 0) return rc;
+  if (int rc = put_all(Db::members, out.states.members, 0); rc != 0) return rc;
+  if (int rc = put_all(Db::keys, out.states.keys, 0); rc != 0) return rc;
+  if (int rc = put_all(Db::purchases, out.states.purchases, 0); rc != 0) return rc;
+  if (int rc = write_history(out, put); rc != 0) return rc;
+  out.rejects.sort_by_key();
+  if (int rc = put_all(Db::rejects, out.rejects, 0); rc != 0) return rc;
   // Outbox sequences only grow: MDB_APPEND skips the key search.
-  if (int rc = outbox.for_each([&](auto k, auto v) { return put(Db::outbox, k, v, MDB_APPEND); }); rc != 0) return rc;
+  if (int rc = put_all(Db::outbox, out.outbox, MDB_APPEND); rc != 0) return rc;
+  if (int rc = write_rollups(txn, out, failed_call); rc != 0) return rc;
+  if (int rc = put_all(Db::partitions, out.partitions, 0); rc != 0) return rc;
 
-  if (int rc = write_rollups(txn, failed_call); rc != 0) return rc;
-
-  for (std::size_t p = 0; p < batch_touched.size(); ++p) {
-    if (!batch_touched[p]) continue;
-    const PartitionState* state = ledger.cached_partition(PartitionId{static_cast<int32_t>(p)});
-    assert(state != nullptr);
-    store::encode_partition(value_scratch, batch_next[p], *state);
-    const auto key = store::partition_key(PartitionId{static_cast<int32_t>(p)});
-    if (int rc = put(Db::partitions, std::string_view(key.data(), key.size()), value_scratch, 0); rc != 0) return rc;
-  }
-
-  store::encode_stats(value_scratch, batch_stats);
-  if (int rc = put(Db::meta, store::meta_stats, value_scratch, 0); rc != 0) return rc;
-  value_scratch.clear();
-  store::put_u64_be(value_scratch, batch_outbox_next);
-  if (int rc = put(Db::meta, store::meta_outbox_next, value_scratch, 0); rc != 0) return rc;
-  value_scratch.clear();
-  store::put_u64_be(value_scratch, env->map_size());
-  return put(Db::meta, store::meta_map_size, value_scratch, 0);
+  store::encode_stats(write_scratch, out.stats);
+  if (int rc = put(Db::meta, store::meta_stats, write_scratch, 0); rc != 0) return rc;
+  write_scratch.clear();
+  store::put_u64_be(write_scratch, out.outbox_next);
+  if (int rc = put(Db::meta, store::meta_outbox_next, write_scratch, 0); rc != 0) return rc;
+  write_scratch.clear();
+  store::put_u64_be(write_scratch, env->map_size());
+  return put(Db::meta, store::meta_map_size, write_scratch, 0);
 }
 
 // The batch's history entries in key order, packed into one chunk per org (store.h): org \0 seq
 // keys sort each org's entries together, in sequence order, and its sequences are consecutive.
 template <typename Put>
-int Projector::Impl::write_history(Put& put) {
+int Projector::Impl::write_history(BatchOutput& out, Put& put) {
+  PutBuffer& history = out.history;
   history.sort_by_key();
   history_chunk.clear();
   std::string_view chunk_key;  // of the chunk's first entry (into the PutBuffer's arena)
@@ -312,10 +393,10 @@ int Projector::Impl::write_history(Put& put) {
 }
 
 // Adds the batch's roll-up cells to the stored ones: in key order, one cursor search per cell.
-int Projector::Impl::write_rollups(MDB_txn* txn, std::string& failed_call) {
-  if (rollups.empty()) return 0;
+int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
+  if (out.rollups.empty()) return 0;
   rollups_sorted.clear();
-  for (const auto& cell : rollups) rollups_sorted.push_back(&cell);
+  for (const auto& cell : out.rollups) rollups_sorted.push_back(&cell);
   std::sort(rollups_sorted.begin(), rollups_sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn, env->dbi(Db::usage), &cursor); rc != 0) {
@@ -336,16 +417,16 @@ int Projector::Impl::write_rollups(MDB_txn* txn, std::string& failed_call) {
         break;
       }
       store::add_usage(stored, cell->second);
-      store::encode_usage(value_scratch, stored);
+      store::encode_usage(write_scratch, stored);
       flags = MDB_CURRENT;  // the cursor is on the cell: no second search
     } else if (rc == MDB_NOTFOUND) {
-      store::encode_usage(value_scratch, cell->second);
+      store::encode_usage(write_scratch, cell->second);
     } else {
       failed_call = "mdb_cursor_get(usage)";
       break;
     }
     k = to_val(cell->first);
-    v = to_val(value_scratch);
+    v = to_val(write_scratch);
     if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) {
       failed_call = "mdb_cursor_put(usage)";
       break;

@@ -1,65 +1,75 @@
 // Internal: the state of a Projector (projections/projector.h). projector.cpp has the lifecycle
-// (open, start, run, waiting); projector_batch.cpp folds and commits one batch.
+// (open, start, run, waiting); projector_batch.cpp folds a batch and its writer thread commits it.
+//
+// Pipeline: run_once folds batch N+1 on the calling thread while the writer thread puts batch N
+// into one LMDB write txn and commits it (the two halves take about as long). At most one batch is
+// with the writer; run_once returns only when the writer is idle, so everything it counted is
+// committed. The fold reads the store through a read txn: what batch N changed is in the ledger's
+// caches (projections/lmdb_ledger.h). A batch the writer cannot commit (other than MDB_MAP_FULL,
+// which grows the map and puts the same batch again) stops the pipeline: MDB_TXN_FULL drops the
+// folded state, rewinds the reader to the committed offsets and goes on with smaller batches;
+// any other error is final for this Projector.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <condition_variable>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/fold.h"
 #include "projections/lmdb_ledger.h"
 #include "projections/projector.h"
+#include "projections/put_buffer.h"
 #include "projections/records.h"
 #include "projections/store.h"
 
 namespace tally {
 
-// Key/value pairs of one batch in one arena: no allocation per entry once warmed up.
-class PutBuffer {
- public:
-  void clear() {
-    arena_.clear();
-    entries_.clear();
-  }
-  void add(std::string_view key, std::string_view value) {
-    entries_.push_back(Entry{arena_.size(), key.size(), value.size()});
-    arena_.append(key).append(value);
-  }
-  std::size_t size() const { return entries_.size(); }
-  // Sorts by key (stable: equal keys keep insertion order).
-  void sort_by_key();
-  template <typename F>
-  int for_each(F&& f) const {
-    for (const Entry& e : entries_) {
-      if (int rc = f(key(e), value(e)); rc != 0) return rc;
-    }
-    return 0;
-  }
-
- private:
-  struct Entry {
-    std::size_t offset;
-    std::size_t key_size;
-    std::size_t value_size;
-  };
-  std::string_view key(const Entry& e) const { return std::string_view(arena_).substr(e.offset, e.key_size); }
-  std::string_view value(const Entry& e) const {
-    return std::string_view(arena_).substr(e.offset + e.key_size, e.value_size);
-  }
-  std::string arena_;
-  std::vector<Entry> entries_;
-};
-
 // One record of the batch being folded, copied out of the reader's buffers (they are only valid
-// until the next poll, and a batch may take several polls and be refolded after MDB_MAP_FULL).
+// until the next poll, and a batch may take several polls).
 struct BatchRecord {
   LogPosition position;
   std::size_t value_offset = 0;
   std::size_t value_size = 0;
+};
+
+// Everything one batch writes: filled by the fold on the projector thread, committed by the
+// writer thread in one LMDB write transaction while the next batch is folded.
+struct BatchOutput {
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Rollups = std::unordered_map<std::string, UsageRollup, StringHash, std::equal_to<>>;
+
+  store::LmdbLedger::Changes states;  // orgs, members, purchases, keys
+  PutBuffer history;                  // org \0 sequence → entry, packed into chunks by the writer
+  PutBuffer rejects;
+  PutBuffer outbox;
+  PutBuffer partitions;
+  Rollups rollups;                    // added to the stored cells by the writer
+  std::vector<Offset> next;           // per partition, after this batch
+  uint64_t outbox_next = 1;
+  uint64_t outbox_added = 0;
+  store::StoredStats stats;
+  std::size_t records = 0;            // records of the batch (folded or skipped as already folded)
+  std::chrono::steady_clock::time_point started_at;
+  int64_t fold_us = 0;
+
+  void clear();
+};
+
+// What the writer thread reports for one batch.
+struct WriteOutcome {
+  int rc = 0;                // 0: committed; else the LMDB code of failed_call
+  Status error;              // a non-LMDB failure (too_large, …)
+  std::string failed_call;
 };
 
 struct Projector::Impl {
@@ -73,8 +83,10 @@ struct Projector::Impl {
   bool started = false;
   int32_t partition_count = 0;
   std::vector<int32_t> projected;  // sorted partitions this projector reads
+  // Set when a batch failed for good: every later run_once returns it (reopen to go on).
+  Status failure;
 
-  // Committed state (the projector thread writes; readers of applied_offset take `mutex`).
+  // Committed state (the writer thread writes it; readers take `mutex`).
   mutable std::mutex mutex;
   mutable std::condition_variable applied_cv;
   std::vector<Offset> committed_next;  // index = partition
@@ -82,46 +94,67 @@ struct Projector::Impl {
   store::StoredStats stats;
   std::size_t stored_map_size = 0;
   ProjectorMetrics metrics;
+  std::vector<CommittedBatch> to_announce;  // committed, on_commit not called yet (under `mutex`)
+
+  // Folded state: committed plus the batches handed to the writer (projector thread only).
+  std::vector<Offset> folded_next;
+  uint64_t folded_outbox_next = 1;
+  store::StoredStats folded_stats;
+  std::size_t batch_limit = 0;  // records per batch; halved after MDB_TXN_FULL
 
   // The batch being folded.
   std::string batch_arena;
   std::vector<BatchRecord> batch;
   std::vector<LogRecord> polled;
   FoldResult result;
-  std::vector<Offset> batch_next;
   std::vector<bool> batch_touched;
-  uint64_t batch_outbox_next = 1;
-  store::StoredStats batch_stats;
-  PutBuffer history;
-  PutBuffer rejects;
-  PutBuffer outbox;
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, UsageRollup, StringHash, std::equal_to<>> rollups;
-  std::vector<const std::pair<const std::string, UsageRollup>*> rollups_sorted;
+  std::array<BatchOutput, 2> outputs;
+  std::size_t filling = 0;  // index into outputs of the batch being folded
   DigestBuilder digest_scratch;
   std::string key_scratch;
   std::string value_scratch;
+
+  // The writer thread and its one job.
+  std::thread writer;
+  std::mutex writer_mutex;
+  std::condition_variable writer_cv;
+  BatchOutput* writer_job = nullptr;  // handed over, not finished
+  bool writer_stop = false;
+  std::optional<WriteOutcome> writer_outcome;  // of the last job, until collected
+  // Writer-thread scratch.
+  std::vector<const BatchOutput::Rollups::value_type*> rollups_sorted;
+  std::string write_scratch;
   std::string history_chunk;
 
   explicit Impl(std::shared_ptr<store::StoreEnv> e) : env(std::move(e)), ledger(*env) {}
+  ~Impl();
 
   Status load_committed();
   Status load_committed_state();  // in one read txn
-  Status collect_batch(LogReader& reader);
-  // Folds batch[0, count) and commits it. On MDB_TXN_FULL with count > 1 it sets `count` to the
-  // part that was committed. Returns ok or the error that stopped the batch.
-  Status fold_and_commit(std::size_t& count);
-  // One attempt: returns an LMDB code (0 = committed) or sets `error` for a non-LMDB failure.
-  int attempt(std::size_t count, Status& error, std::string& failed_call);
-  void record_effects(LogPosition position);
-  int write_batch(MDB_txn* txn, std::string& failed_call);
+  // Resets the folded state to the committed one (start, and after a batch was dropped).
+  void rewind_folded();
+  // Drops the folded state, seeks `reader` back to the committed offsets and sets the batch size.
+  Status rewind(LogReader& reader, std::size_t next_batch_limit);
+  // Makes `status` final (run_once returns it from now on), once the writer is idle.
+  Status fail(Status status);
+  Status collect_batch(LogReader& reader, bool wait);
+  // Folds the collected batch into outputs[filling] against a read txn.
+  Status fold_batch();
+  void record_effects(LogPosition position, BatchOutput& out);
+
+  // Hands `out` to the writer. REQUIRES: the writer is idle (wait_writer returned).
+  void submit(BatchOutput& out);
+  // Waits until the writer is idle; returns the outcome of its last job (rc 0 if none) and calls
+  // on_commit for every batch committed since the last call.
+  WriteOutcome wait_writer();
+  void writer_loop();
+  // Commits `out` in one write txn, growing the map on MDB_MAP_FULL and putting it again.
+  WriteOutcome commit(BatchOutput& out);
+  int write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
   template <typename Put>
-  int write_history(Put& put);
-  int write_rollups(MDB_txn* txn, std::string& failed_call);
-  void publish(std::size_t count, int64_t latency_us, uint64_t outbox_added);
+  int write_history(BatchOutput& out, Put& put);
+  int write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
+  void publish(const BatchOutput& out, int64_t write_us, int64_t sync_us);
 };
 
 }  // namespace tally
