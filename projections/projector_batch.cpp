@@ -93,7 +93,7 @@ void BatchOutput::clear() {
   rejects.clear();
   outbox.clear();
   partitions.clear();
-  rollups.clear();
+  usage.clear();
   outbox_added = 0;
   records = 0;
   fold_us = 0;
@@ -315,14 +315,6 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   const auto* u = e->body_as_Usage();
   const int64_t day = utc_day(e->occurred_at_ms());
   store::usage_key(key_scratch, r.org_id, day, f.model, f.member_id, f.workspace, digest_scratch);
-  auto it = out.rollups.find(std::string_view(key_scratch));
-  if (it == out.rollups.end()) {
-    it = out.rollups.emplace(key_scratch, UsageRollup{}).first;
-    it->second.day = day;
-    it->second.model.assign(f.model);
-    it->second.member_id.assign(f.member_id);
-    it->second.workspace.assign(f.workspace);
-  }
   UsageRollup delta;
   delta.events = 1;
   delta.debited_micros = r.debited_micros;
@@ -332,7 +324,8 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   delta.cache_read_tokens = u->cache_read_tokens();
   delta.cache_write_tokens = u->cache_write_tokens();
   delta.seconds = u->seconds();
-  store::add_usage(it->second, delta);
+  store::encode_usage(value_scratch, delta, f.model, f.member_id, f.workspace);
+  out.usage.add(key_scratch, value_scratch);
 }
 
 int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
@@ -392,46 +385,61 @@ int Projector::Impl::write_history(BatchOutput& out, Put& put) {
   return rc;
 }
 
-// Adds the batch's roll-up cells to the stored ones: in key order, one cursor search per cell.
+// Adds the batch's usage to the stored roll-up cells: its deltas sorted by cell (stable, so each
+// cell sums them in log order), one cursor search and put per cell.
 int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
-  if (out.rollups.empty()) return 0;
-  rollups_sorted.clear();
-  for (const auto& cell : out.rollups) rollups_sorted.push_back(&cell);
-  std::sort(rollups_sorted.begin(), rollups_sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  if (out.usage.empty()) return 0;
+  out.usage.sort_by_key();
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn, env->dbi(Db::usage), &cursor); rc != 0) {
     failed_call = "mdb_cursor_open(usage)";
     return rc;
   }
-  int rc = 0;
-  for (const auto* cell : rollups_sorted) {
-    MDB_val k = to_val(cell->first);
+  // Adds `cell` (the sum of the batch's deltas) to the stored cell `key`.
+  const auto put_cell = [&](std::string_view key, const UsageRollup& cell) {
+    MDB_val k = to_val(key);
     MDB_val v;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
+    int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
     unsigned flags = 0;
     if (rc == 0) {
       UsageRollup stored;
       if (!store::decode_usage(from_val(v), stored)) {
         failed_call = "decode(usage)";
-        rc = MDB_CORRUPTED;
-        break;
+        return MDB_CORRUPTED;
       }
-      store::add_usage(stored, cell->second);
+      store::add_usage(stored, cell);
       store::encode_usage(write_scratch, stored);
       flags = MDB_CURRENT;  // the cursor is on the cell: no second search
     } else if (rc == MDB_NOTFOUND) {
-      store::encode_usage(write_scratch, cell->second);
+      store::encode_usage(write_scratch, cell);
     } else {
       failed_call = "mdb_cursor_get(usage)";
-      break;
+      return rc;
     }
-    k = to_val(cell->first);
+    k = to_val(key);
     v = to_val(write_scratch);
-    if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) {
-      failed_call = "mdb_cursor_put(usage)";
-      break;
+    if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) failed_call = "mdb_cursor_put(usage)";
+    return rc;
+  };
+  std::string_view cell_key;
+  UsageRollup cell, delta;
+  int rc = out.usage.for_each([&](std::string_view key, std::string_view value) {
+    if (!store::decode_usage(value, delta)) {
+      failed_call = "decode(usage delta)";
+      return MDB_CORRUPTED;
     }
-  }
+    if (key == cell_key) {
+      store::add_usage(cell, delta);
+      return 0;
+    }
+    if (!cell_key.empty()) {
+      if (int put_rc = put_cell(cell_key, cell); put_rc != 0) return put_rc;
+    }
+    cell_key = key;
+    std::swap(cell, delta);
+    return 0;
+  });
+  if (rc == 0 && !cell_key.empty()) rc = put_cell(cell_key, cell);
   mdb_cursor_close(cursor);
   return rc;
 }

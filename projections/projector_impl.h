@@ -19,7 +19,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/fold.h"
@@ -42,18 +41,12 @@ struct BatchRecord {
 // Everything one batch writes: filled by the fold on the projector thread, committed by the
 // writer thread in one LMDB write transaction while the next batch is folded.
 struct BatchOutput {
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Rollups = std::unordered_map<std::string, UsageRollup, StringHash, std::equal_to<>>;
-
   store::LmdbLedger::Changes states;  // orgs, members, purchases, keys
   PutBuffer history;                  // org \0 sequence → entry, packed into chunks by the writer
   PutBuffer rejects;
   PutBuffer outbox;
   PutBuffer partitions;
-  Rollups rollups;                    // added to the stored cells by the writer
+  PutBuffer usage;                    // usage key → one usage event's roll-up delta (with names)
   std::vector<Offset> next;           // per partition, after this batch
   uint64_t outbox_next = 1;
   uint64_t outbox_added = 0;
@@ -122,7 +115,6 @@ struct Projector::Impl {
   bool writer_stop = false;
   std::optional<WriteOutcome> writer_outcome;  // of the last job, until collected
   // Writer-thread scratch.
-  std::vector<const BatchOutput::Rollups::value_type*> rollups_sorted;
   std::string write_scratch;
   std::string history_chunk;
 

@@ -230,16 +230,19 @@ bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& e) 
 
 // Layout: format u8 | events, debited, tracked, input, output, cache read, cache write, seconds
 // (zigzag varints) | model, member, workspace (texts).
-void encode_usage(std::string& out, const UsageRollup& u) {
+void encode_usage(std::string& out, const UsageRollup& u) { encode_usage(out, u, u.model, u.member_id, u.workspace); }
+
+void encode_usage(std::string& out, const UsageRollup& u, std::string_view model, std::string_view member_id,
+                  std::string_view workspace) {
   out.clear();
   out.push_back(static_cast<char>(record_format_version));
   for (int64_t v : {u.events, u.debited_micros, u.tracked_cost_micros, u.input_tokens, u.output_tokens,
                     u.cache_read_tokens, u.cache_write_tokens, u.seconds}) {
     put_zig(out, v);
   }
-  put_text(out, u.model);
-  put_text(out, u.member_id);
-  put_text(out, u.workspace);
+  put_text(out, model);
+  put_text(out, member_id);
+  put_text(out, workspace);
 }
 
 bool decode_usage(std::string_view bytes, UsageRollup& u) {

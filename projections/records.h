@@ -81,6 +81,9 @@ class FramedReader {
 
 // Counters of one usage roll-up cell plus its names (the key only has their digest).
 void encode_usage(std::string& out, const UsageRollup& rollup);
+// The same with the counters of `counters` and the names given (its own are ignored).
+void encode_usage(std::string& out, const UsageRollup& counters, std::string_view model, std::string_view member_id,
+                  std::string_view workspace);
 bool decode_usage(std::string_view bytes, UsageRollup& rollup);  // `day` is left alone (in the key)
 // rollup += delta, counters only, saturating at INT64_MAX (a roll-up is a statistic of facts that
 // were already applied; it must never fail the batch). Returns false if a counter saturated.
