@@ -4,12 +4,6 @@
 
 namespace tally {
 
-ByteWriter& ByteWriter::i64(int64_t v) {
-  const auto u = static_cast<uint64_t>(v);
-  for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
-  return *this;
-}
-
 ByteWriter& ByteWriter::str(std::string_view s) {
   i64(static_cast<int64_t>(s.size()));
   out_.append(s);
@@ -132,9 +126,13 @@ bool decode(std::string_view bytes, MemberState& m) {
 
 std::string encode(const KeyRecord& k) {
   std::string out;
+  append_encoded(out, k);
+  return out;
+}
+
+void append_encoded(std::string& out, const KeyRecord& k) {
   ByteWriter(out).u8(state_format_version).u64(k.payload_digest.low).u64(k.payload_digest.high)
       .u8(static_cast<uint8_t>(k.outcome)).u8(static_cast<uint8_t>(k.reason));
-  return out;
 }
 
 bool decode(std::string_view bytes, KeyRecord& k) {

@@ -16,6 +16,7 @@ inline constexpr uint8_t state_format_version = 1;
 std::string encode(const OrgState& org);
 std::string encode(const MemberState& member);
 std::string encode(const KeyRecord& key);
+void append_encoded(std::string& out, const KeyRecord& key);  // the same bytes, appended to `out`
 std::string encode(const PurchaseRecord& purchase);
 std::string encode(const PartitionState& partition);
 
@@ -30,7 +31,13 @@ class ByteWriter {
  public:
   explicit ByteWriter(std::string& out) : out_(out) {}
   ByteWriter& u8(uint8_t v) { out_.push_back(static_cast<char>(v)); return *this; }
-  ByteWriter& i64(int64_t v);
+  ByteWriter& i64(int64_t v) {  // little-endian, two's complement; one append
+    const auto u = static_cast<uint64_t>(v);
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+    out_.append(bytes, sizeof bytes);
+    return *this;
+  }
   ByteWriter& u64(uint64_t v) { return i64(static_cast<int64_t>(v)); }
   ByteWriter& i32(int32_t v) { return i64(v); }
   ByteWriter& str(std::string_view s);

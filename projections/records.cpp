@@ -32,11 +32,14 @@ static_assert(body_type_names.size() == static_cast<std::size_t>(fb::Body::MAX) 
 
 // ---- LEB128 varints, zigzag for signed values.
 void put_var(std::string& out, uint64_t v) {
+  char bytes[10];  // 64 bits in 7-bit groups
+  std::size_t n = 0;
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    bytes[n++] = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  bytes[n++] = static_cast<char>(v);
+  out.append(bytes, n);
 }
 void put_zig(std::string& out, int64_t v) {
   put_var(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));

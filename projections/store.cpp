@@ -153,7 +153,7 @@ void append_key_record(std::string& chunk, Offset offset, const Digest128& key, 
                        std::string& scratch) {
   scratch.clear();
   ByteWriter(scratch).i64(offset.value).u64(key.low).u64(key.high);
-  scratch.append(encode(record));
+  append_encoded(scratch, record);
   append_framed(chunk, scratch);
 }
 
