@@ -33,7 +33,7 @@ void append_projector_metrics(const ProjectorMetrics& m, std::string& out) {
   out += "# HELP tally_projector_map_grows_total LMDB map growths (MDB_MAP_FULL, batch refolded).\n";
   out += "# TYPE tally_projector_map_grows_total counter\n";
   out += "tally_projector_map_grows_total " + std::to_string(m.map_grows) + "\n";
-  out += "# HELP tally_projector_batch_retries_total Batches aborted and refolded.\n";
+  out += "# HELP tally_projector_batch_retries_total Batches put again after map growth, or refolded after MDB_TXN_FULL.\n";
   out += "# TYPE tally_projector_batch_retries_total counter\n";
   out += "tally_projector_batch_retries_total " + std::to_string(m.batch_retries) + "\n";
 }

@@ -11,10 +11,15 @@
 //   - A data dir belongs to one log: the first start() records the log's identity and partition
 //     count; a different identity or count, or a log that ends before the stored offsets (replaced
 //     or truncated), is a startup error. Replay into a fresh data dir instead.
-//   - On MDB_MAP_FULL the batch is aborted, the map doubled (up to ProjectorOptions::map_size_max_
-//     bytes) and the SAME batch refolded from committed state; a batch is never skipped. Growth
-//     waits for this process's read transactions.
-//   - Durable commits: one fsync per batch. Throughput comes from batch size, not weaker commits.
+//   - Two threads: run_once folds batch N+1 on the calling thread while a writer thread (started
+//     by start()) puts batch N into its write transaction and commits it. run_once returns only
+//     when every batch it folded is committed (projections/projector_impl.h).
+//   - On MDB_MAP_FULL the batch's transaction is aborted, the map doubled (up to ProjectorOptions::
+//     map_size_max_bytes) and the SAME batch put again; a batch is never skipped. Growth waits for
+//     this process's read transactions (the fold's included). On MDB_TXN_FULL the folded state is
+//     dropped and the log is read again from the committed offsets in half-size batches.
+//   - Durable commits: one fsync per batch. Throughput comes from batch size and the two threads,
+//     not weaker commits.
 //   - Determinism: views depend only on the log's records per partition. Org home partitions are
 //     decided by the fold (first partition an org appears in); an org whose events a producer
 //     scattered over several partitions gets wrong_partition rejects, and which partition "wins"
