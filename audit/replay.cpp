@@ -101,6 +101,14 @@ Result<ReplayResult> replay(LogReader& log, const std::string& into_dir, const R
     projector_options.map_size_bytes = options.map_size_bytes;
     projector_options.poll_timeout_ms = 100;
     projector_options.batch_time_max_ms = 1000;
+    auto last_progress_at = Clock::now();
+    // Progress after every committed batch (run_once may commit several).
+    projector_options.on_commit = [&](const CommittedBatch& batch) {
+      last_progress_at = Clock::now();
+      progress.events_done += batch.events;
+      progress.elapsed_s = seconds_since(started_at);
+      if (options.on_progress) options.on_progress(progress);
+    };
     auto projector = Projector::open(into_dir, projector_options);
     if (!projector.is_ok()) return projector.status();
     Projector& folder = *projector.value();
@@ -113,7 +121,6 @@ Result<ReplayResult> replay(LogReader& log, const std::string& into_dir, const R
       }
       return true;
     };
-    auto last_progress_at = Clock::now();
     while (!reached_end()) {
       auto committed = folder.run_once(bounded);
       if (!committed.is_ok()) return committed.status();
@@ -132,12 +139,7 @@ Result<ReplayResult> replay(LogReader& log, const std::string& into_dir, const R
                                                               std::to_string(options.stall_timeout_ms) +
                                                               " ms before its end: " + where);
         }
-        continue;
       }
-      last_progress_at = Clock::now();
-      progress.events_done += committed.value();
-      progress.elapsed_s = seconds_since(started_at);
-      if (options.on_progress) options.on_progress(progress);
     }
   }  // the projector closes here: its lock and write environment go before the views are read
   result.events = progress.events_done;

@@ -66,6 +66,26 @@ BOOST_AUTO_TEST_CASE(replaying_the_same_log_twice_gives_identical_reports) {
   BOOST_TEST(records == first.events);
 }
 
+BOOST_AUTO_TEST_CASE(progress_is_reported_after_every_committed_batch) {
+  TempDir dir;
+  auto journal = open_journal(dir.sub("journal"), 2);
+  write_workload(*journal, 5, 6'000, 2);
+  auto reader = ok(journal->reader(journal_events_topic));
+  ReplayOptions options = small_batches();
+  options.batch_events_max = 500;
+  std::vector<uint64_t> done;
+  options.on_progress = [&](const ReplayProgress& p) { done.push_back(p.events_done); };
+  const ReplayResult result = ok(replay(*reader, dir.sub("views"), options));
+  // One report per batch of at most 500 records (the projector commits several per call), then
+  // the final one.
+  BOOST_TEST(done.size() >= result.events / 500 + 1);
+  for (std::size_t i = 1; i < done.size(); ++i) {
+    BOOST_TEST(done[i] >= done[i - 1]);
+    BOOST_TEST(done[i] - done[i - 1] <= 500u);
+  }
+  BOOST_TEST(done.back() == result.events);
+}
+
 BOOST_AUTO_TEST_CASE(replay_equals_the_live_views_after_duplicates_conflicts_rejects_and_refills) {
   const uint64_t seed = seed_of("replay_vs_live", 12);
   TempDir dir;
