@@ -220,7 +220,7 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
     bool folded = false;
     if (batches < m.options.run_batches_max) {
       if (Status s = m.collect_batch(reader, committed == 0 && in_flight == 0); !s.is_ok()) return m.fail(s);
-      if (!m.batch.empty()) {
+      if (!m.outputs[m.filling].batch.empty()) {
         if (Status s = m.fold_batch(); !s.is_ok()) return m.fail(s);
         folded = true;
       }
@@ -241,7 +241,7 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
     if (!folded) return committed;
     m.submit(m.outputs[m.filling]);
     m.filling ^= 1;
-    in_flight = m.batch.size();
+    in_flight = m.outputs[m.filling ^ 1].batch.size();
   }
 }
 
@@ -333,6 +333,8 @@ ProjectorMetrics Projector::metrics() const {
 }
 
 Status Projector::Impl::collect_batch(LogReader& reader, bool wait) {
+  std::vector<BatchRecord>& batch = outputs[filling].batch;
+  std::string& batch_arena = outputs[filling].arena;
   batch.clear();
   batch_arena.clear();
   const auto started_at = std::chrono::steady_clock::now();

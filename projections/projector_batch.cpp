@@ -94,6 +94,7 @@ void BatchOutput::clear() {
   outbox.clear();
   partitions.clear();
   usage.clear();
+  history_count = 0;  // `arena` and `batch` hold the collected records: not cleared here
   outbox_added = 0;
   records = 0;
   fold_us = 0;
@@ -103,18 +104,18 @@ Status Projector::Impl::fold_batch() {
   BatchOutput& out = outputs[filling];
   out.clear();
   out.started_at = std::chrono::steady_clock::now();
-  out.records = batch.size();
+  out.records = out.batch.size();
   batch_touched.assign(static_cast<std::size_t>(partition_count), false);
   {
     // A read txn: lookups that miss the ledger's caches need nothing the writer has not committed.
     auto txn = store::ReadTxn::begin(*env);
     if (!txn.is_ok()) return txn.status();
-    ledger.begin(txn->get(), batch.size());
-    for (const BatchRecord& record : batch) {
+    ledger.begin(txn->get(), out.batch.size());
+    for (const BatchRecord& record : out.batch) {
       const auto p = static_cast<std::size_t>(record.position.partition.value);
       // Never fold a record twice, whatever the reader redelivers.
       if (record.position.offset < folded_next[p]) continue;
-      const std::string_view value = std::string_view(batch_arena).substr(record.value_offset, record.value_size);
+      const std::string_view value = std::string_view(out.arena).substr(record.value_offset, record.value_size);
       ledger.set_position(record.position);
       apply(ledger, record.position, value, result);
       record_effects(record.position, out);
@@ -292,12 +293,21 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   OrgState* org = ledger.find_org(r.org_id);
   if (org == nullptr || org->home_partition != position.partition.value) return;
 
-  store::HistoryFields f;
+  // Encoded by the writer: the fields are views into the batch's records (aligned copies, so the
+  // envelope is never the fold's own copy), the detail is copied.
+  assert(out.arena.data() <= reinterpret_cast<const char*>(e) &&
+         reinterpret_cast<const char*>(e) < out.arena.data() + out.arena.size());
+  if (out.history_count == out.histories.size()) out.histories.emplace_back();
+  BatchOutput::PendingHistory& pending = out.histories[out.history_count++];
+  pending.org_id = r.org_id;
+  pending.sequence = org->history_entries++;
+  pending.detail.assign(r.detail);
+  store::HistoryFields& f = pending.fields;
+  f = store::HistoryFields{};
   f.body_type = static_cast<uint8_t>(e->body_type());
   f.idempotency_key = key;
   f.outcome = r.outcome;
   f.reason = r.reason;
-  f.detail = r.detail;
   f.amount_micros = r.amount_micros;
   f.balance_after_micros = org->balance_micros;
   f.occurred_at_ms = e->occurred_at_ms();
@@ -306,10 +316,6 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   f.tracked_cost_micros = r.tracked_cost_micros;
   f.debited_micros = r.debited_micros;
   body_fields(*e, *org, f);
-  store::history_key(key_scratch, r.org_id, org->history_entries++);
-  value_scratch.clear();
-  store::append_history(value_scratch, f);
-  out.history.add(key_scratch, value_scratch);
 
   if (r.outcome != Outcome::applied || e->body_type() != fb::Body::Usage) return;
   const auto* u = e->body_as_Usage();
@@ -328,6 +334,18 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   out.usage.add(key_scratch, value_scratch);
 }
 
+void Projector::Impl::encode_histories(BatchOutput& out) {
+  if (!out.history.empty()) return;  // done by an earlier attempt of this batch
+  for (std::size_t i = 0; i < out.history_count; ++i) {
+    BatchOutput::PendingHistory& pending = out.histories[i];
+    pending.fields.detail = pending.detail;
+    store::history_key(history_key_scratch, pending.org_id, pending.sequence);
+    write_scratch.clear();
+    store::append_history(write_scratch, pending.fields);
+    out.history.add(history_key_scratch, write_scratch);
+  }
+}
+
 int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
   auto put = [&](Db db, std::string_view key, std::string_view value, unsigned flags) {
     MDB_val k = to_val(key);
@@ -343,6 +361,7 @@ int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& fa
   if (int rc = put_all(Db::members, out.states.members, 0); rc != 0) return rc;
   if (int rc = put_all(Db::keys, out.states.keys, 0); rc != 0) return rc;
   if (int rc = put_all(Db::purchases, out.states.purchases, 0); rc != 0) return rc;
+  encode_histories(out);
   if (int rc = write_history(out, put); rc != 0) return rc;
   out.rejects.sort_by_key();
   if (int rc = put_all(Db::rejects, out.rejects, 0); rc != 0) return rc;

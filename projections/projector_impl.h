@@ -41,8 +41,22 @@ struct BatchRecord {
 // Everything one batch writes: filled by the fold on the projector thread, committed by the
 // writer thread in one LMDB write transaction while the next batch is folded.
 struct BatchOutput {
+  // The records (aligned copies): the fold reads them, and `histories` points into them until the
+  // writer is done with this batch.
+  std::string arena;
+  std::vector<BatchRecord> batch;
+  // A history entry to encode: the writer encodes it (views into `arena`, `detail` a copy).
+  struct PendingHistory {
+    store::HistoryFields fields;
+    std::string_view org_id;
+    uint64_t sequence = 0;
+    std::string detail;
+  };
+  std::vector<PendingHistory> histories;
+  std::size_t history_count = 0;  // used entries of `histories` (kept to reuse their strings)
+
   store::LmdbLedger::Changes states;  // orgs, members, purchases, keys
-  PutBuffer history;                  // org \0 sequence → entry, packed into chunks by the writer
+  PutBuffer history;                  // org \0 sequence → entry (the writer's), packed into chunks
   PutBuffer rejects;
   PutBuffer outbox;
   PutBuffer partitions;
@@ -95,9 +109,7 @@ struct Projector::Impl {
   store::StoredStats folded_stats;
   std::size_t batch_limit = 0;  // records per batch; halved after MDB_TXN_FULL
 
-  // The batch being folded.
-  std::string batch_arena;
-  std::vector<BatchRecord> batch;
+  // The batch being folded: outputs[filling].batch.
   std::vector<LogRecord> polled;
   FoldResult result;
   std::vector<bool> batch_touched;
@@ -116,6 +128,7 @@ struct Projector::Impl {
   std::optional<WriteOutcome> writer_outcome;  // of the last job, until collected
   // Writer-thread scratch.
   std::string write_scratch;
+  std::string history_key_scratch;
   std::string history_chunk;
 
   explicit Impl(std::shared_ptr<store::StoreEnv> e) : env(std::move(e)), ledger(*env) {}
@@ -143,6 +156,7 @@ struct Projector::Impl {
   // Commits `out` in one write txn, growing the map on MDB_MAP_FULL and putting it again.
   WriteOutcome commit(BatchOutput& out);
   int write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
+  void encode_histories(BatchOutput& out);
   template <typename Put>
   int write_history(BatchOutput& out, Put& put);
   int write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
