@@ -405,7 +405,8 @@ int Projector::Impl::write_history(BatchOutput& out, Put& put) {
 }
 
 // Adds the batch's usage to the stored roll-up cells: its deltas sorted by cell (stable, so each
-// cell sums them in log order), one cursor search and put per cell.
+// cell sums them in log order), one cursor search and put per cell. A delta is encoded like a
+// stored cell of one event (records.h), so a new cell of one delta is put as it is.
 int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
   if (out.usage.empty()) return 0;
   out.usage.sort_by_key();
@@ -414,51 +415,61 @@ int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& 
     failed_call = "mdb_cursor_open(usage)";
     return rc;
   }
-  // Adds `cell` (the sum of the batch's deltas) to the stored cell `key`.
-  const auto put_cell = [&](std::string_view key, const UsageRollup& cell) {
-    MDB_val k = to_val(key);
+  const auto decode = [&](std::string_view bytes, UsageRollup& into) {
+    if (store::decode_usage(bytes, into)) return true;
+    failed_call = "decode(usage delta)";
+    return false;
+  };
+  // The cell being summed: its key, its first delta (encoded) and, once a second one came, the sum.
+  std::string_view cell_key, first_delta;
+  bool summed = false;
+  UsageRollup sum, delta, stored;
+  // Adds the cell's deltas to the stored cell.
+  const auto put_cell = [&]() {
+    MDB_val k = to_val(cell_key);
     MDB_val v;
     int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
+    std::string_view value = first_delta;
     unsigned flags = 0;
     if (rc == 0) {
-      UsageRollup stored;
       if (!store::decode_usage(from_val(v), stored)) {
         failed_call = "decode(usage)";
         return MDB_CORRUPTED;
       }
-      store::add_usage(stored, cell);
+      if (!summed && !decode(first_delta, sum)) return MDB_CORRUPTED;
+      store::add_usage(stored, sum);
       store::encode_usage(write_scratch, stored);
+      value = write_scratch;
       flags = MDB_CURRENT;  // the cursor is on the cell: no second search
-    } else if (rc == MDB_NOTFOUND) {
-      store::encode_usage(write_scratch, cell);
-    } else {
+    } else if (rc != MDB_NOTFOUND) {
       failed_call = "mdb_cursor_get(usage)";
       return rc;
+    } else if (summed) {
+      store::encode_usage(write_scratch, sum);
+      value = write_scratch;
     }
-    k = to_val(key);
-    v = to_val(write_scratch);
+    k = to_val(cell_key);
+    v = to_val(value);
     if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) failed_call = "mdb_cursor_put(usage)";
     return rc;
   };
-  std::string_view cell_key;
-  UsageRollup cell, delta;
   int rc = out.usage.for_each([&](std::string_view key, std::string_view value) {
-    if (!store::decode_usage(value, delta)) {
-      failed_call = "decode(usage delta)";
-      return MDB_CORRUPTED;
-    }
     if (key == cell_key) {
-      store::add_usage(cell, delta);
+      if (!summed && !decode(first_delta, sum)) return MDB_CORRUPTED;
+      summed = true;
+      if (!decode(value, delta)) return MDB_CORRUPTED;
+      store::add_usage(sum, delta);
       return 0;
     }
     if (!cell_key.empty()) {
-      if (int put_rc = put_cell(cell_key, cell); put_rc != 0) return put_rc;
+      if (int put_rc = put_cell(); put_rc != 0) return put_rc;
     }
     cell_key = key;
-    std::swap(cell, delta);
+    first_delta = value;
+    summed = false;
     return 0;
   });
-  if (rc == 0 && !cell_key.empty()) rc = put_cell(cell_key, cell);
+  if (rc == 0 && !cell_key.empty()) rc = put_cell();
   mdb_cursor_close(cursor);
   return rc;
 }
