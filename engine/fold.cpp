@@ -634,6 +634,34 @@ void FoldResult::clear() {
 
 std::string global_key_scope(PartitionId partition) { return "#" + std::to_string(partition.value); }
 
+void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view record, std::string& scope_buffer) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(record.data());
+  if (record.size() < sizeof(flatbuffers::uoffset_t) ||
+      reinterpret_cast<std::uintptr_t>(bytes) % alignof(uint64_t) != 0) {
+    return;  // apply() copies misaligned records; not worth it for a hint
+  }
+  // The two fields, checked as Envelope::Verify checks them (and nothing else).
+  flatbuffers::Verifier verifier(bytes, record.size());
+  const flatbuffers::uoffset_t root = verifier.VerifyOffset(0);
+  if (root == 0) return;
+  const auto* table = reinterpret_cast<const flatbuffers::Table*>(bytes + root);
+  if (!table->VerifyTableStart(verifier)) return;
+  const auto string_field = [&](flatbuffers::voffset_t field) -> const String* {
+    if (!table->VerifyOffset(verifier, field)) return nullptr;
+    const auto* s = table->GetPointer<const String*>(field);
+    return s != nullptr && verifier.VerifyString(s) ? s : nullptr;
+  };
+  const String* key = string_field(fb::Envelope::VT_IDEMPOTENCY_KEY);
+  if (key == nullptr) return;
+  const String* org = string_field(fb::Envelope::VT_ORG_ID);
+  std::string_view scope = view(org);
+  if (scope.empty()) {
+    scope_buffer = global_key_scope(position.partition);
+    scope = scope_buffer;
+  }
+  ledger.prefetch_key(scope, key->string_view());
+}
+
 void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result) {
   result.clear();
   {

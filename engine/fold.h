@@ -51,6 +51,13 @@ struct FoldResult {
 // REQUIRES: records of one partition are applied in offset order, each exactly once.
 void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result);
 
+// Lets `ledger` prefetch what apply() of `record` at `position` will look up in its idempotency
+// index, so that a caller applying a batch in order can call it a few records ahead. It reads only
+// the envelope's org id and idempotency key, after checking just those two fields (apply()
+// validates the whole record later); a record whose fields do not check is skipped. No effect on
+// any result. `scope_buffer` is scratch.
+void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view record, std::string& scope_buffer);
+
 // The scope of the idempotency keys of global events (rate cards) in a partition: "#<partition>".
 std::string global_key_scope(PartitionId partition);
 

@@ -25,6 +25,9 @@ class Ledger {
   // Keys are scoped: an org id, or "#<partition>" for global events of that partition.
   virtual const KeyRecord* find_key(std::string_view scope, std::string_view key) = 0;
   virtual void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) = 0;
+  // A hint that find_key(scope, key) is coming soon (engine/fold.h: prefetch_key_of). No effect
+  // on any result; the default does nothing.
+  virtual void prefetch_key(std::string_view /*scope*/, std::string_view /*key*/) {}
   virtual PurchaseRecord* find_purchase(std::string_view org, std::string_view key) = 0;
   virtual void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) = 0;
   // The state of one partition; created empty on first use.

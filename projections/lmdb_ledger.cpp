@@ -36,6 +36,7 @@ void LmdbLedger::take_changes(Changes& out) {
 void LmdbLedger::reset() {
   txn_ = nullptr;
   error_ = Status::ok();
+  memo_valid_ = false;
   orgs_.clear();
   members_.clear();
   purchases_.clear();
@@ -145,12 +146,29 @@ MemberState& LmdbLedger::create_member(std::string_view org, std::string_view me
   return it->second.state;
 }
 
+Digest128 LmdbLedger::key_digest(std::string_view scope, std::string_view key) {
+  // Same views (address and size), same bytes: both point into the record being applied.
+  if (memo_valid_ && memo_scope_.data() == scope.data() && memo_scope_.size() == scope.size() &&
+      memo_key_.data() == key.data() && memo_key_.size() == key.size()) {
+    return memo_digest_;
+  }
+  memo_valid_ = true;
+  memo_scope_ = scope;
+  memo_key_ = key;
+  memo_digest_ = key_index_.digest(scope, key);
+  return memo_digest_;
+}
+
 const KeyRecord* LmdbLedger::find_key(std::string_view scope, std::string_view key) {
-  return key_index_.find(key_index_.digest(scope, key));
+  return key_index_.find(key_digest(scope, key));
+}
+
+void LmdbLedger::prefetch_key(std::string_view scope, std::string_view key) {
+  key_index_.prefetch(key_index_.digest(scope, key));
 }
 
 void LmdbLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
-  const PendingKey pending{position_, key_index_.digest(scope, key), record};
+  const PendingKey pending{position_, key_digest(scope, key), record};
   key_index_.put(pending.key, record);
   pending_keys_.push_back(pending);
 }

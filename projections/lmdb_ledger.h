@@ -67,7 +67,10 @@ class LmdbLedger final : public Ledger {
   void reset();
   const Status& error() const { return error_; }
   // The log position of the record the fold is about to apply (the key of its "keys" entry).
-  void set_position(LogPosition position) { position_ = position; }
+  void set_position(LogPosition position) {
+    position_ = position;
+    memo_valid_ = false;
+  }
 
   // The cached state of a partition, or null if this ledger has not loaded it.
   const PartitionState* cached_partition(PartitionId partition) const;
@@ -78,6 +81,7 @@ class LmdbLedger final : public Ledger {
   MemberState& create_member(std::string_view org, std::string_view member) override;
   const KeyRecord* find_key(std::string_view scope, std::string_view key) override;
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override;
+  void prefetch_key(std::string_view scope, std::string_view key) override;
   PurchaseRecord* find_purchase(std::string_view org, std::string_view key) override;
   void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) override;
   PartitionState& partition(PartitionId partition) override;
@@ -109,6 +113,9 @@ class LmdbLedger final : public Ledger {
   void fail(Status status);
   void load_key_index();
   void take_keys(PutBuffer& out);
+  // KeyIndex::digest(scope, key), remembered for the record being applied: the fold looks a key
+  // up and then puts it, with the same views into the record.
+  Digest128 key_digest(std::string_view scope, std::string_view key);
   template <typename T>
   void take_states(const Cache<Entry<T>>& cache, PutBuffer& out);
 
@@ -120,6 +127,9 @@ class LmdbLedger final : public Ledger {
   KeyIndex key_index_;
   bool key_index_loaded_ = false;
   std::vector<PendingKey> pending_keys_;
+  bool memo_valid_ = false;  // until the next set_position()
+  std::string_view memo_scope_, memo_key_;
+  Digest128 memo_digest_;
   LogPosition position_;
   Cache<Entry<PurchaseRecord>> purchases_;
   Cache<PurchaseRecord> handed_out_purchases_;  // the last batch's, maybe not committed yet

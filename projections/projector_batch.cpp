@@ -17,6 +17,7 @@ using store::to_val;
 namespace {
 
 inline constexpr int batch_attempts_max = 64;  // map doublings + transaction splits of one batch
+inline constexpr std::size_t key_prefetch_distance = 8;  // records; one apply() takes about 1 µs
 
 std::string_view view(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
 
@@ -111,11 +112,20 @@ Status Projector::Impl::fold_batch() {
     auto txn = store::ReadTxn::begin(*env);
     if (!txn.is_ok()) return txn.status();
     ledger.begin(txn->get(), out.batch.size());
-    for (const BatchRecord& record : out.batch) {
+    const auto value_of = [&](const BatchRecord& record) {
+      return std::string_view(out.arena).substr(record.value_offset, record.value_size);
+    };
+    for (std::size_t i = 0; i < out.batch.size(); ++i) {
+      // The key index lookup of a record is a cache miss: start it a few records ahead.
+      if (i + key_prefetch_distance < out.batch.size()) {
+        const BatchRecord& ahead = out.batch[i + key_prefetch_distance];
+        prefetch_key_of(ledger, ahead.position, value_of(ahead), prefetch_scope);
+      }
+      const BatchRecord& record = out.batch[i];
       const auto p = static_cast<std::size_t>(record.position.partition.value);
       // Never fold a record twice, whatever the reader redelivers.
       if (record.position.offset < folded_next[p]) continue;
-      const std::string_view value = std::string_view(out.arena).substr(record.value_offset, record.value_size);
+      const std::string_view value = value_of(record);
       ledger.set_position(record.position);
       apply(ledger, record.position, value, result);
       record_effects(record.position, out);

@@ -116,6 +116,7 @@ struct Projector::Impl {
   std::array<BatchOutput, 2> outputs;
   std::size_t filling = 0;  // index into outputs of the batch being folded
   DigestBuilder digest_scratch;
+  std::string prefetch_scope;
   std::string key_scratch;
   std::string value_scratch;
 
