@@ -5,9 +5,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -1131,6 +1133,107 @@ BOOST_AUTO_TEST_CASE(late_events_do_not_move_the_clock_back) {
   fx.purchase("acme", cr);
   BOOST_TEST(fx.ledger.partition(PartitionId{0}).clock_ms == feb1);
   BOOST_TEST(fx.org("acme").last_occurred_at_ms == feb1);
+}
+
+// ---- Prefetch hints (prefetch_key_of): the projector calls it a few records ahead of apply().
+
+// A Ledger over a MemoryLedger that records the key lookups and the prefetch hints it is given.
+class SpyLedger final : public Ledger {
+ public:
+  std::vector<std::string> hints, finds;
+  OrgState* find_org(std::string_view org) override { return inner.find_org(org); }
+  OrgState& create_org(std::string_view org) override { return inner.create_org(org); }
+  MemberState* find_member(std::string_view org, std::string_view member) override {
+    return inner.find_member(org, member);
+  }
+  MemberState& create_member(std::string_view org, std::string_view member) override {
+    return inner.create_member(org, member);
+  }
+  const KeyRecord* find_key(std::string_view scope, std::string_view key) override {
+    finds.push_back(std::string(scope) + "|" + std::string(key));
+    return inner.find_key(scope, key);
+  }
+  void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override {
+    inner.put_key(scope, key, record);
+  }
+  PurchaseRecord* find_purchase(std::string_view org, std::string_view key) override {
+    return inner.find_purchase(org, key);
+  }
+  void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) override {
+    inner.put_purchase(org, key, record);
+  }
+  PartitionState& partition(PartitionId partition) override { return inner.partition(partition); }
+  void prefetch_key(std::string_view scope, std::string_view key) override {
+    hints.push_back(std::string(scope) + "|" + std::string(key));
+  }
+
+ private:
+  MemoryLedger inner;
+};
+
+// An 8-byte aligned copy of `bytes` (as the projector's batch arena holds records).
+std::string_view aligned(std::vector<uint64_t>& storage, std::string_view bytes) {
+  storage.assign(bytes.size() / 8 + 1, 0);
+  if (!bytes.empty()) std::memcpy(storage.data(), bytes.data(), bytes.size());
+  return std::string_view(reinterpret_cast<const char*>(storage.data()), bytes.size());
+}
+
+BOOST_AUTO_TEST_CASE(prefetch_hints_name_the_key_apply_looks_up) {
+  SpyLedger ledger;
+  FoldResult result;
+  std::string scratch;
+  std::vector<uint64_t> storage;
+  const PartitionId partition{3};
+  int64_t offset = 0;
+  const std::vector<std::string> records = {
+      make_rate_card(EventHeader{"card-1", "", jan15}, standard_card()),  // global: scope "#3"
+      make_org_opened(EventHeader{"open-acme", "acme", jan15}, Plan::pro, BillingMode::credits),
+      purchase_event("buy-1", "acme", 100 * cr),
+      spend_event("use-1", "acme", 2 * cr),
+      spend_event("use-1", "acme", 2 * cr),  // a duplicate: looked up, not put
+  };
+  for (const std::string& record : records) {
+    ledger.hints.clear();
+    ledger.finds.clear();
+    const std::string_view value = aligned(storage, record);
+    prefetch_key_of(ledger, LogPosition{partition, Offset{offset}}, value, scratch);
+    apply(ledger, LogPosition{partition, Offset{offset++}}, value, result);
+    BOOST_TEST(ledger.finds.size() == 1u);
+    BOOST_TEST(ledger.hints == ledger.finds);
+  }
+  BOOST_TEST((result.outcome == Outcome::duplicate));
+  BOOST_TEST(ledger.hints.front() == "acme|use-1");
+}
+
+BOOST_AUTO_TEST_CASE(prefetch_hints_skip_records_that_do_not_decode) {
+  SpyLedger ledger;
+  std::string scratch;
+  std::vector<uint64_t> storage;
+  const std::string record = spend_event("use-1", "acme", 2 * cr);
+  const LogPosition position{PartitionId{0}, Offset{0}};
+  // Every truncation (ASan/UBSan builds check that nothing is read past the end).
+  for (std::size_t size = 0; size < record.size(); ++size) {
+    prefetch_key_of(ledger, position, aligned(storage, std::string_view(record).substr(0, size)), scratch);
+  }
+  // Random bytes, and a root offset that points past the end.
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string junk(rng() % 96, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    prefetch_key_of(ledger, position, aligned(storage, junk), scratch);
+  }
+  const std::string past_end("\xff\xff\x00\x00TLE1", 8);
+  prefetch_key_of(ledger, position, aligned(storage, past_end), scratch);
+  // A misaligned record is left to apply() (which copies it first).
+  std::vector<uint64_t> shifted(record.size() / 8 + 2, 0);
+  char* at = reinterpret_cast<char*>(shifted.data()) + 1;
+  std::memcpy(at, record.data(), record.size());
+  const std::size_t hints_before = ledger.hints.size();
+  prefetch_key_of(ledger, position, std::string_view(at, record.size()), scratch);
+  BOOST_TEST(ledger.hints.size() == hints_before);
+  // A whole record still gives its hint.
+  prefetch_key_of(ledger, position, aligned(storage, record), scratch);
+  BOOST_TEST(ledger.hints.back() == "acme|use-1");
 }
 
 }  // namespace
