@@ -398,10 +398,9 @@ int Projector::Impl::write_history(BatchOutput& out, Put& put) {
   history.sort_by_key();
   history_chunk.clear();
   std::string_view chunk_key;  // of the chunk's first entry (into the PutBuffer's arena)
-  const auto org_of = [](std::string_view key) { return key.substr(0, key.size() - 8); };
-  int rc = history.for_each([&](std::string_view key, std::string_view value) {
-    if (!chunk_key.empty() &&
-        (org_of(key) != org_of(chunk_key) || history_chunk.size() >= store::history_chunk_bytes_max)) {
+  // The head of a history key is its org id (org \0 sequence).
+  int rc = history.for_each_sorted([&](std::string_view key, std::string_view value, PutBuffer::Run run) {
+    if (!chunk_key.empty() && (!run.same_head || history_chunk.size() >= store::history_chunk_bytes_max)) {
       if (int rc = put(Db::history, chunk_key, history_chunk, 0); rc != 0) return rc;
       history_chunk.clear();
       chunk_key = {};
@@ -463,8 +462,8 @@ int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& 
     if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) failed_call = "mdb_cursor_put(usage)";
     return rc;
   };
-  int rc = out.usage.for_each([&](std::string_view key, std::string_view value) {
-    if (key == cell_key) {
+  int rc = out.usage.for_each_sorted([&](std::string_view key, std::string_view value, PutBuffer::Run run) {
+    if (run.same_key) {
       if (!summed && !decode(first_delta, sum)) return MDB_CORRUPTED;
       summed = true;
       if (!decode(value, delta)) return MDB_CORRUPTED;

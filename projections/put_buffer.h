@@ -37,9 +37,34 @@ class PutBuffer {
   // equal org ids, reading both keys from the arena. Instead, a key is split at its first NUL into
   // a head and a tail (from the NUL on). Heads order as the keys do (a head holds no NUL, and a
   // shorter head is followed by NUL or nothing). The distinct heads are ranked once, and an entry
-  // carries its head's rank and its tail's first 16 bytes: nearly every comparison is settled
-  // there, without the arena.
+  // carries its head's rank and its tail's first 16 bytes. The entries are then distributed by
+  // rank (a counting sort, stable), and each head's few entries sorted by tail: nearly every
+  // comparison is settled in the entries, without the arena (and history entries, added in
+  // sequence order per org, are already sorted).
   void sort_by_key();
+  // After sort_by_key: calls f(key, value, run) for each entry in order until f returns non-zero;
+  // returns that or 0. `run` says whether the entry continues the previous entry's head or key.
+  struct Run {
+    bool same_head = false;
+    bool same_key = false;
+  };
+  template <typename F>
+  int for_each_sorted(F&& f) const {
+    const Entry* previous = nullptr;
+    for (const Entry& e : entries_) {
+      Run run;
+      if (previous != nullptr && previous->rank == e.rank) {
+        run.same_head = true;
+        run.same_key = previous->key_size == e.key_size && previous->tail[0] == e.tail[0] &&
+                       previous->tail[1] == e.tail[1] &&
+                       (e.key_size <= e.head_size + 16 ||
+                        key(*previous).substr(e.head_size + 16) == key(e).substr(e.head_size + 16));
+      }
+      if (int rc = f(key(e), value(e), run); rc != 0) return rc;
+      previous = &e;
+    }
+    return 0;
+  }
   // Calls f(key, value) for each entry in order until f returns non-zero; returns that or 0.
   template <typename F>
   int for_each(F&& f) const {
@@ -75,6 +100,7 @@ class PutBuffer {
   std::vector<std::string_view> heads_;
   std::vector<uint32_t> head_table_;
   std::vector<uint32_t> head_rank_;
+  std::vector<Entry> sorted_;
 };
 
 inline void PutBuffer::sort_by_key() {
@@ -105,16 +131,33 @@ inline void PutBuffer::sort_by_key() {
   std::sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) { return heads_[a] < heads_[b]; });
   head_rank_.resize(heads_.size());
   for (uint32_t r = 0; r < order.size(); ++r) head_rank_[order[r]] = r;
-  for (Entry& e : entries_) e.rank = head_rank_[e.rank];
-  std::sort(entries_.begin(), entries_.end(), [this](const Entry& a, const Entry& b) {
-    if (a.rank != b.rank) return a.rank < b.rank;
+  // Counting sort by rank (stable), then each head's entries by tail.
+  std::vector<uint32_t>& starts = head_table_;  // reused again: starts[rank] in sorted_
+  starts.assign(heads_.size() + 1, 0);
+  for (Entry& e : entries_) {
+    e.rank = head_rank_[e.rank];
+    ++starts[e.rank + 1];
+  }
+  for (std::size_t r = 1; r < starts.size(); ++r) starts[r] += starts[r - 1];
+  sorted_.resize(entries_.size());
+  for (const Entry& e : entries_) sorted_[starts[e.rank]++] = e;  // starts[r] ends as the start of r + 1
+  entries_.swap(sorted_);
+  const auto by_tail = [this](const Entry& a, const Entry& b) {
     if (a.tail[0] != b.tail[0]) return a.tail[0] < b.tail[0];
     if (a.tail[1] != b.tail[1]) return a.tail[1] < b.tail[1];
-    // Same head, same first 16 tail bytes (or a shorter tail hidden by the padding): the rest.
+    // Same first 16 tail bytes (or a shorter tail hidden by the padding): the rest.
     const std::string_view ta = key(a).substr(a.head_size), tb = key(b).substr(b.head_size);
     if (const int c = ta.compare(tb); c != 0) return c < 0;
     return a.offset < b.offset;  // insertion order
-  });
+  };
+  for (std::size_t begin = 0; begin < entries_.size();) {
+    std::size_t end = begin + 1;
+    while (end < entries_.size() && entries_[end].rank == entries_[begin].rank) ++end;
+    const auto first = entries_.begin() + static_cast<std::ptrdiff_t>(begin);
+    const auto last = entries_.begin() + static_cast<std::ptrdiff_t>(end);
+    if (!std::is_sorted(first, last, by_tail)) std::sort(first, last, by_tail);
+    begin = end;
+  }
 }
 
 }  // namespace tally

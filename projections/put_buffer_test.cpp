@@ -1,5 +1,6 @@
-// PutBuffer::sort_by_key must order puts exactly as a stable sort by whole key would: the writer
-// packs history chunks and sums roll-up cells from runs of equal keys in that order.
+// PutBuffer::sort_by_key must order puts exactly as a stable sort by whole key would, and
+// for_each_sorted must report runs of equal heads and keys exactly: the writer packs history
+// chunks per org and sums roll-up cells from those runs.
 #define BOOST_TEST_MODULE put_buffer_test
 #include <boost/test/unit_test.hpp>
 
@@ -42,12 +43,13 @@ std::string random_key(std::mt19937_64& rng) {
     default: break;
   }
   key.push_back('\0');
+  if (rng() % 4 == 0) key.append("0123456789abcde");  // tails that agree past the 16 bytes kept in the entry
   const std::size_t tail = rng() % 28;
   for (std::size_t i = 0; i < tail; ++i) key.push_back(static_cast<char>(rng() % 4 == 0 ? 0 : rng() % 3));
   return key;
 }
 
-BOOST_AUTO_TEST_CASE(sort_by_key_equals_a_stable_sort_by_whole_key) {
+BOOST_AUTO_TEST_CASE(sort_by_key_equals_a_stable_sort_by_whole_key_and_reports_runs) {
   const uint64_t seed = seed_from_env();
   BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
   std::mt19937_64 rng(seed);
@@ -72,6 +74,17 @@ BOOST_AUTO_TEST_CASE(sort_by_key_equals_a_stable_sort_by_whole_key) {
                                                                 << sorted[i].second << " instead of "
                                                                 << expected[i].second);
     }
+    // The runs the writer relies on: equal heads (up to the first NUL) and equal keys.
+    const auto head = [](const std::string& key) { return key.substr(0, key.find('\0')); };
+    std::size_t i = 0;
+    buffer.for_each_sorted([&](std::string_view key, std::string_view, PutBuffer::Run run) {
+      BOOST_REQUIRE(key == expected[i].first);
+      BOOST_REQUIRE_EQUAL(run.same_head, i > 0 && head(expected[i - 1].first) == head(expected[i].first));
+      BOOST_REQUIRE_EQUAL(run.same_key, i > 0 && expected[i - 1].first == expected[i].first);
+      ++i;
+      return 0;
+    });
+    BOOST_REQUIRE_EQUAL(i, expected.size());
   }
 }
 
