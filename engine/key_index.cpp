@@ -1,9 +1,35 @@
 #include "engine/key_index.h"
 
+#include <sys/mman.h>
+
 #include <bit>
 #include <cassert>
+#include <cstdlib>
+#include <new>
 
 namespace tally {
+namespace {
+inline constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+// Below this, a table is served by malloc (huge pages would waste most of a page).
+inline constexpr std::size_t huge_page_table_min_bytes = 4 * huge_page_bytes;
+}  // namespace
+
+void* huge_page_allocate(std::size_t bytes) {
+  if (bytes < huge_page_table_min_bytes) return ::operator new(bytes);
+  const std::size_t rounded = (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
+  void* p = std::aligned_alloc(huge_page_bytes, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  (void)madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without it, ordinary pages
+  return p;
+}
+
+void huge_page_deallocate(void* p, std::size_t bytes) {
+  if (bytes < huge_page_table_min_bytes) {
+    ::operator delete(p);
+  } else {
+    std::free(p);
+  }
+}
 
 Digest128 KeyIndex::digest(std::string_view scope, std::string_view key) {
   scratch_.assign(scope).push_back('\0');
@@ -71,7 +97,7 @@ void KeyIndex::clear() {
 
 void KeyIndex::grow(std::size_t capacity) {
   assert(std::has_single_bit(capacity));
-  std::vector<Slot> old(capacity, Slot{});
+  std::vector<Slot, HugePageAllocator<Slot>> old(capacity, Slot{});
   old.swap(slots_);
   mask_ = capacity - 1;
   for (const Slot& slot : old) {

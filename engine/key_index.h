@@ -4,7 +4,9 @@
 //
 // Open addressing with linear probing over a power-of-two table; the table doubles before it is
 // three quarters full. A slot is 40 bytes: at most 40 / 0.375 ≈ 107 and at least 53 bytes of
-// memory per key. Deletion shifts the following run back (no tombstones), so erase() (used to undo
+// memory per key. Tables of 8 MiB and more ask for transparent huge pages (madvise: a hint, not
+// an error if refused): with 4 KiB pages every probe into a big table also missed the TLB, and
+// even a prefetch waited for that page walk. Deletion shifts the following run back (no tombstones), so erase() (used to undo
 // a batch that was not committed) leaves the table as if the key had never been put.
 //
 // A digest collision between two different keys needs about 2^64 keys; the index treats equal
@@ -12,6 +14,7 @@
 // (it maps that one value, probability 2^-128, to {1, 0}); find/put/erase REQUIRE a non-zero key.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +24,23 @@
 #include "engine/state.h"
 
 namespace tally {
+
+// The slot table's allocator: operator new below 8 MiB, else 2 MiB-aligned memory advised
+// MADV_HUGEPAGE.
+void* huge_page_allocate(std::size_t bytes);
+void huge_page_deallocate(void* p, std::size_t bytes);
+
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <typename U>
+  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding, as std::allocator
+  T* allocate(std::size_t n) { return static_cast<T*>(huge_page_allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) { huge_page_deallocate(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const HugePageAllocator<U>&) const { return true; }
+};
 
 class KeyIndex {
  public:
@@ -57,7 +77,7 @@ class KeyIndex {
   std::size_t home(const Digest128& key) const { return static_cast<std::size_t>(key.low) & mask_; }
   void grow(std::size_t capacity);
 
-  std::vector<Slot> slots_;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::string scratch_;
