@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "engine/limits.h"
 #include "projections/projector_impl.h"
@@ -205,6 +207,7 @@ Status Projector::start(LogReader& reader) {
   m.rewind_folded();
   m.batch_limit = m.options.batch_events_max;
   if (!m.writer.joinable()) m.writer = std::thread([&m] { m.writer_loop(); });
+  if (!m.collector.joinable()) m.collector = std::thread([&m] { m.collector_loop(); });
   m.started = true;
   return Status::ok();
 }
@@ -215,20 +218,37 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
   if (!m.failure.is_ok()) return m.failure;
   std::size_t committed = 0;
   std::size_t in_flight = 0;  // records of the batch the writer has
+  bool read_ahead = false;    // the collector is reading the next batch
   for (std::size_t batches = 0;; ++batches) {
-    // Fold the next batch while the writer commits the previous one.
+    // Fold the next batch while the writer commits the previous one and the collector reads the
+    // one after.
     bool folded = false;
     if (batches < m.options.run_batches_max) {
-      if (Status s = m.collect_batch(reader, committed == 0 && in_flight == 0); !s.is_ok()) return m.fail(s);
+      if (read_ahead) {
+        read_ahead = false;
+        if (Status s = m.wait_collected(); !s.is_ok()) return m.fail(s);
+        m.take_input(m.collected);
+      } else {
+        if (Status s = m.collect_batch(reader, committed == 0 && in_flight == 0, m.sync_input); !s.is_ok()) {
+          return m.fail(s);
+        }
+        m.take_input(m.sync_input);
+      }
       if (!m.outputs[m.filling].batch.empty()) {
+        if (batches + 1 < m.options.run_batches_max) {
+          m.start_collecting(reader);
+          read_ahead = true;
+        }
         if (Status s = m.fold_batch(); !s.is_ok()) return m.fail(s);
         folded = true;
       }
     }
     const WriteOutcome outcome = m.wait_writer();
     if (outcome.rc == MDB_TXN_FULL && in_flight > 1) {
-      // Too many dirty pages for one transaction: drop the batch and the one folded after it, and
-      // read them again in batches half as big.
+      // Too many dirty pages for one transaction: drop the batch and the one folded after it (and
+      // the one read ahead), and read them again in batches half as big.
+      m.wait_collected();
+      read_ahead = false;
       if (Status s = m.rewind(reader, std::max<std::size_t>(1, in_flight / 2)); !s.is_ok()) return m.fail(s);
       in_flight = 0;
       batches = 0;
@@ -246,6 +266,7 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
 }
 
 Status Projector::Impl::fail(Status status) {
+  wait_collected();
   wait_writer();
   ledger.reset();
   failure = status;
@@ -332,18 +353,18 @@ ProjectorMetrics Projector::metrics() const {
   return impl_->metrics;
 }
 
-Status Projector::Impl::collect_batch(LogReader& reader, bool wait) {
-  std::vector<BatchRecord>& batch = outputs[filling].batch;
-  std::string& batch_arena = outputs[filling].arena;
+Status Projector::Impl::collect_batch(LogReader& reader, bool wait, BatchInput& into) const {
+  std::vector<BatchRecord>& batch = into.batch;
+  std::string& batch_arena = into.arena;
   batch.clear();
   batch_arena.clear();
   const auto started_at = std::chrono::steady_clock::now();
   const auto deadline = started_at + std::chrono::milliseconds(options.batch_time_max_ms);
   int timeout_ms = wait ? options.poll_timeout_ms : 0;
   while (batch.size() < batch_limit) {
-    if (Status s = reader.poll(polled, batch_limit - batch.size(), timeout_ms); !s.is_ok()) return s;
-    if (polled.empty()) break;  // caught up: commit what we have now (read-your-writes latency)
-    for (const LogRecord& record : polled) {
+    if (Status s = reader.poll(into.polled, batch_limit - batch.size(), timeout_ms); !s.is_ok()) return s;
+    if (into.polled.empty()) break;  // caught up: commit what we have now (read-your-writes latency)
+    for (const LogRecord& record : into.polled) {
       // 8-byte aligned copies: FlatBuffers reads scalars in place, and the fold would otherwise
       // copy every misaligned record once more.
       batch_arena.resize((batch_arena.size() + 7) / 8 * 8);
@@ -354,6 +375,42 @@ Status Projector::Impl::collect_batch(LogReader& reader, bool wait) {
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
   return Status::ok();
+}
+
+void Projector::Impl::take_input(BatchInput& input) {
+  BatchOutput& out = outputs[filling];
+  out.arena.swap(input.arena);
+  out.batch.swap(input.batch);
+}
+
+void Projector::Impl::start_collecting(LogReader& reader) {
+  {
+    std::lock_guard lock(collector_mutex);
+    assert(collector_reader == nullptr);
+    collector_reader = &reader;
+  }
+  collector_cv.notify_all();
+}
+
+Status Projector::Impl::wait_collected() {
+  std::unique_lock lock(collector_mutex);
+  collector_cv.wait(lock, [&] { return collector_reader == nullptr; });
+  return std::exchange(collector_status, Status::ok());
+}
+
+void Projector::Impl::collector_loop() {
+  std::unique_lock lock(collector_mutex);
+  for (;;) {
+    collector_cv.wait(lock, [&] { return collector_stop || collector_reader != nullptr; });
+    if (collector_reader == nullptr) return;  // stopping, and idle
+    LogReader& reader = *collector_reader;
+    lock.unlock();
+    Status status = collect_batch(reader, false, collected);
+    lock.lock();
+    collector_status = std::move(status);
+    collector_reader = nullptr;
+    collector_cv.notify_all();
+  }
 }
 
 }  // namespace tally

@@ -11,15 +11,18 @@
 //   - A data dir belongs to one log: the first start() records the log's identity and partition
 //     count; a different identity or count, or a log that ends before the stored offsets (replaced
 //     or truncated), is a startup error. Replay into a fresh data dir instead.
-//   - Two threads: run_once folds batch N+1 on the calling thread while a writer thread (started
-//     by start()) puts batch N into its write transaction and commits it. run_once returns only
-//     when every batch it folded is committed (projections/projector_impl.h).
+//   - Three threads: run_once folds batch N+1 on the calling thread while a writer thread (started
+//     by start()) puts batch N into its write transaction and commits it, and a collector thread
+//     reads batch N+2 from the caller's LogReader (only a batch this run_once will fold). run_once
+//     returns only when every batch it folded is committed and the reader is no longer in use
+//     (projections/projector_impl.h). The LogReader is used from one thread at a time, not always
+//     the caller's.
 //   - On MDB_MAP_FULL the batch's transaction is aborted, the map doubled (up to ProjectorOptions::
 //     map_size_max_bytes) and the SAME batch put again; a batch is never skipped. Growth waits for
 //     this process's read transactions (the fold's included). On MDB_TXN_FULL the folded state is
 //     dropped and the log is read again from the committed offsets in half-size batches.
-//   - Durable commits: one fsync per batch. Throughput comes from batch size and the two threads,
-//     not weaker commits.
+//   - Durable commits: one fsync per batch. Throughput comes from batch size and the threads, not
+//     weaker commits.
 //   - Determinism: views depend only on the log's records per partition. Org home partitions are
 //     decided by the fold (first partition an org appears in); an org whose events a producer
 //     scattered over several partitions gets wrong_partition rejects, and which partition "wins"
@@ -58,8 +61,9 @@ struct ProjectorOptions {
   std::size_t map_size_max_bytes = std::size_t{1} << 42;    // growth stops here: run_once fails too_large
   std::size_t batch_events_max = 50'000;                    // records per batch (one write txn)
   int batch_time_max_ms = 100;                              // stop collecting a batch after this
-  // Batches one run_once folds at most. Batch N+1 is folded while a writer thread commits batch N,
-  // so 1 means no overlap; run_once returns with every batch it folded committed.
+  // Batches one run_once folds at most. Batch N+1 is folded while a writer thread commits batch N
+  // and the next is read, so 1 means no overlap; run_once returns with every batch it folded
+  // committed.
   std::size_t run_batches_max = 16;
   int poll_timeout_ms = 100;                                // wait this long for a batch's first record
   // Partitions to project; empty = all of the log. A subset is for a split deployment where each

@@ -194,6 +194,14 @@ void Projector::Impl::writer_loop() {
 }
 
 Projector::Impl::~Impl() {
+  if (collector.joinable()) {
+    {
+      std::lock_guard lock(collector_mutex);
+      collector_stop = true;
+    }
+    collector_cv.notify_all();
+    collector.join();
+  }
   if (!writer.joinable()) return;
   {
     std::lock_guard lock(writer_mutex);

@@ -2,9 +2,11 @@
 // (open, start, run, waiting); projector_batch.cpp folds a batch and its writer thread commits it.
 //
 // Pipeline: run_once folds batch N+1 on the calling thread while the writer thread puts batch N
-// into one LMDB write txn and commits it (the two halves take about as long). At most one batch is
-// with the writer; run_once returns only when the writer is idle, so everything it counted is
-// committed. The fold reads the store through a read txn: what batch N changed is in the ledger's
+// into one LMDB write txn and commits it (the two halves take about as long), and the collector
+// thread reads batch N+2 from the log. At most one batch is with the writer and one with the
+// collector; run_once returns only when both are idle, so everything it counted is committed and
+// the caller's LogReader is no longer in use (a batch is read ahead only when the same run_once
+// call will fold it). The fold reads the store through a read txn: what batch N changed is in the ledger's
 // caches (projections/lmdb_ledger.h). A batch the writer cannot commit (other than MDB_MAP_FULL,
 // which grows the map and puts the same batch again) stops the pipeline: MDB_TXN_FULL drops the
 // folded state, rewinds the reader to the committed offsets and goes on with smaller batches;
@@ -36,6 +38,13 @@ struct BatchRecord {
   LogPosition position;
   std::size_t value_offset = 0;
   std::size_t value_size = 0;
+};
+
+// The records of one batch as read from the log (collect_batch).
+struct BatchInput {
+  std::string arena;                // 8-byte aligned copies of the values
+  std::vector<BatchRecord> batch;
+  std::vector<LogRecord> polled;    // scratch of LogReader::poll
 };
 
 // Everything one batch writes: filled by the fold on the projector thread, committed by the
@@ -110,7 +119,6 @@ struct Projector::Impl {
   std::size_t batch_limit = 0;  // records per batch; halved after MDB_TXN_FULL
 
   // The batch being folded: outputs[filling].batch.
-  std::vector<LogRecord> polled;
   FoldResult result;
   std::vector<bool> batch_touched;
   std::array<BatchOutput, 2> outputs;
@@ -127,6 +135,16 @@ struct Projector::Impl {
   BatchOutput* writer_job = nullptr;  // handed over, not finished
   bool writer_stop = false;
   std::optional<WriteOutcome> writer_outcome;  // of the last job, until collected
+  // The collector thread and its one job: read the next batch from `collector_reader` into `collected`.
+  std::thread collector;
+  std::mutex collector_mutex;
+  std::condition_variable collector_cv;
+  LogReader* collector_reader = nullptr;  // handed over, not finished
+  bool collector_stop = false;
+  Status collector_status;  // of the last job
+  BatchInput collected;
+  BatchInput sync_input;    // scratch of the batches run_once reads itself
+
   // Writer-thread scratch.
   std::string write_scratch;
   std::string history_key_scratch;
@@ -143,7 +161,16 @@ struct Projector::Impl {
   Status rewind(LogReader& reader, std::size_t next_batch_limit);
   // Makes `status` final (run_once returns it from now on), once the writer is idle.
   Status fail(Status status);
-  Status collect_batch(LogReader& reader, bool wait);
+  // Reads the next batch into `into` (at most batch_limit records; waits for the first record up
+  // to poll_timeout_ms if `wait`). Touches nothing else of Impl, so the collector thread can run it.
+  Status collect_batch(LogReader& reader, bool wait, BatchInput& into) const;
+  // Moves a collected batch into outputs[filling] (its old buffers go back to `input` for reuse).
+  void take_input(BatchInput& input);
+  // Starts reading the next batch on the collector thread. REQUIRES: the collector is idle.
+  void start_collecting(LogReader& reader);
+  // Waits until the collector is idle; returns the status of its last job (ok if none).
+  Status wait_collected();
+  void collector_loop();
   // Folds the collected batch into outputs[filling] against a read txn.
   Status fold_batch();
   void record_effects(LogPosition position, BatchOutput& out);
