@@ -5,30 +5,30 @@
 #include <bit>
 #include <cassert>
 #include <cstdlib>
+#include <cstdint>
 #include <new>
+#include <utility>
 
 namespace tally {
 namespace {
 inline constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
-// Below this, a table is served by malloc (huge pages would waste most of a page).
 inline constexpr std::size_t huge_page_table_min_bytes = 4 * huge_page_bytes;
 }  // namespace
 
-void* huge_page_allocate(std::size_t bytes) {
-  if (bytes < huge_page_table_min_bytes) return ::operator new(bytes);
-  const std::size_t rounded = (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
-  void* p = std::aligned_alloc(huge_page_bytes, rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  (void)madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without it, ordinary pages
-  return p;
-}
+void KeyIndex::FreeTable::operator()(Slot* table) const { std::free(table); }
 
-void huge_page_deallocate(void* p, std::size_t bytes) {
-  if (bytes < huge_page_table_min_bytes) {
-    ::operator delete(p);
-  } else {
-    std::free(p);
+std::unique_ptr<KeyIndex::Slot[], KeyIndex::FreeTable> KeyIndex::allocate_table(std::size_t capacity) {
+  // Zero bytes are empty slots (Slot is an aggregate: calloc's memory holds them as is).
+  void* p = std::calloc(capacity, sizeof(Slot));
+  if (p == nullptr) throw std::bad_alloc();
+  const std::size_t bytes = capacity * sizeof(Slot);
+  if (bytes >= huge_page_table_min_bytes) {
+    // The 2 MiB-aligned part of the table (calloc's big blocks are fresh, untouched pages).
+    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
+    const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / huge_page_bytes * huge_page_bytes;
+    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint
   }
+  return std::unique_ptr<Slot[], FreeTable>(static_cast<Slot*>(p));
 }
 
 Digest128 KeyIndex::digest(std::string_view scope, std::string_view key) {
@@ -49,7 +49,7 @@ const KeyRecord* KeyIndex::find(const Digest128& key) const {
 }
 
 bool KeyIndex::put(const Digest128& key, const KeyRecord& record) {
-  if ((size_ + 1) * 4 > slots_.size() * 3) grow(slots_.empty() ? 1024 : slots_.size() * 2);
+  if ((size_ + 1) * 4 > capacity_ * 3) grow(capacity_ == 0 ? 1024 : capacity_ * 2);
   for (std::size_t i = home(key);; i = (i + 1) & mask_) {
     Slot& slot = slots_[i];
     if (slot.used() && !(slot.key == key)) continue;
@@ -85,22 +85,23 @@ bool KeyIndex::erase(const Digest128& key) {
 
 void KeyIndex::reserve(std::size_t keys) {
   const std::size_t needed = std::bit_ceil((keys * 4 + 2) / 3 + 1);
-  if (needed > slots_.size()) grow(needed);
+  if (needed > capacity_) grow(needed);
 }
 
 void KeyIndex::clear() {
-  slots_.clear();
-  slots_.shrink_to_fit();
+  slots_.reset();
+  capacity_ = 0;
   mask_ = 0;
   size_ = 0;
 }
 
 void KeyIndex::grow(std::size_t capacity) {
   assert(std::has_single_bit(capacity));
-  std::vector<Slot, HugePageAllocator<Slot>> old(capacity, Slot{});
-  old.swap(slots_);
+  std::unique_ptr<Slot[], FreeTable> old = std::exchange(slots_, allocate_table(capacity));
+  const std::size_t old_capacity = std::exchange(capacity_, capacity);
   mask_ = capacity - 1;
-  for (const Slot& slot : old) {
+  for (std::size_t j = 0; j < old_capacity; ++j) {
+    const Slot& slot = old[j];
     if (!slot.used()) continue;
     std::size_t i = home(slot.key);
     while (slots_[i].used()) i = (i + 1) & mask_;

@@ -4,9 +4,10 @@
 //
 // Open addressing with linear probing over a power-of-two table; the table doubles before it is
 // three quarters full. A slot is 40 bytes: at most 40 / 0.375 ≈ 107 and at least 53 bytes of
-// memory per key. Tables of 8 MiB and more ask for transparent huge pages (madvise: a hint, not
-// an error if refused): with 4 KiB pages every probe into a big table also missed the TLB, and
-// even a prefetch waited for that page walk. Deletion shifts the following run back (no tombstones), so erase() (used to undo
+// memory per key. A table comes zeroed from calloc (no pass to fill it: big ones are fresh pages),
+// and tables of 8 MiB and more ask for transparent huge pages (madvise: a hint, not an error if
+// refused): with 4 KiB pages every probe into a big table also missed the TLB, and even a
+// prefetch waited for that page walk. Deletion shifts the following run back (no tombstones), so erase() (used to undo
 // a batch that was not committed) leaves the table as if the key had never been put.
 //
 // A digest collision between two different keys needs about 2^64 keys; the index treats equal
@@ -16,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,23 +26,6 @@
 #include "engine/state.h"
 
 namespace tally {
-
-// The slot table's allocator: operator new below 8 MiB, else 2 MiB-aligned memory advised
-// MADV_HUGEPAGE.
-void* huge_page_allocate(std::size_t bytes);
-void huge_page_deallocate(void* p, std::size_t bytes);
-
-template <typename T>
-struct HugePageAllocator {
-  using value_type = T;
-  HugePageAllocator() = default;
-  template <typename U>
-  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding, as std::allocator
-  T* allocate(std::size_t n) { return static_cast<T*>(huge_page_allocate(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t n) { huge_page_deallocate(p, n * sizeof(T)); }
-  template <typename U>
-  bool operator==(const HugePageAllocator<U>&) const { return true; }
-};
 
 class KeyIndex {
  public:
@@ -52,8 +37,8 @@ class KeyIndex {
   // The table is far larger than the caches and every key lands in a random slot, so a lookup is
   // a cache miss unless the slot was prefetched a record or two before.
   void prefetch(const Digest128& key) const {
-    if (slots_.empty()) return;
-    const Slot* slot = slots_.data() + home(key);
+    if (capacity_ == 0) return;
+    const Slot* slot = slots_.get() + home(key);
     __builtin_prefetch(slot);
     __builtin_prefetch(&slot->record.reason);  // its last field: a slot may straddle two cache lines
   }
@@ -66,7 +51,7 @@ class KeyIndex {
   void reserve(std::size_t keys);
   void clear();
   std::size_t size() const { return size_; }
-  std::size_t memory_bytes() const { return slots_.size() * sizeof(Slot); }
+  std::size_t memory_bytes() const { return capacity_ * sizeof(Slot); }
 
  private:
   struct Slot {
@@ -77,7 +62,14 @@ class KeyIndex {
   std::size_t home(const Digest128& key) const { return static_cast<std::size_t>(key.low) & mask_; }
   void grow(std::size_t capacity);
 
-  std::vector<Slot, HugePageAllocator<Slot>> slots_;
+  struct FreeTable {
+    void operator()(Slot* table) const;
+  };
+  // A zeroed table (every slot empty) of `capacity` slots; see the header comment on huge pages.
+  static std::unique_ptr<Slot[], FreeTable> allocate_table(std::size_t capacity);
+
+  std::unique_ptr<Slot[], FreeTable> slots_;
+  std::size_t capacity_ = 0;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::string scratch_;

@@ -12,7 +12,11 @@ namespace tally::store {
 void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
   assert(txn_ == nullptr && txn != nullptr);
   txn_ = txn;
-  if (!key_index_loaded_) load_key_index();
+  if (!key_index_loaded_) {
+    load_key_index();
+    key_index_.reserve(key_index_.size() + expected_new_keys_);
+    expected_new_keys_ = 0;
+  }
   key_index_.reserve(key_index_.size() + records);  // about one new key per record: no growth while folding
   pending_keys_.reserve(records);
 }

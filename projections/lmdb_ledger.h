@@ -65,6 +65,9 @@ class LmdbLedger final : public Ledger {
   void take_changes(Changes& out);
   // Forgets every cached state, the key index and the sticky error.
   void reset();
+  // About how many keys the coming batches will add (the log's backlog): the first begin() sizes
+  // the key index for them at once instead of doubling it batch after batch. A hint.
+  void expect_new_keys(std::size_t keys) { expected_new_keys_ = keys; }
   const Status& error() const { return error_; }
   // The log position of the record the fold is about to apply (the key of its "keys" entry).
   void set_position(LogPosition position) {
@@ -126,6 +129,7 @@ class LmdbLedger final : public Ledger {
   Cache<Entry<MemberState>> members_;
   KeyIndex key_index_;
   bool key_index_loaded_ = false;
+  std::size_t expected_new_keys_ = 0;  // until the index is loaded
   std::vector<PendingKey> pending_keys_;
   bool memo_valid_ = false;  // until the next set_position()
   std::string_view memo_scope_, memo_key_;

@@ -22,6 +22,9 @@ using store::to_val;
 
 namespace {
 
+// Keys the key index is sized for at start, at most (about 335 MiB of index at 4M keys).
+inline constexpr std::size_t key_index_reserve_max = std::size_t{4} << 20;
+
 Status check_options(const ProjectorOptions& o) {
   if (o.map_size_bytes < store::map_size_min_bytes) {
     return Status::invalid("map_size_bytes", "must be >= " + std::to_string(store::map_size_min_bytes));
@@ -191,10 +194,12 @@ Status Projector::start(LogReader& reader) {
     }
     m.committed_next.resize(static_cast<std::size_t>(count));
   }
+  std::size_t backlog = 0;  // records between the stored offsets and the log's ends
   for (int32_t p : m.projected) {
     const Offset next = m.committed_next[static_cast<std::size_t>(p)];
     auto end = reader.end_offset(PartitionId{p});
     if (!end.is_ok()) return end.status();
+    if (end.value() > next) backlog += static_cast<std::size_t>(end.value().value - next.value);
     if (end.value() < next) {
       return Status::error(Status::Code::corruption,
                            "log \"" + identity + "\" partition " + std::to_string(p) + " ends at offset " +
@@ -204,6 +209,9 @@ Status Projector::start(LogReader& reader) {
     }
     if (Status s = reader.seek(PartitionId{p}, next); !s.is_ok()) return s;
   }
+  // At most one key per record. Capped: a log that keeps only recent records may start far past
+  // the stored offsets, and beyond the cap the index still grows as it fills.
+  m.ledger.expect_new_keys(std::min(backlog, key_index_reserve_max));
   m.rewind_folded();
   m.batch_limit = m.options.batch_events_max;
   if (!m.writer.joinable()) m.writer = std::thread([&m] { m.writer_loop(); });
