@@ -320,6 +320,7 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   pending.org_id = r.org_id;
   pending.sequence = org->history_entries++;
   pending.detail.assign(r.detail);
+  pending.usage = nullptr;
   store::HistoryFields& f = pending.fields;
   f = store::HistoryFields{};
   f.body_type = static_cast<uint8_t>(e->body_type());
@@ -335,32 +336,35 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   f.debited_micros = r.debited_micros;
   body_fields(*e, *org, f);
 
-  if (r.outcome != Outcome::applied || e->body_type() != fb::Body::Usage) return;
-  const auto* u = e->body_as_Usage();
-  const int64_t day = utc_day(e->occurred_at_ms());
-  store::usage_key(key_scratch, r.org_id, day, f.model, f.member_id, f.workspace, digest_scratch);
-  UsageRollup delta;
-  delta.events = 1;
-  delta.debited_micros = r.debited_micros;
-  delta.tracked_cost_micros = r.tracked_cost_micros;
-  delta.input_tokens = u->input_tokens();
-  delta.output_tokens = u->output_tokens();
-  delta.cache_read_tokens = u->cache_read_tokens();
-  delta.cache_write_tokens = u->cache_write_tokens();
-  delta.seconds = u->seconds();
-  store::encode_usage(value_scratch, delta, f.model, f.member_id, f.workspace);
-  out.usage.add(key_scratch, value_scratch);
+  if (r.outcome == Outcome::applied && e->body_type() == fb::Body::Usage) pending.usage = e->body_as_Usage();
 }
 
 void Projector::Impl::encode_histories(BatchOutput& out) {
   if (!out.history.empty()) return;  // done by an earlier attempt of this batch
   for (std::size_t i = 0; i < out.history_count; ++i) {
     BatchOutput::PendingHistory& pending = out.histories[i];
+    const store::HistoryFields& f = pending.fields;
     pending.fields.detail = pending.detail;
     store::history_key(history_key_scratch, pending.org_id, pending.sequence);
     write_scratch.clear();
-    store::append_history(write_scratch, pending.fields);
+    store::append_history(write_scratch, f);
     out.history.add(history_key_scratch, write_scratch);
+    if (pending.usage == nullptr) continue;
+    // The usage roll-up delta of an applied usage event.
+    const fb::Usage& u = *pending.usage;
+    store::usage_key(usage_key_scratch, pending.org_id, utc_day(f.occurred_at_ms), f.model, f.member_id,
+                     f.workspace, usage_digest_scratch);
+    UsageRollup delta;
+    delta.events = 1;
+    delta.debited_micros = f.debited_micros;
+    delta.tracked_cost_micros = f.tracked_cost_micros;
+    delta.input_tokens = u.input_tokens();
+    delta.output_tokens = u.output_tokens();
+    delta.cache_read_tokens = u.cache_read_tokens();
+    delta.cache_write_tokens = u.cache_write_tokens();
+    delta.seconds = u.seconds();
+    store::encode_usage(usage_value_scratch, delta, f.model, f.member_id, f.workspace);
+    out.usage.add(usage_key_scratch, usage_value_scratch);
   }
 }
 

@@ -31,6 +31,7 @@
 #include "projections/store.h"
 
 namespace tally {
+namespace fb { struct Usage; }
 
 // One record of the batch being folded, copied out of the reader's buffers (they are only valid
 // until the next poll, and a batch may take several polls).
@@ -54,12 +55,14 @@ struct BatchOutput {
   // writer is done with this batch.
   std::string arena;
   std::vector<BatchRecord> batch;
-  // A history entry to encode: the writer encodes it (views into `arena`, `detail` a copy).
+  // A history entry to encode: the writer encodes it (views into `arena`, `detail` a copy), and
+  // for applied usage also its roll-up delta.
   struct PendingHistory {
     store::HistoryFields fields;
     std::string_view org_id;
     uint64_t sequence = 0;
     std::string detail;
+    const fb::Usage* usage = nullptr;  // applied usage: the event's body (in `arena`)
   };
   std::vector<PendingHistory> histories;
   std::size_t history_count = 0;  // used entries of `histories` (kept to reuse their strings)
@@ -69,7 +72,7 @@ struct BatchOutput {
   PutBuffer rejects;
   PutBuffer outbox;
   PutBuffer partitions;
-  PutBuffer usage;                    // usage key → one usage event's roll-up delta (with names)
+  PutBuffer usage;                    // usage key → one usage event's roll-up delta (with names; the writer's)
   std::vector<Offset> next;           // per partition, after this batch
   uint64_t outbox_next = 1;
   uint64_t outbox_added = 0;
@@ -123,9 +126,7 @@ struct Projector::Impl {
   std::vector<bool> batch_touched;
   std::array<BatchOutput, 2> outputs;
   std::size_t filling = 0;  // index into outputs of the batch being folded
-  DigestBuilder digest_scratch;
   std::string prefetch_scope;
-  std::string key_scratch;
   std::string value_scratch;
 
   // The writer thread and its one job.
@@ -149,6 +150,9 @@ struct Projector::Impl {
   std::string write_scratch;
   std::string history_key_scratch;
   std::string history_chunk;
+  std::string usage_key_scratch;
+  std::string usage_value_scratch;
+  DigestBuilder usage_digest_scratch;
 
   explicit Impl(std::shared_ptr<store::StoreEnv> e) : env(std::move(e)), ledger(*env) {}
   ~Impl();
@@ -184,6 +188,7 @@ struct Projector::Impl {
   // Commits `out` in one write txn, growing the map on MDB_MAP_FULL and putting it again.
   WriteOutcome commit(BatchOutput& out);
   int write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
+  // Encodes the batch's history entries and usage deltas (once: MAP_FULL retries reuse them).
   void encode_histories(BatchOutput& out);
   template <typename Put>
   int write_history(BatchOutput& out, Put& put);
