@@ -1,6 +1,7 @@
 #include "projections/records.h"
 
 #include <array>
+#include <cstring>
 
 #include "engine/state_codec.h"
 #include "tally/events_generated.h"
@@ -41,13 +42,41 @@ void put_var(std::string& out, uint64_t v) {
   bytes[n++] = static_cast<char>(v);
   out.append(bytes, n);
 }
-void put_zig(std::string& out, int64_t v) {
-  put_var(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-void put_text(std::string& out, std::string_view s) {
-  put_var(out, s.size());
-  out.append(s);
-}
+// Zigzag for signed values, and text as its length then its bytes, written in place: the caller
+// reserves room for the worst case (`bound`) and the string is trimmed to what was written,
+// instead of one append per field.
+class RawWriter {
+ public:
+  static constexpr std::size_t var_max = 10;  // bytes of one varint, at most
+  static constexpr std::size_t text_bound(std::string_view s) { return var_max + s.size(); }
+  RawWriter(std::string& out, std::size_t bound) : out_(out), start_(out.size()) {
+    out_.resize(start_ + bound);
+    at_ = out_.data() + start_;
+  }
+  ~RawWriter() { out_.resize(static_cast<std::size_t>(at_ - out_.data())); }
+  RawWriter(const RawWriter&) = delete;
+  RawWriter& operator=(const RawWriter&) = delete;
+
+  void byte(uint8_t b) { *at_++ = static_cast<char>(b); }
+  void var(uint64_t v) {
+    while (v >= 0x80) {
+      *at_++ = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *at_++ = static_cast<char>(v);
+  }
+  void zig(int64_t v) { var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void text(std::string_view s) {
+    var(s.size());
+    if (!s.empty()) std::memcpy(at_, s.data(), s.size());
+    at_ += s.size();
+  }
+
+ private:
+  std::string& out_;
+  std::size_t start_;
+  char* at_;
+};
 
 class VarReader {
  public:
@@ -152,29 +181,33 @@ HistoryFields history_fields(const HistoryEntry& e) {
 }
 
 void append_history(std::string& out, const HistoryFields& e) {
-  out.push_back(static_cast<char>(record_format_version));
-  out.push_back(static_cast<char>(e.body_type));
-  put_zig(out, e.occurred_at_ms);
-  out.push_back(static_cast<char>(e.outcome));
-  out.push_back(static_cast<char>(e.reason));
-  put_var(out, static_cast<uint64_t>(e.position.partition.value));
-  put_var(out, static_cast<uint64_t>(e.position.offset.value));
-  put_zig(out, e.amount_micros);
-  put_zig(out, e.balance_after_micros);
-  put_text(out, e.idempotency_key);
-  put_text(out, e.detail);
-  out.push_back(static_cast<char>(e.billing_path));
-  put_zig(out, e.rate_card_version);
-  put_zig(out, e.tracked_cost_micros);
-  put_zig(out, e.debited_micros);
-  put_text(out, e.model);
-  put_text(out, e.member_id);
-  put_text(out, e.workspace);
-  put_text(out, e.payment_ref);
-  put_zig(out, e.paid_minor);
-  put_zig(out, e.fee_minor);
-  put_text(out, e.currency);
-  put_text(out, e.reason_text);
+  constexpr std::size_t v = RawWriter::var_max;
+  const auto t = [](std::string_view s) { return RawWriter::text_bound(s); };
+  RawWriter w(out, 5 + 11 * v + t(e.idempotency_key) + t(e.detail) + t(e.model) + t(e.member_id) +
+                       t(e.workspace) + t(e.payment_ref) + t(e.currency) + t(e.reason_text));
+  w.byte(record_format_version);
+  w.byte(e.body_type);
+  w.zig(e.occurred_at_ms);
+  w.byte(static_cast<uint8_t>(e.outcome));
+  w.byte(static_cast<uint8_t>(e.reason));
+  w.var(static_cast<uint64_t>(e.position.partition.value));
+  w.var(static_cast<uint64_t>(e.position.offset.value));
+  w.zig(e.amount_micros);
+  w.zig(e.balance_after_micros);
+  w.text(e.idempotency_key);
+  w.text(e.detail);
+  w.byte(static_cast<uint8_t>(e.billing_path));
+  w.zig(e.rate_card_version);
+  w.zig(e.tracked_cost_micros);
+  w.zig(e.debited_micros);
+  w.text(e.model);
+  w.text(e.member_id);
+  w.text(e.workspace);
+  w.text(e.payment_ref);
+  w.zig(e.paid_minor);
+  w.zig(e.fee_minor);
+  w.text(e.currency);
+  w.text(e.reason_text);
 }
 
 bool peek_history(std::string_view bytes, uint8_t& body_type, int64_t& occurred_at_ms) {
@@ -238,14 +271,16 @@ void encode_usage(std::string& out, const UsageRollup& u) { encode_usage(out, u,
 void encode_usage(std::string& out, const UsageRollup& u, std::string_view model, std::string_view member_id,
                   std::string_view workspace) {
   out.clear();
-  out.push_back(static_cast<char>(record_format_version));
+  RawWriter w(out, 1 + 8 * RawWriter::var_max + RawWriter::text_bound(model) + RawWriter::text_bound(member_id) +
+                       RawWriter::text_bound(workspace));
+  w.byte(record_format_version);
   for (int64_t v : {u.events, u.debited_micros, u.tracked_cost_micros, u.input_tokens, u.output_tokens,
                     u.cache_read_tokens, u.cache_write_tokens, u.seconds}) {
-    put_zig(out, v);
+    w.zig(v);
   }
-  put_text(out, model);
-  put_text(out, member_id);
-  put_text(out, workspace);
+  w.text(model);
+  w.text(member_id);
+  w.text(workspace);
 }
 
 bool decode_usage(std::string_view bytes, UsageRollup& u) {
