@@ -426,7 +426,7 @@ int Projector::Impl::write_history(BatchOutput& out, Put& put) {
 }
 
 // Adds the batch's usage to the stored roll-up cells: its deltas sorted by cell (stable, so each
-// cell sums them in log order), one cursor search and put per cell. A delta is encoded like a
+// cell sums them in log order), one cursor search per cell. A delta is encoded like a
 // stored cell of one event (records.h), so a new cell of one delta is put as it is.
 int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call) {
   if (out.usage.empty()) return 0;
@@ -445,33 +445,32 @@ int Projector::Impl::write_rollups(MDB_txn* txn, BatchOutput& out, std::string& 
   std::string_view cell_key, first_delta;
   bool summed = false;
   UsageRollup sum, delta, stored;
-  // Adds the cell's deltas to the stored cell.
+  // Adds the cell's deltas to the stored cell. Most cells are new: the put is tried as an insert
+  // first (one search), and only an existing cell is read, summed and replaced in place.
   const auto put_cell = [&]() {
-    MDB_val k = to_val(cell_key);
-    MDB_val v;
-    int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
     std::string_view value = first_delta;
-    unsigned flags = 0;
-    if (rc == 0) {
-      if (!store::decode_usage(from_val(v), stored)) {
-        failed_call = "decode(usage)";
-        return MDB_CORRUPTED;
-      }
-      if (!summed && !decode(first_delta, sum)) return MDB_CORRUPTED;
-      store::add_usage(stored, sum);
-      store::encode_usage(write_scratch, stored);
-      value = write_scratch;
-      flags = MDB_CURRENT;  // the cursor is on the cell: no second search
-    } else if (rc != MDB_NOTFOUND) {
-      failed_call = "mdb_cursor_get(usage)";
-      return rc;
-    } else if (summed) {
+    if (summed) {
       store::encode_usage(write_scratch, sum);
       value = write_scratch;
     }
+    MDB_val k = to_val(cell_key);
+    MDB_val v = to_val(value);
+    int rc = mdb_cursor_put(cursor, &k, &v, MDB_NOOVERWRITE);
+    if (rc != MDB_KEYEXIST) {
+      if (rc != 0) failed_call = "mdb_cursor_put(usage)";
+      return rc;
+    }
+    // `v` is the stored cell now, and the cursor is on it.
+    if (!store::decode_usage(from_val(v), stored)) {
+      failed_call = "decode(usage)";
+      return MDB_CORRUPTED;
+    }
+    if (!summed && !decode(first_delta, sum)) return MDB_CORRUPTED;
+    store::add_usage(stored, sum);
+    store::encode_usage(write_scratch, stored);
     k = to_val(cell_key);
-    v = to_val(value);
-    if (rc = mdb_cursor_put(cursor, &k, &v, flags); rc != 0) failed_call = "mdb_cursor_put(usage)";
+    v = to_val(write_scratch);
+    if (rc = mdb_cursor_put(cursor, &k, &v, MDB_CURRENT); rc != 0) failed_call = "mdb_cursor_put(usage)";
     return rc;
   };
   int rc = out.usage.for_each_sorted([&](std::string_view key, std::string_view value, PutBuffer::Run run) {
