@@ -73,6 +73,11 @@ struct ProjectorOptions {
   // (wake ?wait=1, the outbox emitter). While run_once folds the next batch it may come up to one
   // fold late; wait_until_applied wakes at the commit itself. Must not call back into run_once.
   std::function<void(const CommittedBatch&)> on_commit;
+  // Fault injection, for tests of the recovery paths: called on the writer thread before each
+  // attempt to put a batch into a write transaction; a non-zero LMDB code fails that attempt as
+  // if a put had returned it (MDB_MAP_FULL grows the map, MDB_TXN_FULL refolds in smaller
+  // batches, anything else is final). Empty in production.
+  std::function<int()> commit_fault;
 };
 
 struct ProjectorMetrics {

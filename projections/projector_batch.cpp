@@ -222,7 +222,12 @@ WriteOutcome Projector::Impl::commit(BatchOutput& out) {
       outcome.failed_call = "mdb_txn_begin(write)";
       return outcome;
     }
-    outcome.rc = write_batch(txn, out, outcome.failed_call);
+    if (options.commit_fault) outcome.rc = options.commit_fault();
+    if (outcome.rc != 0) {
+      outcome.failed_call = "commit_fault (injected)";
+    } else {
+      outcome.rc = write_batch(txn, out, outcome.failed_call);
+    }
     const auto written_at = Clock::now();
     if (outcome.rc == 0) {
       outcome.rc = mdb_txn_commit(txn);  // frees the txn, committed or not
