@@ -1,5 +1,7 @@
 // `tally audit verify`: replay the log into a scratch directory and compare with the live views;
-//   on a difference, name the first differing event of each partition and exit 1.
+//   on a difference, name the first differing event of each partition and exit 3
+//   (exit_views_differ), so that a script can tell "the views do not match the log" from "could not
+//   check" (1) and a usage error (2).
 // `tally audit export ORG`: the org's statement (CSV, JSONL or a self-contained HTML page) with a
 //   reconciliation of opening balance, movements by kind and closing balance.
 #include <unistd.h>
@@ -19,6 +21,9 @@
 
 namespace tally::cli {
 namespace {
+
+// `audit verify` ran, and the replay of the log does not give the live views.
+inline constexpr int exit_views_differ = 3;
 
 constexpr const char* audit_usage =
     "usage: tally audit verify --data DIR (--journal DIR | --kafka BROKERS [--topic-prefix P])\n"
@@ -40,7 +45,11 @@ int run_verify(const Args& args) {
                                        "(default: a temporary directory, removed)")
       ("progress", po::value(&progress)->default_value("auto"), "auto, bar, lines or none (on stderr)");
   po::variables_map vm;
-  if (auto code = parse_options("audit verify", "--data DIR (--journal DIR | --kafka BROKERS)", args, options, vm)) {
+  if (auto code = parse_options("audit verify",
+                                "--data DIR (--journal DIR | --kafka BROKERS)\n"
+                                "exit status: 0 the replay gives the live views, 3 they differ (the first "
+                                "differing event of each partition is named), 1 could not check, 2 usage",
+                                args, options, vm)) {
     return *code;
   }
   if (progress != "auto" && progress != "bar" && progress != "lines" && progress != "none") {
@@ -63,7 +72,7 @@ int run_verify(const Args& args) {
   if (!report.is_ok()) return fail("audit verify", report.status());
   std::fputs(audit::format_verify_report(report.value()).c_str(), stdout);
   std::fflush(stdout);
-  return report.value().ok() ? exit_ok : exit_failure;
+  return report.value().ok() ? exit_ok : exit_views_differ;
 }
 
 int run_export(const Args& args) {

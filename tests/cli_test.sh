@@ -2,7 +2,8 @@
 # The tally command end to end, as a user runs it:
 #   tally dev (port 0) + tally produce --journal (another process) -> balance -> txns;
 #   a bad line stops produce, names line and field, and nothing after it is appended;
-#   SIGTERM while producers append -> "stopped cleanly"; a restart catches up, nothing lost.
+#   SIGTERM while producers append -> "stopped cleanly"; a restart catches up, nothing lost;
+#   audit verify's exit status: 0 same, 3 a changed journal byte, 1 cannot check.
 # Waits are on conditions with deadlines (polling the views), never fixed sleeps.
 set -euo pipefail
 tally="$1"
@@ -101,4 +102,34 @@ wait_until '[ "$(balance_micros acme)" = "$(( 104999861 - 1200 * 139 ))" ]' 60 "
 kill -TERM "$dev_pid"
 wait "$dev_pid" || fail "second tally dev exited non-zero"
 dev_pid=""
+# audit verify: 0 when a replay of the journal gives the live views, 3 when they differ (a journal
+# byte changed after the fact), 1 when it cannot check.
+cat > "$dir/marked.jsonl" <<JSON
+{"type":"purchase","idempotency_key":"tamper-1","org_id":"beta","occurred_at_ms":$t0,"credits_micros":1000000,"paid_minor":100,"currency":"usd","fee_minor":0,"bundles":1,"payment_ref":"pay-tamper-target-q"}
+JSON
+start_dev
+"$tally" produce --journal "$dir/d/journal" "$dir/marked.jsonl" >/dev/null
+wait_until '[ "$(balance_micros beta)" = "1000000" ]' 30 "the marked purchase"
+kill -TERM "$dev_pid"
+wait "$dev_pid" || fail "third tally dev exited non-zero"
+dev_pid=""
+verify() { "$tally" audit verify --data "$dir/d" --journal "$1" --progress none >"$dir/verify.out" 2>&1; }
+verify "$dir/d/journal" || fail "audit verify of untouched views exited $?: $(cat "$dir/verify.out")"
+set +e
+verify "$dir/no-such-journal"
+code=$?
+set -e
+[ "$code" = 1 ] || fail "audit verify without a journal exited $code: $(cat "$dir/verify.out")"
+# LMDB keeps no checksums: change the last byte of the payment ref wherever the file holds it.
+offsets=$(grep -obUa "pay-tamper-target-q" "$dir/d/journal/data.mdb" | cut -d: -f1)
+[ -n "$offsets" ] || fail "the marked record is not in the journal file"
+for at in $offsets; do
+  printf 'r' | dd of="$dir/d/journal/data.mdb" bs=1 seek=$((at + 18)) conv=notrunc status=none
+done
+set +e
+verify "$dir/d/journal"
+code=$?
+set -e
+[ "$code" = 3 ] || fail "audit verify of a changed journal exited $code: $(cat "$dir/verify.out")"
+grep -q "tamper-1" "$dir/verify.out" || fail "the report does not name the changed event: $(cat "$dir/verify.out")"
 echo "cli_test: ok"
