@@ -214,8 +214,8 @@ Status Projector::start(LogReader& reader) {
   m.ledger.expect_new_keys(std::min(backlog, key_index_reserve_max));
   m.rewind_folded();
   m.batch_limit = m.options.batch_events_max;
-  if (!m.writer.joinable()) m.writer = std::thread([&m] { m.writer_loop(); });
-  if (!m.collector.joinable()) m.collector = std::thread([&m] { m.collector_loop(); });
+  m.writer.start([&m](BatchOutput* out) { return m.commit(*out); });
+  m.collector.start([&m](LogReader* r) { return m.collect_batch(*r, false, m.collected); });
   m.started = true;
   return Status::ok();
 }
@@ -234,7 +234,7 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
     if (batches < m.options.run_batches_max) {
       if (read_ahead) {
         read_ahead = false;
-        if (Status s = m.wait_collected(); !s.is_ok()) return m.fail(s);
+        if (Status s = m.collector.wait(); !s.is_ok()) return m.fail(s);
         m.take_input(m.collected);
       } else {
         if (Status s = m.collect_batch(reader, committed == 0 && in_flight == 0, m.sync_input); !s.is_ok()) {
@@ -244,7 +244,7 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
       }
       if (!m.outputs[m.filling].batch.empty()) {
         if (batches + 1 < m.options.run_batches_max) {
-          m.start_collecting(reader);
+          m.collector.submit(&reader);
           read_ahead = true;
         }
         if (Status s = m.fold_batch(); !s.is_ok()) return m.fail(s);
@@ -255,7 +255,7 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
     if (outcome.rc == MDB_TXN_FULL && in_flight > 1) {
       // Too many dirty pages for one transaction: drop the batch and the one folded after it (and
       // the one read ahead), and read them again in batches half as big.
-      m.wait_collected();
+      m.collector.wait();
       read_ahead = false;
       if (Status s = m.rewind(reader, std::max<std::size_t>(1, in_flight / 2)); !s.is_ok()) return m.fail(s);
       in_flight = 0;
@@ -267,14 +267,14 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
     committed += in_flight;
     in_flight = 0;
     if (!folded) return committed;
-    m.submit(m.outputs[m.filling]);
+    m.writer.submit(&m.outputs[m.filling]);
     m.filling ^= 1;
     in_flight = m.outputs[m.filling ^ 1].batch.size();
   }
 }
 
 Status Projector::Impl::fail(Status status) {
-  wait_collected();
+  collector.wait();
   wait_writer();
   ledger.reset();
   failure = status;
@@ -389,36 +389,6 @@ void Projector::Impl::take_input(BatchInput& input) {
   BatchOutput& out = outputs[filling];
   out.arena.swap(input.arena);
   out.batch.swap(input.batch);
-}
-
-void Projector::Impl::start_collecting(LogReader& reader) {
-  {
-    std::lock_guard lock(collector_mutex);
-    assert(collector_reader == nullptr);
-    collector_reader = &reader;
-  }
-  collector_cv.notify_all();
-}
-
-Status Projector::Impl::wait_collected() {
-  std::unique_lock lock(collector_mutex);
-  collector_cv.wait(lock, [&] { return collector_reader == nullptr; });
-  return std::exchange(collector_status, Status::ok());
-}
-
-void Projector::Impl::collector_loop() {
-  std::unique_lock lock(collector_mutex);
-  for (;;) {
-    collector_cv.wait(lock, [&] { return collector_stop || collector_reader != nullptr; });
-    if (collector_reader == nullptr) return;  // stopping, and idle
-    LogReader& reader = *collector_reader;
-    lock.unlock();
-    Status status = collect_batch(reader, false, collected);
-    lock.lock();
-    collector_status = std::move(status);
-    collector_reader = nullptr;
-    collector_cv.notify_all();
-  }
 }
 
 }  // namespace tally

@@ -150,23 +150,8 @@ Status Projector::Impl::fold_batch() {
   return Status::ok();
 }
 
-void Projector::Impl::submit(BatchOutput& out) {
-  {
-    std::lock_guard lock(writer_mutex);
-    assert(writer_job == nullptr && !writer_outcome);
-    writer_job = &out;
-  }
-  writer_cv.notify_all();
-}
-
 WriteOutcome Projector::Impl::wait_writer() {
-  WriteOutcome outcome;
-  {
-    std::unique_lock lock(writer_mutex);
-    writer_cv.wait(lock, [&] { return writer_job == nullptr; });
-    if (writer_outcome) outcome = std::move(*writer_outcome);
-    writer_outcome.reset();
-  }
+  WriteOutcome outcome = writer.wait();
   std::vector<CommittedBatch> committed;
   {
     std::lock_guard lock(mutex);
@@ -178,37 +163,10 @@ WriteOutcome Projector::Impl::wait_writer() {
   return outcome;
 }
 
-void Projector::Impl::writer_loop() {
-  std::unique_lock lock(writer_mutex);
-  for (;;) {
-    writer_cv.wait(lock, [&] { return writer_stop || writer_job != nullptr; });
-    if (writer_job == nullptr) return;  // stopping, and idle
-    BatchOutput& job = *writer_job;
-    lock.unlock();
-    WriteOutcome outcome = commit(job);
-    lock.lock();
-    writer_outcome = std::move(outcome);
-    writer_job = nullptr;
-    writer_cv.notify_all();
-  }
-}
-
 Projector::Impl::~Impl() {
-  if (collector.joinable()) {
-    {
-      std::lock_guard lock(collector_mutex);
-      collector_stop = true;
-    }
-    collector_cv.notify_all();
-    collector.join();
-  }
-  if (!writer.joinable()) return;
-  {
-    std::lock_guard lock(writer_mutex);
-    writer_stop = true;
-  }
-  writer_cv.notify_all();
-  writer.join();
+  // Before the members their jobs use.
+  collector.stop();
+  writer.stop();
 }
 
 WriteOutcome Projector::Impl::commit(BatchOutput& out) {

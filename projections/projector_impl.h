@@ -17,14 +17,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "engine/fold.h"
 #include "projections/lmdb_ledger.h"
+#include "projections/one_job_worker.h"
 #include "projections/projector.h"
 #include "projections/put_buffer.h"
 #include "projections/records.h"
@@ -129,20 +128,10 @@ struct Projector::Impl {
   std::string prefetch_scope;
   std::string value_scratch;
 
-  // The writer thread and its one job.
-  std::thread writer;
-  std::mutex writer_mutex;
-  std::condition_variable writer_cv;
-  BatchOutput* writer_job = nullptr;  // handed over, not finished
-  bool writer_stop = false;
-  std::optional<WriteOutcome> writer_outcome;  // of the last job, until collected
-  // The collector thread and its one job: read the next batch from `collector_reader` into `collected`.
-  std::thread collector;
-  std::mutex collector_mutex;
-  std::condition_variable collector_cv;
-  LogReader* collector_reader = nullptr;  // handed over, not finished
-  bool collector_stop = false;
-  Status collector_status;  // of the last job
+  // The writer thread commits a batch; the collector thread reads the next batch from a reader
+  // into `collected`.
+  OneJobWorker<BatchOutput*, WriteOutcome> writer;
+  OneJobWorker<LogReader*, Status> collector;
   BatchInput collected;
   BatchInput sync_input;    // scratch of the batches run_once reads itself
 
@@ -170,21 +159,14 @@ struct Projector::Impl {
   Status collect_batch(LogReader& reader, bool wait, BatchInput& into) const;
   // Moves a collected batch into outputs[filling] (its old buffers go back to `input` for reuse).
   void take_input(BatchInput& input);
-  // Starts reading the next batch on the collector thread. REQUIRES: the collector is idle.
-  void start_collecting(LogReader& reader);
-  // Waits until the collector is idle; returns the status of its last job (ok if none).
-  Status wait_collected();
-  void collector_loop();
+
   // Folds the collected batch into outputs[filling] against a read txn.
   Status fold_batch();
   void record_effects(LogPosition position, BatchOutput& out);
 
-  // Hands `out` to the writer. REQUIRES: the writer is idle (wait_writer returned).
-  void submit(BatchOutput& out);
   // Waits until the writer is idle; returns the outcome of its last job (rc 0 if none) and calls
   // on_commit for every batch committed since the last call.
   WriteOutcome wait_writer();
-  void writer_loop();
   // Commits `out` in one write txn, growing the map on MDB_MAP_FULL and putting it again.
   WriteOutcome commit(BatchOutput& out);
   int write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
