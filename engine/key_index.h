@@ -7,8 +7,9 @@
 // memory per key. A table comes zeroed from calloc (no pass to fill it: big ones are fresh pages),
 // and tables of 8 MiB and more ask for transparent huge pages (madvise: a hint, not an error if
 // refused): with 4 KiB pages every probe into a big table also missed the TLB, and even a
-// prefetch waited for that page walk. Deletion shifts the following run back (no tombstones), so erase() (used to undo
-// a batch that was not committed) leaves the table as if the key had never been put.
+// prefetch waited for that page walk. Deletion shifts the following run back (no tombstones), so
+// erase() leaves the table as if the key had never been put. (The projector no longer undoes a
+// failed batch key by key: it reloads the index from the store.)
 //
 // A digest collision between two different keys needs about 2^64 keys; the index treats equal
 // digests as equal keys. The all-zero digest marks an empty slot, so digest() never returns it
@@ -20,7 +21,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "engine/digest.h"
 #include "engine/state.h"

@@ -6,8 +6,8 @@
 // thread reads batch N+2 from the log. At most one batch is with the writer and one with the
 // collector; run_once returns only when both are idle, so everything it counted is committed and
 // the caller's LogReader is no longer in use (a batch is read ahead only when the same run_once
-// call will fold it). The fold reads the store through a read txn: what batch N changed is in the ledger's
-// caches (projections/lmdb_ledger.h). A batch the writer cannot commit (other than MDB_MAP_FULL,
+// call will fold it). The fold reads the store through a read txn: what batch N changed is in the
+// ledger's caches (projections/lmdb_ledger.h). A batch the writer cannot commit (other than MDB_MAP_FULL,
 // which grows the map and puts the same batch again) stops the pipeline: MDB_TXN_FULL drops the
 // folded state, rewinds the reader to the committed offsets and goes on with smaller batches;
 // any other error is final for this Projector.
