@@ -3,9 +3,10 @@
 // the command starts (tests/stripe, installed by scripts/setup) or a Stripe-compatible URL given.
 //
 // The story (seed 002): an org prepays 100 credits with auto-recharge below 20; usage draws the
-// balance down; the recharge connector charges the saved card once (Idempotency-Key = signal id);
-// the AutoRefill lands and the balance is back above 100. A second org's card declines: the
-// PaymentFailed turns auto-refill off and more usage leaves it paused at zero.
+// balance down; the recharge connector charges the saved card once (Idempotency-Key = the signal
+// id, scoped by the signals log); the AutoRefill lands and the balance is back above 100. A second
+// org's card declines: the PaymentFailed turns auto-refill off and more usage leaves it paused at
+// zero.
 #include <boost/program_options.hpp>
 
 #include <chrono>
@@ -229,7 +230,7 @@ int run_demo_refill(const Args& args) {
     if (report.event_type == "auto_refill") {
       std::printf("recharge: charged the card once: %s, %lld.%02lld %s (Idempotency-Key %s%s) -> AutoRefill %s\n",
                   report.charge_id.c_str(), static_cast<long long>(report.amount_minor / 100),
-                  static_cast<long long>(report.amount_minor % 100), report.currency.c_str(), report.signal_id.c_str(),
+                  static_cast<long long>(report.amount_minor % 100), report.currency.c_str(), report.charge_key.c_str(),
                   report.replayed ? ", replayed" : "", report.event_key.c_str());
     } else {
       std::printf("recharge: charge failed (%s: %s) -> PaymentFailed %s\n", report.code.c_str(), report.message.c_str(),

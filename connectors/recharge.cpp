@@ -6,6 +6,7 @@
 #include <span>
 #include <utility>
 
+#include "engine/digest.h"
 #include "engine/event_factory.h"
 #include "engine/limits.h"
 
@@ -50,6 +51,14 @@ Result<int64_t> refill_amount_minor(int64_t credits_micros, int64_t credit_price
   return static_cast<int64_t>(amount);
 }
 
+std::string charge_idempotency_key(std::string_view log_identity, std::string_view signal_id) {
+  std::string key = "tally-";
+  key += murmur3_128(log_identity.data(), log_identity.size()).to_hex().substr(0, 16);
+  key += ':';
+  key += signal_id;
+  return key;
+}
+
 std::string auto_refill_key(std::string_view signal_id) { return "refill:" + std::string(signal_id); }
 std::string payment_failed_key(std::string_view signal_id) { return "refill-failed:" + std::string(signal_id); }
 
@@ -78,13 +87,15 @@ Result<std::unique_ptr<RechargeConnector>> RechargeConnector::open(LogReader& si
   if (!consumer.is_ok()) return consumer.status();
   if (!options.now_ms) options.now_ms = system_now_ms;
   return std::unique_ptr<RechargeConnector>(
-      new RechargeConnector(events, std::move(options), std::move(consumer.value())));
+      new RechargeConnector(events, std::move(options), std::move(consumer.value()), signals.identity()));
 }
 
-RechargeConnector::RechargeConnector(LogWriter& events, RechargeOptions options, std::unique_ptr<SignalConsumer> consumer)
+RechargeConnector::RechargeConnector(LogWriter& events, RechargeOptions options, std::unique_ptr<SignalConsumer> consumer,
+                                     std::string signals_identity)
     : events_(events),
       options_(std::move(options)),
       consumer_(std::move(consumer)),
+      signals_identity_(std::move(signals_identity)),
       // Backoff between attempts waits on the consumer's waker, so a stop does not sit out a delay.
       stripe_(options_.stripe, [waker = &consumer_->waker()](int64_t ms) { waker->sleep_for(ms); }) {}
 
@@ -124,7 +135,8 @@ Result<Handled> RechargeConnector::handle(const SignalRecord& signal) {
   request.customer = signal.payment_customer;
   request.amount_minor = credits_part.value() + options_.platform_fee_minor;
   request.currency = options_.currency;
-  request.idempotency_key = signal.signal_id;
+  request.idempotency_key = charge_idempotency_key(signals_identity_, signal.signal_id);
+  report.charge_key = request.idempotency_key;
   request.description = "Tally auto-refill for " + signal.org_id;
   request.metadata = {{"org_id", signal.org_id},
                       {"signal_id", signal.signal_id},

@@ -3,9 +3,13 @@
 // events log — AutoRefill on success, PaymentFailed on a decline or when retries run out.
 //
 // EXACTLY ONE CHARGE PER SIGNAL (whatever crashes where):
-//   1. The Stripe Idempotency-Key is the signal id. Any number of create_charge() calls for one
-//      signal — retries of one call, a rerun after a crash — make at most one charge; a repeat
-//      returns the first answer (same charge id).
+//   1. The Stripe Idempotency-Key is the signal id, scoped by the signals log it was read from
+//      (charge_idempotency_key). Any number of create_charge() calls for one signal — retries of
+//      one call, a rerun after a crash — make at most one charge; a repeat returns the first
+//      answer (same charge id). Signal ids are log positions, so two logs (a staging and a
+//      production journal, a ledger rebuilt on a new log) repeat them: without the scope, the
+//      second ledger's charge would reuse the first's key on a shared Stripe account and be
+//      refused (other parameters) or answered with the other ledger's charge.
 //   2. The concluding event's idempotency key is derived from the signal id ("refill:<id>",
 //      "refill-failed:<id>") and its fields from the signal, the options and the charge id only,
 //      so appending it again after a crash is a `duplicate` in the fold, not a second refill.
@@ -51,6 +55,7 @@ struct RechargeReport {
   std::string org_id;
   std::string event_type;   // "auto_refill" or "payment_failed"
   std::string event_key;    // its idempotency key
+  std::string charge_key;   // the Stripe Idempotency-Key (charge_idempotency_key); empty if never sent
   std::string charge_id;    // succeeded (and declines that name the failed charge)
   int64_t amount_minor = 0; // charged in total (credits part + fee)
   std::string currency;
@@ -88,6 +93,11 @@ struct RechargeOptions {
 // not > 0, "credit_price_minor" not > 0), too_large (over int64).
 Result<int64_t> refill_amount_minor(int64_t credits_micros, int64_t credit_price_minor);
 
+// The Stripe Idempotency-Key of the charge for a signal read from the log `log_identity`
+// (LogReader::identity()): "tally-<16 hex digits of the identity's digest>:<signal id>", at most
+// 23 + 178 bytes for the longest signal id (Stripe allows 255).
+std::string charge_idempotency_key(std::string_view log_identity, std::string_view signal_id);
+
 // The concluding events' idempotency keys for a signal.
 std::string auto_refill_key(std::string_view signal_id);
 std::string payment_failed_key(std::string_view signal_id);
@@ -110,7 +120,8 @@ class RechargeConnector {
   const SignalConsumer& consumer() const { return *consumer_; }
 
  private:
-  RechargeConnector(LogWriter& events, RechargeOptions options, std::unique_ptr<SignalConsumer> consumer);
+  RechargeConnector(LogWriter& events, RechargeOptions options, std::unique_ptr<SignalConsumer> consumer,
+                    std::string signals_identity);
   SignalHandler handler();
   Result<Handled> handle(const SignalRecord& signal);
   Status conclude(const SignalRecord& signal, RechargeReport report, int64_t credits_part_minor);
@@ -118,6 +129,7 @@ class RechargeConnector {
   LogWriter& events_;
   RechargeOptions options_;
   std::unique_ptr<SignalConsumer> consumer_;
+  std::string signals_identity_;  // scopes the Stripe Idempotency-Keys
   StripeClient stripe_;
 };
 

@@ -298,6 +298,7 @@ BOOST_AUTO_TEST_CASE(rate_limits_and_server_errors_are_retried_with_the_same_key
   BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "auto_refill") == 1; }));
   const std::vector<std::string> keys = flaky.keys();
   BOOST_REQUIRE(keys.size() == 3u);  // 429, 503, then through
+  BOOST_TEST(keys[0].rfind("tally-", 0) == 0u);  // scoped by the signals log
   BOOST_TEST(keys[0].find(":recharge_requested:" + org) != std::string::npos);
   BOOST_TEST(keys[1] == keys[0]);
   BOOST_TEST(keys[2] == keys[0]);
@@ -323,6 +324,39 @@ BOOST_AUTO_TEST_CASE(retries_that_run_out_conclude_with_payment_failed_timeout) 
   }
   BOOST_TEST(!running.state(org)->auto_refill.enabled);
   BOOST_TEST(charges_for(org) == 0u);
+}
+
+// Two ledgers (a staging and a production journal, or a ledger rebuilt on a new log) that share
+// one Stripe account and both have an org of the same name: their first refill signals have the
+// same id. Each must still make its own charge, not be answered with the other's.
+BOOST_AUTO_TEST_CASE(two_ledgers_with_the_same_org_on_one_stripe_account_each_make_their_own_charge) {
+  const std::string org = unique_name("twin");
+  std::vector<std::string> charge_ids, signal_ids;
+  for (int ledger = 0; ledger < 2; ++ledger) {
+    const std::string customer = customer_with("tok_visa");
+    RunningNode running(recharge_options(emulator().base_url()));
+    OrgScript script(running.node->events_writer(), org);
+    BOOST_REQUIRE(script.rate_card().is_ok());
+    BOOST_REQUIRE(script.purchase(50).is_ok());
+    BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
+    BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());  // 5 left
+    BOOST_REQUIRE_MESSAGE(wait_until([&] {
+                            return count_history(running.views(), org, "auto_refill") +
+                                       count_history(running.views(), org, "payment_failed") == 1;
+                          }),
+                          "the refill request of ledger " << ledger << " was not concluded");
+    for (const HistoryEntry& entry : history(running.views(), org)) {
+      if (entry.type == "payment_failed") BOOST_ERROR("ledger " << ledger << ": payment_failed: " << entry.reason_text);
+      if (entry.type != "auto_refill") continue;
+      charge_ids.push_back(entry.payment_ref);
+      signal_ids.push_back(entry.idempotency_key);
+    }
+    BOOST_TEST(running.state(org)->balance_micros == 105 * micros);
+  }
+  BOOST_REQUIRE(charge_ids.size() == 2u);
+  BOOST_TEST(signal_ids[0] == signal_ids[1]);  // the same request id in both ledgers
+  BOOST_TEST(charge_ids[0] != charge_ids[1]);
+  BOOST_TEST(charges_for(org) == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(on_kafka_the_request_travels_through_the_signals_topic_and_the_refill_lands) {

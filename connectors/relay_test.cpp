@@ -18,6 +18,7 @@
 #include "connectors/recharge.h"
 #include "connectors/signal_consumer.h"
 #include "connectors/testing/relay_harness.h"
+#include "engine/limits.h"
 #include "log/journal.h"
 #include "projections/projector.h"
 
@@ -259,6 +260,20 @@ BOOST_AUTO_TEST_CASE(refill_amount_is_exact_and_rounds_up) {
   BOOST_TEST((refill_amount_minor(INT64_MAX, INT64_MAX).status().code() == Status::Code::too_large));
   BOOST_TEST(auto_refill_key("0:7:recharge_requested:acme") == "refill:0:7:recharge_requested:acme");
   BOOST_TEST(payment_failed_key("0:7:recharge_requested:acme") == "refill-failed:0:7:recharge_requested:acme");
+}
+
+BOOST_AUTO_TEST_CASE(charge_keys_are_the_signal_id_scoped_by_the_signals_log) {
+  const std::string signal = "0:7:recharge_requested:acme";
+  const std::string here = "journal:0b4c1f9e-5a77-4d2c-9f10-3e8a6d2b7c41/tally.signals";
+  const std::string key = charge_idempotency_key(here, signal);
+  BOOST_TEST(key == charge_idempotency_key(here, signal));  // a rerun of the same request: the same key
+  BOOST_TEST(key != charge_idempotency_key("journal:7d2e8a10-1c3b-4f5e-8a9d-6b4c2e1f0a93/tally.signals", signal));
+  BOOST_TEST(key.rfind("tally-", 0) == 0u);
+  BOOST_TEST(key.ends_with(":" + signal));
+  const std::string longest =
+      "2147483647:9223372036854775807:recharge_requested:" + std::string(limits::org_id_bytes_max, 'o');
+  BOOST_TEST(charge_idempotency_key("kafka:MkU3OEVBNTcwNTJENDM2Qk/tally.signals", longest).size() <=
+             stripe_idempotency_key_bytes_max);
 }
 
 BOOST_AUTO_TEST_CASE(enforcement_kinds_and_webhook_fields) {
