@@ -95,6 +95,7 @@ void BatchOutput::clear() {
   outbox.clear();
   partitions.clear();
   usage.clear();
+  payments.clear();
   history_count = 0;  // `arena` and `batch` hold the collected records: not cleared here
   outbox_added = 0;
   records = 0;
@@ -312,6 +313,12 @@ void Projector::Impl::encode_histories(BatchOutput& out) {
     write_scratch.clear();
     store::append_history(write_scratch, f);
     out.history.add(history_key_scratch, write_scratch);
+    const auto body = static_cast<fb::Body>(f.body_type);
+    if (f.outcome == Outcome::applied && (body == fb::Body::Purchase || body == fb::Body::AutoRefill) &&
+        !f.payment_ref.empty() && f.payment_ref.size() <= store::payment_ref_indexed_bytes_max) {
+      store::encode_payment(write_scratch, pending.org_id, f.idempotency_key, f.paid_minor, f.fee_minor);
+      out.payments.add(f.payment_ref, write_scratch);
+    }
     if (pending.usage == nullptr) continue;
     // The usage roll-up delta of an applied usage event.
     const fb::Usage& u = *pending.usage;
@@ -353,6 +360,16 @@ int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& fa
   // Outbox sequences only grow: MDB_APPEND skips the key search.
   if (int rc = put_all(Db::outbox, out.outbox, MDB_APPEND); rc != 0) return rc;
   if (int rc = write_rollups(txn, out, failed_call); rc != 0) return rc;
+  // The first purchase that names a payment keeps it (a later one is a different purchase, or a
+  // replayed webhook that the fold applied under another key).
+  out.payments.sort_by_key();
+  if (int rc = out.payments.for_each([&](auto k, auto v) {
+        const int rc = put(Db::payments, k, v, MDB_NOOVERWRITE);
+        return rc == MDB_KEYEXIST ? 0 : rc;
+      });
+      rc != 0) {
+    return rc;
+  }
   if (int rc = put_all(Db::partitions, out.partitions, 0); rc != 0) return rc;
 
   store::encode_stats(write_scratch, out.stats);

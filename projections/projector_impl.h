@@ -72,6 +72,7 @@ struct BatchOutput {
   PutBuffer outbox;
   PutBuffer partitions;
   PutBuffer usage;                    // usage key → one usage event's roll-up delta (with names; the writer's)
+  PutBuffer payments;                 // payment ref → purchase (the writer's)
   std::vector<Offset> next;           // per partition, after this batch
   uint64_t outbox_next = 1;
   uint64_t outbox_added = 0;

@@ -424,6 +424,30 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   BOOST_REQUIRE(!projector.is_ok());
   BOOST_CHECK(projector.status().code() == Status::Code::corruption);
 
+  // A store of the format before "payments" existed: the version is named, not the missing database.
+  {
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta, payments;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "payments", 0, &payments), 0);
+    BOOST_REQUIRE_EQUAL(mdb_drop(txn, payments, 1), 0);
+    std::string key = "format_version";
+    char version[4] = {0, 0, 0, 3};
+    MDB_val k{key.size(), key.data()}, v{4, version};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto old_views = ViewReader::open(dir.path);
+  BOOST_REQUIRE(!old_views.is_ok());
+  BOOST_CHECK_NE(old_views.status().message().find("format version 3"), std::string::npos);
+  BOOST_CHECK_NE(old_views.status().message().find("replay"), std::string::npos);
+
   // Another LMDB environment (a journal, say) is never taken for a store.
   {
     const std::string other = dir.sub("other-env");
@@ -621,6 +645,41 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
 
 // The idempotency index lives in the projector's memory: a new projector must load it from the
 // store, and a batch that was not committed (the map filled up) must not leave its keys behind.
+BOOST_AUTO_TEST_CASE(a_payment_reference_finds_the_purchase_it_settled) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "org-pay", other = "org-other";
+  const int64_t t = 1'770'000'000'000;
+  const PaymentFields checkout{50'000'000, 5'000, "usd", 30, 1, "pi_1"};
+  log.append(org, make_purchase(EventHeader{"evt_1", org, t}, checkout));
+  log.append(org, make_purchase(EventHeader{"evt_1", org, t}, checkout));  // a resent webhook: duplicate
+  // Another purchase naming the same payment: the first purchase keeps the reference.
+  log.append(other, make_purchase(EventHeader{"evt_2", other, t + 1}, PaymentFields{20'000'000, 2'000, "usd", 0, 1, "pi_1"}));
+  // Rejected (no credits): never indexed.
+  log.append(org, make_purchase(EventHeader{"evt_3", org, t + 2}, PaymentFields{-5, 1, "usd", 0, 1, "pi_bad"}));
+  log.append(org, make_auto_refill(EventHeader{"refill:s1", org, t + 3}, PaymentFields{100'000'000, 10'000, "usd", 0, 1, "ch_9"}, "s1"));
+  log.append(org, make_refund(EventHeader{"evt_r", org, t + 4}, "evt_1", 10'000'000, false));
+  project_all(dir.path, log, small_batches());
+  auto views = ok(ViewReader::open(dir.path));
+
+  const auto checkout_payment = ok(views->purchase_by_payment("pi_1"));
+  BOOST_REQUIRE(checkout_payment.has_value());
+  BOOST_CHECK_EQUAL(checkout_payment->org_id, org);
+  BOOST_CHECK_EQUAL(checkout_payment->purchase_key, "evt_1");
+  BOOST_CHECK_EQUAL(checkout_payment->credits_micros, 50'000'000);
+  BOOST_CHECK_EQUAL(checkout_payment->refunded_micros, 10'000'000);
+  BOOST_CHECK_EQUAL(checkout_payment->paid_minor, 5'000);
+  BOOST_CHECK_EQUAL(checkout_payment->fee_minor, 30);
+  const auto refill = ok(views->purchase_by_payment("ch_9"));
+  BOOST_REQUIRE(refill.has_value());
+  BOOST_CHECK_EQUAL(refill->purchase_key, "refill:s1");
+  BOOST_CHECK_EQUAL(refill->credits_micros, 100'000'000);
+  BOOST_CHECK(!ok(views->purchase_by_payment("pi_bad")).has_value());
+  BOOST_CHECK(!ok(views->purchase_by_payment("pi_unknown")).has_value());
+  BOOST_CHECK(!ok(views->purchase_by_payment("")).has_value());
+  BOOST_CHECK(!ok(views->purchase_by_payment(std::string(300, 'x'))).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   TempDir dir;
   MemoryLog log(4);

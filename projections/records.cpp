@@ -332,6 +332,19 @@ bool decode_reject(std::string_view bytes, RejectEntry& e) {
   return true;
 }
 
+void encode_payment(std::string& out, std::string_view org_id, std::string_view purchase_key, int64_t paid_minor,
+                    int64_t fee_minor) {
+  out.clear();
+  ByteWriter(out).u8(record_format_version).str(org_id).str(purchase_key).i64(paid_minor).i64(fee_minor);
+}
+
+bool decode_payment(std::string_view bytes, PaymentPurchase& p) {
+  ByteReader r(bytes);
+  uint8_t format = 0;
+  return r.u8(format) && format == record_format_version && r.str(p.org_id) && r.str(p.purchase_key) &&
+         r.i64(p.paid_minor) && r.i64(p.fee_minor) && r.done();
+}
+
 void encode_outbox(std::string& out, std::string_view signal_id, std::string_view signal_bytes) {
   out.clear();
   ByteWriter(out).str(signal_id);

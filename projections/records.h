@@ -93,6 +93,11 @@ void encode_reject(std::string& out, std::string_view org_id, std::string_view i
                    std::string_view detail);
 bool decode_reject(std::string_view bytes, RejectEntry& reject);  // `position` is left alone
 
+// "payments" values: the purchase a payment settled.
+void encode_payment(std::string& out, std::string_view org_id, std::string_view purchase_key, int64_t paid_minor,
+                    int64_t fee_minor);
+bool decode_payment(std::string_view bytes, PaymentPurchase& payment);  // credits and refunded are left alone
+
 void encode_outbox(std::string& out, std::string_view signal_id, std::string_view signal_bytes);
 bool decode_outbox(std::string_view bytes, std::string_view& signal_id, std::string_view& signal_bytes);
 

@@ -33,6 +33,13 @@ Registry& registry() {
   return *r;
 }
 
+// store_format_version as stored in "meta".
+std::string version_bytes() {
+  std::string bytes;
+  put_u32_be(bytes, store_format_version);
+  return bytes;
+}
+
 }  // namespace
 
 const char* db_name(Db db) {
@@ -47,6 +54,7 @@ const char* db_name(Db db) {
     case Db::outbox: return "outbox";
     case Db::rejects: return "rejects";
     case Db::partitions: return "partitions";
+    case Db::payments: return "payments";
   }
   return "unknown";
 }
@@ -261,13 +269,27 @@ Status StoreEnv::open_databases() {
                                   "(a journal?); give the projector a directory of its own");
     }
   }
+  // A store of another format version says so, whichever database it lacks.
+  auto wrong_version = [&](std::string_view bytes) {
+    const uint32_t version = bytes.size() == 4 ? get_u32_be(bytes) : 0;
+    return Status::error(Status::Code::corruption,
+                         "store in " + dir_ + " has format version " + std::to_string(version) +
+                             "; this build reads version " + std::to_string(store_format_version) +
+                             " (replay the log into a fresh data dir)");
+  };
   for (int i = 0; i < db_count; ++i) {
     const Db db = static_cast<Db>(i);
     int rc = mdb_dbi_open(txn, db_name(db), rw ? MDB_CREATE : 0u, &dbis_[static_cast<std::size_t>(i)]);
-    if (rc == MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND) {  // read-only, so "meta" is open
+      MDB_val version_key = to_val(meta_format_version);
+      MDB_val version;
+      Status status = Status::error(Status::Code::corruption, std::string("store in ") + dir_ + " has no database \"" +
+                                                                  db_name(db) + "\" (not a projection store, or damaged)");
+      if (mdb_get(txn, meta, &version_key, &version) == 0 && from_val(version) != version_bytes()) {
+        status = wrong_version(from_val(version));
+      }
       mdb_txn_abort(txn);
-      return Status::error(Status::Code::corruption, std::string("store in ") + dir_ + " has no database \"" +
-                                                         db_name(db) + "\" (not a projection store, or damaged)");
+      return status;
     }
     if (rc != 0) {
       mdb_txn_abort(txn);
@@ -279,8 +301,7 @@ Status StoreEnv::open_databases() {
   MDB_val value;
   int rc = mdb_get(txn, dbis_[0], &key, &value);
   if (rc == MDB_NOTFOUND && rw) {
-    std::string bytes;
-    put_u32_be(bytes, store_format_version);
+    const std::string bytes = version_bytes();
     MDB_val v = to_val(bytes);
     rc = mdb_put(txn, dbis_[0], &key, &v, 0);
     MDB_val kind_key = to_val(meta_store_kind);
@@ -297,14 +318,9 @@ Status StoreEnv::open_databases() {
     mdb_txn_abort(txn);
     return lmdb_error("mdb_get(meta format_version)", rc);
   } else {
-    const std::string_view bytes = from_val(value);
-    const uint32_t version = bytes.size() == 4 ? get_u32_be(bytes) : 0;
-    if (version != store_format_version) {
+    if (from_val(value) != version_bytes()) {
       mdb_txn_abort(txn);
-      return Status::error(Status::Code::corruption,
-                           "store in " + dir_ + " has format version " + std::to_string(version) +
-                               "; this build reads version " + std::to_string(store_format_version) +
-                               " (replay the log into a fresh data dir)");
+      return wrong_version(from_val(value));
     }
   }
   if (rc = mdb_txn_commit(txn); rc != 0) return lmdb_error("mdb_txn_commit(open)", rc);

@@ -65,6 +65,14 @@
 //   "outbox"      sequence (u64 BE), dense from 1        str(signal id) + encoded Signal (TLS1)
 //   "rejects"     partition (u32 BE) offset (u64 BE)     projections/records.h: RejectEntry
 //   "partitions"  partition (u32 BE)                     i64 next offset + encode(PartitionState)
+//   "payments"    payment ref of an applied purchase or  projections/records.h: encode_payment (org,
+//                 auto-refill (its payment_ref: a Stripe  purchase key, paid_minor, fee_minor). The
+//                 payment intent, charge or Checkout      first purchase with a ref keeps it. An
+//                 Session id)                             index over "history", so not in the
+//                                                        digests; it maps a refund that carries no
+//                                                        Tally metadata to its purchase. Refs
+//                                                        over payment_ref_indexed_bytes_max are
+//                                                        not indexed (payment ids are ~30 bytes).
 //
 // History rule: an event gets a history entry of its org when it names a valid org id, the org
 // exists after the fold and its home partition is the event's partition. Events of an org never
@@ -92,19 +100,20 @@
 
 namespace tally::store {
 
-// 3: "history" and "keys" values are chunks of records (2: one record per key; 1: "keys" kept
-// the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 3;
+// 4: adds "payments". 3: "history" and "keys" values are chunks of records (2: one record per
+// key; 1: "keys" kept the keys themselves, ordered by key).
+inline constexpr uint32_t store_format_version = 4;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
+inline constexpr std::size_t payment_ref_indexed_bytes_max = 255;  // "payments" keys (LMDB keys ≤ 511)
 inline constexpr unsigned readers_max = 512;  // reader slots, all processes
 inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
 inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
 inline constexpr std::size_t map_size_max_bytes = std::size_t{1} << 42;  // 4 TiB
 
-enum class Db : int { meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions };
-inline constexpr int db_count = 10;
+enum class Db : int { meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments };
+inline constexpr int db_count = 11;
 const char* db_name(Db db);
 
 inline constexpr std::string_view meta_format_version = "format_version";

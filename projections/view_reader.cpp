@@ -291,6 +291,29 @@ class LmdbViewReader final : public ViewReader {
     return stats;
   }
 
+  Result<std::optional<PaymentPurchase>> purchase_by_payment(std::string_view payment_ref) override {
+    if (payment_ref.empty() || payment_ref.size() > store::payment_ref_indexed_bytes_max) return std::optional<PaymentPurchase>();
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::string_view bytes;
+    int rc = txn->get(Db::payments, payment_ref, bytes);
+    if (rc == MDB_NOTFOUND) return std::optional<PaymentPurchase>();
+    if (rc != 0) return store::lmdb_error("mdb_get(payments)", rc);
+    PaymentPurchase payment;
+    if (!store::decode_payment(bytes, payment)) return corrupt(Db::payments);
+    std::string purchase_key;
+    store::pair_key(purchase_key, payment.org_id, payment.purchase_key);
+    rc = txn->get(Db::purchases, purchase_key, bytes);
+    if (rc != 0 && rc != MDB_NOTFOUND) return store::lmdb_error("mdb_get(purchases)", rc);
+    if (rc == 0) {  // absent only in a damaged store: the payment still names its purchase
+      PurchaseRecord record;
+      if (!decode(bytes, record)) return corrupt(Db::purchases);
+      payment.credits_micros = record.credits_micros;
+      payment.refunded_micros = record.refunded_micros;
+    }
+    return std::optional<PaymentPurchase>(std::move(payment));
+  }
+
   Result<std::vector<ViewStorage>> storage() override {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();

@@ -106,6 +106,16 @@ struct RejectEntry {
   std::string detail;
 };
 
+// The purchase (or auto-refill) that a payment settled, found by its payment reference.
+struct PaymentPurchase {
+  std::string org_id;
+  std::string purchase_key;     // the purchase event's idempotency key
+  int64_t credits_micros = 0;   // credits it bought (the "purchases" view)
+  int64_t refunded_micros = 0;  // credits refunded so far
+  int64_t paid_minor = 0;       // price of the credits, minor units (the fee not included)
+  int64_t fee_minor = 0;        // platform fee paid on top
+};
+
 struct OutboxEntry {
   uint64_t sequence = 0;   // dense, in emission order
   std::string signal_id;
@@ -161,6 +171,13 @@ class ViewReader {
   // identical digests on every machine. Excludes bookkeeping that is not a fold result
   // (emitter progress, map size, stats).
   virtual Result<std::map<std::string, Digest128>> digests() = 0;
+  // The applied purchase or auto-refill whose payment_ref is `payment_ref` (a Stripe payment
+  // intent, charge or Checkout Session id); nullopt if none. Maps a refund whose charge carries no
+  // Tally metadata to its purchase. (Added after the first API; default: unavailable.)
+  virtual Result<std::optional<PaymentPurchase>> purchase_by_payment(std::string_view payment_ref) {
+    (void)payment_ref;
+    return Status::error(Status::Code::unavailable, "payment lookup not available");
+  }
   // Entries and pages of every view (added after the first API; default: unavailable).
   virtual Result<std::vector<ViewStorage>> storage() {
     return Status::error(Status::Code::unavailable, "storage statistics not available");
