@@ -133,6 +133,30 @@ BOOST_AUTO_TEST_CASE(stripe_checkout_with_a_valid_signature_is_a_purchase_once) 
   BOOST_TEST(state->balance_micros == 200 * micros);
 }
 
+BOOST_AUTO_TEST_CASE(a_dashboard_refund_of_a_checkout_purchase_is_found_by_its_payment_intent) {
+  IngestNode ingest;
+  const std::string checkout = read_testdata("stripe_checkout_session_completed.json");
+  BOOST_TEST(first_outcome(ingest.stripe(checkout, sign_stripe_payload(checkout, stripe_secret, now_s))) == "applied");
+  // The refund's charge carries no metadata (Checkout keeps it on the session); its payment
+  // intent is the purchase's payment_ref.
+  const std::string refund = replace_once(read_testdata("stripe_charge_refunded.json"), R"("metadata": {
+        "org_id": "acme-corp",
+        "purchase_key": "evt_1PqR7sLkdIwHu7ixA2bC3dE4",
+        "credits_micros": "200000000",
+        "fee_minor": "600"
+      },)", R"("metadata": {},)");
+  const HttpResponse refunded = ingest.stripe(refund, sign_stripe_payload(refund, stripe_secret, now_s));
+  BOOST_TEST(refunded.status_code == 200, refunded.body);
+  BOOST_TEST(first_outcome(refunded) == "applied");
+  const auto state = org_state(*ingest.node->views(), "acme-corp");
+  BOOST_REQUIRE(state.has_value());
+  BOOST_TEST(state->balance_micros == 100 * micros);  // 10000 of the 20000 credit part: half of 200
+  const auto payment = ingest.node->views()->purchase_by_payment("pi_3PqR7rLkdIwHu7ix1AbCdEfG");
+  BOOST_REQUIRE(payment.is_ok());
+  BOOST_REQUIRE(payment->has_value());
+  BOOST_TEST(payment.value()->refunded_micros == 100 * micros);
+}
+
 BOOST_AUTO_TEST_CASE(stripe_webhooks_with_bad_signatures_are_refused) {
   IngestNode ingest;
   const std::string body = read_testdata("stripe_checkout_session_completed.json");

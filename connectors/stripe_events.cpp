@@ -195,15 +195,6 @@ Result<MappedEvent> map_refund(const StripeEventHead& head, const FieldReader& e
   Result<std::optional<FieldReader>> metadata = charge.optional_object("metadata");
   if (!metadata.is_ok()) return metadata.status();
   const std::string metadata_path = charge.field("metadata");
-  Result<int64_t> bundles = read_bundles(metadata.value(), metadata_path);
-  if (!bundles.is_ok()) return bundles.status();
-  Result<int64_t> credits = purchased_credits(metadata.value(), metadata_path, bundles.value(), config);
-  if (!credits.is_ok()) return credits.status();
-  Result<int64_t> fee = metadata_amount(metadata.value(), "fee_minor", 0);
-  if (!fee.is_ok()) return fee.status();
-  const int64_t base = amount.value() - fee.value();
-  if (base <= 0) return Status::invalid(metadata_path + ".fee_minor", "must be less than data.object.amount");
-
   // Which purchase: metadata first, then the configured lookup.
   PurchaseRef ref;
   const bool has_metadata_ref =
@@ -230,8 +221,24 @@ Result<MappedEvent> map_refund(const StripeEventHead& head, const FieldReader& e
     ref = std::move(*found);
   }
 
-  const int64_t refund_credits = proportional_credits(credits.value(), refunded.value(), base) -
-                                 proportional_credits(credits.value(), previously_refunded, base);
+  // What the purchase bought: the ledger's own record when the lookup found it, else the metadata.
+  int64_t credits = ref.credits_micros;
+  int64_t fee = ref.fee_minor;
+  if (credits <= 0) {
+    Result<int64_t> bundles = read_bundles(metadata.value(), metadata_path);
+    if (!bundles.is_ok()) return bundles.status();
+    Result<int64_t> from_metadata = purchased_credits(metadata.value(), metadata_path, bundles.value(), config);
+    if (!from_metadata.is_ok()) return from_metadata.status();
+    credits = from_metadata.value();
+    Result<int64_t> metadata_fee = metadata_amount(metadata.value(), "fee_minor", 0);
+    if (!metadata_fee.is_ok()) return metadata_fee.status();
+    fee = metadata_fee.value();
+  }
+  const int64_t base = amount.value() - fee;
+  if (base <= 0) return Status::invalid(metadata_path + ".fee_minor", "must be less than data.object.amount");
+
+  const int64_t refund_credits = proportional_credits(credits, refunded.value(), base) -
+                                 proportional_credits(credits, previously_refunded, base);
   if (refund_credits <= 0) return MappedEvent::ignore("refund adds no credits to return (fee only, or nothing new)");
 
   json::object out = make_event("refund", EventEnvelope{head.id, ref.org_id, head.occurred_at_ms,

@@ -25,10 +25,15 @@
 //   idempotency_key = event `id`; occurred_at_ms = `created` × 1000; correlation_id = charge id
 //   org_id, purchase_key = `metadata.org_id`, `metadata.purchase_key` (the Tally idempotency key of
 //                     the purchase or auto-refill), else config.find_purchase(payment_intent or
-//                     charge id). The recharge connector puts both on the charges it makes.
+//                     charge id). The recharge connector puts both on the charges it makes; a
+//                     Checkout Session's charge has no metadata of its own, so a refund of a
+//                     Checkout purchase is found by its payment intent (a node looks it up in the
+//                     views: ViewReader::purchase_by_payment).
 //   credits_micros  = the part of the purchase's credits that this event newly refunds:
-//        C    = `metadata.credits_micros` (credits the charge bought), else bundles × per-bundle
-//        base = `amount` − `metadata.fee_minor` (the platform fee is refunded last)
+//        C    = the found purchase's credits (lookup), else `metadata.credits_micros` (credits the
+//               charge bought), else bundles × per-bundle
+//        base = `amount` − fee, fee = the found purchase's fee, else `metadata.fee_minor`, else 0
+//               (the platform fee is refunded last)
 //        f(x) = floor(C × min(x, base) / base)                 (128-bit, integers only)
 //        credits = f(`amount_refunded`) − f(`data.previous_attributes.amount_refunded`, else 0)
 //     `amount_refunded` is cumulative across partial refunds, hence the difference. Rounding down
@@ -58,6 +63,10 @@ namespace tally::connectors {
 struct PurchaseRef {
   std::string org_id;
   std::string purchase_key;
+  // From a lookup in the views (0 = unknown): the credits the purchase bought and the platform fee
+  // paid on top. They stand in for the charge's metadata.credits_micros and metadata.fee_minor.
+  int64_t credits_micros = 0;
+  int64_t fee_minor = 0;
 };
 
 struct StripeMappingConfig {

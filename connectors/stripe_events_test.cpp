@@ -203,6 +203,30 @@ BOOST_AUTO_TEST_CASE(refund_purchase_found_through_lookup_when_metadata_lacks_it
   BOOST_TEST(asked == "pi_3PqR7rLkdIwHu7ix1AbCdEfG;");
 }
 
+BOOST_AUTO_TEST_CASE(refund_of_a_checkout_charge_without_metadata_takes_credits_and_fee_from_the_ledger) {
+  // A Checkout Session's metadata stays on the session: the charge Stripe refunds carries none.
+  const std::string payload = replace_once(refund(), R"("metadata": {
+        "org_id": "acme-corp",
+        "purchase_key": "evt_1PqR7sLkdIwHu7ixA2bC3dE4",
+        "credits_micros": "200000000",
+        "fee_minor": "600"
+      },)", R"("metadata": {},)");
+  BOOST_TEST(map_error(payload).field() == "data.object.metadata.purchase_key");  // no lookup configured
+
+  StripeMappingConfig config;
+  config.find_purchase = [](std::string_view ref) -> std::optional<PurchaseRef> {
+    if (ref != "pi_3PqR7rLkdIwHu7ix1AbCdEfG") return std::nullopt;
+    PurchaseRef found{"acme-corp", "evt_checkout"};
+    found.credits_micros = 300'000'000;  // what the ledger credited for the 20000 + 600 fee charge
+    found.fee_minor = 600;
+    return found;
+  };
+  const MappedEvent mapped = map_ok(payload, config);
+  BOOST_TEST(mapped.event.at("org_id").as_string() == "acme-corp");
+  BOOST_TEST(mapped.event.at("purchase_key").as_string() == "evt_checkout");
+  BOOST_TEST(mapped.event.at("credits_micros").as_int64() == 150'000'000);  // 10000 of 20000: half
+}
+
 BOOST_AUTO_TEST_CASE(refund_missing_fields_are_named) {
   BOOST_TEST(map_error(replace_once(refund(), R"("amount": 20600,)", "")).field() == "data.object.amount");
   BOOST_TEST(map_error(replace_once(refund(), R"("amount_refunded": 10000,)", "")).field() ==

@@ -275,7 +275,21 @@ Status Node::start_api(const NodeOptions& options) {
   }
   server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait_applied, metrics);
   if (options.ingest.has_value()) {
-    if (Status s = connectors::add_ingest_routes(*server_, *options.ingest); !s.is_ok()) return s;
+    connectors::IngestOptions ingest = *options.ingest;
+    if (ingest.stripe.has_value() && !ingest.stripe->mapping.find_purchase) {
+      // Refunds of Checkout purchases carry no Tally metadata: find them by payment in the views.
+      ingest.stripe->mapping.find_purchase = [views = views_.get()](std::string_view ref)
+          -> std::optional<connectors::PurchaseRef> {
+        auto found = views->purchase_by_payment(ref);
+        if (!found.is_ok() || !found->has_value()) return std::nullopt;
+        const PaymentPurchase& p = *found.value();
+        connectors::PurchaseRef out{p.org_id, p.purchase_key};
+        out.credits_micros = p.credits_micros;
+        out.fee_minor = p.fee_minor;
+        return out;
+      };
+    }
+    if (Status s = connectors::add_ingest_routes(*server_, std::move(ingest)); !s.is_ok()) return s;
   }
   if (options.add_routes) {
     if (Status s = options.add_routes(*server_); !s.is_ok()) return s;
