@@ -63,11 +63,22 @@ std::size_t drain(Projector& projector, LogReader& reader) {
   }
 }
 
-std::size_t project_all(const std::string& dir, MemoryLog& log, const ProjectorOptions& options) {
+struct Projected {
+  std::size_t records = 0;
+  ProjectorMetrics metrics;  // what the projector counted: map grows, batch retries, …
+};
+
+// A fresh projector on `dir` folds the whole log.
+Projected project(const std::string& dir, MemoryLog& log, const ProjectorOptions& options) {
   auto projector = ok(Projector::open(dir, options));
   auto reader = log.reader();
   ok(projector->start(*reader));
-  return drain(*projector, *reader);
+  const std::size_t records = drain(*projector, *reader);
+  return Projected{records, projector->metrics()};
+}
+
+std::size_t project_all(const std::string& dir, MemoryLog& log, const ProjectorOptions& options) {
+  return project(dir, log, options).records;
 }
 
 void fill(MemoryLog& log, uint64_t seed, std::size_t events, int orgs = 40) {
@@ -260,24 +271,16 @@ BOOST_AUTO_TEST_CASE(a_tiny_map_grows_and_gives_the_same_digest) {
   tiny.map_size_bytes = std::size_t{64} << 10;
   ProjectorOptions large = small_batches();
   large.map_size_bytes = std::size_t{1} << 30;
-  {
-    auto projector = ok(Projector::open(dir.sub("tiny"), tiny));
-    auto reader = log.reader();
-    ok(projector->start(*reader));
-    drain(*projector, *reader);
-    BOOST_CHECK_GT(projector->metrics().map_grows, 3u);
-    BOOST_TEST_MESSAGE("map grows: " << projector->metrics().map_grows);
-  }
+  const Projected grown = project(dir.sub("tiny"), log, tiny);
+  BOOST_CHECK_GT(grown.metrics.map_grows, 3u);
+  BOOST_TEST_MESSAGE("map grows: " << grown.metrics.map_grows);
   project_all(dir.sub("large"), log, large);
   const auto a = digests_of(dir.sub("tiny"));
   const auto b = digests_of(dir.sub("large"));
   BOOST_CHECK(a == b);
   check_views(dir.sub("tiny"), Reference(log));
   // Reopening with the tiny option keeps the grown map (no regrowth from scratch).
-  auto projector = ok(Projector::open(dir.sub("tiny"), tiny));
-  auto reader = log.reader();
-  ok(projector->start(*reader));
-  BOOST_CHECK_EQUAL(drain(*projector, *reader), 0u);
+  BOOST_CHECK_EQUAL(project_all(dir.sub("tiny"), log, tiny), 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_transaction_too_big_is_dropped_and_read_again_in_smaller_batches) {
@@ -296,20 +299,13 @@ BOOST_AUTO_TEST_CASE(a_transaction_too_big_is_dropped_and_read_again_in_smaller_
   };
   std::vector<std::size_t> sizes;  // of the committed batches, in commit order (run_once's thread)
   faulty.on_commit = [&sizes](const CommittedBatch& batch) { sizes.push_back(batch.events); };
-  std::size_t committed = 0;
-  {
-    auto projector = ok(Projector::open(dir.sub("faulty"), faulty));
-    auto reader = log.reader();
-    ok(projector->start(*reader));
-    committed = drain(*projector, *reader);
-    BOOST_CHECK_EQUAL(projector->metrics().batch_retries, 2u);
-  }
-  std::size_t records = 0;
-  for (int32_t p = 0; p < log.partitions(); ++p) records += log.size(PartitionId{p});
-  BOOST_CHECK_EQUAL(committed, records);
+  const Projected run = project(dir.sub("faulty"), log, faulty);
+  BOOST_CHECK_EQUAL(run.metrics.batch_retries, 2u);
+  const Reference ref(log);
+  BOOST_CHECK_EQUAL(run.records, ref.records());
   std::size_t sum = 0;
   for (std::size_t n : sizes) sum += n;
-  BOOST_CHECK_EQUAL(sum, records);
+  BOOST_CHECK_EQUAL(sum, ref.records());
   // Two full batches before the first fault; after the second, at most 997 / 2 / 2 records each.
   BOOST_REQUIRE_GT(sizes.size(), 3u);
   BOOST_CHECK_EQUAL(sizes[0], 997u);
@@ -318,7 +314,7 @@ BOOST_AUTO_TEST_CASE(a_transaction_too_big_is_dropped_and_read_again_in_smaller_
   BOOST_CHECK_LE(*std::max_element(sizes.begin() + 2, sizes.end()), 498u);
   project_all(dir.sub("clean"), log, small_batches());
   BOOST_CHECK(digests_of(dir.sub("faulty")) == digests_of(dir.sub("clean")));
-  check_views(dir.sub("faulty"), Reference(log));
+  check_views(dir.sub("faulty"), ref);
 }
 
 BOOST_AUTO_TEST_CASE(an_injected_lmdb_error_is_final_for_the_projector) {
@@ -694,11 +690,7 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   {
     ProjectorOptions tiny = small_batches();
     tiny.map_size_bytes = std::size_t{64} << 10;  // batches fail with MDB_MAP_FULL and are refolded
-    auto projector = ok(Projector::open(dir.path, tiny));
-    auto reader = log.reader();
-    ok(projector->start(*reader));
-    drain(*projector, *reader);
-    BOOST_CHECK_GT(projector->metrics().map_grows, 0u);
+    BOOST_CHECK_GT(project(dir.path, log, tiny).metrics.map_grows, 0u);
   }
   // A refolded batch met none of its own keys: every adjustment applied once.
   BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(org))->state.balance_micros, 12'000'000);
