@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "cli/cli_util.h"
-#include "connectors/stripe_client.h"
-#include "connectors/testing/stripe_emulator.h"
 #include "engine/event_factory.h"
 #include "node/node.h"
+#include "outbound/stripe_client.h"
+#include "outbound/testing/stripe_emulator.h"
 
 namespace tally::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "connectors/hmac.h"
+#include "crypto/hmac.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "connectors/hmac.h"
+#include "crypto/hmac.h"
 
 using tally::connectors::constant_time_equals;
 using tally::connectors::hmac_sha256_hex;

@@ -1,4 +1,4 @@
-#include "connectors/canonical_event.h"
+#include "ingest/canonical_event.h"
 
 #include "engine/limits.h"
 

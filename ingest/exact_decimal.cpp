@@ -1,4 +1,4 @@
-#include "connectors/exact_decimal.h"
+#include "ingest/exact_decimal.h"
 
 #include <cassert>
 #include <limits>

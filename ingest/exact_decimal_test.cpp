@@ -2,7 +2,7 @@
 #define BOOST_TEST_MODULE exact_decimal_test
 #include <boost/test/unit_test.hpp>
 
-#include "connectors/exact_decimal.h"
+#include "ingest/exact_decimal.h"
 
 using tally::connectors::decimal_to_scaled;
 using tally::connectors::iso8601_to_unix_ms;

@@ -1,4 +1,4 @@
-#include "connectors/ingest_routes.h"
+#include "ingest/ingest_routes.h"
 
 #include <chrono>
 #include <memory>
@@ -6,7 +6,7 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "connectors/hmac.h"
+#include "crypto/hmac.h"
 
 namespace tally::connectors {
 namespace {

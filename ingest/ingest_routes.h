@@ -2,16 +2,16 @@
 //
 //   POST /api/v1/internal/litellm/usage   LiteLLM's usage callback (one payload, a JSON array or
 //        ndjson). `Authorization: Bearer <litellm secret>` compared in constant time; anything
-//        else is 401. The body is mapped with connectors/litellm.h and appended through
+//        else is 401. The body is mapped with ingest/litellm.h and appended through
 //        HttpServer::submit_events (202 with positions; 200 with outcomes on ?wait=1). A retried
 //        callback maps to the same idempotency keys, so the ledger counts it as a duplicate.
 //        All or nothing: one unreadable payload is 400 naming it ("[2].model"), nothing appended.
 //        A body whose payloads are all ignored (failed calls) is 200 {"ignored":N}.
 //
 //   POST /api/v1/webhooks/stripe          Stripe webhooks. `Stripe-Signature` is verified against
-//        the raw body (connectors/stripe_signature.h, tolerance 300 s both ways, clock read here):
+//        the raw body (ingest/stripe_signature.h, tolerance 300 s both ways, clock read here):
 //        missing or malformed header 400, bad signature or timestamp outside tolerance 401, each
-//        with a JSON error. A verified event is mapped with connectors/stripe_events.h: a purchase
+//        with a JSON error. A verified event is mapped with ingest/stripe_events.h: a purchase
 //        or refund is appended (keyed by the Stripe event id, so Stripe's resends are
 //        duplicates); a type Tally does not consume is 200 {"received":true,"ignored":true};
 //        an event that cannot be mapped is 400 naming the field (Stripe shows it and retries).
@@ -28,10 +28,10 @@
 #include <string>
 
 #include "api/http_server.h"
-#include "connectors/litellm.h"
-#include "connectors/stripe_events.h"
-#include "connectors/stripe_signature.h"
 #include "engine/status.h"
+#include "ingest/litellm.h"
+#include "ingest/stripe_events.h"
+#include "ingest/stripe_signature.h"
 
 namespace tally::connectors {
 

@@ -1,4 +1,4 @@
-#include "connectors/json_fields.h"
+#include "ingest/json_fields.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Reading fields out of third-party JSON (Stripe events, LiteLLM payloads) with errors that name
 // the field by its full path ("data.object.metadata.credits_micros"), so whoever sent the payload
-// can tell what to fix (SPEC §10). Internal to connectors/.
+// can tell what to fix (SPEC §10). Internal to ingest/.
 //
 // Also: the raw text of JSON numbers. Boost.JSON turns every non-integer number into a double;
 // money must not go through a double (SPEC §2), so raw_numbers() hands back the digits as sent.

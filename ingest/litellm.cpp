@@ -1,10 +1,10 @@
-#include "connectors/litellm.h"
+#include "ingest/litellm.h"
 
 #include <optional>
 
-#include "connectors/exact_decimal.h"
-#include "connectors/json_fields.h"
 #include "engine/limits.h"
+#include "ingest/exact_decimal.h"
+#include "ingest/json_fields.h"
 
 namespace tally::connectors {
 namespace json = boost::json;

@@ -1,6 +1,6 @@
 // Maps LiteLLM's per-call StandardLoggingPayload (litellm/types/utils.py; what its generic_api
 // callback, or a custom callback forwarding kwargs["standard_logging_object"], POSTs to
-// /api/v1/internal/litellm/usage) to a canonical `usage` event (connectors/canonical_event.h).
+// /api/v1/internal/litellm/usage) to a canonical `usage` event (ingest/canonical_event.h).
 //
 // Field rules:
 //   idempotency_key  `litellm_call_id` (LiteLLM's own per-call id, newer versions), else `id`
@@ -45,8 +45,8 @@
 #include <string_view>
 #include <vector>
 
-#include "connectors/canonical_event.h"
 #include "engine/status.h"
+#include "ingest/canonical_event.h"
 
 namespace tally::connectors {
 

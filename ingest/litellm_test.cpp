@@ -4,8 +4,8 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/litellm.h"
-#include "connectors/test_util.h"
+#include "ingest/litellm.h"
+#include "ingest/test_util.h"
 
 using namespace tally::connectors;
 using tally::connectors::test::read_testdata;

@@ -5,10 +5,10 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/litellm.h"
-#include "connectors/stripe_events.h"
-#include "connectors/test_util.h"
 #include "engine/event_json.h"
+#include "ingest/litellm.h"
+#include "ingest/stripe_events.h"
+#include "ingest/test_util.h"
 
 using namespace tally::connectors;
 using tally::connectors::test::read_testdata;

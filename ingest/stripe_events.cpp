@@ -1,6 +1,6 @@
-#include "connectors/stripe_events.h"
+#include "ingest/stripe_events.h"
 
-#include "connectors/json_fields.h"
+#include "ingest/json_fields.h"
 #include <limits>
 
 #include "engine/limits.h"

@@ -1,5 +1,5 @@
 // Maps a verified Stripe webhook event (the raw JSON body; verify it first with
-// verify_stripe_signature()) to a Tally canonical event (connectors/canonical_event.h).
+// verify_stripe_signature()) to a Tally canonical event (ingest/canonical_event.h).
 //
 //   checkout.session.completed            -> purchase, when payment_status is "paid" (or absent)
 //   checkout.session.async_payment_succeeded -> purchase (delayed payment methods)
@@ -54,8 +54,8 @@
 
 #include <boost/json/value.hpp>
 
-#include "connectors/canonical_event.h"
 #include "engine/status.h"
+#include "ingest/canonical_event.h"
 
 namespace tally::connectors {
 

@@ -4,8 +4,8 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/stripe_events.h"
-#include "connectors/test_util.h"
+#include "ingest/stripe_events.h"
+#include "ingest/test_util.h"
 
 using namespace tally::connectors;
 using tally::connectors::test::read_testdata;

@@ -1,11 +1,11 @@
-#include "connectors/stripe_signature.h"
+#include "ingest/stripe_signature.h"
 
 #include <cassert>
 #include <optional>
 #include <vector>
 
-#include "connectors/hmac.h"
-#include "connectors/json_fields.h"
+#include "crypto/hmac.h"
+#include "ingest/json_fields.h"
 
 namespace tally::connectors {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "connectors/hmac.h"
-#include "connectors/stripe_signature.h"
+#include "crypto/hmac.h"
+#include "ingest/stripe_signature.h"
 
 using namespace tally::connectors;
 

@@ -8,9 +8,9 @@
 
 namespace tally::connectors::test {
 
-// The contents of connectors/testdata/<name>. TALLY_CONNECTORS_TESTDATA is set by CMake.
+// The contents of ingest/testdata/<name>. TALLY_INGEST_TESTDATA is set by CMake.
 inline std::string read_testdata(const std::string& name) {
-  const std::string path = std::string(TALLY_CONNECTORS_TESTDATA) + "/" + name;
+  const std::string path = std::string(TALLY_INGEST_TESTDATA) + "/" + name;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::ostringstream out;

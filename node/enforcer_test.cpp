@@ -1,5 +1,5 @@
 // Enforcement webhooks end to end: a Node with the enforcement connector posts to a local
-// "platform" (connectors/testing/http_receiver.h) that verifies every signature as a platform
+// "platform" (outbound/testing/http_receiver.h) that verifies every signature as a platform
 // would (verify_webhook) and records what it applied. Pause and resume arrive once per crossing,
 // in order, through delivery failures (retried with the same Tally-Webhook-Id) and across an
 // emitter crash between appending signals and recording that it did (the signals log then holds
@@ -20,13 +20,13 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/enforcer.h"
-#include "connectors/outbox_emitter.h"
-#include "connectors/testing/http_receiver.h"
-#include "connectors/testing/relay_harness.h"
-#include "connectors/webhook_signer.h"
 #include "log/journal.h"
 #include "node/node.h"
+#include "outbound/testing/http_receiver.h"
+#include "relay/enforcer.h"
+#include "relay/outbox_emitter.h"
+#include "relay/testing/relay_harness.h"
+#include "relay/webhook_signer.h"
 
 using namespace tally;
 using namespace tally::connectors;

@@ -9,12 +9,12 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/http_client.h"
-#include "connectors/ingest_routes.h"
-#include "connectors/stripe_signature.h"
-#include "connectors/test_util.h"
-#include "connectors/testing/relay_harness.h"
+#include "ingest/ingest_routes.h"
+#include "ingest/stripe_signature.h"
+#include "ingest/test_util.h"
 #include "node/node.h"
+#include "outbound/http_client.h"
+#include "relay/testing/relay_harness.h"
 
 using namespace tally;
 using namespace tally::connectors;

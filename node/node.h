@@ -25,14 +25,14 @@
 #include <vector>
 
 #include "api/http_server.h"
-#include "connectors/enforcer.h"
-#include "connectors/ingest_routes.h"
-#include "connectors/outbox_emitter.h"
-#include "connectors/recharge.h"
 #include "engine/status.h"
+#include "ingest/ingest_routes.h"
 #include "log/log.h"
 #include "projections/projector.h"
 #include "projections/views.h"
+#include "relay/enforcer.h"
+#include "relay/outbox_emitter.h"
+#include "relay/recharge.h"
 
 namespace tally {
 
@@ -60,7 +60,7 @@ struct NodeOptions {
   int32_t signals_partitions = node_signals_partitions_default;  // signals partitions of a new journal
   // The outbox emitter, with role_projector: sends the outbox to the signals log.
   bool role_emitter = true;
-  // Crash points of the emitter (tests; see connectors/outbox_emitter.h).
+  // Crash points of the emitter (tests; see relay/outbox_emitter.h).
   std::function<void(std::string_view point)> emitter_fault_hook;
   // Role "recharge": runs when set. An empty progress_path becomes DIR/recharge.progress; an empty
   // still_pending is answered from the views when this node has them.

@@ -3,7 +3,7 @@
 //
 // Retryable failures: the emulator cannot make a saved customer's charge answer 429/5xx (tok_429
 // and tok_500 act only as a charge `source`, and a 500 is stored and replayed). So those tests put
-// a flaky proxy (connectors/testing/http_receiver.h) between the connector and the emulator: it
+// a flaky proxy (outbound/testing/http_receiver.h) between the connector and the emulator: it
 // answers 429 / 503 itself for the first attempts, never reaching Stripe, then forwards — exactly
 // what a rate limiter or a failing load balancer in front of Stripe does.
 #define BOOST_TEST_MODULE recharge_test
@@ -17,14 +17,14 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/http_client.h"
-#include "connectors/recharge.h"
-#include "connectors/stripe_client.h"
-#include "connectors/testing/http_receiver.h"
-#include "connectors/testing/relay_harness.h"
-#include "connectors/testing/stripe_emulator.h"
 #include "log/kafka_testing.h"
 #include "node/node.h"
+#include "outbound/http_client.h"
+#include "outbound/stripe_client.h"
+#include "outbound/testing/http_receiver.h"
+#include "outbound/testing/stripe_emulator.h"
+#include "relay/recharge.h"
+#include "relay/testing/relay_harness.h"
 
 using namespace tally;
 using namespace tally::connectors;

@@ -14,13 +14,13 @@
 #include <memory>
 #include <string>
 
-#include "connectors/outbox_emitter.h"
-#include "connectors/recharge.h"
-#include "connectors/stripe_client.h"
-#include "connectors/testing/relay_harness.h"
-#include "connectors/testing/stripe_emulator.h"
 #include "log/journal.h"
+#include "outbound/stripe_client.h"
+#include "outbound/testing/stripe_emulator.h"
 #include "projections/views.h"
+#include "relay/outbox_emitter.h"
+#include "relay/recharge.h"
+#include "relay/testing/relay_harness.h"
 
 using namespace tally;
 using namespace tally::connectors;

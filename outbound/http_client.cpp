@@ -1,4 +1,4 @@
-#include "connectors/http_client.h"
+#include "outbound/http_client.h"
 
 #include <curl/curl.h>
 

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "connectors/http_client.h"
+#include "outbound/http_client.h"
 
 using namespace tally::connectors;
 

@@ -1,4 +1,4 @@
-#include "connectors/stripe_client.h"
+#include "outbound/stripe_client.h"
 
 #include <chrono>
 #include <thread>

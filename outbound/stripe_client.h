@@ -27,8 +27,8 @@
 #include <utility>
 #include <vector>
 
-#include "connectors/http_client.h"
 #include "engine/status.h"
+#include "outbound/http_client.h"
 
 namespace tally::connectors {
 

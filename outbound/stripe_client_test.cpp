@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "connectors/stripe_client.h"
-#include "connectors/testing/stripe_emulator.h"
+#include "outbound/stripe_client.h"
+#include "outbound/testing/stripe_emulator.h"
 
 using namespace tally::connectors;
 using tally::connectors::testing::StripeEmulator;

@@ -1,4 +1,4 @@
-#include "connectors/enforcer.h"
+#include "relay/enforcer.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,5 +1,5 @@
 // The enforcement connector (SPEC §9): turns pause/resume/notify signals into signed webhooks to
-// the platform (the scheme is in connectors/webhook_signer.h).
+// the platform (the scheme is in relay/webhook_signer.h).
 //
 // CAVEATS (read these first)
 //   - Delivered at least once, in order per partition of the signals log (an org's signals share
@@ -7,7 +7,7 @@
 //     non-2xx) is retried with capped backoff and a fresh timestamp and signature, the SAME body
 //     and Tally-Webhook-Id, until the platform answers 2xx: enforcement is never dropped, so a
 //     platform that stays down holds the partition's later signals back.
-//   - Duplicates: the consumer drops a signal id it already delivered (connectors/signal_consumer.h);
+//   - Duplicates: the consumer drops a signal id it already delivered (relay/signal_consumer.h);
 //     a crash between a delivery and recording it delivers it again, which the platform drops by
 //     Tally-Webhook-Id.
 //   - Kinds delivered: balance_exhausted, balance_restored, member_limit_exceeded,
@@ -23,11 +23,11 @@
 #include <memory>
 #include <string>
 
-#include "connectors/http_client.h"
-#include "connectors/signal_consumer.h"
-#include "connectors/webhook_signer.h"
 #include "engine/status.h"
 #include "log/log.h"
+#include "outbound/http_client.h"
+#include "relay/signal_consumer.h"
+#include "relay/webhook_signer.h"
 
 namespace tally::connectors {
 

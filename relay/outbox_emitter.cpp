@@ -1,11 +1,11 @@
-#include "connectors/outbox_emitter.h"
+#include "relay/outbox_emitter.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <span>
 #include <vector>
 
-#include "connectors/signal_record.h"
+#include "relay/signal_record.h"
 
 namespace tally::connectors {
 namespace {

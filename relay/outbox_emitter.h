@@ -8,7 +8,7 @@
 //     Projector::record_outbox_sent, meta "outbox_sent", read back through ViewReader::stats() on
 //     open and shown in /metrics). A crash in between resends the page
 //     on restart, so the signals log may hold a signal twice, with the same signal id; every
-//     consumer drops duplicates by id (connectors/signal_consumer.h). A resent run is at most one
+//     consumer drops duplicates by id (relay/signal_consumer.h). A resent run is at most one
 //     page (page_entries) long, which bounds how far back consumers must remember ids.
 //   - One emitter per views store: it runs inside the projector's process (Node), which holds the
 //     store's writer lock. Progress lives with the views, so views replayed into a fresh data dir
@@ -30,10 +30,10 @@
 #include <string>
 #include <string_view>
 
-#include "connectors/waker.h"
 #include "engine/status.h"
 #include "log/log.h"
 #include "projections/views.h"
+#include "relay/waker.h"
 
 namespace tally::connectors {
 

@@ -1,4 +1,4 @@
-#include "connectors/progress_file.h"
+#include "relay/progress_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,4 +1,4 @@
-#include "connectors/recharge.h"
+#include "relay/recharge.h"
 
 #include <chrono>
 #include <cstdio>

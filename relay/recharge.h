@@ -14,7 +14,7 @@
 //      "refill-failed:<id>") and its fields from the signal, the options and the charge id only,
 //      so appending it again after a crash is a `duplicate` in the fold, not a second refill.
 //   3. The consumer position is recorded only after the event is appended
-//      (connectors/signal_consumer.h). A crash before that reruns steps 1-2, which are harmless.
+//      (relay/signal_consumer.h). A crash before that reruns steps 1-2, which are harmless.
 //   4. Defence in depth, when `still_pending` is given (a node that has the views): a signal whose
 //      refill the views show as concluded (the org's pending signal is no longer this one) is not
 //      charged again. This also covers a rerun later than Stripe keeps idempotency keys (24 h).
@@ -24,7 +24,7 @@
 // AMOUNTS: charge = ceil(refill credits × credit_price_minor per credit) + platform_fee_minor.
 //   AutoRefill.paid_minor is the credits part, fee_minor the fee (as Stripe Checkout purchases).
 //   The charge's metadata carries org_id, signal_id, purchase_key, credits_micros and fee_minor,
-//   so a later `charge.refunded` webhook maps back to this AutoRefill (connectors/stripe_events.h).
+//   so a later `charge.refunded` webhook maps back to this AutoRefill (ingest/stripe_events.h).
 //
 // Lifecycle: open() → run() on a thread → request_stop() → join.
 // Thread safety: request_stop() from any thread; the rest from the running thread.
@@ -37,10 +37,10 @@
 #include <string>
 #include <string_view>
 
-#include "connectors/signal_consumer.h"
-#include "connectors/stripe_client.h"
 #include "engine/status.h"
 #include "log/log.h"
+#include "outbound/stripe_client.h"
+#include "relay/signal_consumer.h"
 
 namespace tally::connectors {
 

@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "connectors/enforcer.h"
-#include "connectors/outbox_emitter.h"
-#include "connectors/progress_file.h"
-#include "connectors/recharge.h"
-#include "connectors/signal_consumer.h"
-#include "connectors/testing/relay_harness.h"
 #include "engine/limits.h"
 #include "log/journal.h"
 #include "projections/projector.h"
+#include "relay/enforcer.h"
+#include "relay/outbox_emitter.h"
+#include "relay/progress_file.h"
+#include "relay/recharge.h"
+#include "relay/signal_consumer.h"
+#include "relay/testing/relay_harness.h"
 
 using namespace tally;
 using namespace tally::connectors;

@@ -1,4 +1,4 @@
-#include "connectors/signal_consumer.h"
+#include "relay/signal_consumer.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -11,7 +11,7 @@
 //     position was recorded. Connectors make their action idempotent (Stripe Idempotency-Key =
 //     signal id; webhooks carry the id for the platform to drop).
 //   - Duplicates: the emitter may append a signal twice (crash between append and record, see
-//     connectors/outbox_emitter.h). The consumer remembers the last consumer_seen_ids_max ids it
+//     relay/outbox_emitter.h). The consumer remembers the last consumer_seen_ids_max ids it
 //     handled (stored with the position) and skips a repeat among them. A resend is at most one
 //     emitter page long, far inside that window.
 //   - A handler failure (the signals' action could not be done now: Stripe or the events log down)
@@ -32,11 +32,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "connectors/progress_file.h"
-#include "connectors/signal_record.h"
-#include "connectors/waker.h"
 #include "engine/status.h"
 #include "log/log.h"
+#include "relay/progress_file.h"
+#include "relay/signal_record.h"
+#include "relay/waker.h"
 
 namespace tally::connectors {
 

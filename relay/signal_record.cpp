@@ -1,4 +1,4 @@
-#include "connectors/signal_record.h"
+#include "relay/signal_record.h"
 
 #include <cstring>
 #include <memory>

@@ -1,13 +1,13 @@
-#include "connectors/webhook_signer.h"
+#include "relay/webhook_signer.h"
 
 #include <cassert>
+#include <charconv>
 #include <cstdlib>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "connectors/hmac.h"
-#include "connectors/json_fields.h"
+#include "crypto/hmac.h"
 
 namespace tally::connectors {
 namespace {
@@ -70,8 +70,12 @@ Status verify_webhook(std::string_view secret, std::string_view timestamp, std::
                       std::string_view body, int64_t now_s, int64_t tolerance_s) {
   assert(!secret.empty());
   assert(tolerance_s >= 0);
-  const std::optional<int64_t> timestamp_s = parse_int64(timestamp);
-  if (!timestamp_s || *timestamp_s < 0) return Status::invalid("Tally-Timestamp", "malformed header");
+  int64_t timestamp_s = -1;
+  const char* const timestamp_end = timestamp.data() + timestamp.size();
+  const auto [parsed_end, parse_error] = std::from_chars(timestamp.data(), timestamp_end, timestamp_s);
+  if (parse_error != std::errc() || parsed_end != timestamp_end || timestamp_s < 0) {
+    return Status::invalid("Tally-Timestamp", "malformed header");
+  }
 
   std::vector<std::string_view> candidates;
   std::string_view rest = signature;
@@ -88,11 +92,11 @@ Status verify_webhook(std::string_view secret, std::string_view timestamp, std::
   }
   if (candidates.empty()) return Status::invalid("Tally-Signature", "no v1 signature");
 
-  const std::string expected = hmac_sha256_hex(secret, signed_payload(*timestamp_s, body));
+  const std::string expected = hmac_sha256_hex(secret, signed_payload(timestamp_s, body));
   bool matched = false;
   for (std::string_view candidate : candidates) matched = constant_time_equals(expected, candidate) || matched;
   if (!matched) return Status::invalid("Tally-Signature", "signature mismatch");
-  if (*timestamp_s < now_s - tolerance_s || *timestamp_s > now_s + tolerance_s) {
+  if (timestamp_s < now_s - tolerance_s || timestamp_s > now_s + tolerance_s) {
     return Status::invalid("Tally-Timestamp", "timestamp outside tolerance");
   }
   return Status::ok();

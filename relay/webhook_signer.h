@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "connectors/http_client.h"
 #include "engine/status.h"
+#include "outbound/http_client.h"
 
 namespace tally::connectors {
 

@@ -4,8 +4,8 @@
 
 #include <boost/json.hpp>
 
-#include "connectors/hmac.h"
-#include "connectors/webhook_signer.h"
+#include "crypto/hmac.h"
+#include "relay/webhook_signer.h"
 
 using namespace tally::connectors;
 namespace json = boost::json;

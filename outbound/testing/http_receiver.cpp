@@ -1,4 +1,4 @@
-#include "connectors/testing/http_receiver.h"
+#include "outbound/testing/http_receiver.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

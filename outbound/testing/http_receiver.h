@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "connectors/http_client.h"
 #include "engine/status.h"
+#include "outbound/http_client.h"
 
 namespace tally::connectors::testing {
 

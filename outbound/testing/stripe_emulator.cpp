@@ -1,4 +1,4 @@
-#include "connectors/testing/stripe_emulator.h"
+#include "outbound/testing/stripe_emulator.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "connectors/testing/relay_harness.h"
+#include "relay/testing/relay_harness.h"
 
 #include <spawn.h>
 #include <sys/wait.h>

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "connectors/signal_record.h"
-#include "connectors/stripe_client.h"
 #include "engine/state.h"
 #include "engine/status.h"
 #include "log/log.h"
+#include "outbound/stripe_client.h"
 #include "projections/views.h"
+#include "relay/signal_record.h"
 
 namespace tally {
 // For Boost.Test's messages.
