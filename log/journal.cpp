@@ -82,7 +82,7 @@ class MetaSetup {
       if (!fresh.is_ok()) return fresh;
       rc = get(journal_format::meta_format_version, version);
     }
-    if (rc != MDB_SUCCESS) return lmdb_status("mdb_get", rc);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_get", rc);
     if (version.mv_size != 4) return corrupt("format_version has " + std::to_string(version.mv_size) + " bytes");
     const uint32_t stored = journal_format::get_u32(static_cast<const char*>(version.mv_data));
     if (stored != journal_format_version) {
@@ -92,7 +92,7 @@ class MetaSetup {
     }
     MDB_val id_value;
     if ((rc = get(journal_format::meta_journal_id, id_value)) != MDB_SUCCESS) {
-      return rc == MDB_NOTFOUND ? corrupt("journal_id missing") : lmdb_status("mdb_get", rc);
+      return rc == MDB_NOTFOUND ? corrupt("journal_id missing") : lmdb_error("journal: mdb_get", rc);
     }
     if (id_value.mv_size != journal_id_bytes) return corrupt("journal_id has the wrong length");
     id.assign(static_cast<const char*>(id_value.mv_data), id_value.mv_size);
@@ -114,7 +114,7 @@ class MetaSetup {
     MDB_val v{value.size(), const_cast<char*>(value.data())};
     const int rc = mdb_put(txn_, env_.meta_dbi(), &k, &v, 0);
     map_full_ = map_full_ || rc == MDB_MAP_FULL;
-    return rc == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_put", rc);
+    return rc == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_put", rc);
   }
 
   Status corrupt(const std::string& what) {
@@ -125,7 +125,7 @@ class MetaSetup {
     // Records without meta would be a journal whose meta was lost, not a new one.
     MDB_stat stat;
     const int rc = mdb_stat(txn_, env_.records_dbi(), &stat);
-    if (rc != MDB_SUCCESS) return lmdb_status("mdb_stat", rc);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_stat", rc);
     if (stat.ms_entries != 0) return corrupt("format_version missing but records present");
     char version[4];
     journal_format::put_u32(version, journal_format_version);
@@ -138,7 +138,7 @@ class MetaSetup {
   Result<uint32_t> max_topic_id() {
     MDB_cursor* cursor = nullptr;
     int rc = mdb_cursor_open(txn_, env_.meta_dbi(), &cursor);
-    if (rc != MDB_SUCCESS) return lmdb_status("mdb_cursor_open", rc);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_cursor_open", rc);
     uint32_t max_id = 0;
     const std::string_view prefix = journal_format::meta_topic_prefix;
     MDB_val k{prefix.size(), const_cast<char*>(prefix.data())};
@@ -154,7 +154,7 @@ class MetaSetup {
       max_id = std::max(max_id, journal_format::get_u32(static_cast<const char*>(v.mv_data)));
     }
     mdb_cursor_close(cursor);
-    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb_status("mdb_cursor_get", rc);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb_error("journal: mdb_cursor_get", rc);
     return max_id;
   }
 
@@ -173,7 +173,7 @@ class MetaSetup {
       }
       return Status::ok();
     }
-    if (rc != MDB_NOTFOUND) return lmdb_status("mdb_get", rc);
+    if (rc != MDB_NOTFOUND) return lmdb_error("journal: mdb_get", rc);
     auto max_id = max_topic_id();
     if (!max_id.is_ok()) return max_id.status();
     char value[journal_format::topic_meta_bytes];

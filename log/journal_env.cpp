@@ -1,11 +1,8 @@
 #include "log/journal_env.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cassert>
 #include <filesystem>
-#include <map>
 #include <system_error>
 
 #include "log/journal_format.h"
@@ -19,28 +16,7 @@ constexpr mdb_mode_t journal_file_mode = 0600;  // ledger data: owner only
 // of a single batch, not of the journal.
 constexpr int write_grow_retries_max = 48;
 
-struct RegistryEntry {
-  pid_t pid = 0;
-  std::weak_ptr<JournalEnv> env;
-};
-
-// LMDB forbids opening one environment twice in a process: all Journals of a directory share it.
-std::mutex registry_mutex;
-std::map<std::string, RegistryEntry>& registry() {
-  static auto* entries = new std::map<std::string, RegistryEntry>();  // never destroyed: no exit-order issues
-  return *entries;
-}
-
 }  // namespace
-
-Status lmdb_status(std::string_view call, int rc) {
-  assert(rc != MDB_SUCCESS);
-  std::string message = std::string(call) + ": " + mdb_strerror(rc);
-  if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID) {
-    return Status::error(Status::Code::corruption, "journal: " + message);
-  }
-  return Status::error(Status::Code::io_error, "journal: " + message);
-}
 
 Result<std::shared_ptr<JournalEnv>> JournalEnv::acquire(const std::string& dir, const JournalOptions& options) {
   namespace fs = std::filesystem;
@@ -54,38 +30,23 @@ Result<std::shared_ptr<JournalEnv>> JournalEnv::acquire(const std::string& dir, 
   }
   const fs::path canonical = fs::canonical(dir, ec);
   if (ec) return Status::error(Status::Code::io_error, "journal: cannot resolve directory " + dir + ": " + ec.message());
-
-  std::lock_guard lock(registry_mutex);
-  RegistryEntry& entry = registry()[canonical.string()];
-  if (entry.pid == getpid()) {
-    if (auto shared = entry.env.lock()) return shared;
-  }
-  auto created = create(canonical.string(), options);
-  if (!created.is_ok()) return created.status();
-  entry = RegistryEntry{getpid(), created.value()};
-  return created;
+  // LMDB forbids opening one environment twice in a process: all Journals of a directory share it.
+  return lmdb::acquire<JournalEnv>(canonical.string(), [&](std::shared_ptr<JournalEnv> here) {
+    return here ? Result<std::shared_ptr<JournalEnv>>(std::move(here)) : create(canonical.string(), options);
+  });
 }
 
 Result<std::shared_ptr<JournalEnv>> JournalEnv::create(const std::string& dir, const JournalOptions& options) {
-  std::shared_ptr<JournalEnv> env(new JournalEnv());
-  env->dir_ = dir;
+  std::shared_ptr<JournalEnv> env(new JournalEnv(dir));
   env->map_size_max_bytes_ = options.map_size_max_bytes;
-  int rc = mdb_env_create(&env->env_);
-  if (rc != MDB_SUCCESS) return lmdb_status("mdb_env_create", rc);
-  if ((rc = mdb_env_set_maxdbs(env->env_, journal_dbs_max)) != MDB_SUCCESS) return lmdb_status("mdb_env_set_maxdbs", rc);
-  if ((rc = mdb_env_set_maxreaders(env->env_, journal_readers_max)) != MDB_SUCCESS) {
-    return lmdb_status("mdb_env_set_maxreaders", rc);
+  lmdb::EnvOptions env_options;
+  env_options.dbs_max = journal_dbs_max;
+  env_options.readers_max = journal_readers_max;
+  env_options.map_size_bytes = options.map_size_bytes;
+  env_options.file_mode = journal_file_mode;
+  if (Status opened = env->open_env(env_options); !opened.is_ok()) {
+    return Status::error(opened.code(), "journal: " + opened.message());
   }
-  if ((rc = mdb_env_set_mapsize(env->env_, options.map_size_bytes)) != MDB_SUCCESS) {
-    return lmdb_status("mdb_env_set_mapsize", rc);
-  }
-  // MDB_NOTLS: read transactions belong to reader objects, not threads (a thread may hold several,
-  // and a reader may move between threads).
-  if ((rc = mdb_env_open(env->env_, dir.c_str(), MDB_NOTLS, journal_file_mode)) != MDB_SUCCESS) {
-    return Status::error(Status::Code::io_error, "journal: cannot open " + dir + ": " + mdb_strerror(rc));
-  }
-  int dead_readers = 0;
-  if ((rc = mdb_reader_check(env->env_, &dead_readers)) != MDB_SUCCESS) return lmdb_status("mdb_reader_check", rc);
 
   JournalEnv* raw = env.get();
   Status opened = env->write([raw](MDB_txn* txn, bool& map_full) {
@@ -94,14 +55,10 @@ Result<std::shared_ptr<JournalEnv>> JournalEnv::create(const std::string& dir, c
       rc2 = mdb_dbi_open(txn, journal_format::records_db_name.data(), MDB_CREATE, &raw->records_dbi_);
     }
     map_full = rc2 == MDB_MAP_FULL;
-    return rc2 == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_dbi_open", rc2);
+    return rc2 == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_dbi_open", rc2);
   });
   if (!opened.is_ok()) return opened;
   return env;
-}
-
-JournalEnv::~JournalEnv() {
-  if (env_ != nullptr) mdb_env_close(env_);
 }
 
 Status JournalEnv::write(const WriteBody& body) {
@@ -110,24 +67,24 @@ Status JournalEnv::write(const WriteBody& body) {
     bool map_full = false;
     bool map_resized = false;
     {
-      std::shared_lock map_lock(map_mutex_);
-      MDB_txn* txn = nullptr;
-      int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+      std::shared_lock map_lock(map_mutex());
+      lmdb::Txn txn;
+      int rc = txn.begin(get());
       if (rc == MDB_MAP_RESIZED) {
         map_resized = true;
       } else if (rc != MDB_SUCCESS) {
-        return lmdb_status("mdb_txn_begin", rc);
+        return lmdb_error("journal: mdb_txn_begin", rc);
       } else {
-        Status status = body(txn, map_full);
+        Status status = body(txn.get(), map_full);
         if (!status.is_ok()) {
-          mdb_txn_abort(txn);
+          txn.abort();
           if (!map_full) return status;
         } else {
-          rc = mdb_txn_commit(txn);  // frees txn whatever the outcome
+          rc = txn.commit();
           if (rc == MDB_MAP_FULL) {
             map_full = true;
           } else if (rc != MDB_SUCCESS) {
-            return lmdb_status("mdb_txn_commit", rc);
+            return lmdb_error("journal: mdb_txn_commit", rc);
           } else {
             return Status::ok();
           }
@@ -137,49 +94,31 @@ Status JournalEnv::write(const WriteBody& body) {
     if (attempt >= write_grow_retries_max) {
       return Status::error(Status::Code::io_error, "journal: write transaction still does not fit after growing the map");
     }
-    Status grown = map_resized ? adopt_map_size() : grow_map();
+    // Another process grew the map past ours: size 0 adopts the size recorded in the file.
+    Status grown = map_resized ? set_map_size(0) : grow_map();
     if (!grown.is_ok()) return grown;
   }
 }
 
 Status JournalEnv::grow_map() {
-  std::unique_lock map_lock(map_mutex_);
+  std::unique_lock map_lock(map_mutex());
   MDB_envinfo info;
-  int rc = mdb_env_info(env_, &info);
-  if (rc != MDB_SUCCESS) return lmdb_status("mdb_env_info", rc);
+  int rc = mdb_env_info(get(), &info);
+  if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_env_info", rc);
   if (info.me_mapsize >= map_size_max_bytes_) {
     return Status::error(Status::Code::too_large,
                          "journal: map is at its maximum of " + std::to_string(map_size_max_bytes_) +
                              " bytes (map_size_max_bytes) and the batch does not fit");
   }
   const std::size_t next = std::min(info.me_mapsize * 2, map_size_max_bytes_);
-  rc = mdb_env_set_mapsize(env_, next);
-  return rc == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_env_set_mapsize", rc);
-}
-
-Status JournalEnv::adopt_map_size() {
-  // Another process grew the map past ours; size 0 adopts the size recorded in the file.
-  std::unique_lock map_lock(map_mutex_);
-  const int rc = mdb_env_set_mapsize(env_, 0);
-  return rc == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_env_set_mapsize", rc);
+  rc = mdb_env_set_mapsize(get(), next);
+  return rc == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_env_set_mapsize", rc);
 }
 
 Status JournalEnv::read(const std::function<Status(MDB_txn* txn)>& body) {
-  for (int attempt = 0;; ++attempt) {
-    {
-      std::shared_lock map_lock(map_mutex_);
-      MDB_txn* txn = nullptr;
-      const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-      if (rc == MDB_SUCCESS) {
-        Status status = body(txn);
-        mdb_txn_abort(txn);
-        return status;
-      }
-      if (rc != MDB_MAP_RESIZED || attempt >= write_grow_retries_max) return lmdb_status("mdb_txn_begin", rc);
-    }
-    Status adopted = adopt_map_size();
-    if (!adopted.is_ok()) return adopted;
-  }
+  auto txn = lmdb::ReadTxn::begin(*this);
+  if (!txn.is_ok()) return Status::error(txn.status().code(), "journal: " + txn.status().message());
+  return body(txn->get());
 }
 
 Result<JournalTopicInfo> JournalEnv::find_topic(std::string_view name) {
@@ -191,9 +130,9 @@ Result<JournalTopicInfo> JournalEnv::find_topic(std::string_view name) {
     MDB_val v;
     const int rc = mdb_get(txn, meta_dbi_, &k, &v);
     if (rc == MDB_NOTFOUND) {
-      return Status::error(Status::Code::not_found, "journal " + dir_ + " has no topic \"" + std::string(name) + "\"");
+      return Status::error(Status::Code::not_found, "journal " + dir() + " has no topic \"" + std::string(name) + "\"");
     }
-    if (rc != MDB_SUCCESS) return lmdb_status("mdb_get", rc);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_get", rc);
     if (v.mv_size != journal_format::topic_meta_bytes) {
       return Status::error(Status::Code::corruption, "journal: damaged meta entry for topic " + std::string(name));
     }
@@ -229,10 +168,10 @@ void JournalEnv::wait_for_append(uint64_t seen, std::chrono::steady_clock::time_
 }
 
 Result<uint64_t> JournalEnv::last_txnid() {
-  std::shared_lock map_lock(map_mutex_);
+  std::shared_lock map_lock(map_mutex());
   MDB_envinfo info;
-  const int rc = mdb_env_info(env_, &info);
-  if (rc != MDB_SUCCESS) return lmdb_status("mdb_env_info", rc);
+  const int rc = mdb_env_info(get(), &info);
+  if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_env_info", rc);
   return static_cast<uint64_t>(info.me_last_txnid);
 }
 
@@ -245,26 +184,26 @@ JournalReadTxn::~JournalReadTxn() {
 Status JournalReadTxn::begin() {
   assert(!active_);
   for (int attempt = 0;; ++attempt) {
-    lock_ = std::shared_lock(env_->map_mutex_);
+    lock_ = std::shared_lock(env_->map_mutex());
     const bool renewing = txn_ != nullptr;
     // A failed mdb_txn_begin leaves no handle; a failed mdb_txn_renew leaves the handle reset.
-    int rc = renewing ? mdb_txn_renew(txn_) : mdb_txn_begin(env_->env_, nullptr, MDB_RDONLY, &txn_);
+    int rc = renewing ? mdb_txn_renew(txn_) : mdb_txn_begin(env_->get(), nullptr, MDB_RDONLY, &txn_);
     if (rc == MDB_SUCCESS) {
-      rc = cursor_ == nullptr ? mdb_cursor_open(txn_, env_->records_dbi_, &cursor_) : mdb_cursor_renew(txn_, cursor_);
+      rc = cursor_ == nullptr ? mdb_cursor_open(txn_, env_->records_dbi(), &cursor_) : mdb_cursor_renew(txn_, cursor_);
       if (rc == MDB_SUCCESS) {
         active_ = true;
         return Status::ok();
       }
       mdb_txn_reset(txn_);
       lock_.unlock();
-      return lmdb_status("mdb_cursor_open", rc);
+      return lmdb_error("journal: mdb_cursor_open", rc);
     }
     if (!renewing) txn_ = nullptr;
     lock_.unlock();
-    if (rc != MDB_MAP_RESIZED || attempt >= write_grow_retries_max) {
-      return lmdb_status(renewing ? "mdb_txn_renew" : "mdb_txn_begin", rc);
+    if (rc != MDB_MAP_RESIZED || attempt >= lmdb::map_resized_retries_max) {
+      return lmdb_error(renewing ? "journal: mdb_txn_renew" : "journal: mdb_txn_begin", rc);
     }
-    Status adopted = env_->adopt_map_size();
+    Status adopted = env_->set_map_size(0);
     if (!adopted.is_ok()) return adopted;
   }
 }
@@ -288,7 +227,7 @@ Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_
     rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
   }
   if (rc == MDB_NOTFOUND) return int64_t{0};
-  if (rc != MDB_SUCCESS) return lmdb_status("mdb_cursor_get", rc);
+  if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_cursor_get", rc);
   const auto key = journal_format::decode_record_key({static_cast<const char*>(k.mv_data), k.mv_size});
   if (!key || key->topic_id != topic_id || key->partition != partition) return int64_t{0};
   return key->offset + 1;

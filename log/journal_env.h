@@ -1,6 +1,7 @@
-// Internal: the LMDB environment behind every Journal of one directory in one process, and the
-// rules for touching it safely:
-//   - every transaction of this process runs under map_mutex_ held shared; changing the map size
+// Internal: the LMDB environment behind every Journal of one directory in one process (one
+// lmdb::Env, shared through the process-wide registry of lmdb/env.h), and the rules for touching
+// it safely:
+//   - every transaction of this process runs under map_mutex() held shared; changing the map size
 //     (growth on MDB_MAP_FULL, adopting another process's growth on MDB_MAP_RESIZED) holds it
 //     exclusive, because LMDB requires that no transaction of the process is active then;
 //   - write transactions of this process are serialised by write_mutex_ before LMDB's own
@@ -23,6 +24,7 @@
 #include <string_view>
 
 #include "engine/status.h"
+#include "lmdb/env.h"
 #include "log/journal.h"
 #include "log/log.h"
 
@@ -34,22 +36,16 @@ struct JournalTopicInfo {
   int32_t partitions = 0;
 };
 
-// "mdb_put: MDB_MAP_FULL: Environment mapsize limit reached" as an io_error (corruption for
-// MDB_CORRUPTED / MDB_PAGE_NOTFOUND / MDB_VERSION_MISMATCH / MDB_INVALID).
-Status lmdb_status(std::string_view call, int rc);
+using lmdb::lmdb_error;  // journal messages name the call as "journal: <call>"
 
-class JournalEnv {
+class JournalEnv final : public lmdb::Env {
  public:
   // Returns the environment of `dir` for this process, opening it if no Journal of this process
   // has it open. Errors: not_found (no journal and !options.create_if_missing), io_error.
   static Result<std::shared_ptr<JournalEnv>> acquire(const std::string& dir, const JournalOptions& options);
-  ~JournalEnv();
-  JournalEnv(const JournalEnv&) = delete;
-  JournalEnv& operator=(const JournalEnv&) = delete;
 
   MDB_dbi meta_dbi() const { return meta_dbi_; }
   MDB_dbi records_dbi() const { return records_dbi_; }
-  const std::string& dir() const { return dir_; }
 
   // The body of a write transaction. It may run more than once (after map growth) and must start
   // from scratch each time. It returns ok to commit; otherwise the transaction is aborted, and if
@@ -74,18 +70,13 @@ class JournalEnv {
   Result<uint64_t> last_txnid();
 
  private:
-  friend class JournalReadTxn;
-  JournalEnv() = default;
+  explicit JournalEnv(std::string canonical_dir) : lmdb::Env(std::move(canonical_dir)) {}
   static Result<std::shared_ptr<JournalEnv>> create(const std::string& dir, const JournalOptions& options);
   Status grow_map();
-  Status adopt_map_size();
 
-  MDB_env* env_ = nullptr;
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi records_dbi_ = 0;
-  std::string dir_;
   std::size_t map_size_max_bytes_ = 0;
-  std::shared_mutex map_mutex_;
   std::mutex write_mutex_;
   std::mutex notify_mutex_;
   std::condition_variable notify_cv_;

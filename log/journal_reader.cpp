@@ -164,7 +164,7 @@ class JournalReader final : public LogReader {
       spans_.push_back(Span{partition, key->offset, at, key_size, at + key_size, value_size});
       next = key->offset + 1;
     }
-    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb_status("mdb_cursor_get", rc);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb_error("journal: mdb_cursor_get", rc);
     return Status::ok();
   }
 

@@ -29,7 +29,7 @@ Status journal_tamper_for_test(const std::string& dir, std::string_view topic, P
       return Status::error(Status::Code::not_found, "no record " + LogPosition{partition, offset}.to_string() +
                                                         " in topic " + std::string(topic));
     }
-    if (rc != MDB_SUCCESS) return lmdb_status("mdb_get", rc);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_get", rc);
     std::string stored(static_cast<const char*>(v.mv_data), v.mv_size);
     const auto record = journal_format::decode_record_value(stored);
     if (!record) return Status::error(Status::Code::corruption, "journal: record is damaged already");
@@ -42,7 +42,7 @@ Status journal_tamper_for_test(const std::string& dir, std::string_view topic, P
     MDB_val changed{stored.size(), stored.data()};
     rc = mdb_put(txn, shared.records_dbi(), &k, &changed, 0);
     map_full = rc == MDB_MAP_FULL;
-    return rc == MDB_SUCCESS ? Status::ok() : lmdb_status("mdb_put", rc);
+    return rc == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_put", rc);
   });
 }
 

@@ -80,7 +80,7 @@ class JournalWriter final : public LogWriter {
     positions.reserve(total);
     MDB_cursor* cursor = nullptr;
     int rc = mdb_cursor_open(txn, env_->records_dbi(), &cursor);
-    if (rc != MDB_SUCCESS) return lmdb_status("mdb_cursor_open", rc);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_cursor_open", rc);
     CursorCloser closer(cursor);
     // Next offset per partition, read from the log once per transaction (another process may have
     // appended since our last transaction).
@@ -103,7 +103,7 @@ class JournalWriter final : public LogWriter {
       }
       if (put_rc != MDB_SUCCESS) {
         map_full = put_rc == MDB_MAP_FULL;
-        return lmdb_status("mdb_cursor_put", put_rc);
+        return lmdb_error("journal: mdb_cursor_put", put_rc);
       }
       journal_format::encode_record_value(static_cast<char*>(v.mv_data), record.key, record.value);
       positions.push_back(LogPosition{PartitionId{partition}, Offset{offset}});

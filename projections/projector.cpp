@@ -58,6 +58,47 @@ Status lock_data_dir(const std::string& dir, int& fd) {
   return Status::ok();
 }
 
+// Identity and partition count of the log: recorded by the first start, checked by every later one.
+Status check_log_identity(store::StoreEnv& env, const std::string& data_dir, const std::string& identity,
+                          int32_t count) {
+  lmdb::Txn txn;
+  if (int rc = txn.begin(env.get()); rc != 0) return store::lmdb_error("mdb_txn_begin", rc);
+  MDB_val key = to_val(store::meta_log_identity);
+  MDB_val value;
+  int rc = mdb_get(txn.get(), env.dbi(Db::meta), &key, &value);
+  if (rc == MDB_NOTFOUND) {
+    std::string count_bytes;
+    store::put_u32_be(count_bytes, static_cast<uint32_t>(count));
+    MDB_val id_val = to_val(identity);
+    MDB_val count_key = to_val(store::meta_partition_count);
+    MDB_val count_val = to_val(count_bytes);
+    rc = mdb_put(txn.get(), env.dbi(Db::meta), &key, &id_val, 0);
+    if (rc == 0) rc = mdb_put(txn.get(), env.dbi(Db::meta), &count_key, &count_val, 0);
+    if (rc != 0) return store::lmdb_error("mdb_put(meta log_identity)", rc);
+    if (rc = txn.commit(); rc != 0) return store::lmdb_error("mdb_txn_commit(log identity)", rc);
+    return Status::ok();
+  }
+  if (rc != 0) return store::lmdb_error("mdb_get(meta log_identity)", rc);
+  const std::string stored(from_val(value));
+  MDB_val count_key = to_val(store::meta_partition_count);
+  MDB_val count_val;
+  rc = mdb_get(txn.get(), env.dbi(Db::meta), &count_key, &count_val);
+  const int64_t stored_count =
+      rc == 0 && count_val.mv_size == 4 ? int64_t{store::get_u32_be(from_val(count_val))} : int64_t{-1};
+  txn.abort();
+  if (stored != identity) {
+    return Status::error(Status::Code::conflict, "the views in " + data_dir + " were folded from log \"" + stored +
+                                                     "\", not \"" + identity +
+                                                     "\"; replay this log into a fresh data dir");
+  }
+  if (stored_count != count) {
+    return Status::error(Status::Code::conflict, "the views in " + data_dir + " were folded from " +
+                                                     std::to_string(stored_count) + " partitions, the log has " +
+                                                     std::to_string(count));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Projector::Projector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -133,47 +174,7 @@ Status Projector::start(LogReader& reader) {
   if (count <= 0 || count > limits::partitions_max) {
     return Status::error(Status::Code::invalid_argument, "log has an invalid partition count " + std::to_string(count));
   }
-  // Identity and partition count: recorded by the first start, checked by every later one.
-  MDB_txn* txn = nullptr;
-  if (int rc = mdb_txn_begin(m.env->env(), nullptr, 0, &txn); rc != 0) return store::lmdb_error("mdb_txn_begin", rc);
-  MDB_val key = to_val(store::meta_log_identity);
-  MDB_val value;
-  int rc = mdb_get(txn, m.env->dbi(Db::meta), &key, &value);
-  if (rc == MDB_NOTFOUND) {
-    std::string count_bytes;
-    store::put_u32_be(count_bytes, static_cast<uint32_t>(count));
-    MDB_val id_val = to_val(identity);
-    MDB_val count_key = to_val(store::meta_partition_count);
-    MDB_val count_val = to_val(count_bytes);
-    rc = mdb_put(txn, m.env->dbi(Db::meta), &key, &id_val, 0);
-    if (rc == 0) rc = mdb_put(txn, m.env->dbi(Db::meta), &count_key, &count_val, 0);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return store::lmdb_error("mdb_put(meta log_identity)", rc);
-    }
-    if (rc = mdb_txn_commit(txn); rc != 0) return store::lmdb_error("mdb_txn_commit(log identity)", rc);
-  } else if (rc != 0) {
-    mdb_txn_abort(txn);
-    return store::lmdb_error("mdb_get(meta log_identity)", rc);
-  } else {
-    const std::string stored(from_val(value));
-    MDB_val count_key = to_val(store::meta_partition_count);
-    MDB_val count_val;
-    rc = mdb_get(txn, m.env->dbi(Db::meta), &count_key, &count_val);
-    const int64_t stored_count =
-        rc == 0 && count_val.mv_size == 4 ? int64_t{store::get_u32_be(from_val(count_val))} : int64_t{-1};
-    mdb_txn_abort(txn);
-    if (stored != identity) {
-      return Status::error(Status::Code::conflict, "the views in " + m.data_dir + " were folded from log \"" + stored +
-                                                       "\", not \"" + identity +
-                                                       "\"; replay this log into a fresh data dir");
-    }
-    if (stored_count != count) {
-      return Status::error(Status::Code::conflict, "the views in " + m.data_dir + " were folded from " +
-                                                       std::to_string(stored_count) + " partitions, the log has " +
-                                                       std::to_string(count));
-    }
-  }
+  if (Status s = check_log_identity(*m.env, m.data_dir, identity, count); !s.is_ok()) return s;
   m.partition_count = count;
   m.projected.clear();
   if (m.options.partitions.empty()) {
@@ -335,24 +336,20 @@ Status Projector::record_outbox_sent(uint64_t sequence) {
     }
   }
   // Shared: map growth (exclusive) must not run while this write txn is open.
-  std::shared_lock lock(m.env->resize_mutex());
-  MDB_txn* txn = nullptr;
-  if (int rc = mdb_txn_begin(m.env->env(), nullptr, 0, &txn); rc != 0) return store::lmdb_error("mdb_txn_begin", rc);
+  std::shared_lock lock(m.env->map_mutex());
+  lmdb::Txn txn;
+  if (int rc = txn.begin(m.env->get()); rc != 0) return store::lmdb_error("mdb_txn_begin", rc);
   MDB_val key = to_val(store::meta_outbox_sent);
   MDB_val value;
-  int rc = mdb_get(txn, m.env->dbi(Db::meta), &key, &value);
-  if (rc == 0 && value.mv_size == 8 && store::get_u64_be(from_val(value)) >= sequence) {
-    mdb_txn_abort(txn);
-    return Status::ok();
-  }
+  int rc = mdb_get(txn.get(), m.env->dbi(Db::meta), &key, &value);
+  if (rc == 0 && value.mv_size == 8 && store::get_u64_be(from_val(value)) >= sequence) return Status::ok();
   std::string bytes;
   store::put_u64_be(bytes, sequence);
   value = to_val(bytes);
-  if (rc = mdb_put(txn, m.env->dbi(Db::meta), &key, &value, 0); rc != 0) {
-    mdb_txn_abort(txn);
+  if (rc = mdb_put(txn.get(), m.env->dbi(Db::meta), &key, &value, 0); rc != 0) {
     return store::lmdb_error("mdb_put(meta outbox_sent)", rc);
   }
-  if (rc = mdb_txn_commit(txn); rc != 0) return store::lmdb_error("mdb_txn_commit(outbox_sent)", rc);
+  if (rc = txn.commit(); rc != 0) return store::lmdb_error("mdb_txn_commit(outbox_sent)", rc);
   return Status::ok();
 }
 

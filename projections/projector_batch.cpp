@@ -176,8 +176,8 @@ WriteOutcome Projector::Impl::commit(BatchOutput& out) {
   WriteOutcome outcome;
   for (int attempt_number = 0; attempt_number < batch_attempts_max; ++attempt_number) {
     const auto started_at = Clock::now();
-    MDB_txn* txn = nullptr;
-    if (outcome.rc = mdb_txn_begin(env->env(), nullptr, 0, &txn); outcome.rc != 0) {
+    lmdb::Txn txn;
+    if (outcome.rc = txn.begin(env->get()); outcome.rc != 0) {
       outcome.failed_call = "mdb_txn_begin(write)";
       return outcome;
     }
@@ -185,18 +185,18 @@ WriteOutcome Projector::Impl::commit(BatchOutput& out) {
     if (outcome.rc != 0) {
       outcome.failed_call = "commit_fault (injected)";
     } else {
-      outcome.rc = write_batch(txn, out, outcome.failed_call);
+      outcome.rc = write_batch(txn.get(), out, outcome.failed_call);
     }
     const auto written_at = Clock::now();
     if (outcome.rc == 0) {
-      outcome.rc = mdb_txn_commit(txn);  // frees the txn, committed or not
+      outcome.rc = txn.commit();  // ends the txn, committed or not
       if (outcome.rc == 0) {
         publish(out, us(written_at - started_at), us(Clock::now() - written_at));
         return outcome;
       }
       outcome.failed_call = "mdb_txn_commit";
     } else {
-      mdb_txn_abort(txn);
+      txn.abort();
     }
     if (outcome.rc != MDB_MAP_FULL) return outcome;
     // Grow and put the same batch again (the fold is not repeated).

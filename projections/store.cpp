@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <map>
-#include <mutex>
 
 #include "engine/digest.h"
 #include "engine/state_codec.h"
@@ -20,17 +18,6 @@ namespace {
 std::size_t page_rounded(std::size_t bytes) {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return (bytes + page - 1) / page * page;
-}
-
-// One environment per directory per process (LMDB forbids two). Weak: the last user closes it.
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, std::weak_ptr<StoreEnv>> envs;
-  pid_t pid = 0;
-};
-Registry& registry() {
-  static Registry* r = new Registry();  // never destroyed: envs may outlive static destruction
-  return *r;
 }
 
 // store_format_version as stored in "meta".
@@ -180,10 +167,6 @@ std::array<char, 4> partition_key(PartitionId partition) {
   return key;
 }
 
-Status lmdb_error(std::string_view call, int rc) {
-  return Status::error(Status::Code::io_error, std::string(call) + ": " + mdb_strerror(rc));
-}
-
 // ---- StoreEnv
 
 Result<std::shared_ptr<StoreEnv>> StoreEnv::open(const std::string& dir, Mode mode, std::size_t map_size_bytes) {
@@ -197,179 +180,119 @@ Result<std::shared_ptr<StoreEnv>> StoreEnv::open(const std::string& dir, Mode mo
   const std::string canonical = std::filesystem::canonical(dir, ec).string();
   if (ec) return Status::error(Status::Code::io_error, "resolve " + dir + ": " + ec.message());
 
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  if (r.pid != getpid()) {  // a forked child must not touch the parent's environments
-    r.envs.clear();
-    r.pid = getpid();
-  }
-  if (auto shared = r.envs[canonical].lock()) {
-    if (mode == Mode::read_write && shared->read_only()) {
-      return Status::error(Status::Code::unavailable,
-                           "the store in " + dir + " is open read-only in this process; open the projector first");
+  // One environment per directory per process (LMDB forbids two); the last user closes it.
+  return lmdb::acquire<StoreEnv>(canonical, [&](std::shared_ptr<StoreEnv> here) -> Result<std::shared_ptr<StoreEnv>> {
+    if (here) {
+      if (mode == Mode::read_write && here->read_only()) {
+        return Status::error(Status::Code::unavailable,
+                             "the store in " + dir + " is open read-only in this process; open the projector first");
+      }
+      return here;
     }
-    return shared;
-  }
-  std::shared_ptr<StoreEnv> env(new StoreEnv(canonical, mode));
-  if (Status s = env->open_env(map_size_bytes); !s.is_ok()) return s;
-  if (Status s = env->open_databases(); !s.is_ok()) return s;
-  r.envs[canonical] = env;
-  return env;
-}
-
-StoreEnv::~StoreEnv() {
-  if (env_) mdb_env_close(env_);
+    std::shared_ptr<StoreEnv> env(new StoreEnv(canonical, mode));
+    if (Status s = env->open_env(map_size_bytes); !s.is_ok()) return s;
+    if (Status s = env->open_databases(); !s.is_ok()) return s;
+    return env;
+  });
 }
 
 Status StoreEnv::open_env(std::size_t map_size_bytes) {
-  if (int rc = mdb_env_create(&env_); rc != 0) {
-    env_ = nullptr;
-    return lmdb_error("mdb_env_create", rc);
-  }
-  if (int rc = mdb_env_set_maxdbs(env_, db_count); rc != 0) return lmdb_error("mdb_env_set_maxdbs", rc);
-  if (int rc = mdb_env_set_maxreaders(env_, readers_max); rc != 0) return lmdb_error("mdb_env_set_maxreaders", rc);
-  if (mode_ == Mode::read_write) {
-    const std::size_t size = page_rounded(std::max(map_size_bytes, map_size_min_bytes));
-    if (int rc = mdb_env_set_mapsize(env_, size); rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
-  }
-  // MDB_NOTLS: read transactions are tied to txn objects, not threads, so a thread pool may share
-  // the env and one thread may hold a read txn while the projector thread writes.
-  const unsigned flags = MDB_NOTLS | (mode_ == Mode::read_only ? MDB_RDONLY : 0u);
-  if (int rc = mdb_env_open(env_, dir_.c_str(), flags, 0644); rc != 0) return lmdb_error("mdb_env_open(" + dir_ + ")", rc);
-  int dead = 0;
-  mdb_reader_check(env_, &dead);  // slots of killed processes would pin old pages forever
-  return Status::ok();
+  lmdb::EnvOptions options;
+  options.dbs_max = db_count;
+  options.readers_max = readers_max;
+  options.read_only = mode_ == Mode::read_only;
+  if (mode_ == Mode::read_write) options.map_size_bytes = page_rounded(std::max(map_size_bytes, map_size_min_bytes));
+  options.file_mode = 0644;
+  return lmdb::Env::open_env(options);
+}
+
+// A store of another format version says so, whichever database it lacks.
+Status StoreEnv::wrong_version(std::string_view bytes) const {
+  const uint32_t version = bytes.size() == 4 ? get_u32_be(bytes) : 0;
+  return Status::error(Status::Code::corruption,
+                       "store in " + dir() + " has format version " + std::to_string(version) +
+                           "; this build reads version " + std::to_string(store_format_version) +
+                           " (replay the log into a fresh data dir)");
 }
 
 Status StoreEnv::open_databases() {
-  MDB_txn* txn = nullptr;
   const bool rw = mode_ == Mode::read_write;
-  if (int rc = mdb_txn_begin(env_, nullptr, rw ? 0u : MDB_RDONLY, &txn); rc != 0) return lmdb_error("mdb_txn_begin", rc);
-  // Whose environment is this? A fresh one has no "meta"; ours says so in "store_kind" (a journal
-  // also has a "meta", and must never get views written into it).
+  lmdb::Txn txn;  // aborted on every early return
+  if (int rc = txn.begin(get(), rw ? 0u : MDB_RDONLY); rc != 0) return lmdb_error("mdb_txn_begin", rc);
   MDB_dbi meta = 0;
-  const int meta_rc = mdb_dbi_open(txn, db_name(Db::meta), 0, &meta);
-  const bool fresh = meta_rc == MDB_NOTFOUND;
-  if (meta_rc != 0 && !fresh) {
-    mdb_txn_abort(txn);
-    return lmdb_error("mdb_dbi_open(meta)", meta_rc);
-  }
-  if (fresh && !rw) {
-    mdb_txn_abort(txn);
-    return Status::error(Status::Code::not_found, "no projection store in " + dir_ + " yet");
-  }
-  if (!fresh) {
-    MDB_val kind_key = to_val(meta_store_kind);
-    MDB_val kind;
-    const int rc = mdb_get(txn, meta, &kind_key, &kind);
-    if (rc != 0 || from_val(kind) != store_kind) {
-      mdb_txn_abort(txn);
-      return Status::error(Status::Code::invalid_argument,
-                           dir_ + " holds an LMDB environment that is not a Tally projection store "
-                                  "(a journal?); give the projector a directory of its own");
-    }
-  }
-  // A store of another format version says so, whichever database it lacks.
-  auto wrong_version = [&](std::string_view bytes) {
-    const uint32_t version = bytes.size() == 4 ? get_u32_be(bytes) : 0;
-    return Status::error(Status::Code::corruption,
-                         "store in " + dir_ + " has format version " + std::to_string(version) +
-                             "; this build reads version " + std::to_string(store_format_version) +
-                             " (replay the log into a fresh data dir)");
-  };
+  if (Status s = check_store_kind(txn.get(), meta); !s.is_ok()) return s;
   for (int i = 0; i < db_count; ++i) {
     const Db db = static_cast<Db>(i);
-    int rc = mdb_dbi_open(txn, db_name(db), rw ? MDB_CREATE : 0u, &dbis_[static_cast<std::size_t>(i)]);
+    int rc = mdb_dbi_open(txn.get(), db_name(db), rw ? MDB_CREATE : 0u, &dbis_[static_cast<std::size_t>(i)]);
     if (rc == MDB_NOTFOUND) {  // read-only, so "meta" is open
       MDB_val version_key = to_val(meta_format_version);
       MDB_val version;
-      Status status = Status::error(Status::Code::corruption, std::string("store in ") + dir_ + " has no database \"" +
-                                                                  db_name(db) + "\" (not a projection store, or damaged)");
-      if (mdb_get(txn, meta, &version_key, &version) == 0 && from_val(version) != version_bytes()) {
-        status = wrong_version(from_val(version));
+      if (mdb_get(txn.get(), meta, &version_key, &version) == 0 && from_val(version) != version_bytes()) {
+        return wrong_version(from_val(version));
       }
-      mdb_txn_abort(txn);
-      return status;
+      return Status::error(Status::Code::corruption, std::string("store in ") + dir() + " has no database \"" +
+                                                         db_name(db) + "\" (not a projection store, or damaged)");
     }
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return lmdb_error(std::string("mdb_dbi_open(") + db_name(db) + ")", rc);
-    }
+    if (rc != 0) return lmdb_error(std::string("mdb_dbi_open(") + db_name(db) + ")", rc);
   }
-  // Format version: written by the first writer, checked by everyone.
+  if (Status s = check_format_version(txn.get()); !s.is_ok()) return s;
+  if (int rc = txn.commit(); rc != 0) return lmdb_error("mdb_txn_commit(open)", rc);
+  return Status::ok();
+}
+
+// Whose environment is this? A fresh one has no "meta"; ours says so in "store_kind" (a journal
+// also has a "meta", and must never get views written into it).
+Status StoreEnv::check_store_kind(MDB_txn* txn, MDB_dbi& meta) const {
+  const int meta_rc = mdb_dbi_open(txn, db_name(Db::meta), 0, &meta);
+  const bool fresh = meta_rc == MDB_NOTFOUND;
+  if (meta_rc != 0 && !fresh) return lmdb_error("mdb_dbi_open(meta)", meta_rc);
+  if (fresh && mode_ == Mode::read_only) {
+    return Status::error(Status::Code::not_found, "no projection store in " + dir() + " yet");
+  }
+  if (fresh) return Status::ok();
+  MDB_val kind_key = to_val(meta_store_kind);
+  MDB_val kind;
+  const int rc = mdb_get(txn, meta, &kind_key, &kind);
+  if (rc != 0 || from_val(kind) != store_kind) {
+    return Status::error(Status::Code::invalid_argument,
+                         dir() + " holds an LMDB environment that is not a Tally projection store "
+                                 "(a journal?); give the projector a directory of its own");
+  }
+  return Status::ok();
+}
+
+// Format version: written by the first writer, checked by everyone.
+Status StoreEnv::check_format_version(MDB_txn* txn) const {
   MDB_val key = to_val(meta_format_version);
   MDB_val value;
   int rc = mdb_get(txn, dbis_[0], &key, &value);
-  if (rc == MDB_NOTFOUND && rw) {
+  if (rc == MDB_NOTFOUND && mode_ == Mode::read_write) {
     const std::string bytes = version_bytes();
     MDB_val v = to_val(bytes);
     rc = mdb_put(txn, dbis_[0], &key, &v, 0);
     MDB_val kind_key = to_val(meta_store_kind);
     MDB_val kind = to_val(store_kind);
     if (rc == 0) rc = mdb_put(txn, dbis_[0], &kind_key, &kind, 0);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return lmdb_error("mdb_put(meta format_version)", rc);
-    }
-  } else if (rc == MDB_NOTFOUND) {
-    mdb_txn_abort(txn);
-    return Status::error(Status::Code::not_found, "no projection store in " + dir_ + " (no format version yet)");
-  } else if (rc != 0) {
-    mdb_txn_abort(txn);
-    return lmdb_error("mdb_get(meta format_version)", rc);
-  } else {
-    if (from_val(value) != version_bytes()) {
-      mdb_txn_abort(txn);
-      return wrong_version(from_val(value));
-    }
+    return rc == 0 ? Status::ok() : lmdb_error("mdb_put(meta format_version)", rc);
   }
-  if (rc = mdb_txn_commit(txn); rc != 0) return lmdb_error("mdb_txn_commit(open)", rc);
-  return Status::ok();
-}
-
-std::size_t StoreEnv::map_size() const {
-  MDB_envinfo info;
-  mdb_env_info(env_, &info);
-  return info.me_mapsize;
+  if (rc == MDB_NOTFOUND) {
+    return Status::error(Status::Code::not_found, "no projection store in " + dir() + " (no format version yet)");
+  }
+  if (rc != 0) return lmdb_error("mdb_get(meta format_version)", rc);
+  return from_val(value) == version_bytes() ? Status::ok() : wrong_version(from_val(value));
 }
 
 Status StoreEnv::set_map_size(std::size_t bytes) {
   assert(mode_ == Mode::read_write);
-  std::unique_lock lock(resize_mutex_);
-  if (int rc = mdb_env_set_mapsize(env_, page_rounded(bytes)); rc != 0) return lmdb_error("mdb_env_set_mapsize", rc);
-  return Status::ok();
+  return lmdb::Env::set_map_size(page_rounded(bytes));
 }
 
 // ---- ReadTxn
 
 Result<ReadTxn> ReadTxn::begin(StoreEnv& env) {
-  for (int attempt = 0;; ++attempt) {
-    std::shared_lock lock(env.resize_mutex());
-    MDB_txn* txn = nullptr;
-    const int rc = mdb_txn_begin(env.env(), nullptr, MDB_RDONLY, &txn);
-    if (rc == 0) return ReadTxn(env, std::move(lock), txn);
-    if (rc != MDB_MAP_RESIZED || attempt >= 3) return lmdb_error("mdb_txn_begin(read)", rc);
-    lock.unlock();
-    // Another process grew the map: adopt its size (no txn of ours may be active meanwhile).
-    std::unique_lock exclusive(env.resize_mutex());
-    if (int set = mdb_env_set_mapsize(env.env(), 0); set != 0) return lmdb_error("mdb_env_set_mapsize(0)", set);
-  }
-}
-
-ReadTxn::ReadTxn(ReadTxn&& other) noexcept : env_(other.env_), lock_(std::move(other.lock_)), txn_(other.txn_) {
-  other.txn_ = nullptr;
-}
-
-ReadTxn::~ReadTxn() {
-  if (txn_) mdb_txn_abort(txn_);
-}
-
-int ReadTxn::get(Db db, std::string_view key, std::string_view& value) const {
-  MDB_val k = to_val(key);
-  MDB_val v;
-  const int rc = mdb_get(txn_, env_->dbi(db), &k, &v);
-  if (rc == 0) value = from_val(v);
-  return rc;
+  auto txn = lmdb::ReadTxn::begin(env);
+  if (!txn.is_ok()) return txn.status();
+  return ReadTxn(env, std::move(txn.value()));
 }
 
 }  // namespace tally::store

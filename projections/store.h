@@ -7,8 +7,8 @@
 //     projector.h takes an exclusive flock on "projector.lock"). Do not put it on a network
 //     filesystem: LMDB needs working POSIX locks and mmap.
 //   - LMDB forbids opening an environment twice in one process. StoreEnv::open() shares one
-//     environment per directory per process: a Projector and the ViewReaders of `tally dev` use
-//     the same MDB_env. A read-only environment cannot be upgraded: open the Projector first if one
+//     environment per directory per process (the registry of lmdb/env.h): a Projector and the
+//     ViewReaders of `tally dev` use the same MDB_env. A read-only environment cannot be upgraded: open the Projector first if one
 //     process does both.
 //   - After fork() the child must not use a StoreEnv inherited from the parent (open() notices the
 //     new pid and opens a fresh environment).
@@ -97,6 +97,7 @@
 #include "engine/state.h"
 #include "engine/status.h"
 #include "engine/types.h"
+#include "lmdb/env.h"
 
 namespace tally::store {
 
@@ -159,14 +160,12 @@ void append_key_record(std::string& chunk, Offset offset, const Digest128& key, 
 bool split_key_record(std::string_view record, Offset& offset, std::string_view& entry);
 std::array<char, 4> partition_key(PartitionId partition);
 
-inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
-inline std::string_view from_val(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
-
-// "mdb_put(history): MDB_MAP_FULL: Environment mapsize limit reached"
-Status lmdb_error(std::string_view call, int rc);
+using lmdb::from_val;
+using lmdb::lmdb_error;  // "mdb_put(history): MDB_MAP_FULL: Environment mapsize limit reached"
+using lmdb::to_val;
 
 // The LMDB environment of one directory, shared per process (see CAVEATS).
-class StoreEnv {
+class StoreEnv final : public lmdb::Env {
  public:
   enum class Mode { read_only, read_write };
 
@@ -179,52 +178,37 @@ class StoreEnv {
   //   LMDB or file call and its error text).
   static Result<std::shared_ptr<StoreEnv>> open(const std::string& dir, Mode mode, std::size_t map_size_bytes);
 
-  ~StoreEnv();
-  StoreEnv(const StoreEnv&) = delete;
-  StoreEnv& operator=(const StoreEnv&) = delete;
-
-  MDB_env* env() const { return env_; }
   MDB_dbi dbi(Db db) const { return dbis_[static_cast<std::size_t>(db)]; }
   bool read_only() const { return mode_ == Mode::read_only; }
-  const std::string& dir() const { return dir_; }
-  std::size_t map_size() const;
 
-  // Grows the map to at least `bytes`. Waits for this process's read transactions to end.
-  // REQUIRES: read_write, and no write transaction is active.
+  // Grows the map to at least `bytes` (rounded up to whole pages). Waits for this process's read
+  // transactions to end. REQUIRES: read_write, and no write transaction is active.
   Status set_map_size(std::size_t bytes);
 
-  // Serialises read transactions of this process (shared) against set_map_size (exclusive).
-  std::shared_mutex& resize_mutex() { return resize_mutex_; }
-
  private:
-  StoreEnv(std::string dir, Mode mode) : dir_(std::move(dir)), mode_(mode) {}
+  StoreEnv(std::string dir, Mode mode) : lmdb::Env(std::move(dir)), mode_(mode) {}
   Status open_env(std::size_t map_size_bytes);
   Status open_databases();
-  std::string dir_;
+  Status check_store_kind(MDB_txn* txn, MDB_dbi& meta) const;
+  Status check_format_version(MDB_txn* txn) const;
+  Status wrong_version(std::string_view stored_bytes) const;
   Mode mode_;
-  MDB_env* env_ = nullptr;
   std::array<MDB_dbi, db_count> dbis_{};
-  std::shared_mutex resize_mutex_;
 };
 
-// A read transaction that adopts a map grown by another process (MDB_MAP_RESIZED) and holds the
-// env's resize lock shared while it lives. Move-only; aborts on destruction.
+// A read transaction of the store (lmdb::ReadTxn: adopts a map grown by another process, holds the
+// map lock shared while it lives). Move-only; aborts on destruction.
 class ReadTxn {
  public:
   static Result<ReadTxn> begin(StoreEnv& env);
-  ReadTxn(ReadTxn&& other) noexcept;
-  ReadTxn& operator=(ReadTxn&&) = delete;
-  ~ReadTxn();
-  MDB_txn* get() const { return txn_; }
+  MDB_txn* get() const { return txn_.get(); }
   // Returns MDB_SUCCESS or MDB_NOTFOUND into `rc`; value points into the map until the txn ends.
-  int get(Db db, std::string_view key, std::string_view& value) const;
+  int get(Db db, std::string_view key, std::string_view& value) const { return txn_.get(env_->dbi(db), key, value); }
 
  private:
-  ReadTxn(StoreEnv& env, std::shared_lock<std::shared_mutex> lock, MDB_txn* txn)
-      : env_(&env), lock_(std::move(lock)), txn_(txn) {}
+  ReadTxn(StoreEnv& env, lmdb::ReadTxn txn) : env_(&env), txn_(std::move(txn)) {}
   StoreEnv* env_;
-  std::shared_lock<std::shared_mutex> lock_;
-  MDB_txn* txn_;
+  lmdb::ReadTxn txn_;
 };
 
 }  // namespace tally::store
