@@ -11,7 +11,6 @@
 namespace tally::audit {
 namespace {
 
-inline constexpr std::size_t output_flush_bytes = 64 * 1024;
 inline constexpr int64_t chart_left_px = 110;   // room for the balance labels
 inline constexpr int64_t chart_top_px = 16;
 inline constexpr int64_t chart_bottom_px = 36;  // room for the date labels
@@ -40,34 +39,22 @@ struct Column {
   int64_t first = 0, min = 0, max = 0, last = 0;
 };
 
-class Page {
+class Page : public ChunkedOutput {
  public:
-  explicit Page(std::ostream& out) : out_(out) {}
-  std::string& text() { return buffer_; }
+  explicit Page(std::ostream& out) : ChunkedOutput(out) {}
+  std::string& text() { return buffer(); }
   Page& raw(std::string_view s) {
-    buffer_.append(s);
+    buffer().append(s);
     return *this;
   }
   Page& esc(std::string_view s) {
-    append_html_text(buffer_, s);
+    append_html_text(buffer(), s);
     return *this;
   }
   Page& num(int64_t v) {
-    buffer_ += std::to_string(v);
+    buffer() += std::to_string(v);
     return *this;
   }
-  void maybe_flush() {
-    if (buffer_.size() >= output_flush_bytes) flush();
-  }
-  void flush() {
-    out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-    buffer_.clear();
-  }
-  bool ok() const { return static_cast<bool>(out_); }
-
- private:
-  std::ostream& out_;
-  std::string buffer_;
 };
 
 std::string period_text(const StatementOptions& o) {

@@ -3,14 +3,11 @@
 #include <cassert>
 #include <string_view>
 
-#include "audit/html_report.h"
 #include "audit/text_format.h"
 #include "engine/money.h"
 
 namespace tally::audit {
 namespace {
-
-inline constexpr std::size_t output_flush_bytes = 64 * 1024;  // write to the stream in chunks
 
 constexpr const char* billing_paths[] = {"credits", "byok", "invoiced"};
 
@@ -158,24 +155,6 @@ std::string movement_json(const MovementTotals& t) {
   return "{\"count\":" + std::to_string(t.count) + ",\"amount_micros\":" + std::to_string(t.amount_micros) +
          ",\"amount\":\"" + format_credits(t.amount_micros) + "\"}";
 }
-
-class ChunkedWriter {
- public:
-  explicit ChunkedWriter(std::ostream& out) : out_(out) {}
-  std::string& buffer() { return buffer_; }
-  void maybe_flush() {
-    if (buffer_.size() >= output_flush_bytes) flush();
-  }
-  void flush() {
-    out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-    buffer_.clear();
-  }
-  bool ok() const { return static_cast<bool>(out_); }
-
- private:
-  std::ostream& out_;
-  std::string buffer_;
-};
 
 }  // namespace
 
@@ -383,36 +362,6 @@ void append_jsonl_summary(std::string& out, const StatementSummary& s) {
   json_field(out, "reconciles");
   out += s.reconciles() ? "true" : "false";
   out += "}\n";
-}
-
-Result<StatementSummary> write_statement(ViewReader& views, const StatementOptions& options, std::ostream& out) {
-  if (options.format == StatementFormat::html) return write_html_report(views, options, out);
-  ChunkedWriter writer(out);
-  std::string& buffer = writer.buffer();
-  const bool csv = options.format == StatementFormat::csv;
-  if (csv && !options.summary_only) buffer += csv_header();
-  StatementSummary summary;
-  Status status = scan_statement(
-      views, options.org_id, options.from_ms, options.to_ms,
-      [&](const HistoryEntry& e) {
-        if (options.summary_only) return true;
-        if (csv) append_csv_row(buffer, e);
-        else append_jsonl_row(buffer, e);
-        writer.maybe_flush();
-        return writer.ok();
-      },
-      summary);
-  if (!status.is_ok()) return status;
-  if (csv) {
-    if (!options.summary_only) buffer += "\r\n";  // a blank line, then the reconciliation
-    append_csv_summary(buffer, summary);
-  } else {
-    append_jsonl_summary(buffer, summary);
-  }
-  writer.flush();
-  out.flush();
-  if (!writer.ok()) return Status::error(Status::Code::io_error, "writing the statement failed");
-  return summary;
 }
 
 }  // namespace tally::audit

@@ -28,6 +28,7 @@
 
 namespace tally::audit {
 
+// The formats of an export (audit/statement_export.h writes each).
 enum class StatementFormat { csv, jsonl, html };
 // "csv", "jsonl" or "html". Errors: invalid_argument (field "format").
 Result<StatementFormat> parse_statement_format(const std::string& text);
@@ -96,10 +97,6 @@ struct StatementSummary {
 Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from_ms, int64_t to_ms,
                       const std::function<bool(const HistoryEntry&)>& row, StatementSummary& summary,
                       uint64_t sequence_end = UINT64_MAX);
-
-// Writes the statement in the chosen format to `out` and returns its summary.
-// Errors: those of scan_statement; io_error if `out` fails.
-Result<StatementSummary> write_statement(ViewReader& views, const StatementOptions& options, std::ostream& out);
 
 // The CSV header line and one row, and the summary rows (a header line then one row per item;
 // the caller writes the blank separator line). Each line ends in "\r\n" (RFC 4180).

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "audit/audit_testkit.h"
-#include "audit/statement.h"
+#include "audit/statement_export.h"
 #include "audit/text_format.h"
 #include "engine/event_factory.h"
 #include "engine/money.h"

@@ -1,8 +1,11 @@
 // Text encodings of the audit exports: CSV fields (RFC 4180), JSON strings, HTML text, and UTC
-// times (ISO-8601). Pure functions, no locale, no clock.
+// times (ISO-8601). Pure functions, no locale, no clock. And the chunked output the exports
+// write through.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -33,5 +36,29 @@ int64_t days_from_civil(int64_t year, unsigned month, unsigned day);
 // "2026-11-01T12:30:05.250", each optionally ending in "Z".
 // Errors: invalid_argument with `field` and what was expected.
 Result<int64_t> parse_time_bound(std::string_view text, const std::string& field);
+
+inline constexpr std::size_t output_flush_bytes = 64 * 1024;  // write to the stream in chunks
+
+// A text buffer written to a stream in chunks of about output_flush_bytes, so an export never
+// holds a whole statement in memory. Not thread-safe.
+class ChunkedOutput {
+ public:
+  explicit ChunkedOutput(std::ostream& out) : out_(out) {}
+  std::string& buffer() { return buffer_; }
+  // Writes the buffer once it holds output_flush_bytes or more.
+  void maybe_flush() {
+    if (buffer_.size() >= output_flush_bytes) flush();
+  }
+  void flush() {
+    out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    buffer_.clear();
+  }
+  // False once a write to the stream failed.
+  bool ok() const { return static_cast<bool>(out_); }
+
+ private:
+  std::ostream& out_;
+  std::string buffer_;
+};
 
 }  // namespace tally::audit

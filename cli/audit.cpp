@@ -14,7 +14,7 @@
 
 #include "audit/log_source.h"
 #include "audit/progress.h"
-#include "audit/statement.h"
+#include "audit/statement_export.h"
 #include "audit/text_format.h"
 #include "audit/verify.h"
 #include "cli/cli_util.h"
