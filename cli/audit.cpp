@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "audit/log_source.h"
 #include "audit/progress.h"
 #include "audit/statement_export.h"
 #include "audit/text_format.h"
@@ -31,7 +30,7 @@ constexpr const char* audit_usage =
     "(tally audit verify --help, tally audit export --help)\n";
 
 int run_verify(const Args& args) {
-  audit::LogSource source;
+  LogLocation source;
   std::string data = "tally-data";
   std::string scratch;
   std::string progress = "auto";
@@ -57,7 +56,7 @@ int run_verify(const Args& args) {
   }
   auto live = open_views(data);
   if (!live.is_ok()) return fail("audit verify", live.status());
-  auto log = audit::open_events_reader(source);
+  auto log = open_events_reader(source);
   if (!log.is_ok()) return fail("audit verify", log.status());
 
   const bool terminal = progress == "bar" || (progress == "auto" && isatty(STDERR_FILENO));

@@ -4,8 +4,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include "log/journal.h"
-#include "log/kafka_log.h"
 #include "tally/events_generated.h"
 
 namespace tally::cli {
@@ -47,65 +45,37 @@ std::string journal_dir(const std::string& data_dir) {
 }
 
 void add_log_options(po::options_description& options, LogLocation& location) {
+  location.create_signals_partitions = signals_partitions_default;
   options.add_options()
-      ("journal", po::value(&location.journal), "embedded journal directory (one machine)")
-      ("kafka", po::value(&location.kafka), "Kafka bootstrap brokers, e.g. host:9092")
+      ("journal", po::value(&location.journal_dir), "embedded journal directory (one machine)")
+      ("kafka", po::value(&location.kafka_brokers), "Kafka bootstrap brokers, e.g. host:9092")
       ("topic-prefix", po::value(&location.topic_prefix)->default_value("tally"),
        "Kafka topics are <prefix>.events and <prefix>.signals")
-      ("partitions", po::value(&location.partitions)->default_value(dev_events_partitions_default),
+      ("partitions", po::value(&location.create_events_partitions)->default_value(dev_events_partitions_default),
        "events partitions of a journal created by this command");
 }
 
 Status check_log_location(const LogLocation& location) {
-  if (location.journal.empty() == location.kafka.empty()) {
+  if (location.journal_dir.empty() == location.kafka_brokers.empty()) {
     return Status::invalid("--journal", "give exactly one of --journal DIR or --kafka BROKERS");
   }
   return Status::ok();
 }
 
-namespace {
-
-Result<std::unique_ptr<Journal>> open_journal(const LogLocation& location) {
-  JournalOptions existing;
-  existing.create_if_missing = false;
-  auto journal = Journal::open(location.journal, existing);
-  if (journal.is_ok() || journal.status().code() != Status::Code::not_found) return journal;
-  return Journal::open(location.journal, journal_options(location.partitions, signals_partitions_default));
-}
-
-KafkaOptions kafka_options(const LogLocation& location) {
-  KafkaOptions options;
-  options.brokers = location.kafka;
-  options.topic_prefix = location.topic_prefix;
-  return options;
-}
-
-}  // namespace
-
 Result<std::unique_ptr<LogWriter>> open_writer(const LogLocation& location, std::string_view topic) {
   if (Status s = check_log_location(location); !s.is_ok()) return s;
-  if (!location.journal.empty()) {
-    auto journal = open_journal(location);
-    if (!journal.is_ok()) return journal.status();
-    return journal.value()->writer(topic);
-  }
-  const KafkaOptions options = kafka_options(location);
-  auto writer = KafkaWriter::open(options, kafka_topic(options, topic));
-  if (!writer.is_ok()) return writer.status();
-  return std::unique_ptr<LogWriter>(std::move(writer.value()));
+  auto log = open_log(location);
+  if (!log.is_ok()) return log.status();
+  return log.value()->writer(topic);
 }
 
-Result<std::unique_ptr<LogReader>> open_reader(const LogLocation& location, std::string_view topic) {
+Result<std::unique_ptr<LogReader>> open_events_reader(LogLocation location) {
   if (Status s = check_log_location(location); !s.is_ok()) return s;
-  if (!location.journal.empty()) {
-    auto journal = open_journal(location);
-    if (!journal.is_ok()) return journal.status();
-    return journal.value()->reader(topic);
-  }
-  const KafkaOptions options = kafka_options(location);
-  auto reader = KafkaReader::open(options, kafka_topic(options, topic));
-  if (!reader.is_ok()) return reader.status();
-  return std::unique_ptr<LogReader>(std::move(reader.value()));
+  location.create_events_partitions = 0;  // an audit never makes a log up
+  location.kafka_client_id = "tally-audit";
+  auto log = open_log(location);
+  if (!log.is_ok()) return log.status();
+  return log.value()->reader(log_events_kind);  // the reader keeps what it reads open
 }
 
 Result<std::unique_ptr<ViewReader>> open_views(const std::string& data_dir) {

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "engine/status.h"
 #include "log/log.h"
+#include "log/open_log.h"
 #include "projections/views.h"
 
 namespace tally::cli {
@@ -38,20 +39,16 @@ int fail(const char* command, const Status& status);
 std::string views_dir(const std::string& data_dir);
 std::string journal_dir(const std::string& data_dir);
 
-// Where the events log is: exactly one of a journal dir or Kafka brokers.
-struct LogLocation {
-  std::string journal;
-  std::string kafka;
-  std::string topic_prefix = "tally";
-  int32_t partitions = dev_events_partitions_default;  // for a journal created here
-};
+// --journal DIR | --kafka BROKERS [--topic-prefix P] [--partitions N] into `location` (log/open_log.h);
+// a journal created here gets N events partitions and signals_partitions_default.
 void add_log_options(po::options_description& options, LogLocation& location);
 // REQUIRES: exactly one of journal/kafka set (else invalid_argument naming --journal/--kafka).
 Status check_log_location(const LogLocation& location);
 
-// Writers and readers of the events or signals topic ("events"/"signals").
+// A writer of the events or signals topic ("events"/"signals") of the log at `location`.
 Result<std::unique_ptr<LogWriter>> open_writer(const LogLocation& location, std::string_view topic);
-Result<std::unique_ptr<LogReader>> open_reader(const LogLocation& location, std::string_view topic);
+// A reader of the events topic of an existing log (never made up here), for replay and audit.
+Result<std::unique_ptr<LogReader>> open_events_reader(LogLocation location);
 
 Result<std::unique_ptr<ViewReader>> open_views(const std::string& data_dir);
 

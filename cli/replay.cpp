@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "audit/log_source.h"
 #include "audit/progress.h"
 #include "audit/replay.h"
 #include "cli/cli_util.h"
@@ -17,7 +16,7 @@ namespace tally::cli {
 namespace {
 
 // "key=value" librdkafka properties from the command line.
-Status parse_properties(const std::vector<std::string>& items, audit::LogSource& source) {
+Status parse_properties(const std::vector<std::string>& items, LogLocation& source) {
   for (const std::string& item : items) {
     const std::size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -29,7 +28,7 @@ Status parse_properties(const std::vector<std::string>& items, audit::LogSource&
 }
 
 int run_replay(const Args& args) {
-  audit::LogSource source;
+  LogLocation source;
   std::vector<std::string> properties;
   std::string into;
   std::string progress = "auto";
@@ -56,7 +55,7 @@ int run_replay(const Args& args) {
   if (Status s = parse_properties(properties, source); !s.is_ok()) return fail("replay", s);
   // Refuse a used directory before touching the log: the message names the directory.
   if (Status s = audit::check_empty_dir(into); !s.is_ok()) return fail("replay", s);
-  auto log = audit::open_events_reader(source);
+  auto log = open_events_reader(source);
   if (!log.is_ok()) return fail("replay", log.status());
 
   const bool terminal = progress == "bar" || (progress == "auto" && isatty(STDERR_FILENO));
@@ -73,7 +72,7 @@ int run_replay(const Args& args) {
   if (progress != "none") {
     reporter.finish(audit::ReplayProgress{r.events, r.events, r.elapsed_s});
     std::fprintf(stderr, "replayed %llu events from %s into %s in %.2f s\n",
-                 static_cast<unsigned long long>(r.events), audit::describe(source).c_str(), into.c_str(), r.elapsed_s);
+                 static_cast<unsigned long long>(r.events), describe(source).c_str(), into.c_str(), r.elapsed_s);
   }
   std::fputs(audit::format_replay_report(r).c_str(), stdout);
   return std::fflush(stdout) == 0 ? exit_ok : exit_failure;

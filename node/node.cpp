@@ -6,8 +6,7 @@
 
 #include "api/projector_metrics.h"
 #include "engine/event_factory.h"
-#include "log/journal.h"
-#include "log/kafka_log.h"
+#include "log/open_log.h"
 
 namespace tally {
 namespace {
@@ -16,13 +15,6 @@ constexpr int views_wait_ms_max = 30'000;  // an api-only process waits this lon
 
 std::string in_dir(const std::string& data_dir, const char* name) {
   return (std::filesystem::path(data_dir) / name).string();
-}
-
-KafkaOptions kafka_options(const NodeOptions& options) {
-  KafkaOptions kafka;
-  kafka.brokers = options.kafka_brokers;
-  kafka.topic_prefix = options.topic_prefix;
-  return kafka;
 }
 
 }  // namespace
@@ -59,39 +51,26 @@ Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
 }
 
 Status Node::open_log(const NodeOptions& options) {
-  if (options.kafka_brokers.empty()) {
-    JournalOptions journal_opts = journal_options(options.partitions, options.signals_partitions);
-    // An existing journal keeps its partition count; only a new one takes ours.
-    JournalOptions existing;
-    existing.create_if_missing = false;
-    const std::string dir = (std::filesystem::path(options.data_dir) / "journal").string();
-    auto journal = Journal::open(dir, existing);
-    if (!journal.is_ok() && journal.status().code() == Status::Code::not_found) journal = Journal::open(dir, journal_opts);
-    if (!journal.is_ok()) return journal.status();
-    journal_ = std::move(journal.value());
-    auto writer = journal_->writer(journal_events_topic);
-    if (!writer.is_ok()) return writer.status();
-    events_writer_ = std::move(writer.value());
-    auto reader = journal_->reader(journal_events_topic);
-    if (!reader.is_ok()) return reader.status();
-    events_reader_ = std::move(reader.value());
-    auto end_reader = journal_->reader(journal_events_topic);
-    if (!end_reader.is_ok()) return end_reader.status();
-    end_reader_ = std::move(end_reader.value());
-    return Status::ok();
-  }
-  const KafkaOptions kafka = kafka_options(options);
-  const std::string topic = kafka_topic(kafka, kafka_events_kind);
-  auto writer = KafkaWriter::open(kafka, topic);
+  LogLocation location;
+  if (options.kafka_brokers.empty()) location.journal_dir = in_dir(options.data_dir, "journal");
+  location.kafka_brokers = options.kafka_brokers;
+  location.topic_prefix = options.topic_prefix;
+  // An existing journal keeps its partition counts; only a new one takes ours.
+  location.create_events_partitions = options.partitions;
+  location.create_signals_partitions = options.signals_partitions;
+  auto log = tally::open_log(location);
+  if (!log.is_ok()) return log.status();
+  log_ = std::move(log.value());
+  auto writer = log_->writer(log_events_kind);
   if (!writer.is_ok()) return writer.status();
   events_writer_ = std::move(writer.value());
-  auto reader = KafkaReader::open(kafka, topic);
+  auto reader = log_->reader(log_events_kind);
   if (!reader.is_ok()) return reader.status();
   events_reader_ = std::move(reader.value());
-  auto end_reader = KafkaReader::open(kafka, topic);
+  auto end_reader = log_->reader(log_events_kind);
   if (!end_reader.is_ok()) return end_reader.status();
   end_reader_ = std::move(end_reader.value());
-  return check_topic(kafka, topic, events_reader_->partition_count());
+  return Status::ok();
 }
 
 Status Node::start_projector(const NodeOptions& options) {
@@ -140,25 +119,12 @@ Status Node::open_views(const std::string& views_path, int wait_ms) {
   }
 }
 
-Result<std::unique_ptr<LogReader>> Node::open_signals_reader(const NodeOptions& options) {
-  if (journal_) return journal_->reader(journal_signals_topic);
-  const KafkaOptions kafka = kafka_options(options);
-  auto reader = KafkaReader::open(kafka, kafka_topic(kafka, kafka_signals_kind));
-  if (!reader.is_ok()) return reader.status();
-  return std::unique_ptr<LogReader>(std::move(reader.value()));
-}
+Result<std::unique_ptr<LogReader>> Node::open_signals_reader() { return log_->reader(log_signals_kind); }
 
 Status Node::start_emitter(const NodeOptions& options) {
-  if (journal_) {
-    auto writer = journal_->writer(journal_signals_topic);
-    if (!writer.is_ok()) return writer.status();
-    signals_writer_ = std::move(writer.value());
-  } else {
-    const KafkaOptions kafka = kafka_options(options);
-    auto writer = KafkaWriter::open(kafka, kafka_topic(kafka, kafka_signals_kind));
-    if (!writer.is_ok()) return writer.status();
-    signals_writer_ = std::move(writer.value());
-  }
+  auto writer = log_->writer(log_signals_kind);
+  if (!writer.is_ok()) return writer.status();
+  signals_writer_ = std::move(writer.value());
   // The projector created the store, so the views open at once.
   if (Status s = open_views(in_dir(options.data_dir, "views"), 0); !s.is_ok()) return s;
   connectors::OutboxEmitterOptions emitter_options;
@@ -192,7 +158,7 @@ Status Node::start_recharge(const NodeOptions& options) {
       };
     }
   }
-  auto reader = open_signals_reader(options);
+  auto reader = open_signals_reader();
   if (!reader.is_ok()) return reader.status();
   recharge_reader_ = std::move(reader.value());
   auto connector = connectors::RechargeConnector::open(*recharge_reader_, *events_writer_, std::move(recharge));
@@ -206,7 +172,7 @@ Status Node::start_enforcer(const NodeOptions& options) {
   connectors::EnforcerOptions enforce = *options.enforce;
   if (enforce.progress_path.empty()) enforce.progress_path = in_dir(options.data_dir, "enforce.progress");
   if (!enforce.on_error) enforce.on_error = role_error(options, "enforce");
-  auto reader = open_signals_reader(options);
+  auto reader = open_signals_reader();
   if (!reader.is_ok()) return reader.status();
   enforce_reader_ = std::move(reader.value());
   auto enforcer = connectors::Enforcer::open(*enforce_reader_, std::move(enforce));

@@ -36,7 +36,7 @@
 
 namespace tally {
 
-class Journal;
+class Log;
 
 inline constexpr int tick_interval_ms_default = 60'000;
 inline constexpr int32_t node_partitions_default = 4;
@@ -105,14 +105,14 @@ class Node {
   Status start_api(const NodeOptions& options);
   void start_ticker(int interval_ms);
   Status open_views(const std::string& views_path, int wait_ms);
-  Result<std::unique_ptr<LogReader>> open_signals_reader(const NodeOptions& options);
+  Result<std::unique_ptr<LogReader>> open_signals_reader();
   Status start_emitter(const NodeOptions& options);
   Status start_recharge(const NodeOptions& options);
   Status start_enforcer(const NodeOptions& options);
   std::function<void(const Status&)> role_error(const NodeOptions& options, std::string role);
   void record_error(const std::string& role, const Status& status);
 
-  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Log> log_;
   std::unique_ptr<LogWriter> events_writer_;
   std::unique_ptr<LogReader> events_reader_;
   std::unique_ptr<LogReader> end_reader_;
