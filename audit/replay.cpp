@@ -85,6 +85,28 @@ Status check_empty_dir(const std::string& dir) {
   return Status::ok();
 }
 
+namespace {
+
+// The partitions and digests of the views a replay folded into `into_dir`.
+Status read_replayed_views(const std::string& into_dir, ReplayResult& result) {
+  auto views = ViewReader::open(into_dir);
+  if (!views.is_ok()) return views.status();
+  auto partitions = views.value()->partitions();
+  if (!partitions.is_ok()) return partitions.status();
+  result.partitions.resize(result.end_offsets.size());
+  for (std::size_t p = 0; p < result.partitions.size(); ++p) result.partitions[p].partition = PartitionId{static_cast<int32_t>(p)};
+  for (const PartitionView& view : partitions.value()) {
+    const auto p = static_cast<std::size_t>(view.partition.value);
+    if (p < result.partitions.size()) result.partitions[p] = view;
+  }
+  auto digests = views.value()->digests();
+  if (!digests.is_ok()) return digests.status();
+  result.digests = std::move(digests.value());
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<ReplayResult> replay(LogReader& log, const std::string& into_dir, const ReplayOptions& options) {
   if (Status s = check_empty_dir(into_dir); !s.is_ok()) return s;
   auto end = resolve_end_offsets(log, options);
@@ -147,19 +169,7 @@ Result<ReplayResult> replay(LogReader& log, const std::string& into_dir, const R
   progress.elapsed_s = result.elapsed_s;
   if (options.on_progress) options.on_progress(progress);
 
-  auto views = ViewReader::open(into_dir);
-  if (!views.is_ok()) return views.status();
-  auto partitions = views.value()->partitions();
-  if (!partitions.is_ok()) return partitions.status();
-  result.partitions.resize(result.end_offsets.size());
-  for (std::size_t p = 0; p < result.partitions.size(); ++p) result.partitions[p].partition = PartitionId{static_cast<int32_t>(p)};
-  for (const PartitionView& view : partitions.value()) {
-    const auto p = static_cast<std::size_t>(view.partition.value);
-    if (p < result.partitions.size()) result.partitions[p] = view;
-  }
-  auto digests = views.value()->digests();
-  if (!digests.is_ok()) return digests.status();
-  result.digests = std::move(digests.value());
+  if (Status s = read_replayed_views(into_dir, result); !s.is_ok()) return s;
   return result;
 }
 

@@ -287,6 +287,27 @@ struct ScratchGuard {
   }
 };
 
+// Fills the live side of every partition check from the snapshot of the live views.
+Status record_live_partitions(const std::vector<PartitionView>& snapshot, VerifyReport& report,
+                              std::vector<Offset>& live_next) {
+  const std::size_t count = report.partitions.size();
+  for (std::size_t p = 0; p < count; ++p) report.partitions[p].partition = PartitionId{static_cast<int32_t>(p)};
+  for (const PartitionView& view : snapshot) {
+    const auto p = static_cast<std::size_t>(view.partition.value);
+    if (p >= count) {
+      return Status::error(Status::Code::conflict, "the live views hold partition " + std::to_string(p) +
+                                                       " but the log has " + std::to_string(count) +
+                                                       " partitions: they were folded from another log");
+    }
+    PartitionCheck& check = report.partitions[p];
+    check.live_next_offset = view.next_offset;
+    check.live_records = view.records;
+    check.live_chain = view.chain;
+    live_next[p] = view.next_offset;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 bool VerifyReport::ok() const {
@@ -303,20 +324,7 @@ Result<VerifyReport> verify(ViewReader& live, LogReader& log, const VerifyOption
   VerifyReport report;
   report.partitions.resize(count);
   std::vector<Offset> live_next(count), replay_end(count);
-  for (std::size_t p = 0; p < count; ++p) report.partitions[p].partition = PartitionId{static_cast<int32_t>(p)};
-  for (const PartitionView& view : snapshot.value()) {
-    const auto p = static_cast<std::size_t>(view.partition.value);
-    if (p >= count) {
-      return Status::error(Status::Code::conflict, "the live views hold partition " + std::to_string(p) +
-                                                       " but the log has " + std::to_string(count) +
-                                                       " partitions: they were folded from another log");
-    }
-    PartitionCheck& check = report.partitions[p];
-    check.live_next_offset = view.next_offset;
-    check.live_records = view.records;
-    check.live_chain = view.chain;
-    live_next[p] = view.next_offset;
-  }
+  if (Status s = record_live_partitions(snapshot.value(), report, live_next); !s.is_ok()) return s;
   for (std::size_t p = 0; p < count; ++p) {
     auto end = log.end_offset(PartitionId{static_cast<int32_t>(p)});
     if (!end.is_ok()) return end.status();

@@ -15,45 +15,58 @@ bool push_digit(__int128& out, int digit) {
   return out <= static_cast<__int128>(std::numeric_limits<int64_t>::max()) + 1;
 }
 
-}  // namespace
+// The parts of a JSON number: [-] int_part [. frac_part] [e exponent].
+struct DecimalParts {
+  bool negative = false;
+  std::string_view int_part;
+  std::string_view frac_part;
+  int64_t exponent = 0;
+};
 
-Result<int64_t> decimal_to_scaled(std::string_view text, int32_t scale_digits, Rounding rounding,
-                                  std::string_view field) {
-  assert(scale_digits >= 0 && scale_digits <= 18);
-  const std::string name(field);
+Result<DecimalParts> split_decimal(std::string_view text, const std::string& name) {
   const auto not_a_number = [&] { return Status::invalid(name, "must be a decimal number"); };
   if (text.empty() || text.size() > static_cast<std::size_t>(decimal_text_chars_max)) return not_a_number();
-
+  DecimalParts parts;
   std::size_t i = 0;
-  const bool negative = text[0] == '-';
-  if (negative) ++i;
+  parts.negative = text[0] == '-';
+  if (parts.negative) ++i;
   // Integer part: 0 or [1-9][0-9]*.
   const std::size_t int_begin = i;
   while (i < text.size() && is_digit(text[i])) ++i;
-  const std::string_view int_part = text.substr(int_begin, i - int_begin);
-  if (int_part.empty() || (int_part.size() > 1 && int_part[0] == '0')) return not_a_number();
-  std::string_view frac_part;
+  parts.int_part = text.substr(int_begin, i - int_begin);
+  if (parts.int_part.empty() || (parts.int_part.size() > 1 && parts.int_part[0] == '0')) return not_a_number();
   if (i < text.size() && text[i] == '.') {
     const std::size_t frac_begin = ++i;
     while (i < text.size() && is_digit(text[i])) ++i;
-    frac_part = text.substr(frac_begin, i - frac_begin);
-    if (frac_part.empty()) return not_a_number();
+    parts.frac_part = text.substr(frac_begin, i - frac_begin);
+    if (parts.frac_part.empty()) return not_a_number();
   }
-  int64_t exponent = 0;
   if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
     ++i;
     bool exponent_negative = false;
     if (i < text.size() && (text[i] == '+' || text[i] == '-')) exponent_negative = text[i++] == '-';
     const std::size_t exp_begin = i;
     while (i < text.size() && is_digit(text[i])) {
-      exponent = exponent * 10 + (text[i] - '0');
-      if (exponent > decimal_exponent_abs_max) return Status::invalid(name, "exponent out of range");
+      parts.exponent = parts.exponent * 10 + (text[i] - '0');
+      if (parts.exponent > decimal_exponent_abs_max) return Status::invalid(name, "exponent out of range");
       ++i;
     }
     if (i == exp_begin) return not_a_number();
-    if (exponent_negative) exponent = -exponent;
+    if (exponent_negative) parts.exponent = -parts.exponent;
   }
   if (i != text.size()) return not_a_number();
+  return parts;
+}
+
+}  // namespace
+
+Result<int64_t> decimal_to_scaled(std::string_view text, int32_t scale_digits, Rounding rounding,
+                                  std::string_view field) {
+  assert(scale_digits >= 0 && scale_digits <= 18);
+  const std::string name(field);
+  auto split = split_decimal(text, name);
+  if (!split.is_ok()) return split.status();
+  const auto [negative, int_part, frac_part, exponent] = split.value();
 
   // value = digits × 10^shift, where digits = int_part ++ frac_part.
   std::string digits;

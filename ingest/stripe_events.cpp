@@ -166,6 +166,33 @@ int64_t proportional_credits(int64_t credits, int64_t refunded, int64_t base) {
   return static_cast<int64_t>(static_cast<__int128>(credits) * clamped / base);
 }
 
+// Which purchase a refunded charge paid for: its metadata first, then the configured lookup.
+Result<PurchaseRef> refunded_purchase(const FieldReader& charge, const std::string& charge_id,
+                                      const std::optional<FieldReader>& metadata, const std::string& metadata_path,
+                                      const StripeMappingConfig& config) {
+  const bool has_metadata_ref = metadata && metadata->has("purchase_key") && metadata->has("org_id");
+  if (has_metadata_ref) {
+    Result<std::string> key = metadata->required_string("purchase_key");
+    if (!key.is_ok()) return key.status();
+    Result<std::string> org = read_org(*metadata, "org_id");
+    if (!org.is_ok()) return org.status();
+    return PurchaseRef{org.value(), key.value()};
+  }
+  std::optional<PurchaseRef> found;
+  if (config.find_purchase) {
+    Result<std::optional<std::string>> payment_intent = read_payment_intent(charge);
+    if (!payment_intent.is_ok()) return payment_intent.status();
+    if (payment_intent->has_value()) found = config.find_purchase(*payment_intent.value());
+    if (!found) found = config.find_purchase(charge_id);
+  }
+  if (!found) {
+    const std::string missing = metadata && metadata->has("purchase_key") ? "org_id" : "purchase_key";
+    return Status::invalid(metadata_path + "." + missing, "missing, and no purchase found for this payment");
+  }
+  if (!is_valid_ledger_id(found->org_id)) return Status::invalid(metadata_path + ".org_id", "invalid org id from purchase lookup");
+  return std::move(*found);
+}
+
 Result<MappedEvent> map_refund(const StripeEventHead& head, const FieldReader& event, const FieldReader& charge,
                                const StripeMappingConfig& config) {
   Result<std::string> charge_id = charge.required_string("id");
@@ -195,31 +222,9 @@ Result<MappedEvent> map_refund(const StripeEventHead& head, const FieldReader& e
   Result<std::optional<FieldReader>> metadata = charge.optional_object("metadata");
   if (!metadata.is_ok()) return metadata.status();
   const std::string metadata_path = charge.field("metadata");
-  // Which purchase: metadata first, then the configured lookup.
-  PurchaseRef ref;
-  const bool has_metadata_ref =
-      metadata.value() && metadata.value()->has("purchase_key") && metadata.value()->has("org_id");
-  if (has_metadata_ref) {
-    Result<std::string> key = metadata.value()->required_string("purchase_key");
-    if (!key.is_ok()) return key.status();
-    Result<std::string> org = read_org(*metadata.value(), "org_id");
-    if (!org.is_ok()) return org.status();
-    ref = PurchaseRef{org.value(), key.value()};
-  } else {
-    std::optional<PurchaseRef> found;
-    if (config.find_purchase) {
-      Result<std::optional<std::string>> payment_intent = read_payment_intent(charge);
-      if (!payment_intent.is_ok()) return payment_intent.status();
-      if (payment_intent->has_value()) found = config.find_purchase(*payment_intent.value());
-      if (!found) found = config.find_purchase(charge_id.value());
-    }
-    if (!found) {
-      const std::string missing = metadata.value() && metadata.value()->has("purchase_key") ? "org_id" : "purchase_key";
-      return Status::invalid(metadata_path + "." + missing, "missing, and no purchase found for this payment");
-    }
-    if (!is_valid_ledger_id(found->org_id)) return Status::invalid(metadata_path + ".org_id", "invalid org id from purchase lookup");
-    ref = std::move(*found);
-  }
+  Result<PurchaseRef> found = refunded_purchase(charge, charge_id.value(), metadata.value(), metadata_path, config);
+  if (!found.is_ok()) return found.status();
+  const PurchaseRef& ref = found.value();
 
   // What the purchase bought: the ledger's own record when the lookup found it, else the metadata.
   int64_t credits = ref.credits_micros;

@@ -127,11 +127,15 @@ Result<std::unique_ptr<KafkaWriter>> KafkaWriter::open(const KafkaOptions& optio
 
 int32_t KafkaWriter::partition_count() const { return impl_->partitions; }
 
-Result<std::vector<LogPosition>> KafkaWriter::append(std::span<const AppendRequest> records) {
-  struct Planned {
-    const AppendRequest* record;
-    int32_t partition;  // RD_KAFKA_PARTITION_UA: chosen by the murmur2_random partitioner
-  };
+namespace {
+
+struct Planned {
+  const AppendRequest* record;
+  int32_t partition;  // RD_KAFKA_PARTITION_UA: chosen by the murmur2_random partitioner
+};
+
+// Checks every record and expands to_every_partition: one entry per message to produce.
+Result<std::vector<Planned>> plan_append(std::span<const AppendRequest> records, int32_t partitions) {
   std::vector<Planned> planned;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const AppendRequest& record = records[i];
@@ -149,7 +153,7 @@ Result<std::vector<LogPosition>> KafkaWriter::append(std::span<const AppendReque
                                                         std::to_string(limits::event_bytes_max) + "-byte record limit");
     }
     if (record.to_every_partition) {
-      for (int32_t p = 0; p < impl_->partitions; ++p) planned.push_back({&record, p});
+      for (int32_t p = 0; p < partitions; ++p) planned.push_back({&record, p});
     } else {
       planned.push_back({&record, RD_KAFKA_PARTITION_UA});
     }
@@ -157,6 +161,15 @@ Result<std::vector<LogPosition>> KafkaWriter::append(std::span<const AppendReque
       return Status::invalid("records", "more than " + std::to_string(kafka_append_records_max) + " records in one append");
     }
   }
+  return planned;
+}
+
+}  // namespace
+
+Result<std::vector<LogPosition>> KafkaWriter::append(std::span<const AppendRequest> records) {
+  auto plan = plan_append(records, impl_->partitions);
+  if (!plan.is_ok()) return plan.status();
+  const std::vector<Planned>& planned = plan.value();
   if (planned.empty()) return std::vector<LogPosition>{};
 
   Delivery delivery;

@@ -88,6 +88,36 @@ HttpClient::HttpClient() : handle_(std::make_unique<Handle>()) {
 
 HttpClient::~HttpClient() { curl_easy_cleanup(handle_->curl); }
 
+namespace {
+
+// The error of an exchange that produced no response, and its class for last_failure().
+Status failed_exchange(CURLcode code, const char* error_text, bool body_too_large, HttpFailure& failure) {
+  const std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+      failure = HttpFailure::connection_refused;
+      return Status::error(Status::Code::unavailable, "connection refused: " + detail);
+    case CURLE_OPERATION_TIMEDOUT:
+      failure = HttpFailure::timed_out;
+      return Status::error(Status::Code::unavailable, "timed out: " + detail);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      failure = HttpFailure::invalid_request;
+      return Status::invalid("url", detail);
+    case CURLE_WRITE_ERROR:
+      if (body_too_large) {
+        failure = HttpFailure::response_too_large;
+        return Status::error(Status::Code::too_large, "response body larger than 8 MiB");
+      }
+      [[fallthrough]];
+    default:
+      failure = HttpFailure::network;
+      return Status::error(Status::Code::unavailable, "network error: " + detail);
+  }
+}
+
+}  // namespace
+
 Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   last_failure_ = HttpFailure::invalid_request;
   const bool is_post = request.method == "POST";
@@ -139,30 +169,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   // Later requests must not write into this stack frame.
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
 
-  if (code != CURLE_OK) {
-    const std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
-    switch (code) {
-      case CURLE_COULDNT_CONNECT:
-        last_failure_ = HttpFailure::connection_refused;
-        return Status::error(Status::Code::unavailable, "connection refused: " + detail);
-      case CURLE_OPERATION_TIMEDOUT:
-        last_failure_ = HttpFailure::timed_out;
-        return Status::error(Status::Code::unavailable, "timed out: " + detail);
-      case CURLE_URL_MALFORMAT:
-      case CURLE_UNSUPPORTED_PROTOCOL:
-        last_failure_ = HttpFailure::invalid_request;
-        return Status::invalid("url", detail);
-      case CURLE_WRITE_ERROR:
-        if (exchange.body_too_large) {
-          last_failure_ = HttpFailure::response_too_large;
-          return Status::error(Status::Code::too_large, "response body larger than 8 MiB");
-        }
-        [[fallthrough]];
-      default:
-        last_failure_ = HttpFailure::network;
-        return Status::error(Status::Code::unavailable, "network error: " + detail);
-    }
-  }
+  if (code != CURLE_OK) return failed_exchange(code, error_text, exchange.body_too_large, last_failure_);
   long status_code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status_code);
   exchange.response.status_code = static_cast<int32_t>(status_code);

@@ -130,6 +130,22 @@ std::string ChargeOutcome::failure_code() const {
   return "http_" + std::to_string(error.http_status);
 }
 
+namespace {
+
+// The form body of POST /v1/charges for `request`.
+std::string charge_form(const ChargeRequest& request) {
+  std::string form;
+  append_form(form, "amount", std::to_string(request.amount_minor));
+  append_form(form, "currency", request.currency);
+  if (!request.customer.empty()) append_form(form, "customer", request.customer);
+  if (!request.source.empty()) append_form(form, "source", request.source);
+  if (!request.description.empty()) append_form(form, "description", request.description);
+  for (const auto& [key, value] : request.metadata) append_form(form, "metadata[" + key + "]", value);
+  return form;
+}
+
+}  // namespace
+
 StripeClient::StripeClient(StripeConfig config, SleepFunction sleep_ms)
     : config_(std::move(config)), sleep_ms_(sleep_ms ? std::move(sleep_ms) : SleepFunction(real_sleep)) {
   while (!config_.base_url.empty() && config_.base_url.back() == '/') config_.base_url.pop_back();
@@ -145,21 +161,13 @@ std::vector<HttpHeader> StripeClient::headers(std::string_view idempotency_key) 
 Result<ChargeOutcome> StripeClient::create_charge(const ChargeRequest& request) {
   if (Status s = validate(request); !s.is_ok()) return s;
 
-  // The body is built once: every attempt must send identical parameters, or Stripe answers
-  // "Keys for idempotent requests can only be used with the same parameters".
-  std::string form;
-  append_form(form, "amount", std::to_string(request.amount_minor));
-  append_form(form, "currency", request.currency);
-  if (!request.customer.empty()) append_form(form, "customer", request.customer);
-  if (!request.source.empty()) append_form(form, "source", request.source);
-  if (!request.description.empty()) append_form(form, "description", request.description);
-  for (const auto& [key, value] : request.metadata) append_form(form, "metadata[" + key + "]", value);
-
   HttpRequest http_request;
   http_request.method = "POST";
   http_request.url = config_.base_url + "/v1/charges";
   http_request.headers = headers(request.idempotency_key);
-  http_request.body = std::move(form);
+  // The body is built once: every attempt must send identical parameters, or Stripe answers
+  // "Keys for idempotent requests can only be used with the same parameters".
+  http_request.body = charge_form(request);
   http_request.timeout_ms = config_.request_timeout_ms;
 
   ChargeOutcome outcome;

@@ -99,6 +99,19 @@ void stop_child(pid_t pid) {
   }
 }
 
+// The child's environment: ours, plus PORT and LOG_LEVEL (replacing any inherited ones).
+std::vector<std::string> child_environment(int32_t port, const std::string& log_level) {
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (text.rfind("PORT=", 0) == 0 || text.rfind("LOG_LEVEL=", 0) == 0) continue;
+    environment.emplace_back(text);
+  }
+  environment.push_back("PORT=" + std::to_string(port));
+  environment.push_back("LOG_LEVEL=" + log_level);
+  return environment;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StripeEmulator>> StripeEmulator::start(const StripeEmulatorOptions& options) {
@@ -125,15 +138,7 @@ Result<std::unique_ptr<StripeEmulator>> StripeEmulator::start(const StripeEmulat
     Result<int32_t> port = free_loopback_port();
     if (!port.is_ok()) return port.status();
 
-    // The child's environment: ours, plus PORT and LOG_LEVEL (replacing any inherited ones).
-    std::vector<std::string> environment;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      const std::string_view text(*entry);
-      if (text.rfind("PORT=", 0) == 0 || text.rfind("LOG_LEVEL=", 0) == 0) continue;
-      environment.emplace_back(text);
-    }
-    environment.push_back("PORT=" + std::to_string(port.value()));
-    environment.push_back("LOG_LEVEL=" + options.log_level);
+    std::vector<std::string> environment = child_environment(port.value(), options.log_level);
     std::vector<char*> envp;
     for (std::string& entry : environment) envp.push_back(entry.data());
     envp.push_back(nullptr);
