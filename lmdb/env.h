@@ -137,9 +137,9 @@ class ReadTxn {
 class Txn {
  public:
   Txn() = default;
+  ~Txn() { abort(); }
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
-  ~Txn() { abort(); }
 
   // mdb_txn_begin; returns its code (MDB_SUCCESS, MDB_MAP_RESIZED, …). REQUIRES: not active.
   int begin(MDB_env* env, unsigned flags = 0);

@@ -62,13 +62,12 @@ Result<std::unique_ptr<Log>> open_log(const LogLocation& location) {
     if (!journal.is_ok()) return journal.status();
     return std::unique_ptr<Log>(new JournalLog(std::move(journal.value())));
   }
-  KafkaOptions options;
-  options.brokers = location.kafka_brokers;
-  options.topic_prefix = location.topic_prefix;
-  options.properties = location.kafka_properties;
-  options.client_id = location.kafka_client_id;
-  options.group_id = location.kafka_client_id;
-  return std::unique_ptr<Log>(new KafkaLog(std::move(options)));
+  return std::unique_ptr<Log>(new KafkaLog(KafkaOptions{.brokers = location.kafka_brokers,
+                                                         .topic_prefix = location.topic_prefix,
+                                                         .properties = location.kafka_properties,
+                                                         .client_id = location.kafka_client_id,
+                                                         .group_id = location.kafka_client_id,
+                                                         .on_client_error = {}}));
 }
 
 }  // namespace tally
