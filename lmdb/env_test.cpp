@@ -72,6 +72,20 @@ int put_key(Env& env, Txn& txn, const std::string& key, const std::string& value
   return mdb_put(txn.get(), main_dbi(txn.get()), &k, &v, 0);
 }
 
+// A fresh directory with one environment of the first kind open on it.
+struct OpenEnv {
+  TempDir dir;
+  int opened = 0;
+  std::shared_ptr<TestEnv<1>> env;
+  OpenEnv() {
+    auto acquired = TestEnv<1>::open(dir.path, &opened);
+    BOOST_REQUIRE(acquired.is_ok());
+    env = std::move(acquired.value());
+  }
+};
+
+const std::string not_found = "<" + std::string(mdb_strerror(MDB_NOTFOUND)) + ">";
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(one_directory_is_one_environment_per_process) {
@@ -89,11 +103,7 @@ BOOST_AUTO_TEST_CASE(one_directory_is_one_environment_per_process) {
   BOOST_TEST(opened == 2);
 }
 
-BOOST_AUTO_TEST_CASE(another_kind_of_environment_on_an_open_directory_is_refused_not_opened_twice) {
-  TempDir dir;
-  int opened = 0;
-  auto journal_like = TestEnv<1>::open(dir.path, &opened);
-  BOOST_REQUIRE(journal_like.is_ok());
+BOOST_FIXTURE_TEST_CASE(another_kind_of_environment_on_an_open_directory_is_refused_not_opened_twice, OpenEnv) {
   auto store_like = TestEnv<2>::open(dir.path, &opened);
   BOOST_REQUIRE(!store_like.is_ok());
   BOOST_TEST((store_like.status().code() == Status::Code::invalid_argument));
@@ -101,32 +111,24 @@ BOOST_AUTO_TEST_CASE(another_kind_of_environment_on_an_open_directory_is_refused
   BOOST_TEST(opened == 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_transaction_aborts_unless_committed) {
-  TempDir dir;
-  int opened = 0;
-  auto env = TestEnv<1>::open(dir.path, &opened);
-  BOOST_REQUIRE(env.is_ok());
+BOOST_FIXTURE_TEST_CASE(a_transaction_aborts_unless_committed, OpenEnv) {
   {
     Txn txn;
-    BOOST_REQUIRE_EQUAL(put_key(*env.value(), txn, "k", "dropped"), MDB_SUCCESS);
+    BOOST_REQUIRE_EQUAL(put_key(*env, txn, "k", "dropped"), MDB_SUCCESS);
   }  // destroyed uncommitted
-  BOOST_TEST(read_key(*env.value(), "k") == "<" + std::string(mdb_strerror(MDB_NOTFOUND)) + ">");
+  BOOST_TEST(read_key(*env, "k") == not_found);
   Txn txn;
-  BOOST_REQUIRE_EQUAL(put_key(*env.value(), txn, "k", "kept"), MDB_SUCCESS);
+  BOOST_REQUIRE_EQUAL(put_key(*env, txn, "k", "kept"), MDB_SUCCESS);
   BOOST_REQUIRE_EQUAL(txn.commit(), MDB_SUCCESS);
   BOOST_TEST(txn.get() == nullptr);
-  BOOST_TEST(read_key(*env.value(), "k") == "kept");
+  BOOST_TEST(read_key(*env, "k") == "kept");
 }
 
-BOOST_AUTO_TEST_CASE(the_map_grows_while_no_transaction_is_open) {
-  TempDir dir;
-  int opened = 0;
-  auto env = TestEnv<1>::open(dir.path, &opened);
-  BOOST_REQUIRE(env.is_ok());
-  const std::size_t before = env.value()->map_size();
-  BOOST_REQUIRE(env.value()->set_map_size(before * 4).is_ok());
-  BOOST_TEST(env.value()->map_size() == before * 4);
-  BOOST_TEST(read_key(*env.value(), "absent") == "<" + std::string(mdb_strerror(MDB_NOTFOUND)) + ">");
+BOOST_FIXTURE_TEST_CASE(the_map_grows_while_no_transaction_is_open, OpenEnv) {
+  const std::size_t before = env->map_size();
+  BOOST_REQUIRE(env->set_map_size(before * 4).is_ok());
+  BOOST_TEST(env->map_size() == before * 4);
+  BOOST_TEST(read_key(*env, "absent") == not_found);
 }
 
 BOOST_AUTO_TEST_CASE(lmdb_codes_become_status_naming_the_call) {
