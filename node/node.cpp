@@ -64,7 +64,8 @@ Status Node::open_log(const NodeOptions& options) {
     // An existing journal keeps its partition count; only a new one takes ours.
     JournalOptions existing;
     existing.create_if_missing = false;
-    const std::string dir = (std::filesystem::path(options.data_dir) / "journal").string();
+    const std::string dir = !options.journal_dir.empty() ? options.journal_dir
+                                                         : (std::filesystem::path(options.data_dir) / "journal").string();
     auto journal = Journal::open(dir, existing);
     if (!journal.is_ok() && journal.status().code() == Status::Code::not_found) journal = Journal::open(dir, journal_opts);
     if (!journal.is_ok()) return journal.status();
