@@ -1,7 +1,7 @@
 // Shared plumbing of the `tally` subcommands: option parsing, where things live in a data dir,
 // opening the events log (journal or Kafka) and the views.
 //
-// Data dir layout (tally dev, tally serve):  DIR/journal  the embedded journal (dev only)
+// Data dir layout (tally dev, tally serve):  DIR/journal  the embedded journal (unless --journal/--kafka)
 //                                             DIR/views    the projector's LMDB views
 // Read commands accept either DIR or DIR/views.
 #pragma once

@@ -52,7 +52,9 @@ Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
 
 Status Node::open_log(const NodeOptions& options) {
   LogLocation location;
-  if (options.kafka_brokers.empty()) location.journal_dir = in_dir(options.data_dir, "journal");
+  if (options.kafka_brokers.empty()) {
+    location.journal_dir = !options.journal_dir.empty() ? options.journal_dir : in_dir(options.data_dir, "journal");
+  }
   location.kafka_brokers = options.kafka_brokers;
   location.topic_prefix = options.topic_prefix;
   // An existing journal keeps its partition counts; only a new one takes ours.

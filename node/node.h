@@ -44,8 +44,9 @@ inline constexpr int32_t node_signals_partitions_default = 1;
 
 struct NodeOptions {
   std::string data_dir = "tally-data";  // DIR/views (projector), DIR/journal (embedded log)
-  // The log: an embedded journal in DIR/journal when `kafka_brokers` is empty.
+  // The log: an embedded journal when `kafka_brokers` is empty, in `journal_dir` (empty: DIR/journal).
   std::string kafka_brokers;
+  std::string journal_dir;
   std::string topic_prefix = "tally";
   int32_t partitions = node_partitions_default;  // events partitions of a journal created here
   bool role_api = true;

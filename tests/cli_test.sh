@@ -3,7 +3,9 @@
 #   tally dev (port 0) + tally produce --journal (another process) -> balance -> txns;
 #   a bad line stops produce, names line and field, and nothing after it is appended;
 #   SIGTERM while producers append -> "stopped cleanly"; a restart catches up, nothing lost;
-#   audit verify's exit status: 0 same, 3 a changed journal byte, 1 cannot check.
+#   audit verify's exit status: 0 same, 3 a changed journal byte, 1 cannot check;
+#   bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
+#   scoped tokens whose secrets come from the environment; a readable file holding a secret warns.
 # Waits are on conditions with deadlines (polling the views), never fixed sleeps.
 set -euo pipefail
 tally="$1"
@@ -132,4 +134,73 @@ code=$?
 set -e
 [ "$code" = 3 ] || fail "audit verify of a changed journal exited $code: $(cat "$dir/verify.out")"
 grep -q "tamper-1" "$dir/verify.out" || fail "the report does not name the changed event: $(cat "$dir/verify.out")"
+
+# Settings: refused by name before anything starts (exit 2), never run quietly with another meaning.
+refused() {  # refused WHAT EXPECTED-IN-STDERR tally-args...
+  local what="$1" expected="$2"
+  shift 2
+  set +e
+  timeout 20 "$tally" "$@" >"$dir/refused.out" 2>&1
+  local code=$?
+  set -e
+  [ "$code" = 2 ] || fail "$what: exited $code, not 2: $(cat "$dir/refused.out")"
+  grep -qF -- "$expected" "$dir/refused.out" || fail "$what: no '$expected' in: $(cat "$dir/refused.out")"
+}
+refused "a negative tick interval" "--tick-interval-ms: must be 0..86400000 (0: no ticks), got -5" \
+  dev --data "$dir/r" --listen 127.0.0.1:0 --tick-interval-ms -5
+refused "an empty --kafka" "--kafka: is empty" serve --data "$dir/r" --listen 127.0.0.1:0 --kafka ""
+refused "a journal and Kafka" "--journal: give either" serve --data "$dir/r" --journal "$dir/j" --kafka k:9092
+printf 'listen = "127.0.0.1:0"\n[stripe]\ncurency = "usd"\n' > "$dir/typo.toml"
+refused "an unknown config key" "typo.toml:3: stripe.curency: unknown key" serve --config "$dir/typo.toml" --data "$dir/r"
+
+# tally serve --config: an embedded journal elsewhere than the data dir, tokens from the file
+# whose secrets come from the environment (nothing secret on the command line), one org-scoped.
+cat > "$dir/tally.toml" <<TOML
+data = "$dir/s"
+journal = "$dir/j"
+listen = "127.0.0.1:0"
+tick_interval_ms = 0
+[[token]]
+name = "ops"
+secret_env = "CLI_TEST_OPS_TOKEN"
+scopes = ["admin"]
+[[token]]
+name = "acme"
+secret = "acme-secret-in-the-file-0123"
+scopes = ["org:acme"]
+TOML
+chmod 644 "$dir/tally.toml"
+: > "$dir/dev.log"
+CLI_TEST_OPS_TOKEN=ops-secret-from-env-0123456 "$tally" serve --config "$dir/tally.toml" >"$dir/dev.log" 2>&1 &
+dev_pid=$!
+wait_until "grep -q '^listening on' '$dir/dev.log'" 30 "tally serve --config to listen"
+grep -q "warning: $dir/tally.toml holds secrets (token\[1\].secret)" "$dir/dev.log" || fail "no warning for a readable file holding a secret"
+grep -q "acme-secret-in-the-file" "$dir/dev.log" && fail "a secret was printed"
+grep -q "on embedded journal $dir/j" "$dir/dev.log" || fail "serve does not say which journal"
+"$tally" produce --journal "$dir/j" "$dir/events.jsonl" >/dev/null
+wait_until '[ "$("$tally" balance acme --data "$dir/s" --json 2>/dev/null | grep -o "\"balance_micros\":[0-9]*" | cut -d: -f2)" = 99999861 ]' 30 \
+  "the events produced into --journal to reach the views"
+url=$(grep -o 'http://[0-9.:]*' "$dir/dev.log" | head -1)
+status() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$url$2"; }
+[ "$(status ops-secret-from-env-0123456 /api/v1/org/acme/credits)" = 200 ] || fail "the admin token from the environment is refused"
+[ "$(status acme-secret-in-the-file-0123 /api/v1/org/acme/credits)" = 200 ] || fail "the org token cannot read its org"
+[ "$(status acme-secret-in-the-file-0123 /api/v1/org/beta/credits)" = 403 ] || fail "the org token reads another org"
+kill -TERM "$dev_pid"
+wait "$dev_pid" || fail "tally serve --config exited non-zero"
+dev_pid=""
+
+# tally dev takes the same scoped tokens as serve, so the roles can be tried on one machine.
+: > "$dir/dev.log"
+"$tally" dev --data "$dir/s" --journal "$dir/j" --listen 127.0.0.1:0 --tick-interval-ms 0 \
+  --token ops:ops-secret-on-the-flag-0123:admin --token acme:acme-secret-on-the-flag-01:org:acme >"$dir/dev.log" 2>&1 &
+dev_pid=$!
+wait_until "grep -q '^listening on' '$dir/dev.log'" 30 "tally dev with scoped tokens to listen"
+url=$(grep -o 'http://[0-9.:]*' "$dir/dev.log" | head -1)
+grep -q "admin token:" "$dir/dev.log" && fail "dev generated an admin token although tokens were given"
+[ "$(status acme-secret-on-the-flag-01 /api/v1/org/acme/credits)" = 200 ] || fail "dev: the org token cannot read its org"
+[ "$(status acme-secret-on-the-flag-01 /api/v1/org/beta/credits)" = 403 ] || fail "dev: the org token reads another org"
+[ "$(status ops-secret-on-the-flag-0123 /api/v1/org/acme/credits)" = 200 ] || fail "dev: the admin token is refused"
+kill -TERM "$dev_pid"
+wait "$dev_pid" || fail "tally dev with scoped tokens exited non-zero"
+dev_pid=""
 echo "cli_test: ok"
