@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/validate.h"
+#include "api/authorization.h"
 
 namespace tally::api {
 
@@ -35,17 +35,17 @@ std::string_view bearer_secret(std::string_view authorization) {
 }
 
 Status check_scope(std::string_view scope, std::string_view field) {
-  if (scope == "admin" || scope == "ingest") return Status::ok();
+  if (role_of(scope).has_value()) return Status::ok();
   if (scope.starts_with("org:")) {
-    if (!is_valid_id(scope.substr(4))) {
-      return Status::invalid(std::string(field), "org scope needs an org id of 1..128 bytes of [A-Za-z0-9._@+-]");
-    }
-    return Status::ok();
+    return Status::invalid(std::string(field),
+                           "org scopes are org:<id> or org:<id>:read, the id 1..128 bytes of [A-Za-z0-9._@+-]");
   }
   const bool custom = !scope.empty() && scope.size() <= 64 && std::all_of(scope.begin(), scope.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
-  if (!custom) return Status::invalid(std::string(field), "scope must be admin, ingest, org:<org id> or [a-z0-9_-]{1,64}");
+  if (!custom) {
+    return Status::invalid(std::string(field), "scope must be admin, ingest, org:<id>, org:<id>:read or [a-z0-9_-]{1,64}");
+  }
   return Status::ok();
 }
 

@@ -36,7 +36,8 @@ class TokenTable {
   std::vector<Entry> entries_;
 };
 
-// Checks one scope string: "admin", "ingest", "org:<valid org id>", or a custom [a-z0-9_-]{1,64}.
+// Checks one scope string: "admin", "ingest", "org:<org id>", "org:<org id>:read" (see
+// api/authorization.h), or a custom [a-z0-9_-]{1,64}.
 Status check_scope(std::string_view scope, std::string_view field);
 
 }  // namespace tally::api

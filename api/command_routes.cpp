@@ -120,8 +120,8 @@ ApiResponse delete_member_limit(ApiContext& ctx, const ApiRequest& request) {
 
 Route command(HttpMethod method, std::string pattern, ApiResponse (*handler)(ApiContext&, const ApiRequest&),
               ApiContext& ctx) {
-  return Route{method, std::move(pattern), RouteAuth::org(),
-               [handler, &ctx](const ApiRequest& request) { return handler(ctx, request); }, true};
+  return Route{method, std::move(pattern), RouteAuth::org_command(),
+               [handler, &ctx](const ApiRequest& request) { return handler(ctx, request); }, true, true};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/json_body.h"
 #include "engine/money.h"
 #include "engine/validate.h"
 
@@ -64,6 +65,9 @@ Result<std::string> org_param(const ApiRequest& request, std::string_view name) 
 
 Result<boost::json::object> body_object(const ApiRequest& request, bool empty_is_object) {
   if (request.body.empty() && empty_is_object) return boost::json::object();
+  if (std::optional<std::string> repeated = duplicate_key_path(request.body, json_depth_max)) {
+    return Status::invalid(*repeated, "appears more than once");
+  }
   boost::json::parse_options options;
   options.max_depth = json_depth_max;
   boost::system::error_code ec;

@@ -33,7 +33,8 @@ Result<bool> query_wait(const ApiRequest& request);
 Result<std::string> org_param(const ApiRequest& request, std::string_view name = "org");
 
 // The request body as one JSON object (an empty body is {} when `empty_is_object`).
-// Errors: invalid_argument, field "body" (not JSON, not an object, too deep).
+// Errors: invalid_argument, field "body" (not JSON, not an object, too deep) or the path of a key
+// that appears twice ("appears more than once": the last one does not silently win).
 Result<boost::json::object> body_object(const ApiRequest& request, bool empty_is_object = false);
 
 // Reads an integer member in [min, max]; absent -> `fallback` (nullopt fallback = required).

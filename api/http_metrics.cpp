@@ -90,8 +90,11 @@ void HttpMetrics::render(std::string& out) const {
            std::to_string(value) + "\n";
   };
   counter("tally_http_connections_accepted_total", "Connections accepted.", connections_accepted.load());
-  counter("tally_http_connections_refused_total", "Connections closed at once because too many were open.",
+  counter("tally_http_connections_refused_total", "Connections refused at once because too many were open.",
           connections_refused.load());
+  counter("tally_http_connections_refused_client_total",
+          "Connections refused at once because their client address had too many open.",
+          connections_refused_client.load());
   const int64_t open = connections_open.load();
   counter("tally_http_connections_open", "Connections open now.", static_cast<uint64_t>(open < 0 ? 0 : open), "gauge");
   counter("tally_api_events_appended_total", "Log records appended by the API (commands and ingest).",

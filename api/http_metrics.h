@@ -17,7 +17,8 @@ namespace tally::api {
 inline constexpr std::array<int64_t, 14> http_latency_buckets_us = {
     100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000, 5'000'000, 10'000'000};
 // Statuses counted by name; any other lands in "other".
-inline constexpr std::array<int, 14> http_counted_statuses = {200, 202, 400, 401, 403, 404, 405, 409, 413, 431, 500, 503, 504, 100};
+inline constexpr std::array<int, 19> http_counted_statuses = {200, 202, 400, 401, 403, 404, 405, 408, 409, 413,
+                                                               415, 422, 429, 431, 500, 503, 504, 100, 201};
 
 class HttpMetrics {
  public:
@@ -31,7 +32,8 @@ class HttpMetrics {
   void render(std::string& out) const;
 
   std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_refused{0};   // over connections_max
+  std::atomic<uint64_t> connections_refused{0};         // over connections_max (503)
+  std::atomic<uint64_t> connections_refused_client{0};  // over connections_per_client_max (429)
   std::atomic<int64_t> connections_open{0};
   std::atomic<uint64_t> events_appended{0};       // records the API appended (after fan-out)
   std::atomic<uint64_t> append_failures{0};

@@ -54,6 +54,14 @@ std::string valid_utf8(std::string_view text) {
 
 }  // namespace
 
+std::string cut_echo(std::string_view text, std::size_t bytes_max) {
+  if (text.size() <= bytes_max) return std::string(text);
+  constexpr std::string_view ellipsis = "\u2026";  // 3 bytes: the result stays within bytes_max
+  std::size_t cut = bytes_max > ellipsis.size() ? bytes_max - ellipsis.size() : 0;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + std::string(ellipsis);
+}
+
 const char* method_name(HttpMethod method) {
   switch (method) {
     case HttpMethod::get: return "GET";
@@ -64,20 +72,6 @@ const char* method_name(HttpMethod method) {
     case HttpMethod::delete_: return "DELETE";
   }
   return "?";
-}
-
-bool Principal::is_admin() const {
-  return std::find(scopes.begin(), scopes.end(), "admin") != scopes.end();
-}
-
-bool Principal::has_scope(std::string_view scope) const {
-  return std::any_of(scopes.begin(), scopes.end(), [&](const std::string& s) { return s == "admin" || s == scope; });
-}
-
-bool Principal::allows_org(std::string_view org) const {
-  return std::any_of(scopes.begin(), scopes.end(), [&](const std::string& s) {
-    return s == "admin" || (s.size() == 4 + org.size() && s.starts_with("org:") && std::string_view(s).substr(4) == org);
-  });
 }
 
 std::optional<std::string_view> ApiRequest::header(std::string_view name) const {
@@ -110,8 +104,8 @@ ApiResponse ApiResponse::json(int status, std::string body) {
 ApiResponse ApiResponse::error(int status, std::string_view code, std::string_view message, std::string_view field) {
   boost::json::object detail;
   detail["code"] = code;
-  detail["message"] = valid_utf8(message);
-  if (!field.empty()) detail["field"] = valid_utf8(field);
+  detail["message"] = valid_utf8(cut_echo(message, http_error_message_bytes_max));
+  if (!field.empty()) detail["field"] = valid_utf8(cut_echo(field));
   boost::json::object body;
   body["error"] = std::move(detail);
   return json(status, boost::json::serialize(body));

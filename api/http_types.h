@@ -5,6 +5,7 @@
 // Thread safety: plain values. A handler may run on any server thread, several at once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,17 +20,12 @@ namespace tally::api {
 enum class HttpMethod : uint8_t { get, head, post, put, patch, delete_ };
 const char* method_name(HttpMethod method);
 
-// Who is calling: the scopes of the bearer token that authenticated the request.
-// Scopes: "admin" (everything), "org:<org id>" (reads and commands of that org), "ingest"
-// (POST /api/v1/events), or any other name a registered route asks for (e.g. "litellm").
+// Who is calling: the bearer token that authenticated the request. What its scopes allow is
+// decided by authorize() (api/authorization.h): "admin", "ingest", "org:<org id>",
+// "org:<org id>:read", or a custom name a registered route asks for (e.g. "litellm").
 struct Principal {
   std::string token_name;  // for logs; never the secret
   std::vector<std::string> scopes;
-  bool is_admin() const;
-  // Admin, or the exact scope.
-  bool has_scope(std::string_view scope) const;
-  // Admin, or "org:<org>".
-  bool allows_org(std::string_view org) const;
 };
 
 // One request, parsed. Strings are decoded (percent-decoding of path segments and query pairs).
@@ -41,7 +37,7 @@ struct ApiRequest {
   std::vector<std::pair<std::string, std::string>> query;    // in order; duplicates kept
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  // The authenticated caller; nullptr on routes with RouteAuth::none().
+  // The authenticated caller; nullptr on routes with RouteAuth::none() or RouteAuth::bearer().
   const Principal* principal = nullptr;
 
   // First header of that name (case-insensitive), if any.
@@ -52,6 +48,14 @@ struct ApiRequest {
   std::string_view path_param(std::string_view name) const;
 };
 
+// Client bytes echoed in an error body (a field name, a value) are cut to this many bytes, and a
+// whole error message to http_error_message_bytes_max: an error never grows with the input.
+inline constexpr std::size_t http_echo_bytes_max = 128;
+inline constexpr std::size_t http_error_message_bytes_max = 512;
+
+// `text` cut to at most `bytes_max` bytes at a UTF-8 character boundary, ending in "…" when cut.
+std::string cut_echo(std::string_view text, std::size_t bytes_max = http_echo_bytes_max);
+
 struct ApiResponse {
   int status = 200;
   std::string body;
@@ -59,29 +63,39 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (e.g. Allow)
 
   static ApiResponse json(int status, std::string body);
-  // {"error":{"code":…,"message":…[,"field":…]}}; `code` is a stable snake_case word.
+  // {"error":{"code":…,"message":…[,"field":…]}}; `code` is a stable snake_case word. `field` is
+  // cut to http_echo_bytes_max, `message` to http_error_message_bytes_max; both made valid UTF-8.
   static ApiResponse error(int status, std::string_view code, std::string_view message,
                            std::string_view field = {});
 };
 
-// Who may call a route. The server checks it before the handler runs: no or an unknown bearer
-// token is 401, a known token without the scope is 403.
+// Who may call a route. The server checks it after the headers and before reading the body: no
+// or an unknown bearer token is 401, a known token the role table (api/authorization.h) does not
+// allow is 403.
 struct RouteAuth {
   enum class Kind : uint8_t {
-    none,           // no bearer token checked: the handler verifies its own credentials
-                    // (a webhook signature, a shared secret) and answers 401 itself
-    authenticated,  // any known token; the handler checks scopes further (request.principal)
-    scope,          // a token with `scope`, or admin
-    org,            // a token with "org:<value of path parameter `param`>", or admin
+    none,           // no token checked: public (health, metrics), or the handler verifies its own
+                    // credential over the body (a webhook signature) and answers 401 itself
+    bearer_secret,  // "Authorization: Bearer <secret>" with this route's own shared `secret`
+                    // (a callback that cannot hold a Tally token); no principal
+    org_read,       // the views of the org named by path parameter `param`
+    org_command,    // an owner command of the org named by path parameter `param`
+    append_events,  // appends canonical events: at the route, may this token append any event at
+                    // all; then the handler asks authorize() for each event's type and org
+    scope,          // a token with the custom `scope`, or admin
   };
   Kind kind = Kind::scope;
-  std::string scope;  // Kind::scope: the scope; Kind::org: the path parameter naming the org
+  std::string scope;          // Kind::scope
+  std::string param = "org";  // Kind::org_read, org_command
+  std::string secret;         // Kind::bearer_secret
 
-  static RouteAuth none() { return {Kind::none, {}}; }
-  static RouteAuth authenticated() { return {Kind::authenticated, {}}; }
-  static RouteAuth scoped(std::string scope) { return {Kind::scope, std::move(scope)}; }
-  static RouteAuth admin() { return {Kind::scope, "admin"}; }
-  static RouteAuth org(std::string param = "org") { return {Kind::org, std::move(param)}; }
+  static RouteAuth none() { return {Kind::none, {}, {}, {}}; }
+  static RouteAuth bearer(std::string secret) { return {Kind::bearer_secret, {}, {}, std::move(secret)}; }
+  static RouteAuth org_read(std::string param = "org") { return {Kind::org_read, {}, std::move(param), {}}; }
+  static RouteAuth org_command(std::string param = "org") { return {Kind::org_command, {}, std::move(param), {}}; }
+  static RouteAuth append_events() { return {Kind::append_events, {}, {}, {}}; }
+  static RouteAuth scoped(std::string scope) { return {Kind::scope, std::move(scope), {}, {}}; }
+  static RouteAuth admin() { return {Kind::scope, "admin", {}, {}}; }
 };
 
 // A handler answers every request it is given; it must not throw (if it does, the client gets a
@@ -100,6 +114,10 @@ struct Route {
   // journal; ?wait=1 waits for the projector). False: it runs on an I/O thread and must be quick
   // (LMDB reads).
   bool blocking = true;
+  // True: a body must be JSON. A request with a body and a Content-Type other than
+  // application/json (charset utf-8 if any) is 415 before the body is read; no Content-Type is
+  // taken as JSON (the body is then judged strictly as JSON anyway).
+  bool json_body = false;
 };
 
 }  // namespace tally::api

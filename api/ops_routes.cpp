@@ -76,9 +76,9 @@ ApiResponse get_metrics(ApiContext& ctx) {
 
 std::vector<Route> ops_routes(ApiContext& ctx) {
   return {
-      Route{HttpMethod::get, "/healthz", RouteAuth::none(), [&ctx](const ApiRequest&) { return get_healthz(ctx); }, false},
+      Route{HttpMethod::get, "/healthz", RouteAuth::none(), [&ctx](const ApiRequest&) { return get_healthz(ctx); }, false, false},
       // Blocking: a Kafka log_end_offset may ask a broker.
-      Route{HttpMethod::get, "/metrics", RouteAuth::none(), [&ctx](const ApiRequest&) { return get_metrics(ctx); }, true},
+      Route{HttpMethod::get, "/metrics", RouteAuth::none(), [&ctx](const ApiRequest&) { return get_metrics(ctx); }, true, false},
   };
 }
 

@@ -210,8 +210,8 @@ ApiResponse get_usage(ApiContext& ctx, const ApiRequest& request) {
 }
 
 Route read(std::string pattern, ApiResponse (*handler)(ApiContext&, const ApiRequest&), ApiContext& ctx) {
-  return Route{HttpMethod::get, std::move(pattern), RouteAuth::org(),
-               [handler, &ctx](const ApiRequest& request) { return handler(ctx, request); }, false};
+  return Route{HttpMethod::get, std::move(pattern), RouteAuth::org_read(),
+               [handler, &ctx](const ApiRequest& request) { return handler(ctx, request); }, false, false};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "api/auth.h"
 #include "crypto/hmac.h"
 
 namespace tally::connectors {
@@ -15,13 +16,10 @@ int64_t system_now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// "Bearer <token>" -> token; empty when the header is absent or another scheme.
+// "Bearer <token>" (scheme in any case) -> token; empty when the header is absent or another scheme.
 std::string_view bearer_token(const api::ApiRequest& request) {
   const auto header = request.header("authorization");
-  if (!header.has_value()) return {};
-  constexpr std::string_view scheme = "Bearer ";
-  if (header->size() <= scheme.size() || header->substr(0, scheme.size()) != scheme) return {};
-  return header->substr(scheme.size());
+  return header.has_value() ? api::bearer_secret(*header) : std::string_view{};
 }
 
 api::ApiResponse handle_litellm(api::HttpServer& server, const LitellmIngestOptions& options,
@@ -112,7 +110,7 @@ Status add_ingest_routes(api::HttpServer& server, IngestOptions options) {
     api::Route route;
     route.method = api::HttpMethod::post;
     route.pattern = std::string(litellm_usage_route);
-    route.auth = api::RouteAuth::none();
+    route.auth = api::RouteAuth::bearer(litellm->secret);  // 401 before the body is read
     route.blocking = true;
     route.handler = [&server, litellm](const api::ApiRequest& request) { return handle_litellm(server, *litellm, request); };
     if (Status s = server.add_route(std::move(route)); !s.is_ok()) return s;

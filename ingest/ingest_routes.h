@@ -16,8 +16,9 @@
 //        duplicates); a type Tally does not consume is 200 {"received":true,"ignored":true};
 //        an event that cannot be mapped is 400 naming the field (Stripe shows it and retries).
 //
-// Both routes use RouteAuth::none(): they check their own credentials. A route is registered only
-// when its secret is configured.
+// The LiteLLM route's secret is checked by the server before the body is read
+// (RouteAuth::bearer); the Stripe route checks its signature over the body (RouteAuth::none()).
+// A route is registered only when its secret is configured.
 // Thread safety: handlers run on the server's blocking pool, several at once; they share only
 // immutable options.
 #pragma once

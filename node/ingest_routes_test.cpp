@@ -119,6 +119,19 @@ BOOST_AUTO_TEST_CASE(litellm_callback_without_the_secret_is_401_and_records_noth
   BOOST_TEST(error_code(bad) == "invalid_payload");
 }
 
+// The scheme of "Authorization: Bearer <secret>" is case-insensitive (RFC 9110 §11.1).
+BOOST_AUTO_TEST_CASE(litellm_callback_takes_the_bearer_scheme_in_any_case) {
+  IngestNode ingest;
+  const std::string payload = read_testdata("litellm_payload.json");
+  for (const char* scheme : {"bearer ", "BEARER ", "bEaReR "}) {
+    const HttpResponse response = ingest.post(std::string(litellm_usage_route) + "?wait=1",
+                                              {{"Content-Type", "application/json"},
+                                               {"Authorization", scheme + std::string(litellm_secret)}},
+                                              payload);
+    BOOST_TEST(response.status_code == 200, scheme << ": " << response.body);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(stripe_checkout_with_a_valid_signature_is_a_purchase_once) {
   IngestNode ingest;
   const std::string body = read_testdata("stripe_checkout_session_completed.json");

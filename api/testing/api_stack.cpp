@@ -70,6 +70,9 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   server_options.wait_timeout_ms = options.wait_timeout_ms;
   server_options.body_bytes_max = options.body_bytes_max;
   server_options.connections_max = options.connections_max;
+  server_options.connections_per_client_max = options.connections_per_client_max;
+  server_options.idle_timeout_ms = options.idle_timeout_ms;
+  server_options.body_timeout_ms = options.body_timeout_ms;
   MetricsSource metrics;
   metrics.log_end_offset = [self](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(self->end_mutex_);
@@ -230,6 +233,75 @@ HttpReply HttpClient::raw(std::string_view bytes) {
   }
   impl_->stream.reset();
   return reply;
+}
+
+struct RawConnection::Impl {
+  net::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  bool connected = false;
+
+  void run() {
+    ioc.restart();
+    ioc.run();
+  }
+};
+
+RawConnection::RawConnection(uint16_t port, std::string_view source) : impl_(std::make_unique<Impl>()) {
+  beast::error_code ec;
+  tcp::socket& socket = impl_->stream.socket();
+  socket.open(tcp::v4(), ec);
+  if (!ec && !source.empty()) socket.bind(tcp::endpoint(net::ip::make_address(std::string(source)), 0), ec);
+  if (ec) return;
+  beast::error_code result;
+  impl_->stream.expires_after(std::chrono::seconds(10));
+  impl_->stream.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+                              [&](beast::error_code e) { result = e; });
+  impl_->run();
+  impl_->connected = !result;
+}
+
+RawConnection::~RawConnection() = default;
+
+bool RawConnection::connected() const { return impl_->connected; }
+
+bool RawConnection::send(std::string_view bytes) {
+  beast::error_code result;
+  impl_->stream.expires_after(std::chrono::seconds(10));
+  net::async_write(impl_->stream, net::buffer(bytes.data(), bytes.size()), [&](beast::error_code e, std::size_t) { result = e; });
+  impl_->run();
+  return !result;
+}
+
+HttpReply RawConnection::read_reply(std::chrono::milliseconds timeout) {
+  HttpReply reply;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::size_t{64} << 20);
+  beast::error_code result;
+  impl_->stream.expires_after(timeout);
+  http::async_read(impl_->stream, impl_->buffer, parser, [&](beast::error_code e, std::size_t) { result = e; });
+  impl_->run();
+  if (result) return reply;
+  reply.status = static_cast<int>(parser.get().result_int());
+  reply.body = parser.get().body();
+  reply.keep_alive = parser.get().keep_alive();
+  for (const auto& field : parser.get()) reply.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  return reply;
+}
+
+bool RawConnection::closed_by_server(std::chrono::milliseconds timeout) {
+  // Whatever else the server sends first is read and dropped.
+  char scratch[4096];
+  beast::error_code result;
+  impl_->stream.expires_after(timeout);
+  std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code e, std::size_t) {
+    result = e;
+    if (!e) impl_->stream.async_read_some(net::buffer(scratch), on_read);
+  };
+  impl_->stream.async_read_some(net::buffer(scratch), on_read);
+  impl_->run();
+  // A timeout closes our side instead; only EOF or a reset mean the server closed.
+  return result == net::error::eof || result == net::error::connection_reset;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -30,6 +30,9 @@ struct ApiStackOptions {
   int wait_timeout_ms = 10'000;
   std::size_t body_bytes_max = http_body_bytes_max;
   std::size_t connections_max = http_connections_max;
+  std::size_t connections_per_client_max = http_connections_per_client_max;
+  int idle_timeout_ms = http_idle_timeout_ms;
+  int body_timeout_ms = http_body_timeout_ms;
   // Called after the server is built and before it starts (add_route).
   std::function<void(HttpServer&)> before_start;
 };
@@ -90,6 +93,25 @@ class HttpClient {
   HttpReply raw(std::string_view bytes);
   // Connections opened so far (1 for a kept-alive sequence of requests).
   int connects() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A raw TCP connection to 127.0.0.1:port, for tests that control exactly what is sent and when
+// (headers without their body, nothing at all). Not thread-safe.
+class RawConnection {
+ public:
+  // Connects, from the loopback address `source` (e.g. "127.0.0.2": another client) if given.
+  explicit RawConnection(uint16_t port, std::string_view source = {});
+  ~RawConnection();
+  bool connected() const;
+  bool send(std::string_view bytes);
+  // Reads one answer; status 0 if none came within `timeout` (or the connection closed first).
+  HttpReply read_reply(std::chrono::milliseconds timeout);
+  // True if the server closes the connection (or resets it) within `timeout`.
+  bool closed_by_server(std::chrono::milliseconds timeout);
 
  private:
   struct Impl;

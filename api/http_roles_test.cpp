@@ -1,0 +1,309 @@
+// The role table over real HTTP (SPEC §7): every registered route × every kind of caller, and
+// for POST /api/v1/events every event type of the schema, with the exact status. The routes are
+// the server's own list, so a new route without a row here fails this test. Then the attacks of
+// issue 14 (an org token minting credits, moving the partition clock) and the time rules of
+// SPEC §2 at the HTTP edge (org tokens get the server's time; events too far ahead are refused).
+#define BOOST_TEST_MODULE http_roles_test
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <chrono>
+#include <map>
+
+#include <boost/json.hpp>
+
+#include "api/http_server.h"
+#include "api/testing/api_stack.h"
+#include "tally/events_generated.h"
+
+using namespace tally;
+using namespace tally::api;
+using tally::api::testing::ApiStack;
+using tally::api::testing::ApiStackOptions;
+using tally::api::testing::HttpClient;
+using tally::api::testing::HttpReply;
+
+namespace {
+
+constexpr std::string_view admin_token = "admin-token-0000000000000001";
+constexpr std::string_view ingest_token = "ingest-token-000000000000001";
+constexpr std::string_view owner_token = "acme-owner-token-00000000001";
+constexpr std::string_view reader_token = "acme-reader-token-0000000001";
+constexpr std::string_view other_token = "globex-owner-token-000000001";
+constexpr std::string_view unknown_token = "nobody-knows-this-token-0001";
+
+// The callers, in the column order of every expectation below.
+enum Caller : std::size_t { admin, ingest, owner, reader, other_org, no_token, bad_token, callers };
+using Statuses = std::array<int, callers>;
+constexpr std::array<std::string_view, callers> caller_names = {"admin", "ingest", "org:acme", "org:acme:read",
+                                                                "org:globex", "no token", "unknown token"};
+constexpr std::array<std::string_view, callers> caller_tokens = {admin_token, ingest_token, owner_token, reader_token,
+                                                                 other_token, "", unknown_token};
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string snake_case(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!out.empty()) out.push_back('_');
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Every event type of the schema, as its canonical JSON name.
+std::vector<std::string> schema_event_types() {
+  std::vector<std::string> out;
+  for (auto body = static_cast<int>(fb::Body::MIN) + 1; body <= static_cast<int>(fb::Body::MAX); ++body) {
+    out.push_back(snake_case(fb::EnumNameBody(static_cast<fb::Body>(body))));
+  }
+  return out;
+}
+
+// A valid event of `type` for org acme (or global), with `occurred_at_ms` only if `with_time`.
+std::string sample_event(const std::string& type, const std::string& key, bool with_time) {
+  static const std::map<std::string, std::pair<bool, std::string>> bodies = {  // type -> (has org, fields)
+      {"org_opened", {true, R"("plan":"pro","billing_mode":"credits")"}},
+      {"billing_mode_changed", {true, R"("plan":"enterprise","billing_mode":"credits")"}},
+      {"signup_allocation", {true, R"("credits_micros":1000000)"}},
+      {"purchase", {true, R"("credits_micros":1000000,"paid_minor":100,"currency":"usd","fee_minor":0,"bundles":1,"payment_ref":"ch_1")"}},
+      {"auto_refill", {true, R"("credits_micros":1000000,"paid_minor":100,"currency":"usd","fee_minor":0,"bundles":1,"payment_ref":"ch_2","signal_id":"0:1:recharge_requested")"}},
+      {"payment_failed", {true, R"("signal_id":"0:1:recharge_requested","code":"card_declined","message":"declined")"}},
+      {"refund", {true, R"("purchase_key":"p-1","credits_micros":1)"}},
+      {"admin_adjustment", {true, R"("credits_micros":5,"reason":"goodwill","operator":"ops")"}},
+      {"usage", {true, R"("member_id":"bob","workspace":"w","meter":"llm_tokens","model":"m1","input_tokens":1,"output_tokens":1)"}},
+      {"rate_card_published", {false, R"("version":7,"markup_bp":10000,"models":[{"model":"m1","input_per_mtok_micros":1}])"}},
+      {"auto_refill_configured", {true, R"("enabled":true,"threshold_micros":1,"refill_credits_micros":1)"}},
+      {"auto_refill_disabled", {true, R"("reason":"paused")"}},
+      {"low_balance_threshold_set", {true, R"("threshold_micros":5)"}},
+      {"member_limit_set", {true, R"("member_id":"bob","monthly_limit_micros":5)"}},
+      {"member_limit_cleared", {true, R"("member_id":"bob")"}},
+      {"tick", {false, ""}},
+  };
+  auto it = bodies.find(type);
+  BOOST_REQUIRE_MESSAGE(it != bodies.end(), "no sample event of type " << type << ": add one here");
+  std::string json = R"({"type":")" + type + R"(","idempotency_key":")" + key + "\"";
+  if (it->second.first) json += R"(,"org_id":"acme")";
+  if (with_time) json += R"(,"occurred_at_ms":)" + std::to_string(now_ms() - 1000);
+  if (!it->second.second.empty()) json += "," + it->second.second;
+  return json + "}";
+}
+
+std::string code_of(const HttpReply& reply) {
+  const boost::json::value v = reply.json();
+  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
+  return std::string(v.at("error").at("code").as_string());
+}
+
+std::string field_of(const HttpReply& reply) {
+  const boost::json::value v = reply.json();
+  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
+  const boost::json::object& error = v.at("error").as_object();
+  return error.contains("field") ? std::string(error.at("field").as_string()) : std::string();
+}
+
+struct RolesFixture {
+  std::unique_ptr<ApiStack> stack;
+  std::unique_ptr<HttpClient> client;
+
+  explicit RolesFixture(std::function<void(HttpServer&)> before_start = {}) {
+    ApiStackOptions options;
+    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
+                      {"ingest", std::string(ingest_token), {"ingest"}},
+                      {"acme-owner", std::string(owner_token), {"org:acme"}},
+                      {"acme-reader", std::string(reader_token), {"org:acme:read"}},
+                      {"globex-owner", std::string(other_token), {"org:globex"}}};
+    options.before_start = std::move(before_start);
+    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
+    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
+    stack = std::move(started.value());
+    client = std::make_unique<HttpClient>(stack->port());
+    // acme exists, so that every read an allowed caller makes is a 200.
+    const std::string signup = R"({"type":"signup_allocation","idempotency_key":"seed","org_id":"acme","occurred_at_ms":)" +
+                               std::to_string(now_ms() - 60'000) + R"(,"credits_micros":25000000})";
+    HttpReply seeded = client->send("POST", "/api/v1/events?wait=1", admin_token, signup);
+    BOOST_REQUIRE_MESSAGE(seeded.status == 200, seeded.body);
+  }
+
+  HttpReply send(Caller caller, std::string_view method, const std::string& target, const std::string& body = {}) {
+    return client->send(method, target, caller_tokens[caller], body);
+  }
+
+  int64_t balance_micros() {
+    HttpReply reply = send(admin, "GET", "/api/v1/org/acme/credits");
+    BOOST_REQUIRE_MESSAGE(reply.status == 200, reply.body);
+    return reply.json().at("balance_micros").to_number<int64_t>();
+  }
+
+  boost::json::array transactions() {
+    HttpReply reply = send(admin, "GET", "/api/v1/org/acme/credits/transactions?limit=500");
+    BOOST_REQUIRE_MESSAGE(reply.status == 200, reply.body);
+    return reply.json().at("transactions").as_array();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
+  RolesFixture f;
+  struct Row {
+    std::string target;
+    std::string body;
+    Statuses expected;  // admin ingest owner reader other-org none unknown
+  };
+  constexpr Statuses read = {200, 403, 200, 200, 403, 401, 401};
+  constexpr Statuses command = {202, 403, 202, 403, 403, 401, 401};
+  constexpr Statuses open = {200, 200, 200, 200, 200, 200, 200};
+  const std::map<std::string, Row> rows = {
+      {"GET /healthz", {"/healthz", "", open}},
+      {"GET /metrics", {"/metrics", "", open}},
+      {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", read}},
+      {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", read}},
+      {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", read}},
+      {"GET /api/v1/org/{org}/credits/member-limits", {"/api/v1/org/acme/credits/member-limits", "", read}},
+      {"GET /api/v1/org/{org}/usage", {"/api/v1/org/acme/usage", "", read}},
+      {"PUT /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", R"({"enabled":false})", command}},
+      {"DELETE /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", command}},
+      {"PUT /api/v1/org/{org}/credits/member-limits/{user_id}",
+       {"/api/v1/org/acme/credits/member-limits/bob", R"({"monthly_limit_micros":5})", command}},
+      {"DELETE /api/v1/org/{org}/credits/member-limits/{user_id}", {"/api/v1/org/acme/credits/member-limits/bob", "", command}},
+      // Per event type: the next test case. Here the route itself, with an empty batch.
+      {"POST /api/v1/events", {"/api/v1/events", "[]", {400, 400, 400, 403, 400, 401, 401}}},
+  };
+  std::size_t covered = 0;
+  for (const HttpServer::RouteSummary& route : f.stack->server().routes()) {
+    const std::string name = std::string(method_name(route.method)) + " " + route.pattern;
+    auto row = rows.find(name);
+    if (row == rows.end()) {
+      BOOST_ERROR(name << " has no row in the role matrix: add what every caller gets");
+      continue;
+    }
+    ++covered;
+    for (std::size_t c = 0; c < callers; ++c) {
+      HttpReply reply = f.send(static_cast<Caller>(c), method_name(route.method), row->second.target, row->second.body);
+      BOOST_TEST(reply.status == row->second.expected[c], name << " by " << caller_names[c] << ": " << reply.body);
+      if (reply.status >= 400) BOOST_TEST(code_of(reply) != "<no error body>", name << " by " << caller_names[c]);
+    }
+  }
+  BOOST_TEST(covered == rows.size(), "a row names a route the server does not have");
+}
+
+BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answer) {
+  RolesFixture f;
+  constexpr Statuses admin_only = {202, 403, 403, 403, 403, 401, 401};
+  constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
+  constexpr Statuses owner_command = {202, 403, 202, 403, 403, 401, 401};
+  constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
+  const std::map<std::string, Statuses> expected = {
+      {"org_opened", admin_only},          {"billing_mode_changed", admin_only},
+      {"signup_allocation", admin_only},   {"purchase", admin_only},
+      {"auto_refill", admin_only},         {"payment_failed", admin_only},
+      {"refund", admin_only},              {"admin_adjustment", admin_only},
+      {"usage", metering},                 {"rate_card_published", admin_only},
+      {"auto_refill_configured", owner_command}, {"auto_refill_disabled", owner_command},
+      {"low_balance_threshold_set", owner_command}, {"member_limit_set", owner_command},
+      {"member_limit_cleared", owner_command}, {"tick", nobody},
+  };
+  int n = 0;
+  for (const std::string& type : schema_event_types()) {
+    auto row = expected.find(type);
+    BOOST_REQUIRE_MESSAGE(row != expected.end(), type << " has no row in the role matrix");
+    for (std::size_t c = 0; c < callers; ++c) {
+      // Admin and ingest report when the work happened; org tokens leave the time to the server.
+      const bool with_time = c == admin || c == ingest || c >= no_token;
+      const std::string event = sample_event(type, "k-" + std::to_string(++n), with_time);
+      HttpReply reply = f.send(static_cast<Caller>(c), "POST", "/api/v1/events", event);
+      BOOST_TEST(reply.status == row->second[c], type << " by " << caller_names[c] << ": " << reply.body);
+      if (reply.status == 403 && c != reader) BOOST_TEST((field_of(reply) == "type" || field_of(reply) == "org_id"), reply.body);
+    }
+  }
+}
+
+// Issue 14, finding 2: an org:acme token appended purchases, signup allocations, adjustments and
+// billing_mode_changed for acme (202, credits minted) and ticks with any time.
+BOOST_AUTO_TEST_CASE(an_org_token_cannot_mint_credits_or_move_the_clock) {
+  RolesFixture f;
+  const int64_t balance = f.balance_micros();
+  const std::size_t entries = f.transactions().size();
+  for (const std::string type : {"purchase", "signup_allocation", "admin_adjustment", "billing_mode_changed",
+                                 "auto_refill", "org_opened", "refund"}) {
+    HttpReply reply = f.send(owner, "POST", "/api/v1/events?wait=1", sample_event(type, "mint-" + type, false));
+    BOOST_TEST(reply.status == 403, type << ": " << reply.body);
+    BOOST_TEST(field_of(reply) == "type");
+  }
+  const std::string far_tick = R"({"type":"tick","idempotency_key":"t-2286","org_id":"acme","occurred_at_ms":9999999999999})";
+  BOOST_TEST(f.send(owner, "POST", "/api/v1/events", far_tick).status == 403);
+  BOOST_TEST(f.send(owner, "POST", "/api/v1/events", sample_event("tick", "t-now", false)).status == 403);
+  HttpReply batch = f.send(owner, "POST", "/api/v1/events",
+                           "[" + sample_event("member_limit_set", "ok", false) + "," + sample_event("purchase", "p", false) + "]");
+  BOOST_TEST(batch.status == 403);
+  BOOST_TEST(field_of(batch) == "[1].type");
+  // Nothing reached the ledger: same balance, same history, plan still pro.
+  BOOST_TEST(f.balance_micros() == balance);
+  BOOST_TEST(f.transactions().size() == entries);
+  HttpReply credits = f.send(admin, "GET", "/api/v1/org/acme/credits");
+  BOOST_TEST(credits.json().at("plan").as_string() == "pro");
+}
+
+BOOST_AUTO_TEST_CASE(org_tokens_get_the_servers_time) {
+  RolesFixture f;
+  const int64_t before = now_ms();
+  HttpReply stamped = f.send(owner, "POST", "/api/v1/events?wait=1", sample_event("member_limit_set", "stamped", false));
+  const int64_t after = now_ms();
+  BOOST_REQUIRE_MESSAGE(stamped.status == 200, stamped.body);
+  BOOST_TEST(stamped.json().at("outcome").as_string() == "applied");
+  const boost::json::array entries = f.transactions();
+  const boost::json::value& last = entries.back();
+  BOOST_TEST(last.at("idempotency_key").as_string() == "stamped");
+  const int64_t at = last.at("occurred_at_ms").to_number<int64_t>();
+  BOOST_TEST(at >= before);
+  BOOST_TEST(at <= after);
+  // Setting it is refused, naming the field, whatever the time.
+  HttpReply given = f.send(owner, "POST", "/api/v1/events", sample_event("member_limit_set", "given", true));
+  BOOST_TEST(given.status == 400);
+  BOOST_TEST(field_of(given) == "occurred_at_ms");
+  BOOST_TEST(given.json().at("error").at("message").as_string().find("server") != boost::json::string::npos);
+  HttpReply in_batch = f.send(owner, "POST", "/api/v1/events",
+                              "[" + sample_event("member_limit_set", "b1", false) + "," + sample_event("member_limit_cleared", "b2", true) + "]");
+  BOOST_TEST(in_batch.status == 400);
+  BOOST_TEST(field_of(in_batch) == "[1].occurred_at_ms");
+  BOOST_TEST(f.transactions().size() == entries.size());
+}
+
+// SPEC §2: an event more than future_skew_max_ms ahead of the server's clock is refused before it
+// is appended, whoever sends it (admin, ingest, Tally's own connectors through submit_events).
+BOOST_AUTO_TEST_CASE(events_too_far_ahead_of_the_servers_clock_are_refused) {
+  RolesFixture f([](HttpServer& server) {
+    BOOST_REQUIRE(server.add_route({HttpMethod::post, "/api/v1/webhooks/test", RouteAuth::none(),
+                                    [&server](const ApiRequest& request) { return server.submit_events({request.body}, request); },
+                                    true})
+                      .is_ok());
+  });
+  auto usage_at = [](const std::string& key, int64_t at_ms) {
+    return R"({"type":"usage","idempotency_key":")" + key + R"(","org_id":"acme","occurred_at_ms":)" + std::to_string(at_ms) +
+           R"(,"member_id":"bob","meter":"llm_tokens","model":"m1","reported_cost_micros":1})";
+  };
+  const std::size_t entries = f.transactions().size();
+  HttpReply ahead = f.send(ingest, "POST", "/api/v1/events", usage_at("ahead", now_ms() + 3'600'000));
+  BOOST_TEST(ahead.status == 400);
+  BOOST_TEST(code_of(ahead) == "clock_skew");
+  BOOST_TEST(field_of(ahead) == "occurred_at_ms");
+  HttpReply far = f.send(admin, "POST", "/api/v1/events", usage_at("far", 9'999'999'999'999));
+  BOOST_TEST(code_of(far) == "clock_skew");
+  HttpReply batch = f.send(admin, "POST", "/api/v1/events",
+                           "[" + usage_at("near", now_ms()) + "," + usage_at("later", now_ms() + future_skew_max_ms + 60'000) + "]");
+  BOOST_TEST(batch.status == 400);
+  BOOST_TEST(field_of(batch) == "[1].occurred_at_ms");
+  HttpReply hook = f.client->send("POST", "/api/v1/webhooks/test", {}, usage_at("hook", now_ms() + 3'600'000));
+  BOOST_TEST(code_of(hook) == "clock_skew");
+  // Within the skew, and in the past, is fine.
+  BOOST_TEST(f.send(ingest, "POST", "/api/v1/events?wait=1", usage_at("soon", now_ms() + 60'000)).status == 200);
+  BOOST_TEST(f.send(ingest, "POST", "/api/v1/events?wait=1", usage_at("late", now_ms() - 86'400'000)).status == 200);
+  BOOST_TEST(f.transactions().size() == entries + 2);
+}
