@@ -5,14 +5,10 @@
 #include "api/handler_util.h"
 #include "api/routes.h"
 #include "api/view_json.h"
+#include "engine/catalogue.h"
 
 namespace tally::api {
 namespace {
-
-constexpr std::array<std::string_view, 16> event_type_names = {
-    "org_opened", "billing_mode_changed", "signup_allocation", "purchase", "auto_refill", "payment_failed",
-    "refund", "admin_adjustment", "usage", "rate_card_published", "auto_refill_configured",
-    "auto_refill_disabled", "low_balance_threshold_set", "member_limit_set", "member_limit_cleared", "tick"};
 
 ApiResponse org_not_found(std::string_view org) {
   return ApiResponse::error(404, "org_not_found", "no org " + std::string(org) + " in the ledger", "org");
@@ -217,10 +213,7 @@ Route read(std::string pattern, ApiResponse (*handler)(ApiContext&, const ApiReq
 }  // namespace
 
 bool is_event_type(std::string_view type) {
-  for (std::string_view name : event_type_names) {
-    if (name == type) return true;
-  }
-  return false;
+  return catalogue::find_body(type) != nullptr;
 }
 
 std::vector<Route> read_routes(ApiContext& ctx) {

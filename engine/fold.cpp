@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "calendar.h"
+#include "payload_digest.h"
 #include "pricing.h"
 #include "tally/events_generated.h"
 #include "validate.h"
@@ -35,114 +36,6 @@ bool fits_add(int64_t a, int64_t b) {
 bool fits_sub(int64_t a, int64_t b) {
   int64_t out = 0;
   return !__builtin_sub_overflow(a, b, &out);
-}
-
-// ---- Payload digest: org, key, body type and every body field, decoded (not raw bytes, not time,
-// source or correlation id).
-void digest_payment_fields(FieldDigest& d, int64_t credits, int64_t paid, const String* currency,
-                           int64_t fee, int32_t bundles, const String* payment_ref) {
-  d.add_int(credits).add_int(paid).add(view(currency)).add_int(fee).add_int(bundles).add(view(payment_ref));
-}
-
-void digest_body(FieldDigest& d, const fb::Envelope& e) {
-  d.add_int(static_cast<int64_t>(e.body_type()));
-  switch (e.body_type()) {
-    case fb::Body::OrgOpened: {
-      const auto* b = e.body_as_OrgOpened();
-      d.add_int(static_cast<int64_t>(b->plan())).add_int(static_cast<int64_t>(b->billing_mode()));
-      break;
-    }
-    case fb::Body::BillingModeChanged: {
-      const auto* b = e.body_as_BillingModeChanged();
-      d.add_int(static_cast<int64_t>(b->plan())).add_int(static_cast<int64_t>(b->billing_mode()));
-      break;
-    }
-    case fb::Body::SignupAllocation:
-      d.add_int(e.body_as_SignupAllocation()->credits_micros());
-      break;
-    case fb::Body::Purchase: {
-      const auto* b = e.body_as_Purchase();
-      digest_payment_fields(d, b->credits_micros(), b->paid_minor(), b->currency(), b->fee_minor(), b->bundles(),
-                            b->payment_ref());
-      break;
-    }
-    case fb::Body::AutoRefill: {
-      const auto* b = e.body_as_AutoRefill();
-      digest_payment_fields(d, b->credits_micros(), b->paid_minor(), b->currency(), b->fee_minor(), b->bundles(),
-                            b->payment_ref());
-      d.add(view(b->signal_id()));
-      break;
-    }
-    case fb::Body::PaymentFailed: {
-      const auto* b = e.body_as_PaymentFailed();
-      d.add(view(b->signal_id())).add(view(b->code())).add(view(b->message()));
-      break;
-    }
-    case fb::Body::Refund: {
-      const auto* b = e.body_as_Refund();
-      d.add(view(b->purchase_key())).add_int(b->credits_micros()).add_int(b->force()).add(view(b->reason()));
-      break;
-    }
-    case fb::Body::AdminAdjustment: {
-      const auto* b = e.body_as_AdminAdjustment();
-      d.add_int(b->credits_micros()).add(view(b->reason())).add(view(b->operator_())).add_int(b->force());
-      break;
-    }
-    case fb::Body::Usage: {
-      const auto* b = e.body_as_Usage();
-      d.add(view(b->member_id())).add(view(b->workspace())).add(view(b->project())).add(view(b->agent_id()));
-      d.add(view(b->session_id())).add_int(static_cast<int64_t>(b->meter())).add(view(b->model()));
-      d.add(view(b->sandbox_class())).add(view(b->provider())).add_int(static_cast<int64_t>(b->billing_path()));
-      d.add_int(b->input_tokens()).add_int(b->output_tokens()).add_int(b->cache_read_tokens());
-      d.add_int(b->cache_write_tokens()).add_int(b->seconds());
-      d.add_int(b->reported_cost_micros().has_value()).add_int(b->reported_cost_micros().value_or(0));
-      break;
-    }
-    case fb::Body::RateCardPublished: {
-      const auto* b = e.body_as_RateCardPublished();
-      d.add_int(b->version()).add_int(b->markup_bp()).add_int(b->byok_fee_bp());
-      // Entries normalised by name so listing order does not change the digest.
-      std::vector<std::pair<std::string_view, const fb::ModelPrice*>> models;
-      if (b->models()) for (const auto* m : *b->models()) models.emplace_back(view(m->model()), m);
-      std::sort(models.begin(), models.end(), [](auto& a, auto& c) { return a.first < c.first; });
-      d.add_int(static_cast<int64_t>(models.size()));
-      for (auto& [name, m] : models) {
-        d.add(name).add_int(m->input_per_mtok_micros()).add_int(m->output_per_mtok_micros());
-        d.add_int(m->cache_read_per_mtok_micros()).add_int(m->cache_write_per_mtok_micros());
-      }
-      std::vector<std::pair<std::string_view, int64_t>> classes;
-      if (b->sandbox_classes()) {
-        for (const auto* c : *b->sandbox_classes()) classes.emplace_back(view(c->sandbox_class()), c->per_hour_micros());
-      }
-      std::sort(classes.begin(), classes.end());
-      d.add_int(static_cast<int64_t>(classes.size()));
-      for (auto& [name, price] : classes) d.add(name).add_int(price);
-      break;
-    }
-    case fb::Body::AutoRefillConfigured: {
-      const auto* b = e.body_as_AutoRefillConfigured();
-      d.add_int(b->enabled()).add_int(b->threshold_micros()).add_int(b->refill_credits_micros());
-      d.add_int(b->max_per_day()).add_int(b->max_per_month()).add(view(b->payment_customer()));
-      break;
-    }
-    case fb::Body::AutoRefillDisabled:
-      d.add(view(e.body_as_AutoRefillDisabled()->reason()));
-      break;
-    case fb::Body::LowBalanceThresholdSet:
-      d.add_int(e.body_as_LowBalanceThresholdSet()->threshold_micros());
-      break;
-    case fb::Body::MemberLimitSet: {
-      const auto* b = e.body_as_MemberLimitSet();
-      d.add(view(b->member_id())).add_int(b->monthly_limit_micros());
-      break;
-    }
-    case fb::Body::MemberLimitCleared:
-      d.add(view(e.body_as_MemberLimitCleared()->member_id()));
-      break;
-    case fb::Body::Tick:
-    case fb::Body::NONE:
-      break;
-  }
 }
 
 // ---- The fold of one decoded, valid, non-duplicate event.
@@ -360,19 +253,13 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
   }
   int64_t debit = 0;
   int64_t tracked = price.billable_micros;
-  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) {
-    debit = 0;  // invoiced, not drawn from the wallet
-  } else {
-    fb::BillingPath path = usage.billing_path();
-    if (path == fb::BillingPath::unset) {
-      path = org.mode == BillingMode::byok ? fb::BillingPath::byok : fb::BillingPath::credits;
-    }
-    if (path == fb::BillingPath::byok) {
+  switch (paid_by(org, usage.billing_path())) {
+    case PaidBy::invoiced: break;  // not drawn from the wallet
+    case PaidBy::byok:
       debit = price.byok_fee_micros;
       tracked = price.provider_micros;
-    } else {
-      debit = price.billable_micros;
-    }
+      break;
+    case PaidBy::credits: debit = price.billable_micros; break;
   }
   const std::string_view member_id = view(usage.member_id());
   MemberState* member = member_id.empty() ? nullptr : ledger_.find_member(org_id_, member_id);

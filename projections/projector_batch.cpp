@@ -4,6 +4,8 @@
 #include <chrono>
 
 #include "engine/calendar.h"
+#include "engine/history_text.h"
+#include "engine/pricing.h"
 #include "engine/signals.h"
 #include "projections/projector_impl.h"
 #include "tally/events_generated.h"
@@ -21,69 +23,28 @@ inline constexpr std::size_t key_prefetch_distance = 8;  // records; one apply()
 
 std::string_view view(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
 
-store::BillingPathCode resolve_billing_path(const OrgState& org, const fb::Usage& usage) {
-  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) return store::BillingPathCode::invoiced;
-  switch (usage.billing_path()) {
-    case fb::BillingPath::credits: return store::BillingPathCode::credits;
-    case fb::BillingPath::byok: return store::BillingPathCode::byok;
-    default: return org.mode == BillingMode::byok ? store::BillingPathCode::byok : store::BillingPathCode::credits;
+store::BillingPathCode billing_path_code(PaidBy paid_by) {
+  switch (paid_by) {
+    case PaidBy::credits: return store::BillingPathCode::credits;
+    case PaidBy::byok: return store::BillingPathCode::byok;
+    case PaidBy::invoiced: return store::BillingPathCode::invoiced;
   }
+  return store::BillingPathCode::none;
 }
 
-std::string_view usage_model(const fb::Usage& usage) {
-  return usage.meter() == fb::Meter::sandbox_seconds ? view(usage.sandbox_class()) : view(usage.model());
-}
-
-// The body-specific fields of a history entry.
+// The body's own fields of a history entry, as the event catalogue shows them.
 void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryFields& f) {
-  switch (e.body_type()) {
-    case fb::Body::Usage: {
-      const auto* u = e.body_as_Usage();
-      f.model = usage_model(*u);
-      f.member_id = view(u->member_id());
-      f.workspace = view(u->workspace());
-      f.billing_path = resolve_billing_path(org, *u);
-      break;
-    }
-    case fb::Body::Purchase: {
-      const auto* p = e.body_as_Purchase();
-      f.payment_ref = view(p->payment_ref());
-      f.paid_minor = p->paid_minor();
-      f.fee_minor = p->fee_minor();
-      f.currency = view(p->currency());
-      break;
-    }
-    case fb::Body::AutoRefill: {
-      const auto* p = e.body_as_AutoRefill();
-      f.payment_ref = view(p->payment_ref());
-      f.paid_minor = p->paid_minor();
-      f.fee_minor = p->fee_minor();
-      f.currency = view(p->currency());
-      f.reason_text = view(p->signal_id());
-      break;
-    }
-    case fb::Body::PaymentFailed:
-      f.reason_text = view(e.body_as_PaymentFailed()->code());
-      break;
-    case fb::Body::Refund:
-      f.payment_ref = view(e.body_as_Refund()->purchase_key());
-      f.reason_text = view(e.body_as_Refund()->reason());
-      break;
-    case fb::Body::AdminAdjustment:
-      f.reason_text = view(e.body_as_AdminAdjustment()->reason());
-      break;
-    case fb::Body::AutoRefillDisabled:
-      f.reason_text = view(e.body_as_AutoRefillDisabled()->reason());
-      break;
-    case fb::Body::MemberLimitSet:
-      f.member_id = view(e.body_as_MemberLimitSet()->member_id());
-      break;
-    case fb::Body::MemberLimitCleared:
-      f.member_id = view(e.body_as_MemberLimitCleared()->member_id());
-      break;
-    default:
-      break;
-  }
+  HistoryText text;
+  history_text(e, text);
+  f.model = text.label;
+  f.member_id = text.member_id;
+  f.workspace = text.workspace;
+  f.payment_ref = text.payment_ref;
+  f.paid_minor = text.paid_minor;
+  f.fee_minor = text.fee_minor;
+  f.currency = text.currency;
+  f.reason_text = text.reason_text;
+  if (text.billing_path) f.billing_path = billing_path_code(paid_by(org, *text.billing_path));
 }
 
 }  // namespace

@@ -234,6 +234,44 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
   }
 }
 
+// Regression: a record naming a body type but carrying no body (it verifies: a union's table may
+// be absent) crashed the projector when its org already had a history: the history text read
+// the missing body.
+BOOST_AUTO_TEST_CASE(a_record_without_its_body_is_rejected_not_a_crash) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "org-bodiless";
+  const PartitionId p{partition_for_key(org, 2)};
+  log.append_to(p, org, make_signup_allocation(EventHeader{"signup", org, 1'770'000'000'000}, 25'000'000));
+  for (fb::Body type : {fb::Body::Usage, fb::Body::Purchase, fb::Body::MemberLimitSet}) {
+    flatbuffers::FlatBufferBuilder builder;
+    const std::string key = "bodiless-" + std::to_string(static_cast<int>(type));
+    builder.Finish(fb::CreateEnvelopeDirect(builder, 1, key.c_str(), org.c_str(), 1'770'000'000'001, nullptr, nullptr,
+                                            type, 0),
+                   fb::EnvelopeIdentifier());
+    log.append_to(p, org, std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
+  }
+  const Reference ref(log);
+  project_all(dir.path, log, small_batches());
+  check_views(dir.path, ref);
+
+  auto views = ok(ViewReader::open(dir.path));
+  const auto rejects = ok(views->rejects(10));
+  BOOST_REQUIRE_EQUAL(rejects.size(), 3u);
+  for (const RejectEntry& reject : rejects) {
+    BOOST_CHECK(reject.reason == RejectReason::invalid_field);
+    BOOST_CHECK_EQUAL(reject.detail, "type: missing event body");
+  }
+  HistoryQuery query;
+  query.org_id = org;
+  const auto history = ok(views->history(query));
+  BOOST_REQUIRE_EQUAL(history.entries.size(), 4u);
+  BOOST_CHECK_EQUAL(history.entries[1].type, "usage");
+  BOOST_CHECK(history.entries[1].outcome == Outcome::rejected);
+  BOOST_CHECK_EQUAL(history.entries[1].model, "");
+  BOOST_CHECK_EQUAL(history.entries[1].billing_path, "");
+}
+
 BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
   TempDir dir;
   MemoryLog log(4);

@@ -3,33 +3,11 @@
 #include <array>
 #include <cstring>
 
+#include "engine/catalogue.h"
 #include "engine/state_codec.h"
-#include "tally/events_generated.h"
 
 namespace tally::store {
 namespace {
-
-constexpr std::array<std::string_view, 17> body_type_names = {
-    "",  // NONE
-    "org_opened",
-    "billing_mode_changed",
-    "signup_allocation",
-    "purchase",
-    "auto_refill",
-    "payment_failed",
-    "refund",
-    "admin_adjustment",
-    "usage",
-    "rate_card_published",
-    "auto_refill_configured",
-    "auto_refill_disabled",
-    "low_balance_threshold_set",
-    "member_limit_set",
-    "member_limit_cleared",
-    "tick",
-};
-static_assert(body_type_names.size() == static_cast<std::size_t>(fb::Body::MAX) + 1,
-              "every body in schemas/events.fbs needs a history type name");
 
 // ---- LEB128 varints, zigzag for signed values.
 void put_var(std::string& out, uint64_t v) {
@@ -121,14 +99,13 @@ class VarReader {
 }  // namespace
 
 std::string_view body_type_name(uint8_t body_type) {
-  return body_type < body_type_names.size() ? body_type_names[body_type] : std::string_view("unknown");
+  if (body_type >= catalogue::bodies.size()) return "unknown";
+  return catalogue::bodies[body_type].name;
 }
 
 uint8_t body_type_from_name(std::string_view name) {
-  for (std::size_t i = 1; i < body_type_names.size(); ++i) {
-    if (body_type_names[i] == name) return static_cast<uint8_t>(i);
-  }
-  return 0;
+  const catalogue::BodyDesc* body = catalogue::find_body(name);
+  return body ? static_cast<uint8_t>(body->type) : 0;
 }
 
 std::string_view billing_path_name(BillingPathCode code) {
