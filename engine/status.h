@@ -20,6 +20,9 @@ class Status {
     return Status(Code::invalid_argument, std::move(field), std::move(message));
   }
   static Status error(Code code, std::string message) { return Status(code, {}, std::move(message)); }
+  static Status error(Code code, std::string field, std::string message) {
+    return Status(code, std::move(field), std::move(message));
+  }
 
   bool is_ok() const { return code_ == Code::ok; }
   Code code() const { return code_; }
