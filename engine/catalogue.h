@@ -8,8 +8,8 @@
 //   - the payload digest (engine/payload_digest.cpp),
 //   - the history text of an entry (engine/history_text.cpp, used by projections/).
 // Adding an event type: append the table to schemas/events.fbs, add its entry here (fields in
-// schema order), and give it a fold rule (engine/fold.cpp). catalogue_test checks every schema
-// field is described, with its type and name.
+// schema order), and give it a fold rule (engine/fold.cpp). The build checks that every field of
+// the schema is described, with its name, kind and slot (catalogue.cpp).
 //
 // Compatibility: payload digests and rejection details of existing ledgers must not move. A field
 // appended to an existing body takes Digest::when_present (or Digest::skip); an existing field's
@@ -152,7 +152,10 @@ inline constexpr TableDesc model_price{
     .name = "ModelPrice", .fields = model_price_fields, .sort_keys = {0, 0}, .sort_key_count = 1};
 
 inline constexpr FieldDesc sandbox_class_price_fields[] = {
-    text("class", fb::SandboxClassPrice::VT_SANDBOX_CLASS).required().bytes_max(limits::event_bytes_max),
+    text("class", fb::SandboxClassPrice::VT_SANDBOX_CLASS)
+        .named_in_schema("sandbox_class")
+        .required()
+        .bytes_max(limits::event_bytes_max),
     int64("per_hour_micros", fb::SandboxClassPrice::VT_PER_HOUR_MICROS, Unit::micros).non_negative(),
 };
 inline constexpr TableDesc sandbox_class_price{
@@ -246,9 +249,15 @@ inline constexpr std::array<BodyDesc, static_cast<std::size_t>(fb::Body::MAX) + 
 }};
 
 // An explicit check order lists every field that has a check (nested tables included) and the
-// rule if there is one: a field left out would never be checked.
+// rule if there is one: a field left out would never be checked. Sort keys name text or int64
+// fields. Nested tables too.
 constexpr bool check_order_complete(const TableDesc& t) {
   if (t.fields.size() > fields_per_table_max) return false;
+  for (uint8_t k = 0; k < t.sort_key_count; ++k) {  // the digest sorts lists by text or int64 keys
+    if (t.sort_keys[k] >= t.fields.size()) return false;
+    const Kind kind = t.fields[t.sort_keys[k]].kind;
+    if (kind != Kind::text && kind != Kind::int64) return false;
+  }
   for (const FieldDesc& f : t.fields) {
     if (f.table != nullptr && !check_order_complete(*f.table)) return false;
   }

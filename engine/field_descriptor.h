@@ -94,7 +94,7 @@ struct EnumDesc {
 struct TableDesc;
 
 struct FieldDesc {
-  std::string_view name;   // JSON name (the schema's, except SandboxClassPrice.sandbox_class: "class")
+  std::string_view name;   // JSON name (the schema's unless schema_name says otherwise)
   uint16_t slot = 0;       // vtable slot: fb::Table::VT_… of the generated code
   Kind kind = Kind::int64;
   Need need = Need::optional;
@@ -111,6 +111,7 @@ struct FieldDesc {
   // Legacy: a too long value is reported under the bare field name, not its path. Existing
   // ledgers keep that text in their rejects view; see ModelPrice.model.
   bool bare_name_when_too_long = false;
+  std::string_view schema_name = {};  // the schema's name when the JSON name differs
 
   constexpr FieldDesc required() const { return with([](FieldDesc& f) { f.need = Need::required; }); }
   constexpr FieldDesc positive() const { return with([](FieldDesc& f) { f.check = Check::positive; }); }
@@ -127,6 +128,9 @@ struct FieldDesc {
   constexpr FieldDesc digest_as(Digest d) const { return with([&](FieldDesc& f) { f.digest = d; }); }
   constexpr FieldDesc shown_as(Shown s) const { return with([&](FieldDesc& f) { f.shown = s; }); }
   constexpr FieldDesc defaults_to(int64_t v) const { return with([&](FieldDesc& f) { f.default_value = v; }); }
+  constexpr FieldDesc named_in_schema(std::string_view name_in_schema) const {
+    return with([&](FieldDesc& f) { f.schema_name = name_in_schema; });
+  }
   constexpr FieldDesc bare_name_in_length_error() const {
     return with([](FieldDesc& f) { f.bare_name_when_too_long = true; });
   }
