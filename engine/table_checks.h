@@ -95,7 +95,7 @@ template <const TableDesc& T>
 bool check_table(const flatbuffers::Table& table, const Where& where, Status* fault);
 
 template <const TableDesc& T, std::size_t I>
-bool check_field(const flatbuffers::Table& t, const Where& where, Status* fault) {
+[[gnu::always_inline]] inline bool check_field(const flatbuffers::Table& t, const Where& where, Status* fault) {
   static constexpr const FieldDesc& F = T.fields[I];
   if constexpr (F.kind == Kind::text) {
     return check_text<T, I>(t.GetPointer<const flatbuffers::String*>(F.slot), where, fault);
