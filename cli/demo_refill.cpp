@@ -121,10 +121,13 @@ class RefillStory {
     const std::string usage_key = key(org, "call");
     if (Status s = append(org, make_usage({usage_key, org, now_ms(), "demo"}, usage)); !s.is_ok()) return s;
     HistoryEntry call;
-    node_.views()->for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
-      if (entry.idempotency_key == usage_key) call = entry;
-      return true;
-    });
+    if (Status s = node_.views()->for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
+          if (entry.idempotency_key == usage_key) call = entry;
+          return true;
+        });
+        !s.is_ok()) {
+      return s;
+    }
     std::string caused;
     auto outbox = node_.views()->outbox(0, 100'000);
     const std::string prefix = call.position.to_string() + ":";

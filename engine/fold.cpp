@@ -1,11 +1,11 @@
 #include "fold.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "assert.h"
 #include "calendar.h"
 #include "payload_digest.h"
 #include "pricing.h"
@@ -119,7 +119,7 @@ void Folder::advance_clock() {
     for (const auto& [org_id, member_id] : exceeded) {
       MemberState* member = ledger_.find_member(org_id, member_id);
       OrgState* org = ledger_.find_org(org_id);
-      assert(member && org);
+      TALLY_ASSERT(member && org, "an exceeded member and its org are in the ledger");
       evaluate_member(org_id, member_id, *member, *org);
     }
   }
@@ -131,7 +131,7 @@ void Folder::advance_clock() {
     for (const auto& org_id : waiting) {
       if (org_id == org_id_) continue;
       OrgState* org = ledger_.find_org(org_id);
-      assert(org);
+      TALLY_ASSERT(org, "an org waiting on its refill cap is in the ledger");
       maybe_request_refill(org_id, *org);
     }
   }

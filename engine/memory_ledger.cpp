@@ -1,8 +1,9 @@
 #include "memory_ledger.h"
 
-#include <cassert>
 #include <cstdint>
 #include <cstring>
+
+#include "engine/assert.h"
 
 namespace tally {
 
@@ -48,7 +49,7 @@ std::size_t MemoryLedger::PairHash::operator()(Pair pair) const {
 
 std::size_t MemoryLedger::PairHash::operator()(const std::string& joined) const {
   const std::size_t nul = joined.find('\0');
-  assert(nul != std::string::npos);
+  TALLY_ASSERT(nul != std::string::npos, "a pair key holds its two parts");
   const std::string_view view(joined);
   return (*this)(Pair{view.substr(0, nul), view.substr(nul + 1)});
 }
@@ -66,7 +67,7 @@ OrgState* MemoryLedger::find_org(std::string_view org) {
 
 OrgState& MemoryLedger::create_org(std::string_view org) {
   auto [it, inserted] = orgs_.emplace(std::string(org), OrgState{});
-  assert(inserted);
+  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
   return it->second;
 }
 
@@ -77,7 +78,7 @@ MemberState* MemoryLedger::find_member(std::string_view org, std::string_view me
 
 MemberState& MemoryLedger::create_member(std::string_view org, std::string_view member) {
   auto [it, inserted] = members_.emplace(member_key(org, member), MemberState{});
-  assert(inserted);
+  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
   return it->second;
 }
 

@@ -1,8 +1,8 @@
 // Folding and committing one batch: the hot path of the projector.
 #include <algorithm>
-#include <cassert>
 #include <chrono>
 
+#include "engine/assert.h"
 #include "engine/calendar.h"
 #include "engine/history_text.h"
 #include "engine/pricing.h"
@@ -99,7 +99,7 @@ Status Projector::Impl::fold_batch() {
   for (std::size_t p = 0; p < batch_touched.size(); ++p) {
     if (!batch_touched[p]) continue;
     const PartitionState* state = ledger.cached_partition(PartitionId{static_cast<int32_t>(p)});
-    assert(state != nullptr);
+    TALLY_ASSERT(state != nullptr, "a partition folded in this batch is cached");
     store::encode_partition(value_scratch, folded_next[p], *state);
     const auto key = store::partition_key(PartitionId{static_cast<int32_t>(p)});
     out.partitions.add(std::string_view(key.data(), key.size()), value_scratch);
@@ -238,8 +238,9 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
 
   // Encoded by the writer: the fields are views into the batch's records (aligned copies, so the
   // envelope is never the fold's own copy), the detail is copied.
-  assert(out.arena.data() <= reinterpret_cast<const char*>(e) &&
-         reinterpret_cast<const char*>(e) < out.arena.data() + out.arena.size());
+  TALLY_ASSERT(out.arena.data() <= reinterpret_cast<const char*>(e) &&
+                   reinterpret_cast<const char*>(e) < out.arena.data() + out.arena.size(),
+               "a history entry's fields point into the batch's own records");
   if (out.history_count == out.histories.size()) out.histories.emplace_back();
   BatchOutput::PendingHistory& pending = out.histories[out.history_count++];
   pending.org_id = r.org_id;

@@ -116,10 +116,11 @@ std::optional<OrgState> org_state(ViewReader& views, const std::string& org) {
 
 std::vector<HistoryEntry> history(ViewReader& views, const std::string& org) {
   std::vector<HistoryEntry> out;
-  views.for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
+  const Status status = views.for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
     out.push_back(entry);
     return true;
   });
+  if (!status.is_ok()) throw std::runtime_error(status.to_string());
   return out;
 }
 
