@@ -61,8 +61,8 @@ ApiResponse put_auto_refill(ApiContext& ctx, const ApiRequest& request) {
 
   AutoRefillPolicy policy;
   policy.enabled = enabled.value();
-  policy.threshold_micros = threshold.value();
-  policy.refill_credits_micros = refill.value();
+  policy.threshold_micros = Micros{threshold.value()};
+  policy.refill_credits_micros = Micros{refill.value()};
   policy.max_per_day = static_cast<int32_t>(per_day.value());
   policy.max_per_month = static_cast<int32_t>(per_month.value());
   policy.payment_customer = customer.value();

@@ -43,7 +43,7 @@ ApiResponse get_credits(ApiContext& ctx, const ApiRequest& request) {
   if (!org.is_ok()) return error;
   std::optional<LogPosition> as_of;
   for (const PartitionView& p : partitions.value()) {
-    if (p.partition.value == org->state.home_partition) as_of = LogPosition{p.partition, p.next_offset};
+    if (p.partition == org->state.home_partition) as_of = LogPosition{p.partition, p.next_offset};
   }
   return ApiResponse::json(200, to_json_text(credits_json(org.value(), as_of)));
 }
@@ -123,8 +123,8 @@ struct UsageTotals {
   void add(const UsageRollup& r) {
     auto sum = [this](int64_t& into, int64_t value) { overflow = __builtin_add_overflow(into, value, &into) || overflow; };
     sum(events, r.events);
-    sum(debited, r.debited_micros);
-    sum(tracked, r.tracked_cost_micros);
+    sum(debited, r.debited_micros.value());
+    sum(tracked, r.tracked_cost_micros.value());
     sum(input, r.input_tokens);
     sum(output, r.output_tokens);
     sum(cache_read, r.cache_read_tokens);

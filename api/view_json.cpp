@@ -23,8 +23,8 @@ bool uses_wallet(const OrgState& state) {
 }
 
 int64_t warning_threshold_micros(const OrgState& state) {
-  if (state.low_balance_threshold_micros > 0) return state.low_balance_threshold_micros;
-  if (state.auto_refill.enabled) return state.auto_refill.threshold_micros;
+  if (state.low_balance_threshold_micros > Micros{}) return state.low_balance_threshold_micros.value();
+  if (state.auto_refill.enabled) return state.auto_refill.threshold_micros.value();
   return 0;
 }
 
@@ -35,9 +35,9 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   boost::json::object out;
   out["org_id"] = org.org_id;
   put_money(out, "balance", s.balance_micros);
-  put_money(out, "available", std::max<int64_t>(s.balance_micros, 0));
-  out["is_low_balance"] = threshold > 0 && s.balance_micros < threshold;
-  out["is_exhausted"] = s.balance_micros <= 0;
+  put_money(out, "available", std::max<int64_t>(s.balance_micros.value(), 0));
+  out["is_low_balance"] = threshold > 0 && s.balance_micros.value() < threshold;
+  out["is_exhausted"] = s.balance_micros <= Micros{};
   // Paused is what enforcement did: only wallet orgs are ever paused for their balance.
   out["paused"] = wallet && s.is_exhausted;
   out["auto_refill_enabled"] = s.auto_refill.enabled;

@@ -51,7 +51,8 @@ std::string signed_credits(int64_t micros) { return (micros > 0 ? "+" : "") + fo
 std::string describe(const HistoryEntry& e) {
   std::string out = e.type + " key \"" + printable(e.idempotency_key) + "\" " + outcome_name(e.outcome);
   if (e.outcome == Outcome::rejected) out += std::string("(") + reject_reason_name(e.reason) + ")";
-  out += " amount " + signed_credits(e.amount_micros) + " balance_after " + format_credits(e.balance_after_micros);
+  out += " amount " + signed_credits(e.amount_micros.value()) + " balance_after " +
+         format_credits(e.balance_after_micros.value());
   out += " at " + std::to_string(e.occurred_at_ms);
   if (!e.detail.empty()) out += " (" + printable(e.detail) + ")";
   return out;
@@ -236,7 +237,7 @@ Result<std::vector<std::string>> orgs_in(ViewReader& live, ViewReader& replayed,
     for (ViewReader* views : {&live, &replayed}) {
       auto org = views->org(id);
       if (!org.is_ok()) return org.status();
-      if (org.value() && partitions.count(org.value()->state.home_partition)) in = true;
+      if (org.value() && partitions.count(org.value()->state.home_partition.value)) in = true;
     }
     if (in) selected.push_back(id);
   }

@@ -206,8 +206,8 @@ int run_usage(const Args& args) {
   for (const UsageRollup& r : rollups.value()) {
     Totals& t = groups[group_by == "model" ? r.model : group_by == "member" ? r.member_id : r.workspace];
     t.events += r.events;
-    t.debited += r.debited_micros;
-    t.tracked += r.tracked_cost_micros;
+    t.debited += r.debited_micros.value();
+    t.tracked += r.tracked_cost_micros.value();
     t.input += r.input_tokens;
     t.output += r.output_tokens;
   }

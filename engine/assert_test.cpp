@@ -1,5 +1,6 @@
 // TALLY_ASSERT stays on in every build type: a failing invariant prints where and why, then
-// aborts. (NDEBUG is defined here on purpose: it turns assert() off, not TALLY_ASSERT.)
+// aborts. The fold asserts the balance identity with it. (NDEBUG is defined here on purpose: it
+// turns assert() off, not TALLY_ASSERT.)
 #define NDEBUG 1
 #define BOOST_TEST_MODULE assert
 #include <boost/test/unit_test.hpp>
@@ -12,6 +13,9 @@
 #include <string>
 
 #include "engine/assert.h"
+#include "engine/event_factory.h"
+#include "engine/fold.h"
+#include "engine/memory_ledger.h"
 #include "engine/status.h"
 
 namespace {
@@ -66,6 +70,30 @@ BOOST_AUTO_TEST_CASE(the_value_of_a_failed_result_is_a_programmer_error) {
   });
   BOOST_TEST(death.signal == SIGABRT);
   BOOST_TEST(death.stderr.find("value() of a Result that holds an error") != std::string::npos, death.stderr);
+}
+
+// SPEC §4's identity is checked after every applied event: a ledger whose stored balance
+// disagrees with its totals (a corrupted store, a fold bug) stops the fold instead of compounding.
+BOOST_AUTO_TEST_CASE(the_fold_stops_on_a_balance_that_disagrees_with_its_totals) {
+  const Death death = run_in_child([] {
+    tally::MemoryLedger ledger;
+    tally::OrgState& acme = ledger.create_org("acme");
+    acme.home_partition = tally::PartitionId{0};
+    acme.balance_micros = tally::Micros{5};  // the totals say 0
+    tally::FoldResult result;
+    const std::string purchase = tally::make_purchase({"ch_1", "acme", 1}, {100, 0, "usd", 0, 1, "ch_1"});
+    tally::apply(ledger, tally::LogPosition{}, purchase, result);
+  });
+  BOOST_TEST(death.signal == SIGABRT);
+  BOOST_TEST(death.stderr.find("balance = allocated + purchased - used - refunded + adjusted") != std::string::npos,
+             death.stderr);
+
+  // The same purchase on a consistent ledger is applied.
+  tally::MemoryLedger ledger;
+  tally::FoldResult result;
+  tally::apply(ledger, tally::LogPosition{}, tally::make_purchase({"ch_1", "acme", 1}, {100, 0, "usd", 0, 1, "ch_1"}),
+               result);
+  BOOST_TEST((result.outcome == tally::Outcome::applied));
 }
 
 }  // namespace

@@ -23,19 +23,30 @@ bool wallet_org(const OrgState& org) { return org.plan == Plan::pro && org.mode 
 
 // The warning level of balance_low: LowBalanceThresholdSet, else an enabled auto-refill's
 // threshold, else none (0).
-int64_t warning_threshold(const OrgState& org) {
-  if (org.low_balance_threshold_micros > 0) return org.low_balance_threshold_micros;
+Micros warning_threshold(const OrgState& org) {
+  if (org.low_balance_threshold_micros > Micros{}) return org.low_balance_threshold_micros;
   if (org.auto_refill.enabled) return org.auto_refill.threshold_micros;
-  return 0;
+  return Micros{};
 }
 
-bool fits_add(int64_t a, int64_t b) {
-  int64_t out = 0;
-  return !__builtin_add_overflow(a, b, &out);
+// SPEC §4: balance = allocated + purchased - used - refunded + adjusted. Each total fits in 64
+// bits; their sum is taken in 128 so that the check itself cannot overflow.
+bool balance_identity_holds(const OrgState& org) {
+  const OrgTotals& t = org.totals;
+  const __int128 sum = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
+                       t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value();
+  return sum == org.balance_micros.value();
 }
-bool fits_sub(int64_t a, int64_t b) {
-  int64_t out = 0;
-  return !__builtin_sub_overflow(a, b, &out);
+
+// Adds `credits` to the balance and to `total`, or changes nothing and returns false if either
+// would overflow.
+bool credit(OrgState& org, Micros& total, Micros credits) {
+  const std::optional<Micros> balance = checked_add(org.balance_micros, credits);
+  const std::optional<Micros> sum = checked_add(total, credits);
+  if (!balance || !sum) return false;
+  org.balance_micros = *balance;
+  total = *sum;
+  return true;
 }
 
 // ---- The fold of one decoded, valid, non-duplicate event.
@@ -53,7 +64,7 @@ class Folder {
 
  private:
   RejectReason check_and_apply_body(OrgState& org);
-  RejectReason apply_payment(OrgState& org, int64_t credits, const String* signal_id);
+  RejectReason apply_payment(OrgState& org, Micros credits, const String* signal_id);
   RejectReason apply_usage(OrgState& org, const fb::Usage& usage);
   RejectReason apply_refund(OrgState& org, const fb::Refund& refund);
   RejectReason apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment);
@@ -190,12 +201,12 @@ void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
 
 void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
   const bool wallet = wallet_org(org);
-  const int64_t threshold = warning_threshold(org);
-  const bool low = wallet && threshold > 0 && org.balance_micros < threshold;
+  const Micros threshold = warning_threshold(org);
+  const bool low = wallet && threshold > Micros{} && org.balance_micros < threshold;
   if (low && !org.is_low) emit(SignalKind::balance_low, org_id, org).threshold_micros = threshold;
   org.is_low = low;
   maybe_request_refill(org_id, org);
-  const bool exhausted = wallet && org.balance_micros <= 0;
+  const bool exhausted = wallet && org.balance_micros <= Micros{};
   if (exhausted != org.is_exhausted) {
     Signal& s = emit(exhausted ? SignalKind::balance_exhausted : SignalKind::balance_restored, org_id, org);
     s.pause_reason = exhausted ? "balance_exhausted" : "";
@@ -212,7 +223,7 @@ void Folder::evaluate_member(std::string_view org_id, std::string_view member_id
   Signal& s = emit(exceeded ? SignalKind::member_limit_exceeded : SignalKind::member_limit_restored, org_id, org);
   s.member_id.assign(member_id);
   s.monthly_limit_micros = member.monthly_limit_micros;
-  s.member_used_micros = member.month == month ? member.used_micros : 0;
+  s.member_used_micros = member.month == month ? member.used_micros : Micros{};
   s.pause_reason = exceeded ? "member_limit_exceeded" : "";
   auto entry = std::make_pair(std::string(org_id), std::string(member_id));
   if (exceeded) {
@@ -229,14 +240,10 @@ void Folder::disable_auto_refill(OrgState& org, std::string_view pause_reason) {
   disabled_reason_ = pause_reason;
 }
 
-RejectReason Folder::apply_payment(OrgState& org, int64_t credits, const String* signal_id) {
-  if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.purchased_micros, credits)) {
-    return RejectReason::overflow;
-  }
-  org.balance_micros += credits;
-  org.totals.purchased_micros += credits;
+RejectReason Folder::apply_payment(OrgState& org, Micros credits, const String* signal_id) {
+  if (!credit(org, org.totals.purchased_micros, credits)) return RejectReason::overflow;
   result_.amount_micros = credits;
-  ledger_.put_purchase(org_id_, view(e_.idempotency_key()), PurchaseRecord{credits, 0});
+  ledger_.put_purchase(org_id_, view(e_.idempotency_key()), PurchaseRecord{credits, Micros{}});
   if (signal_id && org.refill_pending && org.pending_signal_id == view(signal_id)) {
     org.refill_pending = false;
     org.pending_signal_id.clear();
@@ -251,40 +258,42 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
     case PriceStatus::overflow: return RejectReason::overflow;
     case PriceStatus::ok: break;
   }
-  int64_t debit = 0;
-  int64_t tracked = price.billable_micros;
+  Micros debit;
+  Micros tracked{price.billable_micros};
   switch (paid_by(org, usage.billing_path())) {
     case PaidBy::invoiced: break;  // not drawn from the wallet
     case PaidBy::byok:
-      debit = price.byok_fee_micros;
-      tracked = price.provider_micros;
+      debit = Micros{price.byok_fee_micros};
+      tracked = Micros{price.provider_micros};
       break;
-    case PaidBy::credits: debit = price.billable_micros; break;
+    case PaidBy::credits: debit = Micros{price.billable_micros}; break;
   }
   const std::string_view member_id = view(usage.member_id());
   MemberState* member = member_id.empty() ? nullptr : ledger_.find_member(org_id_, member_id);
   const int64_t event_month = month_of(e_.occurred_at_ms());
-  if (!fits_sub(org.balance_micros, debit) || !fits_add(org.totals.used_micros, debit) ||
-      !fits_add(org.totals.tracked_cost_micros, tracked) ||
-      (member && member->month == event_month && !fits_add(member->used_micros, debit))) {
-    return RejectReason::overflow;
-  }
-  org.balance_micros -= debit;
-  org.totals.used_micros += debit;
-  org.totals.tracked_cost_micros += tracked;
+  const std::optional<Micros> balance = checked_sub(org.balance_micros, debit);
+  const std::optional<Micros> used = checked_add(org.totals.used_micros, debit);
+  const std::optional<Micros> tracked_total = checked_add(org.totals.tracked_cost_micros, tracked);
+  const bool member_month = member && member->month == event_month;
+  const std::optional<Micros> member_used = member_month ? checked_add(member->used_micros, debit) : Micros{};
+  if (!balance || !used || !tracked_total || !member_used) return RejectReason::overflow;
+  org.balance_micros = *balance;
+  org.totals.used_micros = *used;
+  org.totals.tracked_cost_micros = *tracked_total;
   result_.amount_micros = -debit;
   result_.debited_micros = debit;
   result_.tracked_cost_micros = tracked;
-  result_.provider_cost_micros = price.provider_micros;
+  result_.provider_cost_micros = Micros{price.provider_micros};
   result_.rate_card_version = price.rate_card_version;
   if (!member_id.empty()) {
     if (!member) member = &ledger_.create_member(org_id_, member_id);
     if (event_month > member->month) {
       member->month = event_month;
-      member->used_micros = 0;
+      member->used_micros = Micros{};
     }
     // Late usage of an earlier month is counted in its own month (the roll-up view), not here.
-    if (event_month == member->month) member->used_micros += debit;
+    // Counted from zero, or checked above: it fits.
+    if (event_month == member->month) member->used_micros = member_month ? *member_used : debit;
     member_touched_ = member_id;
     member_touched_state_ = member;
   }
@@ -294,29 +303,29 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
 RejectReason Folder::apply_refund(OrgState& org, const fb::Refund& refund) {
   PurchaseRecord* purchase = ledger_.find_purchase(org_id_, view(refund.purchase_key()));
   if (!purchase) return RejectReason::unknown_purchase;
-  const int64_t credits = refund.credits_micros();
-  if (credits > purchase->credits_micros - purchase->refunded_micros) return RejectReason::refund_exceeds_purchase;
-  if (!fits_sub(org.balance_micros, credits) || !fits_add(org.totals.refunded_micros, credits)) {
-    return RejectReason::overflow;
+  const Micros credits{refund.credits_micros()};
+  // refunded <= credits, both >= 0: the difference fits.
+  if (credits > Micros{purchase->credits_micros.value() - purchase->refunded_micros.value()}) {
+    return RejectReason::refund_exceeds_purchase;
   }
-  if (org.balance_micros - credits < 0 && !refund.force()) return RejectReason::insufficient_balance;
-  purchase->refunded_micros += credits;
-  org.balance_micros -= credits;
-  org.totals.refunded_micros += credits;
+  const std::optional<Micros> balance = checked_sub(org.balance_micros, credits);
+  const std::optional<Micros> refunded = checked_add(org.totals.refunded_micros, credits);
+  if (!balance || !refunded) return RejectReason::overflow;
+  if (*balance < Micros{} && !refund.force()) return RejectReason::insufficient_balance;
+  purchase->refunded_micros = Micros{purchase->refunded_micros.value() + credits.value()};  // at most its credits
+  org.balance_micros = *balance;
+  org.totals.refunded_micros = *refunded;
   result_.amount_micros = -credits;
   return RejectReason::none;
 }
 
 RejectReason Folder::apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment) {
-  const int64_t credits = adjustment.credits_micros();
-  if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.adjusted_micros, credits)) {
-    return RejectReason::overflow;
-  }
-  if (credits < 0 && org.balance_micros + credits < 0 && !adjustment.force()) {
-    return RejectReason::insufficient_balance;
-  }
-  org.balance_micros += credits;
-  org.totals.adjusted_micros += credits;
+  const Micros credits{adjustment.credits_micros()};
+  const std::optional<Micros> balance = checked_add(org.balance_micros, credits);
+  if (!balance || !checked_add(org.totals.adjusted_micros, credits)) return RejectReason::overflow;
+  if (credits < Micros{} && *balance < Micros{} && !adjustment.force()) return RejectReason::insufficient_balance;
+  const bool credited = credit(org, org.totals.adjusted_micros, credits);
+  TALLY_ASSERT(credited, "checked above");
   result_.amount_micros = credits;
   return RejectReason::none;
 }
@@ -374,19 +383,17 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       return RejectReason::none;
     }
     case fb::Body::SignupAllocation: {
-      const int64_t credits = e_.body_as_SignupAllocation()->credits_micros();
-      if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.allocated_micros, credits)) {
-        return RejectReason::overflow;
-      }
-      org.balance_micros += credits;
-      org.totals.allocated_micros += credits;
+      const Micros credits{e_.body_as_SignupAllocation()->credits_micros()};
+      if (!credit(org, org.totals.allocated_micros, credits)) return RejectReason::overflow;
       result_.amount_micros = credits;
       return RejectReason::none;
     }
     case fb::Body::Purchase:
-      return apply_payment(org, e_.body_as_Purchase()->credits_micros(), nullptr);
-    case fb::Body::AutoRefill:
-      return apply_payment(org, e_.body_as_AutoRefill()->credits_micros(), e_.body_as_AutoRefill()->signal_id());
+      return apply_payment(org, Micros{e_.body_as_Purchase()->credits_micros()}, nullptr);
+    case fb::Body::AutoRefill: {
+      const auto* b = e_.body_as_AutoRefill();
+      return apply_payment(org, Micros{b->credits_micros()}, b->signal_id());
+    }
     case fb::Body::PaymentFailed: {
       const auto* b = e_.body_as_PaymentFailed();
       if (org.refill_pending && org.pending_signal_id == view(b->signal_id())) {
@@ -407,8 +414,8 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       if (!b->enabled()) disable_auto_refill(org, "disabled");
       AutoRefillPolicy& policy = org.auto_refill;
       policy.enabled = b->enabled();
-      policy.threshold_micros = b->threshold_micros();
-      policy.refill_credits_micros = b->refill_credits_micros();
+      policy.threshold_micros = Micros{b->threshold_micros()};
+      policy.refill_credits_micros = Micros{b->refill_credits_micros()};
       policy.max_per_day = b->max_per_day();
       policy.max_per_month = b->max_per_month();
       policy.payment_customer.assign(view(b->payment_customer()));
@@ -418,14 +425,14 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       disable_auto_refill(org, "disabled");
       return RejectReason::none;
     case fb::Body::LowBalanceThresholdSet:
-      org.low_balance_threshold_micros = e_.body_as_LowBalanceThresholdSet()->threshold_micros();
+      org.low_balance_threshold_micros = Micros{e_.body_as_LowBalanceThresholdSet()->threshold_micros()};
       return RejectReason::none;
     case fb::Body::MemberLimitSet: {
       const auto* b = e_.body_as_MemberLimitSet();
       MemberState* member = ledger_.find_member(org_id_, view(b->member_id()));
       if (!member) member = &ledger_.create_member(org_id_, view(b->member_id()));
       member->has_limit = true;
-      member->monthly_limit_micros = b->monthly_limit_micros();
+      member->monthly_limit_micros = Micros{b->monthly_limit_micros()};
       member_touched_ = view(b->member_id());
       member_touched_state_ = member;
       return RejectReason::none;
@@ -434,7 +441,7 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       const auto* b = e_.body_as_MemberLimitCleared();
       if (MemberState* member = ledger_.find_member(org_id_, view(b->member_id()))) {
         member->has_limit = false;
-        member->monthly_limit_micros = 0;
+        member->monthly_limit_micros = Micros{};
         member_touched_ = view(b->member_id());
         member_touched_state_ = member;
       }
@@ -464,15 +471,16 @@ RejectReason Folder::run() {
   // Work on a copy so a business rejection leaves the org untouched (and uncreated).
   OrgState org = existing ? *existing : OrgState{};
   if (!existing) {
-    org.home_partition = position_.partition.value;
+    org.home_partition = position_.partition;
   }
   const std::size_t signals_before = result_.signals.size();
   const RejectReason reason = check_and_apply_body(org);
   if (reason != RejectReason::none) {
-    result_.amount_micros = 0;
+    result_.amount_micros = Micros{};
     result_.signals.resize(signals_before);
     return reason;
   }
+  TALLY_ASSERT(balance_identity_holds(org), "balance = allocated + purchased - used - refunded + adjusted (SPEC 4)");
   if (!existing) {
     // A new org starts exhausted (balance 0) without a signal if it is a wallet org, and with no
     // level at all otherwise; its first credit then emits balance_restored.
@@ -510,11 +518,11 @@ void FoldResult::clear() {
   org_id = {};
   payload_digest = {};
   record_digest = {};
-  amount_micros = 0;
-  balance_after_micros = 0;
-  debited_micros = 0;
-  tracked_cost_micros = 0;
-  provider_cost_micros = 0;
+  amount_micros = Micros{};
+  balance_after_micros = Micros{};
+  debited_micros = Micros{};
+  tracked_cost_micros = Micros{};
+  provider_cost_micros = Micros{};
   rate_card_version = 0;
   signals.clear();
 }
@@ -584,11 +592,11 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
   const std::string_view key = view(envelope->idempotency_key());
   OrgState* org = result.org_id.empty() ? nullptr : ledger.find_org(result.org_id);
   if (org) result.balance_after_micros = org->balance_micros;
-  if (org && org->home_partition != position.partition.value) {
+  if (org && org->home_partition != position.partition) {
     result.outcome = Outcome::rejected;
     result.reason = RejectReason::wrong_partition;
     result.detail = "org " + std::string(result.org_id) + " lives in partition " +
-                    std::to_string(org->home_partition) + ", not " + std::to_string(position.partition.value);
+                    std::to_string(org->home_partition.value) + ", not " + std::to_string(position.partition.value);
     update_chain(partition, result);
     return;
   }

@@ -251,8 +251,8 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
   } else if (roll < 725) {  // auto-refill policy
     AutoRefillPolicy policy;
     policy.enabled = chance(0.85);
-    policy.threshold_micros = policy.enabled ? uniform(5 * cr, 40 * cr) : 0;
-    policy.refill_credits_micros = policy.enabled ? uniform(1 * cr, 60 * cr) : 0;
+    policy.threshold_micros = Micros{policy.enabled ? uniform(5 * cr, 40 * cr) : 0};
+    policy.refill_credits_micros = Micros{policy.enabled ? uniform(1 * cr, 60 * cr) : 0};
     policy.max_per_day = static_cast<int32_t>(uniform(0, 3));
     policy.max_per_month = static_cast<int32_t>(uniform(0, 12));
     policy.payment_customer = "cus_" + org;
@@ -436,17 +436,18 @@ void Run::check_org(const std::string& org, const char* when) {
   const OrgState* o = ledger_.find_org(org);
   PROPERTY(o != nullptr, when << " org " << org);
   const OrgTotals& t = o->totals;
-  const __int128 identity = static_cast<__int128>(t.allocated_micros) + t.purchased_micros - t.used_micros -
-                            t.refunded_micros + t.adjusted_micros;
-  PROPERTY(identity == o->balance_micros, when << " org " << org << " balance " << o->balance_micros);
-  PROPERTY(applied_sum_[org] == o->balance_micros, when << " org " << org << " balance " << o->balance_micros);
-  PROPERTY(o->home_partition == home_[org], when << " org " << org);
+  const __int128 identity = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
+                            t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value();
+  const int64_t balance = o->balance_micros.value();
+  PROPERTY(identity == balance, when << " org " << org << " balance " << balance);
+  PROPERTY(applied_sum_[org] == balance, when << " org " << org << " balance " << balance);
+  PROPERTY(o->home_partition.value == home_[org], when << " org " << org);
   const bool wallet = o->plan == Plan::pro && o->mode == BillingMode::credits;
-  PROPERTY(o->is_exhausted == (wallet && o->balance_micros <= 0), when << " org " << org);
-  const int64_t warning = o->low_balance_threshold_micros > 0 ? o->low_balance_threshold_micros
-                          : o->auto_refill.enabled          ? o->auto_refill.threshold_micros
-                                                            : 0;
-  PROPERTY(o->is_low == (wallet && warning > 0 && o->balance_micros < warning), when << " org " << org);
+  PROPERTY(o->is_exhausted == (wallet && balance <= 0), when << " org " << org);
+  const int64_t warning = o->low_balance_threshold_micros.value() > 0 ? o->low_balance_threshold_micros.value()
+                          : o->auto_refill.enabled                  ? o->auto_refill.threshold_micros.value()
+                                                                    : 0;
+  PROPERTY(o->is_low == (wallet && warning > 0 && balance < warning), when << " org " << org);
   const auto pending = outstanding_.find(org);
   PROPERTY(o->refill_pending == (pending != outstanding_.end()), when << " org " << org);
   if (pending != outstanding_.end()) PROPERTY(o->pending_signal_id == pending->second, when << " org " << org);
@@ -483,7 +484,7 @@ void Run::fold(const Planned& plan) {
   const FoldResult& r = result_;
 
   std::string trace = std::string(outcome_name(r.outcome)) + "|" + reject_reason_name(r.reason) + "|" +
-                      std::to_string(r.amount_micros);
+                      std::to_string(r.amount_micros.value());
   for (const Signal& s : r.signals) trace += "|" + s.id();
   trace_.push_back(trace);
   ++outcome_counts[r.outcome == Outcome::rejected ? std::string("rejected:") + reject_reason_name(r.reason)
@@ -512,13 +513,13 @@ void Run::fold(const Planned& plan) {
     PROPERTY(r.org_id == plan.org, trace);
     if (!plan.org.empty()) {
       const OrgState* o = ledger_.find_org(plan.org);
-      if (o) PROPERTY(o->home_partition == plan.partition, trace);
+      if (o) PROPERTY(o->home_partition.value == plan.partition, trace);
     }
   }
 
   if (r.outcome != Outcome::applied) {
     PROPERTY(r.signals.empty(), trace);
-    PROPERTY(r.amount_micros == 0, trace);
+    PROPERTY(r.amount_micros == Micros{}, trace);
     PROPERTY(snapshot(plan.org, plan.partition) == before, trace << " " << r.detail);
     const std::size_t added = r.outcome == Outcome::rejected && is_business_reason(r.reason) ? 1 : 0;
     PROPERTY(ledger_.key_count() == keys_before + added, trace);
@@ -540,7 +541,7 @@ void Run::fold(const Planned& plan) {
   // Applied.
   PROPERTY(ledger_.key_count() == keys_before + 1, trace);
   if (!plan.org.empty()) {
-    applied_sum_[plan.org] += r.amount_micros;
+    applied_sum_[plan.org] += r.amount_micros.value();
     if (plan.rebuild) recorded_.push_back(Recorded{plan.partition, plan.org, plan.key, plan.bytes, plan.rebuild});
     const fb::Envelope& e = *r.envelope;
     std::string_view concluded;
@@ -590,7 +591,7 @@ void Run::fold(const Planned& plan) {
         const OrgState* o = ledger_.find_org(s.org_id);
         PROPERTY(o->auto_refill.enabled && o->plan == Plan::pro && o->mode == BillingMode::credits, s.id());
         PROPERTY(o->balance_micros < o->auto_refill.threshold_micros, s.id());
-        answers_.push_back(PendingAnswer{s.org_id, s.id(), s.refill_credits_micros});
+        answers_.push_back(PendingAnswer{s.org_id, s.id(), s.refill_credits_micros.value()});
         break;
       }
       case SignalKind::auto_refill_cap_reached: {
@@ -649,7 +650,7 @@ void Run::check_replay() {
   for (std::size_t i = 0; i < log_.size(); ++i) {
     apply(again, log_[i].first, log_[i].second, r);
     std::string trace = std::string(outcome_name(r.outcome)) + "|" + reject_reason_name(r.reason) + "|" +
-                        std::to_string(r.amount_micros);
+                        std::to_string(r.amount_micros.value());
     for (const Signal& s : r.signals) trace += "|" + s.id();
     event_index_ = static_cast<int>(i);
     PROPERTY(trace == trace_[i], "replay differs at record " << i << ": " << trace << " vs " << trace_[i]);

@@ -47,12 +47,12 @@ std::string encode_signal(const Signal& s) {
   b.add_partition(s.position.partition.value);
   b.add_offset(s.position.offset.value);
   b.add_occurred_at_ms(s.occurred_at_ms);
-  b.add_balance_micros(s.balance_micros);
-  b.add_threshold_micros(s.threshold_micros);
-  b.add_refill_credits_micros(s.refill_credits_micros);
+  b.add_balance_micros(s.balance_micros.value());
+  b.add_threshold_micros(s.threshold_micros.value());
+  b.add_refill_credits_micros(s.refill_credits_micros.value());
   b.add_payment_customer(customer);
-  b.add_monthly_limit_micros(s.monthly_limit_micros);
-  b.add_member_used_micros(s.member_used_micros);
+  b.add_monthly_limit_micros(s.monthly_limit_micros.value());
+  b.add_member_used_micros(s.member_used_micros.value());
   b.add_pause_reason(pause);
   b.add_cap_period(period);
   fb::FinishSignalBuffer(builder, b.Finish());

@@ -284,7 +284,7 @@ Status Node::start_api(const NodeOptions& options) {
         if (!found.is_ok() || !found->has_value()) return std::nullopt;
         const PaymentPurchase& p = *found.value();
         connectors::PurchaseRef out{p.org_id, p.purchase_key};
-        out.credits_micros = p.credits_micros;
+        out.credits_micros = p.credits_micros.value();
         out.fee_minor = p.fee_minor;
         return out;
       };

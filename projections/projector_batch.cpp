@@ -234,7 +234,7 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   }
   if (r.org_id.empty() || r.reason == RejectReason::wrong_partition) return;
   OrgState* org = ledger.find_org(r.org_id);
-  if (org == nullptr || org->home_partition != position.partition.value) return;
+  if (org == nullptr || org->home_partition != position.partition) return;
 
   // Encoded by the writer: the fields are views into the batch's records (aligned copies, so the
   // envelope is never the fold's own copy), the detail is copied.

@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
   auto views = ok(ViewReader::open(dir.path));  // shares the projector's environment
   const auto viewed = ok(views->org(org));
   BOOST_REQUIRE(viewed.has_value());
-  BOOST_CHECK_EQUAL(viewed->state.balance_micros, 5'000'000);
+  BOOST_CHECK_EQUAL(viewed->state.balance_micros, Micros{5'000'000});
   BOOST_CHECK(!projector->wait_until_applied(LogPosition{PartitionId{0}, Offset{1'000'000}}, 10));
   BOOST_CHECK(projector->applied_position(position.partition).offset > position.offset);
 
@@ -227,7 +227,7 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
   BOOST_CHECK_NE(rejects[4].detail.find("input_tokens"), std::string::npos);
   const auto state = ok(views->org(org));
   BOOST_REQUIRE(state.has_value());
-  BOOST_CHECK_EQUAL(state->state.balance_micros, 25'000'000);
+  BOOST_CHECK_EQUAL(state->state.balance_micros, Micros{25'000'000});
   const auto partitions = ok(views->partitions());
   for (const PartitionView& view : partitions) {
     if (view.partition == p) BOOST_CHECK_EQUAL(view.next_offset.value, 6);
@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
   BOOST_CHECK(rejects[0].reason == RejectReason::wrong_partition);
   BOOST_CHECK_EQUAL(rejects[0].org_id, org);
   BOOST_CHECK_EQUAL(rejects[0].idempotency_key, "stray");
-  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, 10'000'000);
+  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, Micros{10'000'000});
   // Not in the org's statement: the statement is the home partition's (deterministic) order.
   HistoryQuery query;
   query.org_id = org;
@@ -539,11 +539,11 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
   for (std::size_t i = 0; i < all.size(); ++i) {
     BOOST_CHECK_EQUAL(all[i].type, "usage");
     BOOST_CHECK_EQUAL(all[i].sequence, i + 1);  // the purchase is entry 0
-    BOOST_CHECK_EQUAL(all[i].debited_micros, 1'000'000);
+    BOOST_CHECK_EQUAL(all[i].debited_micros, Micros{1'000'000});
     BOOST_CHECK_EQUAL(all[i].model, "gpt");
     BOOST_CHECK_EQUAL(all[i].billing_path, "credits");
     BOOST_CHECK_EQUAL(all[i].rate_card_version, 1);
-    BOOST_CHECK_EQUAL(all[i].balance_after_micros, 100'000'000 - static_cast<int64_t>(i + 1) * 1'000'000);
+    BOOST_CHECK_EQUAL(all[i].balance_after_micros, Micros{100'000'000 - static_cast<int64_t>(i + 1) * 1'000'000});
   }
   const HistoryPage purchases = ok(views->history(HistoryQuery{.org_id = org, .type = "purchase"}));
   BOOST_REQUIRE_EQUAL(purchases.entries.size(), 1u);
@@ -567,7 +567,7 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
     events += u.events;
     BOOST_CHECK_EQUAL(u.model, "gpt");
     BOOST_CHECK_EQUAL(u.workspace, "ws");
-    BOOST_CHECK_EQUAL(u.debited_micros, u.events * 1'000'000);
+    BOOST_CHECK_EQUAL(u.debited_micros, Micros{u.events * 1'000'000});
     BOOST_CHECK_EQUAL(u.input_tokens, u.events * 1'000'000);
   }
   BOOST_CHECK_EQUAL(events, 30);
@@ -648,8 +648,8 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   e.outcome = Outcome::rejected;
   e.reason = RejectReason::overflow;
   e.detail = "overflow";
-  e.amount_micros = -5;
-  e.balance_after_micros = INT64_MIN;
+  e.amount_micros = Micros{-5};
+  e.balance_after_micros = Micros{INT64_MIN};
   e.occurred_at_ms = INT64_MAX;
   e.position = LogPosition{PartitionId{1023}, Offset{INT64_MAX}};
   e.rate_card_version = 3;
@@ -668,7 +668,7 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   BOOST_REQUIRE(store::decode_history(bytes, 42, back));
   BOOST_CHECK_EQUAL(back.type, e.type);
   BOOST_CHECK_EQUAL(back.model, e.model);
-  BOOST_CHECK_EQUAL(back.balance_after_micros, e.balance_after_micros);
+  BOOST_CHECK_EQUAL(back.balance_after_micros, Micros{e.balance_after_micros});
   BOOST_CHECK(back.position == e.position);
   BOOST_CHECK_EQUAL(back.billing_path, "invoiced");
   BOOST_CHECK_EQUAL(back.reason_text, "why");
@@ -700,14 +700,14 @@ BOOST_AUTO_TEST_CASE(a_payment_reference_finds_the_purchase_it_settled) {
   BOOST_REQUIRE(checkout_payment.has_value());
   BOOST_CHECK_EQUAL(checkout_payment->org_id, org);
   BOOST_CHECK_EQUAL(checkout_payment->purchase_key, "evt_1");
-  BOOST_CHECK_EQUAL(checkout_payment->credits_micros, 50'000'000);
-  BOOST_CHECK_EQUAL(checkout_payment->refunded_micros, 10'000'000);
+  BOOST_CHECK_EQUAL(checkout_payment->credits_micros, Micros{50'000'000});
+  BOOST_CHECK_EQUAL(checkout_payment->refunded_micros, Micros{10'000'000});
   BOOST_CHECK_EQUAL(checkout_payment->paid_minor, 5'000);
   BOOST_CHECK_EQUAL(checkout_payment->fee_minor, 30);
   const auto refill = ok(views->purchase_by_payment("ch_9"));
   BOOST_REQUIRE(refill.has_value());
   BOOST_CHECK_EQUAL(refill->purchase_key, "refill:s1");
-  BOOST_CHECK_EQUAL(refill->credits_micros, 100'000'000);
+  BOOST_CHECK_EQUAL(refill->credits_micros, Micros{100'000'000});
   BOOST_CHECK(!ok(views->purchase_by_payment("pi_bad")).has_value());
   BOOST_CHECK(!ok(views->purchase_by_payment("pi_unknown")).has_value());
   BOOST_CHECK(!ok(views->purchase_by_payment("")).has_value());
@@ -731,7 +731,7 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
     BOOST_CHECK_GT(project(dir.path, log, tiny).metrics.map_grows, 0u);
   }
   // A refolded batch met none of its own keys: every adjustment applied once.
-  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(org))->state.balance_micros, 12'000'000);
+  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(org))->state.balance_micros, Micros{12'000'000});
   // A later run (a fresh projector) sees old keys again: once with the same payload, once changed.
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 1'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 7'000'000, "r", "ops", false));
@@ -741,7 +741,7 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   check_views(dir.path, ref);
 
   auto views = ok(ViewReader::open(dir.path));
-  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, 10'000'000 + 2000 * 1'000 + 1'000'000);
+  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, Micros{10'000'000 + 2000 * 1'000 + 1'000'000});
   HistoryQuery query;
   query.org_id = org;
   query.limit = 10'000;

@@ -44,6 +44,7 @@ class RawWriter {
     *at_++ = static_cast<char>(v);
   }
   void zig(int64_t v) { var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void zig(Micros v) { zig(v.value()); }
   void text(std::string_view s) {
     var(s.size());
     if (!s.empty()) std::memcpy(at_, s.data(), s.size());
@@ -74,6 +75,12 @@ class VarReader {
     uint64_t u = 0;
     if (!var(u)) return false;
     v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+    return true;
+  }
+  bool zig(Micros& v) {
+    int64_t value = 0;
+    if (!zig(value)) return false;
+    v = Micros(value);
     return true;
   }
   bool u8(uint8_t& v) {
@@ -251,7 +258,7 @@ void encode_usage(std::string& out, const UsageRollup& u, std::string_view model
   RawWriter w(out, 1 + 8 * RawWriter::var_max + RawWriter::text_bound(model) + RawWriter::text_bound(member_id) +
                        RawWriter::text_bound(workspace));
   w.byte(record_format_version);
-  for (int64_t v : {u.events, u.debited_micros, u.tracked_cost_micros, u.input_tokens, u.output_tokens,
+  for (int64_t v : {u.events, u.debited_micros.value(), u.tracked_cost_micros.value(), u.input_tokens, u.output_tokens,
                     u.cache_read_tokens, u.cache_write_tokens, u.seconds}) {
     w.zig(v);
   }
@@ -276,6 +283,12 @@ bool add_saturating(int64_t& total, int64_t delta) {
     return false;
   }
   return true;
+}
+bool add_saturating(Micros& total, Micros delta) {
+  int64_t value = total.value();
+  const bool exact = add_saturating(value, delta.value());
+  total = Micros(value);
+  return exact;
 }
 }  // namespace
 

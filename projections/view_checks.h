@@ -102,7 +102,7 @@ inline void check_views(const std::string& dir, const Reference& ref) {
   // Usage roll-ups add up to what usage debited.
   for (const auto& [id, debited] : ref.debited_by_org()) {
     int64_t sum = 0;
-    for (const UsageRollup& u : ok(views->usage(id, INT64_MIN, INT64_MAX))) sum += u.debited_micros;
+    for (const UsageRollup& u : ok(views->usage(id, INT64_MIN, INT64_MAX))) sum += u.debited_micros.value();
     BOOST_CHECK_MESSAGE(sum == debited, "usage of " << id << ": " << sum << " vs " << debited);
   }
 

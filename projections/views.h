@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/digest.h"
+#include "engine/money.h"
 #include "engine/state.h"
 #include "engine/status.h"
 #include "engine/types.h"
@@ -50,13 +51,13 @@ struct HistoryEntry {
   Outcome outcome = Outcome::applied;
   RejectReason reason = RejectReason::none;
   std::string detail;               // rejection/conflict detail
-  int64_t amount_micros = 0;        // signed change of the balance (0 unless applied)
-  int64_t balance_after_micros = 0;
+  Micros amount_micros;             // signed change of the balance (0 unless applied)
+  Micros balance_after_micros;
   int64_t occurred_at_ms = 0;
   LogPosition position;
   int64_t rate_card_version = 0;    // usage only
-  int64_t tracked_cost_micros = 0;  // usage only
-  int64_t debited_micros = 0;       // usage only
+  Micros tracked_cost_micros;       // usage only
+  Micros debited_micros;            // usage only
   std::string billing_path;         // usage only: "credits" or "byok" (resolved), "invoiced" for deferred/enterprise
   std::string model;                // usage: model or sandbox class
   std::string member_id;
@@ -89,8 +90,8 @@ struct UsageRollup {
   std::string member_id;
   std::string workspace;
   int64_t events = 0;
-  int64_t debited_micros = 0;
-  int64_t tracked_cost_micros = 0;
+  Micros debited_micros;
+  Micros tracked_cost_micros;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   int64_t cache_read_tokens = 0;
@@ -110,8 +111,8 @@ struct RejectEntry {
 struct PaymentPurchase {
   std::string org_id;
   std::string purchase_key;     // the purchase event's idempotency key
-  int64_t credits_micros = 0;   // credits it bought (the "purchases" view)
-  int64_t refunded_micros = 0;  // credits refunded so far
+  Micros credits_micros;        // credits it bought (the "purchases" view)
+  Micros refunded_micros;       // credits refunded so far
   int64_t paid_minor = 0;       // price of the credits, minor units (the fee not included)
   int64_t fee_minor = 0;        // platform fee paid on top
 };

@@ -81,8 +81,8 @@ Status OrgScript::auto_refill(int64_t threshold_credits, int64_t refill_credits,
   const std::string key = next_key("auto-refill");
   AutoRefillPolicy policy;
   policy.enabled = true;
-  policy.threshold_micros = threshold_credits * micros;
-  policy.refill_credits_micros = refill_credits * micros;
+  policy.threshold_micros = Micros{threshold_credits * micros};
+  policy.refill_credits_micros = Micros{refill_credits * micros};
   policy.max_per_day = max_per_day;
   policy.payment_customer = customer;
   return append(make_auto_refill_configured({key, org_, now_ms(), "test"}, policy));
