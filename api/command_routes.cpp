@@ -12,7 +12,7 @@ namespace {
 // The resulting auto-refill policy, for a 200 answer.
 std::function<Status(boost::json::object&)> render_auto_refill(ApiContext& ctx, const std::string& org) {
   return [&ctx, org](boost::json::object& out) {
-    Result<std::optional<OrgView>> view = ctx.views.org(org);
+    Result<std::optional<OrgView>> view = ctx.views.org(OrgId::make(org).value());  // org_param checked it
     if (!view.is_ok()) return view.status();
     if (view.value()) out["auto_refill"] = auto_refill_json(view.value()->state);
     return Status::ok();
@@ -22,11 +22,11 @@ std::function<Status(boost::json::object&)> render_auto_refill(ApiContext& ctx, 
 std::function<Status(boost::json::object&)> render_member(ApiContext& ctx, const std::string& org,
                                                           const std::string& member) {
   return [&ctx, org, member](boost::json::object& out) {
-    Result<std::vector<MemberView>> members = ctx.views.members(org);
+    Result<std::vector<MemberView>> members = ctx.views.members(OrgId::make(org).value());  // checked
     if (!members.is_ok()) return members.status();
     out["member"] = nullptr;
     for (const MemberView& m : members.value()) {
-      if (m.member_id == member) out["member"] = member_json(m);
+      if (m.member_id.str() == member) out["member"] = member_json(m);
     }
     return Status::ok();
   };

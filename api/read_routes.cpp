@@ -21,7 +21,7 @@ Result<OrgView> find_org(ApiContext& ctx, const ApiRequest& request, ApiResponse
     error = error_response(org.status());
     return org.status();
   }
-  Result<std::optional<OrgView>> view = ctx.views.org(org.value());
+  Result<std::optional<OrgView>> view = ctx.views.org(OrgId::make(org.value()).value());  // org_param checked it
   if (!view.is_ok()) {
     error = error_response(view.status());
     return view.status();
@@ -81,7 +81,7 @@ ApiResponse get_transactions(ApiContext& ctx, const ApiRequest& request) {
   Result<HistoryPage> page = ctx.views.history(query);
   if (!page.is_ok()) return error_response(page.status());
   boost::json::object out;
-  out["org_id"] = query.org_id;
+  out["org_id"] = query.org_id.str();
   boost::json::array entries;
   entries.reserve(page->entries.size());
   for (const HistoryEntry& entry : page->entries) entries.push_back(history_json(entry));
@@ -99,7 +99,7 @@ ApiResponse get_auto_refill(ApiContext& ctx, const ApiRequest& request) {
   Result<OrgView> org = find_org(ctx, request, error);
   if (!org.is_ok()) return error;
   boost::json::object out = auto_refill_json(org->state);
-  out["org_id"] = org->org_id;
+  out["org_id"] = org->org_id.str();
   return ApiResponse::json(200, to_json_text(out));
 }
 
@@ -110,7 +110,7 @@ ApiResponse get_member_limits(ApiContext& ctx, const ApiRequest& request) {
   Result<std::vector<MemberView>> members = ctx.views.members(org->org_id);
   if (!members.is_ok()) return error_response(members.status());
   boost::json::object out;
-  out["org_id"] = org->org_id;
+  out["org_id"] = org->org_id.str();
   boost::json::array list;
   for (const MemberView& member : members.value()) list.push_back(member_json(member));
   out["members"] = std::move(list);
@@ -189,7 +189,7 @@ ApiResponse get_usage(ApiContext& ctx, const ApiRequest& request) {
   }
   if (total.overflow) return ApiResponse::error(500, "overflow", "usage totals overflow 64 bits; narrow from/to");
   boost::json::object out;
-  out["org_id"] = org->org_id;
+  out["org_id"] = org->org_id.str();
   out["group_by"] = group_by;
   out["from"] = from_ms;
   out["to"] = to_ms;

@@ -33,7 +33,7 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   const bool wallet = uses_wallet(s);
   const int64_t threshold = warning_threshold_micros(s);
   boost::json::object out;
-  out["org_id"] = org.org_id;
+  out["org_id"] = org.org_id.str();
   put_money(out, "balance", s.balance_micros);
   put_money(out, "available", std::max<int64_t>(s.balance_micros.value(), 0));
   out["is_low_balance"] = threshold > 0 && s.balance_micros.value() < threshold;
@@ -85,7 +85,7 @@ boost::json::object auto_refill_json(const OrgState& state) {
 boost::json::object member_json(const MemberView& member) {
   const MemberState& m = member.state;
   boost::json::object out;
-  out["member_id"] = member.member_id;
+  out["member_id"] = member.member_id.str();
   out["has_limit"] = m.has_limit;
   if (m.has_limit) {
     put_money(out, "monthly_limit", m.monthly_limit_micros);

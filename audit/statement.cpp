@@ -196,7 +196,9 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
   summary.from_ms = from_ms;
   summary.to_ms = to_ms;
   for (const char* path : billing_paths) summary.usage[path];
-  auto org = views.org(org_id);
+  Result<OrgId> id = OrgId::make(org_id);
+  if (!id.is_ok()) return id.status();
+  auto org = views.org(id.value());
   if (!org.is_ok()) return org.status();
   summary.org_found = org.value().has_value();
 
@@ -204,7 +206,7 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
   bool in_range_seen = false;
   int64_t balance_before_range = 0;
   int64_t last_balance = 0;
-  Status status = views.for_each_history(org_id, INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+  Status status = views.for_each_history(id.value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
     if (e.sequence >= sequence_end) return false;
     if (e.occurred_at_ms < from_ms || e.occurred_at_ms >= to_ms) {
       if (!in_range_seen && e.occurred_at_ms < from_ms) balance_before_range = e.balance_after_micros.value();

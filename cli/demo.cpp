@@ -92,7 +92,7 @@ class Story {
     for (const auto& [id, kind] : signals) std::printf("      -> signal %-24s %s\n", signal_kind_name(kind), id.c_str());
   }
   OrgState org(std::string_view id) {
-    auto view = views_->org(std::string(id));
+    auto view = views_->org(OrgId::make(id).value());  // the demo's own org ids
     if (!view.is_ok() || !view.value()) throw std::runtime_error("no org " + std::string(id));
     return view.value()->state;
   }

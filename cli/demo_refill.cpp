@@ -77,7 +77,7 @@ class RefillStory {
   std::string key(const std::string& org, const char* what) { return org + "-" + what + "-" + std::to_string(++counter_); }
 
   OrgState state(const std::string& org) {
-    auto view = node_.views()->org(org);
+    auto view = node_.views()->org(OrgId::make(org).value());  // the demo's own org ids
     return view.is_ok() && view->has_value() ? view->value().state : OrgState{};
   }
 
@@ -121,7 +121,7 @@ class RefillStory {
     const std::string usage_key = key(org, "call");
     if (Status s = append(org, make_usage({usage_key, org, now_ms(), "demo"}, usage)); !s.is_ok()) return s;
     HistoryEntry call;
-    if (Status s = node_.views()->for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
+    if (Status s = node_.views()->for_each_history(OrgId::make(org).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
           if (entry.idempotency_key == usage_key) call = entry;
           return true;
         });

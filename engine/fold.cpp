@@ -56,7 +56,7 @@ class Folder {
   Folder(Ledger& ledger, LogPosition position, const fb::Envelope& e, FoldResult& result, PartitionState& partition,
          OrgState* org)
       : ledger_(ledger), position_(position), e_(e), result_(result), partition_(partition),
-        org_id_(view(e.org_id())), existing_org_(org) {}
+        org_id_(OrgIdView::trusted(view(e.org_id()))), existing_org_(org) {}
 
   // Checks the event against the state; on success mutates the state, emits signals and returns
   // RejectReason::none. On a business rejection changes nothing.
@@ -71,12 +71,12 @@ class Folder {
   void apply_rate_card(const fb::RateCardPublished& card);
 
   void advance_clock();
-  void evaluate_org(std::string_view org_id, OrgState& org);
-  void maybe_request_refill(std::string_view org_id, OrgState& org);
-  void evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
+  void evaluate_org(OrgIdView org_id, OrgState& org);
+  void maybe_request_refill(OrgIdView org_id, OrgState& org);
+  void evaluate_member(OrgIdView org_id, MemberIdView member_id, MemberState& member,
                        const OrgState& org);
   void disable_auto_refill(OrgState& org, std::string_view pause_reason);
-  Signal& emit(SignalKind kind, std::string_view org_id, const OrgState& org);
+  Signal& emit(SignalKind kind, OrgIdView org_id, const OrgState& org);
   // utc_month, remembered for the last instant asked: one event asks for the same instant (its
   // time, usually also the partition clock) several times.
   int64_t month_of(int64_t unix_ms) {
@@ -93,23 +93,23 @@ class Folder {
   const fb::Envelope& e_;
   FoldResult& result_;
   PartitionState& partition_;
-  std::string_view org_id_;
+  OrgIdView org_id_;  // validated with the envelope; empty for global events and ticks
   OrgState* existing_org_;
   // Signals of the event's own org are emitted after the clock transitions; collected here first.
   std::vector<Signal> own_signals_;
   bool disabled_signal_ = false;
   std::string_view disabled_reason_;
-  std::string_view member_touched_;
+  MemberIdView member_touched_;
   MemberState* member_touched_state_ = nullptr;  // its state (ledger pointers stay valid)
   bool month_known_ = false;
   int64_t month_ms_ = 0;
   int64_t month_ = 0;
 };
 
-Signal& Folder::emit(SignalKind kind, std::string_view org_id, const OrgState& org) {
+Signal& Folder::emit(SignalKind kind, OrgIdView org_id, const OrgState& org) {
   Signal& s = result_.signals.emplace_back();
   s.kind = kind;
-  s.org_id.assign(org_id);
+  s.org_id = OrgId(org_id);
   s.position = position_;
   s.occurred_at_ms = e_.occurred_at_ms();
   s.balance_micros = org.balance_micros;
@@ -127,7 +127,10 @@ void Folder::advance_clock() {
   if (new_month) {
     // Members paused for last month's usage resume (sorted set: deterministic order).
     const auto exceeded = partition_.exceeded_members;
-    for (const auto& [org_id, member_id] : exceeded) {
+    for (const auto& [org_text, member_text] : exceeded) {
+      // Ids of the partition state were valid ids when the fold stored them.
+      const OrgIdView org_id = OrgIdView::trusted(org_text);
+      const MemberIdView member_id = MemberIdView::trusted(member_text);
       MemberState* member = ledger_.find_member(org_id, member_id);
       OrgState* org = ledger_.find_org(org_id);
       TALLY_ASSERT(member && org, "an exceeded member and its org are in the ledger");
@@ -139,7 +142,8 @@ void Folder::advance_clock() {
     // The event's own org is left to evaluate_org, which runs next and keeps the SPEC §5 order
     // (its balance_low before its request).
     const auto waiting = partition_.cap_waiting_orgs;
-    for (const auto& org_id : waiting) {
+    for (const auto& org_text : waiting) {
+      const OrgIdView org_id = OrgIdView::trusted(org_text);
       if (org_id == org_id_) continue;
       OrgState* org = ledger_.find_org(org_id);
       TALLY_ASSERT(org, "an org waiting on its refill cap is in the ledger");
@@ -148,14 +152,14 @@ void Folder::advance_clock() {
   }
 }
 
-void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
+void Folder::maybe_request_refill(OrgIdView org_id, OrgState& org) {
   const AutoRefillPolicy& policy = org.auto_refill;
   const bool due = wallet_org(org) && policy.enabled && org.balance_micros < policy.threshold_micros &&
                    !org.refill_pending;
   if (!due) {
     if (org.waiting_on_cap) {
       org.waiting_on_cap = false;
-      partition_.cap_waiting_orgs.erase(std::string(org_id));
+      partition_.cap_waiting_orgs.erase(std::string(org_id.str()));
     }
     return;
   }
@@ -181,13 +185,13 @@ void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
     }
     if (!org.waiting_on_cap) {
       org.waiting_on_cap = true;
-      partition_.cap_waiting_orgs.emplace(org_id);
+      partition_.cap_waiting_orgs.emplace(org_id.str());
     }
     return;
   }
   if (org.waiting_on_cap) {
     org.waiting_on_cap = false;
-    partition_.cap_waiting_orgs.erase(std::string(org_id));
+    partition_.cap_waiting_orgs.erase(std::string(org_id.str()));
   }
   Signal& s = emit(SignalKind::recharge_requested, org_id, org);
   s.threshold_micros = policy.threshold_micros;
@@ -199,7 +203,7 @@ void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
   ++org.refills_in_month;
 }
 
-void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
+void Folder::evaluate_org(OrgIdView org_id, OrgState& org) {
   const bool wallet = wallet_org(org);
   const Micros threshold = warning_threshold(org);
   const bool low = wallet && threshold > Micros{} && org.balance_micros < threshold;
@@ -214,18 +218,18 @@ void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
   org.is_exhausted = exhausted;
 }
 
-void Folder::evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
+void Folder::evaluate_member(OrgIdView org_id, MemberIdView member_id, MemberState& member,
                              const OrgState& org) {
   const int64_t month = month_of(partition_.clock_ms);
   const bool exceeded = member.has_limit && member.month == month && member.used_micros >= member.monthly_limit_micros;
   if (exceeded == member.exceeded) return;
   member.exceeded = exceeded;
   Signal& s = emit(exceeded ? SignalKind::member_limit_exceeded : SignalKind::member_limit_restored, org_id, org);
-  s.member_id.assign(member_id);
+  s.member_id = MemberId(member_id);
   s.monthly_limit_micros = member.monthly_limit_micros;
   s.member_used_micros = member.month == month ? member.used_micros : Micros{};
   s.pause_reason = exceeded ? "member_limit_exceeded" : "";
-  auto entry = std::make_pair(std::string(org_id), std::string(member_id));
+  auto entry = std::make_pair(std::string(org_id.str()), std::string(member_id.str()));
   if (exceeded) {
     partition_.exceeded_members.insert(std::move(entry));
   } else {
@@ -268,7 +272,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
       break;
     case PaidBy::credits: debit = Micros{price.billable_micros}; break;
   }
-  const std::string_view member_id = view(usage.member_id());
+  const MemberIdView member_id = MemberIdView::trusted(view(usage.member_id()));  // checked: empty or valid
   MemberState* member = member_id.empty() ? nullptr : ledger_.find_member(org_id_, member_id);
   const int64_t event_month = month_of(e_.occurred_at_ms());
   const std::optional<Micros> balance = checked_sub(org.balance_micros, debit);
@@ -429,20 +433,22 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       return RejectReason::none;
     case fb::Body::MemberLimitSet: {
       const auto* b = e_.body_as_MemberLimitSet();
-      MemberState* member = ledger_.find_member(org_id_, view(b->member_id()));
-      if (!member) member = &ledger_.create_member(org_id_, view(b->member_id()));
+      const MemberIdView member_id = MemberIdView::trusted(view(b->member_id()));  // checked: valid
+      MemberState* member = ledger_.find_member(org_id_, member_id);
+      if (!member) member = &ledger_.create_member(org_id_, member_id);
       member->has_limit = true;
       member->monthly_limit_micros = Micros{b->monthly_limit_micros()};
-      member_touched_ = view(b->member_id());
+      member_touched_ = member_id;
       member_touched_state_ = member;
       return RejectReason::none;
     }
     case fb::Body::MemberLimitCleared: {
       const auto* b = e_.body_as_MemberLimitCleared();
-      if (MemberState* member = ledger_.find_member(org_id_, view(b->member_id()))) {
+      const MemberIdView member_id = MemberIdView::trusted(view(b->member_id()));  // checked: valid
+      if (MemberState* member = ledger_.find_member(org_id_, member_id)) {
         member->has_limit = false;
         member->monthly_limit_micros = Micros{};
-        member_touched_ = view(b->member_id());
+        member_touched_ = member_id;
         member_touched_state_ = member;
       }
       return RejectReason::none;
@@ -581,21 +587,21 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
     if (status.code() == Status::Code::invalid_argument) {
       result.envelope = envelope;
       if (envelope->org_id() && is_valid_id(envelope->org_id()->string_view())) {
-        result.org_id = envelope->org_id()->string_view();
+        result.org_id = OrgIdView::trusted(envelope->org_id()->string_view());
       }
     }
     update_chain(partition, result);
     return;
   }
   result.envelope = envelope;
-  result.org_id = view(envelope->org_id());
+  result.org_id = OrgIdView::trusted(view(envelope->org_id()));  // validated: empty or an id
   const std::string_view key = view(envelope->idempotency_key());
   OrgState* org = result.org_id.empty() ? nullptr : ledger.find_org(result.org_id);
   if (org) result.balance_after_micros = org->balance_micros;
   if (org && org->home_partition != position.partition) {
     result.outcome = Outcome::rejected;
     result.reason = RejectReason::wrong_partition;
-    result.detail = "org " + std::string(result.org_id) + " lives in partition " +
+    result.detail = "org " + std::string(result.org_id.str()) + " lives in partition " +
                     std::to_string(org->home_partition.value) + ", not " + std::to_string(position.partition.value);
     update_chain(partition, result);
     return;
@@ -608,7 +614,7 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
   }
   // An org's keys are scoped by its id (a view into the record, valid for this call).
   if (result.org_id.empty()) result.scope_buffer = global_key_scope(position.partition);
-  const std::string_view scope = result.org_id.empty() ? std::string_view(result.scope_buffer) : result.org_id;
+  const std::string_view scope = result.org_id.empty() ? std::string_view(result.scope_buffer) : result.org_id.str();
   if (const KeyRecord* seen = ledger.find_key(scope, key)) {
     result.outcome = seen->payload_digest == result.payload_digest ? Outcome::duplicate : Outcome::conflict;
     if (result.outcome == Outcome::conflict) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/digest.h"
+#include "engine/ids.h"
 #include "engine/ledger.h"
 #include "engine/money.h"
 #include "engine/signals.h"
@@ -31,7 +32,7 @@ struct FoldResult {
   RejectReason reason = RejectReason::none;
   std::string detail;                     // rejected: the field and why, human readable
   const fb::Envelope* envelope = nullptr; // null when the record did not decode
-  std::string_view org_id;                // empty for global events and undecodable records
+  OrgIdView org_id;                       // empty for global events and undecodable records
   Digest128 payload_digest;               // normalised fields (idempotency)
   Digest128 record_digest;                // raw bytes + position (hash chain)
   Micros amount_micros;                   // signed change of the org balance

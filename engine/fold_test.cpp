@@ -119,7 +119,7 @@ struct Fx {
   const FoldResult& card(const RateCardFields& c) { return fold(make_rate_card(EventHeader{key(), {}, now}, c)); }
 
   OrgState& org(std::string_view id) {
-    OrgState* o = ledger.find_org(id);
+    OrgState* o = ledger.find_org(OrgIdView::make(id).value());
     BOOST_REQUIRE(o != nullptr);
     return *o;
   }
@@ -496,7 +496,7 @@ BOOST_AUTO_TEST_CASE(wrong_partition_is_a_validation_rejection) {
   const FoldResult& r = fx.fold(p2, 1);
   CHECK_REJECTED(r, "wrong_partition");
   BOOST_TEST(r.detail.find("partition 0") != std::string::npos, r.detail);
-  BOOST_TEST(r.org_id == "acme");
+  BOOST_TEST(r.org_id.str() == "acme");
   BOOST_TEST(fx.ledger.key_count() == keys);
   BOOST_TEST(fx.balance("acme") == 10 * cr);
   BOOST_TEST(fx.ledger.partition(PartitionId{1}).clock_ms == -1);
@@ -1141,12 +1141,10 @@ BOOST_AUTO_TEST_CASE(late_events_do_not_move_the_clock_back) {
 class SpyLedger final : public Ledger {
  public:
   std::vector<std::string> hints, finds;
-  OrgState* find_org(std::string_view org) override { return inner.find_org(org); }
-  OrgState& create_org(std::string_view org) override { return inner.create_org(org); }
-  MemberState* find_member(std::string_view org, std::string_view member) override {
-    return inner.find_member(org, member);
-  }
-  MemberState& create_member(std::string_view org, std::string_view member) override {
+  OrgState* find_org(OrgIdView org) override { return inner.find_org(org); }
+  OrgState& create_org(OrgIdView org) override { return inner.create_org(org); }
+  MemberState* find_member(OrgIdView org, MemberIdView member) override { return inner.find_member(org, member); }
+  MemberState& create_member(OrgIdView org, MemberIdView member) override {
     return inner.create_member(org, member);
   }
   const KeyRecord* find_key(std::string_view scope, std::string_view key) override {
@@ -1156,10 +1154,8 @@ class SpyLedger final : public Ledger {
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override {
     inner.put_key(scope, key, record);
   }
-  PurchaseRecord* find_purchase(std::string_view org, std::string_view key) override {
-    return inner.find_purchase(org, key);
-  }
-  void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) override {
+  PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override { return inner.find_purchase(org, key); }
+  void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override {
     inner.put_purchase(org, key, record);
   }
   PartitionState& partition(PartitionId partition) override { return inner.partition(partition); }

@@ -83,7 +83,7 @@ struct Story {
     return nullptr;
   }
   const OrgState& state() {
-    const OrgState* o = ledger.find_org(org);
+    const OrgState* o = ledger.find_org(OrgIdView::make(org).value());
     BOOST_REQUIRE(o != nullptr);
     return *o;
   }

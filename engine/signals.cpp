@@ -23,10 +23,10 @@ std::string Signal::id() const {
   id += ':';
   id += signal_kind_name(kind);
   id += ':';
-  id += org_id;
+  id += org_id.str();
   if (!member_id.empty()) {
     id += ':';
-    id += member_id;
+    id += member_id.str();
   }
   return id;
 }
@@ -34,8 +34,8 @@ std::string Signal::id() const {
 std::string encode_signal(const Signal& s) {
   flatbuffers::FlatBufferBuilder builder(256);
   auto id = builder.CreateString(s.id());
-  auto org = builder.CreateString(s.org_id);
-  auto member = builder.CreateString(s.member_id);
+  auto org = builder.CreateString(s.org_id.str());
+  auto member = builder.CreateString(s.member_id.str());
   auto customer = builder.CreateString(s.payment_customer);
   auto pause = builder.CreateString(s.pause_reason.data(), s.pause_reason.size());
   auto period = builder.CreateString(s.cap_period.data(), s.cap_period.size());

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/ids.h"
 #include "engine/money.h"
 #include "engine/types.h"
 
@@ -26,8 +27,8 @@ const char* signal_kind_name(SignalKind kind);
 
 struct Signal {
   SignalKind kind = SignalKind::balance_low;
-  std::string org_id;
-  std::string member_id;     // member signals only
+  OrgId org_id;
+  MemberId member_id;        // member signals only; empty for the org's
   LogPosition position;      // of the event that caused it
   int64_t occurred_at_ms = 0;
   Micros balance_micros;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "catalogue_dispatch.h"
+#include "ids.h"
 #include "field_checks.h"
 #include "table_checks.h"
 #include "limits.h"
@@ -99,25 +100,9 @@ bool check_envelope(const fb::Envelope& e, Status* fault) {
          check_text<catalogue::envelope, 4>(e.correlation_id(), Where{}, fault) && check_body(e, fault);
 }
 
-// The bytes of an org or member id: [A-Za-z0-9._@+-].
-constexpr std::array<bool, 256> id_bytes = [] {
-  std::array<bool, 256> table{};
-  for (int c = 'a'; c <= 'z'; ++c) table[static_cast<std::size_t>(c)] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) table[static_cast<std::size_t>(c)] = true;
-  for (int c = '0'; c <= '9'; ++c) table[static_cast<std::size_t>(c)] = true;
-  for (char c : std::string_view("._@+-")) table[static_cast<unsigned char>(c)] = true;
-  return table;
-}();
-
 }  // namespace
 
-bool is_valid_id(std::string_view id) {
-  if (id.empty() || id.size() > limits::org_id_bytes_max) return false;
-  for (char c : id) {
-    if (!id_bytes[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
+bool is_valid_id(std::string_view id) { return is_id_text(id); }
 
 Status validate_envelope(const fb::Envelope& e) {
   Status fault;

@@ -176,7 +176,7 @@ void WorkloadGenerator::emit(std::vector<AppendRequest>& out, std::string key, s
   apply(mirror_, position, value, mirror_result_);
   for (const Signal& s : mirror_result_.signals) {
     if (s.kind == SignalKind::recharge_requested && options_.answer_refills) {
-      refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id + "|" +
+      refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id.str() + "|" +
                                                                std::to_string(s.refill_credits_micros.value()));
     }
   }
@@ -190,7 +190,7 @@ void WorkloadGenerator::emit_everywhere(std::vector<AppendRequest>& out, std::st
     apply(mirror_, position, value, mirror_result_);
     for (const Signal& s : mirror_result_.signals) {
       if (s.kind == SignalKind::recharge_requested && options_.answer_refills) {
-        refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id + "|" +
+        refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id.str() + "|" +
                                                                  std::to_string(s.refill_credits_micros.value()));
       }
     }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/digest.h"
+#include "engine/ids.h"
 #include "engine/money.h"
 #include "engine/state.h"
 #include "engine/status.h"
@@ -34,12 +35,12 @@
 namespace tally {
 
 struct OrgView {
-  std::string org_id;
+  OrgId org_id;
   OrgState state;
 };
 
 struct MemberView {
-  std::string member_id;
+  MemberId member_id;
   MemberState state;
 };
 
@@ -70,7 +71,7 @@ struct HistoryEntry {
 };
 
 struct HistoryQuery {
-  std::string org_id;
+  OrgId org_id;
   uint64_t after_sequence = 0;      // return entries with sequence >= after_sequence
   std::size_t limit = 100;
   std::string type;                 // empty = all types
@@ -152,15 +153,15 @@ class ViewReader {
   virtual ~ViewReader() = default;
   static Result<std::unique_ptr<ViewReader>> open(const std::string& data_dir);
 
-  virtual Result<std::optional<OrgView>> org(const std::string& org_id) = 0;
-  virtual Result<std::vector<std::string>> org_ids() = 0;
-  virtual Result<std::vector<MemberView>> members(const std::string& org_id) = 0;
+  virtual Result<std::optional<OrgView>> org(OrgIdView org_id) = 0;
+  virtual Result<std::vector<OrgId>> org_ids() = 0;
+  virtual Result<std::vector<MemberView>> members(OrgIdView org_id) = 0;
   virtual Result<HistoryPage> history(const HistoryQuery& query) = 0;
   // Streams every history entry of an org in [from_ms, to_ms) in order, in one read txn; stops
   // early when `visit` returns false.
-  virtual Status for_each_history(const std::string& org_id, int64_t from_ms, int64_t to_ms,
+  virtual Status for_each_history(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
                                   const std::function<bool(const HistoryEntry&)>& visit) = 0;
-  virtual Result<std::vector<UsageRollup>> usage(const std::string& org_id, int64_t from_ms, int64_t to_ms) = 0;
+  virtual Result<std::vector<UsageRollup>> usage(OrgIdView org_id, int64_t from_ms, int64_t to_ms) = 0;
   // The first `limit` rejects in log position order (partition, then offset).
   virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit) = 0;
   // Outbox entries with sequence > after_sequence, in sequence order (sequences start at 1, so

@@ -109,14 +109,14 @@ Status OrgScript::member_limit_cleared(const std::string& member) {
 }
 
 std::optional<OrgState> org_state(ViewReader& views, const std::string& org) {
-  auto found = views.org(org);
+  auto found = views.org(OrgId::make(org).value());  // the tests' own org ids
   if (!found.is_ok() || !found->has_value()) return std::nullopt;
   return found->value().state;
 }
 
 std::vector<HistoryEntry> history(ViewReader& views, const std::string& org) {
   std::vector<HistoryEntry> out;
-  const Status status = views.for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
+  const Status status = views.for_each_history(OrgId::make(org).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
     out.push_back(entry);
     return true;
   });
