@@ -59,7 +59,8 @@ inline constexpr FieldDesc signup_allocation_fields[] = {
 inline constexpr TableDesc signup_allocation{.name = "SignupAllocation", .fields = signup_allocation_fields};
 
 // Purchase and AutoRefill check currency after fee and bundles (validation order of old).
-inline constexpr uint8_t payment_check_order[] = {0, 1, 3, 4, 2, 5, 6};
+inline constexpr uint8_t purchase_check_order[] = {0, 1, 3, 4, 2, 5, rule_step};
+inline constexpr uint8_t auto_refill_check_order[] = {0, 1, 3, 4, 2, 5, 6, rule_step};
 
 inline constexpr FieldDesc purchase_fields[] = {
     int64("credits_micros", fb::Purchase::VT_CREDITS_MICROS, Unit::micros).positive(),
@@ -70,7 +71,7 @@ inline constexpr FieldDesc purchase_fields[] = {
     text("payment_ref", fb::Purchase::VT_PAYMENT_REF).shown_as(Shown::payment_ref),
 };
 inline constexpr TableDesc purchase{
-    .name = "Purchase", .fields = purchase_fields, .check_order = std::span(payment_check_order).first(6)};
+    .name = "Purchase", .fields = purchase_fields, .check_order = purchase_check_order};
 
 inline constexpr FieldDesc auto_refill_fields[] = {
     int64("credits_micros", fb::AutoRefill::VT_CREDITS_MICROS, Unit::micros).positive(),
@@ -81,7 +82,8 @@ inline constexpr FieldDesc auto_refill_fields[] = {
     text("payment_ref", fb::AutoRefill::VT_PAYMENT_REF).shown_as(Shown::payment_ref),
     text("signal_id", fb::AutoRefill::VT_SIGNAL_ID).required().shown_as(Shown::reason_text),
 };
-inline constexpr TableDesc auto_refill{.name = "AutoRefill", .fields = auto_refill_fields, .check_order = payment_check_order};
+inline constexpr TableDesc auto_refill{
+    .name = "AutoRefill", .fields = auto_refill_fields, .check_order = auto_refill_check_order};
 
 inline constexpr FieldDesc payment_failed_fields[] = {
     text("signal_id", fb::PaymentFailed::VT_SIGNAL_ID).required(),
@@ -249,8 +251,7 @@ inline constexpr std::array<BodyDesc, static_cast<std::size_t>(fb::Body::MAX) + 
 }};
 
 // An explicit check order lists every field that has a check (nested tables included) and the
-// rule if there is one: a field left out would never be checked. Sort keys name text or int64
-// fields. Nested tables too.
+// rule: a step left out would never run. Sort keys name text or int64 fields. Nested tables too.
 constexpr bool check_order_complete(const TableDesc& t) {
   if (t.fields.size() > fields_per_table_max) return false;
   for (uint8_t k = 0; k < t.sort_key_count; ++k) {  // the digest sorts lists by text or int64 keys
@@ -259,7 +260,7 @@ constexpr bool check_order_complete(const TableDesc& t) {
     if (kind != Kind::text && kind != Kind::int64) return false;
   }
   for (const FieldDesc& f : t.fields) {
-    if (f.table != nullptr && !check_order_complete(*f.table)) return false;
+    if ((f.kind == Kind::table || f.kind == Kind::table_list) && !check_order_complete(*f.table)) return false;
   }
   if (t.check_order.empty()) return true;
   const auto listed = [&](std::size_t step) {
@@ -274,12 +275,12 @@ constexpr bool check_order_complete(const TableDesc& t) {
                          f.kind == Kind::table_list;
     if (checked && !listed(i)) return false;
   }
-  return (t.rule != nullptr) == listed(rule_step);
+  return listed(rule_step);
 }
 
 constexpr bool catalogue_is_consistent() {
   for (std::size_t i = 0; i < bodies.size(); ++i) {
-    if (static_cast<std::size_t>(bodies[i].type) != i || (i > 0 && bodies[i].table == nullptr)) return false;
+    if (static_cast<std::size_t>(bodies[i].type) != i) return false;
     if (i > 0 && !check_order_complete(*bodies[i].table)) return false;
   }
   return true;

@@ -32,7 +32,7 @@ template <const TableDesc& T, class Visit>
 namespace detail {
 template <class Fn, template <const TableDesc&> class Op, std::size_t I>
 constexpr Fn body_function() {
-  if constexpr (bodies[I].table == nullptr) {
+  if constexpr (I == 0) {  // NONE
     return nullptr;
   } else {
     return &Op<*bodies[I].table>::run;

@@ -75,6 +75,7 @@ BOOST_AUTO_TEST_CASE(enum_names_are_phrased_without_unset) {
   BOOST_TEST(enum_choices(signal_kind_enum).substr(0, 12) == "balance_low,");  // value 0 is a real kind
 }
 
+// The text holds views into `bytes`: the caller keeps them.
 HistoryText text_of(const std::string& bytes) {
   HistoryText text;
   history_text(*fb::GetEnvelope(bytes.data()), text);
@@ -83,14 +84,16 @@ HistoryText text_of(const std::string& bytes) {
 
 BOOST_AUTO_TEST_CASE(history_text_is_what_each_body_shows) {
   const EventHeader h{"k", "acme", 1};
-  HistoryText t = text_of(make_purchase(h, {100, 250, "usd", 30, 1, "ch_9"}));
+  const std::string purchase = make_purchase(h, {100, 250, "usd", 30, 1, "ch_9"});
+  HistoryText t = text_of(purchase);
   BOOST_TEST(t.payment_ref == "ch_9");
   BOOST_TEST(t.paid_minor == 250);
   BOOST_TEST(t.fee_minor == 30);
   BOOST_TEST(t.currency == "usd");
   BOOST_TEST(!t.billing_path.has_value());
 
-  t = text_of(make_refund(h, "ch_9", 10, true, "chargeback"));
+  const std::string refund = make_refund(h, "ch_9", 10, true, "chargeback");
+  t = text_of(refund);
   BOOST_TEST(t.payment_ref == "ch_9");  // the purchase refunded
   BOOST_TEST(t.reason_text == "chargeback");
 
@@ -100,7 +103,8 @@ BOOST_AUTO_TEST_CASE(history_text_is_what_each_body_shows) {
   usage.model = "claude";
   usage.sandbox_class = "ignored for llm_tokens";
   usage.billing_path = fb::BillingPath::byok;
-  t = text_of(make_usage(h, usage));
+  const std::string llm = make_usage(h, usage);
+  t = text_of(llm);
   BOOST_TEST(t.label == "claude");
   BOOST_TEST(t.member_id == "u1");
   BOOST_TEST(t.workspace == "w1");
@@ -109,12 +113,15 @@ BOOST_AUTO_TEST_CASE(history_text_is_what_each_body_shows) {
 
   usage.meter = fb::Meter::sandbox_seconds;
   usage.sandbox_class = "standard";
-  t = text_of(make_usage(h, usage));
+  const std::string sandbox = make_usage(h, usage);
+  t = text_of(sandbox);
   BOOST_TEST(t.label == "standard");
 
-  t = text_of(make_member_limit_set(h, "u2", 5));
+  const std::string limit = make_member_limit_set(h, "u2", 5);
+  t = text_of(limit);
   BOOST_TEST(t.member_id == "u2");
-  t = text_of(make_payment_failed(h, "sig", "card_declined", "no"));
+  const std::string failed = make_payment_failed(h, "sig", "card_declined", "no");
+  t = text_of(failed);
   BOOST_TEST(t.reason_text == "card_declined");
 }
 

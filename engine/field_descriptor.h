@@ -144,6 +144,13 @@ struct FieldDesc {
   }
 };
 
+// The rule of a table without cross-field rules, and the history of a body whose fields say it
+// all. (Defaults rather than null pointers: the walks call them unconditionally, and a null
+// check of an address is no constant expression under -fno-delete-null-pointer-checks, which
+// the sanitizer build implies.)
+inline bool no_rule(const flatbuffers::Table& /*table*/, Status* /*fault*/) { return true; }
+inline void no_history(const flatbuffers::Table& /*table*/, HistoryText& /*out*/) {}
+
 // Fields of one table, at most (the codec keeps one slot per field on the stack).
 inline constexpr std::size_t fields_per_table_max = 32;
 
@@ -153,18 +160,18 @@ inline constexpr uint8_t rule_step = 0xff;
 struct TableDesc {
   std::string_view name;              // the schema's table name
   std::span<const FieldDesc> fields;  // schema order: canonical JSON order and payload digest order
-  // Validation order (field indices, rule_step for the rule), when it is not the fields in order
-  // followed by the rule. The first failing check names a rejected record's detail, which the
-  // views keep: an existing table's order never changes.
+  // Validation order (field indices, and rule_step for the rule: listed once), when it is not the
+  // fields in order followed by the rule. The first failing check names a rejected record's
+  // detail, which the views keep: an existing table's order never changes.
   std::span<const uint8_t> check_order = {};
-  // Cross-field rules; errors name a field of this table by its bare name. nullptr: none.
-  bool (*rule)(const flatbuffers::Table& table, Status* fault) = nullptr;
+  // Cross-field rules; errors name a field of this table by its bare name.
+  bool (*rule)(const flatbuffers::Table& table, Status* fault) = no_rule;
   // A list of these tables is digested in the order of these fields (a rate card's listing order
   // does not change its digest), compared in turn.
   std::array<uint8_t, 2> sort_keys = {0, 0};
   uint8_t sort_key_count = 0;
   // History text that no single field gives (usage: model or sandbox class, by meter).
-  void (*history)(const flatbuffers::Table& table, HistoryText& out) = nullptr;
+  void (*history)(const flatbuffers::Table& table, HistoryText& out) = no_history;
 };
 
 // ---- Builders ---------------------------------------------------------------------------------

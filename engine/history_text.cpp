@@ -38,7 +38,7 @@ struct BodyText {
       show<T, index.value>(body, out);
       return true;
     });
-    if constexpr (T.history != nullptr) T.history(body, out);
+    T.history(body, out);
   }
 };
 

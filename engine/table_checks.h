@@ -138,10 +138,8 @@ bool check_table(const flatbuffers::Table& table, const Where& where, Status* fa
   };
   if constexpr (!T.check_order.empty()) {
     return for_each_check_step<T>(step);
-  } else if constexpr (T.rule != nullptr) {
-    return for_each_field<T>(step) && T.rule(table, fault);
   } else {
-    return for_each_field<T>(step);
+    return for_each_field<T>(step) && T.rule(table, fault);
   }
 }
 

@@ -67,7 +67,7 @@ bool check_body(const fb::Envelope& e, Status* fault) {
 constexpr uint64_t org_rule_mask(catalogue::OrgRule rule) {
   uint64_t mask = 0;
   for (const catalogue::BodyDesc& body : catalogue::bodies) {
-    if (body.table != nullptr && body.org == rule) mask |= uint64_t{1} << static_cast<unsigned>(body.type);
+    if (body.type != fb::Body::NONE && body.org == rule) mask |= uint64_t{1} << static_cast<unsigned>(body.type);
   }
   return mask;
 }
