@@ -9,7 +9,7 @@
 namespace tally::api {
 
 Result<uint64_t> history_count(ViewReader& views, const std::string& org) {
-  Result<std::optional<OrgView>> view = views.org(org);
+  Result<std::optional<OrgView>> view = views.org(OrgId::make(org).value());  // org_param checked it
   if (!view.is_ok()) return view.status();
   return view.value() ? view.value()->state.history_entries : uint64_t{0};
 }
@@ -18,7 +18,7 @@ Result<std::map<LogPosition, HistoryEntry>> find_entries(ViewReader& views, cons
                                                          uint64_t from_sequence, const std::set<LogPosition>& positions) {
   std::map<LogPosition, HistoryEntry> found;
   HistoryQuery query;
-  query.org_id = org;
+  query.org_id = OrgId::make(org).value();
   query.after_sequence = from_sequence;
   query.limit = http_transactions_page_max;
   std::size_t scanned = 0;

@@ -12,7 +12,7 @@ namespace {
 // The resulting auto-refill policy, for a 200 answer.
 std::function<Status(boost::json::object&)> render_auto_refill(ApiContext& ctx, const std::string& org) {
   return [&ctx, org](boost::json::object& out) {
-    Result<std::optional<OrgView>> view = ctx.views.org(org);
+    Result<std::optional<OrgView>> view = ctx.views.org(OrgId::make(org).value());  // org_param checked it
     if (!view.is_ok()) return view.status();
     if (view.value()) out["auto_refill"] = auto_refill_json(view.value()->state);
     return Status::ok();
@@ -22,11 +22,11 @@ std::function<Status(boost::json::object&)> render_auto_refill(ApiContext& ctx, 
 std::function<Status(boost::json::object&)> render_member(ApiContext& ctx, const std::string& org,
                                                           const std::string& member) {
   return [&ctx, org, member](boost::json::object& out) {
-    Result<std::vector<MemberView>> members = ctx.views.members(org);
+    Result<std::vector<MemberView>> members = ctx.views.members(OrgId::make(org).value());  // checked
     if (!members.is_ok()) return members.status();
     out["member"] = nullptr;
     for (const MemberView& m : members.value()) {
-      if (m.member_id == member) out["member"] = member_json(m);
+      if (m.member_id.str() == member) out["member"] = member_json(m);
     }
     return Status::ok();
   };
@@ -61,8 +61,8 @@ ApiResponse put_auto_refill(ApiContext& ctx, const ApiRequest& request) {
 
   AutoRefillPolicy policy;
   policy.enabled = enabled.value();
-  policy.threshold_micros = threshold.value();
-  policy.refill_credits_micros = refill.value();
+  policy.threshold_micros = Micros{threshold.value()};
+  policy.refill_credits_micros = Micros{refill.value()};
   policy.max_per_day = static_cast<int32_t>(per_day.value());
   policy.max_per_month = static_cast<int32_t>(per_month.value());
   policy.payment_customer = customer.value();

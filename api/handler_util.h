@@ -10,12 +10,16 @@
 #include <boost/json/object.hpp>
 
 #include "api/http_types.h"
+#include "engine/money.h"
 #include "engine/status.h"
 
 namespace tally::api {
 
 // Adds "<name>_micros": micros and "<name>": "12.500000" (credits, exact).
 void put_money(boost::json::object& object, std::string_view name, int64_t micros);
+inline void put_money(boost::json::object& object, std::string_view name, Micros amount) {
+  put_money(object, name, amount.value());
+}
 
 std::string to_json_text(const boost::json::object& object);
 

@@ -129,14 +129,14 @@ class BrokenViews final : public ViewReader {
   Status broken() const { return Status::error(Status::Code::io_error, "mdb_txn_begin: I/O error"); }
 
  public:
-  Result<std::optional<OrgView>> org(const std::string&) override { return broken(); }
-  Result<std::vector<std::string>> org_ids() override { return broken(); }
-  Result<std::vector<MemberView>> members(const std::string&) override { return broken(); }
+  Result<std::optional<OrgView>> org(OrgIdView) override { return broken(); }
+  Result<std::vector<OrgId>> org_ids() override { return broken(); }
+  Result<std::vector<MemberView>> members(OrgIdView) override { return broken(); }
   Result<HistoryPage> history(const HistoryQuery&) override { return broken(); }
-  Status for_each_history(const std::string&, int64_t, int64_t, const std::function<bool(const HistoryEntry&)>&) override {
+  Status for_each_history(OrgIdView, int64_t, int64_t, const std::function<bool(const HistoryEntry&)>&) override {
     return broken();
   }
-  Result<std::vector<UsageRollup>> usage(const std::string&, int64_t, int64_t) override { return broken(); }
+  Result<std::vector<UsageRollup>> usage(OrgIdView, int64_t, int64_t) override { return broken(); }
   Result<std::vector<RejectEntry>> rejects(std::size_t) override { return broken(); }
   Result<std::vector<OutboxEntry>> outbox(uint64_t, std::size_t) override { return broken(); }
   Result<std::vector<PartitionView>> partitions() override { return broken(); }

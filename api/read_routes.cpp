@@ -5,14 +5,10 @@
 #include "api/handler_util.h"
 #include "api/routes.h"
 #include "api/view_json.h"
+#include "engine/catalogue.h"
 
 namespace tally::api {
 namespace {
-
-constexpr std::array<std::string_view, 16> event_type_names = {
-    "org_opened", "billing_mode_changed", "signup_allocation", "purchase", "auto_refill", "payment_failed",
-    "refund", "admin_adjustment", "usage", "rate_card_published", "auto_refill_configured",
-    "auto_refill_disabled", "low_balance_threshold_set", "member_limit_set", "member_limit_cleared", "tick"};
 
 ApiResponse org_not_found(std::string_view org) {
   return ApiResponse::error(404, "org_not_found", "no org " + std::string(org) + " in the ledger", "org");
@@ -25,7 +21,7 @@ Result<OrgView> find_org(ApiContext& ctx, const ApiRequest& request, ApiResponse
     error = error_response(org.status());
     return org.status();
   }
-  Result<std::optional<OrgView>> view = ctx.views.org(org.value());
+  Result<std::optional<OrgView>> view = ctx.views.org(OrgId::make(org.value()).value());  // org_param checked it
   if (!view.is_ok()) {
     error = error_response(view.status());
     return view.status();
@@ -47,7 +43,7 @@ ApiResponse get_credits(ApiContext& ctx, const ApiRequest& request) {
   if (!org.is_ok()) return error;
   std::optional<LogPosition> as_of;
   for (const PartitionView& p : partitions.value()) {
-    if (p.partition.value == org->state.home_partition) as_of = LogPosition{p.partition, p.next_offset};
+    if (p.partition == org->state.home_partition) as_of = LogPosition{p.partition, p.next_offset};
   }
   return ApiResponse::json(200, to_json_text(credits_json(org.value(), as_of)));
 }
@@ -85,7 +81,7 @@ ApiResponse get_transactions(ApiContext& ctx, const ApiRequest& request) {
   Result<HistoryPage> page = ctx.views.history(query);
   if (!page.is_ok()) return error_response(page.status());
   boost::json::object out;
-  out["org_id"] = query.org_id;
+  out["org_id"] = query.org_id.str();
   boost::json::array entries;
   entries.reserve(page->entries.size());
   for (const HistoryEntry& entry : page->entries) entries.push_back(history_json(entry));
@@ -103,7 +99,7 @@ ApiResponse get_auto_refill(ApiContext& ctx, const ApiRequest& request) {
   Result<OrgView> org = find_org(ctx, request, error);
   if (!org.is_ok()) return error;
   boost::json::object out = auto_refill_json(org->state);
-  out["org_id"] = org->org_id;
+  out["org_id"] = org->org_id.str();
   return ApiResponse::json(200, to_json_text(out));
 }
 
@@ -114,7 +110,7 @@ ApiResponse get_member_limits(ApiContext& ctx, const ApiRequest& request) {
   Result<std::vector<MemberView>> members = ctx.views.members(org->org_id);
   if (!members.is_ok()) return error_response(members.status());
   boost::json::object out;
-  out["org_id"] = org->org_id;
+  out["org_id"] = org->org_id.str();
   boost::json::array list;
   for (const MemberView& member : members.value()) list.push_back(member_json(member));
   out["members"] = std::move(list);
@@ -127,8 +123,8 @@ struct UsageTotals {
   void add(const UsageRollup& r) {
     auto sum = [this](int64_t& into, int64_t value) { overflow = __builtin_add_overflow(into, value, &into) || overflow; };
     sum(events, r.events);
-    sum(debited, r.debited_micros);
-    sum(tracked, r.tracked_cost_micros);
+    sum(debited, r.debited_micros.value());
+    sum(tracked, r.tracked_cost_micros.value());
     sum(input, r.input_tokens);
     sum(output, r.output_tokens);
     sum(cache_read, r.cache_read_tokens);
@@ -193,7 +189,7 @@ ApiResponse get_usage(ApiContext& ctx, const ApiRequest& request) {
   }
   if (total.overflow) return ApiResponse::error(500, "overflow", "usage totals overflow 64 bits; narrow from/to");
   boost::json::object out;
-  out["org_id"] = org->org_id;
+  out["org_id"] = org->org_id.str();
   out["group_by"] = group_by;
   out["from"] = from_ms;
   out["to"] = to_ms;
@@ -217,10 +213,7 @@ Route read(std::string pattern, ApiResponse (*handler)(ApiContext&, const ApiReq
 }  // namespace
 
 bool is_event_type(std::string_view type) {
-  for (std::string_view name : event_type_names) {
-    if (name == type) return true;
-  }
-  return false;
+  return catalogue::find_body(type) != nullptr;
 }
 
 std::vector<Route> read_routes(ApiContext& ctx) {

@@ -23,8 +23,8 @@ bool uses_wallet(const OrgState& state) {
 }
 
 int64_t warning_threshold_micros(const OrgState& state) {
-  if (state.low_balance_threshold_micros > 0) return state.low_balance_threshold_micros;
-  if (state.auto_refill.enabled) return state.auto_refill.threshold_micros;
+  if (state.low_balance_threshold_micros > Micros{}) return state.low_balance_threshold_micros.value();
+  if (state.auto_refill.enabled) return state.auto_refill.threshold_micros.value();
   return 0;
 }
 
@@ -33,11 +33,11 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   const bool wallet = uses_wallet(s);
   const int64_t threshold = warning_threshold_micros(s);
   boost::json::object out;
-  out["org_id"] = org.org_id;
+  out["org_id"] = org.org_id.str();
   put_money(out, "balance", s.balance_micros);
-  put_money(out, "available", std::max<int64_t>(s.balance_micros, 0));
-  out["is_low_balance"] = threshold > 0 && s.balance_micros < threshold;
-  out["is_exhausted"] = s.balance_micros <= 0;
+  put_money(out, "available", std::max<int64_t>(s.balance_micros.value(), 0));
+  out["is_low_balance"] = threshold > 0 && s.balance_micros.value() < threshold;
+  out["is_exhausted"] = s.balance_micros <= Micros{};
   // Paused is what enforcement did: only wallet orgs are ever paused for their balance.
   out["paused"] = wallet && s.is_exhausted;
   out["auto_refill_enabled"] = s.auto_refill.enabled;
@@ -85,7 +85,7 @@ boost::json::object auto_refill_json(const OrgState& state) {
 boost::json::object member_json(const MemberView& member) {
   const MemberState& m = member.state;
   boost::json::object out;
-  out["member_id"] = member.member_id;
+  out["member_id"] = member.member_id.str();
   out["has_limit"] = m.has_limit;
   if (m.has_limit) {
     put_money(out, "monthly_limit", m.monthly_limit_micros);

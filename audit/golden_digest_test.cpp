@@ -139,8 +139,8 @@ void add_every_body_type(FixtureWriter& w) {
   w.add_org_event("g-w", make_refund(h("g-w-refund-3", "g-w"), "nope", 1, false));  // unknown_purchase
   AutoRefillPolicy policy;
   policy.enabled = true;
-  policy.threshold_micros = 1'000'000'000'000;
-  policy.refill_credits_micros = 50'000'000;
+  policy.threshold_micros = Micros{1'000'000'000'000};
+  policy.refill_credits_micros = Micros{50'000'000};
   policy.max_per_day = 2;
   policy.max_per_month = 3;
   policy.payment_customer = "cus_golden";

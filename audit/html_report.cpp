@@ -139,7 +139,7 @@ Status write_chart(Page& page, ViewReader& views, const StatementOptions& o, con
         clock = std::max(clock, e.occurred_at_ms);
         const int64_t x = b.last_ms > b.first_ms ? scale(clock, b.first_ms, b.last_ms, width - 1) : 0;
         Column& c = columns[static_cast<std::size_t>(std::clamp<int64_t>(x, 0, width - 1))];
-        const int64_t v = e.balance_after_micros;
+        const int64_t v = e.balance_after_micros.value();
         if (!c.used) c = Column{true, v, v, v, v};
         c.min = std::min(c.min, v);
         c.max = std::max(c.max, v);
@@ -185,8 +185,8 @@ void table_row(Page& page, const HistoryEntry& e) {
   page.raw("<td>").esc(iso_utc(e.occurred_at_ms)).raw("<br>").num(e.occurred_at_ms).raw("</td>");
   page.raw("<td>").esc(e.type).raw("</td><td>").esc(e.idempotency_key).raw("</td><td>").esc(outcome_name(e.outcome));
   if (e.reason != RejectReason::none) page.raw(" (").esc(reject_reason_name(e.reason)).raw(")");
-  page.raw("</td><td class=\"num\">").esc(format_credits(e.amount_micros));
-  page.raw("</td><td class=\"num\">").esc(format_credits(e.balance_after_micros));
+  page.raw("</td><td class=\"num\">").esc(format_credits(e.amount_micros.value()));
+  page.raw("</td><td class=\"num\">").esc(format_credits(e.balance_after_micros.value()));
   page.raw("</td><td>").esc(e.billing_path).raw("</td><td>").esc(e.model).raw("</td><td>").esc(e.member_id);
   page.raw("</td><td class=\"num\">");
   if (e.rate_card_version != 0) page.num(e.rate_card_version);
@@ -209,11 +209,11 @@ Result<StatementSummary> write_html_report(ViewReader& views, const StatementOpt
       [&](const HistoryEntry& e) {
         if (b.rows++ == 0) {
           b.first_ms = b.last_ms = e.occurred_at_ms;
-          b.min_balance = b.max_balance = e.balance_after_micros;
+          b.min_balance = b.max_balance = e.balance_after_micros.value();
         }
         b.last_ms = std::max(b.last_ms, e.occurred_at_ms);
-        b.min_balance = std::min(b.min_balance, e.balance_after_micros);
-        b.max_balance = std::max(b.max_balance, e.balance_after_micros);
+        b.min_balance = std::min(b.min_balance, e.balance_after_micros.value());
+        b.max_balance = std::max(b.max_balance, e.balance_after_micros.value());
         b.sequence_end = e.sequence + 1;
         return true;
       },

@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_CASE(replay_equals_the_live_views_after_duplicates_conflicts_rej
   BOOST_TEST(stats.outcomes.at("conflict") > 0u);
   BOOST_TEST(stats.outcomes.at("rejected") > 0u);
   std::size_t refills = 0;
-  for (const std::string& org : ok(live->org_ids())) {
+  for (const OrgId& org : ok(live->org_ids())) {
     HistoryQuery query;
     query.org_id = org;
     query.type = "auto_refill";

@@ -29,33 +29,33 @@ class Accumulator {
       case Outcome::conflict: ++s_.conflicts; return;
       case Outcome::rejected: ++s_.rejected; return;
     }
-    add(s_.net_change_micros, e.amount_micros);
+    add(s_.net_change_micros, e.amount_micros.value());
     const std::string_view type = e.type;
     if (type == "purchase" || type == "auto_refill") {
       PaymentTotals& t = (type == "purchase" ? s_.purchases : s_.auto_refills)[e.currency];
       ++t.count;
-      add(t.credits_micros, e.amount_micros);
+      add(t.credits_micros, e.amount_micros.value());
       add(t.paid_minor, e.paid_minor);
       add(t.fee_minor, e.fee_minor);
     } else if (type == "refund") {
-      movement(s_.refunds, e.amount_micros);
+      movement(s_.refunds, e.amount_micros.value());
     } else if (type == "signup_allocation") {
-      movement(s_.signup_allocations, e.amount_micros);
+      movement(s_.signup_allocations, e.amount_micros.value());
     } else if (type == "admin_adjustment") {
-      movement(s_.adjustments, e.amount_micros);
+      movement(s_.adjustments, e.amount_micros.value());
     } else if (type == "usage") {
       UsageTotals& t = s_.usage[e.billing_path.empty() ? "credits" : e.billing_path];
       ++t.count;
-      add(t.debited_micros, e.debited_micros);
-      add(t.tracked_cost_micros, e.tracked_cost_micros);
+      add(t.debited_micros, e.debited_micros.value());
+      add(t.tracked_cost_micros, e.tracked_cost_micros.value());
       // The ledger's amount is −debited; anything else would be a ledger bug, kept visible here.
-      int64_t rest = e.amount_micros;
-      add(rest, e.debited_micros);
+      int64_t rest = e.amount_micros.value();
+      add(rest, e.debited_micros.value());
       if (rest != 0) movement(s_.other_kinds, rest);
     } else if (type == "payment_failed") {
       ++s_.payment_failures;
-    } else if (e.amount_micros != 0) {
-      movement(s_.other_kinds, e.amount_micros);
+    } else if (e.amount_micros.value() != 0) {
+      movement(s_.other_kinds, e.amount_micros.value());
     }
   }
 
@@ -175,7 +175,9 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
   summary.from_ms = from_ms;
   summary.to_ms = to_ms;
   for (const char* path : billing_paths) summary.usage[path];
-  auto org = views.org(org_id);
+  Result<OrgId> id = OrgId::make(org_id);
+  if (!id.is_ok()) return id.status();
+  auto org = views.org(id.value());
   if (!org.is_ok()) return org.status();
   summary.org_found = org.value().has_value();
 
@@ -183,15 +185,15 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
   bool in_range_seen = false;
   int64_t balance_before_range = 0;
   int64_t last_balance = 0;
-  Status status = views.for_each_history(org_id, INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+  Status status = views.for_each_history(id.value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
     if (e.sequence >= sequence_end) return false;
     if (e.occurred_at_ms < from_ms || e.occurred_at_ms >= to_ms) {
-      if (!in_range_seen && e.occurred_at_ms < from_ms) balance_before_range = e.balance_after_micros;
+      if (!in_range_seen && e.occurred_at_ms < from_ms) balance_before_range = e.balance_after_micros.value();
       return true;
     }
     int64_t before = 0;
     // The ledger never records an entry whose balance before it overflows; if it did, stop loudly.
-    const bool fits = !__builtin_sub_overflow(e.balance_after_micros, e.amount_micros, &before);
+    const bool fits = !__builtin_sub_overflow(e.balance_after_micros.value(), e.amount_micros.value(), &before);
     assert(fits);
     (void)fits;
     if (!in_range_seen) {
@@ -203,7 +205,7 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
       totals.add(summary.other_movements_micros, moved);
     }
     totals.account(e);
-    last_balance = e.balance_after_micros;
+    last_balance = e.balance_after_micros.value();
     summary.closing_balance_micros = last_balance;
     return row(e);
   });
@@ -238,17 +240,17 @@ void append_csv_row(std::string& out, const HistoryEntry& e) {
   text(e.idempotency_key);
   text(outcome_name(e.outcome));
   text(e.reason == RejectReason::none ? "" : reject_reason_name(e.reason));
-  number(e.amount_micros);
-  text(format_credits(e.amount_micros));
-  number(e.balance_after_micros);
-  text(format_credits(e.balance_after_micros));
+  number(e.amount_micros.value());
+  text(format_credits(e.amount_micros.value()));
+  number(e.balance_after_micros.value());
+  text(format_credits(e.balance_after_micros.value()));
   text(e.billing_path);
   text(e.model);
   text(e.member_id);
   text(e.workspace);
   number(e.rate_card_version);
-  number(e.tracked_cost_micros);
-  number(e.debited_micros);
+  number(e.tracked_cost_micros.value());
+  number(e.debited_micros.value());
   text(e.payment_ref);
   number(e.paid_minor);
   number(e.fee_minor);
@@ -298,8 +300,8 @@ void append_jsonl_row(std::string& out, const HistoryEntry& e) {
   json_str(out, "outcome", outcome_name(e.outcome));
   json_str(out, "reason", e.reason == RejectReason::none ? "" : reject_reason_name(e.reason));
   json_str(out, "detail", e.detail);
-  json_money(out, "amount", e.amount_micros);
-  json_money(out, "balance_after", e.balance_after_micros);
+  json_money(out, "amount", e.amount_micros.value());
+  json_money(out, "balance_after", e.balance_after_micros.value());
   json_int(out, "occurred_at_ms", e.occurred_at_ms);
   json_str(out, "occurred_at", iso_utc(e.occurred_at_ms));
   json_str(out, "position", e.position.to_string());
@@ -309,8 +311,8 @@ void append_jsonl_row(std::string& out, const HistoryEntry& e) {
   json_str(out, "member_id", e.member_id);
   json_str(out, "workspace", e.workspace);
   json_int(out, "rate_card_version", e.rate_card_version);
-  json_int(out, "tracked_cost_micros", e.tracked_cost_micros);
-  json_int(out, "debited_micros", e.debited_micros);
+  json_int(out, "tracked_cost_micros", e.tracked_cost_micros.value());
+  json_int(out, "debited_micros", e.debited_micros.value());
   json_str(out, "payment_ref", e.payment_ref);
   json_int(out, "paid_minor", e.paid_minor);
   json_int(out, "fee_minor", e.fee_minor);

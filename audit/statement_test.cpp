@@ -82,7 +82,7 @@ struct AcmeLedger {
   }
 
   int64_t live_balance(const std::string& org = "acme") {
-    return ok(views->org(org)).value().state.balance_micros;
+    return ok(views->org(OrgId::make(org).value())).value().state.balance_micros.value();
   }
 
   std::string statement(StatementOptions options) {
@@ -473,15 +473,15 @@ BOOST_AUTO_TEST_CASE(every_org_of_a_random_workload_reconciles) {
   write_workload(*journal, seed, 15'000, 4, 12);
   project_live(*journal, dir.sub("live"));
   auto views = ok(ViewReader::open(dir.sub("live")));
-  for (const std::string& org : ok(views->org_ids())) {
+  for (const OrgId& org : ok(views->org_ids())) {
     BOOST_TEST_CONTEXT("org " << org) {
       StatementOptions o;
-      o.org_id = org;
+      o.org_id = org.str();
       std::ostringstream out;
       const StatementSummary summary = ok(write_statement(*views, o, out));
       BOOST_TEST(summary.reconciles());
       const Csv csv = read_csv(out.str());
-      BOOST_TEST(check_rows_against_footer(csv) == ok(views->org(org)).value().state.balance_micros);
+      BOOST_TEST(check_rows_against_footer(csv) == ok(views->org(org)).value().state.balance_micros.value());
       // A middle slice reconciles too, late-stamped entries or not.
       o.from_ms = 1'769'896'800'000 + 3 * day_ms;
       o.to_ms = o.from_ms + 5 * day_ms;

@@ -51,7 +51,8 @@ std::string signed_credits(int64_t micros) { return (micros > 0 ? "+" : "") + fo
 std::string describe(const HistoryEntry& e) {
   std::string out = e.type + " key \"" + printable(e.idempotency_key) + "\" " + outcome_name(e.outcome);
   if (e.outcome == Outcome::rejected) out += std::string("(") + reject_reason_name(e.reason) + ")";
-  out += " amount " + signed_credits(e.amount_micros) + " balance_after " + format_credits(e.balance_after_micros);
+  out += " amount " + signed_credits(e.amount_micros.value()) + " balance_after " +
+         format_credits(e.balance_after_micros.value());
   out += " at " + std::to_string(e.occurred_at_ms);
   if (!e.detail.empty()) out += " (" + printable(e.detail) + ")";
   return out;
@@ -69,7 +70,7 @@ std::string describe(const RejectEntry& r) {
 // `end` of its partition (the live snapshot).
 class HistoryCursor {
  public:
-  HistoryCursor(ViewReader& views, const std::string& org, const std::vector<Offset>& end)
+  HistoryCursor(ViewReader& views, const OrgId& org, const std::vector<Offset>& end)
       : views_(views), end_(end) {
     query_.org_id = org;
     query_.limit = verify_history_page_entries;
@@ -116,7 +117,7 @@ class Locator {
       : live_(live), replayed_(replayed), end_(end) {}
 
   // Compares the org's history on both sides; offers its first mismatch.
-  Status compare_org(const std::string& org) {
+  Status compare_org(const OrgId& org) {
     HistoryCursor a(live_, org, end_), b(replayed_, org, end_);
     for (;;) {
       auto x = a.current();
@@ -133,7 +134,7 @@ class Locator {
       }
       // The smaller position is where the two folds first disagree for this org.
       const LogPosition at = !r || (l && l->position <= r->position) ? l->position : r->position;
-      Candidate c{at, std::nullopt, std::nullopt, org};
+      Candidate c{at, std::nullopt, std::nullopt, org.str()};
       if (l && l->position == at) c.live = *l;
       if (r && r->position == at) c.replayed = *r;
       offer(std::move(c));
@@ -223,20 +224,20 @@ class Locator {
 };
 
 // Orgs of either side whose home partition is in `partitions`.
-Result<std::vector<std::string>> orgs_in(ViewReader& live, ViewReader& replayed, const std::set<int32_t>& partitions) {
-  std::set<std::string> ids;
+Result<std::vector<OrgId>> orgs_in(ViewReader& live, ViewReader& replayed, const std::set<int32_t>& partitions) {
+  std::set<OrgId> ids;
   for (ViewReader* views : {&live, &replayed}) {
     auto listed = views->org_ids();
     if (!listed.is_ok()) return listed.status();
-    for (std::string& id : listed.value()) ids.insert(std::move(id));
+    for (OrgId& id : listed.value()) ids.insert(std::move(id));
   }
-  std::vector<std::string> selected;
-  for (const std::string& id : ids) {
+  std::vector<OrgId> selected;
+  for (const OrgId& id : ids) {
     bool in = false;
     for (ViewReader* views : {&live, &replayed}) {
       auto org = views->org(id);
       if (!org.is_ok()) return org.status();
-      if (org.value() && partitions.count(org.value()->state.home_partition)) in = true;
+      if (org.value() && partitions.count(org.value()->state.home_partition.value)) in = true;
     }
     if (in) selected.push_back(id);
   }
@@ -253,20 +254,20 @@ Status compare_whole_views(ViewReader& live, ViewReader& replayed, const std::ma
     if (it == live_digests.value().end() || !(it->second == digest)) report.differing_views.push_back(name);
   }
   if (report.differing_views.empty()) return Status::ok();
-  std::set<std::string> ids;
+  std::set<OrgId> ids;
   for (ViewReader* views : {&live, &replayed}) {
     auto listed = views->org_ids();
     if (!listed.is_ok()) return listed.status();
     ids.insert(listed.value().begin(), listed.value().end());
   }
-  for (const std::string& id : ids) {
+  for (const OrgId& id : ids) {
     auto a = live.org(id);
     if (!a.is_ok()) return a.status();
     auto b = replayed.org(id);
     if (!b.is_ok()) return b.status();
     const bool same = a.value().has_value() == b.value().has_value() &&
                       (!a.value() || a.value()->state == b.value()->state);
-    if (!same) report.differing_orgs.push_back(id);
+    if (!same) report.differing_orgs.push_back(id.str());
     if (report.differing_orgs.size() == verify_orgs_listed_max) break;
   }
   return Status::ok();
@@ -360,7 +361,7 @@ Result<VerifyReport> verify(ViewReader& live, LogReader& log, const VerifyOption
     Locator locator(live, other, replay_end);
     auto orgs = orgs_in(live, other, differing);
     if (!orgs.is_ok()) return orgs.status();
-    for (const std::string& org : orgs.value()) {
+    for (const OrgId& org : orgs.value()) {
       if (Status s = locator.compare_org(org); !s.is_ok()) return s;
     }
     if (Status s = locator.compare_rejects(); !s.is_ok()) return s;

@@ -92,11 +92,11 @@ class Story {
     for (const auto& [id, kind] : signals) std::printf("      -> signal %-24s %s\n", signal_kind_name(kind), id.c_str());
   }
   OrgState org(std::string_view id) {
-    auto view = views_->org(std::string(id));
+    auto view = views_->org(OrgId::make(id).value());  // the demo's own org ids
     if (!view.is_ok() || !view.value()) throw std::runtime_error("no org " + std::string(id));
     return view.value()->state;
   }
-  int64_t balance(std::string_view id) { return org(id).balance_micros; }
+  int64_t balance(std::string_view id) { return org(id).balance_micros.value(); }
   int64_t now() { return time_ms_ += 1000; }
   std::string key(const char* prefix) { return std::string(prefix) + "-" + std::to_string(++keys_); }
 
@@ -198,7 +198,7 @@ int run_demo(const Args& args) {
              "acme opens an org: pro plan, pays with credits");
   story.step("acme", make_purchase({"ch_1", "acme", story.now()}, {100 * credit, 10000, "usd", 0, 1, "ch_1"}),
              "acme buys 100 credits through checkout ($100.00)");
-  AutoRefillPolicy policy{true, 20 * credit, 100 * credit, 3, 20, "cus_acme"};
+  AutoRefillPolicy policy{true, Micros{20 * credit}, Micros{100 * credit}, 3, 20, "cus_acme"};
   story.step("acme", make_auto_refill_configured({"ar-1", "acme", story.now()}, policy),
              "acme enables auto-recharge: below 20, top up 100, 3/day");
   std::printf("\nAgents run; every LLM call draws the wallet down live:\n");
@@ -226,7 +226,7 @@ int run_demo(const Args& args) {
              "globex buys 30 credits");
   story.step("globex",
              make_auto_refill_configured({"ar-g", "globex", story.now()},
-                                         AutoRefillPolicy{true, 20 * credit, 100 * credit, 3, 20, "cus_globex"}),
+                                         AutoRefillPolicy{true, Micros{20 * credit}, Micros{100 * credit}, 3, 20, "cus_globex"}),
              "globex enables auto-recharge below 20");
   run_usage_until(story, "globex", "carol", 0, true);
   const std::string failed = story.org("globex").pending_signal_id;

@@ -77,7 +77,7 @@ class RefillStory {
   std::string key(const std::string& org, const char* what) { return org + "-" + what + "-" + std::to_string(++counter_); }
 
   OrgState state(const std::string& org) {
-    auto view = node_.views()->org(org);
+    auto view = node_.views()->org(OrgId::make(org).value());  // the demo's own org ids
     return view.is_ok() && view->has_value() ? view->value().state : OrgState{};
   }
 
@@ -99,8 +99,8 @@ class RefillStory {
     if (Status s = append(org, make_purchase({purchase_key, org, now_ms(), "demo"}, payment)); !s.is_ok()) return s;
     AutoRefillPolicy policy;
     policy.enabled = true;
-    policy.threshold_micros = 20 * credit;
-    policy.refill_credits_micros = 100 * credit;
+    policy.threshold_micros = Micros{20 * credit};
+    policy.refill_credits_micros = Micros{100 * credit};
     policy.max_per_day = 3;
     policy.payment_customer = customer;
     const std::string policy_key = key(org, "auto-recharge");
@@ -121,10 +121,13 @@ class RefillStory {
     const std::string usage_key = key(org, "call");
     if (Status s = append(org, make_usage({usage_key, org, now_ms(), "demo"}, usage)); !s.is_ok()) return s;
     HistoryEntry call;
-    node_.views()->for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
-      if (entry.idempotency_key == usage_key) call = entry;
-      return true;
-    });
+    if (Status s = node_.views()->for_each_history(OrgId::make(org).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
+          if (entry.idempotency_key == usage_key) call = entry;
+          return true;
+        });
+        !s.is_ok()) {
+      return s;
+    }
     std::string caused;
     auto outbox = node_.views()->outbox(0, 100'000);
     const std::string prefix = call.position.to_string() + ":";
@@ -140,7 +143,7 @@ class RefillStory {
       }
     }
     std::printf("%s: agent call billed 22.50 credits, balance %s%s\n", org.c_str(),
-                credits_text(call.balance_after_micros).c_str(), caused.c_str());
+                credits_text(call.balance_after_micros.value()).c_str(), caused.c_str());
     return Status::ok();
   }
 
@@ -258,7 +261,7 @@ int run_demo_refill(const Args& args) {
     if (!wait_for([&] { return !story.state(acme).refill_pending; })) throw std::runtime_error("no refill landed");
     const OrgState refilled = story.state(acme);
     std::printf("%s: AutoRefill landed -> balance %s (back above 100); charges in Stripe for %s: %zu\n\n", acme.c_str(),
-                credits_text(refilled.balance_micros).c_str(), acme.c_str(), charges_for(stripe, acme));
+                credits_text(refilled.balance_micros.value()).c_str(), acme.c_str(), charges_for(stripe, acme));
 
     check(story.buy_with_auto_recharge(beta, 30, bad_card.value()));
     check(story.agent_call(beta));
@@ -269,7 +272,7 @@ int run_demo_refill(const Args& args) {
     const OrgState paused = story.state(beta);
     std::printf("%s: %s (balance %s: the last call is billed in full); charges in Stripe for %s: %zu\n",
                 beta.c_str(), paused.is_exhausted ? "paused at zero until someone buys credits" : "not paused?!",
-                credits_text(paused.balance_micros).c_str(), beta.c_str(), charges_for(stripe, beta));
+                credits_text(paused.balance_micros.value()).c_str(), beta.c_str(), charges_for(stripe, beta));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tally demo-refill: %s\n", e.what());
     code = exit_failure;

@@ -37,7 +37,12 @@ std::optional<OrgView> load_org(const char* command, const ReadArgs& read, std::
     return std::nullopt;
   }
   views = std::move(opened.value());
-  auto org = views->org(read.org);
+  const Result<OrgId> id = OrgId::make(read.org);
+  if (!id.is_ok()) {
+    code = fail(command, id.status());
+    return std::nullopt;
+  }
+  auto org = views->org(id.value());
   if (!org.is_ok()) {
     code = fail(command, org.status());
     return std::nullopt;
@@ -68,7 +73,7 @@ int run_balance(const Args& args) {
   }
   const OrgState& s = org->state;
   const bool wallet = api::uses_wallet(s);
-  std::printf("org          %s (%s plan, %s)\n", org->org_id.c_str(), plan_name(s.plan), billing_mode_name(s.mode));
+  std::printf("org          %s (%s plan, %s)\n", org->org_id.str().c_str(), plan_name(s.plan), billing_mode_name(s.mode));
   std::printf("balance      %s credits%s\n", format_credits(s.balance_micros).c_str(),
               !wallet ? "  (does not use the wallet)" : s.is_exhausted ? "  EXHAUSTED: paused"
                                                           : s.is_low   ? "  low"
@@ -167,7 +172,7 @@ int run_limits(const Args& args) {
     const auto ym = year_month(m.state.month);
     char month[16];
     std::snprintf(month, sizeof month, "%04lld-%02u", static_cast<long long>(ym.year), ym.month);
-    std::printf("%-24s %16s %16s %-9s %s\n", m.member_id.c_str(),
+    std::printf("%-24s %16s %16s %-9s %s\n", m.member_id.str().c_str(),
                 m.state.has_limit ? format_credits(m.state.monthly_limit_micros).c_str() : "none",
                 format_credits(m.state.used_micros).c_str(), m.state.month >= 0 ? month : "-",
                 m.state.exceeded ? "PAUSED (member_limit_exceeded)" : "ok");
@@ -206,8 +211,8 @@ int run_usage(const Args& args) {
   for (const UsageRollup& r : rollups.value()) {
     Totals& t = groups[group_by == "model" ? r.model : group_by == "member" ? r.member_id : r.workspace];
     t.events += r.events;
-    t.debited += r.debited_micros;
-    t.tracked += r.tracked_cost_micros;
+    t.debited += r.debited_micros.value();
+    t.tracked += r.tracked_cost_micros.value();
     t.input += r.input_tokens;
     t.output += r.output_tokens;
   }

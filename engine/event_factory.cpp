@@ -138,13 +138,13 @@ std::string make_usage(const EventHeader& h, const UsageFields& u) {
 
 std::string make_rate_card(const EventHeader& h, const RateCardFields& card) {
   return envelope(h, fb::Body::RateCardPublished, [&](FlatBufferBuilder& b) {
-    std::vector<Offset<fb::ModelPrice>> models;
+    std::vector<flatbuffers::Offset<fb::ModelPrice>> models;
     for (const auto& [name, price] : card.models) {
       auto n = text(b, name);
       models.push_back(fb::CreateModelPrice(b, n, price.input_per_mtok_micros, price.output_per_mtok_micros,
                                             price.cache_read_per_mtok_micros, price.cache_write_per_mtok_micros));
     }
-    std::vector<Offset<fb::SandboxClassPrice>> classes;
+    std::vector<flatbuffers::Offset<fb::SandboxClassPrice>> classes;
     for (const auto& [name, per_hour] : card.sandbox_classes) {
       auto n = text(b, name);
       classes.push_back(fb::CreateSandboxClassPrice(b, n, per_hour));
@@ -158,8 +158,8 @@ std::string make_rate_card(const EventHeader& h, const RateCardFields& card) {
 std::string make_auto_refill_configured(const EventHeader& h, const AutoRefillPolicy& p) {
   return envelope(h, fb::Body::AutoRefillConfigured, [&](FlatBufferBuilder& b) {
     auto customer = text(b, p.payment_customer);
-    return fb::CreateAutoRefillConfigured(b, p.enabled, p.threshold_micros, p.refill_credits_micros, p.max_per_day,
-                                          p.max_per_month, customer)
+    return fb::CreateAutoRefillConfigured(b, p.enabled, p.threshold_micros.value(), p.refill_credits_micros.value(),
+                                          p.max_per_day, p.max_per_month, customer)
         .Union();
   });
 }

@@ -1,12 +1,13 @@
 #include "fold.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "assert.h"
 #include "calendar.h"
+#include "payload_digest.h"
 #include "pricing.h"
 #include "tally/events_generated.h"
 #include "validate.h"
@@ -22,127 +23,30 @@ bool wallet_org(const OrgState& org) { return org.plan == Plan::pro && org.mode 
 
 // The warning level of balance_low: LowBalanceThresholdSet, else an enabled auto-refill's
 // threshold, else none (0).
-int64_t warning_threshold(const OrgState& org) {
-  if (org.low_balance_threshold_micros > 0) return org.low_balance_threshold_micros;
+Micros warning_threshold(const OrgState& org) {
+  if (org.low_balance_threshold_micros > Micros{}) return org.low_balance_threshold_micros;
   if (org.auto_refill.enabled) return org.auto_refill.threshold_micros;
-  return 0;
+  return Micros{};
 }
 
-bool fits_add(int64_t a, int64_t b) {
-  int64_t out = 0;
-  return !__builtin_add_overflow(a, b, &out);
-}
-bool fits_sub(int64_t a, int64_t b) {
-  int64_t out = 0;
-  return !__builtin_sub_overflow(a, b, &out);
-}
-
-// ---- Payload digest: org, key, body type and every body field, decoded (not raw bytes, not time,
-// source or correlation id).
-void digest_payment_fields(FieldDigest& d, int64_t credits, int64_t paid, const String* currency,
-                           int64_t fee, int32_t bundles, const String* payment_ref) {
-  d.add_int(credits).add_int(paid).add(view(currency)).add_int(fee).add_int(bundles).add(view(payment_ref));
+// SPEC §4: balance = allocated + purchased - used - refunded + adjusted. Each total fits in 64
+// bits; their sum is taken in 128 so that the check itself cannot overflow.
+bool balance_identity_holds(const OrgState& org) {
+  const OrgTotals& t = org.totals;
+  const __int128 sum = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
+                       t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value();
+  return sum == org.balance_micros.value();
 }
 
-void digest_body(FieldDigest& d, const fb::Envelope& e) {
-  d.add_int(static_cast<int64_t>(e.body_type()));
-  switch (e.body_type()) {
-    case fb::Body::OrgOpened: {
-      const auto* b = e.body_as_OrgOpened();
-      d.add_int(static_cast<int64_t>(b->plan())).add_int(static_cast<int64_t>(b->billing_mode()));
-      break;
-    }
-    case fb::Body::BillingModeChanged: {
-      const auto* b = e.body_as_BillingModeChanged();
-      d.add_int(static_cast<int64_t>(b->plan())).add_int(static_cast<int64_t>(b->billing_mode()));
-      break;
-    }
-    case fb::Body::SignupAllocation:
-      d.add_int(e.body_as_SignupAllocation()->credits_micros());
-      break;
-    case fb::Body::Purchase: {
-      const auto* b = e.body_as_Purchase();
-      digest_payment_fields(d, b->credits_micros(), b->paid_minor(), b->currency(), b->fee_minor(), b->bundles(),
-                            b->payment_ref());
-      break;
-    }
-    case fb::Body::AutoRefill: {
-      const auto* b = e.body_as_AutoRefill();
-      digest_payment_fields(d, b->credits_micros(), b->paid_minor(), b->currency(), b->fee_minor(), b->bundles(),
-                            b->payment_ref());
-      d.add(view(b->signal_id()));
-      break;
-    }
-    case fb::Body::PaymentFailed: {
-      const auto* b = e.body_as_PaymentFailed();
-      d.add(view(b->signal_id())).add(view(b->code())).add(view(b->message()));
-      break;
-    }
-    case fb::Body::Refund: {
-      const auto* b = e.body_as_Refund();
-      d.add(view(b->purchase_key())).add_int(b->credits_micros()).add_int(b->force()).add(view(b->reason()));
-      break;
-    }
-    case fb::Body::AdminAdjustment: {
-      const auto* b = e.body_as_AdminAdjustment();
-      d.add_int(b->credits_micros()).add(view(b->reason())).add(view(b->operator_())).add_int(b->force());
-      break;
-    }
-    case fb::Body::Usage: {
-      const auto* b = e.body_as_Usage();
-      d.add(view(b->member_id())).add(view(b->workspace())).add(view(b->project())).add(view(b->agent_id()));
-      d.add(view(b->session_id())).add_int(static_cast<int64_t>(b->meter())).add(view(b->model()));
-      d.add(view(b->sandbox_class())).add(view(b->provider())).add_int(static_cast<int64_t>(b->billing_path()));
-      d.add_int(b->input_tokens()).add_int(b->output_tokens()).add_int(b->cache_read_tokens());
-      d.add_int(b->cache_write_tokens()).add_int(b->seconds());
-      d.add_int(b->reported_cost_micros().has_value()).add_int(b->reported_cost_micros().value_or(0));
-      break;
-    }
-    case fb::Body::RateCardPublished: {
-      const auto* b = e.body_as_RateCardPublished();
-      d.add_int(b->version()).add_int(b->markup_bp()).add_int(b->byok_fee_bp());
-      // Entries normalised by name so listing order does not change the digest.
-      std::vector<std::pair<std::string_view, const fb::ModelPrice*>> models;
-      if (b->models()) for (const auto* m : *b->models()) models.emplace_back(view(m->model()), m);
-      std::sort(models.begin(), models.end(), [](auto& a, auto& c) { return a.first < c.first; });
-      d.add_int(static_cast<int64_t>(models.size()));
-      for (auto& [name, m] : models) {
-        d.add(name).add_int(m->input_per_mtok_micros()).add_int(m->output_per_mtok_micros());
-        d.add_int(m->cache_read_per_mtok_micros()).add_int(m->cache_write_per_mtok_micros());
-      }
-      std::vector<std::pair<std::string_view, int64_t>> classes;
-      if (b->sandbox_classes()) {
-        for (const auto* c : *b->sandbox_classes()) classes.emplace_back(view(c->sandbox_class()), c->per_hour_micros());
-      }
-      std::sort(classes.begin(), classes.end());
-      d.add_int(static_cast<int64_t>(classes.size()));
-      for (auto& [name, price] : classes) d.add(name).add_int(price);
-      break;
-    }
-    case fb::Body::AutoRefillConfigured: {
-      const auto* b = e.body_as_AutoRefillConfigured();
-      d.add_int(b->enabled()).add_int(b->threshold_micros()).add_int(b->refill_credits_micros());
-      d.add_int(b->max_per_day()).add_int(b->max_per_month()).add(view(b->payment_customer()));
-      break;
-    }
-    case fb::Body::AutoRefillDisabled:
-      d.add(view(e.body_as_AutoRefillDisabled()->reason()));
-      break;
-    case fb::Body::LowBalanceThresholdSet:
-      d.add_int(e.body_as_LowBalanceThresholdSet()->threshold_micros());
-      break;
-    case fb::Body::MemberLimitSet: {
-      const auto* b = e.body_as_MemberLimitSet();
-      d.add(view(b->member_id())).add_int(b->monthly_limit_micros());
-      break;
-    }
-    case fb::Body::MemberLimitCleared:
-      d.add(view(e.body_as_MemberLimitCleared()->member_id()));
-      break;
-    case fb::Body::Tick:
-    case fb::Body::NONE:
-      break;
-  }
+// Adds `credits` to the balance and to `total`, or changes nothing and returns false if either
+// would overflow.
+bool credit(OrgState& org, Micros& total, Micros credits) {
+  const std::optional<Micros> balance = checked_add(org.balance_micros, credits);
+  const std::optional<Micros> sum = checked_add(total, credits);
+  if (!balance || !sum) return false;
+  org.balance_micros = *balance;
+  total = *sum;
+  return true;
 }
 
 // ---- The fold of one decoded, valid, non-duplicate event.
@@ -152,7 +56,7 @@ class Folder {
   Folder(Ledger& ledger, LogPosition position, const fb::Envelope& e, FoldResult& result, PartitionState& partition,
          OrgState* org)
       : ledger_(ledger), position_(position), e_(e), result_(result), partition_(partition),
-        org_id_(view(e.org_id())), existing_org_(org) {}
+        org_id_(OrgIdView::trusted(view(e.org_id()))), existing_org_(org) {}
 
   // Checks the event against the state; on success mutates the state, emits signals and returns
   // RejectReason::none. On a business rejection changes nothing.
@@ -160,19 +64,19 @@ class Folder {
 
  private:
   RejectReason check_and_apply_body(OrgState& org);
-  RejectReason apply_payment(OrgState& org, int64_t credits, const String* signal_id);
+  RejectReason apply_payment(OrgState& org, Micros credits, const String* signal_id);
   RejectReason apply_usage(OrgState& org, const fb::Usage& usage);
   RejectReason apply_refund(OrgState& org, const fb::Refund& refund);
   RejectReason apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment);
   void apply_rate_card(const fb::RateCardPublished& card);
 
   void advance_clock();
-  void evaluate_org(std::string_view org_id, OrgState& org);
-  void maybe_request_refill(std::string_view org_id, OrgState& org);
-  void evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
+  void evaluate_org(OrgIdView org_id, OrgState& org);
+  void maybe_request_refill(OrgIdView org_id, OrgState& org);
+  void evaluate_member(OrgIdView org_id, MemberIdView member_id, MemberState& member,
                        const OrgState& org);
   void disable_auto_refill(OrgState& org, std::string_view pause_reason);
-  Signal& emit(SignalKind kind, std::string_view org_id, const OrgState& org);
+  Signal& emit(SignalKind kind, OrgIdView org_id, const OrgState& org);
   // utc_month, remembered for the last instant asked: one event asks for the same instant (its
   // time, usually also the partition clock) several times.
   int64_t month_of(int64_t unix_ms) {
@@ -189,23 +93,23 @@ class Folder {
   const fb::Envelope& e_;
   FoldResult& result_;
   PartitionState& partition_;
-  std::string_view org_id_;
+  OrgIdView org_id_;  // validated with the envelope; empty for global events and ticks
   OrgState* existing_org_;
   // Signals of the event's own org are emitted after the clock transitions; collected here first.
   std::vector<Signal> own_signals_;
   bool disabled_signal_ = false;
   std::string_view disabled_reason_;
-  std::string_view member_touched_;
+  MemberIdView member_touched_;
   MemberState* member_touched_state_ = nullptr;  // its state (ledger pointers stay valid)
   bool month_known_ = false;
   int64_t month_ms_ = 0;
   int64_t month_ = 0;
 };
 
-Signal& Folder::emit(SignalKind kind, std::string_view org_id, const OrgState& org) {
+Signal& Folder::emit(SignalKind kind, OrgIdView org_id, const OrgState& org) {
   Signal& s = result_.signals.emplace_back();
   s.kind = kind;
-  s.org_id.assign(org_id);
+  s.org_id = OrgId(org_id);
   s.position = position_;
   s.occurred_at_ms = e_.occurred_at_ms();
   s.balance_micros = org.balance_micros;
@@ -223,10 +127,13 @@ void Folder::advance_clock() {
   if (new_month) {
     // Members paused for last month's usage resume (sorted set: deterministic order).
     const auto exceeded = partition_.exceeded_members;
-    for (const auto& [org_id, member_id] : exceeded) {
+    for (const auto& [org_text, member_text] : exceeded) {
+      // Ids of the partition state were valid ids when the fold stored them.
+      const OrgIdView org_id = OrgIdView::trusted(org_text);
+      const MemberIdView member_id = MemberIdView::trusted(member_text);
       MemberState* member = ledger_.find_member(org_id, member_id);
       OrgState* org = ledger_.find_org(org_id);
-      assert(member && org);
+      TALLY_ASSERT(member && org, "an exceeded member and its org are in the ledger");
       evaluate_member(org_id, member_id, *member, *org);
     }
   }
@@ -235,23 +142,24 @@ void Folder::advance_clock() {
     // The event's own org is left to evaluate_org, which runs next and keeps the SPEC §5 order
     // (its balance_low before its request).
     const auto waiting = partition_.cap_waiting_orgs;
-    for (const auto& org_id : waiting) {
+    for (const auto& org_text : waiting) {
+      const OrgIdView org_id = OrgIdView::trusted(org_text);
       if (org_id == org_id_) continue;
       OrgState* org = ledger_.find_org(org_id);
-      assert(org);
+      TALLY_ASSERT(org, "an org waiting on its refill cap is in the ledger");
       maybe_request_refill(org_id, *org);
     }
   }
 }
 
-void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
+void Folder::maybe_request_refill(OrgIdView org_id, OrgState& org) {
   const AutoRefillPolicy& policy = org.auto_refill;
   const bool due = wallet_org(org) && policy.enabled && org.balance_micros < policy.threshold_micros &&
                    !org.refill_pending;
   if (!due) {
     if (org.waiting_on_cap) {
       org.waiting_on_cap = false;
-      partition_.cap_waiting_orgs.erase(std::string(org_id));
+      partition_.cap_waiting_orgs.erase(std::string(org_id.str()));
     }
     return;
   }
@@ -277,13 +185,13 @@ void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
     }
     if (!org.waiting_on_cap) {
       org.waiting_on_cap = true;
-      partition_.cap_waiting_orgs.emplace(org_id);
+      partition_.cap_waiting_orgs.emplace(org_id.str());
     }
     return;
   }
   if (org.waiting_on_cap) {
     org.waiting_on_cap = false;
-    partition_.cap_waiting_orgs.erase(std::string(org_id));
+    partition_.cap_waiting_orgs.erase(std::string(org_id.str()));
   }
   Signal& s = emit(SignalKind::recharge_requested, org_id, org);
   s.threshold_micros = policy.threshold_micros;
@@ -295,14 +203,14 @@ void Folder::maybe_request_refill(std::string_view org_id, OrgState& org) {
   ++org.refills_in_month;
 }
 
-void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
+void Folder::evaluate_org(OrgIdView org_id, OrgState& org) {
   const bool wallet = wallet_org(org);
-  const int64_t threshold = warning_threshold(org);
-  const bool low = wallet && threshold > 0 && org.balance_micros < threshold;
+  const Micros threshold = warning_threshold(org);
+  const bool low = wallet && threshold > Micros{} && org.balance_micros < threshold;
   if (low && !org.is_low) emit(SignalKind::balance_low, org_id, org).threshold_micros = threshold;
   org.is_low = low;
   maybe_request_refill(org_id, org);
-  const bool exhausted = wallet && org.balance_micros <= 0;
+  const bool exhausted = wallet && org.balance_micros <= Micros{};
   if (exhausted != org.is_exhausted) {
     Signal& s = emit(exhausted ? SignalKind::balance_exhausted : SignalKind::balance_restored, org_id, org);
     s.pause_reason = exhausted ? "balance_exhausted" : "";
@@ -310,18 +218,18 @@ void Folder::evaluate_org(std::string_view org_id, OrgState& org) {
   org.is_exhausted = exhausted;
 }
 
-void Folder::evaluate_member(std::string_view org_id, std::string_view member_id, MemberState& member,
+void Folder::evaluate_member(OrgIdView org_id, MemberIdView member_id, MemberState& member,
                              const OrgState& org) {
   const int64_t month = month_of(partition_.clock_ms);
   const bool exceeded = member.has_limit && member.month == month && member.used_micros >= member.monthly_limit_micros;
   if (exceeded == member.exceeded) return;
   member.exceeded = exceeded;
   Signal& s = emit(exceeded ? SignalKind::member_limit_exceeded : SignalKind::member_limit_restored, org_id, org);
-  s.member_id.assign(member_id);
+  s.member_id = MemberId(member_id);
   s.monthly_limit_micros = member.monthly_limit_micros;
-  s.member_used_micros = member.month == month ? member.used_micros : 0;
+  s.member_used_micros = member.month == month ? member.used_micros : Micros{};
   s.pause_reason = exceeded ? "member_limit_exceeded" : "";
-  auto entry = std::make_pair(std::string(org_id), std::string(member_id));
+  auto entry = std::make_pair(std::string(org_id.str()), std::string(member_id.str()));
   if (exceeded) {
     partition_.exceeded_members.insert(std::move(entry));
   } else {
@@ -336,14 +244,10 @@ void Folder::disable_auto_refill(OrgState& org, std::string_view pause_reason) {
   disabled_reason_ = pause_reason;
 }
 
-RejectReason Folder::apply_payment(OrgState& org, int64_t credits, const String* signal_id) {
-  if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.purchased_micros, credits)) {
-    return RejectReason::overflow;
-  }
-  org.balance_micros += credits;
-  org.totals.purchased_micros += credits;
+RejectReason Folder::apply_payment(OrgState& org, Micros credits, const String* signal_id) {
+  if (!credit(org, org.totals.purchased_micros, credits)) return RejectReason::overflow;
   result_.amount_micros = credits;
-  ledger_.put_purchase(org_id_, view(e_.idempotency_key()), PurchaseRecord{credits, 0});
+  ledger_.put_purchase(org_id_, view(e_.idempotency_key()), PurchaseRecord{credits, Micros{}});
   if (signal_id && org.refill_pending && org.pending_signal_id == view(signal_id)) {
     org.refill_pending = false;
     org.pending_signal_id.clear();
@@ -358,46 +262,42 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
     case PriceStatus::overflow: return RejectReason::overflow;
     case PriceStatus::ok: break;
   }
-  int64_t debit = 0;
-  int64_t tracked = price.billable_micros;
-  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) {
-    debit = 0;  // invoiced, not drawn from the wallet
-  } else {
-    fb::BillingPath path = usage.billing_path();
-    if (path == fb::BillingPath::unset) {
-      path = org.mode == BillingMode::byok ? fb::BillingPath::byok : fb::BillingPath::credits;
-    }
-    if (path == fb::BillingPath::byok) {
-      debit = price.byok_fee_micros;
-      tracked = price.provider_micros;
-    } else {
-      debit = price.billable_micros;
-    }
+  Micros debit;
+  Micros tracked{price.billable_micros};
+  switch (paid_by(org, usage.billing_path())) {
+    case PaidBy::invoiced: break;  // not drawn from the wallet
+    case PaidBy::byok:
+      debit = Micros{price.byok_fee_micros};
+      tracked = Micros{price.provider_micros};
+      break;
+    case PaidBy::credits: debit = Micros{price.billable_micros}; break;
   }
-  const std::string_view member_id = view(usage.member_id());
+  const MemberIdView member_id = MemberIdView::trusted(view(usage.member_id()));  // checked: empty or valid
   MemberState* member = member_id.empty() ? nullptr : ledger_.find_member(org_id_, member_id);
   const int64_t event_month = month_of(e_.occurred_at_ms());
-  if (!fits_sub(org.balance_micros, debit) || !fits_add(org.totals.used_micros, debit) ||
-      !fits_add(org.totals.tracked_cost_micros, tracked) ||
-      (member && member->month == event_month && !fits_add(member->used_micros, debit))) {
-    return RejectReason::overflow;
-  }
-  org.balance_micros -= debit;
-  org.totals.used_micros += debit;
-  org.totals.tracked_cost_micros += tracked;
+  const std::optional<Micros> balance = checked_sub(org.balance_micros, debit);
+  const std::optional<Micros> used = checked_add(org.totals.used_micros, debit);
+  const std::optional<Micros> tracked_total = checked_add(org.totals.tracked_cost_micros, tracked);
+  const bool member_month = member && member->month == event_month;
+  const std::optional<Micros> member_used = member_month ? checked_add(member->used_micros, debit) : Micros{};
+  if (!balance || !used || !tracked_total || !member_used) return RejectReason::overflow;
+  org.balance_micros = *balance;
+  org.totals.used_micros = *used;
+  org.totals.tracked_cost_micros = *tracked_total;
   result_.amount_micros = -debit;
   result_.debited_micros = debit;
   result_.tracked_cost_micros = tracked;
-  result_.provider_cost_micros = price.provider_micros;
+  result_.provider_cost_micros = Micros{price.provider_micros};
   result_.rate_card_version = price.rate_card_version;
   if (!member_id.empty()) {
     if (!member) member = &ledger_.create_member(org_id_, member_id);
     if (event_month > member->month) {
       member->month = event_month;
-      member->used_micros = 0;
+      member->used_micros = Micros{};
     }
     // Late usage of an earlier month is counted in its own month (the roll-up view), not here.
-    if (event_month == member->month) member->used_micros += debit;
+    // Counted from zero, or checked above: it fits.
+    if (event_month == member->month) member->used_micros = member_month ? *member_used : debit;
     member_touched_ = member_id;
     member_touched_state_ = member;
   }
@@ -407,29 +307,29 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
 RejectReason Folder::apply_refund(OrgState& org, const fb::Refund& refund) {
   PurchaseRecord* purchase = ledger_.find_purchase(org_id_, view(refund.purchase_key()));
   if (!purchase) return RejectReason::unknown_purchase;
-  const int64_t credits = refund.credits_micros();
-  if (credits > purchase->credits_micros - purchase->refunded_micros) return RejectReason::refund_exceeds_purchase;
-  if (!fits_sub(org.balance_micros, credits) || !fits_add(org.totals.refunded_micros, credits)) {
-    return RejectReason::overflow;
+  const Micros credits{refund.credits_micros()};
+  // refunded <= credits, both >= 0: the difference fits.
+  if (credits > Micros{purchase->credits_micros.value() - purchase->refunded_micros.value()}) {
+    return RejectReason::refund_exceeds_purchase;
   }
-  if (org.balance_micros - credits < 0 && !refund.force()) return RejectReason::insufficient_balance;
-  purchase->refunded_micros += credits;
-  org.balance_micros -= credits;
-  org.totals.refunded_micros += credits;
+  const std::optional<Micros> balance = checked_sub(org.balance_micros, credits);
+  const std::optional<Micros> refunded = checked_add(org.totals.refunded_micros, credits);
+  if (!balance || !refunded) return RejectReason::overflow;
+  if (*balance < Micros{} && !refund.force()) return RejectReason::insufficient_balance;
+  purchase->refunded_micros = Micros{purchase->refunded_micros.value() + credits.value()};  // at most its credits
+  org.balance_micros = *balance;
+  org.totals.refunded_micros = *refunded;
   result_.amount_micros = -credits;
   return RejectReason::none;
 }
 
 RejectReason Folder::apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment) {
-  const int64_t credits = adjustment.credits_micros();
-  if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.adjusted_micros, credits)) {
-    return RejectReason::overflow;
-  }
-  if (credits < 0 && org.balance_micros + credits < 0 && !adjustment.force()) {
-    return RejectReason::insufficient_balance;
-  }
-  org.balance_micros += credits;
-  org.totals.adjusted_micros += credits;
+  const Micros credits{adjustment.credits_micros()};
+  const std::optional<Micros> balance = checked_add(org.balance_micros, credits);
+  if (!balance || !checked_add(org.totals.adjusted_micros, credits)) return RejectReason::overflow;
+  if (credits < Micros{} && *balance < Micros{} && !adjustment.force()) return RejectReason::insufficient_balance;
+  const bool credited = credit(org, org.totals.adjusted_micros, credits);
+  TALLY_ASSERT(credited, "checked above");
   result_.amount_micros = credits;
   return RejectReason::none;
 }
@@ -487,19 +387,17 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       return RejectReason::none;
     }
     case fb::Body::SignupAllocation: {
-      const int64_t credits = e_.body_as_SignupAllocation()->credits_micros();
-      if (!fits_add(org.balance_micros, credits) || !fits_add(org.totals.allocated_micros, credits)) {
-        return RejectReason::overflow;
-      }
-      org.balance_micros += credits;
-      org.totals.allocated_micros += credits;
+      const Micros credits{e_.body_as_SignupAllocation()->credits_micros()};
+      if (!credit(org, org.totals.allocated_micros, credits)) return RejectReason::overflow;
       result_.amount_micros = credits;
       return RejectReason::none;
     }
     case fb::Body::Purchase:
-      return apply_payment(org, e_.body_as_Purchase()->credits_micros(), nullptr);
-    case fb::Body::AutoRefill:
-      return apply_payment(org, e_.body_as_AutoRefill()->credits_micros(), e_.body_as_AutoRefill()->signal_id());
+      return apply_payment(org, Micros{e_.body_as_Purchase()->credits_micros()}, nullptr);
+    case fb::Body::AutoRefill: {
+      const auto* b = e_.body_as_AutoRefill();
+      return apply_payment(org, Micros{b->credits_micros()}, b->signal_id());
+    }
     case fb::Body::PaymentFailed: {
       const auto* b = e_.body_as_PaymentFailed();
       if (org.refill_pending && org.pending_signal_id == view(b->signal_id())) {
@@ -520,8 +418,8 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       if (!b->enabled()) disable_auto_refill(org, "disabled");
       AutoRefillPolicy& policy = org.auto_refill;
       policy.enabled = b->enabled();
-      policy.threshold_micros = b->threshold_micros();
-      policy.refill_credits_micros = b->refill_credits_micros();
+      policy.threshold_micros = Micros{b->threshold_micros()};
+      policy.refill_credits_micros = Micros{b->refill_credits_micros()};
       policy.max_per_day = b->max_per_day();
       policy.max_per_month = b->max_per_month();
       policy.payment_customer.assign(view(b->payment_customer()));
@@ -531,24 +429,26 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       disable_auto_refill(org, "disabled");
       return RejectReason::none;
     case fb::Body::LowBalanceThresholdSet:
-      org.low_balance_threshold_micros = e_.body_as_LowBalanceThresholdSet()->threshold_micros();
+      org.low_balance_threshold_micros = Micros{e_.body_as_LowBalanceThresholdSet()->threshold_micros()};
       return RejectReason::none;
     case fb::Body::MemberLimitSet: {
       const auto* b = e_.body_as_MemberLimitSet();
-      MemberState* member = ledger_.find_member(org_id_, view(b->member_id()));
-      if (!member) member = &ledger_.create_member(org_id_, view(b->member_id()));
+      const MemberIdView member_id = MemberIdView::trusted(view(b->member_id()));  // checked: valid
+      MemberState* member = ledger_.find_member(org_id_, member_id);
+      if (!member) member = &ledger_.create_member(org_id_, member_id);
       member->has_limit = true;
-      member->monthly_limit_micros = b->monthly_limit_micros();
-      member_touched_ = view(b->member_id());
+      member->monthly_limit_micros = Micros{b->monthly_limit_micros()};
+      member_touched_ = member_id;
       member_touched_state_ = member;
       return RejectReason::none;
     }
     case fb::Body::MemberLimitCleared: {
       const auto* b = e_.body_as_MemberLimitCleared();
-      if (MemberState* member = ledger_.find_member(org_id_, view(b->member_id()))) {
+      const MemberIdView member_id = MemberIdView::trusted(view(b->member_id()));  // checked: valid
+      if (MemberState* member = ledger_.find_member(org_id_, member_id)) {
         member->has_limit = false;
-        member->monthly_limit_micros = 0;
-        member_touched_ = view(b->member_id());
+        member->monthly_limit_micros = Micros{};
+        member_touched_ = member_id;
         member_touched_state_ = member;
       }
       return RejectReason::none;
@@ -577,15 +477,16 @@ RejectReason Folder::run() {
   // Work on a copy so a business rejection leaves the org untouched (and uncreated).
   OrgState org = existing ? *existing : OrgState{};
   if (!existing) {
-    org.home_partition = position_.partition.value;
+    org.home_partition = position_.partition;
   }
   const std::size_t signals_before = result_.signals.size();
   const RejectReason reason = check_and_apply_body(org);
   if (reason != RejectReason::none) {
-    result_.amount_micros = 0;
+    result_.amount_micros = Micros{};
     result_.signals.resize(signals_before);
     return reason;
   }
+  TALLY_ASSERT(balance_identity_holds(org), "balance = allocated + purchased - used - refunded + adjusted (SPEC 4)");
   if (!existing) {
     // A new org starts exhausted (balance 0) without a signal if it is a wallet org, and with no
     // level at all otherwise; its first credit then emits balance_restored.
@@ -623,11 +524,11 @@ void FoldResult::clear() {
   org_id = {};
   payload_digest = {};
   record_digest = {};
-  amount_micros = 0;
-  balance_after_micros = 0;
-  debited_micros = 0;
-  tracked_cost_micros = 0;
-  provider_cost_micros = 0;
+  amount_micros = Micros{};
+  balance_after_micros = Micros{};
+  debited_micros = Micros{};
+  tracked_cost_micros = Micros{};
+  provider_cost_micros = Micros{};
   rate_card_version = 0;
   signals.clear();
 }
@@ -686,22 +587,22 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
     if (status.code() == Status::Code::invalid_argument) {
       result.envelope = envelope;
       if (envelope->org_id() && is_valid_id(envelope->org_id()->string_view())) {
-        result.org_id = envelope->org_id()->string_view();
+        result.org_id = OrgIdView::trusted(envelope->org_id()->string_view());
       }
     }
     update_chain(partition, result);
     return;
   }
   result.envelope = envelope;
-  result.org_id = view(envelope->org_id());
+  result.org_id = OrgIdView::trusted(view(envelope->org_id()));  // validated: empty or an id
   const std::string_view key = view(envelope->idempotency_key());
   OrgState* org = result.org_id.empty() ? nullptr : ledger.find_org(result.org_id);
   if (org) result.balance_after_micros = org->balance_micros;
-  if (org && org->home_partition != position.partition.value) {
+  if (org && org->home_partition != position.partition) {
     result.outcome = Outcome::rejected;
     result.reason = RejectReason::wrong_partition;
-    result.detail = "org " + std::string(result.org_id) + " lives in partition " +
-                    std::to_string(org->home_partition) + ", not " + std::to_string(position.partition.value);
+    result.detail = "org " + std::string(result.org_id.str()) + " lives in partition " +
+                    std::to_string(org->home_partition.value) + ", not " + std::to_string(position.partition.value);
     update_chain(partition, result);
     return;
   }
@@ -713,7 +614,7 @@ void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldRe
   }
   // An org's keys are scoped by its id (a view into the record, valid for this call).
   if (result.org_id.empty()) result.scope_buffer = global_key_scope(position.partition);
-  const std::string_view scope = result.org_id.empty() ? std::string_view(result.scope_buffer) : result.org_id;
+  const std::string_view scope = result.org_id.empty() ? std::string_view(result.scope_buffer) : result.org_id.str();
   if (const KeyRecord* seen = ledger.find_key(scope, key)) {
     result.outcome = seen->payload_digest == result.payload_digest ? Outcome::duplicate : Outcome::conflict;
     if (result.outcome == Outcome::conflict) {

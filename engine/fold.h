@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "engine/digest.h"
+#include "engine/ids.h"
 #include "engine/ledger.h"
+#include "engine/money.h"
 #include "engine/signals.h"
 #include "engine/state.h"
 #include "engine/types.h"
@@ -30,14 +32,14 @@ struct FoldResult {
   RejectReason reason = RejectReason::none;
   std::string detail;                     // rejected: the field and why, human readable
   const fb::Envelope* envelope = nullptr; // null when the record did not decode
-  std::string_view org_id;                // empty for global events and undecodable records
+  OrgIdView org_id;                       // empty for global events and undecodable records
   Digest128 payload_digest;               // normalised fields (idempotency)
   Digest128 record_digest;                // raw bytes + position (hash chain)
-  int64_t amount_micros = 0;              // signed change of the org balance
-  int64_t balance_after_micros = 0;
-  int64_t debited_micros = 0;             // usage: what the wallet paid
-  int64_t tracked_cost_micros = 0;        // usage: priced cost, debited or not
-  int64_t provider_cost_micros = 0;       // usage: provider cost
+  Micros amount_micros;                   // signed change of the org balance
+  Micros balance_after_micros;
+  Micros debited_micros;                  // usage: what the wallet paid
+  Micros tracked_cost_micros;             // usage: priced cost, debited or not
+  Micros provider_cost_micros;            // usage: provider cost
   int64_t rate_card_version = 0;          // usage: card it was priced with
   std::vector<Signal> signals;            // in emission order
   std::vector<uint64_t> aligned_record;   // copy of a record that was not 8-byte aligned

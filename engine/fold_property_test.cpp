@@ -43,6 +43,10 @@
 namespace tally {
 namespace {
 
+// Ids of the test's own workload: valid by construction.
+OrgIdView org_view(const std::string& id) { return OrgIdView::make(id).value(); }
+MemberIdView member_view(const std::string& id) { return MemberIdView::make(id).value(); }
+
 constexpr uint64_t default_seed = 20260115;
 constexpr int events_total = 100'000;
 constexpr int32_t partition_count = 4;
@@ -251,8 +255,8 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
   } else if (roll < 725) {  // auto-refill policy
     AutoRefillPolicy policy;
     policy.enabled = chance(0.85);
-    policy.threshold_micros = policy.enabled ? uniform(5 * cr, 40 * cr) : 0;
-    policy.refill_credits_micros = policy.enabled ? uniform(1 * cr, 60 * cr) : 0;
+    policy.threshold_micros = Micros{policy.enabled ? uniform(5 * cr, 40 * cr) : 0};
+    policy.refill_credits_micros = Micros{policy.enabled ? uniform(1 * cr, 60 * cr) : 0};
     policy.max_per_day = static_cast<int32_t>(uniform(0, 3));
     policy.max_per_month = static_cast<int32_t>(uniform(0, 12));
     policy.payment_customer = "cus_" + org;
@@ -369,7 +373,7 @@ Planned Run::plan_next() {
   if (roll < 105) return plan_garbage();
   if (roll < 120) {  // an existing org's event in the wrong partition
     const std::string& org = pick(org_ids);
-    if (ledger_.find_org(org)) {
+    if (ledger_.find_org(org_view(org))) {
       Planned p = plan_org_event(org, event_time());
       p.partition = (home_[org] + static_cast<int32_t>(uniform(1, partition_count - 1))) % partition_count;
       p.expect = Expect::wrong_partition;
@@ -420,33 +424,34 @@ std::string Run::snapshot(const std::string& org, int32_t partition) {
   // whatever its outcome (the last 24 bytes of the encoding: chain low, chain high, records).
   std::string out;
   if (!org.empty()) {
-    const OrgState* o = ledger_.find_org(org);
+    const OrgState* o = ledger_.find_org(org_view(org));
     out += o ? encode(*o) : std::string("absent");
     for (const std::string& member : member_ids) {
-      const MemberState* m = ledger_.find_member(org, member);
+      const MemberState* m = ledger_.find_member(org_view(org), member_view(member));
       out += m ? encode(*m) : std::string("absent");
     }
-    out += ledger_.find_member(org, "conflict-member") ? "conflict-member!" : "";
+    out += ledger_.find_member(org_view(org), member_view("conflict-member")) ? "conflict-member!" : "";
   }
   const std::string partition_bytes = encode(ledger_.partition(PartitionId{partition}));
   return out + "|" + partition_bytes.substr(0, partition_bytes.size() - 24);
 }
 
 void Run::check_org(const std::string& org, const char* when) {
-  const OrgState* o = ledger_.find_org(org);
+  const OrgState* o = ledger_.find_org(org_view(org));
   PROPERTY(o != nullptr, when << " org " << org);
   const OrgTotals& t = o->totals;
-  const __int128 identity = static_cast<__int128>(t.allocated_micros) + t.purchased_micros - t.used_micros -
-                            t.refunded_micros + t.adjusted_micros;
-  PROPERTY(identity == o->balance_micros, when << " org " << org << " balance " << o->balance_micros);
-  PROPERTY(applied_sum_[org] == o->balance_micros, when << " org " << org << " balance " << o->balance_micros);
-  PROPERTY(o->home_partition == home_[org], when << " org " << org);
+  const __int128 identity = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
+                            t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value();
+  const int64_t balance = o->balance_micros.value();
+  PROPERTY(identity == balance, when << " org " << org << " balance " << balance);
+  PROPERTY(applied_sum_[org] == balance, when << " org " << org << " balance " << balance);
+  PROPERTY(o->home_partition.value == home_[org], when << " org " << org);
   const bool wallet = o->plan == Plan::pro && o->mode == BillingMode::credits;
-  PROPERTY(o->is_exhausted == (wallet && o->balance_micros <= 0), when << " org " << org);
-  const int64_t warning = o->low_balance_threshold_micros > 0 ? o->low_balance_threshold_micros
-                          : o->auto_refill.enabled          ? o->auto_refill.threshold_micros
-                                                            : 0;
-  PROPERTY(o->is_low == (wallet && warning > 0 && o->balance_micros < warning), when << " org " << org);
+  PROPERTY(o->is_exhausted == (wallet && balance <= 0), when << " org " << org);
+  const int64_t warning = o->low_balance_threshold_micros.value() > 0 ? o->low_balance_threshold_micros.value()
+                          : o->auto_refill.enabled                  ? o->auto_refill.threshold_micros.value()
+                                                                    : 0;
+  PROPERTY(o->is_low == (wallet && warning > 0 && balance < warning), when << " org " << org);
   const auto pending = outstanding_.find(org);
   PROPERTY(o->refill_pending == (pending != outstanding_.end()), when << " org " << org);
   if (pending != outstanding_.end()) PROPERTY(o->pending_signal_id == pending->second, when << " org " << org);
@@ -455,12 +460,12 @@ void Run::check_org(const std::string& org, const char* when) {
 }
 
 void Run::check_member_levels(const std::string& org) {
-  const OrgState* o = ledger_.find_org(org);
+  const OrgState* o = ledger_.find_org(org_view(org));
   if (!o) return;
   const PartitionState& partition = ledger_.partition(PartitionId{o->home_partition});
   const int64_t month = utc_month(partition.clock_ms);
   for (const std::string& member : member_ids) {
-    const MemberState* found = ledger_.find_member(org, member);
+    const MemberState* found = ledger_.find_member(org_view(org), member_view(member));
     if (!found) continue;
     const MemberState& m = *found;
     PROPERTY(m.month <= month, org << ":" << member);
@@ -474,7 +479,7 @@ void Run::check_member_levels(const std::string& org) {
 void Run::fold(const Planned& plan) {
   const std::string before = snapshot(plan.org, plan.partition);
   const std::size_t keys_before = ledger_.key_count();
-  const OrgState* pre = plan.org.empty() ? nullptr : ledger_.find_org(plan.org);
+  const OrgState* pre = plan.org.empty() ? nullptr : ledger_.find_org(org_view(plan.org));
   const bool pre_low = pre && pre->is_low;
 
   const LogPosition position{PartitionId{plan.partition}, Offset{next_offset_[plan.partition]++}};
@@ -483,7 +488,7 @@ void Run::fold(const Planned& plan) {
   const FoldResult& r = result_;
 
   std::string trace = std::string(outcome_name(r.outcome)) + "|" + reject_reason_name(r.reason) + "|" +
-                      std::to_string(r.amount_micros);
+                      std::to_string(r.amount_micros.value());
   for (const Signal& s : r.signals) trace += "|" + s.id();
   trace_.push_back(trace);
   ++outcome_counts[r.outcome == Outcome::rejected ? std::string("rejected:") + reject_reason_name(r.reason)
@@ -509,16 +514,16 @@ void Run::fold(const Planned& plan) {
   }
   if (r.outcome != Outcome::rejected || is_business_reason(r.reason)) {
     // Decoded, valid and judged in place: the org (if any) lives here.
-    PROPERTY(r.org_id == plan.org, trace);
+    PROPERTY(r.org_id.str() == plan.org, trace);
     if (!plan.org.empty()) {
-      const OrgState* o = ledger_.find_org(plan.org);
-      if (o) PROPERTY(o->home_partition == plan.partition, trace);
+      const OrgState* o = ledger_.find_org(org_view(plan.org));
+      if (o) PROPERTY(o->home_partition.value == plan.partition, trace);
     }
   }
 
   if (r.outcome != Outcome::applied) {
     PROPERTY(r.signals.empty(), trace);
-    PROPERTY(r.amount_micros == 0, trace);
+    PROPERTY(r.amount_micros == Micros{}, trace);
     PROPERTY(snapshot(plan.org, plan.partition) == before, trace << " " << r.detail);
     const std::size_t added = r.outcome == Outcome::rejected && is_business_reason(r.reason) ? 1 : 0;
     PROPERTY(ledger_.key_count() == keys_before + added, trace);
@@ -540,7 +545,7 @@ void Run::fold(const Planned& plan) {
   // Applied.
   PROPERTY(ledger_.key_count() == keys_before + 1, trace);
   if (!plan.org.empty()) {
-    applied_sum_[plan.org] += r.amount_micros;
+    applied_sum_[plan.org] += r.amount_micros.value();
     if (plan.rebuild) recorded_.push_back(Recorded{plan.partition, plan.org, plan.key, plan.bytes, plan.rebuild});
     const fb::Envelope& e = *r.envelope;
     std::string_view concluded;
@@ -551,7 +556,7 @@ void Run::fold(const Planned& plan) {
     if (e.body_type() == fb::Body::PaymentFailed) concluded = e.body_as_PaymentFailed()->signal_id()->string_view();
     auto pending = outstanding_.find(plan.org);
     if (!concluded.empty() && pending != outstanding_.end() && pending->second == concluded) outstanding_.erase(pending);
-    PROPERTY(r.balance_after_micros == ledger_.find_org(plan.org)->balance_micros, trace);
+    PROPERTY(r.balance_after_micros == ledger_.find_org(org_view(plan.org))->balance_micros, trace);
   }
 
   // SPEC §5 order within one event, per org: (month-change restores) balance_low, recharge/cap,
@@ -564,11 +569,11 @@ void Run::fold(const Planned& plan) {
       case SignalKind::recharge_requested: case SignalKind::auto_refill_cap_reached: rank = 2; break;
       case SignalKind::balance_exhausted: case SignalKind::balance_restored: rank = 3; break;
       case SignalKind::member_limit_exceeded: rank = 4; break;
-      case SignalKind::member_limit_restored: rank = rank_so_far[s.org_id] == 0 ? 0 : 4; break;
+      case SignalKind::member_limit_restored: rank = rank_so_far[s.org_id.str()] == 0 ? 0 : 4; break;
       case SignalKind::auto_refill_disabled: rank = 5; break;
     }
-    PROPERTY(rank >= rank_so_far[s.org_id], "signal out of order: " << trace);
-    rank_so_far[s.org_id] = rank;
+    PROPERTY(rank >= rank_so_far[s.org_id.str()], "signal out of order: " << trace);
+    rank_so_far[s.org_id.str()] = rank;
   }
 
   std::set<std::string> touched;
@@ -578,37 +583,37 @@ void Run::fold(const Planned& plan) {
     ++signal_counts[signal_kind_name(s.kind)];
     PROPERTY(signal_ids_.insert(s.id()).second, "duplicate signal id " << s.id());
     PROPERTY(s.position == position, s.id());
-    PROPERTY(home_[s.org_id] == plan.partition, s.id());
+    PROPERTY(home_[s.org_id.str()] == plan.partition, s.id());
     const bool member_signal = s.kind == SignalKind::member_limit_exceeded || s.kind == SignalKind::member_limit_restored;
     PROPERTY(member_signal == !s.member_id.empty(), s.id());
-    touched.insert(s.org_id);
+    touched.insert(s.org_id.str());
     switch (s.kind) {
       case SignalKind::recharge_requested: {
-        PROPERTY(outstanding_.count(s.org_id) == 0,
-                 "second refill requested while " << outstanding_[s.org_id] << " is pending: " << s.id());
-        outstanding_[s.org_id] = s.id();
-        const OrgState* o = ledger_.find_org(s.org_id);
+        PROPERTY(outstanding_.count(s.org_id.str()) == 0,
+                 "second refill requested while " << outstanding_[s.org_id.str()] << " is pending: " << s.id());
+        outstanding_[s.org_id.str()] = s.id();
+        const OrgState* o = ledger_.find_org(org_view(s.org_id.str()));
         PROPERTY(o->auto_refill.enabled && o->plan == Plan::pro && o->mode == BillingMode::credits, s.id());
         PROPERTY(o->balance_micros < o->auto_refill.threshold_micros, s.id());
-        answers_.push_back(PendingAnswer{s.org_id, s.id(), s.refill_credits_micros});
+        answers_.push_back(PendingAnswer{s.org_id.str(), s.id(), s.refill_credits_micros.value()});
         break;
       }
       case SignalKind::auto_refill_cap_reached: {
         const int64_t period = s.cap_period == "day" ? utc_day(clock) : utc_month(clock);
-        PROPERTY(cap_periods_.emplace(s.org_id, std::string(s.cap_period), period).second,
+        PROPERTY(cap_periods_.emplace(s.org_id.str(), std::string(s.cap_period), period).second,
                  "cap signalled twice in one period: " << s.id());
         break;
       }
       case SignalKind::balance_exhausted:
       case SignalKind::balance_restored: {
         const bool exhausted = s.kind == SignalKind::balance_exhausted;
-        auto level = exhausted_level_.find(s.org_id);
+        auto level = exhausted_level_.find(s.org_id.str());
         PROPERTY(level == exhausted_level_.end() || level->second != exhausted, "level signal repeated: " << s.id());
-        exhausted_level_[s.org_id] = exhausted;
+        exhausted_level_[s.org_id.str()] = exhausted;
         break;
       }
       case SignalKind::balance_low:
-        PROPERTY(s.org_id == plan.org && !pre_low, "balance_low without a change: " << s.id());
+        PROPERTY(s.org_id.str() == plan.org && !pre_low, "balance_low without a change: " << s.id());
         break;
       default: break;
     }
@@ -649,7 +654,7 @@ void Run::check_replay() {
   for (std::size_t i = 0; i < log_.size(); ++i) {
     apply(again, log_[i].first, log_[i].second, r);
     std::string trace = std::string(outcome_name(r.outcome)) + "|" + reject_reason_name(r.reason) + "|" +
-                        std::to_string(r.amount_micros);
+                        std::to_string(r.amount_micros.value());
     for (const Signal& s : r.signals) trace += "|" + s.id();
     event_index_ = static_cast<int>(i);
     PROPERTY(trace == trace_[i], "replay differs at record " << i << ": " << trace << " vs " << trace_[i]);

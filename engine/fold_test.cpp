@@ -58,7 +58,7 @@ RateCardFields standard_card(int64_t version = 1, int32_t markup_bp = 15000, int
 }
 
 AutoRefillPolicy policy(int64_t threshold, int64_t refill, int32_t per_day = 0, int32_t per_month = 0) {
-  return AutoRefillPolicy{true, threshold, refill, per_day, per_month, "cus_1"};
+  return AutoRefillPolicy{true, Micros{threshold}, Micros{refill}, per_day, per_month, "cus_1"};
 }
 
 // ---- A ledger plus a log: folds records at increasing offsets per partition.
@@ -119,11 +119,11 @@ struct Fx {
   const FoldResult& card(const RateCardFields& c) { return fold(make_rate_card(EventHeader{key(), {}, now}, c)); }
 
   OrgState& org(std::string_view id) {
-    OrgState* o = ledger.find_org(id);
+    OrgState* o = ledger.find_org(OrgIdView::make(id).value());
     BOOST_REQUIRE(o != nullptr);
     return *o;
   }
-  int64_t balance(std::string_view id) { return org(id).balance_micros; }
+  int64_t balance(std::string_view id) { return org(id).balance_micros.value(); }
 
   // "kind,kind,…" of the last result.
   std::string kinds() const {
@@ -232,15 +232,15 @@ BOOST_AUTO_TEST_CASE(usage_pricing_table) {
       CHECK_APPLIED(fx.purchase("acme", 100 * cr));
       const FoldResult& r = fx.fold(make_usage(EventHeader{"u1", "acme", jan15}, c.usage));
       CHECK_APPLIED(r);
-      BOOST_TEST(r.provider_cost_micros == c.provider);
-      BOOST_TEST(r.tracked_cost_micros == c.billable);
-      BOOST_TEST(r.debited_micros == c.billable);
-      BOOST_TEST(r.amount_micros == -c.billable);
+      BOOST_TEST(r.provider_cost_micros == Micros{c.provider});
+      BOOST_TEST(r.tracked_cost_micros == Micros{c.billable});
+      BOOST_TEST(r.debited_micros == Micros{c.billable});
+      BOOST_TEST(r.amount_micros == Micros{-c.billable});
       BOOST_TEST(r.rate_card_version == 1);
-      BOOST_TEST(r.balance_after_micros == 100 * cr - c.billable);
+      BOOST_TEST(r.balance_after_micros == Micros{100 * cr - c.billable});
       BOOST_TEST(fx.balance("acme") == 100 * cr - c.billable);
-      BOOST_TEST(fx.org("acme").totals.used_micros == c.billable);
-      BOOST_TEST(fx.org("acme").totals.tracked_cost_micros == c.billable);
+      BOOST_TEST(fx.org("acme").totals.used_micros == Micros{c.billable});
+      BOOST_TEST(fx.org("acme").totals.tracked_cost_micros == Micros{c.billable});
     }
   }
 }
@@ -250,8 +250,8 @@ BOOST_AUTO_TEST_CASE(reported_cost_before_any_rate_card_bills_at_one_times) {
   fx.purchase("acme", 10 * cr);
   const FoldResult& r = fx.fold(make_usage(EventHeader{"u1", "acme", jan15}, reported(tokens(1234, 0, 0, 0), 1001)));
   CHECK_APPLIED(r);
-  BOOST_TEST(r.debited_micros == 1001);
-  BOOST_TEST(r.provider_cost_micros == 1001);
+  BOOST_TEST(r.debited_micros == Micros{1001});
+  BOOST_TEST(r.provider_cost_micros == Micros{1001});
   BOOST_TEST(r.rate_card_version == 0);
   BOOST_TEST(fx.balance("acme") == 10 * cr - 1001);
 }
@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(usage_is_priced_with_the_highest_card_and_records_its_versi
   // 1234 input tokens: 92.55 × 2 = 185.1 → 186.
   const FoldResult& r = fx.fold(make_usage(EventHeader{"u1", "acme", jan15}, tokens(1234, 0, 0, 0)));
   CHECK_APPLIED(r);
-  BOOST_TEST(r.debited_micros == 186);
+  BOOST_TEST(r.debited_micros == Micros{186});
   BOOST_TEST(r.rate_card_version == 2);
 }
 
@@ -311,13 +311,13 @@ BOOST_AUTO_TEST_CASE(billing_paths_table) {
       u.billing_path = c.path;
       const FoldResult& r = fx.fold(make_usage(EventHeader{"u1", "acme", jan15}, u));
       CHECK_APPLIED(r);
-      BOOST_TEST(r.debited_micros == c.debited);
-      BOOST_TEST(r.amount_micros == -c.debited);
-      BOOST_TEST(r.tracked_cost_micros == c.tracked);
-      BOOST_TEST(r.provider_cost_micros == 93);
+      BOOST_TEST(r.debited_micros == Micros{c.debited});
+      BOOST_TEST(r.amount_micros == Micros{-c.debited});
+      BOOST_TEST(r.tracked_cost_micros == Micros{c.tracked});
+      BOOST_TEST(r.provider_cost_micros == Micros{93});
       BOOST_TEST(fx.balance("acme") == 5 * cr - c.debited);
-      BOOST_TEST(fx.org("acme").totals.used_micros == c.debited);
-      BOOST_TEST(fx.org("acme").totals.tracked_cost_micros == c.tracked);
+      BOOST_TEST(fx.org("acme").totals.used_micros == Micros{c.debited});
+      BOOST_TEST(fx.org("acme").totals.tracked_cost_micros == Micros{c.tracked});
     }
   }
 }
@@ -328,8 +328,8 @@ BOOST_AUTO_TEST_CASE(byok_fee_defaults_to_zero) {
   fx.open("acme", Plan::pro, BillingMode::byok);
   const FoldResult& r = fx.fold(make_usage(EventHeader{"u1", "acme", jan15}, tokens(0, 1000, 0, 0)));
   CHECK_APPLIED(r);
-  BOOST_TEST(r.debited_micros == 0);
-  BOOST_TEST(r.tracked_cost_micros == 300);  // provider cost, not marked up
+  BOOST_TEST(r.debited_micros == Micros{0});
+  BOOST_TEST(r.tracked_cost_micros == Micros{300});  // provider cost, not marked up
   BOOST_TEST(fx.balance("acme") == 0);
   BOOST_TEST(fx.r.signals.empty());
 }
@@ -347,7 +347,7 @@ BOOST_AUTO_TEST_CASE(duplicate_is_same_key_and_payload_whatever_the_time_source_
 
   BOOST_TEST(outcome_name(fx.fold(first).outcome) == std::string("duplicate"));  // identical bytes
   BOOST_TEST(fx.r.signals.empty());
-  BOOST_TEST(fx.r.amount_micros == 0);
+  BOOST_TEST(fx.r.amount_micros == Micros{0});
   const std::string retried = make_purchase(EventHeader{"pay-1", "acme", jan15 + day_ms, "stripe-webhook", "corr-2"},
                                             PaymentFields{10 * cr, 1000, "usd", 30, 1, "ch_1"});
   BOOST_TEST(outcome_name(fx.fold(retried).outcome) == std::string("duplicate"));
@@ -473,7 +473,7 @@ BOOST_AUTO_TEST_CASE(validation_rejections_table) {
       const FoldResult& r = fx.fold(c.record);
       CHECK_REJECTED(r, c.reason);
       BOOST_TEST(r.signals.empty());
-      BOOST_TEST(r.amount_micros == 0);
+      BOOST_TEST(r.amount_micros == Micros{0});
       BOOST_TEST(!r.detail.empty());
       if (*c.field != '\0') BOOST_TEST(r.detail.rfind(c.field, 0) == 0u, r.detail);
       BOOST_TEST(fx.ledger.key_count() == 0u);
@@ -490,13 +490,13 @@ BOOST_AUTO_TEST_CASE(validation_rejections_table) {
 BOOST_AUTO_TEST_CASE(wrong_partition_is_a_validation_rejection) {
   Fx fx;
   CHECK_APPLIED(fx.fold(purchase_event("p1", "acme", 10 * cr), 0));
-  BOOST_TEST(fx.org("acme").home_partition == 0);
+  BOOST_TEST((fx.org("acme").home_partition == PartitionId{0}));
   const std::string p2 = purchase_event("p2", "acme", 5 * cr);
   const std::size_t keys = fx.ledger.key_count();
   const FoldResult& r = fx.fold(p2, 1);
   CHECK_REJECTED(r, "wrong_partition");
   BOOST_TEST(r.detail.find("partition 0") != std::string::npos, r.detail);
-  BOOST_TEST(r.org_id == "acme");
+  BOOST_TEST(r.org_id.str() == "acme");
   BOOST_TEST(fx.ledger.key_count() == keys);
   BOOST_TEST(fx.balance("acme") == 10 * cr);
   BOOST_TEST(fx.ledger.partition(PartitionId{1}).clock_ms == -1);
@@ -506,7 +506,7 @@ BOOST_AUTO_TEST_CASE(wrong_partition_is_a_validation_rejection) {
   BOOST_TEST(fx.balance("acme") == 15 * cr);
   // An org is at home where its first applied event lands.
   CHECK_APPLIED(fx.fold(purchase_event("p1", "beta", cr), 1));
-  BOOST_TEST(fx.org("beta").home_partition == 1);
+  BOOST_TEST((fx.org("beta").home_partition == PartitionId{1}));
 }
 
 // ============================================================================================
@@ -539,13 +539,13 @@ BOOST_AUTO_TEST_CASE(refund_is_bounded_by_the_unrefunded_purchase_even_with_forc
   CHECK_REJECTED(refund(10 * cr + 1, false), "refund_exceeds_purchase");
   CHECK_REJECTED(refund(10 * cr + 1, true), "refund_exceeds_purchase");
   CHECK_APPLIED(refund(6 * cr, false));
-  BOOST_TEST(fx.r.amount_micros == -6 * cr);
+  BOOST_TEST(fx.r.amount_micros == Micros{-6 * cr});
   CHECK_REJECTED(refund(5 * cr, false), "refund_exceeds_purchase");  // 4 left
   CHECK_APPLIED(refund(4 * cr, false));
   CHECK_REJECTED(refund(1, true), "refund_exceeds_purchase");
   BOOST_TEST(fx.balance("acme") == 50 * cr);
-  BOOST_TEST(fx.org("acme").totals.refunded_micros == 10 * cr);
-  BOOST_TEST(fx.org("acme").totals.purchased_micros == 60 * cr);
+  BOOST_TEST(fx.org("acme").totals.refunded_micros == Micros{10 * cr});
+  BOOST_TEST(fx.org("acme").totals.purchased_micros == Micros{60 * cr});
 }
 
 BOOST_AUTO_TEST_CASE(auto_refills_are_refundable) {
@@ -578,9 +578,9 @@ BOOST_AUTO_TEST_CASE(insufficient_balance_unless_forced) {
   BOOST_TEST(fx.balance("acme") == 0);
   CHECK_REJECTED(adjust(-1, false), "insufficient_balance");
   const OrgTotals& t = fx.org("acme").totals;
-  BOOST_TEST(t.refunded_micros == 5 * cr);
-  BOOST_TEST(t.adjusted_micros == 3 * cr);  // -1 + 10 - 6
-  BOOST_TEST(t.used_micros == 8 * cr);
+  BOOST_TEST(t.refunded_micros == Micros{5 * cr});
+  BOOST_TEST(t.adjusted_micros == Micros{3 * cr});  // -1 + 10 - 6
+  BOOST_TEST(t.used_micros == Micros{8 * cr});
 }
 
 BOOST_AUTO_TEST_CASE(overflow_is_rejected_never_wrapped) {
@@ -615,7 +615,7 @@ BOOST_AUTO_TEST_CASE(overflow_is_rejected_never_wrapped) {
   huge.model = "m1";
   const FoldResult& exact = fx.fold(make_usage(EventHeader{"u-max", "beta", jan15}, huge));
   CHECK_APPLIED(exact);
-  BOOST_TEST(exact.debited_micros == 6'588'946'398'828'130'468);
+  BOOST_TEST(exact.debited_micros == Micros{6'588'946'398'828'130'468});
   BOOST_TEST(fx.balance("beta") == cr - 6'588'946'398'828'130'468);
 
   // A balance driven far below zero by usage cannot wrap either.
@@ -642,7 +642,7 @@ BOOST_AUTO_TEST_CASE(unpriced_usage) {
   CHECK_REJECTED(fx.fold(make_usage(EventHeader{"u2", "acme", jan15}, unknown_model)), "unpriced");
   CHECK_REJECTED(fx.fold(make_usage(EventHeader{"u3", "acme", jan15}, sandbox("huge", 10))), "unpriced");
   BOOST_TEST(fx.balance("acme") == cr);
-  BOOST_TEST(fx.org("acme").totals.tracked_cost_micros == 0);
+  BOOST_TEST(fx.org("acme").totals.tracked_cost_micros == Micros{0});
 }
 
 BOOST_AUTO_TEST_CASE(stale_rate_card) {
@@ -676,9 +676,9 @@ BOOST_AUTO_TEST_CASE(implicit_org_creation_with_defaults) {
   BOOST_TEST((o.plan == Plan::pro));
   BOOST_TEST((o.mode == BillingMode::credits));
   BOOST_TEST(!o.opened);
-  BOOST_TEST(o.home_partition == 2);
-  BOOST_TEST(o.balance_micros == 3 * cr);
-  BOOST_TEST(o.totals.purchased_micros == 3 * cr);
+  BOOST_TEST((o.home_partition == PartitionId{2}));
+  BOOST_TEST(o.balance_micros == Micros{3 * cr});
+  BOOST_TEST(o.totals.purchased_micros == Micros{3 * cr});
   BOOST_TEST(!o.auto_refill.enabled);
   BOOST_TEST(o.last_occurred_at_ms == jan15 + 5);
   // It started exhausted at 0; its first credit restores it.
@@ -703,7 +703,7 @@ BOOST_AUTO_TEST_CASE(new_orgs_open_without_signals) {
   BOOST_TEST(fx.r.signals.empty());
   CHECK_APPLIED(fx.fold(make_signup_allocation(EventHeader{"s1", "signup", jan15}, 25'000 * cr)));
   BOOST_TEST(fx.kinds() == "balance_restored");
-  BOOST_TEST(fx.org("signup").totals.allocated_micros == 25'000 * cr);
+  BOOST_TEST(fx.org("signup").totals.allocated_micros == Micros{25'000 * cr});
 }
 
 BOOST_AUTO_TEST_CASE(billing_mode_changed_re_evaluates_the_org) {
@@ -739,8 +739,8 @@ BOOST_AUTO_TEST_CASE(balance_low_from_the_low_balance_threshold_with_hysteresis)
   BOOST_TEST(fx.spend("acme", 80 * cr).signals.empty());  // 20 is not below 20
   fx.spend("acme", 1);
   BOOST_TEST(fx.ids() == fx.id("balance_low", "acme"));
-  BOOST_TEST(fx.r.signals[0].threshold_micros == 20 * cr);
-  BOOST_TEST(fx.r.signals[0].balance_micros == 20 * cr - 1);
+  BOOST_TEST(fx.r.signals[0].threshold_micros == Micros{20 * cr});
+  BOOST_TEST(fx.r.signals[0].balance_micros == Micros{20 * cr - 1});
   BOOST_TEST(fx.spend("acme", cr).signals.empty());  // still low: no repeat
   BOOST_TEST(fx.purchase("acme", 10 * cr).signals.empty());  // 28.999999: no longer low, silently
   BOOST_TEST(!fx.org("acme").is_low);
@@ -760,7 +760,7 @@ BOOST_AUTO_TEST_CASE(balance_low_falls_back_to_an_enabled_auto_refill_threshold)
   BOOST_TEST(fx.r.signals.empty());
   fx.spend("acme", 81 * cr);  // 19
   BOOST_TEST(fx.kinds() == "balance_low,recharge_requested");
-  BOOST_TEST(fx.signal(SignalKind::balance_low).threshold_micros == 20 * cr);
+  BOOST_TEST(fx.signal(SignalKind::balance_low).threshold_micros == Micros{20 * cr});
 
   // A LowBalanceThresholdSet takes precedence over the auto-refill threshold.
   Fx fy;
@@ -787,7 +787,7 @@ BOOST_AUTO_TEST_CASE(exhausted_and_restored) {
   fx.spend("acme", cr);  // exactly 0
   BOOST_TEST(fx.ids() == fx.id("balance_exhausted", "acme"));
   BOOST_TEST(fx.r.signals[0].pause_reason == "balance_exhausted");
-  BOOST_TEST(fx.r.signals[0].balance_micros == 0);
+  BOOST_TEST(fx.r.signals[0].balance_micros == Micros{0});
   CHECK_APPLIED(fx.spend("acme", cr / 2));  // usage is a fact: recorded past zero
   BOOST_TEST(fx.balance("acme") == -cr / 2);
   BOOST_TEST(fx.r.signals.empty());
@@ -818,14 +818,14 @@ BOOST_AUTO_TEST_CASE(no_wallet_signals_for_byok_deferred_or_enterprise_orgs) {
 BOOST_AUTO_TEST_CASE(recharge_is_requested_once_while_pending) {
   Fx fx;
   fx.purchase("acme", 100 * cr);
-  BOOST_TEST(fx.configure("acme", AutoRefillPolicy{true, 20 * cr, 100 * cr, 0, 0, "cus_42"}).signals.empty());
+  BOOST_TEST(fx.configure("acme", AutoRefillPolicy{true, Micros{20 * cr}, Micros{100 * cr}, 0, 0, "cus_42"}).signals.empty());
   fx.spend("acme", 81 * cr);  // 19
   BOOST_TEST(fx.ids() == fx.id("balance_low", "acme") + "," + fx.id("recharge_requested", "acme"));
   const Signal recharge = fx.signal(SignalKind::recharge_requested);
-  BOOST_TEST(recharge.refill_credits_micros == 100 * cr);
-  BOOST_TEST(recharge.threshold_micros == 20 * cr);
+  BOOST_TEST(recharge.refill_credits_micros == Micros{100 * cr});
+  BOOST_TEST(recharge.threshold_micros == Micros{20 * cr});
   BOOST_TEST(recharge.payment_customer == "cus_42");
-  BOOST_TEST(recharge.balance_micros == 19 * cr);
+  BOOST_TEST(recharge.balance_micros == Micros{19 * cr});
   BOOST_TEST(fx.org("acme").refill_pending);
   BOOST_TEST(fx.org("acme").pending_signal_id == recharge.id());
   BOOST_TEST(fx.spend("acme", cr).signals.empty());  // 18: pending
@@ -852,7 +852,7 @@ BOOST_AUTO_TEST_CASE(auto_refill_naming_no_pending_signal_still_adds_credits) {
   BOOST_TEST(fx.balance("acme") == 24 * cr);
   BOOST_TEST(fx.org("acme").refill_pending);
   BOOST_TEST(fx.org("acme").pending_signal_id == pending);
-  BOOST_TEST(fx.org("acme").totals.purchased_micros == 35 * cr);
+  BOOST_TEST(fx.org("acme").totals.purchased_micros == Micros{35 * cr});
 }
 
 BOOST_AUTO_TEST_CASE(still_below_threshold_after_a_refill_requests_again_at_once) {
@@ -912,7 +912,7 @@ BOOST_AUTO_TEST_CASE(payment_failed_disables_auto_refill_and_the_org_stays_pause
   Fx fy;
   fy.purchase("acme", 100 * cr);
   fy.configure("acme", policy(20 * cr, 100 * cr));
-  fy.configure("acme", AutoRefillPolicy{false, 0, 0, 0, 0, {}});
+  fy.configure("acme", AutoRefillPolicy{false, Micros{}, Micros{}, 0, 0, {}});
   BOOST_TEST(fy.kinds() == "auto_refill_disabled");
   BOOST_TEST(fy.r.signals[0].pause_reason == "disabled");
   BOOST_TEST(fy.disable("acme").signals.empty());
@@ -999,8 +999,8 @@ BOOST_AUTO_TEST_CASE(member_limits_with_hysteresis) {
   BOOST_TEST(fx.ids() == fx.id("member_limit_exceeded", "acme", "alice"));
   const Signal& exceeded = fx.r.signals[0];
   BOOST_TEST(exceeded.member_id == "alice");
-  BOOST_TEST(exceeded.monthly_limit_micros == cr);
-  BOOST_TEST(exceeded.member_used_micros == cr);
+  BOOST_TEST(exceeded.monthly_limit_micros == Micros{cr});
+  BOOST_TEST(exceeded.member_used_micros == Micros{cr});
   BOOST_TEST(exceeded.pause_reason == "member_limit_exceeded");
   BOOST_TEST(fx.spend("acme", 100'000, "alice").signals.empty());  // 1.1: still exceeded
   BOOST_TEST(fx.spend("acme", 5 * cr, "bob").signals.empty());      // no limit
@@ -1020,7 +1020,7 @@ BOOST_AUTO_TEST_CASE(member_limits_with_hysteresis) {
   fx.now = feb1;
   fx.tick();
   BOOST_TEST(fx.ids() == fx.id("member_limit_restored", "acme", "alice"));
-  BOOST_TEST(fx.r.signals[0].member_used_micros == 0);
+  BOOST_TEST(fx.r.signals[0].member_used_micros == Micros{0});
   BOOST_TEST(fx.ledger.partition(PartitionId{0}).exceeded_members.empty());
 
   // Late January usage is debited and counted in January; February's state does not change.
@@ -1033,7 +1033,7 @@ BOOST_AUTO_TEST_CASE(member_limits_with_hysteresis) {
   BOOST_TEST(fx.spend("acme", 500'000, "alice").signals.empty());  // February: 0.5
   fx.spend("acme", 600'000, "alice");                              // 1.1
   BOOST_TEST(fx.kinds() == "member_limit_exceeded");
-  BOOST_TEST(fx.r.signals[0].member_used_micros == 1'100'000);
+  BOOST_TEST(fx.r.signals[0].member_used_micros == Micros{1'100'000});
   fx.now = jan31;
   BOOST_TEST(fx.spend("acme", cr, "alice").signals.empty());  // late again: not February's
   fx.now = feb1 + 20;
@@ -1041,7 +1041,7 @@ BOOST_AUTO_TEST_CASE(member_limits_with_hysteresis) {
   BOOST_TEST(fx.kinds() == "member_limit_restored");  // 1.1 < 1.2: the late usage did not count
   const MemberState* alice = fx.ledger.find_member("acme", "alice");
   BOOST_REQUIRE(alice != nullptr);
-  BOOST_TEST(alice->used_micros == 1'100'000);
+  BOOST_TEST(alice->used_micros == Micros{1'100'000});
 }
 
 BOOST_AUTO_TEST_CASE(month_change_restores_members_of_other_orgs_on_any_event) {
@@ -1141,12 +1141,10 @@ BOOST_AUTO_TEST_CASE(late_events_do_not_move_the_clock_back) {
 class SpyLedger final : public Ledger {
  public:
   std::vector<std::string> hints, finds;
-  OrgState* find_org(std::string_view org) override { return inner.find_org(org); }
-  OrgState& create_org(std::string_view org) override { return inner.create_org(org); }
-  MemberState* find_member(std::string_view org, std::string_view member) override {
-    return inner.find_member(org, member);
-  }
-  MemberState& create_member(std::string_view org, std::string_view member) override {
+  OrgState* find_org(OrgIdView org) override { return inner.find_org(org); }
+  OrgState& create_org(OrgIdView org) override { return inner.create_org(org); }
+  MemberState* find_member(OrgIdView org, MemberIdView member) override { return inner.find_member(org, member); }
+  MemberState& create_member(OrgIdView org, MemberIdView member) override {
     return inner.create_member(org, member);
   }
   const KeyRecord* find_key(std::string_view scope, std::string_view key) override {
@@ -1156,10 +1154,8 @@ class SpyLedger final : public Ledger {
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override {
     inner.put_key(scope, key, record);
   }
-  PurchaseRecord* find_purchase(std::string_view org, std::string_view key) override {
-    return inner.find_purchase(org, key);
-  }
-  void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) override {
+  PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override { return inner.find_purchase(org, key); }
+  void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override {
     inner.put_purchase(org, key, record);
   }
   PartitionState& partition(PartitionId partition) override { return inner.partition(partition); }

@@ -3,11 +3,12 @@
 #include <sys/mman.h>
 
 #include <bit>
-#include <cassert>
 #include <cstdlib>
 #include <cstdint>
 #include <new>
 #include <utility>
+
+#include "engine/assert.h"
 
 namespace tally {
 namespace {
@@ -96,7 +97,7 @@ void KeyIndex::clear() {
 }
 
 void KeyIndex::grow(std::size_t capacity) {
-  assert(std::has_single_bit(capacity));
+  TALLY_ASSERT(std::has_single_bit(capacity), "the table has a power-of-two capacity");
   std::unique_ptr<Slot[], FreeTable> old = std::exchange(slots_, allocate_table(capacity));
   const std::size_t old_capacity = std::exchange(capacity_, capacity);
   mask_ = capacity - 1;

@@ -5,11 +5,13 @@
 //  - Pointers and references returned stay valid until the caller's batch ends (the projector
 //    writes back every entry it handed out at commit; memory maps never move their nodes).
 //  - find_* returns nullptr when absent; create_* REQUIRES absence.
+//  - Ids are views (engine/ids.h): valid, owned by the caller for the call only.
 //  - Not thread-safe: one fold thread per ledger.
 #pragma once
 
 #include <string_view>
 
+#include "engine/ids.h"
 #include "engine/state.h"
 #include "engine/types.h"
 
@@ -18,18 +20,18 @@ namespace tally {
 class Ledger {
  public:
   virtual ~Ledger() = default;
-  virtual OrgState* find_org(std::string_view org) = 0;
-  virtual OrgState& create_org(std::string_view org) = 0;
-  virtual MemberState* find_member(std::string_view org, std::string_view member) = 0;
-  virtual MemberState& create_member(std::string_view org, std::string_view member) = 0;
+  virtual OrgState* find_org(OrgIdView org) = 0;
+  virtual OrgState& create_org(OrgIdView org) = 0;
+  virtual MemberState* find_member(OrgIdView org, MemberIdView member) = 0;
+  virtual MemberState& create_member(OrgIdView org, MemberIdView member) = 0;
   // Keys are scoped: an org id, or "#<partition>" for global events of that partition.
   virtual const KeyRecord* find_key(std::string_view scope, std::string_view key) = 0;
   virtual void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) = 0;
   // A hint that find_key(scope, key) is coming soon (engine/fold.h: prefetch_key_of). No effect
   // on any result; the default does nothing.
   virtual void prefetch_key(std::string_view /*scope*/, std::string_view /*key*/) {}
-  virtual PurchaseRecord* find_purchase(std::string_view org, std::string_view key) = 0;
-  virtual void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) = 0;
+  virtual PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) = 0;
+  virtual void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) = 0;
   // The state of one partition; created empty on first use.
   virtual PartitionState& partition(PartitionId partition) = 0;
 };

@@ -1,8 +1,9 @@
 #include "memory_ledger.h"
 
-#include <cassert>
 #include <cstdint>
 #include <cstring>
+
+#include "engine/assert.h"
 
 namespace tally {
 
@@ -48,7 +49,7 @@ std::size_t MemoryLedger::PairHash::operator()(Pair pair) const {
 
 std::size_t MemoryLedger::PairHash::operator()(const std::string& joined) const {
   const std::size_t nul = joined.find('\0');
-  assert(nul != std::string::npos);
+  TALLY_ASSERT(nul != std::string::npos, "a pair key holds its two parts");
   const std::string_view view(joined);
   return (*this)(Pair{view.substr(0, nul), view.substr(nul + 1)});
 }
@@ -59,25 +60,25 @@ bool MemoryLedger::Equal::operator()(const std::string& joined, Pair pair) const
          std::string_view(joined).substr(pair.first.size() + 1) == pair.second;
 }
 
-OrgState* MemoryLedger::find_org(std::string_view org) {
-  auto it = orgs_.find(org);
+OrgState* MemoryLedger::find_org(OrgIdView org) {
+  auto it = orgs_.find(org.str());
   return it == orgs_.end() ? nullptr : &it->second;
 }
 
-OrgState& MemoryLedger::create_org(std::string_view org) {
-  auto [it, inserted] = orgs_.emplace(std::string(org), OrgState{});
-  assert(inserted);
+OrgState& MemoryLedger::create_org(OrgIdView org) {
+  auto [it, inserted] = orgs_.emplace(std::string(org.str()), OrgState{});
+  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
   return it->second;
 }
 
-MemberState* MemoryLedger::find_member(std::string_view org, std::string_view member) {
-  auto it = members_.find(Pair{org, member});
+MemberState* MemoryLedger::find_member(OrgIdView org, MemberIdView member) {
+  auto it = members_.find(Pair{org.str(), member.str()});
   return it == members_.end() ? nullptr : &it->second;
 }
 
-MemberState& MemoryLedger::create_member(std::string_view org, std::string_view member) {
+MemberState& MemoryLedger::create_member(OrgIdView org, MemberIdView member) {
   auto [it, inserted] = members_.emplace(member_key(org, member), MemberState{});
-  assert(inserted);
+  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
   return it->second;
 }
 
@@ -89,12 +90,12 @@ void MemoryLedger::put_key(std::string_view scope, std::string_view key, const K
   keys_.put(keys_.digest(scope, key), record);
 }
 
-PurchaseRecord* MemoryLedger::find_purchase(std::string_view org, std::string_view key) {
-  auto it = purchases_.find(Pair{org, key});
+PurchaseRecord* MemoryLedger::find_purchase(OrgIdView org, std::string_view key) {
+  auto it = purchases_.find(Pair{org.str(), key});
   return it == purchases_.end() ? nullptr : &it->second;
 }
 
-void MemoryLedger::put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) {
+void MemoryLedger::put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) {
   if (PurchaseRecord* existing = find_purchase(org, key)) {
     *existing = record;
   } else {

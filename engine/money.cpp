@@ -1,5 +1,7 @@
 #include "money.h"
 
+#include <ostream>
+
 #include "limits.h"
 
 namespace tally {
@@ -13,5 +15,7 @@ std::string format_credits(int64_t micros) {
   fraction.insert(0, 6 - fraction.size(), '0');
   return (negative ? "-" : "") + std::to_string(magnitude / per_credit) + "." + fraction;
 }
+
+std::ostream& operator<<(std::ostream& out, Micros amount) { return out << amount.value() << " µcr"; }
 
 }  // namespace tally

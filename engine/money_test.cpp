@@ -176,14 +176,14 @@ BOOST_AUTO_TEST_CASE(partition_for_key_is_positive_hash_modulo_count) {
 
 OrgState sample_org() {
   OrgState o;
-  o.home_partition = 7;
+  o.home_partition = PartitionId{7};
   o.plan = Plan::enterprise;
   o.mode = BillingMode::deferred;
   o.opened = true;
-  o.balance_micros = -123'456;
-  o.totals = OrgTotals{1, 2, 3, 4, 5, -6};
-  o.low_balance_threshold_micros = 20'000'000;
-  o.auto_refill = AutoRefillPolicy{true, 21'000'000, 100'000'000, 3, 30, "cus_123"};
+  o.balance_micros = Micros{-123'456};
+  o.totals = OrgTotals{Micros{1}, Micros{2}, Micros{3}, Micros{4}, Micros{5}, Micros{-6}};
+  o.low_balance_threshold_micros = Micros{20'000'000};
+  o.auto_refill = AutoRefillPolicy{true, Micros{21'000'000}, Micros{100'000'000}, 3, 30, "cus_123"};
   o.refill_pending = true;
   o.pending_signal_id = "7:42:recharge_requested:acme";
   o.refill_day = 20468;
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(org_state_with_bad_enum_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(member_state_round_trips) {
-  const MemberState member{true, 5'000'000, 672, 4'999'999, true};
+  const MemberState member{true, Micros{5'000'000}, 672, Micros{4'999'999}, true};
   MemberState back;
   BOOST_TEST(decode(encode(member), back));
   BOOST_TEST((back == member));
@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(key_record_round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(purchase_record_round_trips) {
-  const PurchaseRecord purchase{100'000'000, 25'000'000};
+  const PurchaseRecord purchase{Micros{100'000'000}, Micros{25'000'000}};
   PurchaseRecord back;
   BOOST_TEST(decode(encode(purchase), back));
   BOOST_TEST((back == purchase));
@@ -295,7 +295,7 @@ BOOST_AUTO_TEST_CASE(partition_state_round_trips) {
 BOOST_AUTO_TEST_CASE(encodings_are_deterministic_and_distinguish_values) {
   BOOST_TEST(encode(sample_org()) == encode(sample_org()));
   OrgState other = sample_org();
-  other.balance_micros += 1;
+  other.balance_micros = Micros{other.balance_micros.value() + 1};
   BOOST_TEST(encode(other) != encode(sample_org()));
   BOOST_TEST(encode(sample_partition()) == encode(sample_partition()));
 }

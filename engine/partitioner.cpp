@@ -1,6 +1,6 @@
 #include "partitioner.h"
 
-#include <cassert>
+#include "engine/assert.h"
 
 namespace tally {
 
@@ -36,8 +36,8 @@ uint32_t murmur2(std::string_view key) {
 }
 
 int32_t partition_for_key(std::string_view key, int32_t partition_count) {
-  assert(partition_count > 0);
-  assert(!key.empty());
+  TALLY_ASSERT(partition_count > 0, "a log has at least one partition");
+  TALLY_ASSERT(!key.empty(), "a partition key is not empty");
   return static_cast<int32_t>((murmur2(key) & 0x7fffffffu) % static_cast<uint32_t>(partition_count));
 }
 

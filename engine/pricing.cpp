@@ -83,4 +83,13 @@ PriceStatus price_usage(const fb::Usage& usage, const RateCard& card, UsagePrice
   return PriceStatus::ok;
 }
 
+PaidBy paid_by(const OrgState& org, fb::BillingPath requested) {
+  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) return PaidBy::invoiced;
+  switch (requested) {
+    case fb::BillingPath::credits: return PaidBy::credits;
+    case fb::BillingPath::byok: return PaidBy::byok;
+    default: return org.mode == BillingMode::byok ? PaidBy::byok : PaidBy::credits;
+  }
+}
+
 }  // namespace tally

@@ -13,7 +13,10 @@
 #include "engine/state.h"
 
 namespace tally {
-namespace fb { struct Usage; }
+namespace fb {
+struct Usage;
+enum class BillingPath : int8_t;
+}  // namespace fb
 
 enum class PriceStatus : uint8_t { ok, unpriced, overflow };
 
@@ -23,6 +26,12 @@ struct UsagePrice {
   int64_t byok_fee_micros = 0;
   int64_t rate_card_version = 0;
 };
+
+// Who pays for a usage event (SPEC §4): an enterprise or deferred org is invoiced (nothing is
+// drawn from its wallet); otherwise the path the event asks for, or the org's mode if it asks for
+// none. The fold debits by it; the history shows it.
+enum class PaidBy : uint8_t { credits, byok, invoiced };
+PaidBy paid_by(const OrgState& org, fb::BillingPath requested);
 
 // REQUIRES: usage passed validate_envelope (non-negative counts, known meter).
 PriceStatus price_usage(const fb::Usage& usage, const RateCard& card, UsagePrice& out);

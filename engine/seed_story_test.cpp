@@ -66,7 +66,7 @@ struct Story {
     for (int i = 1; i <= n; ++i) {
       const FoldResult& r = call();
       BOOST_REQUIRE(r.outcome == Outcome::applied);
-      BOOST_REQUIRE(r.debited_micros == debit_per_call);
+      BOOST_REQUIRE(r.debited_micros == Micros{debit_per_call});
       if (!r.signals.empty()) out += (out.empty() ? "" : ";") + std::to_string(i) + ":" + kinds();
     }
     return out;
@@ -83,11 +83,11 @@ struct Story {
     return nullptr;
   }
   const OrgState& state() {
-    const OrgState* o = ledger.find_org(org);
+    const OrgState* o = ledger.find_org(OrgIdView::make(org).value());
     BOOST_REQUIRE(o != nullptr);
     return *o;
   }
-  int64_t balance() { return state().balance_micros; }
+  int64_t balance() { return state().balance_micros.value(); }
   // What the recharge connector appends after a successful charge (Stripe idempotency key = signal id).
   std::string auto_refill(const std::string& signal_id) {
     return make_auto_refill(EventHeader{keys.emplace_back("refill-" + signal_id), org, now += 1000, "recharge"},
@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(prepaid_wallet_with_auto_recharge) {
   BOOST_TEST(s.balance() == 100 * cr);
 
   // Enable auto-recharge: below $20 top up by $100, at most 3 a day.
-  s.fold(make_auto_refill_configured(s.header("auto"), AutoRefillPolicy{true, 20 * cr, 100 * cr, 3, 0, "cus_seed"}));
+  s.fold(make_auto_refill_configured(s.header("auto"), AutoRefillPolicy{true, Micros{20 * cr}, Micros{100 * cr}, 3, 0, "cus_seed"}));
   BOOST_TEST(s.result.signals.empty());
 
   // Usage draws the balance down 0.9 a call. After 88 calls: 100 - 79.2 = 20.8 (not low);
@@ -133,10 +133,10 @@ BOOST_AUTO_TEST_CASE(prepaid_wallet_with_auto_recharge) {
   BOOST_TEST(s.draw(1) == "1:balance_low,recharge_requested");
   const Signal first = *s.find(SignalKind::recharge_requested);
   BOOST_TEST(first.id() == s.position.to_string() + ":recharge_requested:acme-agents");
-  BOOST_TEST(first.refill_credits_micros == 100 * cr);
-  BOOST_TEST(first.threshold_micros == 20 * cr);
+  BOOST_TEST(first.refill_credits_micros == Micros{100 * cr});
+  BOOST_TEST(first.threshold_micros == Micros{20 * cr});
   BOOST_TEST(first.payment_customer == "cus_seed");
-  BOOST_TEST(first.balance_micros == 19'900'000);
+  BOOST_TEST(first.balance_micros == Micros{19'900'000});
   BOOST_TEST(s.draw(6) == "");
   BOOST_TEST(s.balance() == 14'500'000);
 
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(prepaid_wallet_with_auto_recharge) {
   last.model = "claude-sonnet";
   last.reported_cost_micros = 400'000;
   s.fold(make_usage(s.header("call-last"), last));
-  BOOST_TEST(s.result.debited_micros == 600'000);
+  BOOST_TEST(s.result.debited_micros == Micros{600'000});
   BOOST_TEST(s.kinds() == "balance_exhausted");
   BOOST_TEST(s.result.signals[0].pause_reason == "balance_exhausted");
   BOOST_TEST(s.balance() == 0);
@@ -205,11 +205,11 @@ BOOST_AUTO_TEST_CASE(prepaid_wallet_with_auto_recharge) {
   // Every top-up is recorded, and the ledger adds up:
   // purchased 100 + 100 + 12 + 100 + 100 = 412; used 0.9 × (95 + 106 + 13 + 111 + 21 + 1) + 0.6 = 312.9.
   const OrgTotals& t = s.state().totals;
-  BOOST_TEST(t.purchased_micros == 412 * cr);
-  BOOST_TEST(t.used_micros == 312'900'000);
-  BOOST_TEST(t.tracked_cost_micros == 312'900'000);
-  BOOST_TEST(s.balance() == t.allocated_micros + t.purchased_micros - t.used_micros - t.refunded_micros +
-                                 t.adjusted_micros);
+  BOOST_TEST(t.purchased_micros == Micros{412 * cr});
+  BOOST_TEST(t.used_micros == Micros{312'900'000});
+  BOOST_TEST(t.tracked_cost_micros == Micros{312'900'000});
+  BOOST_TEST(s.balance() == t.allocated_micros.value() + t.purchased_micros.value() - t.used_micros.value() -
+                                 t.refunded_micros.value() + t.adjusted_micros.value());
   BOOST_TEST(s.state().refills_in_day == 3);  // three requests on day one, the failed one included
 }
 
@@ -224,7 +224,7 @@ BOOST_AUTO_TEST_CASE(byok_and_deferred_orgs_do_not_use_the_wallet) {
       BOOST_TEST(s.draw(50, 0) == "");
       BOOST_TEST(s.balance() == 0);  // "it simply stays empty"
       // Tracked for attribution: byok the provider cost (0.6 a call), deferred the billable (0.9).
-      BOOST_TEST(s.state().totals.tracked_cost_micros == (mode == BillingMode::byok ? 30 * cr : 45 * cr));
+      BOOST_TEST(s.state().totals.tracked_cost_micros == Micros{(mode == BillingMode::byok ? 30 * cr : 45 * cr)});
 
       // "Can I switch to credits later? Yes — switch the org to credits and buy a bulk."
       s.fold(make_billing_mode_changed(s.header("switch"), std::nullopt, BillingMode::credits));

@@ -23,10 +23,10 @@ std::string Signal::id() const {
   id += ':';
   id += signal_kind_name(kind);
   id += ':';
-  id += org_id;
+  id += org_id.str();
   if (!member_id.empty()) {
     id += ':';
-    id += member_id;
+    id += member_id.str();
   }
   return id;
 }
@@ -34,8 +34,8 @@ std::string Signal::id() const {
 std::string encode_signal(const Signal& s) {
   flatbuffers::FlatBufferBuilder builder(256);
   auto id = builder.CreateString(s.id());
-  auto org = builder.CreateString(s.org_id);
-  auto member = builder.CreateString(s.member_id);
+  auto org = builder.CreateString(s.org_id.str());
+  auto member = builder.CreateString(s.member_id.str());
   auto customer = builder.CreateString(s.payment_customer);
   auto pause = builder.CreateString(s.pause_reason.data(), s.pause_reason.size());
   auto period = builder.CreateString(s.cap_period.data(), s.cap_period.size());
@@ -47,12 +47,12 @@ std::string encode_signal(const Signal& s) {
   b.add_partition(s.position.partition.value);
   b.add_offset(s.position.offset.value);
   b.add_occurred_at_ms(s.occurred_at_ms);
-  b.add_balance_micros(s.balance_micros);
-  b.add_threshold_micros(s.threshold_micros);
-  b.add_refill_credits_micros(s.refill_credits_micros);
+  b.add_balance_micros(s.balance_micros.value());
+  b.add_threshold_micros(s.threshold_micros.value());
+  b.add_refill_credits_micros(s.refill_credits_micros.value());
   b.add_payment_customer(customer);
-  b.add_monthly_limit_micros(s.monthly_limit_micros);
-  b.add_member_used_micros(s.member_used_micros);
+  b.add_monthly_limit_micros(s.monthly_limit_micros.value());
+  b.add_member_used_micros(s.member_used_micros.value());
   b.add_pause_reason(pause);
   b.add_cap_period(period);
   fb::FinishSignalBuffer(builder, b.Finish());

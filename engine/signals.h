@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/ids.h"
+#include "engine/money.h"
 #include "engine/types.h"
 
 namespace tally {
@@ -25,16 +27,16 @@ const char* signal_kind_name(SignalKind kind);
 
 struct Signal {
   SignalKind kind = SignalKind::balance_low;
-  std::string org_id;
-  std::string member_id;     // member signals only
+  OrgId org_id;
+  MemberId member_id;        // member signals only; empty for the org's
   LogPosition position;      // of the event that caused it
   int64_t occurred_at_ms = 0;
-  int64_t balance_micros = 0;
-  int64_t threshold_micros = 0;
-  int64_t refill_credits_micros = 0;
+  Micros balance_micros;
+  Micros threshold_micros;
+  Micros refill_credits_micros;
   std::string payment_customer;
-  int64_t monthly_limit_micros = 0;
-  int64_t member_used_micros = 0;
+  Micros monthly_limit_micros;
+  Micros member_used_micros;
   std::string_view pause_reason;  // static strings
   std::string_view cap_period;    // "day" or "month"
 

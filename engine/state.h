@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "engine/digest.h"
+#include "engine/money.h"
+#include "engine/types.h"
 
 namespace tally {
 
@@ -19,21 +21,22 @@ enum class BillingMode : uint8_t { credits = 1, byok = 2, deferred = 3 };
 const char* plan_name(Plan plan);
 const char* billing_mode_name(BillingMode mode);
 
-// Cumulative totals of an org, µcr. balance == allocated + purchased - used - refunded + adjusted.
+// Cumulative totals of an org. balance == allocated + purchased - used - refunded + adjusted
+// (SPEC §4; the fold asserts it after every applied event).
 struct OrgTotals {
-  int64_t allocated_micros = 0;
-  int64_t purchased_micros = 0;     // purchases and auto-refills
-  int64_t used_micros = 0;          // debited by usage
-  int64_t tracked_cost_micros = 0;  // all usage, priced, debited or not
-  int64_t refunded_micros = 0;
-  int64_t adjusted_micros = 0;      // signed
+  Micros allocated_micros;
+  Micros purchased_micros;     // purchases and auto-refills
+  Micros used_micros;          // debited by usage
+  Micros tracked_cost_micros;  // all usage, priced, debited or not
+  Micros refunded_micros;
+  Micros adjusted_micros;      // signed
   bool operator==(const OrgTotals&) const = default;
 };
 
 struct AutoRefillPolicy {
   bool enabled = false;
-  int64_t threshold_micros = 0;
-  int64_t refill_credits_micros = 0;
+  Micros threshold_micros;
+  Micros refill_credits_micros;
   int32_t max_per_day = 0;    // 0 = no cap
   int32_t max_per_month = 0;  // 0 = no cap
   std::string payment_customer;
@@ -41,13 +44,13 @@ struct AutoRefillPolicy {
 };
 
 struct OrgState {
-  int32_t home_partition = -1;
+  PartitionId home_partition{-1};  // -1 until the org's first event
   Plan plan = Plan::pro;
   BillingMode mode = BillingMode::credits;
   bool opened = false;  // an OrgOpened was applied (a second one is org_exists)
-  int64_t balance_micros = 0;
+  Micros balance_micros;
   OrgTotals totals;
-  int64_t low_balance_threshold_micros = 0;  // 0 = none set
+  Micros low_balance_threshold_micros;  // 0 = none set
   AutoRefillPolicy auto_refill;
   // Refill state: at most one request in flight; counters per UTC day and month of the partition clock.
   bool refill_pending = false;
@@ -69,9 +72,9 @@ struct OrgState {
 
 struct MemberState {
   bool has_limit = false;
-  int64_t monthly_limit_micros = 0;
+  Micros monthly_limit_micros;
   int64_t month = -1;        // UTC month index that used_micros counts
-  int64_t used_micros = 0;   // debited in `month`
+  Micros used_micros;        // debited in `month`
   bool exceeded = false;     // listed in PartitionState::exceeded_members
   bool operator==(const MemberState&) const = default;
 };
@@ -109,8 +112,8 @@ struct KeyRecord {
 
 // A purchase or auto-refill, for refunds.
 struct PurchaseRecord {
-  int64_t credits_micros = 0;
-  int64_t refunded_micros = 0;
+  Micros credits_micros;
+  Micros refunded_micros;
   bool operator==(const PurchaseRecord&) const = default;
 };
 

@@ -40,6 +40,13 @@ bool ByteReader::i32(int32_t& v) {
   return true;
 }
 
+bool ByteReader::micros(Micros& v) {
+  int64_t value = 0;
+  if (!i64(value)) return false;
+  v = Micros(value);
+  return true;
+}
+
 bool ByteReader::boolean(bool& v) {
   uint8_t b = 0;
   if (!u8(b) || b > 1) return false;
@@ -77,13 +84,14 @@ std::string encode(const OrgState& o) {
   std::string out;
   out.reserve(256);
   ByteWriter w(out);
-  w.u8(state_format_version).i32(o.home_partition).u8(static_cast<uint8_t>(o.plan)).u8(static_cast<uint8_t>(o.mode));
-  w.u8(o.opened).i64(o.balance_micros);
-  w.i64(o.totals.allocated_micros).i64(o.totals.purchased_micros).i64(o.totals.used_micros);
-  w.i64(o.totals.tracked_cost_micros).i64(o.totals.refunded_micros).i64(o.totals.adjusted_micros);
-  w.i64(o.low_balance_threshold_micros);
+  w.u8(state_format_version).i32(o.home_partition.value);
+  w.u8(static_cast<uint8_t>(o.plan)).u8(static_cast<uint8_t>(o.mode));
+  w.u8(o.opened).micros(o.balance_micros);
+  w.micros(o.totals.allocated_micros).micros(o.totals.purchased_micros).micros(o.totals.used_micros);
+  w.micros(o.totals.tracked_cost_micros).micros(o.totals.refunded_micros).micros(o.totals.adjusted_micros);
+  w.micros(o.low_balance_threshold_micros);
   const AutoRefillPolicy& p = o.auto_refill;
-  w.u8(p.enabled).i64(p.threshold_micros).i64(p.refill_credits_micros).i32(p.max_per_day).i32(p.max_per_month);
+  w.u8(p.enabled).micros(p.threshold_micros).micros(p.refill_credits_micros).i32(p.max_per_day).i32(p.max_per_month);
   w.str(p.payment_customer);
   w.u8(o.refill_pending).str(o.pending_signal_id).i64(o.refill_day).i32(o.refills_in_day);
   w.i64(o.refill_month).i32(o.refills_in_month).i64(o.cap_signaled_day).i64(o.cap_signaled_month);
@@ -95,12 +103,13 @@ bool decode(std::string_view bytes, OrgState& o) {
   ByteReader r(bytes);
   uint8_t plan = 0, mode = 0;
   AutoRefillPolicy& p = o.auto_refill;
-  const bool ok = format(r) && r.i32(o.home_partition) && enum_u8(r, 1, 2, plan) && enum_u8(r, 1, 3, mode) &&
-                  r.boolean(o.opened) && r.i64(o.balance_micros) && r.i64(o.totals.allocated_micros) &&
-                  r.i64(o.totals.purchased_micros) && r.i64(o.totals.used_micros) &&
-                  r.i64(o.totals.tracked_cost_micros) && r.i64(o.totals.refunded_micros) &&
-                  r.i64(o.totals.adjusted_micros) && r.i64(o.low_balance_threshold_micros) && r.boolean(p.enabled) &&
-                  r.i64(p.threshold_micros) && r.i64(p.refill_credits_micros) && r.i32(p.max_per_day) &&
+  const bool ok = format(r) && r.i32(o.home_partition.value) && enum_u8(r, 1, 2, plan) && enum_u8(r, 1, 3, mode) &&
+                  r.boolean(o.opened) && r.micros(o.balance_micros) && r.micros(o.totals.allocated_micros) &&
+                  r.micros(o.totals.purchased_micros) && r.micros(o.totals.used_micros) &&
+                  r.micros(o.totals.tracked_cost_micros) && r.micros(o.totals.refunded_micros) &&
+                  r.micros(o.totals.adjusted_micros) && r.micros(o.low_balance_threshold_micros) &&
+                  r.boolean(p.enabled) &&
+                  r.micros(p.threshold_micros) && r.micros(p.refill_credits_micros) && r.i32(p.max_per_day) &&
                   r.i32(p.max_per_month) && r.str(p.payment_customer) && r.boolean(o.refill_pending) &&
                   r.str(o.pending_signal_id) && r.i64(o.refill_day) && r.i32(o.refills_in_day) &&
                   r.i64(o.refill_month) && r.i32(o.refills_in_month) && r.i64(o.cap_signaled_day) &&
@@ -113,15 +122,15 @@ bool decode(std::string_view bytes, OrgState& o) {
 
 std::string encode(const MemberState& m) {
   std::string out;
-  ByteWriter(out).u8(state_format_version).u8(m.has_limit).i64(m.monthly_limit_micros).i64(m.month)
-      .i64(m.used_micros).u8(m.exceeded);
+  ByteWriter(out).u8(state_format_version).u8(m.has_limit).micros(m.monthly_limit_micros).i64(m.month)
+      .micros(m.used_micros).u8(m.exceeded);
   return out;
 }
 
 bool decode(std::string_view bytes, MemberState& m) {
   ByteReader r(bytes);
-  return format(r) && r.boolean(m.has_limit) && r.i64(m.monthly_limit_micros) && r.i64(m.month) &&
-         r.i64(m.used_micros) && r.boolean(m.exceeded) && r.done();
+  return format(r) && r.boolean(m.has_limit) && r.micros(m.monthly_limit_micros) && r.i64(m.month) &&
+         r.micros(m.used_micros) && r.boolean(m.exceeded) && r.done();
 }
 
 std::string encode(const KeyRecord& k) {
@@ -147,13 +156,13 @@ bool decode(std::string_view bytes, KeyRecord& k) {
 
 std::string encode(const PurchaseRecord& p) {
   std::string out;
-  ByteWriter(out).u8(state_format_version).i64(p.credits_micros).i64(p.refunded_micros);
+  ByteWriter(out).u8(state_format_version).micros(p.credits_micros).micros(p.refunded_micros);
   return out;
 }
 
 bool decode(std::string_view bytes, PurchaseRecord& p) {
   ByteReader r(bytes);
-  return format(r) && r.i64(p.credits_micros) && r.i64(p.refunded_micros) && r.done();
+  return format(r) && r.micros(p.credits_micros) && r.micros(p.refunded_micros) && r.done();
 }
 
 std::string encode(const PartitionState& s) {

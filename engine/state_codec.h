@@ -40,6 +40,7 @@ class ByteWriter {
   }
   ByteWriter& u64(uint64_t v) { return i64(static_cast<int64_t>(v)); }
   ByteWriter& i32(int32_t v) { return i64(v); }
+  ByteWriter& micros(Micros v) { return i64(v.value()); }
   ByteWriter& str(std::string_view s);
  private:
   std::string& out_;
@@ -52,6 +53,7 @@ class ByteReader {
   bool i64(int64_t& v);
   bool u64(uint64_t& v);
   bool i32(int32_t& v);
+  bool micros(Micros& v);
   bool boolean(bool& v);
   bool str(std::string& s);
   bool str_view(std::string_view& s);

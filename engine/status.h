@@ -3,14 +3,16 @@
 // Thread safety: plain values; distinct objects may be used from distinct threads.
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "engine/assert.h"
+
 namespace tally {
 
-class Status {
+// [[nodiscard]]: an ignored error is a bug. Where ignoring one is right, say why beside a (void).
+class [[nodiscard]] Status {
  public:
   enum class Code { ok, invalid_argument, not_found, conflict, io_error, corruption, unavailable, too_large };
 
@@ -20,6 +22,9 @@ class Status {
     return Status(Code::invalid_argument, std::move(field), std::move(message));
   }
   static Status error(Code code, std::string message) { return Status(code, {}, std::move(message)); }
+  static Status error(Code code, std::string field, std::string message) {
+    return Status(code, std::move(field), std::move(message));
+  }
 
   bool is_ok() const { return code_ == Code::ok; }
   Code code() const { return code_; }
@@ -40,14 +45,22 @@ class Status {
 // A value or the Status saying why there is none.
 // REQUIRES: value() only when is_ok().
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) { assert(!status_.is_ok()); }  // NOLINT
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    TALLY_ASSERT(!status_.is_ok(), "a Result without a value holds an error");
+  }
   bool is_ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() { assert(value_.has_value()); return *value_; }
-  const T& value() const { assert(value_.has_value()); return *value_; }
+  T& value() {
+    TALLY_ASSERT(value_.has_value(), "value() of a Result that holds an error");
+    return *value_;
+  }
+  const T& value() const {
+    TALLY_ASSERT(value_.has_value(), "value() of a Result that holds an error");
+    return *value_;
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(litellm_callback_delivered_twice_bills_once) {
   BOOST_TEST(count_history(views, "team-acme", "usage", Outcome::duplicate) == 1u);
   const auto state = org_state(views, "team-acme");
   BOOST_REQUIRE(state.has_value());
-  BOOST_TEST(state->totals.used_micros == 123);  // response_cost 0.000123456 USD, 1× before a rate card
+  BOOST_TEST(state->totals.used_micros == Micros{123});  // response_cost 0.000123456 USD, 1× before a rate card
 }
 
 BOOST_AUTO_TEST_CASE(litellm_callback_without_the_secret_is_401_and_records_nothing) {
@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(stripe_checkout_with_a_valid_signature_is_a_purchase_once) 
   BOOST_TEST(first_outcome(resent) == "duplicate");
   const auto state = org_state(*ingest.node->views(), "acme-corp");
   BOOST_REQUIRE(state.has_value());
-  BOOST_TEST(state->balance_micros == 200 * micros);
+  BOOST_TEST(state->balance_micros == Micros{200 * micros});
 }
 
 BOOST_AUTO_TEST_CASE(a_dashboard_refund_of_a_checkout_purchase_is_found_by_its_payment_intent) {
@@ -163,11 +163,11 @@ BOOST_AUTO_TEST_CASE(a_dashboard_refund_of_a_checkout_purchase_is_found_by_its_p
   BOOST_TEST(first_outcome(refunded) == "applied");
   const auto state = org_state(*ingest.node->views(), "acme-corp");
   BOOST_REQUIRE(state.has_value());
-  BOOST_TEST(state->balance_micros == 100 * micros);  // 10000 of the 20000 credit part: half of 200
+  BOOST_TEST(state->balance_micros == Micros{100 * micros});  // 10000 of the 20000 credit part: half of 200
   const auto payment = ingest.node->views()->purchase_by_payment("pi_3PqR7rLkdIwHu7ix1AbCdEfG");
   BOOST_REQUIRE(payment.is_ok());
   BOOST_REQUIRE(payment->has_value());
-  BOOST_TEST(payment.value()->refunded_micros == 100 * micros);
+  BOOST_TEST(payment.value()->refunded_micros == Micros{100 * micros});
 }
 
 BOOST_AUTO_TEST_CASE(stripe_webhooks_with_bad_signatures_are_refused) {
@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(stripe_webhooks_with_bad_signatures_are_refused) {
   const HttpResponse edge = ingest.stripe(body, sign_stripe_payload(body, stripe_secret, now_s - 300));
   BOOST_TEST(edge.status_code == 200, edge.body);
 
-  BOOST_TEST(org_state(*ingest.node->views(), "acme-corp")->balance_micros == 200 * micros);  // only the valid one
+  BOOST_TEST(org_state(*ingest.node->views(), "acme-corp")->balance_micros == Micros{200 * micros});  // only the valid one
 }
 
 BOOST_AUTO_TEST_CASE(stripe_event_types_tally_does_not_consume_are_acknowledged_and_ignored) {

@@ -153,7 +153,9 @@ Status Node::start_recharge(const NodeOptions& options) {
     }
     if (views_) {
       recharge.still_pending = [this](const std::string& org, const std::string& signal_id) -> std::optional<bool> {
-        auto org_view = views_->org(org);
+        const Result<OrgId> id = OrgId::make(org);  // from a signal record: not an id, no such org
+        if (!id.is_ok()) return std::nullopt;
+        auto org_view = views_->org(id.value());
         if (!org_view.is_ok() || !org_view->has_value()) return std::nullopt;
         const OrgState& state = org_view->value().state;
         return state.refill_pending && state.pending_signal_id == signal_id;
@@ -252,7 +254,7 @@ Status Node::start_api(const NodeOptions& options) {
         if (!found.is_ok() || !found->has_value()) return std::nullopt;
         const PaymentPurchase& p = *found.value();
         connectors::PurchaseRef out{p.org_id, p.purchase_key};
-        out.credits_micros = p.credits_micros;
+        out.credits_micros = p.credits_micros.value();
         out.fee_minor = p.fee_minor;
         return out;
       };

@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(seed_002_story_refills_once_and_the_balance_is_back_above_1
                         "no AutoRefill landed");
   auto state = running.state(org);
   BOOST_REQUIRE(state.has_value());
-  BOOST_TEST(state->balance_micros == 110 * micros);  // 10 + 100: back above 100
+  BOOST_TEST(state->balance_micros == Micros{110 * micros});  // 10 + 100: back above 100
   BOOST_TEST(!state->refill_pending);
   BOOST_TEST(state->auto_refill.enabled);
   BOOST_TEST(charges_for(org) == 1u);
@@ -198,7 +198,7 @@ BOOST_AUTO_TEST_CASE(seed_002_story_refills_once_and_the_balance_is_back_above_1
 
   for (const HistoryEntry& entry : history(running.views(), org)) {
     if (entry.type != "auto_refill") continue;
-    BOOST_TEST(entry.amount_micros == 100 * micros);
+    BOOST_TEST(entry.amount_micros == Micros{100 * micros});
     BOOST_TEST(entry.paid_minor == 10'000);  // 100 credits at 1.00
     BOOST_TEST(entry.fee_minor == 0);
     BOOST_TEST(entry.currency == "usd");
@@ -278,7 +278,7 @@ BOOST_AUTO_TEST_CASE(declined_card_disables_auto_refill_and_the_org_pauses_at_ze
   BOOST_REQUIRE(wait_until([&] { return signals_of(running, org, SignalKind::balance_exhausted) == 1; }));
   state = running.state(org);
   BOOST_TEST(state->is_exhausted);
-  BOOST_TEST(state->balance_micros <= 0);
+  BOOST_TEST(state->balance_micros <= Micros{});
   BOOST_TEST(count_history(running.views(), org, "auto_refill") == 0u);
   BOOST_TEST(charges_for(org) == 0u);
   BOOST_TEST(signals_of(running, org, SignalKind::recharge_requested) == 1u);  // no silent retry
@@ -303,7 +303,7 @@ BOOST_AUTO_TEST_CASE(rate_limits_and_server_errors_are_retried_with_the_same_key
   BOOST_TEST(keys[1] == keys[0]);
   BOOST_TEST(keys[2] == keys[0]);
   BOOST_TEST(charges_for(org) == 1u);
-  BOOST_TEST(running.state(org)->balance_micros == 105 * micros);
+  BOOST_TEST(running.state(org)->balance_micros == Micros{105 * micros});
 }
 
 BOOST_AUTO_TEST_CASE(retries_that_run_out_conclude_with_payment_failed_timeout) {
@@ -351,7 +351,7 @@ BOOST_AUTO_TEST_CASE(two_ledgers_with_the_same_org_on_one_stripe_account_each_ma
       charge_ids.push_back(entry.payment_ref);
       signal_ids.push_back(entry.idempotency_key);
     }
-    BOOST_TEST(running.state(org)->balance_micros == 105 * micros);
+    BOOST_TEST(running.state(org)->balance_micros == Micros{105 * micros});
   }
   BOOST_REQUIRE(charge_ids.size() == 2u);
   BOOST_TEST(signal_ids[0] == signal_ids[1]);  // the same request id in both ledgers
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(on_kafka_the_request_travels_through_the_signals_topic_and_
     BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
     BOOST_REQUIRE(script.usage_output_tokens(4'000'000).is_ok());  // 10 left
     BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "auto_refill") == 1; }));
-    BOOST_TEST(running.state(org)->balance_micros == 110 * micros);
+    BOOST_TEST(running.state(org)->balance_micros == Micros{110 * micros});
     BOOST_TEST(charges_for(org) == 1u);
     BOOST_REQUIRE(wait_until([&] { return running.views().stats()->outbox_sent >= 3; }));  // emitter progress
   }  // the node (Kafka clients) goes before the cluster

@@ -113,7 +113,7 @@ void crash_and_recover(const std::string& crash_at) {
   BOOST_TEST(count_history(*views, org, "payment_failed") == 0u);
   const auto state = org_state(*views, org);
   BOOST_REQUIRE(state.has_value());
-  BOOST_TEST(state->balance_micros == 110 * micros);
+  BOOST_TEST(state->balance_micros == Micros{110 * micros});
   BOOST_TEST(!state->refill_pending);
 }
 

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <vector>
 
+#include "engine/assert.h"
 #include "engine/state_codec.h"
 #include "projections/records.h"
 
@@ -121,21 +122,21 @@ bool LmdbLedger::load(Db db, std::string_view key, T& out) {
   return true;
 }
 
-OrgState* LmdbLedger::find_org(std::string_view org) {
-  if (auto it = orgs_.find(org); it != orgs_.end()) return &it->second.state;
+OrgState* LmdbLedger::find_org(OrgIdView org) {
+  if (auto it = orgs_.find(org.str()); it != orgs_.end()) return &it->second.state;
   OrgState state;
-  if (!load(Db::orgs, org, state)) return nullptr;
-  auto& entry = orgs_.emplace(std::string(org), Entry<OrgState>{state, state}).first->second;
+  if (!load(Db::orgs, org.str(), state)) return nullptr;
+  auto& entry = orgs_.emplace(std::string(org.str()), Entry<OrgState>{state, state}).first->second;
   return &entry.state;
 }
 
-OrgState& LmdbLedger::create_org(std::string_view org) {
-  auto [it, inserted] = orgs_.emplace(std::string(org), Entry<OrgState>{});
-  assert(inserted);
+OrgState& LmdbLedger::create_org(OrgIdView org) {
+  auto [it, inserted] = orgs_.emplace(std::string(org.str()), Entry<OrgState>{});
+  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
   return it->second.state;
 }
 
-MemberState* LmdbLedger::find_member(std::string_view org, std::string_view member) {
+MemberState* LmdbLedger::find_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
   if (auto it = members_.find(std::string_view(scratch_)); it != members_.end()) return &it->second.state;
   MemberState state;
@@ -143,10 +144,10 @@ MemberState* LmdbLedger::find_member(std::string_view org, std::string_view memb
   return &members_.emplace(scratch_, Entry<MemberState>{state, state}).first->second.state;
 }
 
-MemberState& LmdbLedger::create_member(std::string_view org, std::string_view member) {
+MemberState& LmdbLedger::create_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
   auto [it, inserted] = members_.emplace(scratch_, Entry<MemberState>{});
-  assert(inserted);
+  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
   return it->second.state;
 }
 
@@ -177,7 +178,7 @@ void LmdbLedger::put_key(std::string_view scope, std::string_view key, const Key
   pending_keys_.push_back(pending);
 }
 
-PurchaseRecord* LmdbLedger::find_purchase(std::string_view org, std::string_view key) {
+PurchaseRecord* LmdbLedger::find_purchase(OrgIdView org, std::string_view key) {
   pair_key(scratch_, org, key);
   if (auto it = purchases_.find(std::string_view(scratch_)); it != purchases_.end()) return &it->second.state;
   PurchaseRecord record;
@@ -189,7 +190,7 @@ PurchaseRecord* LmdbLedger::find_purchase(std::string_view org, std::string_view
   return &purchases_.emplace(scratch_, Entry<PurchaseRecord>{record, record}).first->second.state;
 }
 
-void LmdbLedger::put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) {
+void LmdbLedger::put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) {
   pair_key(scratch_, org, key);
   auto it = purchases_.find(std::string_view(scratch_));
   if (it == purchases_.end()) it = purchases_.emplace(scratch_, Entry<PurchaseRecord>{}).first;

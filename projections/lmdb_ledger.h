@@ -78,15 +78,15 @@ class LmdbLedger final : public Ledger {
   // The cached state of a partition, or null if this ledger has not loaded it.
   const PartitionState* cached_partition(PartitionId partition) const;
 
-  OrgState* find_org(std::string_view org) override;
-  OrgState& create_org(std::string_view org) override;
-  MemberState* find_member(std::string_view org, std::string_view member) override;
-  MemberState& create_member(std::string_view org, std::string_view member) override;
+  OrgState* find_org(OrgIdView org) override;
+  OrgState& create_org(OrgIdView org) override;
+  MemberState* find_member(OrgIdView org, MemberIdView member) override;
+  MemberState& create_member(OrgIdView org, MemberIdView member) override;
   const KeyRecord* find_key(std::string_view scope, std::string_view key) override;
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override;
   void prefetch_key(std::string_view scope, std::string_view key) override;
-  PurchaseRecord* find_purchase(std::string_view org, std::string_view key) override;
-  void put_purchase(std::string_view org, std::string_view key, const PurchaseRecord& record) override;
+  PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override;
+  void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override;
   PartitionState& partition(PartitionId partition) override;
 
  private:

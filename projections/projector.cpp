@@ -256,7 +256,9 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
     if (outcome.rc == MDB_TXN_FULL && in_flight > 1) {
       // Too many dirty pages for one transaction: drop the batch and the one folded after it (and
       // the one read ahead), and read them again in batches half as big.
-      m.collector.wait();
+      // The batch read ahead is dropped with the others and read again after the rewind, so
+      // whatever its read answered no longer matters.
+      (void)m.collector.wait();
       read_ahead = false;
       if (Status s = m.rewind(reader, std::max<std::size_t>(1, in_flight / 2)); !s.is_ok()) return m.fail(s);
       in_flight = 0;
@@ -275,7 +277,9 @@ Result<std::size_t> Projector::run_once(LogReader& reader) {
 }
 
 Status Projector::Impl::fail(Status status) {
-  collector.wait();
+  // Only quiescing the threads: `status` is the failure reported, whatever the read ahead or the
+  // batch being written answer now (the views stay at the last commit either way).
+  (void)collector.wait();
   wait_writer();
   ledger.reset();
   failure = status;

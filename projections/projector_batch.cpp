@@ -1,9 +1,11 @@
 // Folding and committing one batch: the hot path of the projector.
 #include <algorithm>
-#include <cassert>
 #include <chrono>
 
+#include "engine/assert.h"
 #include "engine/calendar.h"
+#include "engine/history_text.h"
+#include "engine/pricing.h"
 #include "engine/signals.h"
 #include "projections/projector_impl.h"
 #include "tally/events_generated.h"
@@ -21,69 +23,28 @@ inline constexpr std::size_t key_prefetch_distance = 8;  // records; one apply()
 
 std::string_view view(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
 
-store::BillingPathCode resolve_billing_path(const OrgState& org, const fb::Usage& usage) {
-  if (org.plan == Plan::enterprise || org.mode == BillingMode::deferred) return store::BillingPathCode::invoiced;
-  switch (usage.billing_path()) {
-    case fb::BillingPath::credits: return store::BillingPathCode::credits;
-    case fb::BillingPath::byok: return store::BillingPathCode::byok;
-    default: return org.mode == BillingMode::byok ? store::BillingPathCode::byok : store::BillingPathCode::credits;
+store::BillingPathCode billing_path_code(PaidBy paid_by) {
+  switch (paid_by) {
+    case PaidBy::credits: return store::BillingPathCode::credits;
+    case PaidBy::byok: return store::BillingPathCode::byok;
+    case PaidBy::invoiced: return store::BillingPathCode::invoiced;
   }
+  return store::BillingPathCode::none;
 }
 
-std::string_view usage_model(const fb::Usage& usage) {
-  return usage.meter() == fb::Meter::sandbox_seconds ? view(usage.sandbox_class()) : view(usage.model());
-}
-
-// The body-specific fields of a history entry.
+// The body's own fields of a history entry, as the event catalogue shows them.
 void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryFields& f) {
-  switch (e.body_type()) {
-    case fb::Body::Usage: {
-      const auto* u = e.body_as_Usage();
-      f.model = usage_model(*u);
-      f.member_id = view(u->member_id());
-      f.workspace = view(u->workspace());
-      f.billing_path = resolve_billing_path(org, *u);
-      break;
-    }
-    case fb::Body::Purchase: {
-      const auto* p = e.body_as_Purchase();
-      f.payment_ref = view(p->payment_ref());
-      f.paid_minor = p->paid_minor();
-      f.fee_minor = p->fee_minor();
-      f.currency = view(p->currency());
-      break;
-    }
-    case fb::Body::AutoRefill: {
-      const auto* p = e.body_as_AutoRefill();
-      f.payment_ref = view(p->payment_ref());
-      f.paid_minor = p->paid_minor();
-      f.fee_minor = p->fee_minor();
-      f.currency = view(p->currency());
-      f.reason_text = view(p->signal_id());
-      break;
-    }
-    case fb::Body::PaymentFailed:
-      f.reason_text = view(e.body_as_PaymentFailed()->code());
-      break;
-    case fb::Body::Refund:
-      f.payment_ref = view(e.body_as_Refund()->purchase_key());
-      f.reason_text = view(e.body_as_Refund()->reason());
-      break;
-    case fb::Body::AdminAdjustment:
-      f.reason_text = view(e.body_as_AdminAdjustment()->reason());
-      break;
-    case fb::Body::AutoRefillDisabled:
-      f.reason_text = view(e.body_as_AutoRefillDisabled()->reason());
-      break;
-    case fb::Body::MemberLimitSet:
-      f.member_id = view(e.body_as_MemberLimitSet()->member_id());
-      break;
-    case fb::Body::MemberLimitCleared:
-      f.member_id = view(e.body_as_MemberLimitCleared()->member_id());
-      break;
-    default:
-      break;
-  }
+  HistoryText text;
+  history_text(e, text);
+  f.model = text.label;
+  f.member_id = text.member_id;
+  f.workspace = text.workspace;
+  f.payment_ref = text.payment_ref;
+  f.paid_minor = text.paid_minor;
+  f.fee_minor = text.fee_minor;
+  f.currency = text.currency;
+  f.reason_text = text.reason_text;
+  if (text.billing_path) f.billing_path = billing_path_code(paid_by(org, *text.billing_path));
 }
 
 }  // namespace
@@ -138,7 +99,7 @@ Status Projector::Impl::fold_batch() {
   for (std::size_t p = 0; p < batch_touched.size(); ++p) {
     if (!batch_touched[p]) continue;
     const PartitionState* state = ledger.cached_partition(PartitionId{static_cast<int32_t>(p)});
-    assert(state != nullptr);
+    TALLY_ASSERT(state != nullptr, "a partition folded in this batch is cached");
     store::encode_partition(value_scratch, folded_next[p], *state);
     const auto key = store::partition_key(PartitionId{static_cast<int32_t>(p)});
     out.partitions.add(std::string_view(key.data(), key.size()), value_scratch);
@@ -273,12 +234,13 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   }
   if (r.org_id.empty() || r.reason == RejectReason::wrong_partition) return;
   OrgState* org = ledger.find_org(r.org_id);
-  if (org == nullptr || org->home_partition != position.partition.value) return;
+  if (org == nullptr || org->home_partition != position.partition) return;
 
   // Encoded by the writer: the fields are views into the batch's records (aligned copies, so the
   // envelope is never the fold's own copy), the detail is copied.
-  assert(out.arena.data() <= reinterpret_cast<const char*>(e) &&
-         reinterpret_cast<const char*>(e) < out.arena.data() + out.arena.size());
+  TALLY_ASSERT(out.arena.data() <= reinterpret_cast<const char*>(e) &&
+                   reinterpret_cast<const char*>(e) < out.arena.data() + out.arena.size(),
+               "a history entry's fields point into the batch's own records");
   if (out.history_count == out.histories.size()) out.histories.emplace_back();
   BatchOutput::PendingHistory& pending = out.histories[out.history_count++];
   pending.org_id = r.org_id;

@@ -32,6 +32,9 @@ using testkit::check_views;
 
 namespace {
 
+// The tests' own org ids: valid by construction.
+OrgId id_of(const std::string& org) { return OrgId::make(org).value(); }
+
 // A fresh directory, removed at scope exit.
 struct TempDir {
   std::string path;
@@ -170,9 +173,9 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
   BOOST_CHECK(projector->wait_until_applied(position, 10'000));
   BOOST_CHECK_GT(projector->applied_offset(position.partition).value, position.offset.value);
   auto views = ok(ViewReader::open(dir.path));  // shares the projector's environment
-  const auto viewed = ok(views->org(org));
+  const auto viewed = ok(views->org(id_of(org)));
   BOOST_REQUIRE(viewed.has_value());
-  BOOST_CHECK_EQUAL(viewed->state.balance_micros, 5'000'000);
+  BOOST_CHECK_EQUAL(viewed->state.balance_micros, Micros{5'000'000});
   BOOST_CHECK(!projector->wait_until_applied(LogPosition{PartitionId{0}, Offset{1'000'000}}, 10));
   BOOST_CHECK(projector->applied_position(position.partition).offset > position.offset);
 
@@ -225,13 +228,51 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
   BOOST_CHECK_EQUAL(rejects[4].org_id, org);
   BOOST_CHECK_EQUAL(rejects[4].idempotency_key, "bad-usage");
   BOOST_CHECK_NE(rejects[4].detail.find("input_tokens"), std::string::npos);
-  const auto state = ok(views->org(org));
+  const auto state = ok(views->org(id_of(org)));
   BOOST_REQUIRE(state.has_value());
-  BOOST_CHECK_EQUAL(state->state.balance_micros, 25'000'000);
+  BOOST_CHECK_EQUAL(state->state.balance_micros, Micros{25'000'000});
   const auto partitions = ok(views->partitions());
   for (const PartitionView& view : partitions) {
     if (view.partition == p) BOOST_CHECK_EQUAL(view.next_offset.value, 6);
   }
+}
+
+// Regression: a record naming a body type but carrying no body (it verifies: a union's table may
+// be absent) crashed the projector when its org already had a history: the history text read
+// the missing body.
+BOOST_AUTO_TEST_CASE(a_record_without_its_body_is_rejected_not_a_crash) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "org-bodiless";
+  const PartitionId p{partition_for_key(org, 2)};
+  log.append_to(p, org, make_signup_allocation(EventHeader{"signup", org, 1'770'000'000'000}, 25'000'000));
+  for (fb::Body type : {fb::Body::Usage, fb::Body::Purchase, fb::Body::MemberLimitSet}) {
+    flatbuffers::FlatBufferBuilder builder;
+    const std::string key = "bodiless-" + std::to_string(static_cast<int>(type));
+    builder.Finish(fb::CreateEnvelopeDirect(builder, 1, key.c_str(), org.c_str(), 1'770'000'000'001, nullptr, nullptr,
+                                            type, 0),
+                   fb::EnvelopeIdentifier());
+    log.append_to(p, org, std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
+  }
+  const Reference ref(log);
+  project_all(dir.path, log, small_batches());
+  check_views(dir.path, ref);
+
+  auto views = ok(ViewReader::open(dir.path));
+  const auto rejects = ok(views->rejects(10));
+  BOOST_REQUIRE_EQUAL(rejects.size(), 3u);
+  for (const RejectEntry& reject : rejects) {
+    BOOST_CHECK(reject.reason == RejectReason::invalid_field);
+    BOOST_CHECK_EQUAL(reject.detail, "type: missing event body");
+  }
+  HistoryQuery query;
+  query.org_id = id_of(org);
+  const auto history = ok(views->history(query));
+  BOOST_REQUIRE_EQUAL(history.entries.size(), 4u);
+  BOOST_CHECK_EQUAL(history.entries[1].type, "usage");
+  BOOST_CHECK(history.entries[1].outcome == Outcome::rejected);
+  BOOST_CHECK_EQUAL(history.entries[1].model, "");
+  BOOST_CHECK_EQUAL(history.entries[1].billing_path, "");
 }
 
 BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
@@ -255,10 +296,10 @@ BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
   BOOST_CHECK(rejects[0].reason == RejectReason::wrong_partition);
   BOOST_CHECK_EQUAL(rejects[0].org_id, org);
   BOOST_CHECK_EQUAL(rejects[0].idempotency_key, "stray");
-  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, 10'000'000);
+  BOOST_CHECK_EQUAL(ok(views->org(id_of(org)))->state.balance_micros, Micros{10'000'000});
   // Not in the org's statement: the statement is the home partition's (deterministic) order.
   HistoryQuery query;
-  query.org_id = org;
+  query.org_id = id_of(org);
   const auto page = ok(views->history(query));
   BOOST_CHECK_EQUAL(page.entries.size(), 1u);
 }
@@ -489,7 +530,7 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
 
   // Pages of 7 usage entries, following the cursor.
   std::vector<HistoryEntry> all;
-  HistoryQuery query{.org_id = org, .limit = 7, .type = "usage"};
+  HistoryQuery query{.org_id = id_of(org), .limit = 7, .type = "usage"};
   for (int pages = 0;; ++pages) {
     BOOST_REQUIRE_LT(pages, 10);
     const HistoryPage page = ok(views->history(query));
@@ -501,46 +542,46 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
   for (std::size_t i = 0; i < all.size(); ++i) {
     BOOST_CHECK_EQUAL(all[i].type, "usage");
     BOOST_CHECK_EQUAL(all[i].sequence, i + 1);  // the purchase is entry 0
-    BOOST_CHECK_EQUAL(all[i].debited_micros, 1'000'000);
+    BOOST_CHECK_EQUAL(all[i].debited_micros, Micros{1'000'000});
     BOOST_CHECK_EQUAL(all[i].model, "gpt");
     BOOST_CHECK_EQUAL(all[i].billing_path, "credits");
     BOOST_CHECK_EQUAL(all[i].rate_card_version, 1);
-    BOOST_CHECK_EQUAL(all[i].balance_after_micros, 100'000'000 - static_cast<int64_t>(i + 1) * 1'000'000);
+    BOOST_CHECK_EQUAL(all[i].balance_after_micros, Micros{100'000'000 - static_cast<int64_t>(i + 1) * 1'000'000});
   }
-  const HistoryPage purchases = ok(views->history(HistoryQuery{.org_id = org, .type = "purchase"}));
+  const HistoryPage purchases = ok(views->history(HistoryQuery{.org_id = id_of(org), .type = "purchase"}));
   BOOST_REQUIRE_EQUAL(purchases.entries.size(), 1u);
   BOOST_CHECK_EQUAL(purchases.entries[0].payment_ref, "ch_1");
   BOOST_CHECK_EQUAL(purchases.entries[0].paid_minor, 10'000);
   BOOST_CHECK_EQUAL(purchases.entries[0].currency, "usd");
-  BOOST_CHECK(!views->history(HistoryQuery{.org_id = org, .type = "nonsense"}).is_ok());
+  BOOST_CHECK(!views->history(HistoryQuery{.org_id = id_of(org), .type = "nonsense"}).is_ok());
   // Time filter: the second day only (usage 10..19).
   HistoryQuery day2_query;
-  day2_query.org_id = org;
+  day2_query.org_id = id_of(org);
   day2_query.from_ms = t0 + day_ms;
   day2_query.to_ms = t0 + 2 * day_ms;
   const HistoryPage day2 = ok(views->history(day2_query));
   BOOST_CHECK_EQUAL(day2.entries.size(), 10u);
 
   // Roll-ups: 3 days × 2 members.
-  const auto rollups = ok(views->usage(org, INT64_MIN, INT64_MAX));
+  const auto rollups = ok(views->usage(id_of(org), INT64_MIN, INT64_MAX));
   BOOST_REQUIRE_EQUAL(rollups.size(), 6u);
   int64_t events = 0;
   for (const UsageRollup& u : rollups) {
     events += u.events;
     BOOST_CHECK_EQUAL(u.model, "gpt");
     BOOST_CHECK_EQUAL(u.workspace, "ws");
-    BOOST_CHECK_EQUAL(u.debited_micros, u.events * 1'000'000);
+    BOOST_CHECK_EQUAL(u.debited_micros, Micros{u.events * 1'000'000});
     BOOST_CHECK_EQUAL(u.input_tokens, u.events * 1'000'000);
   }
   BOOST_CHECK_EQUAL(events, 30);
   BOOST_CHECK_EQUAL(rollups.front().day, t0 / day_ms);
-  BOOST_CHECK_EQUAL(ok(views->usage(org, t0 + day_ms, t0 + 2 * day_ms)).size(), 2u);
+  BOOST_CHECK_EQUAL(ok(views->usage(id_of(org), t0 + day_ms, t0 + 2 * day_ms)).size(), 2u);
   BOOST_CHECK(ok(views->usage("no-such-org", INT64_MIN, INT64_MAX)).empty());
 }
 
 HistoryQuery page_query(const std::string& org, uint64_t after_sequence, std::size_t limit = 100) {
   HistoryQuery query;
-  query.org_id = org;
+  query.org_id = id_of(org);
   query.after_sequence = after_sequence;
   query.limit = limit;
   return query;
@@ -610,8 +651,8 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   e.outcome = Outcome::rejected;
   e.reason = RejectReason::overflow;
   e.detail = "overflow";
-  e.amount_micros = -5;
-  e.balance_after_micros = INT64_MIN;
+  e.amount_micros = Micros{-5};
+  e.balance_after_micros = Micros{INT64_MIN};
   e.occurred_at_ms = INT64_MAX;
   e.position = LogPosition{PartitionId{1023}, Offset{INT64_MAX}};
   e.rate_card_version = 3;
@@ -630,7 +671,7 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   BOOST_REQUIRE(store::decode_history(bytes, 42, back));
   BOOST_CHECK_EQUAL(back.type, e.type);
   BOOST_CHECK_EQUAL(back.model, e.model);
-  BOOST_CHECK_EQUAL(back.balance_after_micros, e.balance_after_micros);
+  BOOST_CHECK_EQUAL(back.balance_after_micros, Micros{e.balance_after_micros});
   BOOST_CHECK(back.position == e.position);
   BOOST_CHECK_EQUAL(back.billing_path, "invoiced");
   BOOST_CHECK_EQUAL(back.reason_text, "why");
@@ -662,14 +703,14 @@ BOOST_AUTO_TEST_CASE(a_payment_reference_finds_the_purchase_it_settled) {
   BOOST_REQUIRE(checkout_payment.has_value());
   BOOST_CHECK_EQUAL(checkout_payment->org_id, org);
   BOOST_CHECK_EQUAL(checkout_payment->purchase_key, "evt_1");
-  BOOST_CHECK_EQUAL(checkout_payment->credits_micros, 50'000'000);
-  BOOST_CHECK_EQUAL(checkout_payment->refunded_micros, 10'000'000);
+  BOOST_CHECK_EQUAL(checkout_payment->credits_micros, Micros{50'000'000});
+  BOOST_CHECK_EQUAL(checkout_payment->refunded_micros, Micros{10'000'000});
   BOOST_CHECK_EQUAL(checkout_payment->paid_minor, 5'000);
   BOOST_CHECK_EQUAL(checkout_payment->fee_minor, 30);
   const auto refill = ok(views->purchase_by_payment("ch_9"));
   BOOST_REQUIRE(refill.has_value());
   BOOST_CHECK_EQUAL(refill->purchase_key, "refill:s1");
-  BOOST_CHECK_EQUAL(refill->credits_micros, 100'000'000);
+  BOOST_CHECK_EQUAL(refill->credits_micros, Micros{100'000'000});
   BOOST_CHECK(!ok(views->purchase_by_payment("pi_bad")).has_value());
   BOOST_CHECK(!ok(views->purchase_by_payment("pi_unknown")).has_value());
   BOOST_CHECK(!ok(views->purchase_by_payment("")).has_value());
@@ -693,7 +734,7 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
     BOOST_CHECK_GT(project(dir.path, log, tiny).metrics.map_grows, 0u);
   }
   // A refolded batch met none of its own keys: every adjustment applied once.
-  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(org))->state.balance_micros, 12'000'000);
+  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(id_of(org)))->state.balance_micros, Micros{12'000'000});
   // A later run (a fresh projector) sees old keys again: once with the same payload, once changed.
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 1'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 7'000'000, "r", "ops", false));
@@ -703,9 +744,9 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   check_views(dir.path, ref);
 
   auto views = ok(ViewReader::open(dir.path));
-  BOOST_CHECK_EQUAL(ok(views->org(org))->state.balance_micros, 10'000'000 + 2000 * 1'000 + 1'000'000);
+  BOOST_CHECK_EQUAL(ok(views->org(id_of(org)))->state.balance_micros, Micros{10'000'000 + 2000 * 1'000 + 1'000'000});
   HistoryQuery query;
-  query.org_id = org;
+  query.org_id = id_of(org);
   query.limit = 10'000;
   const auto page = ok(views->history(query));
   BOOST_REQUIRE_EQUAL(page.entries.size(), 2004u);

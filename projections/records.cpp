@@ -3,33 +3,11 @@
 #include <array>
 #include <cstring>
 
+#include "engine/catalogue.h"
 #include "engine/state_codec.h"
-#include "tally/events_generated.h"
 
 namespace tally::store {
 namespace {
-
-constexpr std::array<std::string_view, 17> body_type_names = {
-    "",  // NONE
-    "org_opened",
-    "billing_mode_changed",
-    "signup_allocation",
-    "purchase",
-    "auto_refill",
-    "payment_failed",
-    "refund",
-    "admin_adjustment",
-    "usage",
-    "rate_card_published",
-    "auto_refill_configured",
-    "auto_refill_disabled",
-    "low_balance_threshold_set",
-    "member_limit_set",
-    "member_limit_cleared",
-    "tick",
-};
-static_assert(body_type_names.size() == static_cast<std::size_t>(fb::Body::MAX) + 1,
-              "every body in schemas/events.fbs needs a history type name");
 
 // ---- LEB128 varints, zigzag for signed values.
 void put_var(std::string& out, uint64_t v) {
@@ -66,6 +44,7 @@ class RawWriter {
     *at_++ = static_cast<char>(v);
   }
   void zig(int64_t v) { var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void zig(Micros v) { zig(v.value()); }
   void text(std::string_view s) {
     var(s.size());
     if (!s.empty()) std::memcpy(at_, s.data(), s.size());
@@ -98,6 +77,12 @@ class VarReader {
     v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
     return true;
   }
+  bool zig(Micros& v) {
+    int64_t value = 0;
+    if (!zig(value)) return false;
+    v = Micros(value);
+    return true;
+  }
   bool u8(uint8_t& v) {
     if (in_.empty()) return false;
     v = static_cast<uint8_t>(in_[0]);
@@ -121,14 +106,13 @@ class VarReader {
 }  // namespace
 
 std::string_view body_type_name(uint8_t body_type) {
-  return body_type < body_type_names.size() ? body_type_names[body_type] : std::string_view("unknown");
+  if (body_type >= catalogue::bodies.size()) return "unknown";
+  return catalogue::bodies[body_type].name;
 }
 
 uint8_t body_type_from_name(std::string_view name) {
-  for (std::size_t i = 1; i < body_type_names.size(); ++i) {
-    if (body_type_names[i] == name) return static_cast<uint8_t>(i);
-  }
-  return 0;
+  const catalogue::BodyDesc* body = catalogue::find_body(name);
+  return body ? static_cast<uint8_t>(body->type) : 0;
 }
 
 std::string_view billing_path_name(BillingPathCode code) {
@@ -274,7 +258,7 @@ void encode_usage(std::string& out, const UsageRollup& u, std::string_view model
   RawWriter w(out, 1 + 8 * RawWriter::var_max + RawWriter::text_bound(model) + RawWriter::text_bound(member_id) +
                        RawWriter::text_bound(workspace));
   w.byte(record_format_version);
-  for (int64_t v : {u.events, u.debited_micros, u.tracked_cost_micros, u.input_tokens, u.output_tokens,
+  for (int64_t v : {u.events, u.debited_micros.value(), u.tracked_cost_micros.value(), u.input_tokens, u.output_tokens,
                     u.cache_read_tokens, u.cache_write_tokens, u.seconds}) {
     w.zig(v);
   }
@@ -299,6 +283,12 @@ bool add_saturating(int64_t& total, int64_t delta) {
     return false;
   }
   return true;
+}
+bool add_saturating(Micros& total, Micros delta) {
+  int64_t value = total.value();
+  const bool exact = add_saturating(value, delta.value());
+  total = Micros(value);
+  return exact;
 }
 }  // namespace
 

@@ -37,13 +37,13 @@ struct HistoryFields {
   Outcome outcome = Outcome::applied;
   RejectReason reason = RejectReason::none;
   std::string_view detail;
-  int64_t amount_micros = 0;
-  int64_t balance_after_micros = 0;
+  Micros amount_micros;
+  Micros balance_after_micros;
   int64_t occurred_at_ms = 0;
   LogPosition position;
   int64_t rate_card_version = 0;
-  int64_t tracked_cost_micros = 0;
-  int64_t debited_micros = 0;
+  Micros tracked_cost_micros;
+  Micros debited_micros;
   BillingPathCode billing_path = BillingPathCode::none;
   std::string_view model;
   std::string_view member_id;

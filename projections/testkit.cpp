@@ -176,8 +176,8 @@ void WorkloadGenerator::emit(std::vector<AppendRequest>& out, std::string key, s
   apply(mirror_, position, value, mirror_result_);
   for (const Signal& s : mirror_result_.signals) {
     if (s.kind == SignalKind::recharge_requested && options_.answer_refills) {
-      refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id + "|" +
-                                                               std::to_string(s.refill_credits_micros));
+      refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id.str() + "|" +
+                                                               std::to_string(s.refill_credits_micros.value()));
     }
   }
   out.push_back(AppendRequest{std::move(key), std::move(value), false});
@@ -190,8 +190,8 @@ void WorkloadGenerator::emit_everywhere(std::vector<AppendRequest>& out, std::st
     apply(mirror_, position, value, mirror_result_);
     for (const Signal& s : mirror_result_.signals) {
       if (s.kind == SignalKind::recharge_requested && options_.answer_refills) {
-        refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id + "|" +
-                                                                 std::to_string(s.refill_credits_micros));
+        refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id.str() + "|" +
+                                                                 std::to_string(s.refill_credits_micros.value()));
       }
     }
   }
@@ -307,8 +307,8 @@ void WorkloadGenerator::org_event(std::vector<AppendRequest>& out) {
       } else {
         AutoRefillPolicy policy;
         policy.enabled = true;
-        policy.threshold_micros = 10 * credits;
-        policy.refill_credits_micros = static_cast<int64_t>(20 + roll(40)) * credits;
+        policy.threshold_micros = Micros{10 * credits};
+        policy.refill_credits_micros = Micros{static_cast<int64_t>(20 + roll(40)) * credits};
         policy.max_per_day = static_cast<int32_t>(roll(6));
         policy.max_per_month = static_cast<int32_t>(roll(41));
         policy.payment_customer = "cus_" + org;
@@ -350,7 +350,7 @@ void WorkloadGenerator::generate(std::size_t count, std::vector<AppendRequest>& 
       emit(out, org, make_org_opened(EventHeader{"open", org, next_time()}, plan, mode));
       emit(out, org, make_signup_allocation(EventHeader{"signup", org, next_time()}, 25 * credits));
       if (i % 3 != 2) {
-        AutoRefillPolicy policy{true, 10 * credits, 30 * credits, 5, 40, "cus_" + org};
+        AutoRefillPolicy policy{true, Micros{10 * credits}, Micros{30 * credits}, 5, 40, "cus_" + org};
         emit(out, org, make_auto_refill_configured(EventHeader{"refill-policy", org, next_time()}, policy));
       }
     }
@@ -372,11 +372,11 @@ void Reference::fold(LogPosition position, std::string_view record) {
   for (const Signal& s : result_.signals) signal_ids_[position.partition.value].push_back(s.id());
   if (result_.org_id.empty() || result_.reason == RejectReason::wrong_partition) return;
   const OrgState* org = ledger_.find_org(result_.org_id);
-  if (org == nullptr || org->home_partition != position.partition.value) return;
+  if (org == nullptr || org->home_partition != position.partition) return;
   history_[std::string(result_.org_id)].push_back(ExpectedHistory{result_.outcome, result_.reason,
                                                                   result_.amount_micros, org->balance_micros, position});
   if (result_.outcome == Outcome::applied && result_.envelope->body_type() == fb::Body::Usage) {
-    debited_[std::string(result_.org_id)] += result_.debited_micros;
+    debited_[std::string(result_.org_id)] += result_.debited_micros.value();
   }
 }
 

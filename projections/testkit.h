@@ -110,8 +110,8 @@ class WorkloadGenerator {
 struct ExpectedHistory {
   Outcome outcome;
   RejectReason reason;
-  int64_t amount_micros;
-  int64_t balance_after_micros;
+  Micros amount_micros;
+  Micros balance_after_micros;
   LogPosition position;
   bool operator==(const ExpectedHistory&) const = default;
 };

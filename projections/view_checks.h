@@ -27,7 +27,7 @@ inline void check_views(const std::string& dir, const Reference& ref) {
   const auto org_ids = ok(views->org_ids());
   BOOST_REQUIRE_EQUAL(org_ids.size(), expected_orgs.size());
   for (const auto& [id, expected] : expected_orgs) {
-    const auto org = ok(views->org(id));
+    const auto org = ok(views->org(OrgId::make(id).value()));
     BOOST_REQUIRE_MESSAGE(org.has_value(), "org " << id << " missing");
     BOOST_CHECK_MESSAGE(org->state == expected, "org " << id << " differs: balance " << org->state.balance_micros
                                                        << " vs " << expected.balance_micros);
@@ -49,7 +49,7 @@ inline void check_views(const std::string& dir, const Reference& ref) {
   std::size_t history_entries = 0;
   for (const auto& [id, expected] : ref.history()) {
     std::vector<HistoryEntry> entries;
-    ok(views->for_each_history(id, INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+    ok(views->for_each_history(OrgId::make(id).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
       entries.push_back(e);
       return true;
     }));
@@ -102,7 +102,7 @@ inline void check_views(const std::string& dir, const Reference& ref) {
   // Usage roll-ups add up to what usage debited.
   for (const auto& [id, debited] : ref.debited_by_org()) {
     int64_t sum = 0;
-    for (const UsageRollup& u : ok(views->usage(id, INT64_MIN, INT64_MAX))) sum += u.debited_micros;
+    for (const UsageRollup& u : ok(views->usage(OrgId::make(id).value(), INT64_MIN, INT64_MAX))) sum += u.debited_micros.value();
     BOOST_CHECK_MESSAGE(sum == debited, "usage of " << id << ": " << sum << " vs " << debited);
   }
 

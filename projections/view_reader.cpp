@@ -121,29 +121,30 @@ class LmdbViewReader final : public ViewReader {
  public:
   explicit LmdbViewReader(std::shared_ptr<store::StoreEnv> env) : env_(std::move(env)) {}
 
-  Result<std::optional<OrgView>> org(const std::string& org_id) override {
+  Result<std::optional<OrgView>> org(OrgIdView org_id) override {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
     std::string_view bytes;
-    const int rc = txn->get(Db::orgs, org_id, bytes);
+    const int rc = txn->get(Db::orgs, org_id.str(), bytes);
     if (rc == MDB_NOTFOUND) return std::optional<OrgView>();
     if (rc != 0) return store::lmdb_error("mdb_get(orgs)", rc);
-    OrgView view{org_id, {}};
+    OrgView view{OrgId(org_id), {}};
     if (!decode(bytes, view.state)) return corrupt(Db::orgs);
     return std::optional<OrgView>(std::move(view));
   }
 
-  Result<std::vector<std::string>> org_ids() override {
+  Result<std::vector<OrgId>> org_ids() override {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
     Cursor cursor(txn.value(), env_->dbi(Db::orgs));
-    std::vector<std::string> ids;
-    for (bool ok = cursor.seek({}); ok; ok = cursor.next()) ids.emplace_back(cursor.key());
+    std::vector<OrgId> ids;
+    // The keys are ids the fold validated before it stored them.
+    for (bool ok = cursor.seek({}); ok; ok = cursor.next()) ids.push_back(OrgId::trusted(cursor.key()));
     if (Status s = cursor.end_status("mdb_cursor_get(orgs)"); !s.is_ok()) return s;
     return ids;
   }
 
-  Result<std::vector<MemberView>> members(const std::string& org_id) override {
+  Result<std::vector<MemberView>> members(OrgIdView org_id) override {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
     std::string prefix;
@@ -152,7 +153,7 @@ class LmdbViewReader final : public ViewReader {
     std::vector<MemberView> members;
     for (bool ok = cursor.seek(prefix); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
       MemberView& view = members.emplace_back();
-      view.member_id.assign(cursor.key().substr(prefix.size()));
+      view.member_id = MemberId::trusted(cursor.key().substr(prefix.size()));  // validated when stored
       if (!decode(cursor.value(), view.state)) return corrupt(Db::members);
     }
     if (Status s = cursor.end_status("mdb_cursor_get(members)"); !s.is_ok()) return s;
@@ -180,7 +181,7 @@ class LmdbViewReader final : public ViewReader {
     return page;
   }
 
-  Status for_each_history(const std::string& org_id, int64_t from_ms, int64_t to_ms,
+  Status for_each_history(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
                           const std::function<bool(const HistoryEntry&)>& visit) override {
     HistoryEntry entry;
     return scan_history(org_id, 0, [&](uint64_t sequence, std::string_view bytes) {
@@ -193,7 +194,7 @@ class LmdbViewReader final : public ViewReader {
     });
   }
 
-  Result<std::vector<UsageRollup>> usage(const std::string& org_id, int64_t from_ms, int64_t to_ms) override {
+  Result<std::vector<UsageRollup>> usage(OrgIdView org_id, int64_t from_ms, int64_t to_ms) override {
     std::vector<UsageRollup> rollups;
     if (to_ms <= from_ms) return rollups;
     const int64_t first_day = utc_day(from_ms);
@@ -206,7 +207,7 @@ class LmdbViewReader final : public ViewReader {
     Cursor cursor(txn.value(), env_->dbi(Db::usage));
     for (bool ok = cursor.seek(start); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
       if (cursor.key().size() < prefix.size() + 8) return corrupt(Db::usage);
-      const int64_t day = store::usage_key_day(cursor.key(), org_id.size());
+      const int64_t day = store::usage_key_day(cursor.key(), org_id.str().size());
       if (day > last_day) break;
       UsageRollup& rollup = rollups.emplace_back();
       if (!store::decode_usage(cursor.value(), rollup)) return corrupt(Db::usage);
@@ -376,7 +377,7 @@ class LmdbViewReader final : public ViewReader {
   // Calls f(sequence, bytes) for history entries of `org_id` from `from_sequence` on while f
   // returns 1; 0 stops, -1 reports corruption.
   template <typename F>
-  Status scan_history(const std::string& org_id, uint64_t from_sequence, F&& f) {
+  Status scan_history(OrgIdView org_id, uint64_t from_sequence, F&& f) {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
     std::string prefix, start;

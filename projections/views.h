@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "engine/digest.h"
+#include "engine/ids.h"
+#include "engine/money.h"
 #include "engine/state.h"
 #include "engine/status.h"
 #include "engine/types.h"
@@ -33,12 +35,12 @@
 namespace tally {
 
 struct OrgView {
-  std::string org_id;
+  OrgId org_id;
   OrgState state;
 };
 
 struct MemberView {
-  std::string member_id;
+  MemberId member_id;
   MemberState state;
 };
 
@@ -50,13 +52,13 @@ struct HistoryEntry {
   Outcome outcome = Outcome::applied;
   RejectReason reason = RejectReason::none;
   std::string detail;               // rejection/conflict detail
-  int64_t amount_micros = 0;        // signed change of the balance (0 unless applied)
-  int64_t balance_after_micros = 0;
+  Micros amount_micros;             // signed change of the balance (0 unless applied)
+  Micros balance_after_micros;
   int64_t occurred_at_ms = 0;
   LogPosition position;
   int64_t rate_card_version = 0;    // usage only
-  int64_t tracked_cost_micros = 0;  // usage only
-  int64_t debited_micros = 0;       // usage only
+  Micros tracked_cost_micros;       // usage only
+  Micros debited_micros;            // usage only
   std::string billing_path;         // usage only: "credits" or "byok" (resolved), "invoiced" for deferred/enterprise
   std::string model;                // usage: model or sandbox class
   std::string member_id;
@@ -69,7 +71,7 @@ struct HistoryEntry {
 };
 
 struct HistoryQuery {
-  std::string org_id;
+  OrgId org_id;
   uint64_t after_sequence = 0;      // return entries with sequence >= after_sequence
   std::size_t limit = 100;
   std::string type;                 // empty = all types
@@ -89,8 +91,8 @@ struct UsageRollup {
   std::string member_id;
   std::string workspace;
   int64_t events = 0;
-  int64_t debited_micros = 0;
-  int64_t tracked_cost_micros = 0;
+  Micros debited_micros;
+  Micros tracked_cost_micros;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   int64_t cache_read_tokens = 0;
@@ -110,8 +112,8 @@ struct RejectEntry {
 struct PaymentPurchase {
   std::string org_id;
   std::string purchase_key;     // the purchase event's idempotency key
-  int64_t credits_micros = 0;   // credits it bought (the "purchases" view)
-  int64_t refunded_micros = 0;  // credits refunded so far
+  Micros credits_micros;        // credits it bought (the "purchases" view)
+  Micros refunded_micros;       // credits refunded so far
   int64_t paid_minor = 0;       // price of the credits, minor units (the fee not included)
   int64_t fee_minor = 0;        // platform fee paid on top
 };
@@ -151,15 +153,15 @@ class ViewReader {
   virtual ~ViewReader() = default;
   static Result<std::unique_ptr<ViewReader>> open(const std::string& data_dir);
 
-  virtual Result<std::optional<OrgView>> org(const std::string& org_id) = 0;
-  virtual Result<std::vector<std::string>> org_ids() = 0;
-  virtual Result<std::vector<MemberView>> members(const std::string& org_id) = 0;
+  virtual Result<std::optional<OrgView>> org(OrgIdView org_id) = 0;
+  virtual Result<std::vector<OrgId>> org_ids() = 0;
+  virtual Result<std::vector<MemberView>> members(OrgIdView org_id) = 0;
   virtual Result<HistoryPage> history(const HistoryQuery& query) = 0;
   // Streams every history entry of an org in [from_ms, to_ms) in order, in one read txn; stops
   // early when `visit` returns false.
-  virtual Status for_each_history(const std::string& org_id, int64_t from_ms, int64_t to_ms,
+  virtual Status for_each_history(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
                                   const std::function<bool(const HistoryEntry&)>& visit) = 0;
-  virtual Result<std::vector<UsageRollup>> usage(const std::string& org_id, int64_t from_ms, int64_t to_ms) = 0;
+  virtual Result<std::vector<UsageRollup>> usage(OrgIdView org_id, int64_t from_ms, int64_t to_ms) = 0;
   // The first `limit` rejects in log position order (partition, then offset).
   virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit) = 0;
   // Outbox entries with sequence > after_sequence, in sequence order (sequences start at 1, so

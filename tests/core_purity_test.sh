@@ -7,7 +7,8 @@
 #   - calls time(, rand( or clock (clock(), std::chrono clocks, clock_gettime, …).
 # Core sources: the .cpp files of `add_library(tally_core …)` in ENGINE_DIR/CMakeLists.txt (or, if
 # that cannot be read, every *.cpp except the JSON codec event_json.*, tests *_test.cpp and
-# benches *_bench.cpp), and every ENGINE_DIR/*.h except event_json.h (the codec outside the core).
+# benches *_bench.cpp), and every ENGINE_DIR/*.h except the headers of the JSON codec outside the
+# core (event_json.h and the headers of the other sources of `add_library(tally_codec …)`).
 set -euo pipefail
 
 if [[ $# -ne 1 || ! -d "$1" ]]; then
@@ -37,10 +38,14 @@ else
     sources+=("$file")
   done
 fi
+codec_sources=$(sed -n '/add_library(tally_codec/,/)/p' "$engine_dir/CMakeLists.txt" 2>/dev/null |
+                tr -s ' \t()' '\n' | grep -E '^[A-Za-z0-9_./-]+\.cpp$' || true)
 for file in "$engine_dir"/*.h; do
-  case "$(basename "$file")" in
+  name=$(basename "$file")
+  case "$name" in
     event_json.*) continue ;;
   esac
+  if grep -qxF "${name%.h}.cpp" <<<"$codec_sources"; then continue; fi
   sources+=("$file")
 done
 if [[ ${#sources[@]} -eq 0 ]]; then

@@ -81,8 +81,8 @@ Status OrgScript::auto_refill(int64_t threshold_credits, int64_t refill_credits,
   const std::string key = next_key("auto-refill");
   AutoRefillPolicy policy;
   policy.enabled = true;
-  policy.threshold_micros = threshold_credits * micros;
-  policy.refill_credits_micros = refill_credits * micros;
+  policy.threshold_micros = Micros{threshold_credits * micros};
+  policy.refill_credits_micros = Micros{refill_credits * micros};
   policy.max_per_day = max_per_day;
   policy.payment_customer = customer;
   return append(make_auto_refill_configured({key, org_, now_ms(), "test"}, policy));
@@ -109,17 +109,18 @@ Status OrgScript::member_limit_cleared(const std::string& member) {
 }
 
 std::optional<OrgState> org_state(ViewReader& views, const std::string& org) {
-  auto found = views.org(org);
+  auto found = views.org(OrgId::make(org).value());  // the tests' own org ids
   if (!found.is_ok() || !found->has_value()) return std::nullopt;
   return found->value().state;
 }
 
 std::vector<HistoryEntry> history(ViewReader& views, const std::string& org) {
   std::vector<HistoryEntry> out;
-  views.for_each_history(org, INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
+  const Status status = views.for_each_history(OrgId::make(org).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
     out.push_back(entry);
     return true;
   });
+  if (!status.is_ok()) throw std::runtime_error(status.to_string());
   return out;
 }
 

@@ -1,0 +1,336 @@
+// The event catalogue: every event body described once (SPEC §3, schemas/events.fbs).
+//
+// For each body: its canonical JSON type name, whether it belongs to an org, and each field
+// (engine/field_descriptor.h) — JSON name, kind, range, unit, what the payload digest takes of it,
+// what its history entry shows. One description drives:
+//   - JSON <-> FlatBuffers (engine/event_json.cpp, tally_codec),
+//   - validation (engine/validate.cpp: validate_envelope),
+//   - the payload digest (engine/payload_digest.cpp),
+//   - the history text of an entry (engine/history_text.cpp, used by projections/).
+// Adding an event type: append the table to schemas/events.fbs, add its entry here (fields in
+// schema order), and give it a fold rule (engine/fold.cpp). The build checks that every field of
+// the schema is described, with its name, kind and slot (catalogue.cpp).
+//
+// Compatibility: payload digests and rejection details of existing ledgers must not move. A field
+// appended to an existing body takes Digest::when_present (or Digest::skip); an existing field's
+// rule, order or message never changes.
+//
+// Pure (tally_core); constant data, thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/catalogue_rules.h"
+#include "engine/field_descriptor.h"
+#include "tally/events_generated.h"
+#include "tally/signals_generated.h"
+
+namespace tally::catalogue {
+
+// ---- Enums -----------------------------------------------------------------------------------
+
+inline constexpr EnumDesc plan_enum{&fb::EnumNamesPlan, static_cast<int8_t>(fb::Plan::MAX), true};
+inline constexpr EnumDesc billing_mode_enum{&fb::EnumNamesBillingMode, static_cast<int8_t>(fb::BillingMode::MAX), true};
+inline constexpr EnumDesc billing_path_enum{&fb::EnumNamesBillingPath, static_cast<int8_t>(fb::BillingPath::MAX), true};
+inline constexpr EnumDesc meter_enum{&fb::EnumNamesMeter, static_cast<int8_t>(fb::Meter::MAX), true};
+inline constexpr EnumDesc signal_kind_enum{&fb::EnumNamesSignalKind, static_cast<int8_t>(fb::SignalKind::MAX), false};
+
+// ---- Bodies, in schema order -------------------------------------------------------------------
+
+
+inline constexpr FieldDesc org_opened_fields[] = {
+    enumeration("plan", fb::OrgOpened::VT_PLAN, plan_enum).required().chosen(),
+    enumeration("billing_mode", fb::OrgOpened::VT_BILLING_MODE, billing_mode_enum).required().chosen(),
+};
+inline constexpr TableDesc org_opened{.name = "OrgOpened", .fields = org_opened_fields};
+
+inline constexpr FieldDesc billing_mode_changed_fields[] = {
+    enumeration("plan", fb::BillingModeChanged::VT_PLAN, plan_enum),
+    enumeration("billing_mode", fb::BillingModeChanged::VT_BILLING_MODE, billing_mode_enum),
+};
+inline constexpr TableDesc billing_mode_changed{
+    .name = "BillingModeChanged", .fields = billing_mode_changed_fields, .rule = billing_mode_changed_rule};
+
+inline constexpr FieldDesc signup_allocation_fields[] = {
+    int64("credits_micros", fb::SignupAllocation::VT_CREDITS_MICROS, Unit::micros).positive(),
+};
+inline constexpr TableDesc signup_allocation{.name = "SignupAllocation", .fields = signup_allocation_fields};
+
+// Purchase and AutoRefill check currency after fee and bundles (validation order of old).
+inline constexpr uint8_t purchase_check_order[] = {0, 1, 3, 4, 2, 5, rule_step};
+inline constexpr uint8_t auto_refill_check_order[] = {0, 1, 3, 4, 2, 5, 6, rule_step};
+
+inline constexpr FieldDesc purchase_fields[] = {
+    int64("credits_micros", fb::Purchase::VT_CREDITS_MICROS, Unit::micros).positive(),
+    int64("paid_minor", fb::Purchase::VT_PAID_MINOR, Unit::minor).non_negative().shown_as(Shown::paid_minor),
+    text("currency", fb::Purchase::VT_CURRENCY).required().currency().shown_as(Shown::currency),
+    int64("fee_minor", fb::Purchase::VT_FEE_MINOR, Unit::minor).non_negative().shown_as(Shown::fee_minor),
+    int32("bundles", fb::Purchase::VT_BUNDLES, Unit::count).range(1, limits::bundles_max),
+    text("payment_ref", fb::Purchase::VT_PAYMENT_REF).shown_as(Shown::payment_ref),
+};
+inline constexpr TableDesc purchase{
+    .name = "Purchase", .fields = purchase_fields, .check_order = purchase_check_order};
+
+inline constexpr FieldDesc auto_refill_fields[] = {
+    int64("credits_micros", fb::AutoRefill::VT_CREDITS_MICROS, Unit::micros).positive(),
+    int64("paid_minor", fb::AutoRefill::VT_PAID_MINOR, Unit::minor).non_negative().shown_as(Shown::paid_minor),
+    text("currency", fb::AutoRefill::VT_CURRENCY).required().currency().shown_as(Shown::currency),
+    int64("fee_minor", fb::AutoRefill::VT_FEE_MINOR, Unit::minor).non_negative().shown_as(Shown::fee_minor),
+    int32("bundles", fb::AutoRefill::VT_BUNDLES, Unit::count).range(1, limits::bundles_max),
+    text("payment_ref", fb::AutoRefill::VT_PAYMENT_REF).shown_as(Shown::payment_ref),
+    text("signal_id", fb::AutoRefill::VT_SIGNAL_ID).required().shown_as(Shown::reason_text),
+};
+inline constexpr TableDesc auto_refill{
+    .name = "AutoRefill", .fields = auto_refill_fields, .check_order = auto_refill_check_order};
+
+inline constexpr FieldDesc payment_failed_fields[] = {
+    text("signal_id", fb::PaymentFailed::VT_SIGNAL_ID).required(),
+    text("code", fb::PaymentFailed::VT_CODE).required().shown_as(Shown::reason_text),
+    text("message", fb::PaymentFailed::VT_MESSAGE),
+};
+inline constexpr TableDesc payment_failed{.name = "PaymentFailed", .fields = payment_failed_fields};
+
+inline constexpr FieldDesc refund_fields[] = {
+    text("purchase_key", fb::Refund::VT_PURCHASE_KEY)
+        .required()
+        .bytes_max(limits::idempotency_key_bytes_max)
+        .shown_as(Shown::payment_ref),
+    int64("credits_micros", fb::Refund::VT_CREDITS_MICROS, Unit::micros).positive(),
+    boolean("force", fb::Refund::VT_FORCE),
+    text("reason", fb::Refund::VT_REASON).shown_as(Shown::reason_text),
+};
+inline constexpr TableDesc refund{.name = "Refund", .fields = refund_fields};
+
+// An operator correction without who and why cannot be audited: reason and operator required.
+inline constexpr FieldDesc admin_adjustment_fields[] = {
+    int64("credits_micros", fb::AdminAdjustment::VT_CREDITS_MICROS, Unit::micros).nonzero(),
+    text("reason", fb::AdminAdjustment::VT_REASON).required().shown_as(Shown::reason_text),
+    text("operator", fb::AdminAdjustment::VT_OPERATOR_).required(),
+    boolean("force", fb::AdminAdjustment::VT_FORCE),
+};
+inline constexpr TableDesc admin_adjustment{.name = "AdminAdjustment", .fields = admin_adjustment_fields};
+
+// meter, model and sandbox_class are the rule's: model (llm_tokens) or sandbox_class
+// (sandbox_seconds) is required unless a cost is reported, and each meter takes only its counts.
+inline constexpr uint8_t usage_check_order[] = {0, 1, 2, 3, 4, 8, 10, 11, 12, 13, 14, 15, 9, rule_step};
+inline constexpr FieldDesc usage_fields[] = {
+    id("member_id", fb::Usage::VT_MEMBER_ID).shown_as(Shown::member_id),
+    text("workspace", fb::Usage::VT_WORKSPACE).shown_as(Shown::workspace),
+    text("project", fb::Usage::VT_PROJECT),
+    text("agent_id", fb::Usage::VT_AGENT_ID),
+    text("session_id", fb::Usage::VT_SESSION_ID),
+    enumeration("meter", fb::Usage::VT_METER, meter_enum).required().by_rule(),
+    text("model", fb::Usage::VT_MODEL).by_rule(),
+    text("sandbox_class", fb::Usage::VT_SANDBOX_CLASS).by_rule(),
+    text("provider", fb::Usage::VT_PROVIDER),
+    enumeration("billing_path", fb::Usage::VT_BILLING_PATH, billing_path_enum).shown_as(Shown::billing_path),
+    int64("input_tokens", fb::Usage::VT_INPUT_TOKENS, Unit::tokens).non_negative(),
+    int64("output_tokens", fb::Usage::VT_OUTPUT_TOKENS, Unit::tokens).non_negative(),
+    int64("cache_read_tokens", fb::Usage::VT_CACHE_READ_TOKENS, Unit::tokens).non_negative(),
+    int64("cache_write_tokens", fb::Usage::VT_CACHE_WRITE_TOKENS, Unit::tokens).non_negative(),
+    int64("seconds", fb::Usage::VT_SECONDS, Unit::seconds).non_negative(),
+    optional_int64("reported_cost_micros", fb::Usage::VT_REPORTED_COST_MICROS, Unit::micros)
+        .non_negative()
+        .digest_as(Digest::presence_and_value),
+};
+inline constexpr TableDesc usage{.name = "Usage",
+                                 .fields = usage_fields,
+                                 .check_order = usage_check_order,
+                                 .rule = usage_rule,
+                                 .history = usage_history};
+
+// A model name too long is reported as "model", not "models[i].model": kept, existing ledgers
+// hold that detail. A sandbox class name was never limited (beyond the record's size): kept too.
+inline constexpr FieldDesc model_price_fields[] = {
+    text("model", fb::ModelPrice::VT_MODEL).required().bare_name_in_length_error(),
+    int64("input_per_mtok_micros", fb::ModelPrice::VT_INPUT_PER_MTOK_MICROS, Unit::micros).non_negative(),
+    int64("output_per_mtok_micros", fb::ModelPrice::VT_OUTPUT_PER_MTOK_MICROS, Unit::micros).non_negative(),
+    int64("cache_read_per_mtok_micros", fb::ModelPrice::VT_CACHE_READ_PER_MTOK_MICROS, Unit::micros).non_negative(),
+    int64("cache_write_per_mtok_micros", fb::ModelPrice::VT_CACHE_WRITE_PER_MTOK_MICROS, Unit::micros).non_negative(),
+};
+inline constexpr TableDesc model_price{
+    .name = "ModelPrice", .fields = model_price_fields, .sort_keys = {0, 0}, .sort_key_count = 1};
+
+inline constexpr FieldDesc sandbox_class_price_fields[] = {
+    text("class", fb::SandboxClassPrice::VT_SANDBOX_CLASS)
+        .named_in_schema("sandbox_class")
+        .required()
+        .bytes_max(limits::event_bytes_max),
+    int64("per_hour_micros", fb::SandboxClassPrice::VT_PER_HOUR_MICROS, Unit::micros).non_negative(),
+};
+inline constexpr TableDesc sandbox_class_price{
+    .name = "SandboxClassPrice", .fields = sandbox_class_price_fields, .sort_keys = {0, 1}, .sort_key_count = 2};
+
+inline constexpr uint8_t rate_card_check_order[] = {0, 1, 2, rule_step, 3, 4};
+inline constexpr FieldDesc rate_card_published_fields[] = {
+    int64("version", fb::RateCardPublished::VT_VERSION, Unit::version).positive(),
+    int32("markup_bp", fb::RateCardPublished::VT_MARKUP_BP, Unit::basis_points).range(1, limits::basis_points_max),
+    int32("byok_fee_bp", fb::RateCardPublished::VT_BYOK_FEE_BP, Unit::basis_points).range(0, limits::basis_points_max),
+    list("models", fb::RateCardPublished::VT_MODELS, model_price),
+    list("sandbox_classes", fb::RateCardPublished::VT_SANDBOX_CLASSES, sandbox_class_price),
+};
+inline constexpr TableDesc rate_card_published{.name = "RateCardPublished",
+                                               .fields = rate_card_published_fields,
+                                               .check_order = rate_card_check_order,
+                                               .rule = rate_card_rule};
+
+// threshold and refill amounts are > 0 when enabled (the rule, first), >= 0 otherwise.
+inline constexpr uint8_t auto_refill_configured_check_order[] = {rule_step, 1, 2, 3, 4, 5};
+inline constexpr FieldDesc auto_refill_configured_fields[] = {
+    boolean("enabled", fb::AutoRefillConfigured::VT_ENABLED),
+    int64("threshold_micros", fb::AutoRefillConfigured::VT_THRESHOLD_MICROS, Unit::micros).non_negative(),
+    int64("refill_credits_micros", fb::AutoRefillConfigured::VT_REFILL_CREDITS_MICROS, Unit::micros).non_negative(),
+    int32("max_per_day", fb::AutoRefillConfigured::VT_MAX_PER_DAY, Unit::count).non_negative(),
+    int32("max_per_month", fb::AutoRefillConfigured::VT_MAX_PER_MONTH, Unit::count).non_negative(),
+    text("payment_customer", fb::AutoRefillConfigured::VT_PAYMENT_CUSTOMER),
+};
+inline constexpr TableDesc auto_refill_configured{.name = "AutoRefillConfigured",
+                                                  .fields = auto_refill_configured_fields,
+                                                  .check_order = auto_refill_configured_check_order,
+                                                  .rule = auto_refill_configured_rule};
+
+inline constexpr FieldDesc auto_refill_disabled_fields[] = {
+    text("reason", fb::AutoRefillDisabled::VT_REASON).shown_as(Shown::reason_text),
+};
+inline constexpr TableDesc auto_refill_disabled{.name = "AutoRefillDisabled", .fields = auto_refill_disabled_fields};
+
+inline constexpr FieldDesc low_balance_threshold_set_fields[] = {
+    int64("threshold_micros", fb::LowBalanceThresholdSet::VT_THRESHOLD_MICROS, Unit::micros).non_negative(),
+};
+inline constexpr TableDesc low_balance_threshold_set{
+    .name = "LowBalanceThresholdSet", .fields = low_balance_threshold_set_fields};
+
+inline constexpr FieldDesc member_limit_set_fields[] = {
+    id("member_id", fb::MemberLimitSet::VT_MEMBER_ID).required().shown_as(Shown::member_id),
+    int64("monthly_limit_micros", fb::MemberLimitSet::VT_MONTHLY_LIMIT_MICROS, Unit::micros).positive(),
+};
+inline constexpr TableDesc member_limit_set{.name = "MemberLimitSet", .fields = member_limit_set_fields};
+
+inline constexpr FieldDesc member_limit_cleared_fields[] = {
+    id("member_id", fb::MemberLimitCleared::VT_MEMBER_ID).required().shown_as(Shown::member_id),
+};
+inline constexpr TableDesc member_limit_cleared{.name = "MemberLimitCleared", .fields = member_limit_cleared_fields};
+
+inline constexpr TableDesc tick{.name = "Tick", .fields = {}};
+
+// Whether an event belongs to an org (envelope org_id).
+enum class OrgRule : uint8_t {
+  required,
+  optional,  // absent: the event is about the partition (a tick)
+  none,      // a global event, written to every partition; org_id must be empty
+};
+
+struct BodyDesc {
+  fb::Body type = fb::Body::NONE;
+  std::string_view name;             // canonical JSON `type`
+  const TableDesc* table = nullptr;  // nullptr for NONE
+  OrgRule org = OrgRule::required;
+};
+
+// Indexed by fb::Body.
+inline constexpr std::array<BodyDesc, static_cast<std::size_t>(fb::Body::MAX) + 1> bodies = {{
+    {fb::Body::NONE, "", nullptr},
+    {fb::Body::OrgOpened, "org_opened", &org_opened},
+    {fb::Body::BillingModeChanged, "billing_mode_changed", &billing_mode_changed},
+    {fb::Body::SignupAllocation, "signup_allocation", &signup_allocation},
+    {fb::Body::Purchase, "purchase", &purchase},
+    {fb::Body::AutoRefill, "auto_refill", &auto_refill},
+    {fb::Body::PaymentFailed, "payment_failed", &payment_failed},
+    {fb::Body::Refund, "refund", &refund},
+    {fb::Body::AdminAdjustment, "admin_adjustment", &admin_adjustment},
+    {fb::Body::Usage, "usage", &usage},
+    {fb::Body::RateCardPublished, "rate_card_published", &rate_card_published, OrgRule::none},
+    {fb::Body::AutoRefillConfigured, "auto_refill_configured", &auto_refill_configured},
+    {fb::Body::AutoRefillDisabled, "auto_refill_disabled", &auto_refill_disabled},
+    {fb::Body::LowBalanceThresholdSet, "low_balance_threshold_set", &low_balance_threshold_set},
+    {fb::Body::MemberLimitSet, "member_limit_set", &member_limit_set},
+    {fb::Body::MemberLimitCleared, "member_limit_cleared", &member_limit_cleared},
+    {fb::Body::Tick, "tick", &tick, OrgRule::optional},
+}};
+
+// An explicit check order lists every field that has a check (nested tables included) and the
+// rule: a step left out would never run. Sort keys name text or int64 fields. Nested tables too.
+constexpr bool check_order_complete(const TableDesc& t) {
+  if (t.fields.size() > fields_per_table_max) return false;
+  for (uint8_t k = 0; k < t.sort_key_count; ++k) {  // the digest sorts lists by text or int64 keys
+    if (t.sort_keys[k] >= t.fields.size()) return false;
+    const Kind kind = t.fields[t.sort_keys[k]].kind;
+    if (kind != Kind::text && kind != Kind::int64) return false;
+  }
+  for (const FieldDesc& f : t.fields) {
+    if ((f.kind == Kind::table || f.kind == Kind::table_list) && !check_order_complete(*f.table)) return false;
+  }
+  if (t.check_order.empty()) return true;
+  const auto listed = [&](std::size_t step) {
+    for (uint8_t s : t.check_order) {
+      if (s == step) return true;
+    }
+    return false;
+  };
+  for (std::size_t i = 0; i < t.fields.size(); ++i) {
+    const FieldDesc& f = t.fields[i];
+    const bool checked = (f.check != Check::none && f.check != Check::by_rule) || f.kind == Kind::table ||
+                         f.kind == Kind::table_list;
+    if (checked && !listed(i)) return false;
+  }
+  return listed(rule_step);
+}
+
+constexpr bool catalogue_is_consistent() {
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    if (static_cast<std::size_t>(bodies[i].type) != i) return false;
+    if (i > 0 && !check_order_complete(*bodies[i].table)) return false;
+  }
+  return true;
+}
+static_assert(catalogue_is_consistent(),
+              "one catalogue entry per body of schemas/events.fbs, in union order, each field checked");
+
+// ---- Envelope and signal (JSON only: their checks are validate.cpp's, their bytes signals.cpp's)
+
+// schema_version, type and body are the codec's own.
+inline constexpr FieldDesc envelope_fields[] = {
+    text("idempotency_key", fb::Envelope::VT_IDEMPOTENCY_KEY).required().bytes_max(limits::idempotency_key_bytes_max),
+    id("org_id", fb::Envelope::VT_ORG_ID),
+    int64("occurred_at_ms", fb::Envelope::VT_OCCURRED_AT_MS, Unit::unix_ms).required().non_negative(),
+    text("source", fb::Envelope::VT_SOURCE),
+    text("correlation_id", fb::Envelope::VT_CORRELATION_ID),
+};
+inline constexpr TableDesc envelope{.name = "Envelope", .fields = envelope_fields};
+
+inline constexpr FieldDesc signal_fields[] = {
+    text("signal_id", fb::Signal::VT_SIGNAL_ID),
+    enumeration("kind", fb::Signal::VT_KIND, signal_kind_enum),
+    text("org_id", fb::Signal::VT_ORG_ID),
+    text("member_id", fb::Signal::VT_MEMBER_ID),
+    int32("partition", fb::Signal::VT_PARTITION, Unit::count),
+    int64("offset", fb::Signal::VT_OFFSET, Unit::count),
+    int64("occurred_at_ms", fb::Signal::VT_OCCURRED_AT_MS, Unit::unix_ms),
+    int64("balance_micros", fb::Signal::VT_BALANCE_MICROS, Unit::micros),
+    int64("threshold_micros", fb::Signal::VT_THRESHOLD_MICROS, Unit::micros),
+    int64("refill_credits_micros", fb::Signal::VT_REFILL_CREDITS_MICROS, Unit::micros),
+    text("payment_customer", fb::Signal::VT_PAYMENT_CUSTOMER),
+    int64("monthly_limit_micros", fb::Signal::VT_MONTHLY_LIMIT_MICROS, Unit::micros),
+    int64("member_used_micros", fb::Signal::VT_MEMBER_USED_MICROS, Unit::micros),
+    text("pause_reason", fb::Signal::VT_PAUSE_REASON),
+    text("cap_period", fb::Signal::VT_CAP_PERIOD),
+};
+inline constexpr TableDesc signal{.name = "Signal", .fields = signal_fields};
+
+// ---- Lookups (catalogue.cpp) -----------------------------------------------------------------
+
+// The entry of a body type; nullptr for NONE and for a type from a newer schema.
+const BodyDesc* find_body(fb::Body type);
+// The entry whose JSON `type` is `name`; nullptr if none.
+const BodyDesc* find_body(std::string_view name);
+// The canonical JSON type name of a body type; "" for NONE and unknown types.
+std::string_view body_type_name(fb::Body type);
+
+// "pro, enterprise": the names of an enum's values a producer may write (unset never).
+std::string enum_choices(const EnumDesc& e);
+// "pro or enterprise", "credits, byok or deferred": the same as a phrase.
+std::string enum_alternatives(const EnumDesc& e);
+
+}  // namespace tally::catalogue
