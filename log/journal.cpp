@@ -216,8 +216,9 @@ JournalOptions journal_options(int32_t events_partitions, int32_t signals_partit
   return options;
 }
 
-Journal::Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id, std::function<int64_t()> clock)
-    : env_(std::move(env)), clock_(std::move(clock)), dir_(std::move(dir)), id_(std::move(id)) {}
+Journal::Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id, std::function<int64_t()> clock,
+                 bool read_only)
+    : env_(std::move(env)), clock_(std::move(clock)), read_only_(read_only), dir_(std::move(dir)), id_(std::move(id)) {}
 
 Journal::~Journal() = default;
 
@@ -238,7 +239,8 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& dir, const Jou
                                      });
   if (!setup.is_ok()) return setup;
   std::function<int64_t()> clock = options.clock ? options.clock : system_clock_ms;
-  return std::unique_ptr<Journal>(new Journal(std::move(env.value()), dir, std::move(id), std::move(clock)));
+  return std::unique_ptr<Journal>(
+      new Journal(std::move(env.value()), dir, std::move(id), std::move(clock), options.read_only));
 }
 
 Result<int32_t> Journal::partition_count(std::string_view topic) const {
@@ -250,7 +252,7 @@ Result<int32_t> Journal::partition_count(std::string_view topic) const {
 Result<std::unique_ptr<LogWriter>> Journal::writer(std::string_view topic) const {
   auto info = env_->find_topic(topic);
   if (!info.is_ok()) return info.status();
-  if (env_->read_only()) return Status::error(Status::Code::unavailable, "journal " + dir_ + " is open read-only");
+  if (read_only_) return Status::error(Status::Code::unavailable, "journal " + dir_ + " is open read-only");
   return make_journal_writer(env_, std::move(info.value()), clock_);
 }
 

@@ -147,9 +147,11 @@ class Journal {
   Result<std::unique_ptr<LogReader>> reader(std::string_view topic) const;
 
  private:
-  Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id, std::function<int64_t()> clock);
+  Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id, std::function<int64_t()> clock,
+          bool read_only);
   std::shared_ptr<JournalEnv> env_;
   std::function<int64_t()> clock_;
+  bool read_only_;  // opened with JournalOptions::read_only (the environment may be shared read-write)
   std::string dir_;
   std::string id_;
 };

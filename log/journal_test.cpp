@@ -633,6 +633,13 @@ BOOST_AUTO_TEST_CASE(a_read_only_journal_reads_but_never_writes) {
   JournalOptions more = options;
   more.topics = {{"extra", 1}};
   BOOST_TEST(Journal::open(dir.path(), more).status().code() == Status::Code::not_found);
+  // Read-only also when this process has the journal open read-write.
+  TempDir shared;
+  auto writable = open_journal(shared.path());
+  auto read_only = Journal::open(shared.path(), options);
+  BOOST_REQUIRE_MESSAGE(read_only.is_ok(), read_only.status().to_string());
+  BOOST_TEST(read_only.value()->writer(journal_events_topic).status().code() == Status::Code::unavailable);
+  BOOST_TEST(writable->writer(journal_events_topic).is_ok());
   // Nothing there: not_found, and no directory is made.
   TempDir empty;
   const std::string missing = empty.path() + "/none";

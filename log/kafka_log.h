@@ -20,8 +20,8 @@
 //   - The append time of a record (LogRecord::appended_at_ms, SPEC §3) is its Kafka timestamp.
 //     Create the events topic with message.timestamp.type=LogAppendTime so that the broker sets
 //     it when it appends; with the default CreateTime the producer's clock sets it, and a producer
-//     could then move the fold's clock. The reader reports the type it sees (once per reader,
-//     through on_client_error; KafkaReader::timestamp_type()). A record without a timestamp
+//     could then move the fold's clock. A reader of the events topic reports any other type it
+//     sees (once, through on_client_error); KafkaReader::timestamp_type() says which it saw. A record without a timestamp
 //     (message format before Kafka 0.10) gets appended_at_ms -1.
 //   - librdkafka's mock cluster (log/kafka_testing.h) stands in for Kafka in tests; it keeps only
 //     ~5 MiB per partition, so tests keep data small. Its topics have CreateTime timestamps.

@@ -59,6 +59,7 @@ struct KafkaReader::Impl {
   std::vector<rd_kafka_message_t*> batch;    // consume buffer
   rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   bool timestamp_seen = false;
+  bool events_topic = false;  // the fold's clock comes from its timestamps: report a wrong type
 
   // The record's timestamp as its append time; reports the timestamp type when it changes.
   int64_t append_time(const rd_kafka_message_t* message) {
@@ -67,7 +68,7 @@ struct KafkaReader::Impl {
     if (!timestamp_seen || type != timestamp_type) {
       timestamp_seen = true;
       timestamp_type = type;
-      if (type != RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME) {
+      if (events_topic && type != RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME) {
         callbacks.report("kafka: records of " + topic + " carry " + std::string(timestamp_type_name(type)) +
                          " timestamps, not the broker's append time: set message.timestamp.type=LogAppendTime on "
                          "the topic, so that no producer's clock sets the ledger's append time");
@@ -126,6 +127,7 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::open(const KafkaOptions& optio
   auto impl = std::make_unique<Impl>();
   impl->callbacks.on_client_error = options.on_client_error;
   impl->topic = topic;
+  impl->events_topic = topic == kafka_topic(options, kafka_events_kind);
   impl->timeout_ms = options.timeout_ms;
   KafkaProperties required = consumer_properties;
   required.emplace_back("group.id", options.group_id);
