@@ -301,8 +301,8 @@ std::vector<std::string> Node::degraded() const {
     const ProjectorHealth health = projector_->health();
     if (health.degraded) {
       reasons.push_back("projector: " + health.reason + ", retrying the batch since " +
-                        audit::iso_utc(health.since_unix_ms) + " (" + std::to_string(health.failed_attempts) +
-                        " failed attempts); reads are served as of the last committed batch");
+                        audit::iso_utc(health.since_unix_ms) + " (failed attempts: " +
+                        std::to_string(health.failed_attempts) + "); reads are served as of the last committed batch");
     }
   }
   std::lock_guard lock(mutex_);

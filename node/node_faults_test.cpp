@@ -50,9 +50,9 @@ struct RunningNode {
   std::unique_ptr<Node> node;
   HttpClient http;
 
-  explicit RunningNode(NodeOptions options) {
+  explicit RunningNode(NodeOptions options, int tick_interval_ms = 0) {
     options.listen_port = 0;
-    options.tick_interval_ms = 0;
+    options.tick_interval_ms = tick_interval_ms;
     options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
     auto started = Node::start(options);
     BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
@@ -236,7 +236,8 @@ BOOST_AUTO_TEST_CASE(a_journal_on_a_full_tmpfs_answers_503_to_commands_and_serve
   BOOST_REQUIRE(tmpfs.mounted);
   NodeOptions options;
   options.data_dir = tmpfs.path + "/data";  // journal and views on the small disk
-  RunningNode n(options);
+  options.on_role_error = [](std::string_view, const Status&) {};  // failing ticks: expected here
+  RunningNode n(options, 20);  // a ticker that cannot append degrades the node, never stops it
   BOOST_REQUIRE_EQUAL(n.post_events(signup("s-1", 5'000'000), true).status_code, 200);
   tmpfs.fill();
   int posted = 0;
@@ -249,12 +250,15 @@ BOOST_AUTO_TEST_CASE(a_journal_on_a_full_tmpfs_answers_503_to_commands_and_serve
   }));
   BOOST_TEST_MESSAGE(refused.body);
   BOOST_TEST(refused.body.find("log_unavailable") != std::string::npos, refused.body);
+  BOOST_REQUIRE(n.eventually([&] { return n.health().find("\"ticker: ") != std::string::npos; }));
+  BOOST_TEST_MESSAGE("health: " << n.health());
   BOOST_TEST(n.get("/healthz").status_code == 200);
   BOOST_TEST(n.get("/api/v1/org/acme/credits").status_code == 200);
   BOOST_TEST(n.node->error().empty());
   tmpfs.make_room();
   BOOST_TEST(n.post_events(signup("s-after", 1'000'000), true).status_code == 200);
   BOOST_REQUIRE(n.eventually([&] { return n.balance() == 6'000'000 + posted; }));
+  BOOST_REQUIRE(n.eventually([&] { return is_ok(n.health()); }));  // the ticker appends again
 }
 
 }  // namespace
