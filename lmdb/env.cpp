@@ -43,7 +43,8 @@ Status create_private_dirs(const std::string& dir) {
     path /= part;
     if (part.empty() || part == "/" || part == "." || part == "..") continue;
     if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) continue;
-    return Status::error(Status::Code::io_error, "cannot create directory " + path.string() + ": " + std::strerror(errno));
+    return Status::error(Status::Code::io_error,
+                         "cannot create directory " + path.string() + ": " + std::strerror(errno));
   }
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {

@@ -42,7 +42,8 @@ Result<std::map<uint32_t, TopicMeta>> read_topics(JournalEnv& env) {
       if (!key.starts_with(prefix)) break;
       if (v.mv_size != journal_format::topic_meta_bytes) {
         mdb_cursor_close(cursor);
-        return Status::error(Status::Code::corruption, "journal " + env.dir() + ": damaged meta entry " + std::string(key));
+        return Status::error(Status::Code::corruption,
+                             "journal " + env.dir() + ": damaged meta entry " + std::string(key));
       }
       const char* bytes = static_cast<const char*>(v.mv_data);
       topics[journal_format::get_u32(bytes)] =
@@ -67,7 +68,8 @@ class Walk {
     const auto key = journal_format::decode_record_key(stored_key);
     if (!key) {
       report("", LogPosition{PartitionId{-1}, Offset{-1}},
-             "a stored key of " + std::to_string(stored_key.size()) + " bytes that is not a record key: " + hex(stored_key));
+             "a stored key of " + std::to_string(stored_key.size()) + " bytes that is not a record key: " +
+                 hex(stored_key));
       return;
     }
     const LogPosition position{PartitionId{key->partition}, Offset{key->offset}};
@@ -82,7 +84,8 @@ class Walk {
                                       std::to_string(meta.partitions) + " partitions");
       return;
     }
-    const bool same_partition = previous_ && previous_->topic_id == key->topic_id && previous_->partition == key->partition;
+    const bool same_partition =
+        previous_ && previous_->topic_id == key->topic_id && previous_->partition == key->partition;
     const int64_t expected = same_partition ? previous_->offset + 1 : 0;
     if (key->offset > expected) {
       report(meta.name, LogPosition{position.partition, Offset{expected}},

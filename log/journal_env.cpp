@@ -25,7 +25,9 @@ Result<std::shared_ptr<JournalEnv>> JournalEnv::acquire(const std::string& dir, 
     if (!options.create_if_missing || options.read_only) {
       return Status::error(Status::Code::not_found, "journal: no journal in directory " + dir);
     }
-    if (Status made = lmdb::create_private_dirs(dir); !made.is_ok()) return Status::error(made.code(), "journal: " + made.message());
+    if (Status made = lmdb::create_private_dirs(dir); !made.is_ok()) {
+      return Status::error(made.code(), "journal: " + made.message());
+    }
   }
   const fs::path canonical = fs::canonical(dir, ec);
   if (ec) return Status::error(Status::Code::io_error, "journal: cannot resolve directory " + dir + ": " + ec.message());

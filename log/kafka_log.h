@@ -21,8 +21,8 @@
 //     Create the events topic with message.timestamp.type=LogAppendTime so that the broker sets
 //     it when it appends; with the default CreateTime the producer's clock sets it, and a producer
 //     could then move the fold's clock. A reader of the events topic reports any other type it
-//     sees (once, through on_client_error); KafkaReader::timestamp_type() says which it saw. A record without a timestamp
-//     (message format before Kafka 0.10) gets appended_at_ms -1.
+//     sees (once, through on_client_error); KafkaReader::timestamp_type() says which it saw. A
+//     record without a timestamp (message format before Kafka 0.10) gets appended_at_ms -1.
 //   - librdkafka's mock cluster (log/kafka_testing.h) stands in for Kafka in tests; it keeps only
 //     ~5 MiB per partition, so tests keep data small. Its topics have CreateTime timestamps.
 //
