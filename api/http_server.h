@@ -110,6 +110,10 @@ struct MetricsSource {
   std::function<Result<Offset>(PartitionId)> log_end_offset;
   // Appends Prometheus text (e.g. the projector's batch commit latency histogram).
   std::function<void(std::string& out)> append_prometheus;
+  // Why the node is degraded (a role that keeps failing and retrying: "projector: mdb_txn_commit:
+  // No space left on device, retrying since …"); empty when it is not. GET /healthz then answers
+  // 200 {"status":"degraded","degraded":[…]}: reads are still served.
+  std::function<std::vector<std::string>()> degraded;
 };
 
 class HttpServer {

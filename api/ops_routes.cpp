@@ -7,14 +7,23 @@
 namespace tally::api {
 namespace {
 
+// 200 {"status":"ok"} or, while a role keeps failing and retrying (a full disk), 200
+// {"status":"degraded","degraded":["projector: …"]}: the node still serves reads, so a load
+// balancer keeps it; 503 when the views cannot be read.
 ApiResponse get_healthz(ApiContext& ctx) {
   Result<std::vector<PartitionView>> partitions = ctx.views.partitions();
   if (!partitions.is_ok()) {
     return ApiResponse::error(503, "unavailable", "views unreadable: " + partitions.status().to_string());
   }
+  const std::vector<std::string> degraded = ctx.metrics.degraded ? ctx.metrics.degraded() : std::vector<std::string>();
   boost::json::object out;
-  out["status"] = "ok";
+  out["status"] = degraded.empty() ? "ok" : "degraded";
   out["partitions"] = partitions->size();
+  if (!degraded.empty()) {
+    boost::json::array reasons;
+    for (const std::string& reason : degraded) reasons.emplace_back(reason);
+    out["degraded"] = std::move(reasons);
+  }
   return ApiResponse::json(200, to_json_text(out));
 }
 

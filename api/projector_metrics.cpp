@@ -36,6 +36,9 @@ void append_projector_metrics(const ProjectorMetrics& m, std::string& out) {
   out += "# HELP tally_projector_batch_retries_total Batches put again after map growth, or refolded after MDB_TXN_FULL.\n";
   out += "# TYPE tally_projector_batch_retries_total counter\n";
   out += "tally_projector_batch_retries_total " + std::to_string(m.batch_retries) + "\n";
+  out += "# HELP tally_projector_commit_retries_total Batch commits that failed (disk full, I/O error) and were retried.\n";
+  out += "# TYPE tally_projector_commit_retries_total counter\n";
+  out += "tally_projector_commit_retries_total " + std::to_string(m.commit_retries) + "\n";
 }
 
 }  // namespace tally::api

@@ -265,7 +265,8 @@ BOOST_AUTO_TEST_CASE(the_fixed_mixed_log_keeps_its_payload_and_view_digests) {
 
   // View digests: a replay of the same records through the projector into LMDB.
   testkit::MemoryLog log(fixture_partitions, "memory:golden");
-  for (const FixtureRecord& r : records) log.append_to(PartitionId{r.partition}, {}, r.bytes);
+  // Each record carries the append time the fixture recorded for it (SPEC §3).
+  for (const FixtureRecord& r : records) log.append_to(PartitionId{r.partition}, {}, r.bytes, r.appended_at_ms);
   TempDir dir;
   auto reader = log.reader(97);
   ReplayOptions options;

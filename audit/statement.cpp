@@ -232,6 +232,11 @@ void append_csv_row(std::string& out, const HistoryEntry& e) {
     append_int(out, v);
     out.push_back(',');
   };
+  // A decimal amount of credits ("-1.500000") is a number too: never neutralised as text.
+  const auto credits = [&](int64_t micros) {
+    out += format_credits(micros);
+    out.push_back(',');
+  };
   text(iso_utc(e.occurred_at_ms));
   number(e.occurred_at_ms);
   text(e.position.to_string());
@@ -241,9 +246,9 @@ void append_csv_row(std::string& out, const HistoryEntry& e) {
   text(outcome_name(e.outcome));
   text(e.reason == RejectReason::none ? "" : reject_reason_name(e.reason));
   number(e.amount_micros.value());
-  text(format_credits(e.amount_micros.value()));
+  credits(e.amount_micros.value());
   number(e.balance_after_micros.value());
-  text(format_credits(e.balance_after_micros.value()));
+  credits(e.balance_after_micros.value());
   text(e.billing_path);
   text(e.model);
   text(e.member_id);

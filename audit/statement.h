@@ -100,6 +100,12 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
 
 // The CSV header line and one row, and the summary rows (a header line then one row per item;
 // the caller writes the blank separator line). Each line ends in "\r\n" (RFC 4180).
+// Cells are of two kinds, decided per column: numbers (every *_micros, *_minor, count, sequence,
+// rate_card_version and occurred_at_ms column, and the decimal credits columns amount and
+// balance_after) are written as they are, so that -1.500000 stays a number; every other column is
+// text that came from events or the ledger (keys, ids, models, references, notes, details,
+// currencies, times) and goes through append_csv_field (audit/text_format.h): control characters
+// escaped, a leading = + - @ neutralised with '.
 std::string csv_header();
 void append_csv_row(std::string& out, const HistoryEntry& entry);
 void append_csv_summary(std::string& out, const StatementSummary& summary);

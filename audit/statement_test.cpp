@@ -319,13 +319,15 @@ BOOST_AUTO_TEST_CASE(jsonl_rows_have_the_documented_fields_and_end_with_a_summar
   BOOST_TEST(objects[5].at("note").as_string() == refund_reason);
 }
 
-BOOST_AUTO_TEST_CASE(csv_quotes_commas_quotes_and_newlines_per_rfc_4180) {
+// RFC 4180 quoting of commas and quotes; a line break inside a field is a control character and
+// is escaped (\x0a) rather than quoted, so every record is one line (SPEC §10).
+BOOST_AUTO_TEST_CASE(csv_quotes_commas_and_quotes_per_rfc_4180_and_escapes_line_breaks) {
   AcmeLedger ledger;
   const std::string text = ledger.statement(options_for(StatementFormat::csv));
-  BOOST_TEST(text.find("\"customer, said \"\"too much\"\"\nsecond line\"") != std::string::npos);
+  BOOST_TEST(text.find("\"customer, said \"\"too much\"\"\\x0asecond line\"") != std::string::npos);
   BOOST_TEST(text.find("\"goodwill, <b>vip</b> & \"\"thanks\"\"\"") != std::string::npos);
   const Csv csv = read_csv(text);
-  BOOST_TEST(csv.rows[5].at("note") == refund_reason);
+  BOOST_TEST(csv.rows[5].at("note") == "customer, said \"too much\"\\x0asecond line");
   BOOST_TEST(csv.rows[7].at("note") == adjustment_reason);
 
   std::string field;
@@ -336,7 +338,68 @@ BOOST_AUTO_TEST_CASE(csv_quotes_commas_quotes_and_newlines_per_rfc_4180) {
   BOOST_TEST(field == "\"a,b\"");
   field.clear();
   append_csv_field(field, "cr\rhere");
-  BOOST_TEST(field == "\"cr\rhere\"");
+  BOOST_TEST(field == "cr\\x0dhere");
+}
+
+// A statement is safe to open (SPEC §10, OWASP CSV injection): text cells that a spreadsheet would
+// run as a formula start with ', control characters (NUL, ESC, tab) are escaped, and the amount
+// columns stay numbers, negative ones included. JSONL escapes by JSON's rules, HTML replaces them.
+BOOST_AUTO_TEST_CASE(exports_neutralise_formulas_and_escape_control_characters_but_keep_numbers) {
+  TempDir dir;
+  auto journal = open_journal(dir.sub("journal"), 1);
+  const std::string formula_key = "=HYPERLINK(\"http://evil.example\",\"x\")";
+  const std::string control_reason = std::string("nul") + '\0' + "esc\x1b[2Jtab\there";
+  UsageFields u = usage();
+  u.member_id = "@evil";  // a valid member id that starts like a formula
+  u.workspace = "=cmd|'/C calc'!A0";
+  u.model = "-2+3";
+  u.reported_cost_micros = 1'000'000;
+  std::vector<AppendRequest> r;
+  const auto add = [&](std::string record) { r.push_back(AppendRequest{"evil", std::move(record), false}); };
+  add(make_signup_allocation({formula_key, "evil", t0}, 10 * credit));
+  add(make_usage({"+use", "evil", t0 + 1000}, u));
+  add(make_admin_adjustment({"adj-neg", "evil", t0 + 2000}, -1'500'000, control_reason, "ops", false));
+  ok(ok(journal->writer(journal_events_topic))->append(r));
+  project_live(*journal, dir.sub("live"));
+  auto views = ok(ViewReader::open(dir.sub("live")));
+  const auto statement = [&](StatementFormat format) {
+    StatementOptions o = options_for(format);
+    o.org_id = "evil";
+    std::ostringstream out;
+    ok(write_statement(*views, o, out));
+    return out.str();
+  };
+
+  const std::string text = statement(StatementFormat::csv);
+  BOOST_TEST(text.find('\0') == std::string::npos);
+  BOOST_TEST(text.find('\x1b') == std::string::npos);
+  BOOST_TEST(text.find('\t') == std::string::npos);
+  const Csv csv = read_csv(text);
+  BOOST_REQUIRE_EQUAL(csv.rows.size(), 3u);
+  BOOST_TEST(csv.rows[0].at("idempotency_key") == "'" + formula_key);
+  BOOST_TEST(csv.rows[1].at("idempotency_key") == "'+use");
+  BOOST_TEST(csv.rows[1].at("member_id") == "'@evil");
+  BOOST_TEST(csv.rows[1].at("workspace") == "'=cmd|'/C calc'!A0");
+  BOOST_TEST(csv.rows[1].at("model") == "'-2+3");
+  BOOST_TEST(csv.rows[2].at("note") == "nul\\x00esc\\x1b[2Jtab\\x09here");
+  // Numbers stay numbers: a negative amount is not neutralised.
+  BOOST_TEST(csv.rows[1].at("amount_micros") == "-1000000");
+  BOOST_TEST(csv.rows[1].at("amount") == "-1.000000");
+  BOOST_TEST(csv.rows[2].at("amount_micros") == "-1500000");
+  BOOST_TEST(csv.rows[2].at("amount") == "-1.500000");
+  BOOST_TEST(csv.summary.at("adjustments:").at("amount") == "-1.500000");
+
+  const std::string jsonl = statement(StatementFormat::jsonl);
+  BOOST_TEST(jsonl.find('\0') == std::string::npos);
+  BOOST_TEST(jsonl.find('\x1b') == std::string::npos);
+  BOOST_TEST(jsonl.find("nul\\u0000esc\\u001b[2Jtab\\there") != std::string::npos);
+  const std::string html = statement(StatementFormat::html);
+  BOOST_TEST(html.find('\0') == std::string::npos);
+  BOOST_TEST(html.find('\x1b') == std::string::npos);
+
+  std::string printed;
+  append_printable(printed, std::string("k\x1b[31m\\\xc2\x9b\xff\xc3\xa9", 12));
+  BOOST_TEST(printed == "k\\x1b[31m\\\\\\xc2\\x9b\\xff\xc3\xa9");  // é is printable, CSI and 0xff are not
 }
 
 BOOST_AUTO_TEST_CASE(an_org_with_no_entries_gives_an_empty_statement) {

@@ -1,5 +1,6 @@
 #include "audit/text_format.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -71,13 +72,56 @@ int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 
 
 }  // namespace
 
+void append_printable(std::string& out, std::string_view text) {
+  static constexpr char digits[] = "0123456789abcdef";
+  const auto escape = [&](unsigned char byte) {
+    out += "\\x";
+    out.push_back(digits[byte >> 4]);
+    out.push_back(digits[byte & 0xf]);
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const std::size_t n = utf8_sequence_length(text, i);
+    // C1 controls are the two-byte sequences c2 80 .. c2 9f.
+    const bool c1 = n == 2 && byte == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0;
+    if (n == 0 || byte < 0x20 || byte == 0x7f || c1) {
+      for (std::size_t k = 0; k < std::max<std::size_t>(n, 1); ++k) escape(static_cast<unsigned char>(text[i + k]));
+      i += std::max<std::size_t>(n, 1);
+    } else if (byte == '\\') {
+      out += "\\\\";
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+}
+
+std::string printable_text(std::string_view text) {
+  std::string out;
+  append_printable(out, text);
+  return out;
+}
+
 void append_csv_field(std::string& out, std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out.append(field);
+  const auto plain = [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x20 && byte < 0x7f && c != '\\' && c != ',' && c != '"';
+  };
+  if (std::all_of(field.begin(), field.end(), plain) && field.find_first_of("=+-@") != 0) {
+    out.append(field);  // the common case: nothing to escape, neutralise or quote
+    return;
+  }
+  std::string cell;
+  cell.reserve(field.size() + 1);
+  append_printable(cell, field);
+  if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@')) cell.insert(0, 1, '\'');
+  if (cell.find_first_of(",\"") == std::string::npos) {
+    out += cell;
     return;
   }
   out.push_back('"');
-  for (char c : field) {
+  for (char c : cell) {
     if (c == '"') out.push_back('"');
     out.push_back(c);
   }

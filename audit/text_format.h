@@ -13,8 +13,20 @@
 
 namespace tally::audit {
 
-// Appends `field` as one RFC 4180 CSV field: enclosed in double quotes, with quotes doubled, when
-// it holds a comma, a double quote, CR or LF; as is otherwise. Bytes pass through unchanged.
+// Appends `text` for a terminal or a text table: valid UTF-8 that prints passes as it is; control
+// characters (C0 including NUL, DEL, and the C1 range U+0080..U+009F) and bytes that are not valid
+// UTF-8 become \xNN, byte by byte, and a backslash becomes \\ so that an escape is never
+// ambiguous. A key holding ESC [ 2 J shows as \x1b[2J instead of clearing the screen.
+void append_printable(std::string& out, std::string_view text);
+std::string printable_text(std::string_view text);
+
+// Appends `field` as one CSV text cell (RFC 4180), safe to open in a spreadsheet (SPEC §10): the
+// text as append_printable() gives it (so no NUL, control character or raw line break reaches the
+// file), then, when it starts with = + - or @ (a formula to a spreadsheet), a leading ' (OWASP's
+// CSV injection rule; a cell starting with a tab or CR starts with \x09 or \x0d after escaping);
+// enclosed in double quotes, with quotes doubled, when it holds a comma or a double quote.
+// Numbers are not text cells: the exports append them as they are (a negative amount stays a
+// number), and never through this function.
 void append_csv_field(std::string& out, std::string_view field);
 
 // Appends `text` as a JSON string literal (with the quotes). Control characters, '"' and '\\' are

@@ -4,6 +4,7 @@
 //   check" (1) and a usage error (2).
 // `tally audit export ORG`: the org's statement (CSV, JSONL or a self-contained HTML page) with a
 //   reconciliation of opening balance, movements by kind and closing balance.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -85,7 +86,7 @@ int run_export(const Args& args) {
       ("to", po::value(&to), "first time excluded (the range is [from, to))")
       ("format", po::value(&format)->required(), "csv, jsonl or html")
       ("summary", po::bool_switch(&summary), "only the reconciliation")
-      ("output,o", po::value(&output)->default_value("-"), "file to write, - for standard output");
+      ("output,o", po::value(&output)->default_value("-"), "file to write (created 0600), - for standard output");
   po::positional_options_description positional;
   positional.add("org", 1);
   po::variables_map vm;
@@ -117,6 +118,10 @@ int run_export(const Args& args) {
 
   std::ofstream file;
   if (output != "-") {
+    // A statement is ledger data: a file made here is for its owner only (0600; SPEC §10). A file
+    // that exists keeps its mode (its owner chose it).
+    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
     file.open(output, std::ios::binary | std::ios::trunc);
     if (!file) return fail("audit export", Status::invalid("--output", "cannot open " + output + " for writing"));
   }

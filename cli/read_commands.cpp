@@ -1,11 +1,14 @@
 // Read commands: `tally balance|txns|limits|usage ORG --data DIR [--json]`. They open the views
 // read-only (never blocking a running projector) and print a human table, or with --json the
-// same JSON objects the HTTP API returns.
+// same JSON objects the HTTP API returns. Text from the ledger (ids, keys, names) reaches the
+// terminal through audit::printable_text: a control character in a key shows as \x1b, it is never
+// sent to the terminal as it is (SPEC §10).
 #include <boost/json.hpp>
 #include <cstdio>
 #include <map>
 
 #include "api/view_json.h"
+#include "audit/text_format.h"
 #include "cli/cli_util.h"
 #include "engine/calendar.h"
 #include "engine/money.h"
@@ -54,6 +57,9 @@ std::optional<OrgView> load_org(const char* command, const ReadArgs& read, std::
   return *org.value();
 }
 
+// Ledger text as the terminal may show it.
+std::string shown(std::string_view text) { return audit::printable_text(text); }
+
 void print_json(const boost::json::value& value) { std::printf("%s\n", boost::json::serialize(value).c_str()); }
 
 int run_balance(const Args& args) {
@@ -73,7 +79,8 @@ int run_balance(const Args& args) {
   }
   const OrgState& s = org->state;
   const bool wallet = api::uses_wallet(s);
-  std::printf("org          %s (%s plan, %s)\n", org->org_id.str().c_str(), plan_name(s.plan), billing_mode_name(s.mode));
+  std::printf("org          %s (%s plan, %s)\n", shown(org->org_id.str()).c_str(), plan_name(s.plan),
+              billing_mode_name(s.mode));
   std::printf("balance      %s credits%s\n", format_credits(s.balance_micros).c_str(),
               !wallet ? "  (does not use the wallet)" : s.is_exhausted ? "  EXHAUSTED: paused"
                                                           : s.is_low   ? "  low"
@@ -138,9 +145,9 @@ int run_txns(const Args& args) {
   for (const HistoryEntry& e : page.value().entries) {
     std::string outcome = outcome_name(e.outcome);
     if (e.outcome == Outcome::rejected) outcome += "(" + std::string(reject_reason_name(e.reason)) + ")";
-    std::printf("%6llu  %-20s %-28s %-10s %16s %16s\n", static_cast<unsigned long long>(e.sequence), e.type.c_str(),
-                e.idempotency_key.substr(0, 28).c_str(), outcome.c_str(), format_credits(e.amount_micros).c_str(),
-                format_credits(e.balance_after_micros).c_str());
+    std::printf("%6llu  %-20s %-28s %-10s %16s %16s\n", static_cast<unsigned long long>(e.sequence),
+                shown(e.type).c_str(), shown(e.idempotency_key.substr(0, 28)).c_str(), outcome.c_str(),
+                format_credits(e.amount_micros).c_str(), format_credits(e.balance_after_micros).c_str());
   }
   if (page.value().next_sequence) {
     std::printf("next page: --cursor %llu\n", static_cast<unsigned long long>(*page.value().next_sequence));
@@ -172,7 +179,7 @@ int run_limits(const Args& args) {
     const auto ym = year_month(m.state.month);
     char month[16];
     std::snprintf(month, sizeof month, "%04lld-%02u", static_cast<long long>(ym.year), ym.month);
-    std::printf("%-24s %16s %16s %-9s %s\n", m.member_id.str().c_str(),
+    std::printf("%-24s %16s %16s %-9s %s\n", shown(m.member_id.str()).c_str(),
                 m.state.has_limit ? format_credits(m.state.monthly_limit_micros).c_str() : "none",
                 format_credits(m.state.used_micros).c_str(), m.state.month >= 0 ? month : "-",
                 m.state.exceeded ? "PAUSED (member_limit_exceeded)" : "ok");
@@ -229,7 +236,7 @@ int run_usage(const Args& args) {
   std::printf("%-28s %10s %16s %16s %14s %14s\n", group_by.c_str(), "events", "debited", "tracked cost",
               "input tok", "output tok");
   for (const auto& [key, t] : groups) {
-    std::printf("%-28s %10lld %16s %16s %14lld %14lld\n", key.empty() ? "(none)" : key.c_str(),
+    std::printf("%-28s %10lld %16s %16s %14lld %14lld\n", key.empty() ? "(none)" : shown(key).c_str(),
                 static_cast<long long>(t.events), format_credits(t.debited).c_str(), format_credits(t.tracked).c_str(),
                 static_cast<long long>(t.input), static_cast<long long>(t.output));
   }

@@ -90,6 +90,7 @@ enum class RejectReason : uint8_t {
   invalid_record = 1,    // undecodable bytes, wrong file identifier, truncated
   invalid_field = 2,     // missing or out-of-range field (detail names it)
   wrong_partition = 3,   // the org lives in another partition
+  damaged_record = 4,    // the log could not read the record (a damaged journal frame; detail says how)
   // business
   unknown_purchase = 10,
   refund_exceeds_purchase = 11,

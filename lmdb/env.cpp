@@ -1,8 +1,12 @@
 #include "lmdb/env.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -29,6 +33,24 @@ Status lmdb_error(std::string_view call, int rc) {
     return Status::error(Status::Code::corruption, std::move(message));
   }
   return Status::error(Status::Code::io_error, std::move(message));
+}
+
+Status create_private_dirs(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) return Status::invalid("dir", "a directory is required");
+  fs::path path;
+  for (const fs::path& part : fs::path(dir)) {
+    path /= part;
+    if (part.empty() || part == "/" || part == "." || part == "..") continue;
+    if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) continue;
+    return Status::error(Status::Code::io_error,
+                         "cannot create directory " + path.string() + ": " + std::strerror(errno));
+  }
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status::error(Status::Code::io_error, "cannot create directory " + dir + ": a file of that name exists");
+  }
+  return Status::ok();
 }
 
 Result<std::shared_ptr<Env>> acquire_env(const std::string& canonical_dir, const EnvOpener& open) {

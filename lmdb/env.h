@@ -41,6 +41,12 @@ inline constexpr int map_resized_retries_max = 48;
 // REQUIRES: rc != MDB_SUCCESS.
 Status lmdb_error(std::string_view call, int rc);
 
+// Creates directory `dir` and its missing parents, each with mode 0700: the data dirs of a ledger
+// are for their owner only (SPEC §10). Directories that exist keep their mode. The files of an
+// environment are created with EnvOptions::file_mode (0600).
+// Errors: io_error naming the path and the errno text (also when `dir` exists and is a file).
+Status create_private_dirs(const std::string& dir);
+
 inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline std::string_view from_val(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 

@@ -1,6 +1,7 @@
 #include "log/journal.h"
 
 #include <cassert>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <set>
@@ -72,12 +73,16 @@ Status validate_options(const JournalOptions& options) {
 // Reads, and on a new journal writes, the meta database; creates missing topics.
 class MetaSetup {
  public:
-  MetaSetup(MDB_txn* txn, JournalEnv& env, bool& map_full) : txn_(txn), env_(env), map_full_(map_full) {}
+  // `map_full` is null for a read-only journal: nothing is created then.
+  MetaSetup(MDB_txn* txn, JournalEnv& env, bool* map_full) : txn_(txn), env_(env), map_full_(map_full) {}
 
   Status run(const JournalOptions& options, std::string& id) {
     MDB_val version;
     int rc = get(journal_format::meta_format_version, version);
     if (rc == MDB_NOTFOUND) {
+      if (map_full_ == nullptr) {
+        return Status::error(Status::Code::not_found, "journal " + env_.dir() + " has no format version yet");
+      }
       Status fresh = create_journal();
       if (!fresh.is_ok()) return fresh;
       rc = get(journal_format::meta_format_version, version);
@@ -85,11 +90,7 @@ class MetaSetup {
     if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_get", rc);
     if (version.mv_size != 4) return corrupt("format_version has " + std::to_string(version.mv_size) + " bytes");
     const uint32_t stored = journal_format::get_u32(static_cast<const char*>(version.mv_data));
-    if (stored != journal_format_version) {
-      return Status::error(Status::Code::corruption, "journal " + env_.dir() + " has format version " +
-                                                         std::to_string(stored) + "; this build reads version " +
-                                                         std::to_string(journal_format_version));
-    }
+    if (stored != journal_format_version) return wrong_version(stored);
     MDB_val id_value;
     if ((rc = get(journal_format::meta_journal_id, id_value)) != MDB_SUCCESS) {
       return rc == MDB_NOTFOUND ? corrupt("journal_id missing") : lmdb_error("journal: mdb_get", rc);
@@ -110,15 +111,26 @@ class MetaSetup {
   }
 
   Status put(std::string_view key, std::string_view value) {
+    assert(map_full_ != nullptr);
     MDB_val k{key.size(), const_cast<char*>(key.data())};
     MDB_val v{value.size(), const_cast<char*>(value.data())};
     const int rc = mdb_put(txn_, env_.meta_dbi(), &k, &v, 0);
-    map_full_ = map_full_ || rc == MDB_MAP_FULL;
+    *map_full_ = *map_full_ || rc == MDB_MAP_FULL;
     return rc == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_put", rc);
   }
 
   Status corrupt(const std::string& what) {
     return Status::error(Status::Code::corruption, "journal " + env_.dir() + ": damaged meta: " + what);
+  }
+
+  Status wrong_version(uint32_t stored) {
+    std::string why = "journal " + env_.dir() + " has format version " + std::to_string(stored) +
+                      "; this build reads version " + std::to_string(journal_format_version);
+    if (stored == 1) {
+      why += " (version 1 records carry no append time, which the fold needs: read this journal with the build "
+             "that wrote it, and start a new journal with this one)";
+    }
+    return Status::error(Status::Code::corruption, std::move(why));
   }
 
   Status create_journal() {
@@ -174,6 +186,9 @@ class MetaSetup {
       return Status::ok();
     }
     if (rc != MDB_NOTFOUND) return lmdb_error("journal: mdb_get", rc);
+    if (map_full_ == nullptr) {
+      return Status::error(Status::Code::not_found, "journal " + env_.dir() + " has no topic \"" + topic.name + "\"");
+    }
     auto max_id = max_topic_id();
     if (!max_id.is_ok()) return max_id.status();
     char value[journal_format::topic_meta_bytes];
@@ -184,8 +199,13 @@ class MetaSetup {
 
   MDB_txn* txn_;
   JournalEnv& env_;
-  bool& map_full_;
+  bool* map_full_;
 };
+
+int64_t system_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -196,8 +216,9 @@ JournalOptions journal_options(int32_t events_partitions, int32_t signals_partit
   return options;
 }
 
-Journal::Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id)
-    : env_(std::move(env)), dir_(std::move(dir)), id_(std::move(id)) {}
+Journal::Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id, std::function<int64_t()> clock,
+                 bool read_only)
+    : env_(std::move(env)), clock_(std::move(clock)), read_only_(read_only), dir_(std::move(dir)), id_(std::move(id)) {}
 
 Journal::~Journal() = default;
 
@@ -209,12 +230,17 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& dir, const Jou
   if (!env.is_ok()) return env.status();
   std::string id;
   JournalEnv& shared = *env.value();
-  Status setup = shared.write([&](MDB_txn* txn, bool& map_full) {
-    id.clear();
-    return MetaSetup(txn, shared, map_full).run(options, id);
-  });
+  Status setup = options.read_only ? shared.read([&](MDB_txn* txn) {
+    return MetaSetup(txn, shared, nullptr).run(options, id);
+  })
+                                   : shared.write([&](MDB_txn* txn, bool& map_full) {
+                                       id.clear();
+                                       return MetaSetup(txn, shared, &map_full).run(options, id);
+                                     });
   if (!setup.is_ok()) return setup;
-  return std::unique_ptr<Journal>(new Journal(std::move(env.value()), dir, std::move(id)));
+  std::function<int64_t()> clock = options.clock ? options.clock : system_clock_ms;
+  return std::unique_ptr<Journal>(
+      new Journal(std::move(env.value()), dir, std::move(id), std::move(clock), options.read_only));
 }
 
 Result<int32_t> Journal::partition_count(std::string_view topic) const {
@@ -226,7 +252,8 @@ Result<int32_t> Journal::partition_count(std::string_view topic) const {
 Result<std::unique_ptr<LogWriter>> Journal::writer(std::string_view topic) const {
   auto info = env_->find_topic(topic);
   if (!info.is_ok()) return info.status();
-  return make_journal_writer(env_, std::move(info.value()));
+  if (read_only_) return Status::error(Status::Code::unavailable, "journal " + dir_ + " is open read-only");
+  return make_journal_writer(env_, std::move(info.value()), clock_);
 }
 
 Result<std::unique_ptr<LogReader>> Journal::reader(std::string_view topic) const {

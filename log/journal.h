@@ -19,15 +19,23 @@
 //     JournalOptions::map_size_max_bytes; growth waits for in-flight reads of this process.
 //   - Nothing is ever deleted: the journal is the source of truth (SPEC §1). Disk use grows with it.
 //
-// LAYOUT (format_version 1). Two named LMDB databases in the environment:
+// LAYOUT (format_version 2). Two named LMDB databases in the environment:
 //   "meta"     key (ASCII)              value
 //              "format_version"         u32 big-endian, = journal_format_version
 //              "journal_id"             36 ASCII chars, a random UUID (v4) made once at creation
 //              "topic:" + name          u32 BE topic id, u32 BE partition count
-//   "records"  key: 16 bytes            value
-//              u32 BE topic id          u16 BE key length n | n bytes record key (org id, may be
-//              u32 BE partition         empty) | record value bytes (the rest)
-//              u64 BE offset
+//   "records"  key: 16 bytes            value: a frame
+//              u32 BE topic id          u64 BE appended_at_ms (two's complement) | u16 BE key
+//              u32 BE partition         length n | n bytes record key (org id, may be empty) |
+//              u64 BE offset            record value bytes (the rest)
+//   appended_at_ms is the append time (SPEC §3): the writer's clock (JournalOptions::clock) read
+//   once per append() call, raised to the partition's previous stamp when the clock went back, so
+//   the stamps of a partition never decrease.
+//   A frame whose lengths do not add up (shorter than its header, a key length past its end) is a
+//   damaged record: readers return it as LogRecord::damage, never as an error, and `tally journal
+//   check` (log/journal_check.h) lists them without changing anything.
+//   Version 1 (before append times) is refused with a message saying so: its records have no
+//   append time, and the fold judges event times against it; there is no conversion.
 //   Big-endian keys make LMDB's byte order the log order: a cursor walks a partition in offsets.
 //   Offsets are dense: the next offset of a partition is the last stored offset + 1 (or 0).
 //
@@ -38,6 +46,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,7 +57,8 @@
 
 namespace tally {
 
-inline constexpr uint32_t journal_format_version = 1;
+// 2: every frame starts with its append time. 1: no append time (refused).
+inline constexpr uint32_t journal_format_version = 2;
 inline constexpr std::string_view journal_events_topic = "events";
 inline constexpr std::string_view journal_signals_topic = "signals";
 inline constexpr std::size_t journal_topic_name_bytes_max = 64;   // [A-Za-z0-9._-]
@@ -77,6 +87,14 @@ struct JournalOptions {
   std::size_t map_size_bytes = std::size_t{64} << 20;
   // Growth doubles the map up to this size; past it append() fails with too_large.
   std::size_t map_size_max_bytes = std::size_t{1} << 40;
+  // Open the files read-only (MDB_RDONLY): readers only, nothing is created or written (topics
+  // listed must exist; writer() fails with unavailable). For checks of a journal that must not
+  // change (`tally journal check`). A read-write open of the same directory in this process
+  // afterwards fails with unavailable while the read-only one is open.
+  bool read_only = false;
+  // The clock of append times, Unix ms (empty: the system clock). Tests set it to go back and see
+  // the stamps stay monotonic. The writers of a Journal take the clock of the open that made it.
+  std::function<int64_t()> clock = {};
 };
 
 // The usual topics of a ledger: "events" and "signals".
@@ -86,11 +104,14 @@ class JournalEnv;  // internal: the shared LMDB environment (log/journal_env.h)
 
 class Journal {
  public:
-  // Opens (or creates) the journal in directory `dir`.
+  // Opens (or creates) the journal in directory `dir`. A directory it creates (and its missing
+  // parents) is made 0700, the files 0600: a journal is ledger data, for its owner only.
   // Errors: invalid_argument (bad topic name or count, map sizes, a topic whose stored partition
   //   count differs from the one asked for: field "topics[i].partitions");
-  //   not_found (no journal and !create_if_missing); corruption (unknown format version, damaged
-  //   meta); io_error (directory or LMDB failures, message names the call and the errno text).
+  //   not_found (no journal and !create_if_missing or read_only; read_only and a listed topic
+  //   missing); unavailable (read-write asked while this process has it open read_only);
+  //   corruption (another format version: the message names both, damaged meta); io_error
+  //   (directory or LMDB failures, message names the call and the errno text).
   static Result<std::unique_ptr<Journal>> open(const std::string& dir, const JournalOptions& options);
 
   ~Journal();
@@ -104,7 +125,8 @@ class Journal {
   // Partition count of `topic`. Errors: not_found (no such topic), io_error.
   Result<int32_t> partition_count(std::string_view topic) const;
 
-  // An appender for `topic`. Errors: not_found (no such topic), io_error.
+  // An appender for `topic`. Errors: not_found (no such topic), unavailable (opened read_only),
+  // io_error.
   // Its append() errors: invalid_argument (field "records[i].key": empty without
   //   to_every_partition, or over journal_record_key_bytes_max; "records": more than
   //   journal_append_records_max after expansion); too_large ("records[i].value" over
@@ -118,14 +140,18 @@ class Journal {
   // transaction open and returning views into the map: that is 10-20% less CPU per record, but an
   // open read transaction blocks map growth in this process — a deadlock if the thread holding the
   // views appends — and pins pages that writers could reuse.)
-  // Its poll() errors: corruption (a stored record is damaged), io_error. It waits for records
+  // A damaged frame is returned as a record with LogRecord::damage set (the reader goes on past
+  // it). Its poll() errors: io_error (and corruption from LMDB itself). It waits for records
   // with a condition variable (appends of this process) and re-checks every
   // journal_foreign_append_check_ms (appends of other processes); it never spins.
   Result<std::unique_ptr<LogReader>> reader(std::string_view topic) const;
 
  private:
-  Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id);
+  Journal(std::shared_ptr<JournalEnv> env, std::string dir, std::string id, std::function<int64_t()> clock,
+          bool read_only);
   std::shared_ptr<JournalEnv> env_;
+  std::function<int64_t()> clock_;
+  bool read_only_;  // opened with JournalOptions::read_only (the environment may be shared read-write)
   std::string dir_;
   std::string id_;
 };

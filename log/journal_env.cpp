@@ -22,16 +22,21 @@ Result<std::shared_ptr<JournalEnv>> JournalEnv::acquire(const std::string& dir, 
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(fs::path(dir) / "data.mdb", ec)) {
-    if (!options.create_if_missing) {
+    if (!options.create_if_missing || options.read_only) {
       return Status::error(Status::Code::not_found, "journal: no journal in directory " + dir);
     }
-    fs::create_directories(dir, ec);
-    if (ec) return Status::error(Status::Code::io_error, "journal: cannot create directory " + dir + ": " + ec.message());
+    if (Status made = lmdb::create_private_dirs(dir); !made.is_ok()) {
+      return Status::error(made.code(), "journal: " + made.message());
+    }
   }
   const fs::path canonical = fs::canonical(dir, ec);
   if (ec) return Status::error(Status::Code::io_error, "journal: cannot resolve directory " + dir + ": " + ec.message());
   // LMDB forbids opening one environment twice in a process: all Journals of a directory share it.
   return lmdb::acquire<JournalEnv>(canonical.string(), [&](std::shared_ptr<JournalEnv> here) {
+    if (here && here->read_only_ && !options.read_only) {
+      return Result<std::shared_ptr<JournalEnv>>(Status::error(
+          Status::Code::unavailable, "journal " + canonical.string() + " is open read-only in this process"));
+    }
     return here ? Result<std::shared_ptr<JournalEnv>>(std::move(here)) : create(canonical.string(), options);
   });
 }
@@ -39,29 +44,44 @@ Result<std::shared_ptr<JournalEnv>> JournalEnv::acquire(const std::string& dir, 
 Result<std::shared_ptr<JournalEnv>> JournalEnv::create(const std::string& dir, const JournalOptions& options) {
   std::shared_ptr<JournalEnv> env(new JournalEnv(dir));
   env->map_size_max_bytes_ = options.map_size_max_bytes;
+  env->read_only_ = options.read_only;
   lmdb::EnvOptions env_options;
   env_options.dbs_max = journal_dbs_max;
   env_options.readers_max = journal_readers_max;
-  env_options.map_size_bytes = options.map_size_bytes;
+  env_options.map_size_bytes = options.read_only ? 0 : options.map_size_bytes;
+  env_options.read_only = options.read_only;
   env_options.file_mode = journal_file_mode;
   if (Status opened = env->open_env(env_options); !opened.is_ok()) {
     return Status::error(opened.code(), "journal: " + opened.message());
   }
-
   JournalEnv* raw = env.get();
-  Status opened = env->write([raw](MDB_txn* txn, bool& map_full) {
-    int rc2 = mdb_dbi_open(txn, journal_format::meta_db_name.data(), MDB_CREATE, &raw->meta_dbi_);
-    if (rc2 == MDB_SUCCESS) {
-      rc2 = mdb_dbi_open(txn, journal_format::records_db_name.data(), MDB_CREATE, &raw->records_dbi_);
-    }
-    map_full = rc2 == MDB_MAP_FULL;
-    return rc2 == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_dbi_open", rc2);
+  const auto open_dbs = [raw](MDB_txn* txn, unsigned flags) {
+    int rc = mdb_dbi_open(txn, journal_format::meta_db_name.data(), flags, &raw->meta_dbi_);
+    if (rc == MDB_SUCCESS) rc = mdb_dbi_open(txn, journal_format::records_db_name.data(), flags, &raw->records_dbi_);
+    return rc;
+  };
+  if (options.read_only) {
+    // Handles opened in a transaction are shared once it commits (a read-only one may commit).
+    lmdb::Txn txn;
+    int rc = txn.begin(env->get(), MDB_RDONLY);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_txn_begin(read)", rc);
+    rc = open_dbs(txn.get(), 0);
+    if (rc == MDB_NOTFOUND) return Status::error(Status::Code::not_found, "journal: no journal in directory " + dir);
+    if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_dbi_open", rc);
+    if (rc = txn.commit(); rc != MDB_SUCCESS) return lmdb_error("journal: mdb_txn_commit(read)", rc);
+    return env;
+  }
+  Status opened = env->write([&](MDB_txn* txn, bool& map_full) {
+    const int rc = open_dbs(txn, MDB_CREATE);
+    map_full = rc == MDB_MAP_FULL;
+    return rc == MDB_SUCCESS ? Status::ok() : lmdb_error("journal: mdb_dbi_open", rc);
   });
   if (!opened.is_ok()) return opened;
   return env;
 }
 
 Status JournalEnv::write(const WriteBody& body) {
+  if (read_only_) return Status::error(Status::Code::unavailable, "journal " + dir() + " is open read-only");
   std::lock_guard writer(write_mutex_);
   for (int attempt = 0;; ++attempt) {
     bool map_full = false;
@@ -215,7 +235,7 @@ void JournalReadTxn::end() {
   active_ = false;
 }
 
-Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_t partition) {
+Result<JournalTail> journal_tail(MDB_cursor* cursor, uint32_t topic_id, int32_t partition) {
   // The first key past the partition, then one step back.
   auto next_partition = journal_format::record_key(topic_id, partition + 1, 0);
   MDB_val k{next_partition.size(), next_partition.data()};
@@ -226,11 +246,18 @@ Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_
   } else if (rc == MDB_NOTFOUND) {
     rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
   }
-  if (rc == MDB_NOTFOUND) return int64_t{0};
+  if (rc == MDB_NOTFOUND) return JournalTail{};
   if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_cursor_get", rc);
   const auto key = journal_format::decode_record_key({static_cast<const char*>(k.mv_data), k.mv_size});
-  if (!key || key->topic_id != topic_id || key->partition != partition) return int64_t{0};
-  return key->offset + 1;
+  if (!key || key->topic_id != topic_id || key->partition != partition) return JournalTail{};
+  const auto stamp = journal_format::frame_appended_at({static_cast<const char*>(v.mv_data), v.mv_size});
+  return JournalTail{key->offset + 1, stamp.value_or(INT64_MIN)};
+}
+
+Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_t partition) {
+  auto tail = journal_tail(cursor, topic_id, partition);
+  if (!tail.is_ok()) return tail.status();
+  return tail->end_offset;
 }
 
 }  // namespace tally

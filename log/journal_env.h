@@ -45,6 +45,7 @@ class JournalEnv final : public lmdb::Env {
   static Result<std::shared_ptr<JournalEnv>> acquire(const std::string& dir, const JournalOptions& options);
 
   MDB_dbi meta_dbi() const { return meta_dbi_; }
+  bool read_only() const { return read_only_; }
   MDB_dbi records_dbi() const { return records_dbi_; }
 
   // The body of a write transaction. It may run more than once (after map growth) and must start
@@ -52,7 +53,7 @@ class JournalEnv final : public lmdb::Env {
   // it set `map_full` (an LMDB call returned MDB_MAP_FULL) the map grows and the body runs again.
   using WriteBody = std::function<Status(MDB_txn* txn, bool& map_full)>;
   // Runs `body` in one durable write transaction. Errors: the body's; too_large (map at
-  // map_size_max_bytes); io_error.
+  // map_size_max_bytes); unavailable (opened read-only); io_error.
   Status write(const WriteBody& body);
 
   // Runs `body` in a short read transaction. Errors: the body's; io_error.
@@ -77,6 +78,7 @@ class JournalEnv final : public lmdb::Env {
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi records_dbi_ = 0;
   std::size_t map_size_max_bytes_ = 0;
+  bool read_only_ = false;
   std::mutex write_mutex_;
   std::mutex notify_mutex_;
   std::condition_variable notify_cv_;
@@ -107,11 +109,19 @@ class JournalReadTxn {
   bool active_ = false;
 };
 
-// The offset the next record of (topic, partition) gets: last stored offset + 1, or 0.
+// The end of a partition: the offset its next record gets (last stored offset + 1, or 0) and the
+// append time of its last record (INT64_MIN when it has none, or its frame is too short to say).
+struct JournalTail {
+  int64_t end_offset = 0;
+  int64_t last_appended_at_ms = INT64_MIN;
+};
 // `cursor` is on the records database. Errors: io_error.
+Result<JournalTail> journal_tail(MDB_cursor* cursor, uint32_t topic_id, int32_t partition);
 Result<int64_t> journal_end_offset(MDB_cursor* cursor, uint32_t topic_id, int32_t partition);
 
-std::unique_ptr<LogWriter> make_journal_writer(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic);
+// `clock`: Unix ms of an append (log/journal.h, LAYOUT). REQUIRES: clock is set.
+std::unique_ptr<LogWriter> make_journal_writer(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic,
+                                               std::function<int64_t()> clock);
 std::unique_ptr<LogReader> make_journal_reader(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic,
                                                std::string identity);
 

@@ -18,7 +18,9 @@ inline constexpr std::string_view meta_format_version = "format_version";
 inline constexpr std::string_view meta_journal_id = "journal_id";
 inline constexpr std::string_view meta_topic_prefix = "topic:";
 inline constexpr std::size_t record_key_bytes = 16;
-inline constexpr std::size_t value_header_bytes = 2;  // u16 BE record key length
+// A frame (the value of a "records" entry): u64 BE appended_at_ms, u16 BE record key length.
+inline constexpr std::size_t frame_header_bytes = 10;
+inline constexpr std::size_t frame_key_length_at = 8;
 inline constexpr std::size_t topic_meta_bytes = 8;    // u32 BE id, u32 BE partition count
 
 inline void put_u16(char* out, uint16_t v) {
@@ -70,28 +72,47 @@ inline std::optional<DecodedKey> decode_record_key(std::string_view bytes) {
 }
 
 inline std::size_t record_value_size(std::string_view key, std::string_view value) {
-  return value_header_bytes + key.size() + value.size();
+  return frame_header_bytes + key.size() + value.size();
 }
 
 // REQUIRES: out has record_value_size(key, value) bytes; key.size() <= 0xffff.
-inline void encode_record_value(char* out, std::string_view key, std::string_view value) {
-  put_u16(out, static_cast<uint16_t>(key.size()));
-  if (!key.empty()) std::memcpy(out + value_header_bytes, key.data(), key.size());
-  if (!value.empty()) std::memcpy(out + value_header_bytes + key.size(), value.data(), value.size());
+inline void encode_record_value(char* out, int64_t appended_at_ms, std::string_view key, std::string_view value) {
+  put_u64(out, static_cast<uint64_t>(appended_at_ms));
+  put_u16(out + frame_key_length_at, static_cast<uint16_t>(key.size()));
+  if (!key.empty()) std::memcpy(out + frame_header_bytes, key.data(), key.size());
+  if (!value.empty()) std::memcpy(out + frame_header_bytes + key.size(), value.data(), value.size());
+}
+
+// The append time of a frame: its first 8 bytes. Empty when the frame is shorter than that.
+inline std::optional<int64_t> frame_appended_at(std::string_view bytes) {
+  if (bytes.size() < sizeof(uint64_t)) return std::nullopt;
+  return static_cast<int64_t>(get_u64(bytes.data()));
 }
 
 struct DecodedValue {
+  int64_t appended_at_ms = 0;
   std::string_view key;
   std::string_view value;
 };
 
-// Empty when the stored bytes are too short for the key length they declare.
+// Empty when the stored bytes are not a frame (frame_damage() says why).
 inline std::optional<DecodedValue> decode_record_value(std::string_view bytes) {
-  if (bytes.size() < value_header_bytes) return std::nullopt;
-  const std::size_t key_size = get_u16(bytes.data());
-  if (bytes.size() - value_header_bytes < key_size) return std::nullopt;
-  return DecodedValue{bytes.substr(value_header_bytes, key_size),
-                      bytes.substr(value_header_bytes + key_size)};
+  if (bytes.size() < frame_header_bytes) return std::nullopt;
+  const std::size_t key_size = get_u16(bytes.data() + frame_key_length_at);
+  if (bytes.size() - frame_header_bytes < key_size) return std::nullopt;
+  return DecodedValue{static_cast<int64_t>(get_u64(bytes.data())), bytes.substr(frame_header_bytes, key_size),
+                      bytes.substr(frame_header_bytes + key_size)};
+}
+
+// What is wrong with stored bytes that decode_record_value() refuses, in words.
+// REQUIRES: !decode_record_value(bytes).
+inline std::string frame_damage(std::string_view bytes) {
+  if (bytes.size() < frame_header_bytes) {
+    return "frame of " + std::to_string(bytes.size()) + " bytes is shorter than the " +
+           std::to_string(frame_header_bytes) + "-byte header (append time, key length)";
+  }
+  return "key length " + std::to_string(get_u16(bytes.data() + frame_key_length_at)) + " past the end of the " +
+         std::to_string(bytes.size()) + "-byte frame";
 }
 
 inline std::string topic_meta_key(std::string_view topic) {

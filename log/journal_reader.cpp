@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "log/journal_env.h"
@@ -112,7 +113,36 @@ class JournalReader final : public LogReader {
     std::size_t key_size;
     std::size_t value_at;
     std::size_t value_size;
+    int64_t appended_at_ms;
+    std::size_t damage_at;
+    std::size_t damage_size;  // 0: an intact record
   };
+
+  // Copies bytes into the arena; returns where they start.
+  std::size_t copy(std::string_view bytes) {
+    const std::size_t at = arena_.append(bytes.size());
+    if (!bytes.empty()) std::memcpy(arena_.data() + at, bytes.data(), bytes.size());
+    return at;
+  }
+
+  // A record, or a damaged frame as a record with damage (the frame's bytes as its value): the
+  // partition moves on past it (SPEC §10), and what the projector makes of it is the same on every
+  // read, so a replay sees the same reject.
+  void add_span(int32_t partition, int64_t offset, std::string_view frame) {
+    const auto record = journal_format::decode_record_value(frame);
+    if (record) {
+      const std::size_t key_at = copy(record->key);
+      const std::size_t value_at = copy(record->value);
+      spans_.push_back(Span{partition, offset, key_at, record->key.size(), value_at, record->value.size(),
+                            record->appended_at_ms, 0, 0});
+      return;
+    }
+    const std::string damage = "damaged journal frame: " + journal_format::frame_damage(frame);
+    const std::size_t value_at = copy(frame);
+    const std::size_t damage_at = copy(damage);
+    spans_.push_back(Span{partition, offset, value_at, 0, value_at, frame.size(),
+                          journal_format::frame_appended_at(frame).value_or(0), damage_at, damage.size()});
+  }
 
   Status read_available(std::vector<LogRecord>& out, std::size_t records_max) {
     arena_.clear();
@@ -134,7 +164,8 @@ class JournalReader final : public LogReader {
     for (const Span& span : spans_) {
       out.push_back(LogRecord{LogPosition{PartitionId{span.partition}, Offset{span.offset}},
                               std::string_view(base + span.key_at, span.key_size),
-                              std::string_view(base + span.value_at, span.value_size)});
+                              std::string_view(base + span.value_at, span.value_size), span.appended_at_ms,
+                              std::string_view(base + span.damage_at, span.damage_size)});
     }
     return Status::ok();
   }
@@ -149,19 +180,8 @@ class JournalReader final : public LogReader {
     for (; rc == MDB_SUCCESS && spans_.size() < records_max; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
       const auto key = journal_format::decode_record_key({static_cast<const char*>(k.mv_data), k.mv_size});
       if (!key || key->topic_id != topic_.id || key->partition != partition) break;
-      const auto record = journal_format::decode_record_value({static_cast<const char*>(v.mv_data), v.mv_size});
-      if (!record) {
-        return Status::error(Status::Code::corruption, "journal: record " + std::to_string(partition) + ":" +
-                                                           std::to_string(key->offset) + " of topic " + topic_.name +
-                                                           " is damaged (key length past the end)");
-      }
       assert(key->offset >= next);
-      const std::size_t key_size = record->key.size();
-      const std::size_t value_size = record->value.size();
-      const std::size_t at = arena_.append(key_size + value_size);
-      if (key_size != 0) std::memcpy(arena_.data() + at, record->key.data(), key_size);
-      if (value_size != 0) std::memcpy(arena_.data() + at + key_size, record->value.data(), value_size);
-      spans_.push_back(Span{partition, key->offset, at, key_size, at + key_size, value_size});
+      add_span(partition, key->offset, {static_cast<const char*>(v.mv_data), v.mv_size});
       next = key->offset + 1;
     }
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return lmdb_error("journal: mdb_cursor_get", rc);

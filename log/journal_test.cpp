@@ -1,10 +1,14 @@
 #define BOOST_TEST_MODULE journal_test
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -13,6 +17,7 @@
 #include "engine/limits.h"
 #include "engine/partitioner.h"
 #include "log/journal.h"
+#include "log/journal_check.h"
 #include "log/journal_testing.h"
 
 namespace tally {
@@ -46,6 +51,8 @@ struct Copied {
   LogPosition position;
   std::string key;
   std::string value;
+  int64_t appended_at_ms = 0;
+  std::string damage;
 };
 
 std::unique_ptr<Journal> open_journal(const std::string& dir, int32_t events = 4, int32_t signals = 2) {
@@ -78,7 +85,8 @@ std::vector<Copied> read_records(LogReader& reader, std::size_t expected) {
     Status polled = reader.poll(batch, 1000, 100);
     BOOST_REQUIRE_MESSAGE(polled.is_ok(), polled.to_string());
     for (const LogRecord& record : batch) {
-      all.push_back(Copied{record.position, std::string(record.key), std::string(record.value)});
+      all.push_back(Copied{record.position, std::string(record.key), std::string(record.value), record.appended_at_ms,
+                           std::string(record.damage)});
     }
   }
   return all;
@@ -452,6 +460,207 @@ BOOST_AUTO_TEST_CASE(tamper_helper_changes_one_byte_of_a_value) {
              Status::Code::invalid_argument);
   BOOST_TEST(journal_tamper_for_test(dir.path(), "events", positions[0].partition, Offset{99}, 0).code() ==
              Status::Code::not_found);
+}
+
+// ---- Append times (SPEC §3: every record carries the log's append time).
+
+BOOST_AUTO_TEST_CASE(records_carry_their_append_time_which_never_goes_back_in_a_partition) {
+  TempDir dir;
+  std::atomic<int64_t> now{1'000'000};
+  JournalOptions options = journal_options(4, 2);
+  options.clock = [&] { return now.load(); };
+  auto opened = Journal::open(dir.path(), options);
+  BOOST_REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
+  auto writer = writer_of(*opened.value());
+  append_ok(*writer, keyed_records(12, 12, "first"));  // every partition gets records
+  now = 400'000;                                         // the clock goes back
+  append_ok(*writer, keyed_records(12, 12, "back"));
+  now = 2'000'000;
+  append_ok(*writer, keyed_records(12, 12, "later"));
+  now = 5;
+  append_ok(*writer_of(*opened.value(), journal_signals_topic), {AppendRequest{"s", "signal", false}});
+  opened.value().reset();
+
+  // Read back by a journal opened with the system clock: the stamps are stored, not recomputed.
+  auto journal = open_journal(dir.path());
+  const auto read = read_records(*reader_from_start(*journal), 36);
+  BOOST_REQUIRE_EQUAL(read.size(), 36u);
+  for (const Copied& record : read) {
+    const std::string tag = record.value.substr(0, record.value.find(':'));
+    // One clock reading per append() call; "back" is raised to the partition's last stamp.
+    BOOST_TEST(record.appended_at_ms == (tag == "later" ? 2'000'000 : 1'000'000), record.value);
+  }
+  // A partition without records takes the clock as it is.
+  const auto signals = read_records(*reader_from_start(*journal, journal_signals_topic), 1);
+  BOOST_REQUIRE_EQUAL(signals.size(), 1u);
+  BOOST_TEST(signals[0].appended_at_ms == 5);
+
+  // The system clock: a stamp between the times read before and after the append.
+  const auto unix_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  TempDir fresh;
+  auto live = open_journal(fresh.path());
+  const int64_t before = unix_ms();
+  append_ok(*writer_of(*live), {AppendRequest{"org-1", "now", false}});
+  const int64_t after = unix_ms();
+  const auto stamped = read_records(*reader_from_start(*live), 1);
+  BOOST_REQUIRE_EQUAL(stamped.size(), 1u);
+  BOOST_TEST(stamped[0].appended_at_ms >= before);
+  BOOST_TEST(stamped[0].appended_at_ms <= after);
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_of_format_version_1_is_refused_saying_why) {
+  TempDir dir;
+  {
+    auto journal = open_journal(dir.path());
+    append_ok(*writer_of(*journal), keyed_records(3, 3, "old"));
+  }
+  BOOST_REQUIRE(journal_set_format_version_for_test(dir.path(), 1).is_ok());
+  auto reopened = Journal::open(dir.path(), journal_options(4, 2));
+  BOOST_REQUIRE(!reopened.is_ok());
+  BOOST_TEST(reopened.status().code() == Status::Code::corruption);
+  const std::string message = reopened.status().message();
+  BOOST_TEST_MESSAGE(message);
+  BOOST_TEST(message.find("format version 1") != std::string::npos);
+  BOOST_TEST(message.find("reads version 2") != std::string::npos);
+  BOOST_TEST(message.find("append time") != std::string::npos);
+}
+
+// ---- Damaged frames (SPEC §10): a record with damage, never an error that stops the reader.
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_frame_is_read_as_a_record_with_damage_and_the_partition_goes_on) {
+  TempDir dir;
+  auto journal = open_journal(dir.path(), 1, 1);
+  const auto positions = append_ok(*writer_of(*journal), keyed_records(4, 1, "r"));
+  BOOST_REQUIRE(journal_damage_key_length_for_test(dir.path(), "events", PartitionId{0}, Offset{1}).is_ok());
+  BOOST_REQUIRE(journal_edit_frame_for_test(dir.path(), "events", PartitionId{0}, Offset{2}, [](std::string& frame) {
+                  frame.resize(5);  // shorter than the header
+                  return Status::ok();
+                }).is_ok());
+  auto reader = reader_from_start(*journal);
+  const auto read = read_records(*reader, 4);
+  BOOST_REQUIRE_EQUAL(read.size(), 4u);
+  BOOST_TEST(read[0].damage.empty());
+  BOOST_TEST(read[0].value == "r:0");
+  BOOST_TEST(read[1].key.empty());
+  BOOST_TEST(read[1].damage == "damaged journal frame: key length 15 past the end of the 18-byte frame");
+  BOOST_TEST(read[1].value.size() == 18u);  // the stored bytes, as they are: 10 + "org-0" + "r:1"
+  BOOST_TEST(read[1].appended_at_ms == read[0].appended_at_ms);  // the stamp is still readable
+  BOOST_TEST(read[2].damage ==
+             "damaged journal frame: frame of 5 bytes is shorter than the 10-byte header (append time, key length)");
+  BOOST_TEST(read[3].damage.empty());
+  BOOST_TEST(read[3].value == "r:3");
+  BOOST_TEST(read[3].key == "org-0");
+  BOOST_TEST(positions.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(journal_check_reports_each_damage_and_changes_nothing) {
+  TempDir dir;
+  {
+    auto journal = open_journal(dir.path(), 2, 1);
+    append_ok(*writer_of(*journal), keyed_records(40, 5, "c"));
+    append_ok(*writer_of(*journal, journal_signals_topic), keyed_records(3, 1, "s"));
+  }
+  const auto check = [&](std::vector<JournalDamage>& found) {
+    JournalOptions options;
+    options.create_if_missing = false;
+    options.read_only = true;
+    auto journal = Journal::open(dir.path(), options);
+    BOOST_REQUIRE_MESSAGE(journal.is_ok(), journal.status().to_string());
+    found.clear();
+    auto summary = check_journal(*journal.value(), [&](const JournalDamage& d) { found.push_back(d); });
+    BOOST_REQUIRE_MESSAGE(summary.is_ok(), summary.status().to_string());
+    return summary.value();
+  };
+  std::vector<JournalDamage> found;
+  JournalCheckSummary clean = check(found);
+  BOOST_TEST(found.empty());
+  BOOST_TEST(clean.records == 43u);
+  BOOST_TEST(clean.topics == 2u);
+  BOOST_TEST(clean.partitions == 3u);
+  BOOST_TEST(clean.damaged == 0u);
+
+  BOOST_REQUIRE(journal_damage_key_length_for_test(dir.path(), "events", PartitionId{1}, Offset{3}, 300).is_ok());
+  BOOST_REQUIRE(journal_edit_frame_for_test(dir.path(), "signals", PartitionId{0}, Offset{2}, [](std::string& frame) {
+                  frame.clear();
+                  return Status::ok();
+                }).is_ok());
+  const std::string data = dir.path() + "/data.mdb";
+  const std::string before = file_bytes(data);
+  struct stat stat_before {};
+  BOOST_REQUIRE(::stat(data.c_str(), &stat_before) == 0);
+  JournalCheckSummary damaged = check(found);
+  BOOST_TEST(damaged.records == 43u);
+  BOOST_TEST(damaged.damaged == 2u);
+  BOOST_REQUIRE_EQUAL(found.size(), 2u);
+  BOOST_TEST(found[0].topic == "events");
+  BOOST_TEST(found[0].position.to_string() == "1:3");
+  BOOST_TEST(found[0].what.find("key length") != std::string::npos, found[0].what);
+  BOOST_TEST(found[1].topic == "signals");
+  BOOST_TEST(found[1].position.to_string() == "0:2");
+  BOOST_TEST(found[1].what.find("frame of 0 bytes") != std::string::npos, found[1].what);
+  // Read-only: the journal's bytes and modification time are what they were.
+  BOOST_TEST((file_bytes(data) == before));
+  struct stat stat_after {};
+  BOOST_REQUIRE(::stat(data.c_str(), &stat_after) == 0);
+  BOOST_TEST(stat_after.st_mtim.tv_sec == stat_before.st_mtim.tv_sec);
+  BOOST_TEST(stat_after.st_mtim.tv_nsec == stat_before.st_mtim.tv_nsec);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_only_journal_reads_but_never_writes) {
+  TempDir dir;
+  {
+    auto journal = open_journal(dir.path());
+    append_ok(*writer_of(*journal), keyed_records(5, 2, "ro"));
+  }
+  JournalOptions options;
+  options.create_if_missing = false;
+  options.read_only = true;
+  auto journal = Journal::open(dir.path(), options);
+  BOOST_REQUIRE_MESSAGE(journal.is_ok(), journal.status().to_string());
+  BOOST_TEST(read_records(*reader_from_start(*journal.value()), 5).size() == 5u);
+  BOOST_TEST(journal.value()->writer(journal_events_topic).status().code() == Status::Code::unavailable);
+  // While it is open read-only here, a read-write open in this process is refused, not upgraded.
+  BOOST_TEST(Journal::open(dir.path(), journal_options(4, 2)).status().code() == Status::Code::unavailable);
+  // A topic it lacks is not created.
+  JournalOptions more = options;
+  more.topics = {{"extra", 1}};
+  BOOST_TEST(Journal::open(dir.path(), more).status().code() == Status::Code::not_found);
+  // Read-only also when this process has the journal open read-write.
+  TempDir shared;
+  auto writable = open_journal(shared.path());
+  auto read_only = Journal::open(shared.path(), options);
+  BOOST_REQUIRE_MESSAGE(read_only.is_ok(), read_only.status().to_string());
+  BOOST_TEST(read_only.value()->writer(journal_events_topic).status().code() == Status::Code::unavailable);
+  BOOST_TEST(writable->writer(journal_events_topic).is_ok());
+  // Nothing there: not_found, and no directory is made.
+  TempDir empty;
+  const std::string missing = empty.path() + "/none";
+  BOOST_TEST(Journal::open(missing, options).status().code() == Status::Code::not_found);
+  BOOST_TEST(!std::filesystem::exists(missing));
+}
+
+BOOST_AUTO_TEST_CASE(a_new_journal_directory_is_private_to_its_owner) {
+  TempDir dir;
+  const std::string path = dir.path() + "/a/b/journal";
+  auto journal = open_journal(path);
+  const auto mode = [](const std::string& p) {
+    struct stat st {};
+    BOOST_REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+  };
+  BOOST_TEST(mode(dir.path() + "/a") == 0700u);
+  BOOST_TEST(mode(dir.path() + "/a/b") == 0700u);
+  BOOST_TEST(mode(path) == 0700u);
+  BOOST_TEST(mode(path + "/data.mdb") == 0600u);
+  BOOST_TEST(mode(path + "/lock.mdb") == 0600u);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -18,5 +20,21 @@ namespace tally {
 // io_error.
 Status journal_tamper_for_test(const std::string& dir, std::string_view topic, PartitionId partition, Offset offset,
                                std::size_t byte_index);
+
+// Replaces the stored frame of record (partition, offset) of `topic` (log/journal.h, LAYOUT: append
+// time, key length, key, value) with what `edit` makes of it, in one durable write transaction:
+// the way to make damaged frames. `edit` may run more than once (after map growth); it gets the
+// stored frame each time. Errors: as journal_tamper_for_test, and those `edit` returns.
+Status journal_edit_frame_for_test(const std::string& dir, std::string_view topic, PartitionId partition,
+                                   Offset offset, const std::function<Status(std::string& frame)>& edit);
+
+// Makes the frame of (partition, offset) declare a key `past_end` bytes longer than the frame
+// holds after its header: "key length past the end", the damage a torn or tampered frame shows.
+Status journal_damage_key_length_for_test(const std::string& dir, std::string_view topic, PartitionId partition,
+                                          Offset offset, std::size_t past_end = 7);
+
+// Overwrites the journal's stored format version (to show how a journal of another version is
+// refused). The journal must not be open in this process.
+Status journal_set_format_version_for_test(const std::string& dir, uint32_t version);
 
 }  // namespace tally

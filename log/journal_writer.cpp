@@ -1,5 +1,7 @@
 // The journal's LogWriter: one durable LMDB write transaction per append() call.
+#include <algorithm>
 #include <cassert>
+#include <functional>
 #include <vector>
 
 #include "engine/limits.h"
@@ -23,8 +25,8 @@ class CursorCloser {
 
 class JournalWriter final : public LogWriter {
  public:
-  JournalWriter(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic)
-      : env_(std::move(env)), topic_(std::move(topic)) {}
+  JournalWriter(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic, std::function<int64_t()> clock)
+      : env_(std::move(env)), topic_(std::move(topic)), clock_(std::move(clock)) {}
 
   int32_t partition_count() const override { return topic_.partitions; }
 
@@ -47,8 +49,11 @@ class JournalWriter final : public LogWriter {
     }
     std::vector<LogPosition> positions;
     if (total == 0) return positions;
+    // One reading of the clock per call: every record of it gets the same append time (raised per
+    // partition to that partition's last stamp, so stamps never go back).
+    const int64_t now_ms = clock_();
     Status written = env_->write([&](MDB_txn* txn, bool& map_full) {
-      return write_records(txn, map_full, records, partition_of, total, positions);
+      return write_records(txn, map_full, records, partition_of, total, now_ms, positions);
     });
     if (!written.is_ok()) return written;
     env_->notify_appended();
@@ -74,7 +79,7 @@ class JournalWriter final : public LogWriter {
   }
 
   Status write_records(MDB_txn* txn, bool& map_full, std::span<const AppendRequest> records,
-                       const std::vector<int32_t>& partition_of, std::size_t total,
+                       const std::vector<int32_t>& partition_of, std::size_t total, int64_t now_ms,
                        std::vector<LogPosition>& positions) const {
     positions.clear();
     positions.reserve(total);
@@ -82,15 +87,17 @@ class JournalWriter final : public LogWriter {
     int rc = mdb_cursor_open(txn, env_->records_dbi(), &cursor);
     if (rc != MDB_SUCCESS) return lmdb_error("journal: mdb_cursor_open", rc);
     CursorCloser closer(cursor);
-    // Next offset per partition, read from the log once per transaction (another process may have
-    // appended since our last transaction).
+    // Next offset and append time per partition, read from the log once per transaction (another
+    // process may have appended since our last transaction, with a clock ahead of ours).
     std::vector<int64_t> next(static_cast<std::size_t>(topic_.partitions), -1);
+    std::vector<int64_t> stamp(static_cast<std::size_t>(topic_.partitions), now_ms);
     auto put = [&](int32_t partition, const AppendRequest& record) -> Status {
       int64_t& offset = next[static_cast<std::size_t>(partition)];
       if (offset < 0) {
-        auto end = journal_end_offset(cursor, topic_.id, partition);
-        if (!end.is_ok()) return end.status();
-        offset = end.value();
+        auto tail = journal_tail(cursor, topic_.id, partition);
+        if (!tail.is_ok()) return tail.status();
+        offset = tail->end_offset;
+        stamp[static_cast<std::size_t>(partition)] = std::max(now_ms, tail->last_appended_at_ms);
       }
       auto key = journal_format::record_key(topic_.id, partition, offset);
       MDB_val k{key.size(), key.data()};
@@ -105,7 +112,8 @@ class JournalWriter final : public LogWriter {
         map_full = put_rc == MDB_MAP_FULL;
         return lmdb_error("journal: mdb_cursor_put", put_rc);
       }
-      journal_format::encode_record_value(static_cast<char*>(v.mv_data), record.key, record.value);
+      journal_format::encode_record_value(static_cast<char*>(v.mv_data), stamp[static_cast<std::size_t>(partition)],
+                                          record.key, record.value);
       positions.push_back(LogPosition{PartitionId{partition}, Offset{offset}});
       ++offset;
       return Status::ok();
@@ -127,12 +135,14 @@ class JournalWriter final : public LogWriter {
 
   std::shared_ptr<JournalEnv> env_;
   JournalTopicInfo topic_;
+  std::function<int64_t()> clock_;
 };
 
 }  // namespace
 
-std::unique_ptr<LogWriter> make_journal_writer(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic) {
-  return std::make_unique<JournalWriter>(std::move(env), std::move(topic));
+std::unique_ptr<LogWriter> make_journal_writer(std::shared_ptr<JournalEnv> env, JournalTopicInfo topic,
+                                               std::function<int64_t()> clock) {
+  return std::make_unique<JournalWriter>(std::move(env), std::move(topic), std::move(clock));
 }
 
 }  // namespace tally

@@ -17,8 +17,14 @@
 //   - Transient broker errors (disconnects, a broker down) are retried inside librdkafka and
 //     reported to KafkaOptions::on_client_error; they are not errors of append() or poll() unless
 //     they outlast message.timeout.ms (writer).
+//   - The append time of a record (LogRecord::appended_at_ms, SPEC §3) is its Kafka timestamp.
+//     Create the events topic with message.timestamp.type=LogAppendTime so that the broker sets
+//     it when it appends; with the default CreateTime the producer's clock sets it, and a producer
+//     could then move the fold's clock. A reader of the events topic reports any other type it
+//     sees (once, through on_client_error); KafkaReader::timestamp_type() says which it saw. A
+//     record without a timestamp (message format before Kafka 0.10) gets appended_at_ms -1.
 //   - librdkafka's mock cluster (log/kafka_testing.h) stands in for Kafka in tests; it keeps only
-//     ~5 MiB per partition, so tests keep data small.
+//     ~5 MiB per partition, so tests keep data small. Its topics have CreateTime timestamps.
 //
 // THREAD SAFETY: as log/log.h (writers: many threads; a reader: one thread at a time).
 #pragma once
@@ -111,6 +117,10 @@ class KafkaReader final : public LogReader {
   Status poll(std::vector<LogRecord>& out, std::size_t records_max, int timeout_ms) override;
   // Kafka's high watermark. Errors: unavailable (brokers unreachable within options.timeout_ms).
   Result<Offset> end_offset(PartitionId partition) override;
+  // The timestamp type of the records read so far: "LogAppendTime" (the broker's append time, as
+  // it should be), "CreateTime" (the producer's clock), "none", or "" before the first record. If
+  // records of several types came, the last one.
+  std::string timestamp_type() const;
 
   struct Impl;
 

@@ -30,7 +30,16 @@ class ClientErrors {
     std::lock_guard lock(mutex_);
     ++count_;
     last_ = std::string(message);
+    all_.push_back(last_);
     changed_.notify_all();
+  }
+  // True if a message holding `text` was recorded.
+  bool saw(std::string_view text) {
+    std::lock_guard lock(mutex_);
+    for (const std::string& message : all_) {
+      if (message.find(text) != std::string::npos) return true;
+    }
+    return false;
   }
   // True if an error arrived before `deadline`.
   bool wait_for_one(std::chrono::seconds deadline) {
@@ -44,6 +53,7 @@ class ClientErrors {
   std::condition_variable changed_;
   std::size_t count_ = 0;
   std::string last_;
+  std::vector<std::string> all_;
 };
 
 struct Cluster {
@@ -209,6 +219,46 @@ BOOST_AUTO_TEST_CASE(reader_reads_from_the_offset_it_is_given) {
   while (status.is_ok() && Clock::now() < error_deadline) status = reader.value()->poll(out, 10, 200);
   BOOST_TEST(status.code() == Status::Code::not_found);
   BOOST_TEST_MESSAGE(status.to_string());
+}
+
+// The append time of a Kafka record is its timestamp (SPEC §3). The mock cluster's topics have
+// CreateTime timestamps (the producer's clock), which the reader says, asking for LogAppendTime.
+BOOST_AUTO_TEST_CASE(records_carry_the_kafka_timestamp_and_its_type_is_reported) {
+  Cluster cluster;
+  auto writer = KafkaWriter::open(cluster.options, cluster.topic);
+  BOOST_REQUIRE(writer.is_ok());
+  const auto unix_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = unix_ms();
+  std::vector<AppendRequest> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(AppendRequest{"org-time", "t" + std::to_string(i), false});
+  auto positions = writer.value()->append(batch);
+  BOOST_REQUIRE(positions.is_ok());
+  const int64_t after = unix_ms();
+
+  auto reader = KafkaReader::open(cluster.options, cluster.topic);
+  BOOST_REQUIRE(reader.is_ok());
+  BOOST_TEST(reader.value()->timestamp_type().empty());  // nothing read yet
+  BOOST_REQUIRE(reader.value()->seek(positions.value()[0].partition, Offset{0}).is_ok());
+  std::vector<int64_t> stamps;
+  std::vector<LogRecord> out;
+  const auto deadline = Clock::now() + read_deadline;
+  while (stamps.size() < 5 && Clock::now() < deadline) {
+    BOOST_REQUIRE(reader.value()->poll(out, 10, 200).is_ok());
+    for (const LogRecord& r : out) {
+      stamps.push_back(r.appended_at_ms);
+      BOOST_TEST(!r.damaged());
+    }
+  }
+  BOOST_REQUIRE_EQUAL(stamps.size(), 5u);
+  for (const int64_t stamp : stamps) {
+    BOOST_TEST(stamp >= before);
+    BOOST_TEST(stamp <= after);
+  }
+  BOOST_TEST(reader.value()->timestamp_type() == "CreateTime");
+  BOOST_TEST(cluster.errors.saw("message.timestamp.type=LogAppendTime"));
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_appenders_share_one_writer) {

@@ -18,6 +18,14 @@ const KafkaProperties consumer_properties{
     {"enable.partition.eof", "false"},
 };
 
+const char* timestamp_type_name(rd_kafka_timestamp_type_t type) {
+  switch (type) {
+    case RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME: return "LogAppendTime";
+    case RD_KAFKA_TIMESTAMP_CREATE_TIME: return "CreateTime";
+    default: return "none";
+  }
+}
+
 // Errors a consumer reports that stop reading; every other one is transient (librdkafka retries).
 bool stops_reading(rd_kafka_resp_err_t err) {
   switch (err) {
@@ -49,6 +57,25 @@ struct KafkaReader::Impl {
   Status stopped;  // an error that stops reading, until the next seek()
   std::vector<rd_kafka_message_t*> held;     // the messages `out` points into
   std::vector<rd_kafka_message_t*> batch;    // consume buffer
+  rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  bool timestamp_seen = false;
+  bool events_topic = false;  // the fold's clock comes from its timestamps: report a wrong type
+
+  // The record's timestamp as its append time; reports the timestamp type when it changes.
+  int64_t append_time(const rd_kafka_message_t* message) {
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    const int64_t ms = rd_kafka_message_timestamp(message, &type);
+    if (!timestamp_seen || type != timestamp_type) {
+      timestamp_seen = true;
+      timestamp_type = type;
+      if (events_topic && type != RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME) {
+        callbacks.report("kafka: records of " + topic + " carry " + std::string(timestamp_type_name(type)) +
+                         " timestamps, not the broker's append time: set message.timestamp.type=LogAppendTime on "
+                         "the topic, so that no producer's clock sets the ledger's append time");
+      }
+    }
+    return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ms;
+  }
 
   void release() {
     for (rd_kafka_message_t* message : held) rd_kafka_message_destroy(message);
@@ -100,6 +127,7 @@ Result<std::unique_ptr<KafkaReader>> KafkaReader::open(const KafkaOptions& optio
   auto impl = std::make_unique<Impl>();
   impl->callbacks.on_client_error = options.on_client_error;
   impl->topic = topic;
+  impl->events_topic = topic == kafka_topic(options, kafka_events_kind);
   impl->timeout_ms = options.timeout_ms;
   KafkaProperties required = consumer_properties;
   required.emplace_back("group.id", options.group_id);
@@ -180,12 +208,17 @@ Status KafkaReader::poll(std::vector<LogRecord>& out, std::size_t records_max, i
       out.push_back(LogRecord{
           LogPosition{PartitionId{message->partition}, Offset{message->offset}},
           std::string_view(static_cast<const char*>(message->key), message->key == nullptr ? 0 : message->key_len),
-          std::string_view(static_cast<const char*>(message->payload), message->payload == nullptr ? 0 : message->len)});
+          std::string_view(static_cast<const char*>(message->payload), message->payload == nullptr ? 0 : message->len),
+          impl_->append_time(message), {}});
     }
     // Records that arrived before an error are returned first; the error comes with the next poll.
     if (out.empty() && !impl_->stopped.is_ok()) return impl_->stopped;
     if (!out.empty() || Clock::now() >= deadline) return Status::ok();
   }
+}
+
+std::string KafkaReader::timestamp_type() const {
+  return impl_->timestamp_seen ? timestamp_type_name(impl_->timestamp_type) : "";
 }
 
 Result<Offset> KafkaReader::end_offset(PartitionId partition) {

@@ -20,12 +20,24 @@
 
 namespace tally {
 
-// One record read from a log. key/value point into the reader's buffers and stay valid until the
-// next call to poll() or seek() on the same reader.
+// One record read from a log. key, value and damage point into the reader's buffers and stay valid
+// until the next call to poll() or seek() on the same reader.
 struct LogRecord {
   LogPosition position;
   std::string_view key;
   std::string_view value;
+  // The log's append time (SPEC §3), Unix ms: the journal's stamp (set when the record was
+  // appended, never lower than the partition's previous record's), or the Kafka record timestamp
+  // (the broker's when the topic has message.timestamp.type=LogAppendTime; see log/kafka_log.h).
+  // The fold's only clock: it is in the log, so a replay sees the same time.
+  int64_t appended_at_ms = 0;
+  // Empty for a record the log could read. Otherwise the log holds something at this position that
+  // is not a record of its format (a damaged journal frame: "key length 300 past the end of the
+  // 40-byte frame"): `damage` says what is wrong, `key` is empty and `value` holds the stored bytes
+  // as they are (for the record, never to be decoded as an event). The projector records such a
+  // record as a reject (damaged_record) and moves on; it never stops a partition.
+  std::string_view damage = {};
+  bool damaged() const { return !damage.empty(); }
 };
 
 // A record to append. `key` chooses the partition with partition_for_key() (engine/partitioner.h);

@@ -1,11 +1,14 @@
 #include "node/node.h"
 
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <filesystem>
 
 #include "api/projector_metrics.h"
+#include "audit/text_format.h"
 #include "engine/event_factory.h"
+#include "lmdb/env.h"
 #include "log/open_log.h"
 
 namespace tally {
@@ -21,13 +24,12 @@ std::string in_dir(const std::string& data_dir, const char* name) {
 
 Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
   std::unique_ptr<Node> node(new Node());
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return Status::error(Status::Code::io_error, "cannot create " + options.data_dir + ": " + ec.message());
+  // Ledger data is for its owner only (SPEC §10): a data dir made here is 0700, its files 0600.
+  if (Status made = lmdb::create_private_dirs(options.data_dir); !made.is_ok()) return made;
   if (Status s = node->open_log(options); !s.is_ok()) return s;
   if (options.role_projector) {
     if (Status s = node->start_projector(options); !s.is_ok()) return s;
-    if (options.tick_interval_ms > 0) node->start_ticker(options.tick_interval_ms);
+    if (options.tick_interval_ms > 0) node->start_ticker(options.tick_interval_ms, node->role_error(options, "ticker"));
   }
   if (options.recharge.has_value()) {
     if (Status s = node->start_recharge(options); !s.is_ok()) {
@@ -79,6 +81,7 @@ Status Node::start_projector(const NodeOptions& options) {
   ProjectorOptions projector_options;
   projector_options.batch_time_max_ms = 5;  // low latency for ?wait=1; batches still fill under load
   projector_options.poll_timeout_ms = 50;
+  projector_options.commit_fault = options.projector_commit_fault;
   // The emitter is created before the projector thread starts (thread creation orders the write).
   projector_options.on_commit = [this](const CommittedBatch& batch) {
     if (emitter_ && batch.outbox_added > 0) emitter_->notify();
@@ -186,8 +189,11 @@ Status Node::start_enforcer(const NodeOptions& options) {
   return Status::ok();
 }
 
-void Node::start_ticker(int interval_ms) {
-  ticker_thread_ = std::thread([this, interval_ms] {
+void Node::start_ticker(int interval_ms, std::function<void(const Status&)> on_error) {
+  if (!on_error) {
+    on_error = [](const Status& status) { std::fprintf(stderr, "tally ticker: %s\n", status.to_string().c_str()); };
+  }
+  ticker_thread_ = std::thread([this, interval_ms, on_error = std::move(on_error)] {
     // Ticks carry the clock into the log so month rollovers and cap periods land
     // deterministically (SPEC §2). The fold itself never reads a clock.
     std::unique_lock lock(mutex_);
@@ -201,8 +207,16 @@ void Node::start_ticker(int interval_ms) {
       const std::string key = "tick-" + std::to_string(now_ms);
       AppendRequest tick{"", make_tick({key, "", now_ms, "tally-ticker"}), true};
       auto appended = events_writer_->append(std::span<const AppendRequest>(&tick, 1));
-      if (!appended.is_ok()) record_error("ticker", appended.status());
+      // A failed tick (a full disk) degrades the node; the next interval tries again. Reads and
+      // the other roles go on (SPEC §10).
+      if (!appended.is_ok()) on_error(appended.status());
       lock.lock();
+      if (appended.is_ok()) {
+        ticker_failure_.clear();
+      } else {
+        if (ticker_failure_.empty()) ticker_failing_since_ms_ = now_ms;
+        ticker_failure_ = appended.status().to_string();
+      }
     }
   });
 }
@@ -221,6 +235,7 @@ Status Node::start_api(const NodeOptions& options) {
   if (projector_) {
     metrics.append_prometheus = [this](std::string& out) { api::append_projector_metrics(projector_->metrics(), out); };
   }
+  metrics.degraded = [this] { return degraded(); };
   api::WaitApplied wait_applied;
   if (projector_) {
     wait_applied = [this](LogPosition position, int timeout_ms) {
@@ -282,6 +297,23 @@ std::string Node::error() const {
   return error_;
 }
 
+std::vector<std::string> Node::degraded() const {
+  std::vector<std::string> reasons;
+  if (projector_) {
+    const ProjectorHealth health = projector_->health();
+    if (health.degraded) {
+      reasons.push_back("projector: " + health.reason + ", retrying the batch since " +
+                        audit::iso_utc(health.since_unix_ms) + " (failed attempts: " +
+                        std::to_string(health.failed_attempts) + "); reads are served as of the last committed batch");
+    }
+  }
+  std::lock_guard lock(mutex_);
+  if (!ticker_failure_.empty()) {
+    reasons.push_back("ticker: " + ticker_failure_ + ", failing since " + audit::iso_utc(ticker_failing_since_ms_));
+  }
+  return reasons;
+}
+
 void Node::wait() {
   std::unique_lock lock(mutex_);
   stopped_.wait(lock, [this] { return stop_.load() || !error_.empty(); });
@@ -294,6 +326,8 @@ void Node::stop() {
     stop_ = true;
   }
   stopped_.notify_all();
+  // A commit being retried (full disk) gives up: its batch is folded again at the next start.
+  if (projector_) projector_->request_stop();
   if (ticker_thread_.joinable()) ticker_thread_.join();
   if (projector_thread_.joinable()) projector_thread_.join();  // commits its in-flight batch
   // Unsent outbox entries and unconcluded signals stay where their progress says: the next start

@@ -5,7 +5,7 @@
 //
 // Files in the data dir: DIR/journal (embedded log), DIR/views (projector; also holds the emitter's
 // progress), DIR/recharge.progress, DIR/enforce.progress (each connector's durable position in the
-// signals log, locked by its owner).
+// signals log, locked by its owner). Directories it creates are 0700 and files 0600 (SPEC §10).
 //
 // Lifecycle: Node::start(options) → port() … → stop() (or the destructor). stop() stops the HTTP
 // server first (no new commands), then lets the projector finish and commit its in-flight batch,
@@ -63,6 +63,8 @@ struct NodeOptions {
   bool role_emitter = true;
   // Crash points of the emitter (tests; see relay/outbox_emitter.h).
   std::function<void(std::string_view point)> emitter_fault_hook;
+  // The projector's commit fault injection (tests; ProjectorOptions::commit_fault).
+  std::function<int()> projector_commit_fault;
   // Role "recharge": runs when set. An empty progress_path becomes DIR/recharge.progress; an empty
   // still_pending is answered from the views when this node has them.
   std::optional<connectors::RechargeOptions> recharge;
@@ -86,8 +88,12 @@ class Node {
   // The bound HTTP port. REQUIRES: role_api.
   uint16_t port() const;
   void stop();
-  // The error that stopped a background role (projector, ticker), empty if none.
+  // The error that stopped a background role (the projector on a final error), empty if none.
   std::string error() const;
+  // Why the node is degraded but running, one line per role (empty when it is not): the projector
+  // retrying a failed commit (disk full, I/O error), the ticker failing to append. GET /healthz
+  // reports them. Thread-safe.
+  std::vector<std::string> degraded() const;
   // Blocks until stop() is called or a role fails.
   void wait();
 
@@ -104,7 +110,7 @@ class Node {
   Status open_log(const NodeOptions& options);
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
-  void start_ticker(int interval_ms);
+  void start_ticker(int interval_ms, std::function<void(const Status&)> on_error);
   Status open_views(const std::string& views_path, int wait_ms);
   Result<std::unique_ptr<LogReader>> open_signals_reader();
   Status start_emitter(const NodeOptions& options);
@@ -136,6 +142,8 @@ class Node {
   mutable std::mutex mutex_;
   std::condition_variable stopped_;
   std::string error_;
+  std::string ticker_failure_;        // under mutex_: the last failed tick append, until one succeeds
+  int64_t ticker_failing_since_ms_ = 0;
 };
 
 }  // namespace tally

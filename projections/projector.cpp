@@ -36,6 +36,10 @@ Status check_options(const ProjectorOptions& o) {
   if (o.batch_time_max_ms < 0) return Status::invalid("batch_time_max_ms", "must be >= 0");
   if (o.run_batches_max == 0) return Status::invalid("run_batches_max", "must be >= 1");
   if (o.poll_timeout_ms < 0) return Status::invalid("poll_timeout_ms", "must be >= 0");
+  if (o.commit_retry_initial_ms < 1) return Status::invalid("commit_retry_initial_ms", "must be >= 1");
+  if (o.commit_retry_max_ms < o.commit_retry_initial_ms) {
+    return Status::invalid("commit_retry_max_ms", "must be >= commit_retry_initial_ms");
+  }
   for (int32_t p : o.partitions) {
     if (p < 0 || p >= limits::partitions_max) return Status::invalid("partitions", "partition out of range");
   }
@@ -44,7 +48,7 @@ Status check_options(const ProjectorOptions& o) {
 
 Status lock_data_dir(const std::string& dir, int& fd) {
   const std::string path = dir + "/projector.lock";
-  fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);  // owner only, as the views (SPEC §10)
   if (fd < 0) return Status::error(Status::Code::io_error, "open " + path + ": " + std::strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
@@ -311,9 +315,24 @@ Status Projector::run(LogReader& reader, const std::atomic<bool>& stop) {
   if (Status s = start(reader); !s.is_ok()) return s;
   while (!stop.load(std::memory_order_relaxed)) {
     auto done = run_once(reader);
-    if (!done.is_ok()) return done.status();
+    if (done.is_ok()) continue;
+    std::lock_guard lock(impl_->mutex);
+    return impl_->stop_requested && stop.load() ? Status::ok() : done.status();
   }
   return Status::ok();
+}
+
+void Projector::request_stop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop_requested = true;
+  }
+  impl_->retry_cv.notify_all();
+}
+
+ProjectorHealth Projector::health() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->health;
 }
 
 Offset Projector::applied_offset(PartitionId partition) const {
@@ -377,8 +396,15 @@ Status Projector::Impl::collect_batch(LogReader& reader, bool wait, BatchInput& 
       // 8-byte aligned copies: FlatBuffers reads scalars in place, and the fold would otherwise
       // copy every misaligned record once more.
       batch_arena.resize((batch_arena.size() + 7) / 8 * 8);
-      batch.push_back(BatchRecord{record.position, batch_arena.size(), record.value.size()});
+      BatchRecord& copied = batch.emplace_back();
+      copied.position = record.position;
+      copied.value_offset = batch_arena.size();
+      copied.value_size = record.value.size();
+      copied.appended_at_ms = record.appended_at_ms;
       batch_arena.append(record.value);
+      copied.damage_offset = batch_arena.size();
+      copied.damage_size = record.damage.size();
+      batch_arena.append(record.damage);
     }
     timeout_ms = 0;
     if (std::chrono::steady_clock::now() >= deadline) break;

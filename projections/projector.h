@@ -21,6 +21,12 @@
 //     map_size_max_bytes) and the SAME batch put again; a batch is never skipped. Growth waits for
 //     this process's read transactions (the fold's included). On MDB_TXN_FULL the folded state is
 //     dropped and the log is read again from the committed offsets in half-size batches.
+//   - A failed write (disk full, quota, an I/O error: ENOSPC, EDQUOT, EIO, ENOMEM, EROFS, …) pauses
+//     the projector (SPEC §10): the SAME batch is put again after a backoff that doubles from
+//     commit_retry_initial_ms to commit_retry_max_ms, for as long as it takes; health() says
+//     degraded (and why, since when) meanwhile; readers are never blocked, and nothing is lost (the
+//     log keeps the records, the views keep the last committed batch). Only LMDB's own errors
+//     (corruption, MDB_PANIC after a failed meta write: restart the process) are final.
 //   - Durable commits: one fsync per batch. Throughput comes from batch size and the threads, not
 //     weaker commits.
 //   - Determinism: views depend only on the log's records per partition. Org home partitions are
@@ -73,11 +79,23 @@ struct ProjectorOptions {
   // (wake ?wait=1, the outbox emitter). While run_once folds the next batch it may come up to one
   // fold late; wait_until_applied wakes at the commit itself. Must not call back into run_once.
   std::function<void(const CommittedBatch&)> on_commit;
+  // Backoff between attempts to commit a batch that failed with an operating error (see CAVEATS):
+  // the first wait, and the most it doubles to.
+  int commit_retry_initial_ms = 100;
+  int commit_retry_max_ms = 5'000;
   // Fault injection, for tests of the recovery paths: called on the writer thread before each
-  // attempt to put a batch into a write transaction; a non-zero LMDB code fails that attempt as
-  // if a put had returned it (MDB_MAP_FULL grows the map, MDB_TXN_FULL refolds in smaller
-  // batches, anything else is final). Empty in production.
+  // attempt to put a batch into a write transaction; a non-zero code fails that attempt as if a
+  // put had returned it (MDB_MAP_FULL grows the map, MDB_TXN_FULL refolds in smaller batches,
+  // ENOSPC or EIO pause and retry, anything else is final). Empty in production.
   std::function<int()> commit_fault;
+};
+
+// Whether the projector is keeping up, for /healthz.
+struct ProjectorHealth {
+  bool degraded = false;         // a batch's commit is failing and being retried
+  std::string reason;            // the last failure: "mdb_txn_commit: No space left on device"
+  int64_t since_unix_ms = 0;     // the first failed attempt of this run of failures
+  uint64_t failed_attempts = 0;  // attempts at the batch so far
 };
 
 struct ProjectorMetrics {
@@ -85,6 +103,7 @@ struct ProjectorMetrics {
   uint64_t events = 0;
   uint64_t map_grows = 0;
   uint64_t batch_retries = 0;       // batches put again after MDB_MAP_FULL, refolded after MDB_TXN_FULL
+  uint64_t commit_retries = 0;      // failed attempts (disk full, I/O error) retried after a backoff
   int64_t last_commit_latency_us = 0;
   int64_t max_commit_latency_us = 0;
   uint64_t total_commit_latency_us = 0;
@@ -117,15 +136,26 @@ class Projector {
   // write transaction, until the log has nothing more or run_batches_max batches are done.
   // Returns the number of records committed (0: nothing to read); all of them are committed
   // when it returns.
-  // Errors: reader errors; io_error/corruption from LMDB (nothing of the failed batch is
-  //   committed; earlier ones are); too_large when the map would have to grow past
-  //   map_size_max_bytes. An error is final: later calls return it again (reopen to go on, from
-  //   the committed offsets).
+  // A failing commit (disk full, I/O error) is retried here until it succeeds: the call then
+  // takes as long as that (request_stop() ends it).
+  // Errors: reader errors; io_error/corruption from LMDB's own errors (nothing of the failed
+  //   batch is committed; earlier ones are); too_large when the map would have to grow past
+  //   map_size_max_bytes; unavailable after request_stop() during retries. An error is final:
+  //   later calls return it again (reopen to go on, from the committed offsets).
   // REQUIRES: start(reader) succeeded.
   Result<std::size_t> run_once(LogReader& reader);
 
-  // start(reader), then run_once until `stop` is set or an error occurs (returned).
+  // start(reader), then run_once until `stop` is set or an error occurs (returned). Set `stop`
+  // and call request_stop() to end it while a commit is being retried (then ok is returned; the
+  // uncommitted batch is folded again at the next start).
   Status run(LogReader& reader, const std::atomic<bool>& stop);
+
+  // Makes a commit that is being retried give up at once, and every later one too (for shutdown).
+  // Thread-safe.
+  void request_stop();
+
+  // Degraded while a commit is being retried. Thread-safe.
+  ProjectorHealth health() const;
 
   // The next offset of `partition` that is committed (records below it are in the views).
   Offset applied_offset(PartitionId partition) const;

@@ -18,7 +18,6 @@ using store::to_val;
 
 namespace {
 
-inline constexpr int batch_attempts_max = 64;  // map doublings + transaction splits of one batch
 inline constexpr std::size_t key_prefetch_distance = 8;  // records; one apply() takes about 1 µs
 
 std::string_view view(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
@@ -81,15 +80,18 @@ Status Projector::Impl::fold_batch() {
       // The key index lookup of a record is a cache miss: start it a few records ahead.
       if (i + key_prefetch_distance < out.batch.size()) {
         const BatchRecord& ahead = out.batch[i + key_prefetch_distance];
-        prefetch_key_of(ledger, ahead.position, value_of(ahead), prefetch_scope);
+        if (ahead.damage_size == 0) prefetch_key_of(ledger, ahead.position, value_of(ahead), prefetch_scope);
       }
       const BatchRecord& record = out.batch[i];
       const auto p = static_cast<std::size_t>(record.position.partition.value);
       // Never fold a record twice, whatever the reader redelivers.
       if (record.position.offset < folded_next[p]) continue;
-      const std::string_view value = value_of(record);
       ledger.set_position(record.position);
-      apply(ledger, record.position, value, result);
+      if (record.damage_size != 0) {
+        fold_damaged(record, std::string_view(out.arena).substr(record.damage_offset, record.damage_size));
+      } else {
+        apply(ledger, record.position, value_of(record), result);
+      }
       record_effects(record.position, out);
     }
     if (!ledger.error().is_ok()) return ledger.error();
@@ -112,6 +114,17 @@ Status Projector::Impl::fold_batch() {
   return Status::ok();
 }
 
+// The fold sees a damaged record as an empty one (a validation reject that records no key and
+// moves the partition's chain and record count on, as for any record); its reason and detail then
+// say what the log found. Empty bytes never decode, so nothing of the damaged bytes can apply; the
+// same log gives the same damage, so a replay gives the same reject.
+void Projector::Impl::fold_damaged(const BatchRecord& record, std::string_view damage) {
+  apply(ledger, record.position, std::string_view(), result);
+  assert(result.outcome == Outcome::rejected && result.envelope == nullptr && result.org_id.empty());
+  result.reason = RejectReason::damaged_record;
+  result.detail.assign(damage);
+}
+
 WriteOutcome Projector::Impl::wait_writer() {
   WriteOutcome outcome = writer.wait();
   std::vector<CommittedBatch> committed;
@@ -129,87 +142,6 @@ Projector::Impl::~Impl() {
   // Before the members their jobs use.
   collector.stop();
   writer.stop();
-}
-
-WriteOutcome Projector::Impl::commit(BatchOutput& out) {
-  using Clock = std::chrono::steady_clock;
-  const auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
-  WriteOutcome outcome;
-  for (int attempt_number = 0; attempt_number < batch_attempts_max; ++attempt_number) {
-    const auto started_at = Clock::now();
-    lmdb::Txn txn;
-    if (outcome.rc = txn.begin(env->get()); outcome.rc != 0) {
-      outcome.failed_call = "mdb_txn_begin(write)";
-      return outcome;
-    }
-    if (options.commit_fault) outcome.rc = options.commit_fault();
-    if (outcome.rc != 0) {
-      outcome.failed_call = "commit_fault (injected)";
-    } else {
-      outcome.rc = write_batch(txn.get(), out, outcome.failed_call);
-    }
-    const auto written_at = Clock::now();
-    if (outcome.rc == 0) {
-      outcome.rc = txn.commit();  // ends the txn, committed or not
-      if (outcome.rc == 0) {
-        publish(out, us(written_at - started_at), us(Clock::now() - written_at));
-        return outcome;
-      }
-      outcome.failed_call = "mdb_txn_commit";
-    } else {
-      txn.abort();
-    }
-    if (outcome.rc != MDB_MAP_FULL) return outcome;
-    // Grow and put the same batch again (the fold is not repeated).
-    const std::size_t current = env->map_size();
-    if (current >= options.map_size_max_bytes) {
-      outcome.error = Status::error(Status::Code::too_large, "the views need more than map_size_max_bytes (" +
-                                                                 std::to_string(options.map_size_max_bytes) +
-                                                                 " bytes)");
-      return outcome;
-    }
-    // Waits for the fold's read txn to end (it never waits for this thread while holding it).
-    if (Status s = env->set_map_size(std::min(current * 2, options.map_size_max_bytes)); !s.is_ok()) {
-      outcome.error = s;
-      return outcome;
-    }
-    std::lock_guard lock(mutex);
-    stored_map_size = env->map_size();
-    ++metrics.map_grows;
-    ++metrics.batch_retries;
-  }
-  outcome.error = Status::error(Status::Code::io_error, "batch could not be committed after " +
-                                                            std::to_string(batch_attempts_max) + " attempts");
-  return outcome;
-}
-
-void Projector::Impl::publish(const BatchOutput& out, int64_t write_us, int64_t sync_us) {
-  const int64_t latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now() - out.started_at)
-                                 .count();
-  {
-    std::lock_guard lock(mutex);
-    committed_next = out.next;
-    outbox_next = out.outbox_next;
-    stats = out.stats;
-    ++metrics.batches;
-    metrics.events += out.records;
-    metrics.last_commit_latency_us = latency_us;
-    metrics.max_commit_latency_us = std::max(metrics.max_commit_latency_us, latency_us);
-    metrics.total_commit_latency_us += static_cast<uint64_t>(latency_us);
-    metrics.total_fold_us += static_cast<uint64_t>(out.fold_us);
-    metrics.total_write_us += static_cast<uint64_t>(write_us);
-    metrics.total_sync_us += static_cast<uint64_t>(sync_us);
-    if (options.on_commit) {
-      CommittedBatch& committed = to_announce.emplace_back();
-      committed.events = out.records;
-      committed.next_offsets = committed_next;
-      committed.outbox_next = out.outbox_next;
-      committed.outbox_added = out.outbox_added;
-      committed.commit_latency_us = latency_us;
-    }
-  }
-  applied_cv.notify_all();
 }
 
 void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {

@@ -1,5 +1,6 @@
 // Internal: the state of a Projector (projections/projector.h). projector.cpp has the lifecycle
-// (open, start, run, waiting); projector_batch.cpp folds a batch and its writer thread commits it.
+// (open, start, run, waiting); projector_batch.cpp folds a batch and writes it into a transaction;
+// projector_commit.cpp commits it on the writer thread (growing the map, retrying failed writes).
 //
 // Pipeline: run_once folds batch N+1 on the calling thread while the writer thread puts batch N
 // into one LMDB write txn and commits it (the two halves take about as long), and the collector
@@ -8,9 +9,10 @@
 // the caller's LogReader is no longer in use (a batch is read ahead only when the same run_once
 // call will fold it). The fold reads the store through a read txn: what batch N changed is in the
 // ledger's caches (projections/lmdb_ledger.h). A batch the writer cannot commit (other than MDB_MAP_FULL,
-// which grows the map and puts the same batch again) stops the pipeline: MDB_TXN_FULL drops the
-// folded state, rewinds the reader to the committed offsets and goes on with smaller batches;
-// any other error is final for this Projector.
+// which grows the map and puts the same batch again, and an operating error such as ENOSPC or EIO,
+// after which the writer waits and puts the same batch again: the pipeline pauses meanwhile) stops
+// the pipeline: MDB_TXN_FULL drops the folded state, rewinds the reader to the committed offsets
+// and goes on with smaller batches; any other error is final for this Projector.
 #pragma once
 
 #include <array>
@@ -38,6 +40,9 @@ struct BatchRecord {
   LogPosition position;
   std::size_t value_offset = 0;
   std::size_t value_size = 0;
+  int64_t appended_at_ms = 0;      // LogRecord::appended_at_ms
+  std::size_t damage_offset = 0;   // LogRecord::damage, in the arena after the value
+  std::size_t damage_size = 0;     // 0: an intact record
 };
 
 // The records of one batch as read from the log (collect_batch).
@@ -91,6 +96,9 @@ struct WriteOutcome {
   std::string failed_call;
 };
 
+// A commit error that may go away (disk full, I/O error, …): the batch is retried, not failed.
+bool commit_error_is_transient(int rc);
+
 struct Projector::Impl {
   std::string data_dir;
   ProjectorOptions options;
@@ -104,6 +112,9 @@ struct Projector::Impl {
   std::vector<int32_t> projected;  // sorted partitions this projector reads
   // Set when a batch failed for good: every later run_once returns it (reopen to go on).
   Status failure;
+  ProjectorHealth health;        // under `mutex`; the writer sets it while retrying a commit
+  bool stop_requested = false;   // under `mutex`: request_stop()
+  mutable std::condition_variable retry_cv;  // wakes a writer waiting to retry (request_stop)
 
   // Committed state (the writer thread writes it; readers take `mutex`).
   mutable std::mutex mutex;
@@ -163,13 +174,20 @@ struct Projector::Impl {
 
   // Folds the collected batch into outputs[filling] against a read txn.
   Status fold_batch();
+  // Folds a record the log could not read (LogRecord::damage) as a rejected damaged_record.
+  void fold_damaged(const BatchRecord& record, std::string_view damage);
   void record_effects(LogPosition position, BatchOutput& out);
 
   // Waits until the writer is idle; returns the outcome of its last job (rc 0 if none) and calls
   // on_commit for every batch committed since the last call.
   WriteOutcome wait_writer();
-  // Commits `out` in one write txn, growing the map on MDB_MAP_FULL and putting it again.
+  // Commits `out` in one write txn, growing the map on MDB_MAP_FULL and putting it again, retrying
+  // after a backoff on an operating error (projector_commit.cpp).
   WriteOutcome commit(BatchOutput& out);
+  WriteOutcome commit_once(BatchOutput& out);
+  Status grow_map();
+  bool wait_to_retry(const WriteOutcome& outcome, uint64_t failures);
+  void recovered();
   int write_batch(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
   // Encodes the batch's history entries and usage deltas (once: MAP_FULL retries reuse them).
   void encode_histories(BatchOutput& out);

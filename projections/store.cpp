@@ -172,8 +172,7 @@ std::array<char, 4> partition_key(PartitionId partition) {
 Result<std::shared_ptr<StoreEnv>> StoreEnv::open(const std::string& dir, Mode mode, std::size_t map_size_bytes) {
   std::error_code ec;
   if (mode == Mode::read_write) {
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::error(Status::Code::io_error, "create directory " + dir + ": " + ec.message());
+    if (Status made = lmdb::create_private_dirs(dir); !made.is_ok()) return made;
   } else if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb", ec)) {
     return Status::error(Status::Code::not_found, "no projection store in " + dir + " (no projector has run there)");
   }
@@ -202,7 +201,7 @@ Status StoreEnv::open_env(std::size_t map_size_bytes) {
   options.readers_max = readers_max;
   options.read_only = mode_ == Mode::read_only;
   if (mode_ == Mode::read_write) options.map_size_bytes = page_rounded(std::max(map_size_bytes, map_size_min_bytes));
-  options.file_mode = 0644;
+  options.file_mode = 0600;  // ledger data: owner only (SPEC §10)
   return lmdb::Env::open_env(options);
 }
 

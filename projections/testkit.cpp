@@ -1,5 +1,6 @@
 #include "projections/testkit.h"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdlib>
@@ -17,8 +18,35 @@ MemoryLog::MemoryLog(int32_t partitions, std::string identity)
 
 LogPosition MemoryLog::append_to(PartitionId partition, std::string_view, std::string_view value) {
   std::lock_guard lock(mutex_);
+  int64_t now_ms = clock_ ? clock_()
+                          : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  const auto& records = partitions_[static_cast<std::size_t>(partition.value)];
+  if (!records.empty()) now_ms = std::max(now_ms, records.back().appended_at_ms);
+  return append_locked(partition, value, now_ms);
+}
+
+LogPosition MemoryLog::append_to(PartitionId partition, std::string_view, std::string_view value,
+                                 int64_t appended_at_ms) {
+  std::lock_guard lock(mutex_);
+  return append_locked(partition, value, appended_at_ms);
+}
+
+void MemoryLog::set_clock(std::function<int64_t()> clock) {
+  std::lock_guard lock(mutex_);
+  clock_ = std::move(clock);
+}
+
+int64_t MemoryLog::appended_at(LogPosition position) const {
+  std::lock_guard lock(mutex_);
+  return partitions_[static_cast<std::size_t>(position.partition.value)][static_cast<std::size_t>(position.offset.value)]
+      .appended_at_ms;
+}
+
+LogPosition MemoryLog::append_locked(PartitionId partition, std::string_view value, int64_t appended_at_ms) {
   auto& records = partitions_[static_cast<std::size_t>(partition.value)];
-  records.emplace_back(value);
+  records.push_back(Stored{std::string(value), appended_at_ms});
   const LogPosition position{partition, Offset{static_cast<int64_t>(records.size() - 1)}};
   append_order_.push_back(position);
   appended_.notify_all();
@@ -54,7 +82,8 @@ std::vector<LogPosition> MemoryLog::append_order() const {
 
 std::string MemoryLog::value(LogPosition position) const {
   std::lock_guard lock(mutex_);
-  return partitions_[static_cast<std::size_t>(position.partition.value)][static_cast<std::size_t>(position.offset.value)];
+  return partitions_[static_cast<std::size_t>(position.partition.value)][static_cast<std::size_t>(position.offset.value)]
+      .value;
 }
 
 std::size_t MemoryLog::size(PartitionId partition) const {
@@ -89,7 +118,8 @@ class MemoryLogReader final : public LogReader {
                                     static_cast<std::size_t>(next_[p]) < records.size();
              ++taken) {
           const LogPosition position{PartitionId{static_cast<int32_t>(p)}, Offset{next_[p]}};
-          out.push_back(LogRecord{position, {}, records[static_cast<std::size_t>(next_[p])]});
+          const auto& stored = records[static_cast<std::size_t>(next_[p])];
+          out.push_back(LogRecord{position, {}, stored.value, stored.appended_at_ms, {}});
           ++next_[p];
           progress = true;
         }

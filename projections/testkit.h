@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,9 +33,16 @@ class MemoryLog {
   int32_t partitions() const { return static_cast<int32_t>(partitions_.size()); }
   const std::string& identity() const { return identity_; }
 
-  // Appends to partition_for_key(key), or to every partition if key is empty.
+  // Appends to partition_for_key(key), or to every partition if key is empty. Each record is
+  // stamped with the log's append time (LogRecord::appended_at_ms) as the journal does: the clock,
+  // never below the partition's previous stamp.
   std::vector<LogPosition> append(std::string_view key, std::string_view value);
   LogPosition append_to(PartitionId partition, std::string_view key, std::string_view value);
+  // The same with a given append time, stored as it is (a fixture's recorded time).
+  LogPosition append_to(PartitionId partition, std::string_view key, std::string_view value, int64_t appended_at_ms);
+  // The clock of append times, Unix ms (default: the system clock).
+  void set_clock(std::function<int64_t()> clock);
+  int64_t appended_at(LogPosition position) const;
   void append_all(const std::vector<AppendRequest>& requests);
   // Drops records from `size` on (a truncated log, for tests of the startup checks).
   void truncate(PartitionId partition, std::size_t size);
@@ -54,7 +62,13 @@ class MemoryLog {
   std::string identity_;
   mutable std::mutex mutex_;
   std::condition_variable appended_;
-  std::vector<std::deque<std::string>> partitions_;
+  struct Stored {
+    std::string value;
+    int64_t appended_at_ms = 0;
+  };
+  LogPosition append_locked(PartitionId partition, std::string_view value, int64_t appended_at_ms);  // under mutex_
+  std::vector<std::deque<Stored>> partitions_;
+  std::function<int64_t()> clock_;
   std::vector<LogPosition> append_order_;
 };
 

@@ -45,7 +45,7 @@ Status fsync_path(const std::string& path, int flags) {
 
 Result<std::unique_ptr<ProgressFile>> ProgressFile::open(const std::string& path) {
   const std::string lock_path = path + ".lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, progress_file_mode);
   if (fd < 0) return io_error("open", lock_path, errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
@@ -115,7 +115,7 @@ Status ProgressFile::store(const std::vector<std::string>& lines) {
     return Status::error(Status::Code::too_large, path_ + ": record of " + std::to_string(data.size()) + " bytes");
   }
   const std::string tmp = path_ + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, progress_file_mode);
   if (fd < 0) return io_error("open", tmp, errno);
   Status written = write_all(fd, data, tmp);
   if (written.is_ok() && ::fsync(fd) != 0) written = io_error("fsync", tmp, errno);

@@ -9,6 +9,7 @@
 //     recharge connectors on one position would each act on every signal.
 //   - Keep it small (at most progress_file_bytes_max): the whole file is rewritten by every store().
 //   - Local filesystems only (flock and rename semantics).
+//   - PATH, PATH.tmp and PATH.lock are created 0600 (progress_file_mode): ledger state, owner only.
 //
 // FORMAT: "tally-progress 1\n", the caller's lines, then "end <line count>\n". A file without the
 // trailer (hand-edited, truncated by a non-POSIX filesystem) is corruption, never read as empty.
@@ -25,6 +26,7 @@
 namespace tally::connectors {
 
 inline constexpr std::size_t progress_file_bytes_max = 4 * 1024 * 1024;
+inline constexpr unsigned progress_file_mode = 0600;
 
 class ProgressFile {
  public:

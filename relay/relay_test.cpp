@@ -2,6 +2,8 @@
 // emitter (after a crash between append and record it resends, never loses), the signal consumer
 // (own position, dedup by id, retry of a failed signal, a foreign log refused), the refill amount.
 #define BOOST_TEST_MODULE relay_test
+#include <sys/stat.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
@@ -106,6 +108,12 @@ BOOST_AUTO_TEST_CASE(progress_file_round_trips_and_is_locked) {
     BOOST_TEST(file.value()->load()->empty());
     BOOST_REQUIRE(file.value()->store({"sent 7", "x y"}).is_ok());
     BOOST_TEST((file.value()->load().value() == std::vector<std::string>{"sent 7", "x y"}));
+    // Ledger state: for the owner only (SPEC §10), whatever the umask lets through.
+    for (const std::string& p : {path, path + ".lock"}) {
+      struct stat st {};
+      BOOST_REQUIRE(::stat(p.c_str(), &st) == 0);
+      BOOST_TEST((st.st_mode & 0777) == 0600u, p);
+    }
     auto second = ProgressFile::open(path);
     BOOST_TEST(!second.is_ok());
     BOOST_TEST((second.status().code() == Status::Code::unavailable));

@@ -110,7 +110,9 @@ Result<std::size_t> SignalConsumer::run_once(const SignalHandler& handle, int ti
   for (const LogRecord& record : records) {
     const auto partition = static_cast<std::size_t>(record.position.partition.value);
     if (partition >= next_offsets_.size() || record.position.offset < next_offsets_[partition]) continue;
-    auto signal = decode_signal_record(record.value);
+    // A damaged journal frame is reported and skipped like an undecodable record.
+    auto signal = record.damaged() ? Result<SignalRecord>(Status::error(Status::Code::corruption, std::string(record.damage)))
+                                   : decode_signal_record(record.value);
     if (!signal.is_ok()) {
       report(Status::error(signal.status().code(), "skipping signals record at " + record.position.to_string() +
                                                        ": " + signal.status().message()));

@@ -4,6 +4,8 @@
 #   a bad line stops produce, names line and field, and nothing after it is appended;
 #   SIGTERM while producers append -> "stopped cleanly"; a restart catches up, nothing lost;
 #   audit verify's exit status: 0 same, 3 a changed journal byte, 1 cannot check;
+#   ledger text escaped in tables; private data dir and exported statement; journal check's exit
+#   status (0 sound, 3 a damaged frame, 1 cannot check) and a replay past a damaged frame;
 #   bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
 #   scoped tokens whose secrets come from the environment; a readable file holding a secret warns.
 # Waits are on conditions with deadlines (polling the views), never fixed sleeps.
@@ -78,6 +80,21 @@ grep -q "line 2: bundles" "$dir/err" || fail "error does not name line 2 and bun
 wait_until '[ "$(balance_micros acme)" = "104999861" ]' 30 "the signup allocation before the bad line"
 "$tally" txns acme --data "$dir/d" --limit 500 | grep -q "s-3" && fail "a line after the bad one was appended"
 
+# Ledger text reaches the terminal escaped: a key holding ESC [ 2 J shows as \x1b[2J, never as the
+# control sequence; a statement exported to a file is the owner's only, like the data dir.
+printf '%s\n' "{\"type\":\"signup_allocation\",\"idempotency_key\":\"esc\\u001b[2J\",\"org_id\":\"esc-org\",\"occurred_at_ms\":$t0,\"credits_micros\":1000000}" \
+  > "$dir/esc.jsonl"
+"$tally" produce --journal "$dir/d/journal" "$dir/esc.jsonl" >/dev/null
+wait_until '[ "$(balance_micros esc-org)" = "1000000" ]' 30 "the event with an escape in its key"
+"$tally" txns esc-org --data "$dir/d" > "$dir/txns.out"
+grep -qF 'esc\x1b[2J' "$dir/txns.out" || fail "txns does not show the escape: $(cat -v "$dir/txns.out")"
+grep -q $'\x1b' "$dir/txns.out" && fail "txns printed a raw ESC: $(cat -v "$dir/txns.out")"
+"$tally" audit export esc-org --data "$dir/d" --format csv -o "$dir/statement.csv"
+[ "$(stat -c %a "$dir/statement.csv")" = 600 ] || fail "the exported statement is $(stat -c %a "$dir/statement.csv"), not 600"
+grep -q $'\x1b' "$dir/statement.csv" && fail "the CSV holds a raw ESC"
+[ "$(stat -c %a "$dir/d")" = 700 ] || fail "the data dir is $(stat -c %a "$dir/d"), not 700"
+[ "$(stat -c %a "$dir/d/views/data.mdb")" = 600 ] || fail "the views are $(stat -c %a "$dir/d/views/data.mdb"), not 600"
+
 # Clean shutdown under load: producers keep appending while tally dev gets SIGTERM.
 for p in 1 2 3; do
   for i in $(seq 1 400); do
@@ -134,6 +151,47 @@ code=$?
 set -e
 [ "$code" = 3 ] || fail "audit verify of a changed journal exited $code: $(cat "$dir/verify.out")"
 grep -q "tamper-1" "$dir/verify.out" || fail "the report does not name the changed event: $(cat "$dir/verify.out")"
+
+# tally journal check: read-only, exit 0 when every frame is sound (a changed byte inside an event
+# is the fold's business, not damage of the journal), 3 when a frame's lengths do not add up; the
+# journal's bytes are the same afterwards. A damaged frame does not stop a replay: it is a reject.
+"$tally" journal check "$dir/d/journal" > "$dir/check.out" || fail "journal check of a sound journal exited $?"
+grep -q ", 0 damaged$" "$dir/check.out" || fail "journal check summary: $(cat "$dir/check.out")"
+# Damage every copy of beta's frame in the file: its key length (the 2 bytes after the 8-byte append
+# time, before the key "beta" and the event's "TLE1" identifier) runs past the frame's end.
+damaged=$(python3 - "$dir/d/journal/data.mdb" <<'PY'
+import re, sys
+with open(sys.argv[1], "r+b") as f:
+    data = bytearray(f.read())
+    n = 0
+    for m in re.finditer(rb"\x00\x04beta", data):
+        if data[m.end() + 4:m.end() + 8] == b"TLE1":
+            data[m.start():m.start() + 2] = b"\xff\xf0"
+            n += 1
+    f.seek(0)
+    f.write(data)
+print(n)
+PY
+)
+[ "$damaged" -ge 1 ] || fail "beta's frame is not in the journal file"
+sum_before=$(sha256sum "$dir/d/journal/data.mdb" | cut -d' ' -f1)
+set +e
+"$tally" journal check "$dir/d/journal" > "$dir/check.out" 2>&1
+code=$?
+set -e
+[ "$code" = 3 ] || fail "journal check of a damaged journal exited $code: $(cat "$dir/check.out")"
+grep -q "^damaged  events [0-9]*:[0-9]*: key length 65520 past the end of the" "$dir/check.out" ||
+  fail "journal check does not name the damage: $(cat "$dir/check.out")"
+grep -q ", 1 damaged$" "$dir/check.out" || fail "journal check summary: $(cat "$dir/check.out")"
+[ "$(sha256sum "$dir/d/journal/data.mdb" | cut -d' ' -f1)" = "$sum_before" ] || fail "journal check changed the journal"
+set +e
+"$tally" journal check "$dir/no-such-journal" > "$dir/check.out" 2>&1
+code=$?
+set -e
+[ "$code" = 1 ] || fail "journal check without a journal exited $code"
+[ ! -e "$dir/no-such-journal" ] || fail "journal check made a directory"
+"$tally" replay --journal "$dir/d/journal" --into "$dir/replayed" > "$dir/replay.out" 2>&1 ||
+  fail "replay of a journal with a damaged frame failed: $(cat "$dir/replay.out")"
 
 # Settings: refused by name before anything starts (exit 2), never run quietly with another meaning.
 refused() {  # refused WHAT EXPECTED-IN-STDERR tally-args...
