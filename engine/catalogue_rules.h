@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "engine/field_checks.h"
-#include "engine/history_text.h"
+#include "engine/history_shown.h"
 #include "tally/events_generated.h"
 
 namespace tally::catalogue {

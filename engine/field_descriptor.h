@@ -21,7 +21,7 @@
 namespace flatbuffers { class Table; }
 
 namespace tally {
-struct HistoryText;  // engine/history_text.h
+struct HistoryText;  // engine/history_shown.h
 }
 
 namespace tally::catalogue {

@@ -11,7 +11,7 @@
 #include "engine/catalogue_dispatch.h"
 #include "engine/field_checks.h"
 #include "engine/status.h"
-#include "engine/validate.h"
+#include "engine/ids.h"
 
 namespace tally::catalogue {
 
@@ -62,7 +62,7 @@ template <const TableDesc& T, std::size_t I>
                                      : fail_at(fault, where, F.name, message);
   } else if constexpr (F.check == Check::id) {
     if (size == 0) return F.need == Need::optional || fail_at(fault, where, F.name, "is required");
-    return is_valid_id(s->string_view()) ||
+    return is_id_text(s->string_view()) ||
            fail_at(fault, where, F.name, "must be 1..128 bytes of [A-Za-z0-9._@+-]");
   } else if constexpr (F.check == Check::currency) {
     if (size != 3) return fail_at(fault, where, F.name, "must be a 3-letter ISO 4217 code");

@@ -80,7 +80,7 @@ struct Seen {
 
 int64_t balance_total(ViewReader& views) {
   int64_t total = 0;
-  for (const std::string& id : ok(views.org_ids())) total += ok(views.org(id)).value().state.balance_micros;
+  for (const OrgId& id : ok(views.org_ids())) total += ok(views.org(id)).value().state.balance_micros.value();
   return total;
 }
 

@@ -62,25 +62,25 @@ OWNERS = [
     (re.compile(r"^lmdb\.h$"), ("lmdb/", "log/journal", "projections/")),
     (re.compile(r"^(librdkafka/)?rdkafka(cpp)?\.h$"), ("log/kafka",)),
     (re.compile(r"^curl/"), ("outbound/",)),
-    (re.compile(r"^openssl/"), ("crypto/",)),
+    # engine/sha256_test.cpp checks the core's own SHA-256 against OpenSSL's, as a reference.
+    (re.compile(r"^openssl/"), ("crypto/", "engine/sha256_test.cpp")),
     (re.compile(r"^boost/(beast|asio)([/.]|$)"), ("api/",)),
 ]
 
-GENERATED = re.compile(r"^tally/[a-z_]+_generated\.h$")
+# The generated schema code, and the FlatBuffers runtime it is written against.
+GENERATED = re.compile(r"^(tally/[a-z_]+_generated\.h|flatbuffers/[a-z_/]+\.h)$")
 # What the fold core may include in <>: the C++ standard library and a few POSIX headers.
-SYSTEM = re.compile(r"^([a-z_0-9]+|sys/[a-z_0-9]+\.h|(unistd|fcntl|errno)\.h)$")
+# immintrin.h is the compiler's (the SHA extensions of engine/sha256.cpp), not a library.
+SYSTEM = re.compile(r"^([a-z_0-9]+|sys/[a-z_0-9]+\.h|(unistd|fcntl|errno|immintrin)\.h)$")
 
 # Over FILE_LINES_MAX, to be split by the work that owns them.
 ALLOWED_LONG_FILES = {
     "engine/fold.cpp": "to be split by the catalogue / http work (event catalogue rewrite)",
-    "engine/event_json.cpp": "to be split by the catalogue / http work (event catalogue rewrite)",
 }
 # (file, function name as reported) over FUNCTION_LINES_MAX, to be split by the work that owns them.
 ALLOWED_LONG_FUNCTIONS = {
-    ("engine/fold.cpp", "digest_body"): "to be split by the catalogue / http work (event catalogue rewrite)",
     ("engine/fold.cpp", "Folder::check_and_apply_body"): "to be split by the catalogue / http work",
     ("engine/fold.cpp", "apply"): "to be split by the catalogue / http work",
-    ("engine/validate.cpp", "check_body"): "to be split by the catalogue / http work (validation from the catalogue)",
     # These build events with the engine's event builders, which the catalogue / strong-types work
     # is changing: split them after it lands, not under it.
     ("cli/demo.cpp", "run_demo"): "to be split by the catalogue / http work (event builders change)",
