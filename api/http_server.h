@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "api/http_types.h"
+#include "engine/limits.h"
 #include "engine/status.h"
 #include "engine/types.h"
 
@@ -66,9 +67,9 @@ inline constexpr std::size_t http_token_bytes_min = 16;                      // 
 inline constexpr std::size_t http_token_bytes_max = 512;
 inline constexpr int http_threads_max = 64;
 // An event whose occurred_at_ms runs further ahead of the server's clock is refused (400
-// `clock_skew`) before it is appended (SPEC §2). The fold's own check against the log's append
-// time uses the same default.
-inline constexpr int64_t future_skew_max_ms = 300'000;
+// `clock_skew`) before it is appended (SPEC §2): the fold's own bound against the log's append
+// time (engine/limits.h), checked first where the server's clock is known.
+inline constexpr int64_t future_skew_max_ms = limits::future_skew_max_ms;
 
 // A bearer token and its scopes (see Principal in api/http_types.h).
 struct ApiToken {

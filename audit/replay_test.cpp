@@ -214,8 +214,10 @@ BOOST_AUTO_TEST_CASE(progress_reports_events_per_second_and_eta) {
   std::free(text);
 }
 
-// The same records in Kafka and in the journal fold to the same views: the digest names the
-// ledger, not the log it was read from.
+// The same records in Kafka and in the journal fold to the same views: the digests name the
+// ledger, not the log it was read from. Only the hash chains differ ("partitions", "chain" and so
+// "all"): they cover each log's own append times (SPEC §10), and the two logs stamped the records
+// at different times.
 BOOST_AUTO_TEST_CASE(a_kafka_log_replays_to_the_same_digest_as_the_journal) {
   TempDir dir;
   auto cluster = ok(MockKafkaCluster::create(1));
@@ -241,5 +243,15 @@ BOOST_AUTO_TEST_CASE(a_kafka_log_replays_to_the_same_digest_as_the_journal) {
   const ReplayResult from_kafka = ok(replay(*kafka_reader, dir.sub("k"), small_batches()));
   kafka_reader.reset();
   BOOST_TEST(from_kafka.events == from_journal.events);
-  BOOST_TEST(format_replay_report(from_kafka) == format_replay_report(from_journal));
+  BOOST_REQUIRE(from_kafka.digests.size() == from_journal.digests.size());
+  for (const auto& [name, digest] : from_journal.digests) {
+    if (name == "partitions" || name == "chain" || name == "all") continue;
+    BOOST_TEST(from_kafka.digests.at(name) == digest, "view " << name);
+  }
+  BOOST_REQUIRE(from_kafka.partitions.size() == from_journal.partitions.size());
+  for (std::size_t p = 0; p < from_journal.partitions.size(); ++p) {
+    BOOST_TEST(from_kafka.partitions[p].records == from_journal.partitions[p].records);
+    BOOST_TEST(from_kafka.partitions[p].clock_ms == from_journal.partitions[p].clock_ms);
+    BOOST_TEST(!(from_kafka.partitions[p].chain == from_journal.partitions[p].chain));
+  }
 }

@@ -546,7 +546,7 @@ BOOST_AUTO_TEST_CASE(every_org_of_a_random_workload_reconciles) {
       const Csv csv = read_csv(out.str());
       BOOST_TEST(check_rows_against_footer(csv) == ok(views->org(org)).value().state.balance_micros.value());
       // A middle slice reconciles too, late-stamped entries or not.
-      o.from_ms = 1'769'896'800'000 + 3 * day_ms;
+      o.from_ms = testkit::WorkloadOptions{}.start_ms + 3 * day_ms;
       o.to_ms = o.from_ms + 5 * day_ms;
       std::ostringstream slice;
       BOOST_TEST(ok(write_statement(*views, o, slice)).reconciles());

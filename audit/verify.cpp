@@ -7,242 +7,12 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <vector>
 
-#include "engine/money.h"
+#include "audit/first_difference.h"
 
 namespace tally::audit {
 namespace {
-
-bool same_entry(const HistoryEntry& a, const HistoryEntry& b) {
-  const auto fields = [](const HistoryEntry& e) {
-    return std::tie(e.sequence, e.type, e.idempotency_key, e.outcome, e.reason, e.detail, e.amount_micros,
-                    e.balance_after_micros, e.occurred_at_ms, e.position, e.rate_card_version, e.tracked_cost_micros,
-                    e.debited_micros, e.billing_path, e.model, e.member_id, e.workspace, e.payment_ref, e.paid_minor,
-                    e.fee_minor, e.currency, e.reason_text);
-  };
-  return fields(a) == fields(b);
-}
-
-bool same_reject(const RejectEntry& a, const RejectEntry& b) {
-  return std::tie(a.position, a.org_id, a.idempotency_key, a.reason, a.detail) ==
-         std::tie(b.position, b.org_id, b.idempotency_key, b.reason, b.detail);
-}
-
-// Keys, org ids and details come from the log and may hold any bytes (an altered record most of
-// all): printable ASCII passes, everything else is shown as \xNN so a report never garbles a terminal.
-std::string printable(std::string_view bytes) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\' && c != '"') {
-      out.push_back(c);
-    } else {
-      out += "\\x";
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 0xf]);
-    }
-  }
-  return out;
-}
-
-std::string signed_credits(int64_t micros) { return (micros > 0 ? "+" : "") + format_credits(micros); }
-
-std::string describe(const HistoryEntry& e) {
-  std::string out = e.type + " key \"" + printable(e.idempotency_key) + "\" " + outcome_name(e.outcome);
-  if (e.outcome == Outcome::rejected) out += std::string("(") + reject_reason_name(e.reason) + ")";
-  out += " amount " + signed_credits(e.amount_micros.value()) + " balance_after " +
-         format_credits(e.balance_after_micros.value());
-  out += " at " + std::to_string(e.occurred_at_ms);
-  if (!e.detail.empty()) out += " (" + printable(e.detail) + ")";
-  return out;
-}
-
-std::string describe(const RejectEntry& r) {
-  std::string out = std::string("rejected(") + reject_reason_name(r.reason) + ")";
-  if (!r.org_id.empty()) out += " org \"" + printable(r.org_id) + "\"";
-  if (!r.idempotency_key.empty()) out += " key \"" + printable(r.idempotency_key) + "\"";
-  if (!r.detail.empty()) out += ": " + printable(r.detail);
-  return out;
-}
-
-// Pages through one org's history in a ViewReader, ending early at the first entry at or past
-// `end` of its partition (the live snapshot).
-class HistoryCursor {
- public:
-  HistoryCursor(ViewReader& views, const OrgId& org, const std::vector<Offset>& end)
-      : views_(views), end_(end) {
-    query_.org_id = org;
-    query_.limit = verify_history_page_entries;
-  }
-  // The current entry, or null at the end. Errors of ViewReader::history.
-  Result<const HistoryEntry*> current() {
-    if (index_ == page_.entries.size()) {
-      if (done_) return static_cast<const HistoryEntry*>(nullptr);
-      auto page = views_.history(query_);
-      if (!page.is_ok()) return page.status();
-      page_ = std::move(page.value());
-      index_ = 0;
-      done_ = !page_.next_sequence.has_value();
-      if (!done_) query_.after_sequence = *page_.next_sequence;
-      if (page_.entries.empty()) return static_cast<const HistoryEntry*>(nullptr);
-    }
-    const HistoryEntry& e = page_.entries[index_];
-    const auto p = static_cast<std::size_t>(e.position.partition.value);
-    if (p >= end_.size() || e.position.offset >= end_[p]) return static_cast<const HistoryEntry*>(nullptr);
-    return &e;
-  }
-  void advance() { ++index_; }
-
- private:
-  ViewReader& views_;
-  const std::vector<Offset>& end_;
-  HistoryQuery query_;
-  HistoryPage page_;
-  std::size_t index_ = 0;
-  bool done_ = false;
-};
-
-// The earliest differing position found so far in one partition, and what each side says there.
-struct Candidate {
-  LogPosition position;
-  std::optional<HistoryEntry> live;
-  std::optional<HistoryEntry> replayed;
-  std::string org_id;
-};
-
-class Locator {
- public:
-  Locator(ViewReader& live, ViewReader& replayed, const std::vector<Offset>& end)
-      : live_(live), replayed_(replayed), end_(end) {}
-
-  // Compares the org's history on both sides; offers its first mismatch.
-  Status compare_org(const OrgId& org) {
-    HistoryCursor a(live_, org, end_), b(replayed_, org, end_);
-    for (;;) {
-      auto x = a.current();
-      if (!x.is_ok()) return x.status();
-      auto y = b.current();
-      if (!y.is_ok()) return y.status();
-      const HistoryEntry* l = x.value();
-      const HistoryEntry* r = y.value();
-      if (l == nullptr && r == nullptr) return Status::ok();
-      if (l && r && same_entry(*l, *r)) {
-        a.advance();
-        b.advance();
-        continue;
-      }
-      // The smaller position is where the two folds first disagree for this org.
-      const LogPosition at = !r || (l && l->position <= r->position) ? l->position : r->position;
-      Candidate c{at, std::nullopt, std::nullopt, org.str()};
-      if (l && l->position == at) c.live = *l;
-      if (r && r->position == at) c.replayed = *r;
-      offer(std::move(c));
-      return Status::ok();
-    }
-  }
-
-  // Compares the rejects (dead letters) on both sides; offers every mismatch, keeps both maps for
-  // describing candidates later.
-  Status compare_rejects() {
-    for (auto [views, out] : {std::pair{&live_, &live_rejects_}, std::pair{&replayed_, &replayed_rejects_}}) {
-      auto rejects = views->rejects(verify_rejects_compared_max);
-      if (!rejects.is_ok()) return rejects.status();
-      for (RejectEntry& r : rejects.value()) {
-        const auto p = static_cast<std::size_t>(r.position.partition.value);
-        if (p < end_.size() && r.position.offset < end_[p]) out->emplace(r.position, std::move(r));
-      }
-    }
-    std::set<LogPosition> positions;
-    for (const auto& [position, r] : live_rejects_) positions.insert(position);
-    for (const auto& [position, r] : replayed_rejects_) positions.insert(position);
-    for (const LogPosition& position : positions) {
-      const auto l = live_rejects_.find(position);
-      const auto r = replayed_rejects_.find(position);
-      if (l != live_rejects_.end() && r != replayed_rejects_.end() && same_reject(l->second, r->second)) continue;
-      offer(Candidate{position, std::nullopt, std::nullopt, {}});
-    }
-    return Status::ok();
-  }
-
-  std::optional<FirstDifference> first_difference(PartitionId partition) const {
-    const auto it = candidates_.find(partition.value);
-    if (it == candidates_.end()) return std::nullopt;
-    const Candidate& c = it->second;
-    FirstDifference d;
-    d.position = c.position;
-    d.live = side_text(c.live, live_rejects_, c.position);
-    d.replayed = side_text(c.replayed, replayed_rejects_, c.position);
-    // Name the event as the live views knew it (the log may have been altered), else as it is now.
-    const auto name_from = [&](const std::optional<HistoryEntry>& entry, const auto& rejects) {
-      if (!d.idempotency_key.empty()) return;
-      if (entry) {
-        d.org_id = c.org_id;
-        d.idempotency_key = entry->idempotency_key;
-      } else if (const auto r = rejects.find(c.position); r != rejects.end() && !r->second.idempotency_key.empty()) {
-        d.org_id = r->second.org_id;
-        d.idempotency_key = r->second.idempotency_key;
-      }
-    };
-    name_from(c.live, live_rejects_);
-    name_from(c.replayed, replayed_rejects_);
-    if (d.org_id.empty()) d.org_id = c.org_id;
-    return d;
-  }
-
- private:
-  void offer(Candidate c) {
-    const int32_t p = c.position.partition.value;
-    auto it = candidates_.find(p);
-    if (it == candidates_.end()) {
-      candidates_.emplace(p, std::move(c));
-    } else if (c.position < it->second.position) {
-      it->second = std::move(c);
-    } else if (c.position == it->second.position) {
-      Candidate& kept = it->second;  // the same record seen from another view: keep what we learn
-      if (!kept.live) kept.live = std::move(c.live);
-      if (!kept.replayed) kept.replayed = std::move(c.replayed);
-      if (kept.org_id.empty()) kept.org_id = std::move(c.org_id);
-    }
-  }
-
-  static std::string side_text(const std::optional<HistoryEntry>& entry,
-                               const std::map<LogPosition, RejectEntry>& rejects, LogPosition position) {
-    if (entry) return describe(*entry);
-    const auto r = rejects.find(position);
-    if (r != rejects.end()) return describe(r->second);
-    return "nothing: no history entry of this org and no reject at this position (the record may now name "
-           "another org)";
-  }
-
-  ViewReader& live_;
-  ViewReader& replayed_;
-  const std::vector<Offset>& end_;
-  std::map<int32_t, Candidate> candidates_;
-  std::map<LogPosition, RejectEntry> live_rejects_;
-  std::map<LogPosition, RejectEntry> replayed_rejects_;
-};
-
-// Orgs of either side whose home partition is in `partitions`.
-Result<std::vector<OrgId>> orgs_in(ViewReader& live, ViewReader& replayed, const std::set<int32_t>& partitions) {
-  std::set<OrgId> ids;
-  for (ViewReader* views : {&live, &replayed}) {
-    auto listed = views->org_ids();
-    if (!listed.is_ok()) return listed.status();
-    for (OrgId& id : listed.value()) ids.insert(std::move(id));
-  }
-  std::vector<OrgId> selected;
-  for (const OrgId& id : ids) {
-    bool in = false;
-    for (ViewReader* views : {&live, &replayed}) {
-      auto org = views->org(id);
-      if (!org.is_ok()) return org.status();
-      if (org.value() && partitions.count(org.value()->state.home_partition.value)) in = true;
-    }
-    if (in) selected.push_back(id);
-  }
-  return selected;
-}
 
 Status compare_whole_views(ViewReader& live, ViewReader& replayed, const std::map<std::string, Digest128>& replayed_digests,
                            VerifyReport& report) {
@@ -358,16 +128,9 @@ Result<VerifyReport> verify(ViewReader& live, LogReader& log, const VerifyOption
   ViewReader& other = *replayed_views.value();
 
   if (!differing.empty()) {
-    Locator locator(live, other, replay_end);
-    auto orgs = orgs_in(live, other, differing);
-    if (!orgs.is_ok()) return orgs.status();
-    for (const OrgId& org : orgs.value()) {
-      if (Status s = locator.compare_org(org); !s.is_ok()) return s;
-    }
-    if (Status s = locator.compare_rejects(); !s.is_ok()) return s;
-    for (int32_t p : differing) {
-      report.partitions[static_cast<std::size_t>(p)].first_difference = locator.first_difference(PartitionId{p});
-    }
+    auto found = locate_first_differences(live, other, differing, live_next, replay_end);
+    if (!found.is_ok()) return found.status();
+    for (auto& [p, d] : found.value()) report.partitions[static_cast<std::size_t>(p)].first_difference = std::move(d);
   }
 
   // Whole-view digests mean something only if the live views are still at the snapshot.
@@ -408,6 +171,10 @@ std::string format_verify_report(const VerifyReport& report) {
              printable(d.idempotency_key) + "\"\n";
       out += "    live views: " + d.live + "\n";
       out += "    log now:    " + d.replayed + "\n";
+      if (d.views_agree) {
+        out += "    the chain breaks at this record, but the views record the same for it: the altered bytes are "
+               "ones no view keeps (source, correlation id, unused encoding bytes, its append time)\n";
+      }
     } else if (!p.log_truncated()) {
       out += "  no history or reject entry differs: the altered bytes are ones no view keeps (source, "
              "correlation id, unused encoding bytes), somewhere in offsets [0, " +

@@ -4,21 +4,21 @@
 //   1. The live views' per-partition next offsets are read once (a snapshot); the log is replayed
 //      up to exactly those offsets, so a live projector that keeps running does not cause false
 //      alarms. A log that now ends before them is itself a difference (records gone).
-//   2. Per partition, the hash-chain head and record count are compared. The chain covers every
-//      record's raw bytes and position and its outcome (engine/fold.cpp), so ANY altered byte of
-//      any record changes the head: detection never depends on step 3.
-//   3. For a partition that differs, the first differing event is located from what the views
-//      keep per event: every org whose home partition differs has its history compared entry by
-//      entry (by org + sequence) between the live and the replayed views, and the rejects
-//      (dead letters, keyed by position) are compared too. Each mismatch yields a position; the
-//      smallest offset per partition is reported, with the org and idempotency key the live views
-//      recorded and what the log gives now. Because the fold is deterministic, no record before
-//      the altered one can differ, so the named event is the altered record whenever its own
-//      history or reject entry changed (amounts, keys, outcomes, an undecodable record), and
-//      otherwise the first event visibly affected by it (e.g. a usage priced with an altered rate
-//      card): the altered record is then at or before the named one.
-//   4. An alteration that no view keeps (bytes of `source`, `correlation_id`, unused encoding
-//      bytes) changes only the chain: verify fails and says so, without an event to name.
+//   2. Per partition, the SHA-256 hash-chain head and record count are compared. The chain covers
+//      every record's raw bytes, position, append time and outcome (engine/chain.h), so ANY altered,
+//      inserted or dropped record changes the head, and nobody can forge one that keeps it:
+//      detection never depends on steps 3 and 4.
+//   3. For a partition that differs, the first record whose chain breaks is found from the "chain"
+//      view, which keeps a mark (8 bytes of the head) after every record: the first offset whose
+//      mark differs between the live views and the replay, or that one side lacks, is the altered
+//      (or first missing or inserted) record itself — whatever was altered, a field no view shows
+//      (`source`, `correlation_id`, unused encoding bytes) or the append time included.
+//   4. That record is described from what the views keep per event: every org whose home partition
+//      differs has its history compared entry by entry between the live and the replayed views,
+//      and the rejects (dead letters, keyed by position) too, so the report says what the live
+//      views recorded for it and what the log gives now — or that both record the same (the
+//      alteration is in bytes no view keeps). Without chain marks (never for a store of this
+//      format) the first visibly differing event is named instead.
 //   5. When the live views did not move during verification, every view's digest is compared as
 //      well, and orgs whose state differs are listed (views edited behind the projector's back).
 //
@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/first_difference.h"
 #include "audit/replay.h"
 #include "engine/status.h"
 #include "engine/types.h"
@@ -38,18 +39,7 @@
 
 namespace tally::audit {
 
-inline constexpr std::size_t verify_history_page_entries = 10'000;  // entries per history read
-inline constexpr std::size_t verify_rejects_compared_max = 100'000;  // ViewReader::rejects page cap
 inline constexpr std::size_t verify_orgs_listed_max = 20;           // differing orgs named in a report
-
-// The first event of a partition whose recorded result differs.
-struct FirstDifference {
-  LogPosition position;
-  std::string org_id;           // as the live views recorded it (else as the log gives it now)
-  std::string idempotency_key;  // likewise; empty if neither side could decode the record
-  std::string live;             // what the live views recorded there, or "nothing"
-  std::string replayed;         // what folding the log as it is now records there, or "nothing"
-};
 
 struct PartitionCheck {
   PartitionId partition;
@@ -57,8 +47,8 @@ struct PartitionCheck {
   Offset log_end_offset;        // the log's end when verify started
   uint64_t live_records = 0;
   uint64_t replayed_records = 0;
-  Digest128 live_chain;
-  Digest128 replayed_chain;
+  Digest256 live_chain;
+  Digest256 replayed_chain;
   std::optional<FirstDifference> first_difference;
   bool log_truncated() const { return log_end_offset < live_next_offset; }
   bool matches() const {

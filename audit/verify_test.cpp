@@ -177,19 +177,36 @@ BOOST_AUTO_TEST_CASE(a_record_that_no_longer_decodes_is_named_by_what_the_live_v
   BOOST_TEST(only_differing(report).first_difference->replayed.find("rejected(invalid_record)") == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(an_alteration_no_view_keeps_still_fails_verification) {
+// `source` is in no view, only in the hash chain: the chain marks name the record all the same
+// (issue 14, finding 9: before, verify failed without naming anything).
+BOOST_AUTO_TEST_CASE(an_alteration_no_view_keeps_is_named_by_the_chain) {
   Scenario s;
-  s.tamper("beta-ch_1", "billing-svc", 3);  // `source` is in no view, only in the hash chain
+  const LogPosition at = s.tamper("beta-ch_1", "billing-svc", 3);
   const VerifyReport report = s.verify_now();
-  BOOST_TEST(!report.ok());
-  const PartitionCheck& p = only_differing(report);
-  BOOST_TEST(p.partition.value == s.position.at("beta-ch_1").partition.value);
-  BOOST_TEST(!p.first_difference.has_value());
+  check_named(report, at, "beta", "beta-ch_1");
+  const FirstDifference& d = *only_differing(report).first_difference;
+  BOOST_TEST(d.views_agree);
+  BOOST_TEST(d.live == d.replayed);
+  BOOST_TEST(d.live.find("purchase key \"beta-ch_1\" applied") == 0u, d.live);
   BOOST_TEST(format_verify_report(report).find("no view keeps") != std::string::npos);
 }
 
-// Any byte of any record: verification fails, and what it names is never before the altered
-// record (the fold is deterministic, so nothing earlier can differ).
+// The append time is chained too (SPEC §10): a journal stamp moved after the fact is named, though
+// no view shows it and the fold's results do not change.
+BOOST_AUTO_TEST_CASE(an_altered_append_time_is_named) {
+  Scenario s;
+  const LogPosition at = s.position.at("acme-u-2");
+  ok(journal_edit_frame_for_test(s.dir.sub("journal"), journal_events_topic, at.partition, at.offset,
+                                 [](std::string& frame) {
+                                   frame[7] = static_cast<char>(frame[7] ^ 0x01);  // the stamp's lowest byte
+                                   return Status::ok();
+                                 }));
+  const VerifyReport report = s.verify_now();
+  check_named(report, at, "acme", "acme-u-2");
+  BOOST_TEST(only_differing(report).first_difference->views_agree);
+}
+
+// Any byte of any record: verification fails, and names the altered record.
 BOOST_AUTO_TEST_CASE(any_altered_byte_fails_verification) {
   const uint64_t seed = testkit::test_seed(33);
   std::cout << "any_altered_byte: seed " << seed << " (rerun with TALLY_SEED=" << seed << ")\n";
@@ -218,9 +235,9 @@ BOOST_AUTO_TEST_CASE(any_altered_byte_fails_verification) {
     BOOST_TEST(!report.ok());
     const PartitionCheck& p = only_differing(report);
     BOOST_TEST(p.partition.value == partition);
-    if (p.first_difference) {
-      BOOST_TEST(p.first_difference->position.partition.value == partition);
-      BOOST_TEST(p.first_difference->position.offset.value >= offset);
-    }
+    // The chain marks name the altered record itself, whatever byte it was.
+    BOOST_REQUIRE(p.first_difference.has_value());
+    BOOST_TEST(p.first_difference->position.partition.value == partition);
+    BOOST_TEST(p.first_difference->position.offset.value == offset);
   }
 }

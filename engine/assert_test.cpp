@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(the_fold_stops_on_a_balance_that_disagrees_with_its_totals)
     acme.balance_micros = tally::Micros{5};  // the totals say 0
     tally::FoldResult result;
     const std::string purchase = tally::make_purchase({"ch_1", "acme", 1}, {100, 0, "usd", 0, 1, "ch_1"});
-    tally::apply(ledger, tally::LogPosition{}, purchase, result);
+    tally::apply(ledger, tally::RecordContext{}, purchase, result);
   });
   BOOST_TEST(death.signal == SIGABRT);
   BOOST_TEST(death.stderr.find("balance = allocated + purchased - used - refunded + adjusted") != std::string::npos,
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(the_fold_stops_on_a_balance_that_disagrees_with_its_totals)
   // The same purchase on a consistent ledger is applied.
   tally::MemoryLedger ledger;
   tally::FoldResult result;
-  tally::apply(ledger, tally::LogPosition{}, tally::make_purchase({"ch_1", "acme", 1}, {100, 0, "usd", 0, 1, "ch_1"}),
+  tally::apply(ledger, tally::RecordContext{}, tally::make_purchase({"ch_1", "acme", 1}, {100, 0, "usd", 0, 1, "ch_1"}),
                result);
   BOOST_TEST((result.outcome == tally::Outcome::applied));
 }

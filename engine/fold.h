@@ -1,13 +1,16 @@
-// The fold: apply(ledger, position, record) — SPEC §4 and §5.
+// The fold: apply(ledger, context, record) — SPEC §2 to §5.
 //
-// Pure and deterministic: the result depends only on the ledger's state and the record's bytes
-// and position. No clock, no randomness, no I/O, no floating point; every container whose order
-// reaches the output is ordered. Same records in the same order => same state, same results,
-// same signals, byte for byte.
+// Pure and deterministic: the result depends only on the ledger's state, the record's bytes and
+// what the log says about it (RecordContext: position, append time, partition count). No clock,
+// no randomness, no I/O, no floating point; every container whose order reaches the output is
+// ordered. Same records in the same order => same state, same results, same signals, byte for byte.
+// Partitions are independent: an org lives in one partition (its home, a function of its id and
+// the partition count), so any interleaving of the partitions gives the same states and results.
 //
 // Every record gets an outcome: applied, duplicate, conflict or rejected(reason). Rejected
-// records change no balance; validation rejections (undecodable, bad field, wrong partition) do
-// not record the idempotency key, business rejections do.
+// records change no balance; validation rejections (undecodable, bad field, wrong partition, clock
+// skew) do not record the idempotency key, business rejections do. The hash chain over the
+// records is computed beside the fold, not by it (engine/chain.h).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +29,19 @@
 namespace tally {
 namespace fb { struct Envelope; }
 
+// What the log says about a record besides its bytes: all the fold knows of the world.
+struct RecordContext {
+  LogPosition position;
+  // LogRecord::appended_at_ms: the log's append time, the only clock the fold knows (SPEC §3). An
+  // event whose occurred_at_ms runs more than limits::future_skew_max_ms ahead of it is rejected
+  // (clock_skew).
+  int64_t appended_at_ms = 0;
+  // The events log's partition count: an org's home partition is
+  // partition_for_key(org, partition_count) (engine/partitioner.h), and its events anywhere else
+  // are rejected (wrong_partition).
+  int32_t partition_count = 1;
+};
+
 // What folding one record did. Reused across calls (apply clears it) to avoid allocations.
 struct FoldResult {
   Outcome outcome = Outcome::applied;
@@ -34,7 +50,6 @@ struct FoldResult {
   const fb::Envelope* envelope = nullptr; // null when the record did not decode
   OrgIdView org_id;                       // empty for global events and undecodable records
   Digest128 payload_digest;               // normalised fields (idempotency)
-  Digest128 record_digest;                // raw bytes + position (hash chain)
   Micros amount_micros;                   // signed change of the org balance
   Micros balance_after_micros;
   Micros debited_micros;                  // usage: what the wallet paid
@@ -47,11 +62,13 @@ struct FoldResult {
   void clear();
 };
 
-// Folds one log record. `record` is the raw bytes as read from the log; `position` is where it
-// sits. `record` may sit at any address (LMDB and Kafka buffers are not aligned): a misaligned
-// record is copied first, and result.envelope then points into result.aligned_record.
-// REQUIRES: records of one partition are applied in offset order, each exactly once.
-void apply(Ledger& ledger, LogPosition position, std::string_view record, FoldResult& result);
+// Folds one log record. `record` is the raw bytes as read from the log; `context` says where it
+// sits and when the log appended it. `record` may sit at any address (LMDB and Kafka buffers are
+// not aligned): a misaligned record is copied first, and result.envelope then points into
+// result.aligned_record.
+// REQUIRES: records of one partition are applied in offset order, each exactly once;
+//   0 <= context.position.partition < context.partition_count (asserted).
+void apply(Ledger& ledger, const RecordContext& context, std::string_view record, FoldResult& result);
 
 // Lets `ledger` prefetch what apply() of `record` at `position` will look up in its idempotency
 // index, so that a caller applying a batch in order can call it a few records ahead. It reads only

@@ -24,7 +24,7 @@ constexpr int orgs = 2000;
 constexpr int64_t credit = 1'000'000;
 
 struct Record {
-  LogPosition position;
+  RecordContext context;
   std::string bytes;
 };
 
@@ -33,8 +33,11 @@ std::vector<Record> generate(std::size_t count, uint64_t seed) {
   std::vector<Record> records;
   records.reserve(count + partitions);
   std::vector<int64_t> next(partitions, 0);
+  int64_t time_ms = 1'763'856'000'000;
+  // Appended as the events happen: the log's time is the latest event time.
   auto push = [&](int32_t p, std::string bytes) {
-    records.push_back({LogPosition{PartitionId{p}, Offset{next[static_cast<std::size_t>(p)]++}}, std::move(bytes)});
+    const LogPosition position{PartitionId{p}, Offset{next[static_cast<std::size_t>(p)]++}};
+    records.push_back({RecordContext{position, time_ms, partitions}, std::move(bytes)});
   };
   RateCardFields card;
   card.version = 1;
@@ -45,7 +48,6 @@ std::vector<Record> generate(std::size_t count, uint64_t seed) {
   for (int32_t p = 0; p < partitions; ++p) push(p, make_rate_card({"rc-1", "", 0}, card));
   std::vector<std::string> org_ids;
   for (int i = 0; i < orgs; ++i) org_ids.push_back("org-" + std::to_string(i));
-  int64_t time_ms = 1'763'856'000'000;
   std::string key;
   for (std::size_t i = 0; records.size() < count; ++i) {
     const std::string& org = org_ids[rng() % orgs];
@@ -91,7 +93,7 @@ int main(int argc, char** argv) {
     MemoryLedger ledger;
     const auto start = std::chrono::steady_clock::now();
     for (const Record& r : records) {
-      apply(ledger, r.position, r.bytes, result);
+      apply(ledger, r.context, r.bytes, result);
       signals += result.signals.size();
     }
     const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;

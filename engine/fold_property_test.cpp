@@ -1,6 +1,7 @@
 // Property test of the fold: ≥ 100,000 seeded random events over several partitions and orgs,
-// with duplicates, conflicts, garbage, wrong partitions, late events, month changes, refunds,
-// adjustments, member limits and a simulated recharge connector answering recharge signals.
+// with duplicates, conflicts, garbage, wrong partitions, late events, events from a clock too far
+// ahead of the log, month changes, refunds, adjustments, member limits, plan and mode switches and
+// a simulated recharge connector answering recharge signals.
 //
 // The seed comes from TALLY_SEED (default below) and is printed first: a failure replays with
 //   TALLY_SEED=<seed> ./fold_property_test
@@ -9,7 +10,11 @@
 //    amount_micros of its applied results (summed here, independently of the fold);
 //  - duplicates, conflicts and rejections change nothing (encoded state before == after; only a
 //    business rejection adds its key); they emit no signals and move no money;
-//  - an applied event of an org lives in the org's home partition;
+//  - an applied event of an org lives in the org's home partition, partition_for_key(org, P),
+//    whether or not the org existed when a stray event of it came;
+//  - no event runs the partition clock more than future_skew_max_ms ahead of the log's append time;
+//  - only wallet orgs (pro, credits) get signals, save the restores of an org leaving the wallet;
+//    a member is paused exactly while it is over its limit and its org is a wallet org;
 //  - signal ids are unique; at most one refill is pending per org: a recharge_requested comes only
 //    after the previous one was concluded by an AutoRefill or PaymentFailed naming it;
 //  - level signals alternate (exhausted/restored), balance_low only on becoming true, caps once
@@ -36,6 +41,7 @@
 #include "engine/calendar.h"
 #include "engine/event_factory.h"
 #include "engine/fold.h"
+#include "engine/limits.h"
 #include "engine/memory_ledger.h"
 #include "engine/partitioner.h"
 #include "engine/state_codec.h"
@@ -70,7 +76,7 @@ uint64_t seed_from_env() {
 
 using Rebuild = std::function<std::string(const EventHeader&)>;
 
-enum class Expect { anything, duplicate, conflict, validation, wrong_partition, fresh };
+enum class Expect { anything, duplicate, conflict, validation, wrong_partition, clock_skew, fresh };
 
 struct Planned {
   int32_t partition = 0;
@@ -132,6 +138,7 @@ class Run {
   Planned plan_duplicate(bool new_header);
   Planned plan_conflict();
   Planned plan_garbage();
+  Planned plan_skewed();
 
   // ---- fold + properties
   void fold(const Planned& plan);
@@ -142,6 +149,7 @@ class Run {
   uint64_t seed_;
   std::mt19937_64 rng_;
   int64_t now_ = start_ms;
+  int64_t log_ms_ = start_ms;  // the log's append time: never behind the latest honest event
   uint64_t key_counter_ = 0;
   int64_t rate_card_version_ = 0;
   int event_index_ = 0;
@@ -155,7 +163,7 @@ class Run {
   MemoryLedger ledger_;
   FoldResult result_;
   std::map<int32_t, int64_t> next_offset_;
-  std::vector<std::pair<LogPosition, std::string>> log_;
+  std::vector<std::pair<RecordContext, std::string>> log_;
   std::vector<std::string> trace_;  // outcome, reason, amount and signal ids of each record
 
   std::map<std::string, __int128> applied_sum_;
@@ -359,6 +367,22 @@ Planned Run::plan_garbage() {
   return p;
 }
 
+// An event from a producer whose clock runs ahead of the log by more than the skew (a tenant
+// stamping year 2286, or a host with a wrong clock).
+Planned Run::plan_skewed() {
+  const int64_t ahead = limits::future_skew_max_ms + (chance(0.5) ? uniform(1, minute_ms) : uniform(1, 3650 * day_ms));
+  Planned p;
+  if (chance(0.3)) {
+    p.partition = static_cast<int32_t>(uniform(0, partition_count - 1));
+    p.key = next_key("tick-ahead");
+    p.bytes = make_tick(EventHeader{p.key, {}, log_ms_ + ahead});
+  } else {
+    p = plan_org_event(pick(org_ids), log_ms_ + ahead);
+  }
+  p.expect = Expect::clock_skew;
+  return p;
+}
+
 Planned Run::plan_next() {
   if (!rate_card_backlog_.empty()) {
     Planned p = std::move(rate_card_backlog_.back());
@@ -371,14 +395,12 @@ Planned Run::plan_next() {
   if (roll < 70 && !recorded_.empty()) return plan_duplicate(true);
   if (roll < 90 && !recorded_.empty()) return plan_conflict();
   if (roll < 105) return plan_garbage();
-  if (roll < 120) {  // an existing org's event in the wrong partition
+  if (roll < 120) {  // an org's event in the wrong partition, whether the org exists yet or not
     const std::string& org = pick(org_ids);
-    if (ledger_.find_org(org_view(org))) {
-      Planned p = plan_org_event(org, event_time());
-      p.partition = (home_[org] + static_cast<int32_t>(uniform(1, partition_count - 1))) % partition_count;
-      p.expect = Expect::wrong_partition;
-      return p;
-    }
+    Planned p = plan_org_event(org, event_time());
+    p.partition = (home_[org] + static_cast<int32_t>(uniform(1, partition_count - 1))) % partition_count;
+    p.expect = Expect::wrong_partition;
+    return p;
   }
   if (roll < 130 && !retry_at_home_.empty()) {  // the wrong-partition event, sent home at last
     Planned p = std::move(retry_at_home_.back());
@@ -387,6 +409,7 @@ Planned Run::plan_next() {
     p.expect = Expect::fresh;
     return p;
   }
+  if (roll < 135) return plan_skewed();
   if (roll < 150) {  // partition-wide tick
     Planned p;
     p.partition = static_cast<int32_t>(uniform(0, partition_count - 1));
@@ -420,8 +443,7 @@ Planned Run::plan_next() {
 
 std::string Run::snapshot(const std::string& org, int32_t partition) {
   // The org, its members (the generator only uses member_ids and "conflict-member") and the
-  // partition state without its hash chain and record count, which move with every record
-  // whatever its outcome (the last 24 bytes of the encoding: chain low, chain high, records).
+  // partition state.
   std::string out;
   if (!org.empty()) {
     const OrgState* o = ledger_.find_org(org_view(org));
@@ -432,8 +454,7 @@ std::string Run::snapshot(const std::string& org, int32_t partition) {
     }
     out += ledger_.find_member(org_view(org), member_view("conflict-member")) ? "conflict-member!" : "";
   }
-  const std::string partition_bytes = encode(ledger_.partition(PartitionId{partition}));
-  return out + "|" + partition_bytes.substr(0, partition_bytes.size() - 24);
+  return out + "|" + encode(ledger_.partition(PartitionId{partition}));
 }
 
 void Run::check_org(const std::string& org, const char* when) {
@@ -469,10 +490,11 @@ void Run::check_member_levels(const std::string& org) {
     if (!found) continue;
     const MemberState& m = *found;
     PROPERTY(m.month <= month, org << ":" << member);
-    const bool level = m.has_limit && m.month == month && m.used_micros >= m.monthly_limit_micros;
-    PROPERTY(m.exceeded == level, org << ":" << member << " used " << m.used_micros << " limit "
-                                      << m.monthly_limit_micros);
-    PROPERTY(m.exceeded == (partition.exceeded_members.count(std::make_pair(org, member)) == 1), org << ":" << member);
+    const bool over = m.has_limit && m.month == month && m.used_micros >= m.monthly_limit_micros;
+    const bool wallet = o->plan == Plan::pro && o->mode == BillingMode::credits;
+    PROPERTY(m.exceeded == (over && wallet), org << ":" << member << " used " << m.used_micros << " limit "
+                                                 << m.monthly_limit_micros << " wallet " << wallet);
+    PROPERTY(over == (partition.members_over_limit.count(std::make_pair(org, member)) == 1), org << ":" << member);
   }
 }
 
@@ -481,10 +503,14 @@ void Run::fold(const Planned& plan) {
   const std::size_t keys_before = ledger_.key_count();
   const OrgState* pre = plan.org.empty() ? nullptr : ledger_.find_org(org_view(plan.org));
   const bool pre_low = pre && pre->is_low;
+  const bool pre_wallet = pre && pre->plan == Plan::pro && pre->mode == BillingMode::credits;
 
   const LogPosition position{PartitionId{plan.partition}, Offset{next_offset_[plan.partition]++}};
-  apply(ledger_, position, plan.bytes, result_);
-  log_.emplace_back(position, plan.bytes);
+  // The log appends as events happen: its time is the latest honest event time so far.
+  log_ms_ = std::max(log_ms_, now_);
+  const RecordContext context{position, log_ms_, partition_count};
+  apply(ledger_, context, plan.bytes, result_);
+  log_.emplace_back(context, plan.bytes);
   const FoldResult& r = result_;
 
   std::string trace = std::string(outcome_name(r.outcome)) + "|" + reject_reason_name(r.reason) + "|" +
@@ -506,6 +532,11 @@ void Run::fold(const Planned& plan) {
                    (r.reason == RejectReason::wrong_partition || r.reason == RejectReason::invalid_field),
                trace << " " << r.detail);
       break;
+    case Expect::clock_skew:
+      PROPERTY(r.outcome == Outcome::rejected &&
+                   (r.reason == RejectReason::clock_skew || r.reason == RejectReason::invalid_field),
+               trace << " " << r.detail);
+      break;
     case Expect::fresh:
       PROPERTY(r.outcome == Outcome::applied || (r.outcome == Outcome::rejected && r.reason != RejectReason::wrong_partition),
                trace << " " << r.detail);
@@ -521,6 +552,7 @@ void Run::fold(const Planned& plan) {
     }
   }
 
+  PROPERTY(ledger_.partition(PartitionId{plan.partition}).clock_ms <= log_ms_ + limits::future_skew_max_ms, trace);
   if (r.outcome != Outcome::applied) {
     PROPERTY(r.signals.empty(), trace);
     PROPERTY(r.amount_micros == Micros{}, trace);
@@ -586,6 +618,11 @@ void Run::fold(const Planned& plan) {
     PROPERTY(home_[s.org_id.str()] == plan.partition, s.id());
     const bool member_signal = s.kind == SignalKind::member_limit_exceeded || s.kind == SignalKind::member_limit_restored;
     PROPERTY(member_signal == !s.member_id.empty(), s.id());
+    // Only wallet orgs get signals; an org that has just left the wallet gets its restores.
+    const OrgState* signalled = ledger_.find_org(org_view(s.org_id.str()));
+    const bool wallet = signalled->plan == Plan::pro && signalled->mode == BillingMode::credits;
+    const bool restore = s.kind == SignalKind::balance_restored || s.kind == SignalKind::member_limit_restored;
+    PROPERTY(wallet || (restore && s.org_id.str() == plan.org && pre_wallet), "signal of a non-wallet org: " << s.id());
     touched.insert(s.org_id.str());
     switch (s.kind) {
       case SignalKind::recharge_requested: {
@@ -695,7 +732,7 @@ BOOST_AUTO_TEST_CASE(random_event_streams_keep_every_invariant) {
   for (const char* what : {"applied", "duplicate", "conflict", "rejected:invalid_record", "rejected:invalid_field",
                            "rejected:wrong_partition", "rejected:unknown_purchase", "rejected:refund_exceeds_purchase",
                            "rejected:insufficient_balance", "rejected:overflow", "rejected:unpriced",
-                           "rejected:stale_rate_card", "rejected:org_exists"}) {
+                           "rejected:stale_rate_card", "rejected:org_exists", "rejected:clock_skew"}) {
     BOOST_TEST(run.outcome_counts[what] > 0, what);
   }
   for (int kind = 0; kind < signal_kind_count; ++kind) {

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE fold_test
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -15,8 +16,10 @@
 
 #include "engine/event_factory.h"
 #include "engine/fold.h"
+#include "engine/limits.h"
 #include "engine/memory_ledger.h"
 #include "engine/state_codec.h"
+#include "tally/events_generated.h"
 
 namespace tally {
 namespace {
@@ -61,6 +64,15 @@ AutoRefillPolicy policy(int64_t threshold, int64_t refill, int32_t per_day = 0, 
   return AutoRefillPolicy{true, Micros{threshold}, Micros{refill}, per_day, per_month, "cus_1"};
 }
 
+// The event time of a record, if it decodes.
+std::optional<int64_t> occurred_at_of(const std::string& record) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(record.data()), record.size());
+  if (record.size() < 8 || !fb::EnvelopeBufferHasIdentifier(record.data()) || !fb::VerifyEnvelopeBuffer(verifier)) {
+    return std::nullopt;
+  }
+  return fb::GetEnvelope(record.data())->occurred_at_ms();
+}
+
 // ---- A ledger plus a log: folds records at increasing offsets per partition.
 struct Fx {
   MemoryLedger ledger;
@@ -68,6 +80,13 @@ struct Fx {
   std::map<int32_t, int64_t> next_offset;
   LogPosition last;
   int32_t partition = 0;
+  // The log's partition count: an org lives in partition_for_key(org, partitions). With 4:
+  // acme, beta 0; zeta, kappa 1; gamma, delta 2; pz 3.
+  int32_t partitions = 1;
+  // The log's append time: the latest event time so far (a log never behind its events), unless
+  // a test sets the time the log appends the next records at.
+  int64_t log_ms = 0;
+  std::optional<int64_t> appended_at;
   int64_t now = jan15;
   int keys = 0;
 
@@ -76,7 +95,8 @@ struct Fx {
   const FoldResult& fold(const std::string& record, std::optional<int32_t> on = std::nullopt) {
     const int32_t p = on.value_or(partition);
     last = LogPosition{PartitionId{p}, Offset{next_offset[p]++}};
-    apply(ledger, last, record, r);
+    log_ms = appended_at.value_or(std::max(log_ms, occurred_at_of(record).value_or(log_ms)));
+    apply(ledger, RecordContext{last, log_ms, partitions}, record, r);
     return r;
   }
 
@@ -270,9 +290,10 @@ BOOST_AUTO_TEST_CASE(usage_is_priced_with_the_highest_card_and_records_its_versi
 
 BOOST_AUTO_TEST_CASE(rate_cards_are_per_partition) {
   Fx fx;
+  fx.partitions = 4;
   fx.card(standard_card(1));  // partition 0 only
-  fx.fold(purchase_event("p", "beta", cr), 1);
-  CHECK_REJECTED(fx.fold(make_usage(EventHeader{"u1", "beta", jan15}, tokens(1234, 0, 0, 0)), 1), "unpriced");
+  fx.fold(purchase_event("p", "zeta", cr), 1);
+  CHECK_REJECTED(fx.fold(make_usage(EventHeader{"u1", "zeta", jan15}, tokens(1234, 0, 0, 0)), 1), "unpriced");
 }
 
 // ============================================================================================
@@ -374,6 +395,7 @@ BOOST_AUTO_TEST_CASE(conflict_is_same_key_different_payload) {
 
 BOOST_AUTO_TEST_CASE(global_events_have_their_own_key_scope_per_partition) {
   Fx fx;
+  fx.partitions = 4;
   const std::string card = make_rate_card(EventHeader{"card-1", {}, jan15}, standard_card(1));
   CHECK_APPLIED(fx.fold(card, 0));
   BOOST_TEST(outcome_name(fx.fold(card, 0).outcome) == std::string("duplicate"));
@@ -479,7 +501,6 @@ BOOST_AUTO_TEST_CASE(validation_rejections_table) {
       BOOST_TEST(fx.ledger.key_count() == 0u);
       BOOST_TEST(fx.ledger.orgs().empty());
       BOOST_TEST(fx.ledger.partition(PartitionId{0}).clock_ms == -1);
-      BOOST_TEST(fx.ledger.partition(PartitionId{0}).records == 1u);  // still in the hash chain
       // The key was not recorded: the corrected event under the same key applies.
       CHECK_APPLIED(fx.fold(good));
       BOOST_TEST(fx.balance("acme") == 10 * cr);
@@ -489,6 +510,7 @@ BOOST_AUTO_TEST_CASE(validation_rejections_table) {
 
 BOOST_AUTO_TEST_CASE(wrong_partition_is_a_validation_rejection) {
   Fx fx;
+  fx.partitions = 4;
   CHECK_APPLIED(fx.fold(purchase_event("p1", "acme", 10 * cr), 0));
   BOOST_TEST((fx.org("acme").home_partition == PartitionId{0}));
   const std::string p2 = purchase_event("p2", "acme", 5 * cr);
@@ -504,9 +526,26 @@ BOOST_AUTO_TEST_CASE(wrong_partition_is_a_validation_rejection) {
   // The same bytes in the org's partition apply: the key was not taken.
   CHECK_APPLIED(fx.fold(p2, 0));
   BOOST_TEST(fx.balance("acme") == 15 * cr);
-  // An org is at home where its first applied event lands.
-  CHECK_APPLIED(fx.fold(purchase_event("p1", "beta", cr), 1));
-  BOOST_TEST((fx.org("beta").home_partition == PartitionId{1}));
+  // An org's home is a function of its id and the partition count (SPEC §3), not where its first
+  // event happens to land: gamma's first event in partition 1 creates nothing.
+  const FoldResult& stray = fx.fold(purchase_event("p1", "gamma", cr), 1);
+  CHECK_REJECTED(stray, "wrong_partition");
+  BOOST_TEST(stray.detail == "org gamma lives in partition 2, not 1");
+  BOOST_TEST(fx.ledger.find_org(OrgIdView::make("gamma").value()) == nullptr);
+  CHECK_APPLIED(fx.fold(purchase_event("p1", "gamma", cr), 2));
+  BOOST_TEST((fx.org("gamma").home_partition == PartitionId{2}));
+}
+
+// Finding 3 of issue 14: a stray record of org pz in the wrong partition, folded before pz's own
+// partition (as a replay that reads partition 0 first does). It made partition 0 pz's home, and
+// pz's four real events were rejected (balance 1 instead of 4).
+BOOST_AUTO_TEST_CASE(a_stray_record_read_first_does_not_move_an_orgs_home) {
+  Fx fx;
+  fx.partitions = 4;  // pz lives in partition 3
+  CHECK_REJECTED(fx.fold(purchase_event("stray", "pz", cr), 0), "wrong_partition");
+  for (int i = 0; i < 4; ++i) CHECK_APPLIED(fx.fold(purchase_event("p" + std::to_string(i), "pz", cr), 3));
+  BOOST_TEST(fx.balance("pz") == 4 * cr);
+  BOOST_TEST((fx.org("pz").home_partition == PartitionId{3}));
 }
 
 // ============================================================================================
@@ -585,6 +624,7 @@ BOOST_AUTO_TEST_CASE(insufficient_balance_unless_forced) {
 
 BOOST_AUTO_TEST_CASE(overflow_is_rejected_never_wrapped) {
   Fx fx;
+  fx.partitions = 4;
   CHECK_APPLIED(fx.fold(purchase_event("p1", "acme", int64_max - 1)));
   CHECK_REJECTED(fx.fold(purchase_event("p2", "acme", 2)), "overflow");
   CHECK_REJECTED(fx.fold(make_signup_allocation(EventHeader{"s1", "acme", jan15}, 2)), "overflow");
@@ -619,17 +659,18 @@ BOOST_AUTO_TEST_CASE(overflow_is_rejected_never_wrapped) {
   BOOST_TEST(fx.balance("beta") == cr - 6'588'946'398'828'130'468);
 
   // A balance driven far below zero by usage cannot wrap either.
-  fx.fold(spend_event("g1", "gamma", int64_max), 1);  // partition 1: no card, 1×
-  BOOST_TEST(fx.balance("gamma") == -int64_max);
-  CHECK_REJECTED(fx.fold(spend_event("g2", "gamma", 2), 1), "overflow");
-  BOOST_TEST(fx.balance("gamma") == -int64_max);
+  fx.fold(spend_event("z1", "zeta", int64_max), 1);  // partition 1: no card, 1×
+  BOOST_TEST(fx.balance("zeta") == -int64_max);
+  CHECK_REJECTED(fx.fold(spend_event("z2", "zeta", 2), 1), "overflow");
+  BOOST_TEST(fx.balance("zeta") == -int64_max);
 }
 
 BOOST_AUTO_TEST_CASE(unpriced_usage) {
   Fx fx;
-  fx.fold(purchase_event("p", "early", cr), 1);
+  fx.partitions = 4;
+  fx.fold(purchase_event("p", "kappa", cr), 1);
   // Before any rate card, usage without a reported cost cannot be priced.
-  const std::string early = make_usage(EventHeader{"u1", "early", jan15}, tokens(10, 0, 0, 0));
+  const std::string early = make_usage(EventHeader{"u1", "kappa", jan15}, tokens(10, 0, 0, 0));
   CHECK_REJECTED(fx.fold(early, 1), "unpriced");
   fx.fold(make_rate_card(EventHeader{"c1", {}, jan15}, standard_card()), 1);
   // The key stays taken for the life of the ledger: the retry is a duplicate of the rejection.
@@ -671,8 +712,9 @@ BOOST_AUTO_TEST_CASE(org_exists) {
 
 BOOST_AUTO_TEST_CASE(implicit_org_creation_with_defaults) {
   Fx fx;
-  CHECK_APPLIED(fx.fold(purchase_event("p1", "newco", 3 * cr, jan15 + 5), 2));
-  const OrgState& o = fx.org("newco");
+  fx.partitions = 4;
+  CHECK_APPLIED(fx.fold(purchase_event("p1", "gamma", 3 * cr, jan15 + 5), 2));
+  const OrgState& o = fx.org("gamma");
   BOOST_TEST((o.plan == Plan::pro));
   BOOST_TEST((o.mode == BillingMode::credits));
   BOOST_TEST(!o.opened);
@@ -682,14 +724,14 @@ BOOST_AUTO_TEST_CASE(implicit_org_creation_with_defaults) {
   BOOST_TEST(!o.auto_refill.enabled);
   BOOST_TEST(o.last_occurred_at_ms == jan15 + 5);
   // It started exhausted at 0; its first credit restores it.
-  BOOST_TEST(fx.ids() == fx.id("balance_restored", "newco"));
+  BOOST_TEST(fx.ids() == fx.id("balance_restored", "gamma"));
   // OrgOpened after the implicit opening sets plan and mode; a second is org_exists.
   fx.partition = 2;
-  CHECK_APPLIED(fx.open("newco", Plan::enterprise, BillingMode::credits));
-  BOOST_TEST(fx.org("newco").opened);
-  BOOST_TEST((fx.org("newco").plan == Plan::enterprise));
-  BOOST_TEST(fx.r.signals.empty());
-  CHECK_REJECTED(fx.open("newco", Plan::pro, BillingMode::credits), "org_exists");
+  CHECK_APPLIED(fx.open("gamma", Plan::enterprise, BillingMode::credits));
+  BOOST_TEST(fx.org("gamma").opened);
+  BOOST_TEST((fx.org("gamma").plan == Plan::enterprise));
+  BOOST_TEST(fx.r.signals.empty());  // it leaves the wallet with credit: nothing was paused
+  CHECK_REJECTED(fx.open("gamma", Plan::pro, BillingMode::credits), "org_exists");
 }
 
 BOOST_AUTO_TEST_CASE(new_orgs_open_without_signals) {
@@ -813,6 +855,70 @@ BOOST_AUTO_TEST_CASE(no_wallet_signals_for_byok_deferred_or_enterprise_orgs) {
   BOOST_TEST(fx.balance("byok") == -cr);  // the credits path still debits a byok org
   BOOST_TEST(fx.balance("deferred") == cr);
   BOOST_TEST(fx.balance("ent") == cr);
+}
+
+// Finding 10 of issue 14: only wallet orgs get signals of any kind, member limits included
+// (SPEC §4: member limits are credit limits). member_limit_exceeded and auto_refill_disabled were
+// emitted for byok, deferred and enterprise orgs, and such a member showed exceeded: true.
+BOOST_AUTO_TEST_CASE(no_member_or_auto_refill_signals_outside_the_wallet) {
+  Fx fx;
+  fx.open("byok", Plan::pro, BillingMode::byok);
+  fx.open("deferred", Plan::pro, BillingMode::deferred);
+  fx.open("ent", Plan::enterprise, BillingMode::credits);
+  for (const char* org : {"byok", "deferred", "ent"}) {
+    BOOST_TEST_CONTEXT(org) {
+      BOOST_TEST(fx.purchase(org, 10 * cr).signals.empty());
+      BOOST_TEST(fx.limit(org, "alice", cr).signals.empty());
+      // The credits path debits a byok org (and counts toward alice's month); the others pay by invoice.
+      BOOST_TEST(fx.spend(org, 2 * cr, "alice", fb::BillingPath::credits).signals.empty());
+      BOOST_TEST(fx.limit(org, "alice", cr / 2).signals.empty());
+      BOOST_TEST(!fx.ledger.find_member(OrgIdView::make(org).value(), "alice")->exceeded);
+      BOOST_TEST(fx.configure(org, policy(20 * cr, 100 * cr)).signals.empty());
+      BOOST_TEST(fx.failed(org, "0:0:recharge_requested:" + std::string(org)).signals.empty());
+      BOOST_TEST(!fx.org(org).auto_refill.enabled);  // the state changes, silently
+      BOOST_TEST(fx.configure(org, policy(20 * cr, 100 * cr)).signals.empty());
+      BOOST_TEST(fx.disable(org).signals.empty());
+      BOOST_TEST(fx.unlimit(org, "alice").signals.empty());
+    }
+  }
+  const MemberState* byok_alice = fx.ledger.find_member("byok", "alice");
+  BOOST_TEST(byok_alice->used_micros == Micros{2 * cr});  // still counted and reported
+  BOOST_TEST(fx.ledger.partition(PartitionId{0}).members_over_limit.empty());
+}
+
+// Finding 10 of issue 14: an org that switched to deferred kept its paused member paused. Leaving
+// the wallet releases every pause (balance_restored, member_limit_restored); coming back judges
+// every level afresh (SPEC §4).
+BOOST_AUTO_TEST_CASE(leaving_the_wallet_releases_paused_members_and_returning_judges_them_afresh) {
+  Fx fx;
+  fx.purchase("acme", 10 * cr);
+  fx.limit("acme", "bob", cr);
+  fx.limit("acme", "alice", cr);
+  fx.spend("acme", cr, "bob");
+  fx.spend("acme", cr, "alice");
+  BOOST_TEST(fx.kinds() == "member_limit_exceeded");
+  CHECK_APPLIED(fx.change("acme", std::nullopt, BillingMode::deferred));
+  BOOST_TEST(fx.ids() == fx.id("member_limit_restored", "acme", "alice") + "," +
+                             fx.id("member_limit_restored", "acme", "bob"));
+  BOOST_TEST(!fx.ledger.find_member("acme", "alice")->exceeded);
+  BOOST_TEST(!fx.ledger.find_member("acme", "bob")->exceeded);
+  BOOST_TEST(fx.spend("acme", cr, "alice").signals.empty());  // invoiced: nothing paused
+  // Back in the wallet, this month: both are still over their limits.
+  CHECK_APPLIED(fx.change("acme", std::nullopt, BillingMode::credits));
+  BOOST_TEST(fx.ids() == fx.id("member_limit_exceeded", "acme", "alice") + "," +
+                             fx.id("member_limit_exceeded", "acme", "bob"));
+  BOOST_TEST(fx.ledger.find_member("acme", "alice")->exceeded);
+  // The enterprise plan leaves the wallet too, and an empty wallet is released with the members.
+  fx.spend("acme", 20 * cr);  // 10 - 2 - 20 = -12
+  BOOST_TEST(fx.kinds() == "balance_exhausted");
+  CHECK_APPLIED(fx.change("acme", Plan::enterprise, std::nullopt));
+  BOOST_TEST(fx.kinds() == "balance_restored,member_limit_restored,member_limit_restored");
+  // The month ends outside the wallet: back in it in March, only the balance is judged.
+  fx.now = mar1;
+  BOOST_TEST(fx.tick().signals.empty());
+  BOOST_TEST(fx.ledger.partition(PartitionId{0}).members_over_limit.empty());
+  CHECK_APPLIED(fx.change("acme", Plan::pro, std::nullopt));
+  BOOST_TEST(fx.ids() == fx.id("balance_exhausted", "acme"));
 }
 
 BOOST_AUTO_TEST_CASE(recharge_is_requested_once_while_pending) {
@@ -1014,14 +1120,14 @@ BOOST_AUTO_TEST_CASE(member_limits_with_hysteresis) {
   BOOST_TEST(fx.unlimit("acme", "nobody").signals.empty());
   fx.limit("acme", "alice", 1'100'000);  // used 1.1 ≥ 1.1
   BOOST_TEST(fx.kinds() == "member_limit_exceeded");
-  BOOST_TEST(fx.ledger.partition(PartitionId{0}).exceeded_members.size() == 1u);
+  BOOST_TEST(fx.ledger.partition(PartitionId{0}).members_over_limit.size() == 1u);
 
   // The partition clock enters February: restored, used this month 0.
   fx.now = feb1;
   fx.tick();
   BOOST_TEST(fx.ids() == fx.id("member_limit_restored", "acme", "alice"));
   BOOST_TEST(fx.r.signals[0].member_used_micros == Micros{0});
-  BOOST_TEST(fx.ledger.partition(PartitionId{0}).exceeded_members.empty());
+  BOOST_TEST(fx.ledger.partition(PartitionId{0}).members_over_limit.empty());
 
   // Late January usage is debited and counted in January; February's state does not change.
   const int64_t before = fx.balance("acme");
@@ -1097,20 +1203,21 @@ BOOST_AUTO_TEST_CASE(an_org_waiting_on_a_cap_gets_balance_low_before_its_request
 
 BOOST_AUTO_TEST_CASE(signal_ids_carry_the_partition_and_offset_of_the_cause) {
   Fx fx;
+  fx.partitions = 4;
   fx.partition = 3;
   fx.tick();
   fx.tick();
-  fx.purchase("acme", cr);  // offset 2 of partition 3
-  BOOST_TEST(fx.ids() == "3:2:balance_restored:acme");
-  fx.limit("acme", "al.ice+1@x", 1);
-  fx.spend("acme", 1, "al.ice+1@x");  // offset 4
-  BOOST_TEST(fx.ids() == "3:4:member_limit_exceeded:acme:al.ice+1@x");
+  fx.purchase("pz", cr);  // offset 2 of partition 3
+  BOOST_TEST(fx.ids() == "3:2:balance_restored:pz");
+  fx.limit("pz", "al.ice+1@x", 1);
+  fx.spend("pz", 1, "al.ice+1@x");  // offset 4
+  BOOST_TEST(fx.ids() == "3:4:member_limit_exceeded:pz:al.ice+1@x");
   BOOST_TEST(fx.r.signals[0].position.partition.value == 3);
   BOOST_TEST(fx.r.signals[0].position.offset.value == 4);
   BOOST_TEST(fx.r.signals[0].occurred_at_ms == jan15);
   // The encoded signal carries the same id.
   const std::string bytes = encode_signal(fx.r.signals[0]);
-  BOOST_TEST(bytes.find("3:4:member_limit_exceeded:acme:al.ice+1@x") != std::string::npos);
+  BOOST_TEST(bytes.find("3:4:member_limit_exceeded:pz:al.ice+1@x") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(the_largest_event_time_is_folded_like_any_other) {
@@ -1133,6 +1240,71 @@ BOOST_AUTO_TEST_CASE(late_events_do_not_move_the_clock_back) {
   fx.purchase("acme", cr);
   BOOST_TEST(fx.ledger.partition(PartitionId{0}).clock_ms == feb1);
   BOOST_TEST(fx.org("acme").last_occurred_at_ms == feb1);
+}
+
+// ============================================================================================
+// Time: the log's append time bounds event time (SPEC §2).
+
+// Finding 1 of issue 14: a tick stamped in year 2286 was applied; the partition clock jumped past
+// every member's month, and member limits stopped working for every org of the partition.
+BOOST_AUTO_TEST_CASE(an_event_too_far_ahead_of_the_log_is_a_clock_skew_rejection) {
+  Fx fx;
+  fx.limit("acme", "alice", cr);
+  fx.spend("acme", cr, "alice");
+  BOOST_TEST(fx.kinds() == "member_limit_exceeded");
+  const std::size_t keys = fx.ledger.key_count();
+  fx.appended_at = jan15;  // the log appends what follows at jan15
+  const FoldResult& tick = fx.fold(make_tick(EventHeader{"t-2286", {}, 9'999'999'999'999}));
+  CHECK_REJECTED(tick, "clock_skew");
+  BOOST_TEST(tick.detail == "occurred_at_ms 9999999999999 is 8231564799999 ms ahead of the log's append time "
+                            "1768435200000 (at most 300000)");
+  BOOST_TEST(tick.signals.empty());
+  BOOST_TEST(fx.ledger.partition(PartitionId{0}).clock_ms == jan15);
+  BOOST_TEST(fx.ledger.find_member("acme", "alice")->exceeded);  // still January's limit
+  // An org's event likewise: rejected without its key, so the corrected retry applies.
+  const std::string early = purchase_event("p-early", "acme", cr, jan15 + 300'001);
+  CHECK_REJECTED(fx.fold(early), "clock_skew");
+  BOOST_TEST(fx.ledger.key_count() == keys);
+  BOOST_TEST(fx.balance("acme") == -cr);  // alice's usage
+  CHECK_APPLIED(fx.fold(purchase_event("p-edge", "acme", cr, jan15 + 300'000)));  // at the bound
+  fx.appended_at = jan15 + 1;  // the same bytes, appended a millisecond later
+  CHECK_APPLIED(fx.fold(early));
+  BOOST_TEST(fx.balance("acme") == cr);
+  CHECK_APPLIED(fx.fold(purchase_event("p-late", "acme", cr, 0)));  // late events are fine
+  // Extreme append times cannot overflow the check.
+  fx.appended_at = std::numeric_limits<int64_t>::min();
+  CHECK_REJECTED(fx.fold(purchase_event("p-min", "acme", cr, 0)), "clock_skew");
+  fx.appended_at = int64_max;
+  CHECK_APPLIED(fx.fold(purchase_event("p-max", "acme", cr, int64_max)));
+}
+
+// Whoever writes to the log and whatever times they claim, the partition clock stays within the
+// skew of the log's own time (SPEC §2).
+BOOST_AUTO_TEST_CASE(the_partition_clock_never_runs_ahead_of_the_log_by_more_than_the_skew) {
+  const uint64_t seed = std::random_device{}();
+  BOOST_TEST_MESSAGE("seed " << seed);
+  std::mt19937_64 rng(seed);
+  Fx fx;
+  fx.card(standard_card());
+  int64_t log_ms = jan15;
+  for (int i = 0; i < 2000; ++i) {
+    log_ms += static_cast<int64_t>(rng() % 600'000);
+    fx.appended_at = log_ms;
+    // Honest, late, slightly early, and absurd event times.
+    const int64_t offsets[] = {0, -static_cast<int64_t>(rng() % 86'400'000), static_cast<int64_t>(rng() % 400'000),
+                               static_cast<int64_t>(rng() % 1'000'000'000'000)};
+    fx.now = log_ms + offsets[rng() % 4];
+    BOOST_TEST_CONTEXT("seed " << seed << " record " << i) {
+      const std::string org = "org-" + std::to_string(rng() % 5);
+      if (rng() % 3 == 0) {
+        fx.tick();
+      } else {
+        fx.spend(org, static_cast<int64_t>(rng() % cr), "m" + std::to_string(rng() % 3));
+      }
+      BOOST_TEST(fx.ledger.partition(PartitionId{0}).clock_ms <= log_ms + limits::future_skew_max_ms);
+      if (fx.now - log_ms > limits::future_skew_max_ms) CHECK_REJECTED(fx.r, "clock_skew");
+    }
+  }
 }
 
 // ---- Prefetch hints (prefetch_key_of): the projector calls it a few records ahead of apply().
@@ -1181,24 +1353,25 @@ BOOST_AUTO_TEST_CASE(prefetch_hints_name_the_key_apply_looks_up) {
   std::vector<uint64_t> storage;
   const PartitionId partition{3};
   int64_t offset = 0;
+  // pz lives in partition 3 of 4.
   const std::vector<std::string> records = {
       make_rate_card(EventHeader{"card-1", "", jan15}, standard_card()),  // global: scope "#3"
-      make_org_opened(EventHeader{"open-acme", "acme", jan15}, Plan::pro, BillingMode::credits),
-      purchase_event("buy-1", "acme", 100 * cr),
-      spend_event("use-1", "acme", 2 * cr),
-      spend_event("use-1", "acme", 2 * cr),  // a duplicate: looked up, not put
+      make_org_opened(EventHeader{"open-pz", "pz", jan15}, Plan::pro, BillingMode::credits),
+      purchase_event("buy-1", "pz", 100 * cr),
+      spend_event("use-1", "pz", 2 * cr),
+      spend_event("use-1", "pz", 2 * cr),  // a duplicate: looked up, not put
   };
   for (const std::string& record : records) {
     ledger.hints.clear();
     ledger.finds.clear();
     const std::string_view value = aligned(storage, record);
     prefetch_key_of(ledger, LogPosition{partition, Offset{offset}}, value, scratch);
-    apply(ledger, LogPosition{partition, Offset{offset++}}, value, result);
+    apply(ledger, RecordContext{LogPosition{partition, Offset{offset++}}, jan15, 4}, value, result);
     BOOST_TEST(ledger.finds.size() == 1u);
     BOOST_TEST(ledger.hints == ledger.finds);
   }
   BOOST_TEST((result.outcome == Outcome::duplicate));
-  BOOST_TEST(ledger.hints.front() == "acme|use-1");
+  BOOST_TEST(ledger.hints.front() == "pz|use-1");
 }
 
 BOOST_AUTO_TEST_CASE(prefetch_hints_skip_records_that_do_not_decode) {

@@ -17,5 +17,10 @@ inline constexpr int64_t micros_per_credit = 1'000'000;
 inline constexpr int64_t tokens_per_price_unit = 1'000'000;    // prices are per 1M tokens
 inline constexpr int64_t seconds_per_hour = 3600;
 inline constexpr int32_t partitions_max = 1024;
+// How far an event's occurred_at_ms may run ahead of the log's append time (SPEC §2): the fold
+// rejects a later one (clock_skew), and the HTTP edge refuses it against the server's clock before
+// appending. So no producer moves a partition's clock (month rollovers, member limits) further
+// into the future than this.
+inline constexpr int64_t future_skew_max_ms = 300'000;
 
 }  // namespace tally::limits

@@ -209,11 +209,9 @@ PartitionState sample_partition() {
   p.rate_card.models["claude"] = ModelPrice{3, 15, 1, 4};
   p.rate_card.models["gpt"] = ModelPrice{2, 8, 0, 0};
   p.rate_card.sandbox_per_hour_micros["small"] = 360'000;
-  p.exceeded_members.emplace("acme", "alice");
-  p.exceeded_members.emplace("beta", "bob");
+  p.members_over_limit.emplace("acme", "alice");
+  p.members_over_limit.emplace("beta", "bob");
   p.cap_waiting_orgs.insert("acme");
-  p.chain = Digest128{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
-  p.records = 12345;
   return p;
 }
 

@@ -34,7 +34,8 @@ struct Story {
 
   const FoldResult& fold(const std::string& record) {
     position = LogPosition{PartitionId{partition}, Offset{next_offset++}};
-    apply(ledger, position, record, result);
+    // The log appends each event as it happens: its append time is the story's clock.
+    apply(ledger, RecordContext{position, now, partition_count}, record, result);
     for (const Signal& s : result.signals) {
       BOOST_TEST(seen_ids.insert(s.id()).second, "signal id emitted twice: " << s.id());
     }
@@ -88,6 +89,11 @@ struct Story {
     return *o;
   }
   int64_t balance() { return state().balance_micros.value(); }
+  const MemberState& member(std::string_view id) {
+    const MemberState* m = ledger.find_member(OrgIdView::make(org).value(), MemberIdView::make(id).value());
+    BOOST_REQUIRE(m != nullptr);
+    return *m;
+  }
   // What the recharge connector appends after a successful charge (Stripe idempotency key = signal id).
   std::string auto_refill(const std::string& signal_id) {
     return make_auto_refill(EventHeader{keys.emplace_back("refill-" + signal_id), org, now += 1000, "recharge"},
@@ -235,6 +241,34 @@ BOOST_AUTO_TEST_CASE(byok_and_deferred_orgs_do_not_use_the_wallet) {
       BOOST_TEST(s.balance() == 99'100'000);  // usage now bills the wallet
     }
   }
+}
+
+// "BYOK and deferred orgs don't use the wallet": an org that leaves it is released from every
+// pause (its own and its members'), and on return is judged afresh (SPEC §4). A member limit is a
+// credit limit: outside the wallet it pauses nobody, though the member's usage is still counted.
+BOOST_AUTO_TEST_CASE(leaving_the_wallet_releases_every_pause_and_returning_judges_afresh) {
+  Story s("acme-switch");
+  s.fold(make_rate_card(EventHeader{"card-1", {}, s.now},
+                        RateCardFields{1, 15000, 0, {{"claude-sonnet", ModelPrice{3 * cr, 15 * cr, 0, 0}}}, {}}));
+  s.fold(make_org_opened(s.header("open"), Plan::pro, BillingMode::credits));
+  s.fold(make_purchase(s.header("cs_10"), PaymentFields{10 * cr, 1'000, "usd", 0, 1, "cs_10"}));
+  // dev-1 may spend $5 a month: the 6th call (5.4) pauses them; the 12th (10.8) empties the wallet.
+  s.fold(make_member_limit_set(s.header("limit"), "dev-1", 5 * cr));
+  BOOST_TEST(s.draw(12) == "6:member_limit_exceeded;12:balance_exhausted");
+  BOOST_TEST(s.member("dev-1").exceeded);
+
+  // Switching to BYOK: the provider bills the customer, so nothing stays paused.
+  s.fold(make_billing_mode_changed(s.header("to-byok"), std::nullopt, BillingMode::byok));
+  BOOST_TEST(s.kinds() == "balance_restored,member_limit_restored");
+  BOOST_TEST(!s.member("dev-1").exceeded);
+  BOOST_TEST(s.draw(5, 0) == "");  // BYOK calls (no BYOK fee on this card): no signal of any kind
+  BOOST_TEST(!s.member("dev-1").exceeded);
+
+  // Back on credits: the wallet is still empty and dev-1 still over this month's limit.
+  s.fold(make_billing_mode_changed(s.header("to-credits"), std::nullopt, BillingMode::credits));
+  BOOST_TEST(s.kinds() == "balance_exhausted,member_limit_exceeded");
+  BOOST_TEST(s.member("dev-1").exceeded);
+  BOOST_TEST(s.balance() == -800'000);  // 10 - 12 × 0.9
 }
 
 }  // namespace

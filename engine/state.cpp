@@ -29,6 +29,7 @@ const char* reject_reason_name(RejectReason reason) {
     case RejectReason::invalid_field: return "invalid_field";
     case RejectReason::wrong_partition: return "wrong_partition";
     case RejectReason::damaged_record: return "damaged_record";
+    case RejectReason::clock_skew: return "clock_skew";
     case RejectReason::unknown_purchase: return "unknown_purchase";
     case RejectReason::refund_exceeds_purchase: return "refund_exceeds_purchase";
     case RejectReason::insufficient_balance: return "insufficient_balance";

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "engine/digest.h"
@@ -75,7 +76,9 @@ struct MemberState {
   Micros monthly_limit_micros;
   int64_t month = -1;        // UTC month index that used_micros counts
   Micros used_micros;        // debited in `month`
-  bool exceeded = false;     // listed in PartitionState::exceeded_members
+  // Paused by member_limit_exceeded: over the limit (listed in PartitionState::members_over_limit)
+  // and the org is a wallet org. Never true for a member of a byok, deferred or enterprise org.
+  bool exceeded = false;
   bool operator==(const MemberState&) const = default;
 };
 
@@ -91,6 +94,7 @@ enum class RejectReason : uint8_t {
   invalid_field = 2,     // missing or out-of-range field (detail names it)
   wrong_partition = 3,   // the org lives in another partition
   damaged_record = 4,    // the log could not read the record (a damaged journal frame; detail says how)
+  clock_skew = 5,        // occurred_at_ms runs more than future_skew_max_ms ahead of the log's append time
   // business
   unknown_purchase = 10,
   refund_exceeds_purchase = 11,
@@ -135,15 +139,28 @@ struct RateCard {
   bool operator==(const RateCard&) const = default;
 };
 
+// Orders (org, member) pairs by org, then member, and finds them by a pair of views without
+// building strings (the fold looks members up on every usage event).
+struct MemberPairLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    const std::string_view a_first(a.first), b_first(b.first);
+    if (a_first != b_first) return a_first < b_first;
+    return std::string_view(a.second) < std::string_view(b.second);
+  }
+};
+
 // Per partition: the clock, the current rate card, and the sets re-evaluated when the clock enters
-// a new UTC day or month. Ordered containers: their order reaches the signals.
+// a new UTC day or month or an org enters or leaves the wallet. Ordered containers: their order
+// reaches the signals. (The hash chain over the partition's records is not fold state: engine/chain.h.)
 struct PartitionState {
   int64_t clock_ms = -1;  // highest occurred_at_ms of an applied event; -1 before any
   RateCard rate_card;
-  std::set<std::pair<std::string, std::string>, std::less<>> exceeded_members;  // (org, member)
+  // (org, member): the member's usage of the clock's month is at or over its limit, whatever the
+  // org's plan and mode. Paused (MemberState::exceeded) only while the org is a wallet org.
+  std::set<std::pair<std::string, std::string>, MemberPairLess> members_over_limit;
   std::set<std::string, std::less<>> cap_waiting_orgs;
-  Digest128 chain;        // running hash chain over (record digest, outcome)
-  uint64_t records = 0;   // records folded (any outcome)
   bool operator==(const PartitionState&) const = default;
 };
 

@@ -177,11 +177,10 @@ std::string encode(const PartitionState& s) {
   }
   w.u64(c.sandbox_per_hour_micros.size());
   for (const auto& [name, price] : c.sandbox_per_hour_micros) w.str(name).i64(price);
-  w.u64(s.exceeded_members.size());
-  for (const auto& [org, member] : s.exceeded_members) w.str(org).str(member);
+  w.u64(s.members_over_limit.size());
+  for (const auto& [org, member] : s.members_over_limit) w.str(org).str(member);
   w.u64(s.cap_waiting_orgs.size());
   for (const auto& org : s.cap_waiting_orgs) w.str(org);
-  w.u64(s.chain.low).u64(s.chain.high).u64(s.records);
   return out;
 }
 
@@ -214,7 +213,7 @@ bool decode(std::string_view bytes, PartitionState& s) {
   for (uint64_t i = 0; i < count; ++i) {
     std::string org, member;
     if (!r.str(org) || !r.str(member)) return false;
-    s.exceeded_members.emplace(std::move(org), std::move(member));
+    s.members_over_limit.emplace(std::move(org), std::move(member));
   }
   if (!r.u64(count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
@@ -222,7 +221,7 @@ bool decode(std::string_view bytes, PartitionState& s) {
     if (!r.str(org)) return false;
     s.cap_waiting_orgs.insert(std::move(org));
   }
-  return r.u64(s.chain.low) && r.u64(s.chain.high) && r.u64(s.records) && r.done();
+  return r.done();
 }
 
 }  // namespace tally

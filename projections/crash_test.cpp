@@ -110,7 +110,7 @@ testkit::Reference fold_journal(const std::string& dir) {
   for (;;) {
     ok(reader->poll(records, 10'000, 0));
     if (records.empty()) return ref;
-    for (const LogRecord& r : records) ref.fold(r.position, r.value);
+    for (const LogRecord& r : records) ref.fold(r, reader->partition_count());
   }
 }
 

@@ -53,7 +53,7 @@ testkit::Reference fold_topic(LogReader& reader, uint64_t& records) {
   std::vector<LogRecord> out;
   for (uint64_t seen = 0; seen < records;) {
     ok(reader.poll(out, 5'000, 1'000));
-    for (const LogRecord& r : out) ref.fold(r.position, r.value);
+    for (const LogRecord& r : out) ref.fold(r, reader.partition_count());
     seen += out.size();
   }
   return ref;

@@ -207,7 +207,8 @@ PartitionState& LmdbLedger::partition(PartitionId partition) {
   const int rc = mdb_get(txn_, env_.dbi(Db::partitions), &k, &v);
   if (rc == 0) {
     Offset next;
-    if (!decode_partition(from_val(v), next, state)) {
+    ChainHead chain;  // the writer's (projector_impl.h), not the fold's
+    if (!decode_partition(from_val(v), next, chain, state)) {
       fail(Status::error(Status::Code::corruption,
                          "undecodable state of partition " + std::to_string(partition.value) + " in \"partitions\""));
       state = PartitionState{};

@@ -149,6 +149,7 @@ Status Projector::Impl::load_committed_state() {
   if (rc == 0 && value.size() == 8) stored_map_size = static_cast<std::size_t>(store::get_u64_be(value));
 
   committed_next.clear();
+  committed_chain.clear();
   MDB_cursor* cursor = nullptr;
   if (rc = mdb_cursor_open(txn->get(), env->dbi(Db::partitions), &cursor); rc != 0) {
     return store::lmdb_error("mdb_cursor_open(partitions)", rc);
@@ -157,14 +158,17 @@ Status Projector::Impl::load_committed_state() {
   for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
     const std::string_view key = from_val(k);
     Offset next;
+    ChainHead chain;
     PartitionState state;
-    if (key.size() != 4 || !store::decode_partition(from_val(v), next, state)) {
+    if (key.size() != 4 || !store::decode_partition(from_val(v), next, chain, state)) {
       mdb_cursor_close(cursor);
       return Status::error(Status::Code::corruption, "undecodable record in \"partitions\"");
     }
     const auto partition = static_cast<std::size_t>(store::get_u32_be(key));
     if (committed_next.size() <= partition) committed_next.resize(partition + 1);
     committed_next[partition] = next;
+    if (committed_chain.size() <= partition) committed_chain.resize(partition + 1);
+    committed_chain[partition] = chain;
   }
   mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND) return store::lmdb_error("mdb_cursor_get(partitions)", rc);

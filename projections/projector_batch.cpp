@@ -7,6 +7,7 @@
 #include "engine/history_text.h"
 #include "engine/pricing.h"
 #include "engine/signals.h"
+#include "engine/state_codec.h"
 #include "projections/projector_impl.h"
 #include "tally/events_generated.h"
 
@@ -54,6 +55,9 @@ void BatchOutput::clear() {
   rejects.clear();
   outbox.clear();
   partitions.clear();
+  chain.clear();
+  chain_heads.clear();
+  chained = false;
   usage.clear();
   payments.clear();
   history_count = 0;  // `arena` and `batch` hold the collected records: not cleared here
@@ -82,7 +86,7 @@ Status Projector::Impl::fold_batch() {
         const BatchRecord& ahead = out.batch[i + key_prefetch_distance];
         if (ahead.damage_size == 0) prefetch_key_of(ledger, ahead.position, value_of(ahead), prefetch_scope);
       }
-      const BatchRecord& record = out.batch[i];
+      BatchRecord& record = out.batch[i];
       const auto p = static_cast<std::size_t>(record.position.partition.value);
       // Never fold a record twice, whatever the reader redelivers.
       if (record.position.offset < folded_next[p]) continue;
@@ -90,8 +94,11 @@ Status Projector::Impl::fold_batch() {
       if (record.damage_size != 0) {
         fold_damaged(record, std::string_view(out.arena).substr(record.damage_offset, record.damage_size));
       } else {
-        apply(ledger, record.position, value_of(record), result);
+        apply(ledger, RecordContext{record.position, record.appended_at_ms, partition_count}, value_of(record), result);
       }
+      record.folded = true;
+      record.outcome = result.outcome;
+      record.reason = result.reason;
       record_effects(record.position, out);
     }
     if (!ledger.error().is_ok()) return ledger.error();
@@ -102,9 +109,8 @@ Status Projector::Impl::fold_batch() {
     if (!batch_touched[p]) continue;
     const PartitionState* state = ledger.cached_partition(PartitionId{static_cast<int32_t>(p)});
     TALLY_ASSERT(state != nullptr, "a partition folded in this batch is cached");
-    store::encode_partition(value_scratch, folded_next[p], *state);
     const auto key = store::partition_key(PartitionId{static_cast<int32_t>(p)});
-    out.partitions.add(std::string_view(key.data(), key.size()), value_scratch);
+    out.partitions.add(std::string_view(key.data(), key.size()), encode(*state));
   }
   out.next = folded_next;
   out.outbox_next = folded_outbox_next;
@@ -114,12 +120,13 @@ Status Projector::Impl::fold_batch() {
   return Status::ok();
 }
 
-// The fold sees a damaged record as an empty one (a validation reject that records no key and
-// moves the partition's chain and record count on, as for any record); its reason and detail then
-// say what the log found. Empty bytes never decode, so nothing of the damaged bytes can apply; the
-// same log gives the same damage, so a replay gives the same reject.
+// The fold sees a damaged record as an empty one (a validation reject that records no key; the
+// chain takes its stored bytes, as for any record); its reason and detail then say what the log
+// found. Empty bytes never decode, so nothing of the damaged bytes can apply, and its append time
+// (which may be damaged too) is never read; the same log gives the same damage, so a replay gives
+// the same reject.
 void Projector::Impl::fold_damaged(const BatchRecord& record, std::string_view damage) {
-  apply(ledger, record.position, std::string_view(), result);
+  apply(ledger, RecordContext{record.position, record.appended_at_ms, partition_count}, std::string_view(), result);
   assert(result.outcome == Outcome::rejected && result.envelope == nullptr && result.org_id.empty());
   result.reason = RejectReason::damaged_record;
   result.detail.assign(damage);
@@ -264,7 +271,7 @@ int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& fa
       rc != 0) {
     return rc;
   }
-  if (int rc = put_all(Db::partitions, out.partitions, 0); rc != 0) return rc;
+  if (int rc = write_chain(txn, out, failed_call); rc != 0) return rc;
 
   store::encode_stats(write_scratch, out.stats);
   if (int rc = put(Db::meta, store::meta_stats, write_scratch, 0); rc != 0) return rc;

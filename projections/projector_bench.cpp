@@ -244,7 +244,9 @@ void bench_journal(const Args& args) {
     const double cpu0 = cpu_seconds();
     while (seen < records) {
       check(reader->poll(out, 10'000, 1000), "poll");
-      for (const LogRecord& r : out) apply(ledger, r.position, r.value, result);
+      for (const LogRecord& r : out) {
+        apply(ledger, RecordContext{r.position, r.appended_at_ms, reader->partition_count()}, r.value, result);
+      }
       seen += out.size();
     }
     std::printf("# read + fold into MemoryLedger: %lld events/s (cpu %lld events/s)\n",

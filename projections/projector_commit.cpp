@@ -132,6 +132,7 @@ void Projector::Impl::recovered() {
 }
 
 void Projector::Impl::publish(const BatchOutput& out, int64_t write_us, int64_t sync_us) {
+  committed_chain = out.chain_heads;  // the writer thread's own: no lock
   const int64_t latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::steady_clock::now() - out.started_at)
                                  .count();

@@ -1,6 +1,8 @@
 // Internal: the state of a Projector (projections/projector.h). projector.cpp has the lifecycle
 // (open, start, run, waiting); projector_batch.cpp folds a batch and writes it into a transaction;
-// projector_commit.cpp commits it on the writer thread (growing the map, retrying failed writes).
+// projector_commit.cpp commits it on the writer thread (growing the map, retrying failed writes),
+// after chaining its records (projector_chain.cpp: SHA-256 costs about a third of a fold, so it is
+// done beside the fold, not in it).
 //
 // Pipeline: run_once folds batch N+1 on the calling thread while the writer thread puts batch N
 // into one LMDB write txn and commits it (the two halves take about as long), and the collector
@@ -43,6 +45,10 @@ struct BatchRecord {
   int64_t appended_at_ms = 0;      // LogRecord::appended_at_ms
   std::size_t damage_offset = 0;   // LogRecord::damage, in the arena after the value
   std::size_t damage_size = 0;     // 0: an intact record
+  // Set by the fold for the writer's hash chain: false for a record skipped as already folded.
+  bool folded = false;
+  Outcome outcome = Outcome::applied;
+  RejectReason reason = RejectReason::none;
 };
 
 // The records of one batch as read from the log (collect_batch).
@@ -75,7 +81,10 @@ struct BatchOutput {
   PutBuffer history;                  // org \0 sequence → entry (the writer's), packed into chunks
   PutBuffer rejects;
   PutBuffer outbox;
-  PutBuffer partitions;
+  PutBuffer partitions;               // partition key → encode(PartitionState); the writer adds offset and chain
+  PutBuffer chain;                    // "chain" chunks (the writer's)
+  std::vector<ChainHead> chain_heads; // per partition, after this batch (the writer's)
+  bool chained = false;               // chain and chain_heads are filled (MAP_FULL retries reuse them)
   PutBuffer usage;                    // usage key → one usage event's roll-up delta (with names; the writer's)
   PutBuffer payments;                 // payment ref → purchase (the writer's)
   std::vector<Offset> next;           // per partition, after this batch
@@ -125,6 +134,9 @@ struct Projector::Impl {
   std::size_t stored_map_size = 0;
   ProjectorMetrics metrics;
   std::vector<CommittedBatch> to_announce;  // committed, on_commit not called yet (under `mutex`)
+  // The hash chain of every partition as committed (index = partition). The writer thread's once
+  // started: it chains each batch from it and adopts the batch's heads when the batch commits.
+  std::vector<ChainHead> committed_chain;
 
   // Folded state: committed plus the batches handed to the writer (projector thread only).
   std::vector<Offset> folded_next;
@@ -154,6 +166,8 @@ struct Projector::Impl {
   std::string usage_key_scratch;
   std::string usage_value_scratch;
   DigestBuilder usage_digest_scratch;
+  std::vector<std::string> chain_chunks;  // per partition
+  std::vector<Offset> chain_first, chain_expected;
 
   explicit Impl(std::shared_ptr<store::StoreEnv> e) : env(std::move(e)), ledger(*env) {}
   ~Impl();
@@ -194,6 +208,11 @@ struct Projector::Impl {
   template <typename Put>
   int write_history(BatchOutput& out, Put& put);
   int write_rollups(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
+  // Chains the batch's folded records onto committed_chain: out.chain_heads and the "chain"
+  // chunks (once per batch). projector_chain.cpp.
+  void chain_batch(BatchOutput& out);
+  // Puts the "chain" chunks and the "partitions" values (offset, chain head, state) of the batch.
+  int write_chain(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
   void publish(const BatchOutput& out, int64_t write_us, int64_t sync_us);
 };
 

@@ -485,6 +485,34 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   BOOST_CHECK_NE(old_views.status().message().find("format version 3"), std::string::npos);
   BOOST_CHECK_NE(old_views.status().message().find("replay"), std::string::npos);
 
+  // A store of format 4: a 16-byte MurmurHash3 chain head and no "chain" view. Refused by readers
+  // and writers alike, naming the version.
+  {
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta, chain;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "chain", 0, &chain), 0);
+    BOOST_REQUIRE_EQUAL(mdb_drop(txn, chain, 1), 0);
+    std::string key = "format_version";
+    char version[4] = {0, 0, 0, 4};
+    MDB_val k{key.size(), key.data()}, v{4, version};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto v4_views = ViewReader::open(dir.path);
+  BOOST_REQUIRE(!v4_views.is_ok());
+  BOOST_CHECK_NE(v4_views.status().message().find("format version 4; this build reads version 5"), std::string::npos);
+  auto v4_projector = Projector::open(dir.path, small_batches());
+  BOOST_REQUIRE(!v4_projector.is_ok());
+  BOOST_CHECK(v4_projector.status().code() == Status::Code::corruption);
+  BOOST_CHECK_NE(v4_projector.status().message().find("format version 4"), std::string::npos);
+
   // Another LMDB environment (a journal, say) is never taken for a store.
   {
     const std::string other = dir.sub("other-env");

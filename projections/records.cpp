@@ -349,16 +349,49 @@ bool decode_outbox(std::string_view bytes, std::string_view& signal_id, std::str
   return true;
 }
 
-void encode_partition(std::string& out, Offset next_offset, const PartitionState& state) {
+void encode_partition(std::string& out, Offset next_offset, const ChainHead& chain, std::string_view encoded_state) {
   out.clear();
   ByteWriter(out).i64(next_offset.value);
-  out.append(encode(state));
+  out.append(reinterpret_cast<const char*>(chain.head.bytes.data()), chain.head.bytes.size());
+  ByteWriter(out).u64(chain.records);
+  out.append(encoded_state);
 }
 
-bool decode_partition(std::string_view bytes, Offset& next_offset, PartitionState& state) {
+bool decode_partition(std::string_view bytes, Offset& next_offset, ChainHead& chain, PartitionState& state) {
+  constexpr std::size_t head_bytes = sizeof(chain.head.bytes);
+  constexpr std::size_t fixed_bytes = 8 + head_bytes + 8;
+  if (bytes.size() < fixed_bytes) return false;
   ByteReader r(bytes.substr(0, 8));
-  if (bytes.size() < 8 || !r.i64(next_offset.value) || next_offset.value < 0) return false;
-  return decode(bytes.substr(8), state);
+  if (!r.i64(next_offset.value) || next_offset.value < 0) return false;
+  std::memcpy(chain.head.bytes.data(), bytes.data() + 8, head_bytes);
+  ByteReader records(bytes.substr(8 + head_bytes, 8));
+  if (!records.u64(chain.records)) return false;
+  return decode(bytes.substr(fixed_bytes), state);
+}
+
+void append_chain_mark(std::string& chunk, Offset& expected, Offset offset, uint64_t mark) {
+  put_var(chunk, static_cast<uint64_t>(offset.value - expected.value));
+  char bytes[8];
+  for (std::size_t i = 0; i < 8; ++i) bytes[i] = static_cast<char>((mark >> (8 * i)) & 0xff);
+  chunk.append(bytes, sizeof bytes);
+  expected = Offset{offset.value + 1};
+}
+
+bool ChainChunkReader::next(Offset& offset, uint64_t& mark) {
+  if (rest_.empty()) return false;
+  VarReader r(rest_);
+  uint64_t gap = 0;
+  if (!r.var(gap) || r.remaining() < 8 || gap > static_cast<uint64_t>(INT64_MAX - expected_.value)) {
+    malformed_ = true;
+    return false;
+  }
+  rest_.remove_prefix(rest_.size() - r.remaining());
+  mark = 0;
+  for (std::size_t i = 8; i-- > 0;) mark = (mark << 8) | static_cast<uint8_t>(rest_[i]);
+  rest_.remove_prefix(8);
+  offset = Offset{expected_.value + static_cast<int64_t>(gap)};
+  expected_ = Offset{offset.value + 1};
+  return true;
 }
 
 void encode_stats(std::string& out, const StoredStats& s) {

@@ -1,5 +1,5 @@
 // Byte encodings of the projector's own records (the values of the "history", "usage", "rejects",
-// "outbox" and "partitions" databases; layout in projections/store.h). Deterministic: the same
+// "outbox", "partitions" and "chain" databases; layout in projections/store.h). Deterministic: the same
 // record always gives the same bytes, so view digests compare across machines.
 //
 // History entries are the bulk of the store (one per event), so they use a compact encoding:
@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/chain.h"
 #include "engine/state.h"
 #include "projections/views.h"
 
@@ -101,8 +102,28 @@ bool decode_payment(std::string_view bytes, PaymentPurchase& payment);  // credi
 void encode_outbox(std::string& out, std::string_view signal_id, std::string_view signal_bytes);
 bool decode_outbox(std::string_view bytes, std::string_view& signal_id, std::string_view& signal_bytes);
 
-void encode_partition(std::string& out, Offset next_offset, const PartitionState& state);
-bool decode_partition(std::string_view bytes, Offset& next_offset, PartitionState& state);
+// "partitions" values: i64 next offset, the chain head (32 bytes) and its record count (u64),
+// then encode(PartitionState). The fold thread encodes the state, the writer adds the chain.
+void encode_partition(std::string& out, Offset next_offset, const ChainHead& chain, std::string_view encoded_state);
+bool decode_partition(std::string_view bytes, Offset& next_offset, ChainHead& chain, PartitionState& state);
+
+// "chain" chunks (store.h): one record per folded record, its offset as the gap to `expected`
+// (the chunk key's offset for the first record, then the previous record's offset + 1) and its
+// chain mark. `expected` is advanced past `offset`. REQUIRES: offset >= expected.
+void append_chain_mark(std::string& chunk, Offset& expected, Offset offset, uint64_t mark);
+// Reads the marks of one chunk whose key holds offset `first`, front to back.
+class ChainChunkReader {
+ public:
+  ChainChunkReader(std::string_view chunk, Offset first) : rest_(chunk), expected_(first) {}
+  // The next record's offset and mark; false at the end or on malformed bytes (then malformed()).
+  bool next(Offset& offset, uint64_t& mark);
+  bool malformed() const { return malformed_; }
+
+ private:
+  std::string_view rest_;
+  Offset expected_;
+  bool malformed_ = false;
+};
 
 // meta "stats": batches, then outcome counts indexed by Outcome.
 struct StoredStats {

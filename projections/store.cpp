@@ -42,6 +42,7 @@ const char* db_name(Db db) {
     case Db::rejects: return "rejects";
     case Db::partitions: return "partitions";
     case Db::payments: return "payments";
+    case Db::chain: return "chain";
   }
   return "unknown";
 }

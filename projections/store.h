@@ -20,14 +20,14 @@
 //   - LMDB keys are at most 511 bytes (mdb_env_get_maxkeysize). Every key below fits: ids are at
 //     most 128 bytes, idempotency keys 255; the usage roll-up key carries a digest of its free-text
 //     fields (models and workspaces may be 1 KiB) instead of the text.
-//   - Chunks ("history", "keys") are a storage detail: readers and digests see their records one
+//   - Chunks ("history", "keys", "chain") are a storage detail: readers and digests see their records one
 //     by one, as if each had its own key (org \0 sequence; partition offset), so the digests do not
 //     depend on where batches happened to end.
 //   - Digests (ViewReader::digests) cover fold results only. The outbox *sequence* is the order in
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 3). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 5). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -64,7 +64,19 @@
 //                 member, workspace)
 //   "outbox"      sequence (u64 BE), dense from 1        str(signal id) + encoded Signal (TLS1)
 //   "rejects"     partition (u32 BE) offset (u64 BE)     projections/records.h: RejectEntry
-//   "partitions"  partition (u32 BE)                     i64 next offset + encode(PartitionState)
+//   "partitions"  partition (u32 BE)                     i64 next offset, the partition's hash-chain
+//                                                        head (32 bytes, engine/chain.h) and the
+//                                                        records it chains (u64), then
+//                                                        encode(PartitionState)
+//   "chain"       partition (u32 BE) offset (u64 BE)     a chunk of the chain marks of the records one
+//                 of the first record of the chunk       batch folded in that partition, in offset
+//                                                        order; each record: varint (its offset minus
+//                                                        the previous record's + 1, so 0 in a dense
+//                                                        log) and its mark (u64 LE: chain_mark of the
+//                                                        head after it). 9 bytes per event; lets a
+//                                                        replay name the first record whose chain
+//                                                        head differs (audit/verify.h). Chunks are
+//                                                        never rewritten.
 //   "payments"    payment ref of an applied purchase or  projections/records.h: encode_payment (org,
 //                 auto-refill (its payment_ref: a Stripe  purchase key, paid_minor, fee_minor). The
 //                 payment intent, charge or Checkout      first purchase with a ref keeps it. An
@@ -101,9 +113,10 @@
 
 namespace tally::store {
 
-// 4: adds "payments". 3: "history" and "keys" values are chunks of records (2: one record per
-// key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 4;
+// 5: the hash chain is SHA-256 (a 32-byte head in "partitions", moved out of the fold's state),
+// and "chain" keeps a mark per record. 4: adds "payments". 3: "history" and "keys" values are
+// chunks of records (2: one record per key; 1: "keys" kept the keys themselves, ordered by key).
+inline constexpr uint32_t store_format_version = 5;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
@@ -113,8 +126,10 @@ inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
 inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
 inline constexpr std::size_t map_size_max_bytes = std::size_t{1} << 42;  // 4 TiB
 
-enum class Db : int { meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments };
-inline constexpr int db_count = 11;
+enum class Db : int {
+  meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments, chain
+};
+inline constexpr int db_count = 12;
 const char* db_name(Db db);
 
 inline constexpr std::string_view meta_format_version = "format_version";

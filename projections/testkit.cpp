@@ -203,7 +203,8 @@ int64_t WorkloadGenerator::next_time() {
 void WorkloadGenerator::emit(std::vector<AppendRequest>& out, std::string key, std::string value) {
   const int32_t p = partition_for_key(key, options_.partitions);
   const LogPosition position{PartitionId{p}, Offset{next_offset_[static_cast<std::size_t>(p)]++}};
-  apply(mirror_, position, value, mirror_result_);
+  // The log appends as the workload happens: its time is the workload's clock.
+  apply(mirror_, RecordContext{position, now_ms_, options_.partitions}, value, mirror_result_);
   for (const Signal& s : mirror_result_.signals) {
     if (s.kind == SignalKind::recharge_requested && options_.answer_refills) {
       refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id.str() + "|" +
@@ -217,7 +218,7 @@ void WorkloadGenerator::emit(std::vector<AppendRequest>& out, std::string key, s
 void WorkloadGenerator::emit_everywhere(std::vector<AppendRequest>& out, std::string value) {
   for (int32_t p = 0; p < options_.partitions; ++p) {
     const LogPosition position{PartitionId{p}, Offset{next_offset_[static_cast<std::size_t>(p)]++}};
-    apply(mirror_, position, value, mirror_result_);
+    apply(mirror_, RecordContext{position, now_ms_, options_.partitions}, value, mirror_result_);
     for (const Signal& s : mirror_result_.signals) {
       if (s.kind == SignalKind::recharge_requested && options_.answer_refills) {
         refill_queue_.emplace_back(generated_ + 1 + roll(50), s.id() + "|" + s.org_id.str() + "|" +
@@ -391,11 +392,31 @@ void WorkloadGenerator::generate(std::size_t count, std::vector<AppendRequest>& 
 // ---- Reference
 
 Reference::Reference(const MemoryLog& log) {
-  for (LogPosition position : log.append_order()) fold(position, log.value(position));
+  for (LogPosition position : log.append_order()) {
+    fold(RecordContext{position, log.appended_at(position), log.partitions()}, log.value(position));
+  }
 }
 
-void Reference::fold(LogPosition position, std::string_view record) {
-  apply(ledger_, position, record, result_);
+void Reference::fold(const LogRecord& record, int32_t partition_count) {
+  const RecordContext context{record.position, record.appended_at_ms, partition_count};
+  if (!record.damaged()) return fold(context, record.value);
+  // As the projector folds a record the log could not read (projections/projector_batch.cpp).
+  apply(ledger_, context, std::string_view(), result_);
+  result_.reason = RejectReason::damaged_record;
+  result_.detail.assign(record.damage);
+  chains_[context.position.partition.value].add(
+      ChainLink{record.value, context.position, context.appended_at_ms, result_.outcome, result_.reason});
+  record_result(context.position);
+}
+
+void Reference::fold(const RecordContext& context, std::string_view record) {
+  apply(ledger_, context, record, result_);
+  chains_[context.position.partition.value].add(
+      ChainLink{record, context.position, context.appended_at_ms, result_.outcome, result_.reason});
+  record_result(context.position);
+}
+
+void Reference::record_result(LogPosition position) {
   ++outcomes_[static_cast<std::size_t>(result_.outcome)];
   ++records_;
   if (result_.outcome == Outcome::rejected) rejects_[position] = result_.reason;

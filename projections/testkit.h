@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/chain.h"
 #include "engine/fold.h"
 #include "engine/memory_ledger.h"
 #include "log/log.h"
@@ -80,7 +81,9 @@ struct WorkloadOptions {
   int orgs = 40;
   int members_per_org = 5;
   int usage_permille = 900;           // share of usage among org events
-  int64_t start_ms = 1'769'896'800'000;  // 2026-01-31T22:00:00Z: months roll over early
+  // 2020-01-31T22:00:00Z: months roll over early, and years of events stay behind the clock of
+  // the log they are appended to (an event ahead of its append time is rejected: SPEC §2).
+  int64_t start_ms = 1'580'508'000'000;
   int64_t step_ms_max = 300'000;      // event time advances by 0..step_ms_max per event
   bool answer_refills = true;         // answer recharge_requested like the recharge connector
 };
@@ -135,10 +138,14 @@ class Reference {
   Reference() = default;
   // Folds every record of `log` in append order.
   explicit Reference(const MemoryLog& log);
-  // Folds records given in an order (each partition's records in offset order).
-  void fold(LogPosition position, std::string_view record);
+  // Folds records given in an order (each partition's records in offset order), with their append
+  // times, as the projector does (a damaged record as a damaged_record reject), and chains them.
+  void fold(const LogRecord& record, int32_t partition_count);
+  void fold(const RecordContext& context, std::string_view record);
 
   const MemoryLedger& ledger() const { return ledger_; }
+  // The hash chain of every partition folded (engine/chain.h), as the projector computes it.
+  const std::map<int32_t, ChainHead>& chains() const { return chains_; }
   // Org states as the views store them (history_entries filled in).
   std::map<std::string, OrgState> orgs() const;
   const std::map<std::string, std::vector<ExpectedHistory>>& history() const { return history_; }
@@ -149,8 +156,12 @@ class Reference {
   uint64_t records() const { return records_; }
 
  private:
+  // Records what result_ says about the record at `position` (history, rejects, signals).
+  void record_result(LogPosition position);
+
   MemoryLedger ledger_;
   FoldResult result_;
+  std::map<int32_t, ChainHead> chains_;
   std::map<std::string, std::vector<ExpectedHistory>> history_;
   std::map<int32_t, std::vector<std::string>> signal_ids_;
   std::map<LogPosition, RejectReason> rejects_;

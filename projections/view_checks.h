@@ -93,10 +93,16 @@ inline void check_views(const std::string& dir, const Reference& ref) {
   for (const PartitionView& p : ok(views->partitions())) {
     const auto it = ref.ledger().partitions().find(p.partition.value);
     BOOST_REQUIRE(it != ref.ledger().partitions().end());
-    BOOST_CHECK(p.chain == it->second.chain);
-    BOOST_CHECK_EQUAL(p.records, it->second.records);
+    const auto chain = ref.chains().find(p.partition.value);
+    BOOST_REQUIRE(chain != ref.chains().end());
+    BOOST_CHECK(p.chain == chain->second.head);
+    BOOST_CHECK_EQUAL(p.records, chain->second.records);
     BOOST_CHECK_EQUAL(p.next_offset.value, static_cast<int64_t>(p.records));  // dense memory log
     BOOST_CHECK_EQUAL(p.rate_card_version, it->second.rate_card.version);
+    // The chain view keeps one mark per record, the last one the head's.
+    const std::vector<ChainMark> marks = ok(views->chain_marks(p.partition, Offset{0}, p.records + 1));
+    BOOST_CHECK_EQUAL(marks.size(), p.records);
+    if (!marks.empty()) BOOST_CHECK_EQUAL(marks.back().mark, chain_mark(p.chain));
   }
 
   // Usage roll-ups add up to what usage debited.

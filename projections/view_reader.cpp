@@ -117,6 +117,20 @@ bool for_each_in_keys_chunk(std::string_view key, std::string_view chunk, ViewDi
   return !reader.malformed();
 }
 
+// The records of one "chain" chunk, each under its own position key with its mark as the value.
+bool for_each_in_chain_chunk(std::string_view key, std::string_view chunk, ViewDigest& digest) {
+  if (key.size() != 12) return false;
+  LogPosition position = store::key_position(key);
+  store::ChainChunkReader reader(chunk, position.offset);
+  for (uint64_t mark = 0; reader.next(position.offset, mark);) {
+    const auto entry_key = store::position_key(position);
+    std::string value;
+    ByteWriter(value).u64(mark);
+    digest.add(std::string_view(entry_key.data(), entry_key.size()), value);
+  }
+  return !reader.malformed();
+}
+
 class LmdbViewReader final : public ViewReader {
  public:
   explicit LmdbViewReader(std::shared_ptr<store::StoreEnv> env) : env_(std::move(env)) {}
@@ -261,18 +275,45 @@ class LmdbViewReader final : public ViewReader {
     std::vector<PartitionView> views;
     for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
       PartitionState state;
+      ChainHead chain;
       PartitionView& view = views.emplace_back();
-      if (cursor.key().size() != 4 || !store::decode_partition(cursor.value(), view.next_offset, state)) {
+      if (cursor.key().size() != 4 || !store::decode_partition(cursor.value(), view.next_offset, chain, state)) {
         return corrupt(Db::partitions);
       }
       view.partition = PartitionId{static_cast<int32_t>(store::get_u32_be(cursor.key()))};
-      view.chain = state.chain;
-      view.records = state.records;
+      view.chain = chain.head;
+      view.records = chain.records;
       view.clock_ms = state.clock_ms;
       view.rate_card_version = state.rate_card.version;
     }
     if (Status s = cursor.end_status("mdb_cursor_get(partitions)"); !s.is_ok()) return s;
     return views;
+  }
+
+  Result<std::vector<ChainMark>> chain_marks(PartitionId partition, Offset from, std::size_t limit) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::vector<ChainMark> marks;
+    Cursor cursor(txn.value(), env_->dbi(Db::chain));
+    const auto start = store::position_key(LogPosition{partition, from});
+    // The chunk holding `from` starts at or before it.
+    bool ok = cursor.seek_last_at_or_before(std::string_view(start.data(), start.size()));
+    if (!ok || cursor.key().size() != 12 || store::key_position(cursor.key()).partition != partition) {
+      ok = cursor.seek(std::string_view(start.data(), start.size()));
+    }
+    for (; ok && marks.size() < limit; ok = cursor.next()) {
+      if (cursor.key().size() != 12) return corrupt(Db::chain);
+      const LogPosition first = store::key_position(cursor.key());
+      if (first.partition != partition) break;
+      store::ChainChunkReader reader(cursor.value(), first.offset);
+      ChainMark mark;
+      while (marks.size() < limit && reader.next(mark.offset, mark.mark)) {
+        if (mark.offset >= from) marks.push_back(mark);
+      }
+      if (reader.malformed()) return corrupt(Db::chain);
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(chain)"); !s.is_ok()) return s;
+    return marks;
   }
 
   Result<ProjectionStats> stats() override {
@@ -333,7 +374,8 @@ class LmdbViewReader final : public ViewReader {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
     std::map<std::string, Digest128> digests;
-    for (Db db : {Db::orgs, Db::members, Db::keys, Db::purchases, Db::history, Db::usage, Db::rejects, Db::partitions}) {
+    for (Db db : {Db::orgs, Db::members, Db::keys, Db::purchases, Db::history, Db::usage, Db::rejects, Db::partitions,
+                  Db::chain}) {
       ViewDigest digest;
       Cursor cursor(txn.value(), env_->dbi(db));
       for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
@@ -342,6 +384,8 @@ class LmdbViewReader final : public ViewReader {
           decoded = for_each_in_history_chunk(cursor.key(), cursor.value(), digest);
         } else if (db == Db::keys) {
           decoded = for_each_in_keys_chunk(cursor.key(), cursor.value(), digest);
+        } else if (db == Db::chain) {
+          decoded = for_each_in_chain_chunk(cursor.key(), cursor.value(), digest);
         } else {
           digest.add(cursor.key(), cursor.value());
         }

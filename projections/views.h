@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/digest.h"
+#include "engine/sha256.h"
 #include "engine/ids.h"
 #include "engine/money.h"
 #include "engine/state.h"
@@ -127,10 +128,16 @@ struct OutboxEntry {
 struct PartitionView {
   PartitionId partition;
   Offset next_offset;      // the projector resumes here
-  Digest128 chain;         // hash chain head over (record digest, outcome)
-  uint64_t records = 0;
+  Digest256 chain;         // SHA-256 hash-chain head over the records folded (engine/chain.h)
+  uint64_t records = 0;    // records chained
   int64_t clock_ms = -1;
   int64_t rate_card_version = 0;
+};
+
+// The chain mark of one record: engine/chain.h chain_mark of the partition's head after it.
+struct ChainMark {
+  Offset offset;
+  uint64_t mark = 0;
 };
 
 // Counters for /metrics.
@@ -179,6 +186,13 @@ class ViewReader {
   virtual Result<std::optional<PaymentPurchase>> purchase_by_payment(std::string_view payment_ref) {
     (void)payment_ref;
     return Status::error(Status::Code::unavailable, "payment lookup not available");
+  }
+  // The chain marks of `partition`'s records from offset `from` on, at most `limit`, in offset
+  // order (audit: the first record whose chain differs). (Added after the first API; default:
+  // unavailable.)
+  virtual Result<std::vector<ChainMark>> chain_marks(PartitionId partition, Offset from, std::size_t limit) {
+    (void)partition, (void)from, (void)limit;
+    return Status::error(Status::Code::unavailable, "chain marks not available");
   }
   // Entries and pages of every view (added after the first API; default: unavailable).
   virtual Result<std::vector<ViewStorage>> storage() {
