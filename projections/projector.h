@@ -29,10 +29,9 @@
 //     (corruption, MDB_PANIC after a failed meta write: restart the process) are final.
 //   - Durable commits: one fsync per batch. Throughput comes from batch size and the threads, not
 //     weaker commits.
-//   - Determinism: views depend only on the log's records per partition. Org home partitions are
-//     decided by the fold (first partition an org appears in); an org whose events a producer
-//     scattered over several partitions gets wrong_partition rejects, and which partition "wins"
-//     can depend on read interleaving. Producers use partition_for_key (SPEC §3) so it never happens.
+//   - Determinism: views depend only on the log's records per partition, never on how partitions
+//     interleave. An org's home partition is partition_for_key(org, partition count) (SPEC §3); its
+//     events a producer put anywhere else are wrong_partition rejects, whichever is read first.
 //
 // Lifecycle: open() → start(reader) → run_once(reader)... or run(reader, stop) → destroy.
 // THREAD SAFETY: start/run_once/run from one thread at a time. applied_offset, wait_until_applied
