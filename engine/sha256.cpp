@@ -104,6 +104,8 @@ __attribute__((target("sha,sse4.1"))) void compress_sha_ni(uint32_t state[8], co
     const __m128i abef_before = abef;
     const __m128i cdgh_before = cdgh;
     __m128i w[4];  // the last four groups of four schedule words, w[g % 4] for group g
+    // Unrolled, so that w[] lives in registers and the first four groups lose their branch.
+#pragma GCC unroll 16
     for (int group = 0; group < 16; ++group) {
       __m128i words;
       if (group < 4) {
