@@ -94,6 +94,30 @@ BOOST_AUTO_TEST_CASE(a_damaged_frame_is_a_reject_and_the_partition_moves_on_acro
     BOOST_TEST(p.next_offset.value == 5);  // the partition moved on past the damaged record
     BOOST_TEST(p.records == 5u);           // and counted it
   }
+  // The hash chain takes the damaged frame's stored bytes as the log holds them (SPEC §10): a fold
+  // of the same records in memory gives the same heads, and chaining empty bytes in its place
+  // would not.
+  testkit::Reference ref;
+  ChainHead without_bytes;
+  {
+    auto reader = ok(journal->reader(journal_events_topic));
+    for (int32_t p = 0; p < partitions; ++p) ok(reader->seek(PartitionId{p}, Offset{0}));
+    std::vector<LogRecord> read;
+    for (ok(reader->poll(read, 100, 0)); !read.empty(); ok(reader->poll(read, 100, 0))) {
+      for (const LogRecord& r : read) {
+        ref.fold(r, partitions);
+        if (r.position.partition != home) continue;
+        BOOST_TEST(r.damaged() == (r.position == damaged));
+        const Outcome outcome = r.damaged() ? Outcome::rejected : Outcome::applied;
+        without_bytes.add(ChainLink{r.damaged() ? std::string_view() : r.value, r.position, r.appended_at_ms, outcome,
+                                    r.damaged() ? RejectReason::damaged_record : RejectReason::none});
+      }
+    }
+  }
+  for (const PartitionView& p : ok(views->partitions())) {
+    BOOST_TEST((p.chain == ref.chains().at(p.partition.value).head), "partition " << p.partition.value);
+    if (p.partition == home) BOOST_TEST(!(p.chain == without_bytes.head));
+  }
 
   // A replay of the same log (other batch boundaries) gives the same rejects and digests.
   project(*journal, dir.sub("replay"), 7);
