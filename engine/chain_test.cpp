@@ -113,6 +113,12 @@ BOOST_AUTO_TEST_CASE(an_empty_chain_starts_at_zero_and_counts_its_records) {
   chain.add(ChainLink{damaged, LogPosition{}, 0, Outcome::rejected, RejectReason::damaged_record});
   BOOST_TEST(!chain.head.is_zero());
   BOOST_TEST(chain.records == 1u);
+  // An empty record chains like any other, whether its view points anywhere or not (the UBSan
+  // build checks that nothing copies from a null pointer).
+  const ChainLink empty{std::string_view(), LogPosition{}, 0, Outcome::rejected, RejectReason::damaged_record};
+  const ChainLink also_empty{std::string_view(damaged.data(), 0), LogPosition{}, 0, Outcome::rejected,
+                             RejectReason::damaged_record};
+  BOOST_TEST((chain_step(chain.head, empty) == chain_step(chain.head, also_empty)));
 }
 
 }  // namespace tally

@@ -169,6 +169,7 @@ std::string Digest256::to_hex() const {
 Sha256::Sha256() : state_(initial_state) {}
 
 Sha256& Sha256::update(const void* data, std::size_t size) {
+  if (size == 0) return *this;  // `data` may be null then (an empty view), and memcpy must not see it
   const auto* in = static_cast<const unsigned char*>(data);
   total_bytes_ += size;
   if (fill_ > 0) {
