@@ -27,7 +27,7 @@
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 3). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 5). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -73,10 +73,20 @@
 //                                                        Tally metadata to its purchase. Refs
 //                                                        over payment_ref_indexed_bytes_max are
 //                                                        not indexed (payment ids are ~30 bytes).
+//   "org_rejects" org \0 partition (u32 BE) offset (u64 BE) u8 RejectPlacement (views.h) + the rejected
+//                 of every rejected record; org is empty   event as a history entry (records.h:
+//                 ("\0" + position) for a record with no   encode_org_reject). An index over
+//                 readable org                           "rejects", derived from the fold's results
+//                                                        (so not in the digests): an org's rejects,
+//                                                        its early rejects (before it existed), and
+//                                                        the records no org can claim.
+//   "org_signals" org \0 outbox sequence (u64 BE)        u8 SignalKind: an index over "outbox" by org
+//                                                        (not in the digests).
 //
 // History rule: an event gets a history entry of its org when it names a valid org id, the org
 // exists after the fold and its home partition is the event's partition. Events of an org never
-// created (e.g. its very first event rejected) and wrong-partition events are in "rejects" only.
+// created (e.g. its very first event rejected) and wrong-partition events are in "rejects" and
+// "org_rejects" only (the former are an org's early rejects, shown before its history).
 // "rejects" holds every record whose outcome is rejected (validation and business reasons);
 // duplicates and conflicts change nothing and are in the org's history only.
 // Roll-ups count applied usage only, in the UTC day of the event's own time.
@@ -101,9 +111,11 @@
 
 namespace tally::store {
 
-// 4: adds "payments". 3: "history" and "keys" values are chunks of records (2: one record per
+// 5: adds "org_rejects" and "org_signals" (derived indexes: the view digests of a log do not
+// change; a store of version 4 lacks them for what it folded, so it is refused: replay). 4: adds
+// "payments". 3: "history" and "keys" values are chunks of records (2: one record per
 // key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 4;
+inline constexpr uint32_t store_format_version = 5;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
@@ -113,8 +125,11 @@ inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
 inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
 inline constexpr std::size_t map_size_max_bytes = std::size_t{1} << 42;  // 4 TiB
 
-enum class Db : int { meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments };
-inline constexpr int db_count = 11;
+enum class Db : int {
+  meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments, org_rejects,
+  org_signals
+};
+inline constexpr int db_count = 13;
 const char* db_name(Db db);
 
 inline constexpr std::string_view meta_format_version = "format_version";
@@ -138,6 +153,8 @@ void pair_key(std::string& out, std::string_view a, std::string_view b);
 void history_key(std::string& out, std::string_view org, uint64_t sequence);
 // The prefix of every history key of `org`: org \0.
 void org_prefix(std::string& out, std::string_view org);
+// org \0 position_key(position): the key of "org_rejects".
+void org_position_key(std::string& out, std::string_view org, LogPosition position);
 void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
                std::string_view member, std::string_view workspace);
 // The same, reusing `scratch` for the digest (no allocation once warmed up).
