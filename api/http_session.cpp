@@ -29,7 +29,7 @@ bool safe_header_value(std::string_view text) {
 
 }  // namespace
 
-Session::Session(HttpServer::Impl& server, tcp::socket&& socket, net::ip::address client)
+Session::Session(SessionHost& server, tcp::socket&& socket, net::ip::address client)
     : server_(server),
       client_(std::move(client)),
       stream_(std::move(socket)),

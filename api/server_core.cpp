@@ -1,7 +1,7 @@
 // The Beast/Asio shell of the API: accept (with connection caps), admit a request on its headers
 // (route, auth, limits), run the handler (inline or on the blocking pool), answer. One connection
 // is api/http_session.cpp.
-#include "api/http_server.h"
+#include "api/server_core.h"
 
 #include <cassert>
 
@@ -43,10 +43,10 @@ void refuse(tcp::socket& socket, int status, std::string_view code, std::string_
 
 }  // namespace
 
-HttpServer::Impl::Impl(HttpServerOptions options, ViewReader& views, LogWriter& log, WaitApplied wait,
+ServerCore::ServerCore(HttpServerOptions options, ViewReader& views, LogWriter& log, WaitOutcome wait,
                        MetricsSource metrics)
     : ctx_(std::move(options), views, log, std::move(wait), std::move(metrics)) {
-  for (auto group : {ops_routes(ctx_), read_routes(ctx_), command_routes(ctx_), event_routes(ctx_)}) {
+  for (auto group : {ops_routes(ctx_), read_routes(ctx_), command_routes(ctx_), event_routes(ctx_), reject_routes(ctx_)}) {
     for (Route& route : group) {
       Status status = add_route(std::move(route));
       assert(status.is_ok() && "built-in routes are valid");
@@ -54,7 +54,7 @@ HttpServer::Impl::Impl(HttpServerOptions options, ViewReader& views, LogWriter& 
   }
 }
 
-Status HttpServer::Impl::add_route(Route route) {
+Status ServerCore::add_route(Route route) {
   std::lock_guard lock(lifecycle_mutex_);
   if (started_) return Status::invalid("route", "routes must be added before start()");
   if (!route.handler) return Status::invalid("handler", "is empty");
@@ -78,14 +78,14 @@ Status HttpServer::Impl::add_route(Route route) {
   return Status::ok();
 }
 
-std::vector<HttpServer::RouteSummary> HttpServer::Impl::routes() const {
+std::vector<RouteSummary> ServerCore::routes() const {
   std::lock_guard lock(lifecycle_mutex_);
-  std::vector<HttpServer::RouteSummary> out;
+  std::vector<RouteSummary> out;
   for (const Route& route : routes_) out.push_back({route.method, route.pattern, route.auth.kind});
   return out;
 }
 
-Status HttpServer::Impl::start() {
+Status ServerCore::start() {
   std::lock_guard lock(lifecycle_mutex_);
   assert(!started_ && "start() is called once");
   const HttpServerOptions& o = ctx_.options;
@@ -142,7 +142,7 @@ Status HttpServer::Impl::start() {
   return Status::ok();
 }
 
-void HttpServer::Impl::stop() {
+void ServerCore::stop() {
   std::lock_guard lock(lifecycle_mutex_);
   if (!started_ || stopped_) return;
   stopped_ = true;
@@ -157,7 +157,7 @@ void HttpServer::Impl::stop() {
   ioc_.reset();  // destroys the queued handlers and with them the sessions
 }
 
-void HttpServer::Impl::do_accept() {
+void ServerCore::do_accept() {
   acceptor_->async_accept(net::make_strand(*ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
     if (!ec) on_accept(std::move(socket));
@@ -166,7 +166,7 @@ void HttpServer::Impl::do_accept() {
   });
 }
 
-void HttpServer::Impl::on_accept(tcp::socket socket) {
+void ServerCore::on_accept(tcp::socket socket) {
   HttpMetrics& m = ctx_.http_metrics;
   const HttpServerOptions& o = ctx_.options;
   beast::error_code ec;
@@ -187,7 +187,7 @@ void HttpServer::Impl::on_accept(tcp::socket socket) {
   std::make_shared<Session>(*this, std::move(socket), peer.address())->start();
 }
 
-bool HttpServer::Impl::claim_client(const net::ip::address& client) {
+bool ServerCore::claim_client(const net::ip::address& client) {
   std::lock_guard lock(clients_mutex_);
   std::size_t& open = clients_[client];
   if (open >= ctx_.options.connections_per_client_max) {
@@ -198,7 +198,7 @@ bool HttpServer::Impl::claim_client(const net::ip::address& client) {
   return true;
 }
 
-void HttpServer::Impl::release_client(const net::ip::address& client) {
+void ServerCore::release_client(const net::ip::address& client) {
   std::lock_guard lock(clients_mutex_);
   auto it = clients_.find(client);
   assert(it != clients_.end() && it->second > 0 && "every session claimed its client");

@@ -1,79 +1,49 @@
-// The inside of HttpServer, shared by http_server.cpp (routes, lifecycle, accept),
-// http_dispatch.cpp (admission on the headers, handlers, answers) and http_session.cpp (one
-// connection). Internal to api/: Beast and Asio types cross this header.
+// The server behind HttpServer (api/http_server.h): routes, lifecycle, accept with connection
+// caps (server_core.cpp), admission on the headers and the handlers (http_dispatch.cpp). Each
+// connection is an api/http_session.h Session, which sees the server as a SessionHost. Internal to
+// api/: Beast and Asio types cross this header.
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/beast/http.hpp>
 
 #include "api/api_context.h"
 #include "api/auth.h"
-#include "api/http_server.h"
 #include "api/router.h"
+#include "api/session_host.h"
 
 namespace tally::api {
 
-namespace beast_http = boost::beast::http;
-
-class Session;
-
-// What one request is counted and answered with.
-struct ReplyMeta {
-  unsigned version = 11;
-  bool keep_alive = false;
-  bool head = false;
-  std::size_t metrics_slot = 0;
-  std::chrono::steady_clock::time_point started;
-};
-
-// The decision taken on a request's headers, before its body is read.
-struct Admission {
-  std::optional<ApiResponse> refusal;  // set: the answer, and no body is read
-  const Route* route = nullptr;
-  HttpMethod method = HttpMethod::get;
-  std::string path;  // as sent, without the query
-  std::map<std::string, std::string, std::less<>> path_params;
-  std::vector<std::pair<std::string, std::string>> query;
-  const Principal* principal = nullptr;
-  ReplyMeta meta;
-};
-
-class HttpServer::Impl {
+class ServerCore final : public SessionHost {
  public:
-  Impl(HttpServerOptions options, ViewReader& views, LogWriter& log, WaitApplied wait, MetricsSource metrics);
-  ~Impl() { stop(); }
+  ServerCore(HttpServerOptions options, ViewReader& views, LogWriter& log, WaitOutcome wait, MetricsSource metrics);
+  ~ServerCore() override { stop(); }
 
+  // See HttpServer.
   Status add_route(Route route);
   Status start();
   void stop();
   uint16_t port() const { return port_; }
-  std::vector<HttpServer::RouteSummary> routes() const;
+  std::vector<RouteSummary> routes() const;
   ApiContext& context() { return ctx_; }
-  const HttpServerOptions& options() const { return ctx_.options; }
-  HttpMetrics& metrics() { return ctx_.http_metrics; }
 
-  // Route, auth, query and body limits, on the headers alone. On a session's strand.
+  // SessionHost
+  const HttpServerOptions& options() const override { return ctx_.options; }
+  HttpMetrics& metrics() override { return ctx_.http_metrics; }
   Admission admit(const beast_http::request<beast_http::string_body>& header, bool body_follows,
-                  std::optional<std::uint64_t> content_length) const;
-  // Runs the admitted request's handler and answers through `session`. On the session's strand.
+                  std::optional<std::uint64_t> content_length) const override;
   void handle(const std::shared_ptr<Session>& session, Admission&& admission,
-              beast_http::request<beast_http::string_body>&& request);
-  // Counts a request and sends the answer. On the session's strand.
-  void reply(const std::shared_ptr<Session>& session, ApiResponse&& response, const ReplyMeta& meta);
-  // One connection fewer for `client` (a Session's destructor).
-  void release_client(const boost::asio::ip::address& client);
+              beast_http::request<beast_http::string_body>&& request) override;
+  void reply(const std::shared_ptr<Session>& session, ApiResponse&& response, const ReplyMeta& meta) override;
+  void release_client(const boost::asio::ip::address& client) override;
 
  private:
   void do_accept();

@@ -81,7 +81,7 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   metrics.append_prometheus = [self](std::string& out) { append_projector_metrics(self->projector_->metrics(), out); };
   self->server_ = std::make_unique<HttpServer>(
       server_options, *self->views_, *self->writer_,
-      [self](LogPosition position, int timeout_ms) { return self->projector_->wait_until_applied(position, timeout_ms); },
+      [self](LogPosition position, int timeout_ms) { return self->projector_->wait_for_outcome(position, timeout_ms); },
       metrics);
   if (options.before_start) options.before_start(*self->server_);
   if (Status status = self->server_->start(); !status.is_ok()) return status;
