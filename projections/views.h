@@ -85,7 +85,7 @@ struct HistoryQuery {
   OrgId org_id;
   uint64_t after_sequence = 0;      // return entries with sequence >= after_sequence
   std::size_t limit = 100;
-  std::string type;                 // empty = all types
+  std::string type = {};            // empty = all types
   int64_t from_ms = INT64_MIN;      // occurred_at_ms >= from_ms
   int64_t to_ms = INT64_MAX;        // occurred_at_ms < to_ms
   // Set: start with the org's early rejects (HistoryEntry::early) at this position or later, then
