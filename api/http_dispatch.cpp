@@ -10,8 +10,7 @@
 
 namespace tally::api {
 
-namespace http = boost::beast::http;
-namespace net = boost::asio;
+namespace http = beast_http;
 
 namespace {
 

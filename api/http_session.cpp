@@ -9,10 +9,7 @@
 
 namespace tally::api {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace http = beast_http;
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 
 #include "api/http_metrics.h"
@@ -23,7 +24,11 @@
 
 namespace tally::api {
 
+// The names api/'s Beast and Asio code uses.
+namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
+namespace net = boost::asio;
+using tcp = boost::asio::ip::tcp;
 
 class Session;
 

@@ -42,6 +42,8 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   if (!end_reader.is_ok()) return end_reader.status();
   stack->end_reader_ = std::move(end_reader.value());
 
+  if (options.before_projector) options.before_projector(stack->dir_ + "/journal", *stack->writer_);
+
   ProjectorOptions projector_options;
   projector_options.poll_timeout_ms = 20;
   projector_options.batch_time_max_ms = 5;
