@@ -2,9 +2,9 @@
 //
 // Caveats first:
 //  - Reads go to the ViewReader (LMDB read txns) on the I/O threads; they never block the
-//    projector. Commands (PUT/DELETE/POST) append through the LogWriter on a separate blocking pool,
-//    because an append waits for an fsync and ?wait=1 waits for the projector: neither may stall
-//    the readers.
+//    projector. Commands (PUT/DELETE/POST) append through the submission path (submit/) onto the
+//    LogWriter on a separate blocking pool, because an append waits for an fsync and ?wait=1 waits
+//    for the projector's outcome: neither may stall the readers.
 //  - The server reads views, it does not own them: `views`, `log` and the callbacks must outlive
 //    the server (stop() or the destructor joins every thread that uses them).
 //  - /healthz and /metrics need no token (bind the server to a private interface or put a proxy in

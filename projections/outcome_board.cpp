@@ -27,6 +27,8 @@ void OutcomeBoard::publish(std::span<RecordOutcome> outcomes) {
     if (p >= rings_.size() || !rings_[p].projected) continue;
     Ring& ring = rings_[p];
     RecordOutcome* slot = nullptr;
+    // The whole ring at once: no regrowth (and moves of every slot) while it fills.
+    if (ring.slots.empty()) ring.slots.reserve(ring_records_);
     if (ring.slots.size() < ring_records_) {
       slot = &ring.slots.emplace_back();
     } else {

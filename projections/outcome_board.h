@@ -85,7 +85,7 @@ class OutcomeBoard {
 
  private:
   struct Ring {
-    std::vector<RecordOutcome> slots;  // grows to ring_records_, then wraps
+    std::vector<RecordOutcome> slots;  // reserved whole at the first publish; fills, then wraps
     std::size_t head = 0;              // index of the oldest held outcome once full
     bool projected = false;
   };
