@@ -6,13 +6,25 @@
 
 namespace tally::api {
 
-ApiContext::ApiContext(HttpServerOptions options_in, ViewReader& views_in, LogWriter& log_in, WaitApplied wait_in,
+namespace {
+
+submit::SubmitterOptions submitter_options(const HttpServerOptions& options) {
+  submit::SubmitterOptions out;
+  out.future_skew_max_ms = future_skew_max_ms;
+  out.now_ms = now_unix_ms;
+  out.wait_timeout_ms = options.wait_timeout_ms;
+  return out;
+}
+
+}  // namespace
+
+ApiContext::ApiContext(HttpServerOptions options_in, ViewReader& views_in, LogWriter& log_in, WaitOutcome wait_in,
                        MetricsSource metrics_in)
     : options(std::move(options_in)),
       views(views_in),
       log(log_in),
-      wait_applied(std::move(wait_in)),
-      metrics(std::move(metrics_in)) {
+      metrics(std::move(metrics_in)),
+      submitter(log_in, submitter_options(options), std::move(wait_in)) {
   std::random_device device;
   const uint64_t nonce = (static_cast<uint64_t>(device()) << 32) ^ device();
   char text[17];

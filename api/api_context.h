@@ -1,5 +1,6 @@
-// What the built-in route handlers share: the server's inputs and its idempotency-key source.
-// Internal to api/. Thread-safe: every member is either immutable after start or atomic.
+// What the built-in route handlers share: the server's inputs, the submission path every route
+// that appends goes through, and the idempotency-key source. Internal to api/. Thread-safe: every
+// member is immutable after start, atomic or thread-safe itself (the Submitter).
 #pragma once
 
 #include <atomic>
@@ -7,21 +8,24 @@
 #include <string>
 
 #include "api/http_metrics.h"
-#include "api/http_server.h"
+#include "api/server_options.h"
 #include "log/log.h"
 #include "projections/views.h"
+#include "submit/submitter.h"
 
 namespace tally::api {
 
 struct ApiContext {
-  ApiContext(HttpServerOptions options_in, ViewReader& views_in, LogWriter& log_in, WaitApplied wait_in,
+  ApiContext(HttpServerOptions options_in, ViewReader& views_in, LogWriter& log_in, WaitOutcome wait_in,
              MetricsSource metrics_in);
 
   HttpServerOptions options;
   ViewReader& views;
   LogWriter& log;
-  WaitApplied wait_applied;
   MetricsSource metrics;
+  // Every event the API appends goes through it: the clock check (future_skew_max_ms), one append,
+  // the outcomes (options.wait_timeout_ms).
+  submit::Submitter submitter;
   HttpMetrics http_metrics;
   // Generated idempotency keys: "api-<unix ms>-<instance nonce>-<counter>": unique across restarts and
   // replicas because the nonce is random per server instance (randomness is fine in the shell; the

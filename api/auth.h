@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "api/http_server.h"
 #include "api/http_types.h"
+#include "api/server_options.h"
 #include "engine/status.h"
 
 namespace tally::api {

@@ -982,7 +982,7 @@ BOOST_AUTO_TEST_CASE(wait_timeout_answers_202_and_failures_answer_503) {
   HttpServerOptions options;
   options.tokens = test_tokens();
   options.wait_timeout_ms = 50;
-  HttpServer slow(options, f.stack->views(), f.stack->writer(), [](LogPosition, int) { return false; });
+  HttpServer slow(options, f.stack->views(), f.stack->writer(), [](LogPosition, int) { return OutcomeWait{}; });
   BOOST_REQUIRE(slow.start().is_ok());
   HttpClient client(slow.port());
   HttpReply waited = client.send("PUT", "/api/v1/org/acme/credits/member-limits/bob?wait=1", admin_token,
@@ -995,7 +995,7 @@ BOOST_AUTO_TEST_CASE(wait_timeout_answers_202_and_failures_answer_503) {
   // Unreadable views and a log that refuses appends: 503 with a JSON error, never a crash.
   BrokenViews views;
   BrokenLog log;
-  HttpServer broken(options, views, log, [](LogPosition, int) { return true; });
+  HttpServer broken(options, views, log, [](LogPosition, int) { return OutcomeWait{OutcomeWait::State::expired, {}}; });
   BOOST_REQUIRE(broken.start().is_ok());
   HttpClient broken_client(broken.port());
   BOOST_TEST(broken_client.send("GET", "/healthz").status == 503);
@@ -1013,7 +1013,7 @@ BOOST_AUTO_TEST_CASE(start_checks_options_and_tokens) {
     HttpServerOptions options;
     options.tokens = test_tokens();
     change(options);
-    HttpServer server(options, f.stack->views(), f.stack->writer(), [](LogPosition, int) { return true; });
+    HttpServer server(options, f.stack->views(), f.stack->writer(), [](LogPosition, int) { return OutcomeWait{}; });
     return server.start();
   };
   BOOST_TEST(start_with([](HttpServerOptions&) {}).is_ok());

@@ -4,13 +4,13 @@
 #include "api/authorization.h"
 #include "api/handler_util.h"
 #include "api/http_session.h"
+#include "api/server_core.h"
 #include "api/json_body.h"
 #include "api/routes.h"
 
 namespace tally::api {
 
-namespace http = boost::beast::http;
-namespace net = boost::asio;
+namespace http = beast_http;
 
 namespace {
 
@@ -44,7 +44,7 @@ ApiResponse method_not_allowed(const std::vector<HttpMethod>& allowed) {
 
 }  // namespace
 
-Admission HttpServer::Impl::admit(const http::request<http::string_body>& header, bool body_follows,
+Admission ServerCore::admit(const http::request<http::string_body>& header, bool body_follows,
                                   std::optional<std::uint64_t> content_length) const {
   Admission a;
   a.meta.started = std::chrono::steady_clock::now();
@@ -100,7 +100,7 @@ Admission HttpServer::Impl::admit(const http::request<http::string_body>& header
   return a;
 }
 
-ApiResponse HttpServer::Impl::authenticate(const Route& route, const std::map<std::string, std::string, std::less<>>& params,
+ApiResponse ServerCore::authenticate(const Route& route, const std::map<std::string, std::string, std::less<>>& params,
                                            std::string_view authorization, const Principal*& principal) const {
   principal = nullptr;
   const std::string_view secret = bearer_secret(authorization);
@@ -125,7 +125,7 @@ ApiResponse HttpServer::Impl::authenticate(const Route& route, const std::map<st
   return ApiResponse::json(0, {});
 }
 
-void HttpServer::Impl::handle(const std::shared_ptr<Session>& session, Admission&& admission,
+void ServerCore::handle(const std::shared_ptr<Session>& session, Admission&& admission,
                               http::request<http::string_body>&& request) {
   const ReplyMeta meta = admission.meta;
   try {
@@ -165,33 +165,13 @@ void HttpServer::Impl::handle(const std::shared_ptr<Session>& session, Admission
   }
 }
 
-void HttpServer::Impl::reply(const std::shared_ptr<Session>& session, ApiResponse&& response, const ReplyMeta& meta) {
+void ServerCore::reply(const std::shared_ptr<Session>& session, ApiResponse&& response, const ReplyMeta& meta) {
   if (response.status < 100 || response.status > 599) {
     response = ApiResponse::error(500, "internal", "the handler returned no valid status");
   }
   const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - meta.started);
   ctx_.http_metrics.count(meta.metrics_slot, response.status, elapsed.count());
   session->write(std::move(response), meta);
-}
-
-HttpServer::HttpServer(HttpServerOptions options, ViewReader& views, LogWriter& log, WaitApplied wait_applied,
-                       MetricsSource metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), views, log, std::move(wait_applied), std::move(metrics))) {}
-
-HttpServer::~HttpServer() = default;
-
-Status HttpServer::add_route(Route route) { return impl_->add_route(std::move(route)); }
-Status HttpServer::start() { return impl_->start(); }
-uint16_t HttpServer::port() const { return impl_->port(); }
-std::vector<HttpServer::RouteSummary> HttpServer::routes() const { return impl_->routes(); }
-void HttpServer::stop() { impl_->stop(); }
-
-ApiResponse HttpServer::submit_events(const std::vector<std::string>& canonical_json, const ApiRequest& request) {
-  try {
-    return api::submit_events(impl_->context(), canonical_json, request);
-  } catch (const std::exception& e) {
-    return ApiResponse::error(500, "internal", std::string("ingest failed: ") + e.what());
-  }
 }
 
 }  // namespace tally::api

@@ -160,6 +160,7 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
   constexpr Statuses read = {200, 403, 200, 200, 403, 401, 401};
   constexpr Statuses command = {202, 403, 202, 403, 403, 401, 401};
   constexpr Statuses open = {200, 200, 200, 200, 200, 200, 200};
+  constexpr Statuses admin_read = {200, 403, 403, 403, 403, 401, 401};
   const std::map<std::string, Row> rows = {
       {"GET /healthz", {"/healthz", "", open}},
       {"GET /metrics", {"/metrics", "", open}},
@@ -168,6 +169,9 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
       {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", read}},
       {"GET /api/v1/org/{org}/credits/member-limits", {"/api/v1/org/acme/credits/member-limits", "", read}},
       {"GET /api/v1/org/{org}/usage", {"/api/v1/org/acme/usage", "", read}},
+      {"GET /api/v1/org/{org}/rejects", {"/api/v1/org/acme/rejects", "", read}},
+      {"GET /api/v1/org/{org}/signals", {"/api/v1/org/acme/signals", "", read}},
+      {"GET /api/v1/rejects", {"/api/v1/rejects", "", admin_read}},
       {"PUT /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", R"({"enabled":false})", command}},
       {"DELETE /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", command}},
       {"PUT /api/v1/org/{org}/credits/member-limits/{user_id}",

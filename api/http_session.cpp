@@ -9,10 +9,7 @@
 
 namespace tally::api {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace http = beast_http;
 
 namespace {
 
@@ -29,7 +26,7 @@ bool safe_header_value(std::string_view text) {
 
 }  // namespace
 
-Session::Session(HttpServer::Impl& server, tcp::socket&& socket, net::ip::address client)
+Session::Session(SessionHost& server, tcp::socket&& socket, net::ip::address client)
     : server_(server),
       client_(std::move(client)),
       stream_(std::move(socket)),

@@ -18,14 +18,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "api/http_server_impl.h"
+#include "api/session_host.h"
 
 namespace tally::api {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   // `client` has been claimed for this connection; the destructor releases it.
-  Session(HttpServer::Impl& server, boost::asio::ip::tcp::socket&& socket, boost::asio::ip::address client);
+  Session(SessionHost& server, boost::asio::ip::tcp::socket&& socket, boost::asio::ip::address client);
   ~Session();
 
   void start();
@@ -49,7 +49,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_drain(boost::beast::error_code ec, std::size_t bytes);
   void close();
 
-  HttpServer::Impl& server_;
+  SessionHost& server_;
   boost::asio::ip::address client_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

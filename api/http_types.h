@@ -120,4 +120,11 @@ struct Route {
   bool json_body = false;
 };
 
+// A registered route, as HttpServer::routes() lists it.
+struct RouteSummary {
+  HttpMethod method = HttpMethod::get;
+  std::string pattern;
+  RouteAuth::Kind auth = RouteAuth::Kind::scope;
+};
+
 }  // namespace tally::api

@@ -60,9 +60,7 @@ ApiResponse get_transactions(ApiContext& ctx, const ApiRequest& request) {
   Result<std::optional<int64_t>> limit = query_int64(request, "limit", 1, static_cast<int64_t>(http_transactions_page_max));
   if (!limit.is_ok()) return error_response(limit.status());
   query.limit = static_cast<std::size_t>(limit.value().value_or(static_cast<int64_t>(http_transactions_page_default)));
-  Result<std::optional<int64_t>> cursor = query_int64(request, "cursor", 0, INT64_MAX);
-  if (!cursor.is_ok()) return error_response(cursor.status());
-  query.after_sequence = static_cast<uint64_t>(cursor.value().value_or(0));
+  if (Status s = apply_transactions_cursor(request.query_param("cursor"), query); !s.is_ok()) return error_response(s);
   Result<std::optional<int64_t>> from = query_int64(request, "from", 0, INT64_MAX);
   if (!from.is_ok()) return error_response(from.status());
   Result<std::optional<int64_t>> to = query_int64(request, "to", 0, INT64_MAX);
@@ -74,20 +72,28 @@ ApiResponse get_transactions(ApiContext& ctx, const ApiRequest& request) {
   if (!type.is_ok()) return error_response(type.status());
   query.type = type.value();
 
-  ApiResponse error;
-  Result<OrgView> org = find_org(ctx, request, error);
-  if (!org.is_ok()) return error;
-  query.org_id = org->org_id;
+  Result<std::string> org = org_param(request);
+  if (!org.is_ok()) return error_response(org.status());
+  query.org_id = OrgId::make(org.value()).value();  // org_param checked it
   Result<HistoryPage> page = ctx.views.history(query);
   if (!page.is_ok()) return error_response(page.status());
+  // An org the ledger never created has no transactions, unless its first events were rejected
+  // (early rejects): those are its transactions.
+  if (page->entries.empty() && !request.query_param("cursor")) {
+    Result<std::optional<OrgView>> view = ctx.views.org(query.org_id);
+    if (!view.is_ok()) return error_response(view.status());
+    Result<RejectPage> rejects = ctx.views.org_rejects(RejectQuery{org.value(), LogPosition{}, 1});
+    if (!rejects.is_ok()) return error_response(rejects.status());
+    if (!view.value() && rejects->rejects.empty()) return org_not_found(org.value());
+  }
   boost::json::object out;
   out["org_id"] = query.org_id.str();
   boost::json::array entries;
   entries.reserve(page->entries.size());
   for (const HistoryEntry& entry : page->entries) entries.push_back(history_json(entry));
   out["transactions"] = std::move(entries);
-  if (page->next_sequence) {
-    out["next_cursor"] = std::to_string(*page->next_sequence);
+  if (std::optional<std::string> next = next_transactions_cursor(page.value())) {
+    out["next_cursor"] = *next;
   } else {
     out["next_cursor"] = nullptr;
   }

@@ -18,8 +18,14 @@ std::vector<Route> event_routes(ApiContext& ctx);
 // GET /healthz, GET /metrics (ops_routes.cpp).
 std::vector<Route> ops_routes(ApiContext& ctx);
 
+// GET /api/v1/org/{org}/rejects, GET /api/v1/rejects, GET /api/v1/org/{org}/signals (reject_routes.cpp).
+std::vector<Route> reject_routes(ApiContext& ctx);
+
 // See HttpServer::submit_events.
 ApiResponse submit_events(ApiContext& ctx, const std::vector<std::string>& canonical_json, const ApiRequest& request);
+
+// Counts a submission whose wait ran out (http_metrics.wait_timeouts), once.
+void count_wait_timeout(ApiContext& ctx, const submit::Submitted& submitted);
 
 // True if `type` is the canonical JSON name of an event body ("purchase", "usage", ...).
 bool is_event_type(std::string_view type);

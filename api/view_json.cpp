@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include <boost/json/parse.hpp>
+
 #include "api/handler_util.h"
 #include "engine/calendar.h"
+#include "engine/event_json.h"
 
 namespace tally::api {
 namespace {
@@ -101,7 +104,11 @@ boost::json::object member_json(const MemberView& member) {
 
 boost::json::object history_json(const HistoryEntry& e) {
   boost::json::object out;
-  out["sequence"] = e.sequence;
+  if (e.early) {
+    out["early"] = true;
+  } else {
+    out["sequence"] = e.sequence;
+  }
   out["type"] = e.type;
   out["idempotency_key"] = e.idempotency_key;
   out["outcome"] = outcome_name(e.outcome);
@@ -130,6 +137,69 @@ boost::json::object history_json(const HistoryEntry& e) {
   }
   if (!e.reason_text.empty()) out["reason_text"] = e.reason_text;
   return out;
+}
+
+boost::json::object reject_json(const OrgReject& reject, std::string_view org_id) {
+  const HistoryEntry& e = reject.entry;
+  boost::json::object out;
+  out["position"] = e.position.to_string();
+  out["placement"] = reject_placement_name(reject.placement);
+  if (!org_id.empty()) out["org_id"] = org_id;
+  if (!e.type.empty()) out["type"] = e.type;
+  if (!e.idempotency_key.empty()) out["idempotency_key"] = e.idempotency_key;
+  out["reason"] = reject_reason_name(e.reason);
+  if (!e.detail.empty()) out["detail"] = e.detail;
+  if (!e.type.empty()) out["occurred_at_ms"] = e.occurred_at_ms;
+  if (!e.member_id.empty()) out["member_id"] = e.member_id;
+  if (!e.model.empty()) out["model"] = e.model;
+  return out;
+}
+
+Result<boost::json::object> signal_json(const OutboxEntry& entry) {
+  Result<std::string> text = signal_to_json(entry.bytes);
+  if (!text.is_ok()) return text.status();
+  boost::system::error_code ec;
+  boost::json::value parsed = boost::json::parse(text.value(), ec);
+  if (ec || !parsed.is_object()) return Status::error(Status::Code::corruption, "signal " + entry.signal_id);
+  boost::json::object out;
+  out["sequence"] = entry.sequence;
+  for (auto& [key, value] : parsed.as_object()) out[key] = std::move(value);
+  return out;
+}
+
+Result<LogPosition> position_from_text(std::string_view text, std::string_view field) {
+  const std::size_t colon = text.find(':');
+  const auto bad = [&] { return Status::invalid(std::string(field), "must be a position partition:offset, e.g. 0:12"); };
+  if (colon == std::string_view::npos) return bad();
+  Result<int64_t> partition = parse_int64(text.substr(0, colon), field, 0, INT32_MAX);
+  Result<int64_t> offset = parse_int64(text.substr(colon + 1), field, 0, INT64_MAX);
+  if (!partition.is_ok() || !offset.is_ok()) return bad();
+  return LogPosition{PartitionId{static_cast<int32_t>(partition.value())}, Offset{offset.value()}};
+}
+
+Status apply_transactions_cursor(std::optional<std::string_view> cursor, HistoryQuery& query) {
+  constexpr std::string_view early = "early:";
+  if (!cursor) {
+    query.early_from = LogPosition{};
+    return Status::ok();
+  }
+  if (cursor->rfind(early, 0) == 0) {
+    Result<LogPosition> from = position_from_text(cursor->substr(early.size()), "cursor");
+    if (!from.is_ok()) return from.status();
+    query.early_from = from.value();
+    return Status::ok();
+  }
+  Result<int64_t> sequence = parse_int64(*cursor, "cursor", 0, INT64_MAX);
+  if (!sequence.is_ok()) return Status::invalid("cursor", "must be a next_cursor of an earlier page");
+  query.early_from.reset();
+  query.after_sequence = static_cast<uint64_t>(sequence.value());
+  return Status::ok();
+}
+
+std::optional<std::string> next_transactions_cursor(const HistoryPage& page) {
+  if (page.next_early) return "early:" + page.next_early->to_string();
+  if (page.next_sequence) return std::to_string(*page.next_sequence);
+  return std::nullopt;
 }
 
 }  // namespace tally::api

@@ -1,12 +1,14 @@
-// The JSON shapes of views in API responses. Money appears twice: "<name>_micros" (integer µcr)
+// The JSON shapes of views in API responses (and of the CLI's --json). Money appears twice: "<name>_micros" (integer µcr)
 // and "<name>" (decimal string of credits). Internal to api/. Pure.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 
+#include "engine/status.h"
 #include "projections/views.h"
 
 namespace tally::api {
@@ -21,6 +23,24 @@ int64_t warning_threshold_micros(const OrgState& state);
 boost::json::object credits_json(const OrgView& org, const std::optional<LogPosition>& as_of);
 boost::json::object auto_refill_json(const OrgState& state);
 boost::json::object member_json(const MemberView& member);
+// An entry of transactions or statements; an early reject (HistoryEntry::early) has no "sequence"
+// and says "early": true.
 boost::json::object history_json(const HistoryEntry& entry);
+// A reject of GET …/rejects and `tally rejects`: position, placement, and what could be read of
+// the record (type, key, occurred_at_ms, org_id), reason and detail.
+boost::json::object reject_json(const OrgReject& reject, std::string_view org_id);
+// A signal of GET …/signals: its outbox sequence, id and fields (engine/event_json.h
+// signal_to_json). Errors: corruption (bytes that are not a signal).
+Result<boost::json::object> signal_json(const OutboxEntry& entry);
+
+// "p:o" (LogPosition::to_string) back to a position. Errors: invalid_argument naming `field`.
+Result<LogPosition> position_from_text(std::string_view text, std::string_view field);
+
+// The cursor of an org's transactions (HTTP next_cursor, `tally txns --cursor`): a history
+// sequence ("17"), or a position in the org's early rejects ("early:0:12"); none: the first page
+// (early rejects first). Sets the query's after_sequence or early_from.
+Status apply_transactions_cursor(std::optional<std::string_view> cursor, HistoryQuery& query);
+// The cursor of the page after `page`; nullopt at the end.
+std::optional<std::string> next_transactions_cursor(const HistoryPage& page);
 
 }  // namespace tally::api

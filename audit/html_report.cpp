@@ -214,7 +214,7 @@ Result<StatementSummary> write_html_report(ViewReader& views, const StatementOpt
         b.last_ms = std::max(b.last_ms, e.occurred_at_ms);
         b.min_balance = std::min(b.min_balance, e.balance_after_micros.value());
         b.max_balance = std::max(b.max_balance, e.balance_after_micros.value());
-        b.sequence_end = e.sequence + 1;
+        if (!e.early) b.sequence_end = e.sequence + 1;
         return true;
       },
       summary);

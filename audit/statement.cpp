@@ -185,8 +185,8 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
   bool in_range_seen = false;
   int64_t balance_before_range = 0;
   int64_t last_balance = 0;
-  Status status = views.for_each_history(id.value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
-    if (e.sequence >= sequence_end) return false;
+  const auto visit = [&](const HistoryEntry& e) {
+    if (!e.early && e.sequence >= sequence_end) return false;
     if (e.occurred_at_ms < from_ms || e.occurred_at_ms >= to_ms) {
       if (!in_range_seen && e.occurred_at_ms < from_ms) balance_before_range = e.balance_after_micros.value();
       return true;
@@ -208,7 +208,14 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
     last_balance = e.balance_after_micros.value();
     summary.closing_balance_micros = last_balance;
     return row(e);
+  };
+  // An org's early rejects (its first events, rejected before it existed) come first: they moved
+  // nothing (balance 0), and the history goes on from there.
+  bool go_on = true;
+  Status status = views.for_each_early_reject(id.value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+    return go_on = visit(e);
   });
+  if (status.is_ok() && go_on) status = views.for_each_history(id.value(), INT64_MIN, INT64_MAX, visit);
   if (!status.is_ok()) return status;
   if (!in_range_seen) summary.opening_balance_micros = summary.closing_balance_micros = balance_before_range;
   if (totals.overflowed()) {
@@ -240,7 +247,7 @@ void append_csv_row(std::string& out, const HistoryEntry& e) {
   text(iso_utc(e.occurred_at_ms));
   number(e.occurred_at_ms);
   text(e.position.to_string());
-  out += std::to_string(e.sequence) + ",";
+  out += (e.early ? std::string() : std::to_string(e.sequence)) + ",";  // an early reject has no sequence
   text(e.type);
   text(e.idempotency_key);
   text(outcome_name(e.outcome));
@@ -310,7 +317,12 @@ void append_jsonl_row(std::string& out, const HistoryEntry& e) {
   json_int(out, "occurred_at_ms", e.occurred_at_ms);
   json_str(out, "occurred_at", iso_utc(e.occurred_at_ms));
   json_str(out, "position", e.position.to_string());
-  json_int(out, "sequence", static_cast<int64_t>(e.sequence));
+  if (e.early) {
+    json_field(out, "early");  // rejected before the org existed: no sequence
+    out += "true";
+  } else {
+    json_int(out, "sequence", static_cast<int64_t>(e.sequence));
+  }
   json_str(out, "billing_path", e.billing_path);
   json_str(out, "model", e.model);
   json_str(out, "member_id", e.member_id);

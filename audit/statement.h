@@ -15,6 +15,9 @@
 //     the statement shows what the ledger did, and the tests recompute it to check the ledger.
 //   - An org with no history (unknown, or nothing in range) gives an empty statement whose opening
 //     and closing balances are the balance before the range (0 for an unknown org).
+//   - An org's early rejects (HistoryEntry::early: its first events, rejected before it existed)
+//     are listed first, as rejected entries that moved nothing; they are read in a transaction of
+//     their own (an org that exists gets no more of them).
 #pragma once
 
 #include <cstdint>
@@ -91,8 +94,9 @@ struct StatementSummary {
 };
 
 // Streams the entries of `org_id` in [from_ms, to_ms) to `row` in log order (stop early by
-// returning false) and fills `summary`. Entries with sequence >= sequence_end are not read (so
-// that several passes see the same entries). The history is read in one transaction.
+// returning false) and fills `summary`, early rejects first. History entries with sequence >=
+// sequence_end are not read (so that several passes see the same entries). The history is read
+// in one transaction.
 // Errors: those of ViewReader::org and for_each_history; too_large if a total overflows int64.
 Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from_ms, int64_t to_ms,
                       const std::function<bool(const HistoryEntry&)>& row, StatementSummary& summary,

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include "tally/events_generated.h"
 
 namespace tally::cli {
 
@@ -80,18 +79,6 @@ Result<std::unique_ptr<LogReader>> open_events_reader(LogLocation location) {
 
 Result<std::unique_ptr<ViewReader>> open_views(const std::string& data_dir) {
   return ViewReader::open(views_dir(data_dir));
-}
-
-AppendRequest append_request_for(std::string encoded_event) {
-  AppendRequest request;
-  const auto* envelope = fb::GetEnvelope(encoded_event.data());
-  if (envelope->org_id() && envelope->org_id()->size() > 0) {
-    request.key = envelope->org_id()->str();
-  } else {
-    request.to_every_partition = true;  // rate cards and partition ticks
-  }
-  request.value = std::move(encoded_event);
-  return request;
 }
 
 }  // namespace tally::cli

@@ -52,7 +52,4 @@ Result<std::unique_ptr<LogReader>> open_events_reader(LogLocation location);
 
 Result<std::unique_ptr<ViewReader>> open_views(const std::string& data_dir);
 
-// The append request for one encoded event: keyed by org; global events to every partition.
-AppendRequest append_request_for(std::string encoded_event);
-
 }  // namespace tally::cli

@@ -26,6 +26,7 @@
 #include "node/node.h"
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
+#include "submit/submitter.h"
 
 namespace tally::cli {
 namespace {
@@ -61,14 +62,21 @@ class RefillStory {
  public:
   explicit RefillStory(Node& node) : node_(node) {}
 
-  // Appends one event and waits until the projector applied it.
-  Status append(const std::string& org, std::string encoded) {
-    AppendRequest request{org, std::move(encoded), org.empty()};
-    auto appended = node_.events_writer().append(std::span<const AppendRequest>(&request, 1));
-    if (!appended.is_ok()) return appended.status();
-    for (const LogPosition& position : appended.value()) {
-      if (!node_.projector()->wait_until_applied(position, story_wait_ms)) {
-        return Status::error(Status::Code::unavailable, "the projector did not apply " + position.to_string());
+  // Appends one event through the submission path and waits until the projector applied it.
+  Status append(std::string encoded) {
+    Result<submit::PreparedEvents> event = submit::prepare_built({std::move(encoded)});
+    if (!event.is_ok()) return event.status();
+    submit::SubmitterOptions options;
+    options.wait_timeout_ms = story_wait_ms;
+    submit::Submitter submitter(node_.events_writer(), options, [this](LogPosition position, int timeout_ms) {
+      return node_.projector()->wait_for_outcome(position, timeout_ms);
+    });
+    Result<submit::Submitted> submitted = submitter.submit(std::move(event.value()), true);
+    if (!submitted.is_ok()) return submitted.status();
+    const submit::SubmittedEvent& appended = submitted->events.front();
+    for (std::size_t i = 0; i < appended.positions.size(); ++i) {
+      if (appended.outcomes.at(i).state == OutcomeWait::State::timed_out) {
+        return Status::error(Status::Code::unavailable, "the projector did not apply " + appended.positions[i].to_string());
       }
     }
     return Status::ok();
@@ -85,18 +93,18 @@ class RefillStory {
     RateCardFields card;
     card.markup_bp = 15'000;
     card.models.push_back({"claude-sonnet-4", ModelPrice{3'000'000, 15'000'000, 300'000, 3'750'000}});
-    return append("", make_rate_card({"rate-card-1", "", now_ms(), "demo"}, card));
+    return append(make_rate_card({"rate-card-1", "", now_ms(), "demo"}, card));
   }
 
   Status buy_with_auto_recharge(const std::string& org, int64_t credits, const std::string& customer) {
     const std::string open_key = key(org, "open");
-    if (Status s = append(org, make_org_opened({open_key, org, now_ms(), "demo"}, Plan::pro, BillingMode::credits)); !s.is_ok()) return s;
+    if (Status s = append(make_org_opened({open_key, org, now_ms(), "demo"}, Plan::pro, BillingMode::credits)); !s.is_ok()) return s;
     PaymentFields payment;
     payment.credits_micros = credits * credit;
     payment.paid_minor = credits * 100;
     const std::string purchase_key = key(org, "checkout");
     payment.payment_ref = purchase_key;
-    if (Status s = append(org, make_purchase({purchase_key, org, now_ms(), "demo"}, payment)); !s.is_ok()) return s;
+    if (Status s = append(make_purchase({purchase_key, org, now_ms(), "demo"}, payment)); !s.is_ok()) return s;
     AutoRefillPolicy policy;
     policy.enabled = true;
     policy.threshold_micros = Micros{20 * credit};
@@ -104,7 +112,7 @@ class RefillStory {
     policy.max_per_day = 3;
     policy.payment_customer = customer;
     const std::string policy_key = key(org, "auto-recharge");
-    if (Status s = append(org, make_auto_refill_configured({policy_key, org, now_ms(), "demo"}, policy)); !s.is_ok()) return s;
+    if (Status s = append(make_auto_refill_configured({policy_key, org, now_ms(), "demo"}, policy)); !s.is_ok()) return s;
     std::printf("%s: bought %s credits ($%lld.00 via Checkout); auto-recharge on: below 20, top up 100, card %s\n",
                 org.c_str(), credits_text(credits * credit).c_str(), static_cast<long long>(credits), customer.c_str());
     return Status::ok();
@@ -119,7 +127,7 @@ class RefillStory {
     usage.provider = "anthropic";
     usage.output_tokens = 1'000'000;
     const std::string usage_key = key(org, "call");
-    if (Status s = append(org, make_usage({usage_key, org, now_ms(), "demo"}, usage)); !s.is_ok()) return s;
+    if (Status s = append(make_usage({usage_key, org, now_ms(), "demo"}, usage)); !s.is_ok()) return s;
     HistoryEntry call;
     if (Status s = node_.views()->for_each_history(OrgId::make(org).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& entry) {
           if (entry.idempotency_key == usage_key) call = entry;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "cli/cli_util.h"
-#include "engine/event_json.h"
+#include "submit/submitter.h"
 
 namespace tally::cli {
 namespace {
@@ -13,12 +13,14 @@ namespace {
 // Lines are appended in chunks of this many events: one durable append (one fsync) each.
 constexpr std::size_t produce_chunk_events_max = 10'000;
 
-Status flush(LogWriter& writer, std::vector<AppendRequest>& pending, std::size_t& appended) {
-  if (pending.empty()) return Status::ok();
-  auto positions = writer.append(pending);
-  if (!positions.is_ok()) return positions.status();
-  appended += pending.size();
-  pending.clear();
+// One append of the events read so far (the submission path: they were validated as they were read).
+Status flush(submit::Submitter& submitter, submit::PreparedEvents& pending, std::size_t& appended) {
+  if (pending.events.empty()) return Status::ok();
+  const std::size_t count = pending.events.size();
+  Result<submit::Submitted> submitted = submitter.submit(std::move(pending), false);
+  pending = submit::PreparedEvents{};
+  if (!submitted.is_ok()) return submitted.status();
+  appended += count;
   return Status::ok();
 }
 
@@ -45,26 +47,29 @@ int run_produce(const Args& args) {
   auto writer = open_writer(location, "events");
   if (!writer.is_ok()) return fail("produce", writer.status());
 
-  std::vector<AppendRequest> pending;
+  submit::Submitter submitter(*writer.value(), submit::SubmitterOptions{});
+  submit::JsonOptions one_event;
+  one_event.array_allowed = false;
+  submit::PreparedEvents pending;
   std::size_t appended = 0;
   std::string line;
   for (std::size_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto encoded = event_from_json(line);
-    if (!encoded.is_ok()) {
+    auto event = submit::prepare_json(line, one_event);
+    if (!event.is_ok()) {
       // Everything before the bad line is appended; nothing after it.
-      Status flushed = flush(*writer.value(), pending, appended);
-      std::fprintf(stderr, "tally produce: line %zu: %s\n", number, encoded.status().to_string().c_str());
+      Status flushed = flush(submitter, pending, appended);
+      std::fprintf(stderr, "tally produce: line %zu: %s\n", number, event.status().to_string().c_str());
       std::printf("appended %zu events\n", appended);
       if (!flushed.is_ok()) return fail("produce", flushed);
       return exit_failure;
     }
-    pending.push_back(append_request_for(std::move(encoded.value())));
-    if (pending.size() >= produce_chunk_events_max) {
-      if (Status s = flush(*writer.value(), pending, appended); !s.is_ok()) return fail("produce", s);
+    pending.events.push_back(std::move(event->events.front()));
+    if (pending.events.size() >= produce_chunk_events_max) {
+      if (Status s = flush(submitter, pending, appended); !s.is_ok()) return fail("produce", s);
     }
   }
-  if (Status s = flush(*writer.value(), pending, appended); !s.is_ok()) return fail("produce", s);
+  if (Status s = flush(submitter, pending, appended); !s.is_ok()) return fail("produce", s);
   std::printf("appended %zu events\n", appended);
   return exit_ok;
 }

@@ -103,14 +103,14 @@ int run_balance(const Args& args) {
 int run_txns(const Args& args) {
   ReadArgs read;
   std::size_t limit = 20;
-  uint64_t cursor = 0;
+  std::string cursor;
   std::string type;
   po::options_description options("options");
   po::positional_options_description positional;
   add_read_options(options, positional, read);
   options.add_options()
       ("limit", po::value(&limit)->default_value(20), "entries per page (1..500)")
-      ("cursor", po::value(&cursor)->default_value(0), "start at this entry (next_cursor of the previous page)")
+      ("cursor", po::value(&cursor), "start here (the next page's cursor an earlier call printed)")
       ("type", po::value(&type), "only this event type, e.g. usage");
   po::variables_map vm;
   if (auto code = parse_options("txns", "ORG [--data DIR] [--limit N] [--cursor C] [--json]", args, options, vm,
@@ -118,26 +118,31 @@ int run_txns(const Args& args) {
     return *code;
   }
   if (limit < 1 || limit > 500) return fail("txns", Status::invalid("--limit", "must be 1..500"));
-  std::unique_ptr<ViewReader> views;
-  int code = exit_ok;
-  auto org = load_org("txns", read, views, code);
-  if (!org) return code;
+  const Result<OrgId> id = OrgId::make(read.org);
+  if (!id.is_ok()) return fail("txns", id.status());
+  auto views = open_views(read.data);
+  if (!views.is_ok()) return fail("txns", views.status());
   HistoryQuery query;
-  query.org_id = org->org_id;
-  query.after_sequence = cursor;
+  query.org_id = id.value();
   query.limit = limit;
   query.type = type;
-  auto page = views->history(query);
+  // No cursor: the org's early rejects (its first events, rejected before it existed) come first.
+  std::optional<std::string_view> from;
+  if (!cursor.empty()) from = cursor;
+  if (Status s = api::apply_transactions_cursor(from, query); !s.is_ok()) return fail("txns", s);
+  auto page = views.value()->history(query);
   if (!page.is_ok()) return fail("txns", page.status());
+  if (page->entries.empty() && cursor.empty()) {
+    auto org = views.value()->org(id.value());
+    if (!org.is_ok()) return fail("txns", org.status());
+    if (!org.value()) return fail("txns", Status::error(Status::Code::not_found, "no org '" + read.org + "' in the ledger"));
+  }
+  const std::optional<std::string> next = api::next_transactions_cursor(page.value());
   if (read.json) {
     boost::json::array list;
     for (const HistoryEntry& e : page.value().entries) list.push_back(api::history_json(e));
     boost::json::object out{{"transactions", std::move(list)}};
-    if (page.value().next_sequence) {
-      out["next_cursor"] = std::to_string(*page.value().next_sequence);
-    } else {
-      out["next_cursor"] = nullptr;
-    }
+    out["next_cursor"] = next ? boost::json::value(*next) : boost::json::value(nullptr);
     print_json(out);
     return exit_ok;
   }
@@ -145,13 +150,12 @@ int run_txns(const Args& args) {
   for (const HistoryEntry& e : page.value().entries) {
     std::string outcome = outcome_name(e.outcome);
     if (e.outcome == Outcome::rejected) outcome += "(" + std::string(reject_reason_name(e.reason)) + ")";
-    std::printf("%6llu  %-20s %-28s %-10s %16s %16s\n", static_cast<unsigned long long>(e.sequence),
-                shown(e.type).c_str(), shown(e.idempotency_key.substr(0, 28)).c_str(), outcome.c_str(),
+    const std::string number = e.early ? "early" : std::to_string(e.sequence);
+    std::printf("%6s  %-20s %-28s %-10s %16s %16s\n", number.c_str(), shown(e.type).c_str(),
+                shown(e.idempotency_key.substr(0, 28)).c_str(), outcome.c_str(),
                 format_credits(e.amount_micros).c_str(), format_credits(e.balance_after_micros).c_str());
   }
-  if (page.value().next_sequence) {
-    std::printf("next page: --cursor %llu\n", static_cast<unsigned long long>(*page.value().next_sequence));
-  }
+  if (next) std::printf("next page: --cursor %s\n", next->c_str());
   return exit_ok;
 }
 

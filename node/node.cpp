@@ -10,6 +10,7 @@
 #include "engine/event_factory.h"
 #include "lmdb/env.h"
 #include "log/open_log.h"
+#include "submit/submitter.h"
 
 namespace tally {
 namespace {
@@ -205,17 +206,17 @@ void Node::start_ticker(int interval_ms, std::function<void(const Status&)> on_e
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
       const std::string key = "tick-" + std::to_string(now_ms);
-      AppendRequest tick{"", make_tick({key, "", now_ms, "tally-ticker"}), true};
-      auto appended = events_writer_->append(std::span<const AppendRequest>(&tick, 1));
+      // Through the submission path like every producer: validated, then to every partition.
+      const Status appended = submit_built(make_tick({key, "", now_ms, "tally-ticker"}));
       // A failed tick (a full disk) degrades the node; the next interval tries again. Reads and
       // the other roles go on (SPEC §10).
-      if (!appended.is_ok()) on_error(appended.status());
+      if (!appended.is_ok()) on_error(appended);
       lock.lock();
       if (appended.is_ok()) {
         ticker_failure_.clear();
       } else {
         if (ticker_failure_.empty()) ticker_failing_since_ms_ = now_ms;
-        ticker_failure_ = appended.status().to_string();
+        ticker_failure_ = appended.to_string();
       }
     }
   });
@@ -236,29 +237,30 @@ Status Node::start_api(const NodeOptions& options) {
     metrics.append_prometheus = [this](std::string& out) { api::append_projector_metrics(projector_->metrics(), out); };
   }
   metrics.degraded = [this] { return degraded(); };
-  api::WaitApplied wait_applied;
+  api::WaitOutcome wait;
   if (projector_) {
-    wait_applied = [this](LogPosition position, int timeout_ms) {
-      return projector_->wait_until_applied(position, timeout_ms);
-    };
+    wait = [this](LogPosition position, int timeout_ms) { return projector_->wait_for_outcome(position, timeout_ms); };
   } else {
-    // Another process projects: poll the views' stored offsets.
-    wait_applied = [this](LogPosition position, int timeout_ms) {
+    // Another process projects: its outcomes are not known here. Poll the views' stored offsets
+    // and answer `expired` (committed, outcome unknown) once the record is in.
+    wait = [this](LogPosition position, int timeout_ms) {
       const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
       while (std::chrono::steady_clock::now() < until) {
         auto partitions = views_->partitions();
         if (partitions.is_ok()) {
           for (const PartitionView& p : partitions.value()) {
-            if (p.partition == position.partition && p.next_offset > position.offset) return true;
+            if (p.partition == position.partition && p.next_offset > position.offset) {
+              return OutcomeWait{OutcomeWait::State::expired, {}};
+            }
           }
         }
         std::unique_lock lock(mutex_);
-        if (stopped_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_.load(); })) return false;
+        if (stopped_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_.load(); })) break;
       }
-      return false;
+      return OutcomeWait{};
     };
   }
-  server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait_applied, metrics);
+  server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait, metrics);
   if (options.ingest.has_value()) {
     connectors::IngestOptions ingest = *options.ingest;
     if (ingest.stripe.has_value() && !ingest.stripe->mapping.find_purchase) {
@@ -280,6 +282,14 @@ Status Node::start_api(const NodeOptions& options) {
     if (Status s = options.add_routes(*server_); !s.is_ok()) return s;
   }
   return server_->start();
+}
+
+Status Node::submit_built(std::string encoded) {
+  Result<submit::PreparedEvents> event = submit::prepare_built({std::move(encoded)});
+  if (!event.is_ok()) return event.status();
+  submit::Submitter submitter(*events_writer_, submit::SubmitterOptions{});
+  Result<submit::Submitted> submitted = submitter.submit(std::move(event.value()), false);
+  return submitted.is_ok() ? Status::ok() : submitted.status();
 }
 
 uint16_t Node::port() const { return server_->port(); }

@@ -111,6 +111,8 @@ class Node {
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
   void start_ticker(int interval_ms, std::function<void(const Status&)> on_error);
+  // Appends one event built here (a tick) through the submission path.
+  Status submit_built(std::string encoded);
   Status open_views(const std::string& views_path, int wait_ms);
   Result<std::unique_ptr<LogReader>> open_signals_reader();
   Status start_emitter(const NodeOptions& options);

@@ -87,6 +87,13 @@ BOOST_AUTO_TEST_CASE(a_damaged_frame_is_a_reject_and_the_partition_moves_on_acro
   BOOST_TEST(reject.detail.find("past the end of the") != std::string::npos, reject.detail);
   BOOST_TEST(reject.org_id.empty());  // nothing of a damaged frame is trusted
   BOOST_TEST(reject.idempotency_key.empty());
+  // It is one of the records no org can claim (GET /api/v1/rejects), not one of acme's.
+  const RejectPage no_org = ok(views->org_rejects(RejectQuery{"", LogPosition{}, 10}));
+  BOOST_REQUIRE_EQUAL(no_org.rejects.size(), 1u);
+  BOOST_TEST((no_org.rejects[0].placement == RejectPlacement::no_org));
+  BOOST_TEST(no_org.rejects[0].entry.position.to_string() == damaged.to_string());
+  BOOST_TEST(no_org.rejects[0].entry.detail == reject.detail);
+  BOOST_TEST(ok(views->org_rejects(RejectQuery{"acme", LogPosition{}, 10})).rejects.empty());
   const auto stats = ok(views->stats());
   BOOST_TEST(stats.outcomes.at("rejected") == 1u);
   BOOST_TEST(stats.outcomes.at("applied") == 9u);

@@ -202,6 +202,8 @@ Status Projector::start(LogReader& reader) {
       return Status::error(Status::Code::corruption, "the views hold offsets of more partitions than the log has");
     }
     m.committed_next.resize(static_cast<std::size_t>(count));
+    // Once: the writer thread publishes into it without the lock (it starts after this).
+    if (!m.outcome_board) m.outcome_board = std::make_unique<OutcomeBoard>(m.projected, count);
   }
   std::size_t backlog = 0;  // records between the stored offsets and the log's ends
   for (int32_t p : m.projected) {
@@ -352,6 +354,27 @@ bool Projector::wait_until_applied(LogPosition position, int timeout_ms) const {
   return impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
     return p < impl_->committed_next.size() && impl_->committed_next[p] > position.offset;
   });
+}
+
+OutcomeWait Projector::wait_for_outcome(LogPosition position, int timeout_ms) const {
+  OutcomeWait wait;
+  const OutcomeBoard* board = nullptr;
+  {
+    std::unique_lock lock(impl_->mutex);
+    const auto p = static_cast<std::size_t>(position.partition.value);
+    if (position.partition.value < 0 || position.partition.value >= limits::partitions_max) return wait;
+    const bool committed = impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(std::max(timeout_ms, 0)), [&] {
+      return p < impl_->committed_next.size() && impl_->committed_next[p] > position.offset;
+    });
+    if (!committed) return wait;
+    board = impl_->outcome_board.get();
+  }
+  wait.state = OutcomeWait::State::expired;
+  // Published before committed_next moved (Impl::publish), so never `pending` here.
+  if (board != nullptr && board->find(position, wait.outcome) == OutcomeBoard::Found::ready) {
+    wait.state = OutcomeWait::State::ready;
+  }
+  return wait;
 }
 
 Status Projector::record_outbox_sent(uint64_t sequence) {

@@ -34,8 +34,8 @@
 //     events a producer put anywhere else are wrong_partition rejects, whichever is read first.
 //
 // Lifecycle: open() → start(reader) → run_once(reader)... or run(reader, stop) → destroy.
-// THREAD SAFETY: start/run_once/run from one thread at a time. applied_offset, wait_until_applied
-// and metrics may be called from any thread, concurrently with run.
+// THREAD SAFETY: start/run_once/run from one thread at a time. applied_offset, wait_until_applied,
+// wait_for_outcome and metrics may be called from any thread, concurrently with run.
 #pragma once
 
 #include <atomic>
@@ -49,6 +49,7 @@
 #include "engine/status.h"
 #include "engine/types.h"
 #include "log/log.h"
+#include "projections/outcome_board.h"
 
 namespace tally {
 
@@ -163,6 +164,11 @@ class Projector {
   // Waits until the record at `position` is committed (read-your-writes). False on timeout or an
   // unknown partition.
   bool wait_until_applied(LogPosition position, int timeout_ms) const;
+  // Waits until the record at `position` is committed and returns the outcome the fold gave it
+  // (projections/outcome_board.h): ready; timed_out (not committed within timeout_ms, or a
+  // partition this projector does not project); expired (committed, but before this projector
+  // started or too many records ago for the partition's ring of recent outcomes).
+  OutcomeWait wait_for_outcome(LogPosition position, int timeout_ms) const;
 
   ProjectorMetrics metrics() const;
 

@@ -47,13 +47,35 @@ void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryField
   if (text.billing_path) f.billing_path = billing_path_code(paid_by(org, *text.billing_path));
 }
 
+// The fields of the history entry of a record of `org` (its balance after the fold): views into the
+// record, except `detail`, which the caller sets.
+void history_fields_of(const fb::Envelope& e, const FoldResult& r, const OrgState& org, LogPosition position,
+                       store::HistoryFields& f) {
+  f = store::HistoryFields{};
+  f.body_type = static_cast<uint8_t>(e.body_type());
+  f.idempotency_key = view(e.idempotency_key());
+  f.outcome = r.outcome;
+  f.reason = r.reason;
+  f.amount_micros = r.amount_micros;
+  f.balance_after_micros = org.balance_micros;
+  f.occurred_at_ms = e.occurred_at_ms();
+  f.position = position;
+  f.rate_card_version = r.rate_card_version;
+  f.tracked_cost_micros = r.tracked_cost_micros;
+  f.debited_micros = r.debited_micros;
+  body_fields(e, org, f);
+}
+
 }  // namespace
 
 void BatchOutput::clear() {
   states.clear();
   history.clear();
   rejects.clear();
+  org_rejects.clear();
   outbox.clear();
+  org_signals.clear();
+  outcome_count = 0;
   partitions.clear();
   chain.clear();
   chain_heads.clear();
@@ -158,6 +180,7 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   const auto p = static_cast<std::size_t>(position.partition.value);
   folded_next[p] = Offset{position.offset.value + 1};
   batch_touched[p] = true;
+  record_outcome(position, out);
   const std::string_view key = e ? view(e->idempotency_key()) : std::string_view();
 
   if (r.outcome == Outcome::rejected) {
@@ -166,14 +189,19 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
     out.rejects.add(std::string_view(reject_key.data(), reject_key.size()), value_scratch);
   }
   for (const Signal& signal : r.signals) {
-    const auto outbox_key = store::outbox_key(folded_outbox_next++);
+    const uint64_t sequence = folded_outbox_next++;
+    const auto outbox_key = store::outbox_key(sequence);
     store::encode_outbox(value_scratch, signal.id(), encode_signal(signal));
     out.outbox.add(std::string_view(outbox_key.data(), outbox_key.size()), value_scratch);
     ++out.outbox_added;
+    store::history_key(history_key_of_index, signal.org_id.str(), sequence);
+    const char kind = static_cast<char>(signal.kind);
+    out.org_signals.add(history_key_of_index, std::string_view(&kind, 1));
   }
-  if (r.org_id.empty() || r.reason == RejectReason::wrong_partition) return;
-  OrgState* org = ledger.find_org(r.org_id);
-  if (org == nullptr || org->home_partition != position.partition) return;
+  OrgState* org = r.org_id.empty() || r.reason == RejectReason::wrong_partition ? nullptr : ledger.find_org(r.org_id);
+  const bool in_history = org != nullptr && org->home_partition == position.partition;
+  if (r.outcome == Outcome::rejected) record_org_reject(position, org, in_history, out);
+  if (!in_history) return;
 
   // Encoded by the writer: the fields are views into the batch's records (aligned copies, so the
   // envelope is never the fold's own copy), the detail is copied.
@@ -186,22 +214,49 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   pending.sequence = org->history_entries++;
   pending.detail.assign(r.detail);
   pending.usage = nullptr;
-  store::HistoryFields& f = pending.fields;
-  f = store::HistoryFields{};
-  f.body_type = static_cast<uint8_t>(e->body_type());
-  f.idempotency_key = key;
-  f.outcome = r.outcome;
-  f.reason = r.reason;
-  f.amount_micros = r.amount_micros;
-  f.balance_after_micros = org->balance_micros;
-  f.occurred_at_ms = e->occurred_at_ms();
-  f.position = position;
-  f.rate_card_version = r.rate_card_version;
-  f.tracked_cost_micros = r.tracked_cost_micros;
-  f.debited_micros = r.debited_micros;
-  body_fields(*e, *org, f);
-
+  history_fields_of(*e, r, *org, position, pending.fields);
   if (r.outcome == Outcome::applied && e->body_type() == fb::Body::Usage) pending.usage = e->body_as_Usage();
+}
+
+// What a waiter learns of the record: published after the batch commits (OutcomeBoard). A field
+// added to RecordOutcome is filled here.
+void Projector::Impl::record_outcome(LogPosition position, BatchOutput& out) {
+  if (out.outcome_count == out.outcomes.size()) out.outcomes.emplace_back();
+  RecordOutcome& outcome = out.outcomes[out.outcome_count++];
+  outcome.position = position;
+  outcome.outcome = result.outcome;
+  outcome.reason = result.reason;
+  outcome.detail.assign(result.detail);
+  outcome.amount_micros = result.amount_micros;
+  outcome.balance_after_micros = result.balance_after_micros;
+}
+
+// The "org_rejects" entry of a rejected record: under its org (or "" when no org can be read), with
+// where it stands (RejectPlacement) and what could be read of it. Rejects are a few per cent of
+// records, so they are encoded here, on the fold thread.
+void Projector::Impl::record_org_reject(LogPosition position, const OrgState* org, bool in_history, BatchOutput& out) {
+  const FoldResult& r = result;
+  RejectPlacement placement = RejectPlacement::no_org;
+  if (!r.org_id.empty()) {
+    placement = in_history                                  ? RejectPlacement::in_history
+                : r.reason == RejectReason::wrong_partition ? RejectPlacement::other_partition
+                : org == nullptr                            ? RejectPlacement::before_org
+                                                            : RejectPlacement::other_partition;
+  }
+  store::HistoryFields fields;
+  if (r.envelope != nullptr) {
+    static const OrgState no_org_state;
+    history_fields_of(*r.envelope, r, org != nullptr ? *org : no_org_state, position, fields);
+    if (org == nullptr) fields.balance_after_micros = Micros{};
+  } else {
+    fields.outcome = r.outcome;
+    fields.reason = r.reason;
+    fields.position = position;
+  }
+  fields.detail = r.detail;
+  store::org_position_key(history_key_of_index, r.org_id.str(), position);
+  store::encode_org_reject(value_scratch, placement, fields);
+  out.org_rejects.add(history_key_of_index, value_scratch);
 }
 
 void Projector::Impl::encode_histories(BatchOutput& out) {
@@ -258,6 +313,10 @@ int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& fa
   if (int rc = write_history(out, put); rc != 0) return rc;
   out.rejects.sort_by_key();
   if (int rc = put_all(Db::rejects, out.rejects, 0); rc != 0) return rc;
+  out.org_rejects.sort_by_key();
+  if (int rc = put_all(Db::org_rejects, out.org_rejects, 0); rc != 0) return rc;
+  out.org_signals.sort_by_key();
+  if (int rc = put_all(Db::org_signals, out.org_signals, 0); rc != 0) return rc;
   // Outbox sequences only grow: MDB_APPEND skips the key search.
   if (int rc = put_all(Db::outbox, out.outbox, MDB_APPEND); rc != 0) return rc;
   if (int rc = write_rollups(txn, out, failed_call); rc != 0) return rc;

@@ -131,11 +131,14 @@ void Projector::Impl::recovered() {
   health = ProjectorHealth{};
 }
 
-void Projector::Impl::publish(const BatchOutput& out, int64_t write_us, int64_t sync_us) {
+void Projector::Impl::publish(BatchOutput& out, int64_t write_us, int64_t sync_us) {
   committed_chain = out.chain_heads;  // the writer thread's own: no lock
   const int64_t latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::steady_clock::now() - out.started_at)
                                  .count();
+  // Committed: the outcomes may be seen now, and before committed_next says so, so that a waiter
+  // woken by applied_cv finds them.
+  if (outcome_board) outcome_board->publish(std::span<RecordOutcome>(out.outcomes.data(), out.outcome_count));
   {
     std::lock_guard lock(mutex);
     committed_next = out.next;

@@ -28,6 +28,7 @@
 #include "engine/fold.h"
 #include "projections/lmdb_ledger.h"
 #include "projections/one_job_worker.h"
+#include "projections/outcome_board.h"
 #include "projections/projector.h"
 #include "projections/put_buffer.h"
 #include "projections/records.h"
@@ -80,13 +81,19 @@ struct BatchOutput {
   store::LmdbLedger::Changes states;  // orgs, members, purchases, keys
   PutBuffer history;                  // org \0 sequence → entry (the writer's), packed into chunks
   PutBuffer rejects;
+  PutBuffer org_rejects;              // org \0 position → placement + entry (the "org_rejects" index)
   PutBuffer outbox;
+  PutBuffer org_signals;              // org \0 outbox sequence → kind (the "org_signals" index)
   PutBuffer partitions;               // partition key → encode(PartitionState); the writer adds offset and chain
   PutBuffer chain;                    // "chain" chunks (the writer's)
   std::vector<ChainHead> chain_heads; // per partition, after this batch (the writer's)
   bool chained = false;               // chain and chain_heads are filled (MAP_FULL retries reuse them)
   PutBuffer usage;                    // usage key → one usage event's roll-up delta (with names; the writer's)
   PutBuffer payments;                 // payment ref → purchase (the writer's)
+  // The outcome of every folded record, published to waiters once the batch is committed. Used
+  // entries: outcome_count (the rest keep their strings for reuse).
+  std::vector<RecordOutcome> outcomes;
+  std::size_t outcome_count = 0;
   std::vector<Offset> next;           // per partition, after this batch
   uint64_t outbox_next = 1;
   uint64_t outbox_added = 0;
@@ -137,6 +144,8 @@ struct Projector::Impl {
   // The hash chain of every partition as committed (index = partition). The writer thread's once
   // started: it chains each batch from it and adopts the batch's heads when the batch commits.
   std::vector<ChainHead> committed_chain;
+  // Outcomes of committed records, for wait_for_outcome. Made by the first start() (under `mutex`).
+  std::unique_ptr<OutcomeBoard> outcome_board;
 
   // Folded state: committed plus the batches handed to the writer (projector thread only).
   std::vector<Offset> folded_next;
@@ -151,6 +160,7 @@ struct Projector::Impl {
   std::size_t filling = 0;  // index into outputs of the batch being folded
   std::string prefetch_scope;
   std::string value_scratch;
+  std::string history_key_of_index;  // fold-thread scratch: keys of "org_rejects" and "org_signals"
 
   // The writer thread commits a batch; the collector thread reads the next batch from a reader
   // into `collected`.
@@ -191,6 +201,8 @@ struct Projector::Impl {
   // Folds a record the log could not read (LogRecord::damage) as a rejected damaged_record.
   void fold_damaged(const BatchRecord& record, std::string_view damage);
   void record_effects(LogPosition position, BatchOutput& out);
+  void record_outcome(LogPosition position, BatchOutput& out);
+  void record_org_reject(LogPosition position, const OrgState* org, bool in_history, BatchOutput& out);
 
   // Waits until the writer is idle; returns the outcome of its last job (rc 0 if none) and calls
   // on_commit for every batch committed since the last call.
@@ -214,6 +226,7 @@ struct Projector::Impl {
   // Puts the "chain" chunks and the "partitions" values (offset, chain head, state) of the batch.
   int write_chain(MDB_txn* txn, BatchOutput& out, std::string& failed_call);
   void publish(const BatchOutput& out, int64_t write_us, int64_t sync_us);
+  void publish(BatchOutput& out, int64_t write_us, int64_t sync_us);
 };
 
 }  // namespace tally

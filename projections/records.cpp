@@ -322,6 +322,19 @@ bool decode_reject(std::string_view bytes, RejectEntry& e) {
   return true;
 }
 
+void encode_org_reject(std::string& out, RejectPlacement placement, const HistoryFields& fields) {
+  out.clear();
+  out.push_back(static_cast<char>(placement));
+  append_history(out, fields);
+}
+
+bool decode_org_reject(std::string_view bytes, RejectPlacement& placement, HistoryEntry& entry) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) > static_cast<uint8_t>(RejectPlacement::no_org)) return false;
+  placement = static_cast<RejectPlacement>(bytes[0]);
+  entry.early = placement == RejectPlacement::before_org;
+  return decode_history(bytes.substr(1), 0, entry);
+}
+
 void encode_payment(std::string& out, std::string_view org_id, std::string_view purchase_key, int64_t paid_minor,
                     int64_t fee_minor) {
   out.clear();

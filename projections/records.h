@@ -94,6 +94,11 @@ void encode_reject(std::string& out, std::string_view org_id, std::string_view i
                    std::string_view detail);
 bool decode_reject(std::string_view bytes, RejectEntry& reject);  // `position` is left alone
 
+// "org_rejects" values: the placement, then the rejected event as a history entry (append_history;
+// its sequence is 0).
+void encode_org_reject(std::string& out, RejectPlacement placement, const HistoryFields& fields);
+bool decode_org_reject(std::string_view bytes, RejectPlacement& placement, HistoryEntry& entry);
+
 // "payments" values: the purchase a payment settled.
 void encode_payment(std::string& out, std::string_view org_id, std::string_view purchase_key, int64_t paid_minor,
                     int64_t fee_minor);

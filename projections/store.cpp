@@ -43,6 +43,8 @@ const char* db_name(Db db) {
     case Db::partitions: return "partitions";
     case Db::payments: return "payments";
     case Db::chain: return "chain";
+    case Db::org_rejects: return "org_rejects";
+    case Db::org_signals: return "org_signals";
   }
   return "unknown";
 }
@@ -80,6 +82,12 @@ void org_prefix(std::string& out, std::string_view org) {
 void history_key(std::string& out, std::string_view org, uint64_t sequence) {
   org_prefix(out, org);
   put_u64_be(out, sequence);
+}
+
+void org_position_key(std::string& out, std::string_view org, LogPosition position) {
+  org_prefix(out, org);
+  const auto key = position_key(position);
+  out.append(key.data(), key.size());
 }
 
 namespace {

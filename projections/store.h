@@ -85,10 +85,20 @@
 //                                                        Tally metadata to its purchase. Refs
 //                                                        over payment_ref_indexed_bytes_max are
 //                                                        not indexed (payment ids are ~30 bytes).
+//   "org_rejects" org \0 partition (u32 BE) offset (u64 BE) u8 RejectPlacement (views.h) + the rejected
+//                 of every rejected record; org is empty   event as a history entry (records.h:
+//                 ("\0" + position) for a record with no   encode_org_reject). An index over
+//                 readable org                           "rejects", derived from the fold's results
+//                                                        (so not in the digests): an org's rejects,
+//                                                        its early rejects (before it existed), and
+//                                                        the records no org can claim.
+//   "org_signals" org \0 outbox sequence (u64 BE)        u8 SignalKind: an index over "outbox" by org
+//                                                        (not in the digests).
 //
 // History rule: an event gets a history entry of its org when it names a valid org id, the org
 // exists after the fold and its home partition is the event's partition. Events of an org never
-// created (e.g. its very first event rejected) and wrong-partition events are in "rejects" only.
+// created (e.g. its very first event rejected) and wrong-partition events are in "rejects" and
+// "org_rejects" only (the former are an org's early rejects, shown before its history).
 // "rejects" holds every record whose outcome is rejected (validation and business reasons);
 // duplicates and conflicts change nothing and are in the org's history only.
 // Roll-ups count applied usage only, in the UTC day of the event's own time.
@@ -113,10 +123,12 @@
 
 namespace tally::store {
 
+// 6: adds "org_rejects" and "org_signals" (derived indexes: the view digests of a log do not
+// change; a store of version 5 lacks them for what it folded, so it is refused: replay).
 // 5: the hash chain is SHA-256 (a 32-byte head in "partitions", moved out of the fold's state),
 // and "chain" keeps a mark per record. 4: adds "payments". 3: "history" and "keys" values are
 // chunks of records (2: one record per key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 5;
+inline constexpr uint32_t store_format_version = 6;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
@@ -127,9 +139,10 @@ inline constexpr std::size_t map_size_default_bytes = std::size_t{256} << 20;
 inline constexpr std::size_t map_size_max_bytes = std::size_t{1} << 42;  // 4 TiB
 
 enum class Db : int {
-  meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments, chain
+  meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments, chain,
+  org_rejects, org_signals
 };
-inline constexpr int db_count = 12;
+inline constexpr int db_count = 14;
 const char* db_name(Db db);
 
 inline constexpr std::string_view meta_format_version = "format_version";
@@ -153,6 +166,8 @@ void pair_key(std::string& out, std::string_view a, std::string_view b);
 void history_key(std::string& out, std::string_view org, uint64_t sequence);
 // The prefix of every history key of `org`: org \0.
 void org_prefix(std::string& out, std::string_view org);
+// org \0 position_key(position): the key of "org_rejects".
+void org_position_key(std::string& out, std::string_view org, LogPosition position);
 void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
                std::string_view member, std::string_view workspace);
 // The same, reusing `scratch` for the digest (no allocation once warmed up).

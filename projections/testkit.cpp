@@ -1,9 +1,13 @@
 #include "projections/testkit.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 
 #include "engine/event_factory.h"
 #include "engine/partitioner.h"
@@ -420,10 +424,20 @@ void Reference::record_result(LogPosition position) {
   ++outcomes_[static_cast<std::size_t>(result_.outcome)];
   ++records_;
   if (result_.outcome == Outcome::rejected) rejects_[position] = result_.reason;
+  record_outcomes_[position] = RecordOutcome{position,           result_.outcome,        result_.reason,
+                                      result_.detail,     result_.amount_micros, result_.balance_after_micros};
   for (const Signal& s : result_.signals) signal_ids_[position.partition.value].push_back(s.id());
-  if (result_.org_id.empty() || result_.reason == RejectReason::wrong_partition) return;
-  const OrgState* org = ledger_.find_org(result_.org_id);
-  if (org == nullptr || org->home_partition != position.partition) return;
+  const bool wrong_partition = result_.reason == RejectReason::wrong_partition;
+  const OrgState* org = result_.org_id.empty() || wrong_partition ? nullptr : ledger_.find_org(result_.org_id);
+  const bool in_history = org != nullptr && org->home_partition == position.partition;
+  if (result_.outcome == Outcome::rejected) {
+    const RejectPlacement placement = result_.org_id.empty() ? RejectPlacement::no_org
+                                      : in_history           ? RejectPlacement::in_history
+                                      : wrong_partition || org != nullptr ? RejectPlacement::other_partition
+                                                                          : RejectPlacement::before_org;
+    placements_[position] = {std::string(result_.org_id.str()), placement};
+  }
+  if (!in_history) return;
   history_[std::string(result_.org_id)].push_back(ExpectedHistory{result_.outcome, result_.reason,
                                                                   result_.amount_micros, org->balance_micros, position});
   if (result_.outcome == Outcome::applied && result_.envelope->body_type() == fb::Body::Usage) {
@@ -447,6 +461,17 @@ uint64_t test_seed(uint64_t fallback) {
     return std::strtoull(env, nullptr, 10);
   }
   return fallback;
+}
+
+ScratchDir::ScratchDir(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
+  path = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
 }
 
 }  // namespace tally::testkit

@@ -16,12 +16,14 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/chain.h"
 #include "engine/fold.h"
 #include "engine/memory_ledger.h"
 #include "log/log.h"
+#include "projections/outcome_board.h"
 #include "projections/views.h"
 
 namespace tally::testkit {
@@ -151,6 +153,10 @@ class Reference {
   const std::map<std::string, std::vector<ExpectedHistory>>& history() const { return history_; }
   const std::map<int32_t, std::vector<std::string>>& signal_ids() const { return signal_ids_; }
   const std::map<LogPosition, RejectReason>& rejects() const { return rejects_; }
+  // Every record's outcome, as the projector publishes it (projections/outcome_board.h).
+  const std::map<LogPosition, RecordOutcome>& outcomes() const { return record_outcomes_; }
+  // Every rejected record's org ("" when none can be read) and where it stands in its views.
+  const std::map<LogPosition, std::pair<std::string, RejectPlacement>>& reject_placements() const { return placements_; }
   const std::map<std::string, int64_t>& debited_by_org() const { return debited_; }
   uint64_t outcome_count(Outcome outcome) const { return outcomes_[static_cast<std::size_t>(outcome)]; }
   uint64_t records() const { return records_; }
@@ -165,6 +171,8 @@ class Reference {
   std::map<std::string, std::vector<ExpectedHistory>> history_;
   std::map<int32_t, std::vector<std::string>> signal_ids_;
   std::map<LogPosition, RejectReason> rejects_;
+  std::map<LogPosition, RecordOutcome> record_outcomes_;
+  std::map<LogPosition, std::pair<std::string, RejectPlacement>> placements_;
   std::map<std::string, int64_t> debited_;
   uint64_t outcomes_[4] = {0, 0, 0, 0};
   uint64_t records_ = 0;
@@ -172,5 +180,16 @@ class Reference {
 
 // The seed of a randomised test: TALLY_SEED if set, else `fallback`. Printed by the caller.
 uint64_t test_seed(uint64_t fallback);
+
+// A fresh directory under the system's temporary directory (TMPDIR), named <prefix>-XXXXXX and
+// removed with everything in it when the ScratchDir goes. Throws std::runtime_error if it cannot
+// be made. Movable, not copyable (one owner removes it).
+struct ScratchDir {
+  explicit ScratchDir(const std::string& prefix);
+  ScratchDir(ScratchDir&& from) noexcept : path(std::exchange(from.path, {})) {}
+  ~ScratchDir();
+  std::string sub(const std::string& name) const { return path + "/" + name; }
+  std::string path;  // empty once moved from
+};
 
 }  // namespace tally::testkit

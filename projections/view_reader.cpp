@@ -4,13 +4,18 @@
 
 #include "engine/calendar.h"
 #include "engine/state_codec.h"
+#include "projections/index_reads.h"
 #include "projections/records.h"
 #include "projections/store.h"
+#include "projections/store_cursor.h"
 #include "projections/views.h"
 
 namespace tally {
 namespace {
 
+using store::corrupt;
+using store::Cursor;
+using store::has_prefix;
 using store::Db;
 using store::from_val;
 using store::ReadTxn;
@@ -19,55 +24,6 @@ using store::to_val;
 inline constexpr std::size_t history_page_entries_max = 10'000;
 inline constexpr std::size_t outbox_page_entries_max = 100'000;
 inline constexpr std::size_t rejects_page_entries_max = 100'000;
-
-Status corrupt(Db db) {
-  return Status::error(Status::Code::corruption, std::string("undecodable record in \"") + store::db_name(db) + "\"");
-}
-
-// An LMDB cursor closed on scope exit.
-class Cursor {
- public:
-  Cursor(const ReadTxn& txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn.get(), dbi, &cursor_); }
-  ~Cursor() {
-    if (cursor_) mdb_cursor_close(cursor_);
-  }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  int open_rc() const { return rc_; }
-  // Positions at the first key >= `key` (or the first key if empty); false at the end.
-  bool seek(std::string_view key) {
-    key_ = to_val(key);
-    rc_ = mdb_cursor_get(cursor_, &key_, &value_, key.empty() ? MDB_FIRST : MDB_SET_RANGE);
-    return rc_ == 0;
-  }
-  bool next() {
-    rc_ = mdb_cursor_get(cursor_, &key_, &value_, MDB_NEXT);
-    return rc_ == 0;
-  }
-  // Positions at the last key <= `key`; false if there is none.
-  bool seek_last_at_or_before(std::string_view key) {
-    key_ = to_val(key);
-    rc_ = mdb_cursor_get(cursor_, &key_, &value_, MDB_SET_RANGE);
-    if (rc_ == 0 && from_val(key_) == key) return true;
-    if (rc_ != 0 && rc_ != MDB_NOTFOUND) return false;
-    rc_ = mdb_cursor_get(cursor_, &key_, &value_, rc_ == 0 ? MDB_PREV : MDB_LAST);
-    return rc_ == 0;
-  }
-  std::string_view key() const { return from_val(key_); }
-  std::string_view value() const { return from_val(value_); }
-  // ok at the end of the database, the LMDB error otherwise.
-  Status end_status(const char* what) const {
-    return rc_ == MDB_NOTFOUND || rc_ == 0 ? Status::ok() : store::lmdb_error(what, rc_);
-  }
-
- private:
-  MDB_cursor* cursor_ = nullptr;
-  MDB_val key_{};
-  MDB_val value_{};
-  int rc_ = 0;
-};
-
-bool has_prefix(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // Streaming digest of one view: chain over (key, value) in the order given.
 class ViewDigest {
@@ -178,8 +134,23 @@ class LmdbViewReader final : public ViewReader {
     const std::size_t limit = std::min(query.limit, history_page_entries_max);
     const uint8_t type = query.type.empty() ? 0 : store::body_type_from_name(query.type);
     if (!query.type.empty() && type == 0) return Status::invalid("type", "unknown event type \"" + query.type + "\"");
+    auto txn = ReadTxn::begin(*env_);  // one txn: the early rejects and the history of one batch
+    if (!txn.is_ok()) return txn.status();
     HistoryPage page;
-    Status status = scan_history(query.org_id, query.after_sequence, [&](uint64_t sequence, std::string_view bytes) {
+    if (query.early_from) {
+      Status status = store::scan_early_rejects(txn.value(), *env_, query.org_id.str(), *query.early_from, type,
+                                                query.from_ms, query.to_ms, [&](const HistoryEntry& entry) {
+                                                  if (page.entries.size() == limit) {
+                                                    page.next_early = entry.position;
+                                                    return false;
+                                                  }
+                                                  page.entries.push_back(entry);
+                                                  return true;
+                                                });
+      if (!status.is_ok() || page.next_early) return status.is_ok() ? Result<HistoryPage>(std::move(page)) : status;
+    }
+    const uint64_t from_sequence = query.early_from ? 0 : query.after_sequence;
+    Status status = scan_history(txn.value(), query.org_id, from_sequence, [&](uint64_t sequence, std::string_view bytes) {
       uint8_t body_type = 0;
       int64_t occurred_at_ms = 0;
       if (!store::peek_history(bytes, body_type, occurred_at_ms)) return -1;
@@ -197,8 +168,10 @@ class LmdbViewReader final : public ViewReader {
 
   Status for_each_history(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
                           const std::function<bool(const HistoryEntry&)>& visit) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
     HistoryEntry entry;
-    return scan_history(org_id, 0, [&](uint64_t sequence, std::string_view bytes) {
+    return scan_history(txn.value(), org_id, 0, [&](uint64_t sequence, std::string_view bytes) {
       uint8_t body_type = 0;
       int64_t occurred_at_ms = 0;
       if (!store::peek_history(bytes, body_type, occurred_at_ms)) return -1;
@@ -206,6 +179,25 @@ class LmdbViewReader final : public ViewReader {
       if (!store::decode_history(bytes, sequence, entry)) return -1;
       return visit(entry) ? 1 : 0;
     });
+  }
+
+  Status for_each_early_reject(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
+                               const std::function<bool(const HistoryEntry&)>& visit) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    return store::scan_early_rejects(txn.value(), *env_, org_id.str(), LogPosition{}, 0, from_ms, to_ms, visit);
+  }
+
+  Result<RejectPage> org_rejects(const RejectQuery& query) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    return store::read_org_rejects(txn.value(), *env_, query);
+  }
+
+  Result<SignalPage> org_signals(const SignalQuery& query) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    return store::read_org_signals(txn.value(), *env_, query);
   }
 
   Result<std::vector<UsageRollup>> usage(OrgIdView org_id, int64_t from_ms, int64_t to_ms) override {
@@ -421,13 +413,11 @@ class LmdbViewReader final : public ViewReader {
   // Calls f(sequence, bytes) for history entries of `org_id` from `from_sequence` on while f
   // returns 1; 0 stops, -1 reports corruption.
   template <typename F>
-  Status scan_history(OrgIdView org_id, uint64_t from_sequence, F&& f) {
-    auto txn = ReadTxn::begin(*env_);
-    if (!txn.is_ok()) return txn.status();
+  Status scan_history(const ReadTxn& txn, OrgIdView org_id, uint64_t from_sequence, F&& f) {
     std::string prefix, start;
     store::org_prefix(prefix, org_id);
     store::history_key(start, org_id, from_sequence);
-    Cursor cursor(txn.value(), env_->dbi(Db::history));
+    Cursor cursor(txn, env_->dbi(Db::history));
     // The chunk holding from_sequence starts at or before it: the last key <= start, if it is
     // this org's; otherwise the org's first chunk after it.
     bool ok = cursor.seek_last_at_or_before(start);

@@ -29,11 +29,18 @@
 #include "engine/sha256.h"
 #include "engine/ids.h"
 #include "engine/money.h"
+#include "engine/signals.h"
 #include "engine/state.h"
 #include "engine/status.h"
 #include "engine/types.h"
 
 namespace tally {
+
+inline constexpr std::size_t org_rejects_page_max = 1'000;   // rejects in one page
+inline constexpr std::size_t org_signals_page_max = 1'000;   // signals in one page
+// Index entries one page of signals reads at most: with a kind filter, a page may end before it is
+// full (next_after says where to go on) rather than read an org's whole outbox.
+inline constexpr std::size_t org_signals_scan_max = 10'000;
 
 struct OrgView {
   OrgId org_id;
@@ -69,20 +76,30 @@ struct HistoryEntry {
   int64_t fee_minor = 0;
   std::string currency;
   std::string reason_text;          // admin_adjustment/refund reason
+  // An early reject: the event was rejected before its org existed (the org's very first events,
+  // e.g. usage of an org that never bought anything). It has no history sequence (`sequence` is
+  // 0) and balance_after 0; transactions and statements list early rejects first, in log order.
+  bool early = false;
 };
 
 struct HistoryQuery {
   OrgId org_id;
   uint64_t after_sequence = 0;      // return entries with sequence >= after_sequence
   std::size_t limit = 100;
-  std::string type;                 // empty = all types
+  std::string type = {};            // empty = all types
   int64_t from_ms = INT64_MIN;      // occurred_at_ms >= from_ms
   int64_t to_ms = INT64_MAX;        // occurred_at_ms < to_ms
+  // Set: start with the org's early rejects (HistoryEntry::early) at this position or later, then
+  // go on with the history from sequence 0 (after_sequence is not used). A first page of
+  // transactions sets {0:0}. An org that exists gets no more early rejects, so a reader paging on
+  // into the history misses none.
+  std::optional<LogPosition> early_from = std::nullopt;
 };
 
 struct HistoryPage {
   std::vector<HistoryEntry> entries;
-  std::optional<uint64_t> next_sequence;  // cursor for the next page, none at the end
+  std::optional<uint64_t> next_sequence;   // cursor for the next page, none at the end
+  std::optional<LogPosition> next_early = std::nullopt;  // the next page starts in the early rejects, here
 };
 
 // Usage per org × UTC day × model × member × workspace.
@@ -109,6 +126,61 @@ struct RejectEntry {
   std::string detail;
 };
 
+// Where a rejected event stands in its org's views (the "org_rejects" index, projections/store.h).
+enum class RejectPlacement : uint8_t {
+  in_history = 0,       // the org's history has it too (transactions, statements)
+  before_org = 1,       // folded before the org existed: an early reject (HistoryEntry::early)
+  other_partition = 2,  // wrong_partition: the org lives in another partition; rejects only
+  no_org = 3,           // no readable org (undecodable, damaged, a bad org id): GET /api/v1/rejects
+};
+inline const char* reject_placement_name(RejectPlacement placement) {
+  switch (placement) {
+    case RejectPlacement::in_history: return "in_history";
+    case RejectPlacement::before_org: return "before_org";
+    case RejectPlacement::other_partition: return "other_partition";
+    case RejectPlacement::no_org: return "no_org";
+  }
+  return "unknown";
+}
+
+// A rejected record with what could be read of it, as a history entry (type, key, fields; for a
+// record that did not decode, only position, reason and detail).
+struct OrgReject {
+  RejectPlacement placement = RejectPlacement::in_history;
+  HistoryEntry entry;
+};
+
+struct RejectQuery {
+  std::string org_id;        // empty: the records with no readable org
+  LogPosition from;          // return rejects at this position or later (partition, then offset)
+  std::size_t limit = 100;
+};
+
+struct RejectPage {
+  std::vector<OrgReject> rejects;   // in position order
+  std::optional<LogPosition> next;  // cursor for the next page, none at the end
+};
+
+struct OutboxEntry {
+  uint64_t sequence = 0;   // dense, in emission order
+  std::string signal_id;
+  std::string bytes;       // encoded Signal (schemas/signals.fbs)
+};
+
+// The signals of one org, from the outbox (the signals as the projector emitted them, before the
+// emitter sends them to the signals log), through the "org_signals" index.
+struct SignalQuery {
+  OrgId org_id;
+  uint64_t after_sequence = 0;            // outbox sequences > after_sequence
+  std::size_t limit = 100;
+  std::optional<SignalKind> kind = std::nullopt;  // only this kind
+};
+
+struct SignalPage {
+  std::vector<OutboxEntry> signals;       // in emission order
+  std::optional<uint64_t> next_after;     // cursor for the next page (an after_sequence), none at the end
+};
+
 // The purchase (or auto-refill) that a payment settled, found by its payment reference.
 struct PaymentPurchase {
   std::string org_id;
@@ -117,12 +189,6 @@ struct PaymentPurchase {
   Micros refunded_micros;       // credits refunded so far
   int64_t paid_minor = 0;       // price of the credits, minor units (the fee not included)
   int64_t fee_minor = 0;        // platform fee paid on top
-};
-
-struct OutboxEntry {
-  uint64_t sequence = 0;   // dense, in emission order
-  std::string signal_id;
-  std::string bytes;       // encoded Signal (schemas/signals.fbs)
 };
 
 struct PartitionView {
@@ -193,6 +259,25 @@ class ViewReader {
   virtual Result<std::vector<ChainMark>> chain_marks(PartitionId partition, Offset from, std::size_t limit) {
     (void)partition, (void)from, (void)limit;
     return Status::error(Status::Code::unavailable, "chain marks not available");
+  }
+  // The early rejects of an org (HistoryEntry::early) in [from_ms, to_ms), in log order, in one
+  // read txn; stops early when `visit` returns false. (Default: unavailable.)
+  virtual Status for_each_early_reject(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
+                                       const std::function<bool(const HistoryEntry&)>& visit) {
+    (void)org_id, (void)from_ms, (void)to_ms, (void)visit;
+    return Status::error(Status::Code::unavailable, "early rejects not available");
+  }
+  // The rejects of an org (every placement but no_org), or with an empty org_id those of records
+  // with no readable org. At most org_rejects_page_max per page. (Default: unavailable.)
+  virtual Result<RejectPage> org_rejects(const RejectQuery& query) {
+    (void)query;
+    return Status::error(Status::Code::unavailable, "rejects by org not available");
+  }
+  // The signals of an org, optionally of one kind; a page reads at most org_signals_scan_max index
+  // entries, so a rare kind may give an empty page with a next cursor. (Default: unavailable.)
+  virtual Result<SignalPage> org_signals(const SignalQuery& query) {
+    (void)query;
+    return Status::error(Status::Code::unavailable, "signals by org not available");
   }
   // Entries and pages of every view (added after the first API; default: unavailable).
   virtual Result<std::vector<ViewStorage>> storage() {

@@ -32,6 +32,14 @@ int32_t bundles_for(int64_t credits_micros, int64_t per_bundle_micros) {
   return bundles >= 1 && bundles <= limits::bundles_max ? static_cast<int32_t>(bundles) : 1;
 }
 
+void report_error(const RechargeOptions& options, const Status& status) {
+  if (options.on_error) {
+    options.on_error(status);
+  } else {
+    std::fprintf(stderr, "tally recharge: %s\n", status.to_string().c_str());
+  }
+}
+
 // Stripe limits messages to what we can store: PaymentFailed.message is a text field.
 std::string clip(std::string text) {
   if (text.size() > limits::text_field_bytes_max) text.resize(limits::text_field_bytes_max);
@@ -92,7 +100,7 @@ Result<std::unique_ptr<RechargeConnector>> RechargeConnector::open(LogReader& si
 
 RechargeConnector::RechargeConnector(LogWriter& events, RechargeOptions options, std::unique_ptr<SignalConsumer> consumer,
                                      std::string signals_identity)
-    : events_(events),
+    : submitter_(events, submit::SubmitterOptions{}),
       options_(std::move(options)),
       consumer_(std::move(consumer)),
       signals_identity_(std::move(signals_identity)),
@@ -193,8 +201,17 @@ Status RechargeConnector::conclude(const SignalRecord& signal, RechargeReport re
     encoded = make_payment_failed({report.event_key, signal.org_id, now_ms, options_.event_source, signal.signal_id},
                                   signal.signal_id, report.code, report.message);
   }
-  AppendRequest append{signal.org_id, std::move(encoded), false};
-  auto appended = events_.append(std::span<const AppendRequest>(&append, 1));
+  // Through the submission path: validated before it is appended. A refused event (a field no
+  // retry can change: an org id or charge id the ledger would reject) is never appended; it is
+  // reported and the signal is passed, so one bad request does not stop every later refill.
+  Result<submit::PreparedEvents> event = submit::prepare_built({std::move(encoded)});
+  if (!event.is_ok()) {
+    report_error(options_, Status::invalid(event.status().field(),
+                                          report.event_type + " for " + signal.signal_id + " refused, nothing appended (" +
+                                              event.status().message() + "); the signal is passed"));
+    return Status::ok();
+  }
+  Result<submit::Submitted> appended = submitter_.submit(std::move(event.value()), false);
   if (!appended.is_ok()) {
     return Status::error(appended.status().code(),
                          "appending " + report.event_type + " for " + signal.signal_id + ": " + appended.status().message());

@@ -21,6 +21,11 @@
 //   Money taken is always credited: a charge that succeeds on a rerun after a PaymentFailed was
 //   appended still appends its AutoRefill (a different key), which the fold always applies.
 //
+// VALIDATION: the concluding event goes through the submission path (submit/): it is validated
+// before it is appended. One that fails (a field no retry can change, e.g. an org id from a
+// signal record the ledger would reject) is never appended: on_error reports it, naming the
+// field and the signal, and the signal is passed, so it does not hold up every later refill.
+//
 // AMOUNTS: charge = ceil(refill credits × credit_price_minor per credit) + platform_fee_minor.
 //   AutoRefill.paid_minor is the credits part, fee_minor the fee (as Stripe Checkout purchases).
 //   The charge's metadata carries org_id, signal_id, purchase_key, credits_micros and fee_minor,
@@ -41,6 +46,7 @@
 #include "log/log.h"
 #include "outbound/stripe_client.h"
 #include "relay/signal_consumer.h"
+#include "submit/submitter.h"
 
 namespace tally::connectors {
 
@@ -126,7 +132,7 @@ class RechargeConnector {
   Result<Handled> handle(const SignalRecord& signal);
   Status conclude(const SignalRecord& signal, RechargeReport report, int64_t credits_part_minor);
 
-  LogWriter& events_;
+  submit::Submitter submitter_;  // onto the events log
   RechargeOptions options_;
   std::unique_ptr<SignalConsumer> consumer_;
   std::string signals_identity_;  // scopes the Stripe Idempotency-Keys

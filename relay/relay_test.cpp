@@ -259,6 +259,44 @@ BOOST_AUTO_TEST_CASE(consumer_refuses_a_progress_file_of_another_log) {
   BOOST_TEST(refused.status().message().find("remove it") != std::string::npos);
 }
 
+// The concluding event goes through the submission path: one the ledger would refuse is never
+// appended; the connector reports it (naming the field) and passes the signal.
+BOOST_AUTO_TEST_CASE(a_malformed_refill_is_refused_before_it_is_appended) {
+  Ledger ledger;
+  // A recharge request in the signals log whose org id the ledger refuses ("acme!": a record some
+  // other writer put there), without a payment customer, so no charge is ever sent.
+  Signal request;
+  request.kind = SignalKind::recharge_requested;
+  request.org_id = OrgId::make("acme0").value();
+  request.position = LogPosition{PartitionId{0}, Offset{7}};
+  request.refill_credits_micros = Micros{10 * micros};
+  std::string bytes = encode_signal(request);
+  for (std::size_t at = bytes.find("acme0"); at != std::string::npos; at = bytes.find("acme0", at)) bytes[at + 4] = '!';
+  const AppendRequest append{"acme!", bytes, false};
+  BOOST_REQUIRE(ledger.signals->append(std::span<const AppendRequest>(&append, 1)).is_ok());
+
+  TempDir dir;
+  RechargeOptions options;
+  options.stripe.base_url = "http://127.0.0.1:9";  // never called: the request has no customer
+  options.stripe.api_key = "sk_test_never_used";
+  options.progress_path = dir.sub("recharge.progress");
+  std::vector<Status> errors;
+  options.on_error = [&](const Status& status) { errors.push_back(status); };
+  auto signals = ledger.signals_reader();
+  auto connector = RechargeConnector::open(*signals, *ledger.events, options);
+  BOOST_REQUIRE_MESSAGE(connector.is_ok(), connector.status().to_string());
+  auto handled = connector.value()->run_once(5'000);
+  BOOST_REQUIRE_MESSAGE(handled.is_ok(), handled.status().to_string());
+  BOOST_TEST(handled.value() == 1u);
+  BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+  BOOST_TEST(errors[0].field() == "org_id");
+  BOOST_TEST(errors[0].message().find("payment_failed") != std::string::npos, errors[0].to_string());
+  BOOST_TEST(errors[0].message().find("refused, nothing appended") != std::string::npos, errors[0].to_string());
+  for (int32_t p = 0; p < ledger.events->partition_count(); ++p) {
+    BOOST_TEST(Ledger::must(ledger.events_reader->end_offset(PartitionId{p})).value == 0, "partition " << p);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(refill_amount_is_exact_and_rounds_up) {
   BOOST_TEST(refill_amount_minor(100 * micros, 100).value() == 10'000);
   BOOST_TEST(refill_amount_minor(1, 100).value() == 1);            // a micro-credit still costs a cent

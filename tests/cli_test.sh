@@ -6,15 +6,18 @@
 #   audit verify's exit status: 0 same, 3 a changed journal byte, 1 cannot check;
 #   ledger text escaped in tables; private data dir and exported statement; journal check's exit
 #   status (0 sound, 3 a damaged frame, 1 cannot check) and a replay past a damaged frame;
-#   bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
+#   rejects and signals readable (tally rejects, tally txns of an org whose first event was
+#   rejected, tally signals and --follow until SIGINT); bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
 #   scoped tokens whose secrets come from the environment; a readable file holding a secret warns.
 # Waits are on conditions with deadlines (polling the views), never fixed sleeps.
 set -euo pipefail
 tally="$1"
 dir=$(mktemp -d)
 dev_pid=""
+follow_pid=""
 cleanup() {
   [ -n "$dev_pid" ] && kill "$dev_pid" 2>/dev/null || true
+  [ -n "$follow_pid" ] && kill "$follow_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$dir"
 }
@@ -79,6 +82,32 @@ grep -q "line 2: bundles" "$dir/err" || fail "error does not name line 2 and bun
 [ "$out" = "appended 1 events" ] || fail "produce before the bad line printed '$out'"
 wait_until '[ "$(balance_micros acme)" = "104999861" ]' 30 "the signup allocation before the bad line"
 "$tally" txns acme --data "$dir/d" --limit 500 | grep -q "s-3" && fail "a line after the bad one was appended"
+
+# Rejects and signals are readable. A business rejection of an org the ledger does not have yet is
+# in that org's rejects and transactions; nothing is a record of no org.
+cat > "$dir/newco.jsonl" <<JSON
+{"type":"admin_adjustment","idempotency_key":"take-1","org_id":"newco","occurred_at_ms":$t0,"credits_micros":-5000000,"reason":"fee","operator":"ops"}
+JSON
+"$tally" produce --journal "$dir/d/journal" "$dir/newco.jsonl" >/dev/null
+wait_until '"$tally" rejects newco --data "$dir/d" | grep -q take-1' 30 "newco's rejection in its rejects"
+"$tally" rejects newco --data "$dir/d" | grep -q "before_org .*admin_adjustment .*take-1 .*insufficient_balance" ||
+  fail "rejects table: $("$tally" rejects newco --data "$dir/d")"
+"$tally" rejects newco --data "$dir/d" --json | grep -q '"placement":"before_org"' || fail "rejects --json"
+"$tally" txns newco --data "$dir/d" | grep -q "early .*take-1 .*rejected(insufficient_balance)" ||
+  fail "txns of newco: $("$tally" txns newco --data "$dir/d" 2>&1)"
+"$tally" rejects --data "$dir/d" --json | grep -q '"rejects":\[\]' || fail "records of no org: $("$tally" rejects --data "$dir/d" --json)"
+# The signals log: acme's first credit restored it; --follow prints what comes next until SIGINT.
+wait_until '"$tally" signals acme --data "$dir/d" | grep -q balance_restored' 30 "acme's balance_restored in the signals log"
+"$tally" signals acme --data "$dir/d" --json | grep -q '"kind":"balance_restored"' || fail "signals --json"
+"$tally" signals acme --data "$dir/d" --follow --json > "$dir/follow.out" 2>&1 &
+follow_pid=$!
+wait_until 'grep -q balance_restored "$dir/follow.out"' 30 "signals --follow to print the log so far"
+cat > "$dir/low.jsonl" <<JSON
+{"type":"low_balance_threshold_set","idempotency_key":"low-1","org_id":"acme","occurred_at_ms":$t0,"threshold_micros":500000000}
+JSON
+"$tally" produce --journal "$dir/d/journal" "$dir/low.jsonl" >/dev/null
+wait_until 'grep -q balance_low "$dir/follow.out"' 30 "signals --follow to print the new balance_low"
+kill -INT "$follow_pid" && wait "$follow_pid" && follow_pid="" || fail "signals --follow did not end with 0 on SIGINT"
 
 # Ledger text reaches the terminal escaped: a key holding ESC [ 2 J shows as \x1b[2J, never as the
 # control sequence; a statement exported to a file is the owner's only, like the data dir.

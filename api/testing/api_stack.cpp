@@ -42,6 +42,8 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   if (!end_reader.is_ok()) return end_reader.status();
   stack->end_reader_ = std::move(end_reader.value());
 
+  if (options.before_projector) options.before_projector(stack->dir_ + "/journal", *stack->writer_);
+
   ProjectorOptions projector_options;
   projector_options.poll_timeout_ms = 20;
   projector_options.batch_time_max_ms = 5;
@@ -81,7 +83,7 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   metrics.append_prometheus = [self](std::string& out) { append_projector_metrics(self->projector_->metrics(), out); };
   self->server_ = std::make_unique<HttpServer>(
       server_options, *self->views_, *self->writer_,
-      [self](LogPosition position, int timeout_ms) { return self->projector_->wait_until_applied(position, timeout_ms); },
+      [self](LogPosition position, int timeout_ms) { return self->projector_->wait_for_outcome(position, timeout_ms); },
       metrics);
   if (options.before_start) options.before_start(*self->server_);
   if (Status status = self->server_->start(); !status.is_ok()) return status;

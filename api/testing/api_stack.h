@@ -35,6 +35,9 @@ struct ApiStackOptions {
   int body_timeout_ms = http_body_timeout_ms;
   // Called after the server is built and before it starts (add_route).
   std::function<void(HttpServer&)> before_start;
+  // Called once the journal is open and before the projector reads it, with the journal's
+  // directory and its events writer: records written (or damaged) here are folded first.
+  std::function<void(const std::string& journal_dir, LogWriter& events)> before_projector;
 };
 
 class ApiStack {
