@@ -85,6 +85,8 @@ std::string sample_event(const std::string& type, const std::string& key, bool w
       {"member_limit_set", {true, R"("member_id":"bob","monthly_limit_micros":5)"}},
       {"member_limit_cleared", {true, R"("member_id":"bob")"}},
       {"tick", {false, ""}},
+      {"payment_customer_linked", {true, R"("payment_customer":"cus_1")"}},
+      {"workspace_billing_set", {true, R"("workspace":"w2","billing_path":"byok")"}},
   };
   auto it = bodies.find(type);
   BOOST_REQUIRE_MESSAGE(it != bodies.end(), "no sample event of type " << type << ": add one here");
@@ -209,6 +211,7 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
       {"auto_refill_configured", owner_command}, {"auto_refill_disabled", owner_command},
       {"low_balance_threshold_set", owner_command}, {"member_limit_set", owner_command},
       {"member_limit_cleared", owner_command}, {"tick", nobody},
+      {"payment_customer_linked", admin_only}, {"workspace_billing_set", owner_command},
   };
   int n = 0;
   for (const std::string& type : schema_event_types()) {

@@ -7,6 +7,7 @@
 
 #include "assert.h"
 #include "calendar.h"
+#include "fold_commerce.h"
 #include "payload_digest.h"
 #include "pricing.h"
 #include "tally/events_generated.h"
@@ -196,7 +197,7 @@ void Folder::maybe_request_refill(OrgIdView org_id, OrgState& org) {
   Signal& s = emit(SignalKind::recharge_requested, org_id, org);
   s.threshold_micros = policy.threshold_micros;
   s.refill_credits_micros = policy.refill_credits_micros;
-  s.payment_customer = policy.payment_customer;
+  s.payment_customer = refill_customer(org);
   org.refill_pending = true;
   org.pending_signal_id = s.id();
   ++org.refills_in_day;
@@ -264,7 +265,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
   }
   Micros debit;
   Micros tracked{price.billable_micros};
-  switch (paid_by(org, usage.billing_path())) {
+  switch (paid_by(org, requested_billing_path(org, usage))) {
     case PaidBy::invoiced: break;  // not drawn from the wallet
     case PaidBy::byok:
       debit = Micros{price.byok_fee_micros};
@@ -423,6 +424,7 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       policy.max_per_day = b->max_per_day();
       policy.max_per_month = b->max_per_month();
       policy.payment_customer.assign(view(b->payment_customer()));
+      policy.refill_bundles = b->refill_bundles();
       return RejectReason::none;
     }
     case fb::Body::AutoRefillDisabled:
@@ -453,6 +455,10 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       }
       return RejectReason::none;
     }
+    case fb::Body::PaymentCustomerLinked:
+      return apply_payment_customer_linked(org, *e_.body_as_PaymentCustomerLinked());
+    case fb::Body::WorkspaceBillingSet:
+      return apply_workspace_billing_set(org, *e_.body_as_WorkspaceBillingSet());
     case fb::Body::Tick:
     case fb::Body::RateCardPublished:
     case fb::Body::NONE:

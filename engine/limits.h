@@ -17,5 +17,6 @@ inline constexpr int64_t micros_per_credit = 1'000'000;
 inline constexpr int64_t tokens_per_price_unit = 1'000'000;    // prices are per 1M tokens
 inline constexpr int64_t seconds_per_hour = 3600;
 inline constexpr int32_t partitions_max = 1024;
+inline constexpr std::size_t workspace_billing_settings_max = 256;  // per org: (workspace, project) settings
 
 }  // namespace tally::limits
