@@ -84,12 +84,17 @@ struct HistoryPage {
   std::optional<uint64_t> next_sequence;  // cursor for the next page, none at the end
 };
 
-// Usage per org × UTC day × model × member × workspace.
+// Usage per org × UTC day × model × member × workspace × project × agent × provider × billing
+// path: the attribution dimensions of SPEC §14 (seed 003's "by team, feature").
 struct UsageRollup {
   int64_t day = 0;  // days since 1970-01-01 UTC
   std::string model;
   std::string member_id;
   std::string workspace;
+  std::string project;       // the project or office
+  std::string agent_id;
+  std::string provider;
+  std::string billing_path;  // as the history shows it: "credits", "byok" or "invoiced"
   int64_t events = 0;
   Micros debited_micros;
   Micros tracked_cost_micros;
