@@ -37,9 +37,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "api/commerce.h"
 #include "api/http_types.h"
 #include "engine/status.h"
 #include "engine/types.h"
@@ -97,6 +99,10 @@ struct HttpServerOptions {
   int body_timeout_ms = http_body_timeout_ms;
   int wait_timeout_ms = http_wait_timeout_ms;
   std::string event_source = "api";  // `source` of the events the API builds
+  // Buying credits (SPEC §14): the bundle, its price and the payment provider. Without it, price,
+  // checkout and payment-method answer 503 payments_not_configured and auto-refill takes no
+  // refill_bundles.
+  std::optional<CommerceOptions> commerce;
 };
 
 // Returns true once the projector has applied the event at `position` (and so every earlier one of

@@ -2,6 +2,7 @@
 #include <array>
 #include <map>
 
+#include "api/commerce_shared.h"
 #include "api/handler_util.h"
 #include "api/routes.h"
 #include "api/view_json.h"
@@ -99,7 +100,8 @@ ApiResponse get_auto_refill(ApiContext& ctx, const ApiRequest& request) {
   ApiResponse error;
   Result<OrgView> org = find_org(ctx, request, error);
   if (!org.is_ok()) return error;
-  boost::json::object out = auto_refill_json(org->state);
+  if (is_unlimited(org.value())) return credits_unavailable(org->org_id.str());
+  boost::json::object out = auto_refill_json(org->state, now_unix_ms());
   out["org_id"] = org->org_id.str();
   return ApiResponse::json(200, to_json_text(out));
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/bundle_price.h"
 #include "engine/event_factory.h"
 #include "engine/fold.h"
 #include "engine/limits.h"
@@ -194,6 +195,32 @@ BOOST_AUTO_TEST_CASE(a_copied_org_shares_its_settings_until_one_changes) {
   b.workspace_billing.set("w", "", BillingPath::credits, 10);
   BOOST_TEST((a.workspace_billing.find("w", "") == std::optional<BillingPath>(BillingPath::byok)));
   BOOST_TEST(!(a == b));
+}
+
+}  // namespace
+}  // namespace tally
+
+namespace tally {
+namespace {
+
+BOOST_AUTO_TEST_CASE(a_purchase_of_bundles_costs_the_bundles_plus_the_fee_on_top) {
+  // Seed 002: $100 buys 100 credits; seed 001: the fee is added on top (here 2.9% + 30 cents).
+  const BundleOffer offer{Micros{100 * cr}, 10'000, "usd", 290, 30};
+  const BundleQuote one = quote(offer, 1).value();
+  BOOST_TEST(one.credits == Micros{100 * cr});
+  BOOST_TEST(one.paid_minor == 10'000);
+  BOOST_TEST(one.fee_minor == 290 + 30);  // 10000 × 2.9% = 290 exactly
+  BOOST_TEST(one.total_minor == 10'320);
+  const BundleQuote three = quote(offer, 3).value();
+  BOOST_TEST(three.credits == Micros{300 * cr});
+  BOOST_TEST(three.fee_minor == 870 + 30);
+  // The percent rounds up to the cent: 1 bundle of 999 cents at 2.9% is 28.971 -> 29.
+  BOOST_TEST(quote(BundleOffer{Micros{cr}, 999, "usd", 290, 0}, 1).value().fee_minor == 29);
+  BOOST_TEST(quote(offer, 0).status().field() == "quantity");
+  BOOST_TEST(quote(offer, 11).status().field() == "quantity");
+  BOOST_TEST(quote(BundleOffer{Micros{cr}, 100, "USD", 0, 0}, 1).status().field() == "currency");
+  BOOST_TEST(quote(BundleOffer{Micros{cr}, 100, "usd", 10'001, 0}, 1).status().field() == "fee_bp");
+  BOOST_TEST((quote(BundleOffer{Micros{INT64_MAX / 2}, 100, "usd", 0, 0}, 10).status().code() == Status::Code::too_large));
 }
 
 }  // namespace

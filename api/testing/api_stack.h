@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -35,6 +36,8 @@ struct ApiStackOptions {
   int body_timeout_ms = http_body_timeout_ms;
   // Called after the server is built and before it starts (add_route).
   std::function<void(HttpServer&)> before_start;
+  // Buying credits (api/testing/fake_payments.h has a provider for tests).
+  std::optional<CommerceOptions> commerce;
 };
 
 class ApiStack {
