@@ -27,6 +27,7 @@
 #include "api/http_server.h"
 #include "engine/status.h"
 #include "ingest/ingest_routes.h"
+#include "node/commerce.h"
 #include "log/log.h"
 #include "projections/projector.h"
 #include "projections/views.h"
@@ -72,6 +73,9 @@ struct NodeOptions {
   std::optional<connectors::EnforcerOptions> enforce;
   // Ingest routes (with role_api): LiteLLM callback and Stripe webhooks, each when configured.
   std::optional<connectors::IngestOptions> ingest;
+  // Buying credits (with role_api): price, checkout and payment-method routes over Stripe
+  // (node/commerce.h). Starting checks or makes the bundle's price at Stripe.
+  std::optional<CommerceSettings> commerce;
   // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.
   std::function<void(std::string_view role, const Status& status)> on_role_error;
 };
@@ -110,6 +114,7 @@ class Node {
   Status open_log(const NodeOptions& options);
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
+  std::string log_key_scope();
   void start_ticker(int interval_ms, std::function<void(const Status&)> on_error);
   Status open_views(const std::string& views_path, int wait_ms);
   Result<std::unique_ptr<LogReader>> open_signals_reader();
