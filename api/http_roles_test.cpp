@@ -172,6 +172,7 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
   const std::map<std::string, Row> rows = {
       {"GET /healthz", {"/healthz", "", open}},
       {"GET /metrics", {"/metrics", "", open}},
+      {"GET /openapi.json", {"/openapi.json", "", open}},
       {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", read}},
       {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", read}},
       {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", read}},

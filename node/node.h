@@ -103,6 +103,8 @@ class Node {
 
   LogWriter& events_writer() { return *events_writer_; }
   Projector* projector() { return projector_.get(); }
+  // The HTTP server, nullptr without role_api (its routes() list every route it serves).
+  api::HttpServer* server() { return server_.get(); }
   ViewReader* views() { return views_.get(); }
   // The running roles, nullptr when not running here.
   const connectors::OutboxEmitter* emitter() const { return emitter_.get(); }
