@@ -5,6 +5,7 @@
 #include "api/commerce_shared.h"
 #include "api/handler_util.h"
 #include "api/routes.h"
+#include "engine/digest.h"
 #include "engine/event_factory.h"
 #include "engine/limits.h"
 
@@ -114,12 +115,14 @@ Result<CheckoutOrder> checkout_order(ApiContext& ctx, const ApiRequest& request,
                     {"paid_minor", std::to_string(order.quote.paid_minor)},
                     {"fee_minor", std::to_string(order.quote.fee_minor)}};
   // A client's Idempotency-Key makes its retries one session; without one, every call is new.
+  // Stripe's keys are at most 255 bytes: the client's key goes in as a digest.
   const std::optional<std::string_view> key = request.header("idempotency-key");
-  if (key && (key->empty() || key->size() > limits::idempotency_key_bytes_max - 64)) {
-    return Status::invalid("Idempotency-Key", "must be 1..191 bytes");
+  if (key && (key->empty() || key->size() > limits::idempotency_key_bytes_max)) {
+    return Status::invalid("Idempotency-Key", "must be 1..255 bytes");
   }
+  const std::string client_key = key ? std::string(*key) : ctx.next_idempotency_key();
   order.idempotency_key = "tally-checkout:" + commerce.key_scope + ":" + org + ":" +
-                          (key ? std::string(*key) : ctx.next_idempotency_key());
+                          murmur3_128(client_key.data(), client_key.size()).to_hex();
   return order;
 }
 

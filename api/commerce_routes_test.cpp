@@ -127,6 +127,18 @@ BOOST_AUTO_TEST_CASE(checkout_makes_the_orgs_customer_once_and_remembers_it_in_t
   BOOST_TEST(metadata.at("fee_minor") == "900");
   BOOST_TEST(metadata.at("paid_minor") == "30000");
   BOOST_TEST(order.idempotency_key != orders[0].idempotency_key);  // two clicks, two sessions
+
+  // A client's Idempotency-Key makes its retries one session at Stripe (the same key), however long.
+  const std::string long_key(255, 'k');
+  for (int retry = 0; retry < 2; ++retry) {
+    HttpReply again = f.client->send("POST", "/api/v1/org/acme/credits/checkout", owner, "{" + urls + "}",
+                                     {{"Idempotency-Key", long_key}});
+    BOOST_REQUIRE_MESSAGE(again.status == 200, again.body);
+  }
+  const std::vector<CheckoutOrder> retried = f.payments->checkout_orders();
+  BOOST_REQUIRE_EQUAL(retried.size(), 4u);
+  BOOST_TEST(retried[2].idempotency_key == retried[3].idempotency_key);
+  BOOST_TEST(retried[2].idempotency_key.size() <= 255u);
 }
 
 BOOST_AUTO_TEST_CASE(checkout_refuses_bad_input_and_says_what_the_provider_did) {

@@ -193,6 +193,8 @@ Status add_commerce(const NodeSettings& settings, bool api, std::vector<std::str
   CommerceSettings commerce;
   commerce.stripe.base_url = settings.stripe_url;
   commerce.stripe.api_key = settings.stripe_key;
+  commerce.stripe.request_timeout_ms = commerce_stripe_timeout_ms;
+  commerce.stripe.retry.attempts_max = commerce_stripe_attempts_max;
   // Both ≤ 1e9 (their ranges): the product fits in 64 bits.
   const int64_t amount = settings.bundle_amount_minor > 0 ? settings.bundle_amount_minor
                                                           : settings.bundle_credits * settings.credit_price_minor;

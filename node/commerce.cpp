@@ -1,5 +1,7 @@
 #include "node/commerce.h"
 
+#include "engine/digest.h"
+
 namespace tally {
 namespace {
 
@@ -84,10 +86,12 @@ Result<api::CommerceOptions> start_commerce(const CommerceSettings& settings, co
     options.offer = offer.value();
     options.price_id = price->id;
   } else {
-    Result<connectors::PriceInfo> price = stripe.find_or_create_price(
-        settings.product_id, settings.offer.unit_amount_minor, settings.offer.currency,
-        "tally-price:" + key_scope + ":" + settings.product_id + ":" + std::to_string(settings.offer.unit_amount_minor) +
-            ":" + settings.offer.currency);
+    // One price per (ledger, product, amount, currency), whatever the length of the product id.
+    const std::string what = settings.product_id + ":" + std::to_string(settings.offer.unit_amount_minor) + ":" +
+                             settings.offer.currency;
+    Result<connectors::PriceInfo> price =
+        stripe.find_or_create_price(settings.product_id, settings.offer.unit_amount_minor, settings.offer.currency,
+                                    "tally-price:" + key_scope + ":" + murmur3_128(what.data(), what.size()).to_hex());
     if (!price.is_ok()) {
       if (price.status().code() == Status::Code::unavailable) return price.status();
       return Status::invalid("product_id", "Stripe: " + price.status().message());

@@ -19,8 +19,13 @@
 
 namespace tally {
 
+// A customer waits on the checkout and payment-method routes: their Stripe calls give up sooner
+// than the recharge connector's (which runs in the background).
+inline constexpr int64_t commerce_stripe_timeout_ms = 10'000;  // one attempt
+inline constexpr int32_t commerce_stripe_attempts_max = 3;
+
 struct CommerceSettings {
-  connectors::StripeConfig stripe;
+  connectors::StripeConfig stripe;  // tally dev/serve: commerce_stripe_timeout_ms, _attempts_max
   // The bundle: what the API quotes, and what a configured price must cost.
   BundleOffer offer;
   std::string price_id;    // the Stripe price of one bundle, or empty and:
