@@ -10,7 +10,7 @@ namespace {
 
 // One row per event type. A new body gets its row here in the same change that adds it to the
 // schema (authorization_test fails until it has one); until then no token may append it.
-constexpr std::array<EventRule, 16> rules = {{
+constexpr std::array<EventRule, 18> rules = {{
     {"org_opened", EventClass::money},
     {"billing_mode_changed", EventClass::money},
     {"signup_allocation", EventClass::money},
@@ -27,6 +27,10 @@ constexpr std::array<EventRule, 16> rules = {{
     {"member_limit_set", EventClass::owner_command},
     {"member_limit_cleared", EventClass::owner_command},
     {"tick", EventClass::tally_only},
+    // SPEC §14. A linked customer is whose card auto-refill charges: only admin (and Tally's own
+    // checkout route) may link one, or an owner could charge another org's saved card.
+    {"payment_customer_linked", EventClass::money},
+    {"workspace_billing_set", EventClass::owner_command},
     // With the bodies of SPEC §11/§12 (grow the array by one per row):
     //   {"hold_placed", EventClass::hold}, {"hold_extended", EventClass::hold},
     //   {"hold_released", EventClass::hold}, {"credit_granted", EventClass::money},

@@ -15,11 +15,13 @@
 //   ingest          | outcomes of its own appends    | usage, hold place/extend/release; any org
 //   org:<id>        | that org's views               | owner commands of that org: auto-refill
 //                   |                                | configure/disable, low-balance threshold,
-//                   |                                | member limits, holds, checkout
+//                   |                                | member limits, workspace billing, holds,
+//                   |                                | checkout
 //   org:<id>:read   | that org's views               | nothing
 //
 // Money-moving and org-defining events (purchase, auto_refill, payment_failed, signup_allocation,
-// refund, admin_adjustment, credit grants and voids, org_opened, billing_mode_changed) only admin;
+// refund, admin_adjustment, credit grants and voids, org_opened, billing_mode_changed,
+// payment_customer_linked) only admin;
 // `tick` nobody (Tally appends its own). An org-scoped token never sets `occurred_at_ms`: the server
 // stamps it (event_time_source). Any other scope ([a-z0-9_-]{1,64}) is custom: a registered route
 // may ask for it (RouteAuth::scoped) and admin passes too.

@@ -98,6 +98,8 @@ BOOST_AUTO_TEST_CASE(the_role_table_for_events) {
       {"member_limit_set", /*                 */ {true, false, true, false, false, false}},
       {"member_limit_cleared", /*             */ {true, false, true, false, false, false}},
       {"tick", /*                             */ {false, false, false, false, false, false}},
+      {"payment_customer_linked", /*          */ {true, false, false, false, false, false}},
+      {"workspace_billing_set", /*            */ {true, false, true, false, false, false}},
   };
   for (const std::string& type : schema_event_types()) {
     auto row = table.find(type);

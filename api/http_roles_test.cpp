@@ -14,12 +14,14 @@
 
 #include "api/http_server.h"
 #include "api/testing/api_stack.h"
+#include "api/testing/fake_payments.h"
 #include "tally/events_generated.h"
 
 using namespace tally;
 using namespace tally::api;
 using tally::api::testing::ApiStack;
 using tally::api::testing::ApiStackOptions;
+using tally::api::testing::FakePayments;
 using tally::api::testing::HttpClient;
 using tally::api::testing::HttpReply;
 
@@ -85,6 +87,8 @@ std::string sample_event(const std::string& type, const std::string& key, bool w
       {"member_limit_set", {true, R"("member_id":"bob","monthly_limit_micros":5)"}},
       {"member_limit_cleared", {true, R"("member_id":"bob")"}},
       {"tick", {false, ""}},
+      {"payment_customer_linked", {true, R"("payment_customer":"cus_1")"}},
+      {"workspace_billing_set", {true, R"("workspace":"w2","billing_path":"byok")"}},
   };
   auto it = bodies.find(type);
   BOOST_REQUIRE_MESSAGE(it != bodies.end(), "no sample event of type " << type << ": add one here");
@@ -109,6 +113,7 @@ std::string field_of(const HttpReply& reply) {
 }
 
 struct RolesFixture {
+  std::shared_ptr<FakePayments> payments;
   std::unique_ptr<ApiStack> stack;
   std::unique_ptr<HttpClient> client;
 
@@ -120,6 +125,10 @@ struct RolesFixture {
                       {"acme-reader", std::string(reader_token), {"org:acme:read"}},
                       {"globex-owner", std::string(other_token), {"org:globex"}}};
     options.before_start = std::move(before_start);
+    // Buying credits: a fake provider, with a card saved on the customer acme's first checkout makes.
+    payments = std::make_shared<FakePayments>();
+    payments->save_card("cus_fake1", PaymentCard{"pm_1", "visa", "4242", 8, 2030});
+    options.commerce = tally::api::testing::fake_commerce(payments);
     Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
     BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
     stack = std::move(started.value());
@@ -164,6 +173,7 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
   const std::map<std::string, Row> rows = {
       {"GET /healthz", {"/healthz", "", open}},
       {"GET /metrics", {"/metrics", "", open}},
+      {"GET /openapi.json", {"/openapi.json", "", open}},
       {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", read}},
       {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", read}},
       {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", read}},
@@ -177,6 +187,15 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
       {"PUT /api/v1/org/{org}/credits/member-limits/{user_id}",
        {"/api/v1/org/acme/credits/member-limits/bob", R"({"monthly_limit_micros":5})", command}},
       {"DELETE /api/v1/org/{org}/credits/member-limits/{user_id}", {"/api/v1/org/acme/credits/member-limits/bob", "", command}},
+      {"GET /api/v1/org/{org}/credits/price", {"/api/v1/org/acme/credits/price", "", read}},
+      {"POST /api/v1/org/{org}/credits/checkout",
+       {"/api/v1/org/acme/credits/checkout", R"({"success_url":"https://p.example/ok","cancel_url":"https://p.example/no"})",
+        {200, 403, 200, 403, 403, 401, 401}}},
+      {"GET /api/v1/org/{org}/credits/payment-method", {"/api/v1/org/acme/credits/payment-method", "", read}},
+      {"GET /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", read}},
+      {"PUT /api/v1/org/{org}/workspaces/{ws}/billing",
+       {"/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"byok"})", command}},
+      {"DELETE /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", command}},
       // Per event type: the next test case. Here the route itself, with an empty batch.
       {"POST /api/v1/events", {"/api/v1/events", "[]", {400, 400, 400, 403, 400, 401, 401}}},
   };
@@ -213,6 +232,7 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
       {"auto_refill_configured", owner_command}, {"auto_refill_disabled", owner_command},
       {"low_balance_threshold_set", owner_command}, {"member_limit_set", owner_command},
       {"member_limit_cleared", owner_command}, {"tick", nobody},
+      {"payment_customer_linked", admin_only}, {"workspace_billing_set", owner_command},
   };
   int n = 0;
   for (const std::string& type : schema_event_types()) {

@@ -2,10 +2,12 @@
 #include <array>
 #include <map>
 
+#include "api/commerce_shared.h"
 #include "api/handler_util.h"
 #include "api/routes.h"
 #include "api/view_json.h"
 #include "engine/catalogue.h"
+#include "projections/usage_groups.h"
 
 namespace tally::api {
 namespace {
@@ -104,7 +106,8 @@ ApiResponse get_auto_refill(ApiContext& ctx, const ApiRequest& request) {
   ApiResponse error;
   Result<OrgView> org = find_org(ctx, request, error);
   if (!org.is_ok()) return error;
-  boost::json::object out = auto_refill_json(org->state);
+  if (is_unlimited(org.value())) return credits_unavailable(org->org_id.str());
+  boost::json::object out = auto_refill_json(org->state, now_unix_ms());
   out["org_id"] = org->org_id.str();
   return ApiResponse::json(200, to_json_text(out));
 }
@@ -151,24 +154,10 @@ struct UsageTotals {
   }
 };
 
-// "2026-11-05" for a day index (days since 1970-01-01 UTC): Howard Hinnant's civil_from_days.
-std::string day_text(int64_t day) {
-  const int64_t z = day + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return std::to_string(y) + (m < 10 ? "-0" : "-") + std::to_string(m) + (d < 10 ? "-0" : "-") + std::to_string(d);
-}
-
 ApiResponse get_usage(ApiContext& ctx, const ApiRequest& request) {
   const std::string_view group_by = request.query_param("group_by").value_or("model");
-  if (group_by != "model" && group_by != "member" && group_by != "workspace" && group_by != "day") {
-    return ApiResponse::error(400, "invalid_argument", "must be model, member, workspace or day", "group_by");
+  if (!is_usage_dimension(group_by)) {
+    return ApiResponse::error(400, "invalid_argument", "must be " + usage_dimension_choices(), "group_by");
   }
   Result<std::optional<int64_t>> from = query_int64(request, "from", 0, INT64_MAX);
   if (!from.is_ok()) return error_response(from.status());
@@ -186,11 +175,7 @@ ApiResponse get_usage(ApiContext& ctx, const ApiRequest& request) {
   std::map<std::string, UsageTotals> groups;
   UsageTotals total;
   for (const UsageRollup& r : rollups.value()) {
-    std::string key = group_by == "model" ? r.model
-                      : group_by == "member" ? r.member_id
-                      : group_by == "workspace" ? r.workspace
-                      : day_text(r.day);
-    groups[key].add(r);
+    groups[usage_group_key(r, group_by)].add(r);
     total.add(r);
   }
   if (total.overflow) return ApiResponse::error(500, "overflow", "usage totals overflow 64 bits; narrow from/to");

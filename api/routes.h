@@ -15,6 +15,12 @@ std::vector<Route> read_routes(ApiContext& ctx);
 std::vector<Route> command_routes(ApiContext& ctx);
 // POST /api/v1/events (event_routes.cpp).
 std::vector<Route> event_routes(ApiContext& ctx);
+// GET credits/price, POST credits/checkout, GET credits/payment-method (commerce_routes.cpp).
+std::vector<Route> commerce_routes(ApiContext& ctx);
+// GET|PUT|DELETE workspaces/{ws}/billing (workspace_routes.cpp).
+std::vector<Route> workspace_routes(ApiContext& ctx);
+// GET /openapi.json (openapi_route.cpp).
+std::vector<Route> openapi_routes(ApiContext& ctx);
 // GET /healthz, GET /metrics (ops_routes.cpp).
 std::vector<Route> ops_routes(ApiContext& ctx);
 

@@ -6,10 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/commerce.h"
 #include "engine/limits.h"
 #include "engine/status.h"
 #include "engine/types.h"
@@ -63,6 +65,10 @@ struct HttpServerOptions {
   int body_timeout_ms = http_body_timeout_ms;
   int wait_timeout_ms = http_wait_timeout_ms;
   std::string event_source = "api";  // `source` of the events the API builds
+  // Buying credits (SPEC §14): the bundle, its price and the payment provider. Without it, price,
+  // checkout and payment-method answer 503 payments_not_configured and auto-refill takes no
+  // refill_bundles.
+  std::optional<CommerceOptions> commerce;
 };
 
 // Waits for the outcome the fold gave the record at a position (the projector's

@@ -7,6 +7,7 @@
 #include "api/handler_util.h"
 #include "engine/calendar.h"
 #include "engine/event_json.h"
+#include "engine/fold_commerce.h"
 
 namespace tally::api {
 namespace {
@@ -47,6 +48,8 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   out["refill_pending"] = s.refill_pending;
   put_money(out, "low_balance_threshold", threshold);
   out["plan"] = plan_name(s.plan);
+  // Enterprise orgs are not limited by credits (seed 004; SPEC §14).
+  out["unlimited"] = s.plan == Plan::enterprise;
   out["billing_mode"] = billing_mode_name(s.mode);
   out["uses_wallet"] = wallet;
   boost::json::object totals;
@@ -66,15 +69,35 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   return out;
 }
 
-boost::json::object auto_refill_json(const OrgState& state) {
+namespace {
+
+// "2 of 20 auto-refills used this month" (or "2 auto-refills used this month (no monthly cap)").
+std::string refills_status(int32_t used, int32_t cap) {
+  const std::string count = std::to_string(used) + (cap > 0 ? " of " + std::to_string(cap) : std::string());
+  return count + (used == 1 && cap == 0 ? " auto-refill" : " auto-refills") + " used this month" +
+         (cap > 0 ? "" : " (no monthly cap)");
+}
+
+}  // namespace
+
+boost::json::object auto_refill_json(const OrgState& state, int64_t now_ms) {
   const AutoRefillPolicy& p = state.auto_refill;
   boost::json::object out;
   out["enabled"] = p.enabled;
   put_money(out, "threshold", p.threshold_micros);
   put_money(out, "refill_credits", p.refill_credits_micros);
+  out["refill_bundles"] = p.refill_bundles > 0 ? boost::json::value(p.refill_bundles) : boost::json::value(nullptr);
   out["max_per_day"] = p.max_per_day;
   out["max_per_month"] = p.max_per_month;
   out["payment_customer"] = p.payment_customer;
+  // Who is charged: the policy's customer, else the org's (the card saved at checkout).
+  const std::string& charged = refill_customer(state);
+  out["charged_customer"] = charged.empty() ? boost::json::value(nullptr) : boost::json::value(charged);
+  const int32_t today = state.refill_day == utc_day(now_ms) ? state.refills_in_day : 0;
+  const int32_t this_month = state.refill_month == utc_month(now_ms) ? state.refills_in_month : 0;
+  out["refills_used_today"] = today;
+  out["refills_used_this_month"] = this_month;
+  out["refills_status"] = refills_status(this_month, p.max_per_month);
   out["refill_pending"] = state.refill_pending;
   if (state.refill_pending) out["pending_signal_id"] = state.pending_signal_id;
   // Counters belong to the period they were counted in; a reader compares with today itself.

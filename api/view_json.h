@@ -21,7 +21,9 @@ int64_t warning_threshold_micros(const OrgState& state);
 
 // GET /credits: balance, available, flags, plan, totals; `as_of` as "partition:next offset".
 boost::json::object credits_json(const OrgView& org, const std::optional<LogPosition>& as_of);
-boost::json::object auto_refill_json(const OrgState& state);
+// The auto-refill policy and the refills counted today and this month (UTC periods of `now_ms`)
+// against the caps: the billing page's "auto-refills used this month" (seed 004).
+boost::json::object auto_refill_json(const OrgState& state, int64_t now_ms);
 boost::json::object member_json(const MemberView& member);
 // An entry of transactions or statements; an early reject (HistoryEntry::early) has no "sequence"
 // and says "early": true.

@@ -117,6 +117,8 @@ Status add_recharge(const NodeSettings& settings, NodeOptions& options) {
   recharge.credit_price_minor = settings.credit_price_minor;
   recharge.currency = settings.currency;
   recharge.platform_fee_minor = settings.platform_fee_minor;
+  recharge.platform_fee_bp = static_cast<int32_t>(settings.platform_fee_bp);  // ≤ platform_fee_bp_setting_max
+  recharge.bundle_amount_minor = settings.bundle_amount_minor;
   recharge.credits_per_bundle_micros = settings.bundle_credits * 1'000'000;  // bundle_credits_max keeps it in range
   recharge.progress_path = "DATA/recharge.progress";  // validate() wants it; the node sets the real one
   if (Status s = connectors::validate(recharge); !s.is_ok()) {
@@ -172,15 +174,52 @@ Status add_ingest(const NodeSettings& settings, bool api, std::vector<std::strin
   return Status::ok();
 }
 
+// Buying credits (SPEC §14) on the api role: with a Stripe price (or product) of one bundle.
+Status add_commerce(const NodeSettings& settings, bool api, std::vector<std::string>& notes, NodeOptions& options) {
+  const bool wanted = !settings.stripe_price_id.empty() || !settings.stripe_product_id.empty();
+  if (!api || !wanted) {
+    return check_unused(settings, {"stripe.price_id", "stripe.product_id"}, "the api role is not in --roles / roles", notes);
+  }
+  if (!settings.stripe_price_id.empty() && !settings.stripe_product_id.empty()) {
+    return settings.invalid("stripe.product_id", "give stripe.price_id or stripe.product_id, not both (price from " +
+                                                     settings.origin("stripe.price_id") + ")");
+  }
+  const std::string_view given = settings.stripe_price_id.empty() ? "stripe.product_id" : "stripe.price_id";
+  if (settings.stripe_url.empty()) return settings.invalid("stripe.url", "checkout (" + std::string(given) + ") needs the Stripe API URL");
+  if (settings.stripe_key.empty()) return settings.invalid("stripe.key", "checkout (" + std::string(given) + ") needs a Stripe key");
+  if (settings.bundle_credits == 0) {
+    return settings.invalid("stripe.bundle_credits", "checkout (" + std::string(given) + ") needs the credits in one bundle");
+  }
+  CommerceSettings commerce;
+  commerce.stripe.base_url = settings.stripe_url;
+  commerce.stripe.api_key = settings.stripe_key;
+  commerce.stripe.request_timeout_ms = commerce_stripe_timeout_ms;
+  commerce.stripe.retry.attempts_max = commerce_stripe_attempts_max;
+  // Both ≤ 1e9 (their ranges): the product fits in 64 bits.
+  const int64_t amount = settings.bundle_amount_minor > 0 ? settings.bundle_amount_minor
+                                                          : settings.bundle_credits * settings.credit_price_minor;
+  commerce.offer = BundleOffer{Micros{settings.bundle_credits * 1'000'000}, amount, settings.currency,
+                               static_cast<int32_t>(settings.platform_fee_bp), settings.platform_fee_minor};
+  if (Status s = validate(commerce.offer); !s.is_ok()) {
+    return settings.invalid(s.field() == "currency" ? "stripe.currency" : "stripe.bundle_amount_minor", s.message());
+  }
+  commerce.price_id = settings.stripe_price_id;
+  commerce.product_id = settings.stripe_product_id;
+  options.commerce = commerce;
+  return Status::ok();
+}
+
 Status add_connectors(const NodeSettings& settings, NodeCommand command, const std::set<std::string>& roles,
                       std::vector<std::string>& notes, NodeOptions& options) {
   const bool serve = command == NodeCommand::serve;
+  if (Status s = add_commerce(settings, roles.count("api") != 0, notes, options); !s.is_ok()) return s;
   if (roles.count("recharge") != 0) {
     if (Status s = add_recharge(settings, options); !s.is_ok()) return s;
-  } else {
+  } else if (!options.commerce) {
     const std::string why = serve ? "the recharge role is not in --roles / roles" : "the recharge connector runs only with --stripe-url / stripe.url";
     if (Status s = check_unused(settings, {"stripe.url", "stripe.key", "stripe.credit_price_minor", "stripe.currency",
-                                           "stripe.platform_fee_minor"}, why, notes); !s.is_ok()) {
+                                           "stripe.platform_fee_minor", "stripe.platform_fee_bp",
+                                           "stripe.bundle_amount_minor"}, why, notes); !s.is_ok()) {
       return s;
     }
   }
@@ -191,7 +230,7 @@ Status add_connectors(const NodeSettings& settings, NodeCommand command, const s
     if (Status s = check_unused(settings, {"webhook.url", "webhook.secret"}, why, notes); !s.is_ok()) return s;
   }
   if (Status s = add_ingest(settings, roles.count("api") != 0, notes, options); !s.is_ok()) return s;
-  if (!options.recharge && !(options.ingest && options.ingest->stripe)) {
+  if (!options.recharge && !options.commerce && !(options.ingest && options.ingest->stripe)) {
     return check_unused(settings, {"stripe.bundle_credits"}, "neither recharge nor the Stripe webhook route runs", notes);
   }
   return Status::ok();

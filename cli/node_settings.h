@@ -17,8 +17,8 @@
 //
 // Config file layout (README "Configuration file" and tally.example.toml show all of it):
 //   top level   data, journal, kafka, topic_prefix, partitions, roles, listen, tick_interval_ms
-//   [stripe]    url, key, credit_price_minor, currency, platform_fee_minor, bundle_credits,
-//               webhook_secret
+//   [stripe]    url, key, credit_price_minor, currency, platform_fee_minor, platform_fee_bp,
+//               bundle_credits, bundle_amount_minor, price_id, product_id, webhook_secret
 //   [webhook]   url, secret
 //   [litellm]   secret, default_org, team_as_org
 //   [[token]]   name, secret, scopes (one table per token)
@@ -50,6 +50,8 @@ inline constexpr int64_t tick_interval_ms_max = 86'400'000;         // one day; 
 inline constexpr int64_t credit_price_minor_max = 1'000'000'000;     // minor units per credit
 inline constexpr int64_t platform_fee_minor_max = 1'000'000'000;     // minor units per charge
 inline constexpr int64_t bundle_credits_max = 1'000'000'000;         // credits (x 1e6 fits int64)
+inline constexpr int64_t bundle_amount_minor_max = 1'000'000'000;    // minor units per bundle
+inline constexpr int64_t platform_fee_bp_setting_max = 10'000;       // 100%
 inline constexpr std::size_t config_file_bytes_max = 1 << 20;        // 1 MiB
 // Defaults that are also the node's and the recharge connector's (node_settings.cpp checks it).
 inline constexpr int64_t partitions_setting_default = 4;
@@ -72,6 +74,10 @@ struct NodeSettings {
   std::string currency = "usd";
   int64_t platform_fee_minor = 0;
   int64_t bundle_credits = 0;
+  int64_t bundle_amount_minor = 0;  // 0: bundle_credits × credit_price_minor
+  int64_t platform_fee_bp = 0;
+  std::string stripe_price_id;
+  std::string stripe_product_id;
   std::string stripe_webhook_secret;
   std::string webhook_url;
   std::string webhook_secret;

@@ -124,6 +124,15 @@ std::vector<KeyRow> key_rows() {
        [](const NodeOptions& o) {
          return o.recharge->credits_per_bundle_micros == 100'000'000 && o.ingest->stripe->mapping.credits_per_bundle_micros == 100'000'000;
        }},
+      {"stripe.platform_fee_bp", "", "[stripe]\nplatform_fee_bp = 290",
+       [](const NodeOptions& o) { return o.recharge->platform_fee_bp == 290 && o.commerce->offer.fee_bp == 290; }},
+      {"stripe.bundle_amount_minor", "", "[stripe]\nbundle_amount_minor = 9000",
+       [](const NodeOptions& o) { return o.recharge->bundle_amount_minor == 9000 && o.commerce->offer.unit_amount_minor == 9000; }},
+      // One of price and product: a price in one scenario, a product in the other.
+      {"stripe.price_id", "journal", "[stripe]\nprice_id = \"price_bundle\"",
+       [](const NodeOptions& o) { return o.commerce->price_id == "price_bundle" && o.commerce->product_id.empty(); }},
+      {"stripe.product_id", "kafka", "[stripe]\nproduct_id = \"prod_credits\"",
+       [](const NodeOptions& o) { return o.commerce->product_id == "prod_credits" && o.commerce->price_id.empty(); }},
       {"stripe.webhook_secret", "", "[stripe]\nwebhook_secret = \"whsec_file\"", [](const NodeOptions& o) { return o.ingest->stripe->webhook_secret == "whsec_file"; }},
       {"webhook.url", "", "[webhook]\nurl = \"https://platform.example/tally\"", [](const NodeOptions& o) { return o.enforce->url == "https://platform.example/tally"; }},
       {"webhook.secret", "", "[webhook]\nsecret = \"webhook-secret-0123456789abcdef\"", [](const NodeOptions& o) { return o.enforce->secret == "webhook-secret-0123456789abcdef"; }},
@@ -442,6 +451,35 @@ BOOST_AUTO_TEST_CASE(settings_of_a_connector_that_does_not_run) {
              "--tick-interval-ms");
   BOOST_TEST(run(NodeCommand::serve, {"--data", "d", "--roles", "projector", "--token", "ops:" + admin_secret + ":admin"})
                  .status.field() == "--token");
+}
+
+// SPEC §14: checkout runs on the api role with a Stripe price (or product) of one bundle.
+BOOST_AUTO_TEST_CASE(checkout_needs_stripe_and_a_bundle) {
+  const std::vector<std::string> stripe = {"--stripe-url", "http://127.0.0.1:12111", "--stripe-key", "sk_test_x"};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = stripe;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(NodeCommand::dev, args);
+  };
+  Resolved ok = with({"--stripe-price", "price_1", "--bundle-credits", "100", "--platform-fee-bp", "290",
+                      "--platform-fee-minor", "30"});
+  BOOST_REQUIRE_MESSAGE(ok.status.is_ok(), ok.status.to_string());
+  BOOST_REQUIRE(ok.options.commerce.has_value());
+  BOOST_TEST(ok.options.commerce->offer.credits_per_bundle.value() == 100'000'000);
+  BOOST_TEST(ok.options.commerce->offer.unit_amount_minor == 10'000);  // 100 credits × 100 minor units
+  BOOST_TEST(ok.options.commerce->offer.fee_bp == 290);
+  BOOST_TEST(ok.options.commerce->offer.fee_fixed_minor == 30);
+  BOOST_TEST(ok.options.recharge->platform_fee_bp == 290);
+  BOOST_TEST(with({"--stripe-price", "price_1"}).status.field() == "--bundle-credits (config: stripe.bundle_credits)");
+  BOOST_TEST(with({"--stripe-price", "price_1", "--stripe-product", "prod_1", "--bundle-credits", "100"}).status.field() ==
+             "--stripe-product");
+  BOOST_TEST(run(NodeCommand::dev, {"--stripe-price", "price_1", "--bundle-credits", "100"}).status.field() ==
+             "--stripe-url (config: stripe.url)");
+  BOOST_TEST(with({"--platform-fee-bp", "10001"}).status.field() == "--platform-fee-bp");
+  // Without a price or product: no checkout; with them but no api role: a flag is an error.
+  BOOST_TEST(!with({"--bundle-credits", "100"}).options.commerce.has_value());
+  Resolved no_api = run(NodeCommand::serve, {"--data", "d", "--roles", "projector", "--stripe-price", "price_1"});
+  BOOST_TEST(no_api.status.field() == "--stripe-price");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

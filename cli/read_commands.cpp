@@ -12,6 +12,7 @@
 #include "cli/cli_util.h"
 #include "engine/calendar.h"
 #include "engine/money.h"
+#include "projections/usage_groups.h"
 
 namespace tally::cli {
 namespace {
@@ -200,16 +201,18 @@ int run_usage(const Args& args) {
   po::positional_options_description positional;
   add_read_options(options, positional, read);
   options.add_options()
-      ("group-by", po::value(&group_by)->default_value("model"), "model, member or workspace")
+      ("group-by", po::value(&group_by)->default_value("model"), usage_dimension_choices().c_str())
       ("from", po::value(&from_ms), "from this time (Unix ms, inclusive; whole UTC days)")
       ("to", po::value(&to_ms), "to this time (Unix ms, exclusive)");
   po::variables_map vm;
-  if (auto code = parse_options("usage", "ORG --group-by model|member|workspace [--from MS] [--to MS] [--json]", args,
-                                options, vm, &positional)) {
+  if (auto code = parse_options("usage",
+                                "ORG --group-by model|member|workspace|project|agent|provider|billing_path|day "
+                                "[--from MS] [--to MS] [--json]",
+                                args, options, vm, &positional)) {
     return *code;
   }
-  if (group_by != "model" && group_by != "member" && group_by != "workspace") {
-    return fail("usage", Status::invalid("--group-by", "must be model, member or workspace"));
+  if (!is_usage_dimension(group_by)) {
+    return fail("usage", Status::invalid("--group-by", "must be " + usage_dimension_choices()));
   }
   std::unique_ptr<ViewReader> views;
   int code = exit_ok;
@@ -220,7 +223,7 @@ int run_usage(const Args& args) {
   struct Totals { int64_t events = 0, debited = 0, tracked = 0, input = 0, output = 0; };
   std::map<std::string, Totals> groups;
   for (const UsageRollup& r : rollups.value()) {
-    Totals& t = groups[group_by == "model" ? r.model : group_by == "member" ? r.member_id : r.workspace];
+    Totals& t = groups[usage_group_key(r, group_by)];
     t.events += r.events;
     t.debited += r.debited_micros.value();
     t.tracked += r.tracked_cost_micros.value();
@@ -250,7 +253,8 @@ int run_usage(const Args& args) {
 const CommandRegistrar balance_registrar{{"balance", "show an org's balance, flags and totals", run_balance}};
 const CommandRegistrar txns_registrar{{"txns", "list an org's transaction history, page by page", run_txns}};
 const CommandRegistrar limits_registrar{{"limits", "show an org's member limits and their state", run_limits}};
-const CommandRegistrar usage_registrar{{"usage", "usage attribution by model, member or workspace", run_usage}};
+const CommandRegistrar usage_registrar{
+    {"usage", "usage attribution by model, member, workspace, project, agent, provider or billing path", run_usage}};
 
 }  // namespace
 }  // namespace tally::cli

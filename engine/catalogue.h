@@ -177,7 +177,7 @@ inline constexpr TableDesc rate_card_published{.name = "RateCardPublished",
                                                .rule = rate_card_rule};
 
 // threshold and refill amounts are > 0 when enabled (the rule, first), >= 0 otherwise.
-inline constexpr uint8_t auto_refill_configured_check_order[] = {rule_step, 1, 2, 3, 4, 5};
+inline constexpr uint8_t auto_refill_configured_check_order[] = {rule_step, 1, 2, 3, 4, 5, 6};
 inline constexpr FieldDesc auto_refill_configured_fields[] = {
     boolean("enabled", fb::AutoRefillConfigured::VT_ENABLED),
     int64("threshold_micros", fb::AutoRefillConfigured::VT_THRESHOLD_MICROS, Unit::micros).non_negative(),
@@ -185,6 +185,9 @@ inline constexpr FieldDesc auto_refill_configured_fields[] = {
     int32("max_per_day", fb::AutoRefillConfigured::VT_MAX_PER_DAY, Unit::count).non_negative(),
     int32("max_per_month", fb::AutoRefillConfigured::VT_MAX_PER_MONTH, Unit::count).non_negative(),
     text("payment_customer", fb::AutoRefillConfigured::VT_PAYMENT_CUSTOMER),
+    int32("refill_bundles", fb::AutoRefillConfigured::VT_REFILL_BUNDLES, Unit::count)
+        .range(0, limits::bundles_max)
+        .digest_as(Digest::when_present),
 };
 inline constexpr TableDesc auto_refill_configured{.name = "AutoRefillConfigured",
                                                   .fields = auto_refill_configured_fields,
@@ -214,6 +217,23 @@ inline constexpr FieldDesc member_limit_cleared_fields[] = {
 inline constexpr TableDesc member_limit_cleared{.name = "MemberLimitCleared", .fields = member_limit_cleared_fields};
 
 inline constexpr TableDesc tick{.name = "Tick", .fields = {}};
+
+inline constexpr FieldDesc payment_customer_linked_fields[] = {
+    text("payment_customer", fb::PaymentCustomerLinked::VT_PAYMENT_CUSTOMER)
+        .required()
+        .bytes_max(limits::idempotency_key_bytes_max)
+        .shown_as(Shown::payment_ref),
+};
+inline constexpr TableDesc payment_customer_linked{
+    .name = "PaymentCustomerLinked", .fields = payment_customer_linked_fields};
+
+inline constexpr FieldDesc workspace_billing_set_fields[] = {
+    text("workspace", fb::WorkspaceBillingSet::VT_WORKSPACE).required().shown_as(Shown::workspace),
+    text("project", fb::WorkspaceBillingSet::VT_PROJECT),
+    enumeration("billing_path", fb::WorkspaceBillingSet::VT_BILLING_PATH, billing_path_enum),
+};
+inline constexpr TableDesc workspace_billing_set{
+    .name = "WorkspaceBillingSet", .fields = workspace_billing_set_fields, .history = workspace_billing_history};
 
 // Whether an event belongs to an org (envelope org_id).
 enum class OrgRule : uint8_t {
@@ -248,6 +268,8 @@ inline constexpr std::array<BodyDesc, static_cast<std::size_t>(fb::Body::MAX) + 
     {fb::Body::MemberLimitSet, "member_limit_set", &member_limit_set},
     {fb::Body::MemberLimitCleared, "member_limit_cleared", &member_limit_cleared},
     {fb::Body::Tick, "tick", &tick, OrgRule::optional},
+    {fb::Body::PaymentCustomerLinked, "payment_customer_linked", &payment_customer_linked},
+    {fb::Body::WorkspaceBillingSet, "workspace_billing_set", &workspace_billing_set},
 }};
 
 // An explicit check order lists every field that has a check (nested tables included) and the

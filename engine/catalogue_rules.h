@@ -78,4 +78,14 @@ inline void usage_history(const flatbuffers::Table& table, HistoryText& out) {
                                                       : rules_detail::view(u.model());
 }
 
+// WorkspaceBillingSet shows the path it sets (none: "cleared") as its reason text.
+inline void workspace_billing_history(const flatbuffers::Table& table, HistoryText& out) {
+  const auto& b = rules_detail::as<fb::WorkspaceBillingSet>(table);
+  switch (b.billing_path()) {
+    case fb::BillingPath::credits: out.reason_text = "credits"; break;
+    case fb::BillingPath::byok: out.reason_text = "byok"; break;
+    default: out.reason_text = "cleared"; break;
+  }
+}
+
 }  // namespace tally::catalogue

@@ -159,7 +159,7 @@ std::string make_auto_refill_configured(const EventHeader& h, const AutoRefillPo
   return envelope(h, fb::Body::AutoRefillConfigured, [&](FlatBufferBuilder& b) {
     auto customer = text(b, p.payment_customer);
     return fb::CreateAutoRefillConfigured(b, p.enabled, p.threshold_micros.value(), p.refill_credits_micros.value(),
-                                          p.max_per_day, p.max_per_month, customer)
+                                          p.max_per_day, p.max_per_month, customer, p.refill_bundles)
         .Union();
   });
 }
@@ -192,6 +192,23 @@ std::string make_member_limit_cleared(const EventHeader& h, std::string_view mem
 
 std::string make_tick(const EventHeader& h) {
   return envelope(h, fb::Body::Tick, [&](FlatBufferBuilder& b) { return fb::CreateTick(b).Union(); });
+}
+
+std::string make_payment_customer_linked(const EventHeader& h, std::string_view payment_customer) {
+  return envelope(h, fb::Body::PaymentCustomerLinked, [&](FlatBufferBuilder& b) {
+    auto c = text(b, payment_customer);
+    return fb::CreatePaymentCustomerLinked(b, c).Union();
+  });
+}
+
+std::string make_workspace_billing_set(const EventHeader& h, std::string_view workspace, std::string_view project,
+                                       std::optional<BillingPath> path) {
+  return envelope(h, fb::Body::WorkspaceBillingSet, [&](FlatBufferBuilder& b) {
+    auto w = text(b, workspace);
+    auto p = text(b, project);
+    const auto fb_path = path ? static_cast<fb::BillingPath>(*path) : fb::BillingPath::unset;
+    return fb::CreateWorkspaceBillingSet(b, w, p, fb_path).Union();
+  });
 }
 
 }  // namespace tally

@@ -78,5 +78,9 @@ std::string make_low_balance_threshold_set(const EventHeader& h, int64_t thresho
 std::string make_member_limit_set(const EventHeader& h, std::string_view member_id, int64_t monthly_limit_micros);
 std::string make_member_limit_cleared(const EventHeader& h, std::string_view member_id);
 std::string make_tick(const EventHeader& h);
+std::string make_payment_customer_linked(const EventHeader& h, std::string_view payment_customer);
+// `path` nullopt removes the setting of (workspace, project).
+std::string make_workspace_billing_set(const EventHeader& h, std::string_view workspace, std::string_view project,
+                                       std::optional<BillingPath> path);
 
 }  // namespace tally

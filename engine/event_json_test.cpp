@@ -165,6 +165,21 @@ std::vector<Example> examples() {
       {R"({"type":"member_limit_cleared","idempotency_key":"mlc-1","org_id":"acme","occurred_at_ms":1763856000000,"member_id":"u1"})",
        R"({"type":"member_limit_cleared","idempotency_key":"mlc-1","org_id":"acme","occurred_at_ms":1763856000000,"member_id":"u1"})",
        [](const fb::Envelope& e) { BOOST_TEST(str(e.body_as_MemberLimitCleared()->member_id()) == "u1"); }},
+      {R"({"type":"auto_refill_configured","idempotency_key":"ar-2","org_id":"acme","occurred_at_ms":1763856000000,"enabled":true,"threshold_micros":20000000,"refill_credits_micros":200000000,"refill_bundles":2})",
+       R"({"type":"auto_refill_configured","idempotency_key":"ar-2","org_id":"acme","occurred_at_ms":1763856000000,"enabled":true,"threshold_micros":20000000,"refill_credits_micros":200000000,"max_per_day":0,"max_per_month":0,"refill_bundles":2})",
+       [](const fb::Envelope& e) { BOOST_TEST(e.body_as_AutoRefillConfigured()->refill_bundles() == 2); }},
+      {R"({"type":"payment_customer_linked","idempotency_key":"pcl-1","org_id":"acme","occurred_at_ms":1763856000000,"payment_customer":"cus_QXg1o8vcGmoR32"})",
+       R"({"type":"payment_customer_linked","idempotency_key":"pcl-1","org_id":"acme","occurred_at_ms":1763856000000,"payment_customer":"cus_QXg1o8vcGmoR32"})",
+       [](const fb::Envelope& e) {
+         BOOST_TEST(str(e.body_as_PaymentCustomerLinked()->payment_customer()) == "cus_QXg1o8vcGmoR32");
+       }},
+      {R"({"type":"workspace_billing_set","idempotency_key":"wb-1","org_id":"acme","occurred_at_ms":1763856000000,"workspace":"w2","project":"o1","billing_path":"byok"})",
+       R"({"type":"workspace_billing_set","idempotency_key":"wb-1","org_id":"acme","occurred_at_ms":1763856000000,"workspace":"w2","project":"o1","billing_path":"byok"})",
+       [](const fb::Envelope& e) {
+         BOOST_TEST(str(e.body_as_WorkspaceBillingSet()->workspace()) == "w2");
+         BOOST_TEST(str(e.body_as_WorkspaceBillingSet()->project()) == "o1");
+         BOOST_TEST((e.body_as_WorkspaceBillingSet()->billing_path() == fb::BillingPath::byok));
+       }},
       {R"( { "occurred_at_ms" : 1763856060000, "schema_version": 1, "idempotency_key": "tick-0-1", "type": "tick" } )",
        R"({"type":"tick","idempotency_key":"tick-0-1","occurred_at_ms":1763856060000})",
        [](const fb::Envelope& e) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "assert.h"
+#include "fold_commerce.h"
 #include "folder.h"
 #include "limits.h"
 #include "partitioner.h"
@@ -100,6 +101,10 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       return apply_member_limit(true);
     case fb::Body::MemberLimitCleared:
       return apply_member_limit(false);
+    case fb::Body::PaymentCustomerLinked:
+      return apply_payment_customer_linked(org, *e_.body_as_PaymentCustomerLinked());
+    case fb::Body::WorkspaceBillingSet:
+      return apply_workspace_billing_set(org, *e_.body_as_WorkspaceBillingSet());
     case fb::Body::Tick:
     case fb::Body::RateCardPublished:
     case fb::Body::NONE:
@@ -117,6 +122,7 @@ void Folder::configure_auto_refill(OrgState& org, const fb::AutoRefillConfigured
   policy.max_per_day = configured.max_per_day();
   policy.max_per_month = configured.max_per_month();
   policy.payment_customer.assign(view(configured.payment_customer()));
+  policy.refill_bundles = configured.refill_bundles();
 }
 
 RejectReason Folder::apply_member_limit(bool set) {

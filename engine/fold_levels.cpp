@@ -9,6 +9,7 @@
 
 #include "engine/assert.h"
 #include "engine/fold.h"
+#include "engine/fold_commerce.h"
 #include "engine/folder.h"
 
 namespace tally {
@@ -115,7 +116,7 @@ void Folder::maybe_request_refill(OrgIdView org_id, OrgState& org) {
   Signal& s = emit(SignalKind::recharge_requested, org_id, org);
   s.threshold_micros = policy.threshold_micros;
   s.refill_credits_micros = policy.refill_credits_micros;
-  s.payment_customer = policy.payment_customer;
+  s.payment_customer = refill_customer(org);
   org.refill_pending = true;
   org.pending_signal_id = s.id();
   ++org.refills_in_day;

@@ -4,6 +4,7 @@
 
 #include "engine/assert.h"
 #include "engine/fold.h"
+#include "engine/fold_commerce.h"
 #include "engine/folder.h"
 #include "engine/pricing.h"
 
@@ -40,7 +41,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
   }
   Micros debit;
   Micros tracked{price.billable_micros};
-  switch (paid_by(org, usage.billing_path())) {
+  switch (paid_by(org, requested_billing_path(org, usage))) {
     case PaidBy::invoiced: break;  // not drawn from the wallet
     case PaidBy::byok:
       debit = Micros{price.byok_fee_micros};

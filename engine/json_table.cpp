@@ -13,6 +13,7 @@
 namespace tally::json_detail {
 namespace json = boost::json;
 
+using catalogue::Digest;
 using catalogue::EnumDesc;
 using catalogue::FieldDesc;
 using catalogue::Kind;
@@ -275,6 +276,9 @@ Result<flatbuffers::uoffset_t> read_table(const json::object& object, const Tabl
 void write_table(const flatbuffers::Table& t, const TableDesc& desc, json::object& out) {
   const auto put = [&](const FieldDesc& f, auto&& value) { out.emplace(to_json_view(f.name), std::move(value)); };
   for (const FieldDesc& f : desc.fields) {
+    // A field appended to a body after ledgers held it is left out when absent, as its digest
+    // leaves it out: the canonical JSON of those events stays what it was.
+    if (f.digest == Digest::when_present && !t.CheckField(f.slot)) continue;
     switch (f.kind) {
       case Kind::text: {
         const auto* s = t.GetPointer<const flatbuffers::String*>(f.slot);

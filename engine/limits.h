@@ -22,5 +22,6 @@ inline constexpr int32_t partitions_max = 1024;
 // appending. So no producer moves a partition's clock (month rollovers, member limits) further
 // into the future than this.
 inline constexpr int64_t future_skew_max_ms = 300'000;
+inline constexpr std::size_t workspace_billing_settings_max = 256;  // per org: (workspace, project) settings
 
 }  // namespace tally::limits

@@ -37,6 +37,7 @@ const char* reject_reason_name(RejectReason reason) {
     case RejectReason::unpriced: return "unpriced";
     case RejectReason::stale_rate_card: return "stale_rate_card";
     case RejectReason::org_exists: return "org_exists";
+    case RejectReason::workspace_billing_full: return "workspace_billing_full";
   }
   return "unknown";
 }

@@ -13,6 +13,7 @@
 #include "engine/digest.h"
 #include "engine/money.h"
 #include "engine/types.h"
+#include "engine/workspace_billing.h"
 
 namespace tally {
 
@@ -40,7 +41,8 @@ struct AutoRefillPolicy {
   Micros refill_credits_micros;
   int32_t max_per_day = 0;    // 0 = no cap
   int32_t max_per_month = 0;  // 0 = no cap
-  std::string payment_customer;
+  std::string payment_customer;  // empty: the org's linked customer (OrgState::payment_customer)
+  int32_t refill_bundles = 0;    // the refill in bundles as configured (0: given in credits)
   bool operator==(const AutoRefillPolicy&) const = default;
 };
 
@@ -68,6 +70,10 @@ struct OrgState {
   bool is_exhausted = true;
   uint64_t history_entries = 0;  // entries of this org in the history view (next sequence number)
   int64_t last_occurred_at_ms = 0;
+  // SPEC §14: the org's customer at the payment provider (PaymentCustomerLinked; empty: none yet)
+  // and who pays per workspace (WorkspaceBillingSet).
+  std::string payment_customer;
+  WorkspaceBilling workspace_billing;
   bool operator==(const OrgState&) const = default;
 };
 
@@ -103,6 +109,7 @@ enum class RejectReason : uint8_t {
   unpriced = 14,
   stale_rate_card = 15,
   org_exists = 16,
+  workspace_billing_full = 30,  // the org has workspace_billing_settings_max settings already
 };
 const char* reject_reason_name(RejectReason reason);
 bool is_business_reason(RejectReason reason);

@@ -78,6 +78,41 @@ bool format(ByteReader& r) {
   return r.u8(version) && version == state_format_version;
 }
 
+// The SPEC §14 part of an org: a trailing section, written only when it holds something, so
+// that every org without it keeps the bytes (and the views their digests) of format 1.
+// Layout: u8 org_commerce_section | str payment_customer | i32 refill_bundles | u64 count |
+// count × (str workspace, str project, u8 path).
+constexpr uint8_t org_commerce_section = 1;
+
+void encode_commerce(ByteWriter& w, const OrgState& o) {
+  if (o.payment_customer.empty() && o.auto_refill.refill_bundles == 0 && o.workspace_billing.empty()) return;
+  w.u8(org_commerce_section).str(o.payment_customer).i32(o.auto_refill.refill_bundles);
+  w.u64(o.workspace_billing.size());
+  for (const auto& [key, path] : o.workspace_billing.settings()) w.str(key.first).str(key.second).u8(static_cast<uint8_t>(path));
+}
+
+bool decode_commerce(ByteReader& r, OrgState& o) {
+  o.payment_customer.clear();
+  o.auto_refill.refill_bundles = 0;
+  o.workspace_billing = WorkspaceBilling{};
+  if (r.done()) return true;
+  uint8_t section = 0;
+  uint64_t count = 0;
+  if (!r.u8(section) || section != org_commerce_section || !r.str(o.payment_customer) ||
+      !r.i32(o.auto_refill.refill_bundles) || !r.u64(count)) {
+    return false;
+  }
+  WorkspaceBilling::Map settings;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string workspace, project;
+    uint8_t path = 0;
+    if (!r.str(workspace) || !r.str(project) || !enum_u8(r, 1, 2, path)) return false;
+    settings.emplace(WorkspaceBilling::Key(std::move(workspace), std::move(project)), static_cast<BillingPath>(path));
+  }
+  o.workspace_billing = WorkspaceBilling(std::move(settings));
+  return true;
+}
+
 }  // namespace
 
 std::string encode(const OrgState& o) {
@@ -96,6 +131,7 @@ std::string encode(const OrgState& o) {
   w.u8(o.refill_pending).str(o.pending_signal_id).i64(o.refill_day).i32(o.refills_in_day);
   w.i64(o.refill_month).i32(o.refills_in_month).i64(o.cap_signaled_day).i64(o.cap_signaled_month);
   w.u8(o.waiting_on_cap).u8(o.is_low).u8(o.is_exhausted).u64(o.history_entries).i64(o.last_occurred_at_ms);
+  encode_commerce(w, o);
   return out;
 }
 
@@ -114,7 +150,8 @@ bool decode(std::string_view bytes, OrgState& o) {
                   r.str(o.pending_signal_id) && r.i64(o.refill_day) && r.i32(o.refills_in_day) &&
                   r.i64(o.refill_month) && r.i32(o.refills_in_month) && r.i64(o.cap_signaled_day) &&
                   r.i64(o.cap_signaled_month) && r.boolean(o.waiting_on_cap) && r.boolean(o.is_low) &&
-                  r.boolean(o.is_exhausted) && r.u64(o.history_entries) && r.i64(o.last_occurred_at_ms) && r.done();
+                  r.boolean(o.is_exhausted) && r.u64(o.history_entries) && r.i64(o.last_occurred_at_ms) &&
+                  decode_commerce(r, o) && r.done();
   o.plan = static_cast<Plan>(plan);
   o.mode = static_cast<BillingMode>(mode);
   return ok;

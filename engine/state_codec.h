@@ -2,6 +2,8 @@
 // Little-endian fixed-width integers, length-prefixed strings, a leading format byte per record.
 // The same state always encodes to the same bytes on every machine.
 // decode_* return false on malformed bytes (a corrupted store): callers treat it as corruption.
+// An OrgState's SPEC §14 fields (linked payment customer, refill bundles, workspace billing) are a
+// trailing section written only when one is set: orgs without them keep their format-1 bytes.
 #pragma once
 
 #include <string>

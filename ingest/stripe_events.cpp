@@ -96,6 +96,24 @@ Result<std::optional<std::string>> read_payment_intent(const FieldReader& object
   return object.optional_string("payment_intent");
 }
 
+// What the credits cost (the fee not included). A session whose fee is one of its line items
+// (Tally's own checkout, marked by metadata.paid_minor) has it in amount_subtotal too.
+Result<int64_t> paid_for_credits(const FieldReader& session, bool fee_is_a_line_item, int64_t fee) {
+  Result<std::optional<int64_t>> subtotal = session.optional_int64("amount_subtotal");
+  if (!subtotal.is_ok()) return subtotal.status();
+  if (subtotal->has_value()) {
+    const int64_t paid = *subtotal.value() - (fee_is_a_line_item ? fee : 0);
+    if (*subtotal.value() < 0) return Status::invalid(session.field("amount_subtotal"), "must not be negative");
+    if (paid < 0) return Status::invalid(session.field("amount_subtotal"), "must be at least metadata.fee_minor");
+    return paid;
+  }
+  Result<int64_t> total = session.required_int64("amount_total");
+  if (!total.is_ok()) return Status::invalid(session.field("amount_total"), total.status().message() + " (and no amount_subtotal)");
+  const int64_t paid = total.value() - fee;
+  if (total.value() < 0 || paid < 0) return Status::invalid(session.field("amount_total"), "must be at least metadata.fee_minor");
+  return paid;
+}
+
 Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader& session,
                                  const StripeMappingConfig& config) {
   Result<std::optional<std::string>> mode = session.optional_string("mode");
@@ -130,20 +148,8 @@ Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader&
   Result<int64_t> fee = metadata_amount(metadata.value(), "fee_minor", 0);
   if (!fee.is_ok()) return fee.status();
 
-  int64_t paid = 0;
-  Result<std::optional<int64_t>> subtotal = session.optional_int64("amount_subtotal");
-  if (!subtotal.is_ok()) return subtotal.status();
-  if (subtotal->has_value()) {
-    paid = *subtotal.value();
-    if (paid < 0) return Status::invalid(session.field("amount_subtotal"), "must not be negative");
-  } else {
-    Result<int64_t> total = session.required_int64("amount_total");
-    if (!total.is_ok()) return Status::invalid(session.field("amount_total"), total.status().message() + " (and no amount_subtotal)");
-    paid = total.value() - fee.value();
-    if (total.value() < 0 || paid < 0) {
-      return Status::invalid(session.field("amount_total"), "must be at least metadata.fee_minor");
-    }
-  }
+  Result<int64_t> paid = paid_for_credits(session, metadata.value() && metadata.value()->has("paid_minor"), fee.value());
+  if (!paid.is_ok()) return paid.status();
   Result<std::string> currency = session.required_string("currency");
   if (!currency.is_ok()) return currency.status();
   Result<std::optional<std::string>> payment_intent = read_payment_intent(session);
@@ -152,7 +158,7 @@ Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader&
   json::object event = make_event("purchase", EventEnvelope{head.id, org.value(), head.occurred_at_ms,
                                                             std::string(stripe_event_source), session_id.value()});
   event["credits_micros"] = credits.value();
-  event["paid_minor"] = paid;
+  event["paid_minor"] = paid.value();
   event["currency"] = currency.value();
   event["fee_minor"] = fee.value();
   event["bundles"] = bundles.value();

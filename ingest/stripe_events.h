@@ -14,7 +14,9 @@
 //   bundles         = `metadata.bundles` (1..10), default 1
 //   credits_micros  = `metadata.credits_micros`, else bundles × config.credits_per_bundle_micros
 //   fee_minor       = `metadata.fee_minor`, default 0 (platform fee, paid on top of the credits)
-//   paid_minor      = `amount_subtotal`, else `amount_total` − fee_minor
+//   paid_minor      = `amount_subtotal`, else `amount_total` − fee_minor. When the fee is a line
+//                     item of the session (Tally's own checkout, SPEC §14: its metadata holds
+//                     `paid_minor`), `amount_subtotal` − fee_minor.
 //   currency        = `currency`; payment_ref = `payment_intent`, else the session id
 //   correlation_id  = the session id
 // Metadata values are strings in Stripe ("100000000"); JSON integers are accepted too.

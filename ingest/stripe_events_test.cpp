@@ -71,6 +71,18 @@ BOOST_AUTO_TEST_CASE(checkout_paid_falls_back_to_total_minus_fee) {
   BOOST_TEST(map_ok(payload).event.at("paid_minor").as_int64() == 20000);  // 20600 - 600
 }
 
+// SPEC §14: Tally's own checkout puts the fee on its own line item, so the session's subtotal
+// holds it too; its metadata says so with paid_minor.
+BOOST_AUTO_TEST_CASE(checkout_with_the_fee_as_a_line_item_records_the_credits_part_as_paid) {
+  std::string payload = replace_once(checkout(), R"("amount_subtotal": 20000,)", R"("amount_subtotal": 20600,)");
+  payload = replace_once(payload, R"("fee_minor": "600")", R"("fee_minor": "600", "paid_minor": "20000")");
+  const MappedEvent mapped = map_ok(payload);
+  BOOST_TEST(mapped.event.at("paid_minor").as_int64() == 20000);
+  BOOST_TEST(mapped.event.at("fee_minor").as_int64() == 600);
+  const std::string short_paid = replace_once(payload, R"("amount_subtotal": 20600,)", R"("amount_subtotal": 500,)");
+  BOOST_TEST(map_error(short_paid).field() == "data.object.amount_subtotal");
+}
+
 BOOST_AUTO_TEST_CASE(checkout_payment_ref_falls_back_to_session_id) {
   const std::string payload =
       replace_once(checkout(), R"("payment_intent": "pi_3PqR7rLkdIwHu7ix1AbCdEfG")", R"("payment_intent": null)");

@@ -7,6 +7,7 @@
 
 #include "api/projector_metrics.h"
 #include "audit/text_format.h"
+#include "engine/digest.h"
 #include "engine/event_factory.h"
 #include "lmdb/env.h"
 #include "log/open_log.h"
@@ -222,6 +223,13 @@ void Node::start_ticker(int interval_ms, std::function<void(const Status&)> on_e
   });
 }
 
+// Tally's Stripe customers and prices are keyed per ledger: two ledgers on one account share none.
+std::string Node::log_key_scope() {
+  std::lock_guard lock(end_mutex_);
+  const std::string identity = end_reader_->identity();
+  return murmur3_128(identity.data(), identity.size()).to_hex().substr(0, 16);
+}
+
 Status Node::start_api(const NodeOptions& options) {
   if (Status s = open_views(in_dir(options.data_dir, "views"), views_wait_ms_max); !s.is_ok()) return s;
   api::HttpServerOptions server_options;
@@ -259,6 +267,14 @@ Status Node::start_api(const NodeOptions& options) {
       }
       return OutcomeWait{};
     };
+  }
+  if (options.commerce) {
+    Result<api::CommerceOptions> commerce = start_commerce(*options.commerce, log_key_scope());
+    if (!commerce.is_ok()) {
+      return Status::error(commerce.status().code(), commerce.status().field(),
+                           "buying credits: " + commerce.status().message());
+    }
+    server_options.commerce = std::move(commerce.value());
   }
   server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait, metrics);
   if (options.ingest.has_value()) {

@@ -27,6 +27,7 @@
 #include "api/http_server.h"
 #include "engine/status.h"
 #include "ingest/ingest_routes.h"
+#include "node/commerce.h"
 #include "log/log.h"
 #include "projections/projector.h"
 #include "projections/views.h"
@@ -72,6 +73,9 @@ struct NodeOptions {
   std::optional<connectors::EnforcerOptions> enforce;
   // Ingest routes (with role_api): LiteLLM callback and Stripe webhooks, each when configured.
   std::optional<connectors::IngestOptions> ingest;
+  // Buying credits (with role_api): price, checkout and payment-method routes over Stripe
+  // (node/commerce.h). Starting checks or makes the bundle's price at Stripe.
+  std::optional<CommerceSettings> commerce;
   // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.
   std::function<void(std::string_view role, const Status& status)> on_role_error;
 };
@@ -99,6 +103,8 @@ class Node {
 
   LogWriter& events_writer() { return *events_writer_; }
   Projector* projector() { return projector_.get(); }
+  // The HTTP server, nullptr without role_api (its routes() list every route it serves).
+  api::HttpServer* server() { return server_.get(); }
   ViewReader* views() { return views_.get(); }
   // The running roles, nullptr when not running here.
   const connectors::OutboxEmitter* emitter() const { return emitter_.get(); }
@@ -110,6 +116,7 @@ class Node {
   Status open_log(const NodeOptions& options);
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
+  std::string log_key_scope();
   void start_ticker(int interval_ms, std::function<void(const Status&)> on_error);
   // Appends one event built here (a tick) through the submission path.
   Status submit_built(std::string encoded);

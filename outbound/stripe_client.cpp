@@ -6,21 +6,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "outbound/stripe_form.h"
+
 namespace tally::connectors {
 namespace json = boost::json;
+using namespace stripe_detail;
 namespace {
 
 void real_sleep(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
-std::string string_member(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
-}
-
-int64_t int_member(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_int64() ? value->get_int64() : 0;
-}
 
 std::vector<std::pair<std::string, std::string>> metadata_member(const json::object& object) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -32,21 +25,6 @@ std::vector<std::pair<std::string, std::string>> metadata_member(const json::obj
   return out;
 }
 
-void append_form(std::string& form, std::string_view key, std::string_view value) {
-  if (!form.empty()) form += '&';
-  form += url_encode(key);
-  form += '=';
-  form += url_encode(value);
-}
-
-bool is_currency(std::string_view currency) {
-  if (currency.size() != 3) return false;
-  for (char c : currency) {
-    if (c < 'a' || c > 'z') return false;
-  }
-  return true;
-}
-
 Status validate(const ChargeRequest& request) {
   if (request.customer.empty() == request.source.empty()) {
     return Status::invalid("customer", "exactly one of customer and source is required");
@@ -56,25 +34,7 @@ Status validate(const ChargeRequest& request) {
   if (request.idempotency_key.empty() || request.idempotency_key.size() > stripe_idempotency_key_bytes_max) {
     return Status::invalid("idempotency_key", "must be 1..255 bytes");
   }
-  if (request.metadata.size() > stripe_metadata_keys_max) return Status::invalid("metadata", "more than 50 keys");
-  for (const auto& [key, value] : request.metadata) {
-    if (key.empty() || key.size() > stripe_metadata_key_bytes_max || key.find_first_of("[]") != std::string::npos) {
-      return Status::invalid("metadata", "key '" + key + "' must be 1..40 bytes without brackets");
-    }
-    if (value.size() > stripe_metadata_value_bytes_max) {
-      return Status::invalid("metadata." + key, "longer than 500 bytes");
-    }
-  }
-  return Status::ok();
-}
-
-Status stripe_status(const StripeError& error) {
-  std::string text = error.code.empty() ? error.type : error.code;
-  if (!error.decline_code.empty()) text += " (" + error.decline_code + ")";
-  if (!text.empty()) text += ": ";
-  text += error.message;
-  if (error.http_status != 0) text += " [HTTP " + std::to_string(error.http_status) + "]";
-  return Status::invalid("stripe", text);
+  return check_metadata(request.metadata);
 }
 
 }  // namespace
@@ -140,7 +100,7 @@ std::string charge_form(const ChargeRequest& request) {
   if (!request.customer.empty()) append_form(form, "customer", request.customer);
   if (!request.source.empty()) append_form(form, "source", request.source);
   if (!request.description.empty()) append_form(form, "description", request.description);
-  for (const auto& [key, value] : request.metadata) append_form(form, "metadata[" + key + "]", value);
+  append_metadata(form, "metadata", request.metadata);
   return form;
 }
 
@@ -160,7 +120,6 @@ std::vector<HttpHeader> StripeClient::headers(std::string_view idempotency_key) 
 
 Result<ChargeOutcome> StripeClient::create_charge(const ChargeRequest& request) {
   if (Status s = validate(request); !s.is_ok()) return s;
-
   HttpRequest http_request;
   http_request.method = "POST";
   http_request.url = config_.base_url + "/v1/charges";
@@ -169,7 +128,28 @@ Result<ChargeOutcome> StripeClient::create_charge(const ChargeRequest& request) 
   // "Keys for idempotent requests can only be used with the same parameters".
   http_request.body = charge_form(request);
   http_request.timeout_ms = config_.request_timeout_ms;
+  return pay(http_request, [](const json::object& charge, ChargeOutcome& outcome) {
+    outcome.charge_id = string_member(charge, "id");
+    outcome.amount_minor = int_member(charge, "amount");
+    outcome.currency = string_member(charge, "currency");
+    return !outcome.charge_id.empty();
+  });
+}
 
+namespace {
+
+// The declined answer of one attempt: Stripe names the failed charge in its error object.
+void read_decline(const HttpResponse& r, ChargeOutcome& outcome) {
+  outcome.kind = ChargeOutcome::Kind::declined;
+  json::error_code ec;
+  const json::value body = json::parse(json::string_view(r.body.data(), r.body.size()), ec);
+  const json::value* error = !ec && body.is_object() ? body.get_object().if_contains("error") : nullptr;
+  if (error != nullptr && error->is_object()) outcome.charge_id = string_member(error->get_object(), "charge");
+}
+
+}  // namespace
+
+Result<ChargeOutcome> StripeClient::pay(const HttpRequest& http_request, const ReadPayment& read_success) {
   ChargeOutcome outcome;
   for (int32_t attempt = 1;; ++attempt) {
     outcome.attempts = attempt;
@@ -187,28 +167,19 @@ Result<ChargeOutcome> StripeClient::create_charge(const ChargeRequest& request) 
       if (answer == StripeAnswer::success) {
         json::error_code ec;
         const json::value body = json::parse(json::string_view(r.body.data(), r.body.size()), ec);
-        if (ec || !body.is_object() || string_member(body.get_object(), "id").empty()) {
-          // Money may have moved and we cannot tell: treat like a lost answer and ask again with
-          // the same key, which returns the stored charge.
-          outcome.error = StripeError{r.status_code, "", "", "", "unreadable success body"};
-          answer = StripeAnswer::retryable;
-        } else {
-          const json::object& charge = body.get_object();
-          outcome.kind = ChargeOutcome::Kind::succeeded;
-          outcome.charge_id = string_member(charge, "id");
-          outcome.amount_minor = int_member(charge, "amount");
-          outcome.currency = string_member(charge, "currency");
-          outcome.error = StripeError{};
+        if (!ec && body.is_object() && read_success(body.get_object(), outcome)) {
+          if (outcome.kind == ChargeOutcome::Kind::retries_exhausted) outcome.kind = ChargeOutcome::Kind::succeeded;
+          if (outcome.kind == ChargeOutcome::Kind::succeeded) outcome.error = StripeError{};
           return outcome;
         }
+        // Money may have moved and we cannot tell: treat like a lost answer and ask again with
+        // the same key, which returns the stored result.
+        outcome.error = StripeError{r.status_code, "", "", "", "unreadable success body"};
+        answer = StripeAnswer::retryable;
       } else {
         outcome.error = parse_stripe_error(r.status_code, r.body);
         if (answer == StripeAnswer::declined) {
-          outcome.kind = ChargeOutcome::Kind::declined;
-          json::error_code ec;
-          const json::value body = json::parse(json::string_view(r.body.data(), r.body.size()), ec);
-          const json::value* error = !ec && body.is_object() ? body.get_object().if_contains("error") : nullptr;
-          if (error != nullptr && error->is_object()) outcome.charge_id = string_member(error->get_object(), "charge");
+          read_decline(r, outcome);
           return outcome;
         }
         if (answer == StripeAnswer::rejected) {

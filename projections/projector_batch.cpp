@@ -4,6 +4,7 @@
 
 #include "engine/assert.h"
 #include "engine/calendar.h"
+#include "engine/fold_commerce.h"
 #include "engine/history_text.h"
 #include "engine/pricing.h"
 #include "engine/signals.h"
@@ -32,7 +33,8 @@ store::BillingPathCode billing_path_code(PaidBy paid_by) {
   return store::BillingPathCode::none;
 }
 
-// The body's own fields of a history entry, as the event catalogue shows them.
+// The body's own fields of a history entry, as the event catalogue shows them. A usage entry shows
+// who paid: the path it asked for or its workspace is set to, resolved against the org (SPEC §14).
 void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryFields& f) {
   HistoryText text;
   history_text(e, text);
@@ -44,7 +46,9 @@ void body_fields(const fb::Envelope& e, const OrgState& org, store::HistoryField
   f.fee_minor = text.fee_minor;
   f.currency = text.currency;
   f.reason_text = text.reason_text;
-  if (text.billing_path) f.billing_path = billing_path_code(paid_by(org, *text.billing_path));
+  if (!text.billing_path) return;  // not a usage event, or one without its body (rejected)
+  const fb::Usage* usage = e.body_as_Usage();
+  f.billing_path = billing_path_code(paid_by(org, usage ? requested_billing_path(org, *usage) : *text.billing_path));
 }
 
 // The fields of the history entry of a record of `org` (its balance after the fold): views into the
@@ -278,8 +282,9 @@ void Projector::Impl::encode_histories(BatchOutput& out) {
     if (pending.usage == nullptr) continue;
     // The usage roll-up delta of an applied usage event.
     const fb::Usage& u = *pending.usage;
-    store::usage_key(usage_key_scratch, pending.org_id, utc_day(f.occurred_at_ms), f.model, f.member_id,
-                     f.workspace, usage_digest_scratch);
+    const store::UsageCellNames names{f.model,    f.member_id, f.workspace, view(u.project()), view(u.agent_id()),
+                                      view(u.provider()), store::billing_path_name(f.billing_path)};
+    store::usage_key(usage_key_scratch, pending.org_id, utc_day(f.occurred_at_ms), names, usage_digest_scratch);
     UsageRollup delta;
     delta.events = 1;
     delta.debited_micros = f.debited_micros;
@@ -289,7 +294,7 @@ void Projector::Impl::encode_histories(BatchOutput& out) {
     delta.cache_read_tokens = u.cache_read_tokens();
     delta.cache_write_tokens = u.cache_write_tokens();
     delta.seconds = u.seconds();
-    store::encode_usage(usage_value_scratch, delta, f.model, f.member_id, f.workspace);
+    store::encode_usage(usage_value_scratch, delta, names);
     out.usage.add(usage_key_scratch, usage_value_scratch);
   }
 }

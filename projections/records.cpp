@@ -248,32 +248,37 @@ bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& e) 
          r.zig(e.fee_minor) && r.text(e.currency) && r.text(e.reason_text) && r.done();
 }
 
-// Layout: format u8 | events, debited, tracked, input, output, cache read, cache write, seconds
-// (zigzag varints) | model, member, workspace (texts).
-void encode_usage(std::string& out, const UsageRollup& u) { encode_usage(out, u, u.model, u.member_id, u.workspace); }
+UsageCellNames names_of(const UsageRollup& u) {
+  return UsageCellNames{u.model, u.member_id, u.workspace, u.project, u.agent_id, u.provider, u.billing_path};
+}
 
-void encode_usage(std::string& out, const UsageRollup& u, std::string_view model, std::string_view member_id,
-                  std::string_view workspace) {
+// Layout: format u8 (usage_record_format_version) | events, debited, tracked, input, output, cache
+// read, cache write, seconds (zigzag varints) | model, member, workspace, project, agent, provider,
+// billing path (texts).
+void encode_usage(std::string& out, const UsageRollup& u) { encode_usage(out, u, names_of(u)); }
+
+void encode_usage(std::string& out, const UsageRollup& u, const UsageCellNames& n) {
   out.clear();
-  RawWriter w(out, 1 + 8 * RawWriter::var_max + RawWriter::text_bound(model) + RawWriter::text_bound(member_id) +
-                       RawWriter::text_bound(workspace));
-  w.byte(record_format_version);
+  const std::string_view texts[] = {n.model, n.member_id, n.workspace, n.project, n.agent_id, n.provider, n.billing_path};
+  std::size_t bound = 1 + 8 * RawWriter::var_max;
+  for (std::string_view text : texts) bound += RawWriter::text_bound(text);
+  RawWriter w(out, bound);
+  w.byte(usage_record_format_version);
   for (int64_t v : {u.events, u.debited_micros.value(), u.tracked_cost_micros.value(), u.input_tokens, u.output_tokens,
                     u.cache_read_tokens, u.cache_write_tokens, u.seconds}) {
     w.zig(v);
   }
-  w.text(model);
-  w.text(member_id);
-  w.text(workspace);
+  for (std::string_view text : texts) w.text(text);
 }
 
 bool decode_usage(std::string_view bytes, UsageRollup& u) {
   VarReader r(bytes);
   uint8_t format = 0;
-  return r.u8(format) && format == record_format_version && r.zig(u.events) && r.zig(u.debited_micros) &&
+  return r.u8(format) && format == usage_record_format_version && r.zig(u.events) && r.zig(u.debited_micros) &&
          r.zig(u.tracked_cost_micros) && r.zig(u.input_tokens) && r.zig(u.output_tokens) &&
          r.zig(u.cache_read_tokens) && r.zig(u.cache_write_tokens) && r.zig(u.seconds) && r.text(u.model) &&
-         r.text(u.member_id) && r.text(u.workspace) && r.done();
+         r.text(u.member_id) && r.text(u.workspace) && r.text(u.project) && r.text(u.agent_id) && r.text(u.provider) &&
+         r.text(u.billing_path) && r.done();
 }
 
 namespace {

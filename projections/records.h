@@ -80,11 +80,19 @@ class FramedReader {
   bool malformed_ = false;
 };
 
+// The names that key a usage roll-up cell (besides org and day), as views.
+struct UsageCellNames {
+  std::string_view model, member_id, workspace, project, agent_id, provider, billing_path;
+};
+UsageCellNames names_of(const UsageRollup& rollup);
+
+// Usage cells have their own format byte: 2 added project, agent, provider and billing path.
+inline constexpr uint8_t usage_record_format_version = 2;
+
 // Counters of one usage roll-up cell plus its names (the key only has their digest).
 void encode_usage(std::string& out, const UsageRollup& rollup);
 // The same with the counters of `counters` and the names given (its own are ignored).
-void encode_usage(std::string& out, const UsageRollup& counters, std::string_view model, std::string_view member_id,
-                  std::string_view workspace);
+void encode_usage(std::string& out, const UsageRollup& counters, const UsageCellNames& names);
 bool decode_usage(std::string_view bytes, UsageRollup& rollup);  // `day` is left alone (in the key)
 // rollup += delta, counters only, saturating at INT64_MAX (a roll-up is a statistic of facts that
 // were already applied; it must never fail the batch). Returns false if a counter saturated.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "projections/records.h"
 #include "engine/digest.h"
 #include "engine/state_codec.h"
 #include "projections/records.h"
@@ -100,18 +101,11 @@ void usage_day_prefix(std::string& out, std::string_view org, int64_t day) {
   put_u64_be(out, ordered_day(day));
 }
 
-void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
-               std::string_view member, std::string_view workspace) {
-  DigestBuilder scratch;
-  usage_key(out, org, day, model, member, workspace, scratch);
-}
-
-void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
-               std::string_view member, std::string_view workspace, DigestBuilder& scratch) {
+void usage_key(std::string& out, std::string_view org, int64_t day, const UsageCellNames& n, DigestBuilder& scratch) {
   usage_day_prefix(out, org, day);
   out.push_back('\0');
   scratch.clear();
-  scratch.add(model).add(member).add(workspace);
+  scratch.add(n.model).add(n.member_id).add(n.workspace).add(n.project).add(n.agent_id).add(n.provider).add(n.billing_path);
   const Digest128 digest = scratch.finish();
   for (uint64_t word : {digest.high, digest.low}) put_u64_be(out, word);
 }

@@ -61,7 +61,8 @@
 //                                                        are never rewritten.
 //   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup (varints)
 //                 \0 digest (16 bytes) of (model,
-//                 member, workspace)
+//                 member, workspace, project, agent,
+//                 provider, billing path)
 //   "outbox"      sequence (u64 BE), dense from 1        str(signal id) + encoded Signal (TLS1)
 //   "rejects"     partition (u32 BE) offset (u64 BE)     projections/records.h: RejectEntry
 //   "partitions"  partition (u32 BE)                     i64 next offset, the partition's hash-chain
@@ -123,12 +124,13 @@
 
 namespace tally::store {
 
+// 7: usage roll-ups are also keyed by project, agent, provider and billing path (SPEC §14).
 // 6: adds "org_rejects" and "org_signals" (derived indexes: the view digests of a log do not
 // change; a store of version 5 lacks them for what it folded, so it is refused: replay).
 // 5: the hash chain is SHA-256 (a 32-byte head in "partitions", moved out of the fold's state),
 // and "chain" keeps a mark per record. 4: adds "payments". 3: "history" and "keys" values are
 // chunks of records (2: one record per key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 6;
+inline constexpr uint32_t store_format_version = 7;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
@@ -168,11 +170,12 @@ void history_key(std::string& out, std::string_view org, uint64_t sequence);
 void org_prefix(std::string& out, std::string_view org);
 // org \0 position_key(position): the key of "org_rejects".
 void org_position_key(std::string& out, std::string_view org, LogPosition position);
-void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
-               std::string_view member, std::string_view workspace);
-// The same, reusing `scratch` for the digest (no allocation once warmed up).
-void usage_key(std::string& out, std::string_view org, int64_t day, std::string_view model,
-               std::string_view member, std::string_view workspace, DigestBuilder& scratch);
+// org \0 day \0 digest of the cell's names (model, member, workspace, project, agent, provider,
+// billing path; projections/records.h UsageCellNames). `scratch` is reused for the digest (no
+// allocation once warmed up).
+struct UsageCellNames;  // projections/records.h
+void usage_key(std::string& out, std::string_view org, int64_t day, const UsageCellNames& names,
+               DigestBuilder& scratch);
 // org \0 day: the first usage key of that day (for range scans).
 void usage_day_prefix(std::string& out, std::string_view org, int64_t day);
 int64_t usage_key_day(std::string_view key, std::size_t org_size);  // REQUIRES: a usage key of that org

@@ -221,7 +221,8 @@ class LmdbViewReader final : public ViewReader {
     }
     if (Status s = cursor.end_status("mdb_cursor_get(usage)"); !s.is_ok()) return s;
     std::sort(rollups.begin(), rollups.end(), [](const UsageRollup& a, const UsageRollup& b) {
-      return std::tie(a.day, a.model, a.member_id, a.workspace) < std::tie(b.day, b.model, b.member_id, b.workspace);
+      return std::tie(a.day, a.model, a.member_id, a.workspace, a.project, a.agent_id, a.provider, a.billing_path) <
+             std::tie(b.day, b.model, b.member_id, b.workspace, b.project, b.agent_id, b.provider, b.billing_path);
     });
     return rollups;
   }

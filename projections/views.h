@@ -102,12 +102,17 @@ struct HistoryPage {
   std::optional<LogPosition> next_early = std::nullopt;  // the next page starts in the early rejects, here
 };
 
-// Usage per org × UTC day × model × member × workspace.
+// Usage per org × UTC day × model × member × workspace × project × agent × provider × billing
+// path: the attribution dimensions of SPEC §14 (seed 003's "by team, feature").
 struct UsageRollup {
   int64_t day = 0;  // days since 1970-01-01 UTC
   std::string model;
   std::string member_id;
   std::string workspace;
+  std::string project;       // the project or office
+  std::string agent_id;
+  std::string provider;
+  std::string billing_path;  // as the history shows it: "credits", "byok" or "invoiced"
   int64_t events = 0;
   Micros debited_micros;
   Micros tracked_cost_micros;

@@ -6,6 +6,7 @@
 #include <span>
 #include <utility>
 
+#include "engine/bundle_price.h"
 #include "engine/digest.h"
 #include "engine/event_factory.h"
 #include "engine/limits.h"
@@ -59,6 +60,33 @@ Result<int64_t> refill_amount_minor(int64_t credits_micros, int64_t credit_price
   return static_cast<int64_t>(amount);
 }
 
+Result<RefillAmounts> refill_amounts(const RechargeOptions& options, int64_t credits_micros) {
+  RefillAmounts out;
+  const int32_t bundles = bundles_for(credits_micros, options.credits_per_bundle_micros);
+  const bool whole_bundles = options.credits_per_bundle_micros > 0 &&
+                             credits_micros == bundles * options.credits_per_bundle_micros;
+  if (whole_bundles) {
+    // Priced as a checkout of those bundles is (engine/bundle_price.h).
+    Result<int64_t> unit = options.bundle_amount_minor > 0
+                               ? Result<int64_t>(options.bundle_amount_minor)
+                               : refill_amount_minor(options.credits_per_bundle_micros, options.credit_price_minor);
+    if (!unit.is_ok()) return unit.status();
+    const BundleOffer offer{Micros{options.credits_per_bundle_micros}, unit.value(), options.currency,
+                            options.platform_fee_bp, options.platform_fee_minor};
+    Result<BundleQuote> q = quote(offer, bundles);
+    if (!q.is_ok()) return q.status();
+    return RefillAmounts{q->paid_minor, q->fee_minor, q->bundles};
+  }
+  Result<int64_t> paid = refill_amount_minor(credits_micros, options.credit_price_minor);
+  if (!paid.is_ok()) return paid.status();
+  const __int128 percent = (static_cast<__int128>(paid.value()) * options.platform_fee_bp + 9'999) / 10'000;
+  const __int128 fee = percent + options.platform_fee_minor;
+  if (fee + paid.value() > std::numeric_limits<int64_t>::max()) {
+    return Status::error(Status::Code::too_large, "refill amount plus fee does not fit in 64 bits");
+  }
+  return RefillAmounts{paid.value(), static_cast<int64_t>(fee), 1};
+}
+
 std::string charge_idempotency_key(std::string_view log_identity, std::string_view signal_id) {
   std::string key = "tally-";
   key += murmur3_128(log_identity.data(), log_identity.size()).to_hex().substr(0, 16);
@@ -74,6 +102,10 @@ Status validate(const RechargeOptions& options) {
   if (options.credit_price_minor <= 0) return Status::invalid("credit_price_minor", "must be > 0");
   if (!is_currency(options.currency)) return Status::invalid("currency", "must be 3 lower-case letters, e.g. usd");
   if (options.platform_fee_minor < 0) return Status::invalid("platform_fee_minor", "must be >= 0");
+  if (options.platform_fee_bp < 0 || options.platform_fee_bp > platform_fee_bp_max) {
+    return Status::invalid("platform_fee_bp", "must be 0..10000");
+  }
+  if (options.bundle_amount_minor < 0) return Status::invalid("bundle_amount_minor", "must be >= 0");
   if (options.credits_per_bundle_micros < 0) return Status::invalid("credits_per_bundle_micros", "must be >= 0");
   if (options.stripe.base_url.rfind("http://", 0) != 0 && options.stripe.base_url.rfind("https://", 0) != 0) {
     return Status::invalid("stripe.base_url", "must be an http:// or https:// URL");
@@ -125,41 +157,26 @@ Result<Handled> RechargeConnector::handle(const SignalRecord& signal) {
   report.org_id = signal.org_id;
   report.currency = options_.currency;
 
-  auto credits_part = refill_amount_minor(signal.refill_credits_micros, options_.credit_price_minor);
-  if (!credits_part.is_ok()) {
+  Result<RefillAmounts> amounts = refill_amounts(options_, signal.refill_credits_micros);
+  if (!amounts.is_ok()) {
     report.code = "invalid_amount";
-    report.message = credits_part.status().to_string();
-    if (Status s = conclude(signal, std::move(report), 0); !s.is_ok()) return s;
+    report.message = amounts.status().to_string();
+    if (Status s = conclude(signal, std::move(report), {}); !s.is_ok()) return s;
     return Handled::acted;
   }
-  if (credits_part.value() > std::numeric_limits<int64_t>::max() - options_.platform_fee_minor) {
-    report.code = "invalid_amount";
-    report.message = "refill amount plus fee does not fit in 64 bits";
-    if (Status s = conclude(signal, std::move(report), 0); !s.is_ok()) return s;
-    return Handled::acted;
+  report.amount_minor = amounts->paid_minor + amounts->fee_minor;
+  report.charge_key = charge_idempotency_key(signals_identity_, signal.signal_id);
+  auto outcome = pay(signal, amounts.value(), report.charge_key);
+  if (!outcome.is_ok() && outcome.status().code() == Status::Code::unavailable && consumer_->waker().stopped()) {
+    return outcome.status();  // cut short by a stop: the next start retries it
   }
-
-  ChargeRequest request;
-  request.customer = signal.payment_customer;
-  request.amount_minor = credits_part.value() + options_.platform_fee_minor;
-  request.currency = options_.currency;
-  request.idempotency_key = charge_idempotency_key(signals_identity_, signal.signal_id);
-  report.charge_key = request.idempotency_key;
-  request.description = "Tally auto-refill for " + signal.org_id;
-  request.metadata = {{"org_id", signal.org_id},
-                      {"signal_id", signal.signal_id},
-                      {"purchase_key", auto_refill_key(signal.signal_id)},
-                      {"credits_micros", std::to_string(signal.refill_credits_micros)},
-                      {"fee_minor", std::to_string(options_.platform_fee_minor)}};
-  report.amount_minor = request.amount_minor;
-
-  auto outcome = stripe_.create_charge(request);
   if (!outcome.is_ok()) {
-    // Never sent (no customer on the signal, a key or metadata over Stripe's limits): a retry
-    // cannot help, so the request is concluded and auto-refill turned off.
-    report.code = "invalid_request";
+    // Never sent (no customer on the signal, a key or metadata over Stripe's limits), or the
+    // saved card could not be looked up: a retry cannot help, so the request is concluded and
+    // auto-refill turned off.
+    report.code = outcome.status().code() == Status::Code::unavailable ? "timeout" : "invalid_request";
     report.message = outcome.status().to_string();
-    if (Status s = conclude(signal, std::move(report), 0); !s.is_ok()) return s;
+    if (Status s = conclude(signal, std::move(report), amounts.value()); !s.is_ok()) return s;
     return Handled::acted;
   }
   if (outcome->kind == ChargeOutcome::Kind::retries_exhausted && consumer_->waker().stopped()) {
@@ -167,19 +184,51 @@ Result<Handled> RechargeConnector::handle(const SignalRecord& signal) {
     return Status::error(Status::Code::unavailable, "stopped while charging for " + signal.signal_id);
   }
   if (options_.fault_hook) options_.fault_hook(fault_recharge_after_charge);
-  report.charge_id = outcome->charge_id;
+  // A PaymentIntent is the payment's reference (a refund of its charge names it).
+  report.charge_id = outcome->payment_intent.empty() ? outcome->charge_id : outcome->payment_intent;
   report.attempts = outcome->attempts;
   report.replayed = outcome->replayed;
   if (outcome->kind != ChargeOutcome::Kind::succeeded) {
     report.code = outcome->failure_code();
     report.message = outcome->error.message.empty() ? std::string(kind_name(outcome->kind)) : outcome->error.message;
   }
-  if (Status s = conclude(signal, std::move(report), credits_part.value()); !s.is_ok()) return s;
+  if (Status s = conclude(signal, std::move(report), amounts.value()); !s.is_ok()) return s;
   if (options_.fault_hook) options_.fault_hook(fault_recharge_after_append);
   return Handled::acted;
 }
 
-Status RechargeConnector::conclude(const SignalRecord& signal, RechargeReport report, int64_t credits_part_minor) {
+// The card the customer saved at checkout (a PaymentIntent, off-session), else its default source
+// (a charge, as before cards were saved by Checkout). One idempotency key either way: a rerun
+// after a crash that finds otherwise is refused by Stripe rather than charging twice.
+Result<ChargeOutcome> RechargeConnector::pay(const SignalRecord& signal, const RefillAmounts& amounts,
+                                             const std::string& key) {
+  const std::vector<std::pair<std::string, std::string>> metadata = {
+      {"org_id", signal.org_id},
+      {"signal_id", signal.signal_id},
+      {"purchase_key", auto_refill_key(signal.signal_id)},
+      {"credits_micros", std::to_string(signal.refill_credits_micros)},
+      {"fee_minor", std::to_string(amounts.fee_minor)}};
+  const std::string description = "Tally auto-refill for " + signal.org_id;
+  const int64_t total = amounts.paid_minor + amounts.fee_minor;
+  if (!signal.payment_customer.empty()) {
+    Result<std::optional<SavedCard>> card = stripe_.saved_card(signal.payment_customer);
+    if (!card.is_ok()) return card.status();
+    if (card->has_value()) {
+      return stripe_.create_payment_intent(PaymentIntentRequest{signal.payment_customer, card->value().payment_method,
+                                                                total, options_.currency, key, metadata, description});
+    }
+  }
+  ChargeRequest request;
+  request.customer = signal.payment_customer;
+  request.amount_minor = total;
+  request.currency = options_.currency;
+  request.idempotency_key = key;
+  request.description = description;
+  request.metadata = metadata;
+  return stripe_.create_charge(request);
+}
+
+Status RechargeConnector::conclude(const SignalRecord& signal, RechargeReport report, const RefillAmounts& amounts) {
   const int64_t now_ms = options_.now_ms();
   std::string encoded;
   if (report.code.empty()) {
@@ -187,10 +236,10 @@ Status RechargeConnector::conclude(const SignalRecord& signal, RechargeReport re
     report.event_key = auto_refill_key(signal.signal_id);
     PaymentFields payment;
     payment.credits_micros = signal.refill_credits_micros;
-    payment.paid_minor = credits_part_minor;
+    payment.paid_minor = amounts.paid_minor;
     payment.currency = options_.currency;
-    payment.fee_minor = options_.platform_fee_minor;
-    payment.bundles = bundles_for(signal.refill_credits_micros, options_.credits_per_bundle_micros);
+    payment.fee_minor = amounts.fee_minor;
+    payment.bundles = amounts.bundles;
     payment.payment_ref = report.charge_id;
     encoded = make_auto_refill({report.event_key, signal.org_id, now_ms, options_.event_source, signal.signal_id},
                                payment, signal.signal_id);

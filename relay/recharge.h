@@ -26,8 +26,17 @@
 // signal record the ledger would reject) is never appended: on_error reports it, naming the
 // field and the signal, and the signal is passed, so it does not hold up every later refill.
 //
-// AMOUNTS: charge = ceil(refill credits × credit_price_minor per credit) + platform_fee_minor.
-//   AutoRefill.paid_minor is the credits part, fee_minor the fee (as Stripe Checkout purchases).
+// AMOUNTS (refill_amounts): a refill of whole bundles (1..10 of credits_per_bundle_micros) costs
+//   what a checkout of those bundles costs (engine/bundle_price.h): bundles × the bundle's amount
+//   (bundle_amount_minor, else its credits × credit_price_minor), and the platform fee on top,
+//   platform_fee_bp of that plus platform_fee_minor. Any other refill: ceil(credits ×
+//   credit_price_minor per credit) and the same fee. The charge is their sum; AutoRefill.paid_minor
+//   is the credits part, fee_minor the fee (as Stripe Checkout purchases).
+// WHICH CARD: the customer's card saved at checkout (StripeClient::saved_card) is paid off-session
+//   with a PaymentIntent (its id is the AutoRefill's payment_ref); a customer without one is
+//   charged through POST /v1/charges (its default source), as before cards were saved by Checkout.
+//   Both use the same Idempotency-Key. A card lookup that finds no answer concludes the request
+//   (PaymentFailed "timeout") as a charge that finds none does.
 //   The charge's metadata carries org_id, signal_id, purchase_key, credits_micros and fee_minor,
 //   so a later `charge.refunded` webhook maps back to this AutoRefill (ingest/stripe_events.h).
 //
@@ -75,7 +84,10 @@ struct RechargeOptions {
   StripeConfig stripe;
   int64_t credit_price_minor = credit_price_minor_default;  // minor units per credit, > 0
   std::string currency = "usd";                            // 3 lower-case letters
-  int64_t platform_fee_minor = 0;                          // added to each charge, >= 0
+  int64_t platform_fee_minor = 0;                          // fixed fee added to each charge, >= 0
+  int32_t platform_fee_bp = 0;                             // percent fee of the credits part, 0..10000
+  // Price of one bundle in minor units (0: its credits × credit_price_minor).
+  int64_t bundle_amount_minor = 0;
   // Credits in one bundle, to fill AutoRefill.bundles (refill / bundle, when it divides evenly
   // into 1..10). 0: every refill is one bundle.
   int64_t credits_per_bundle_micros = 0;
@@ -94,6 +106,14 @@ struct RechargeOptions {
   std::function<void(const RechargeReport&)> on_concluded;
 };
 
+
+// What a refill of `credits_micros` costs (see AMOUNTS). Errors: invalid_argument, too_large.
+struct RefillAmounts {
+  int64_t paid_minor = 0;
+  int64_t fee_minor = 0;
+  int32_t bundles = 1;
+};
+Result<RefillAmounts> refill_amounts(const RechargeOptions& options, int64_t credits_micros);
 
 // ceil(credits_micros × price_minor / 1e6), exact. Errors: invalid_argument ("refill_credits_micros"
 // not > 0, "credit_price_minor" not > 0), too_large (over int64).
@@ -130,7 +150,8 @@ class RechargeConnector {
                     std::string signals_identity);
   SignalHandler handler();
   Result<Handled> handle(const SignalRecord& signal);
-  Status conclude(const SignalRecord& signal, RechargeReport report, int64_t credits_part_minor);
+  Status conclude(const SignalRecord& signal, RechargeReport report, const RefillAmounts& amounts);
+  Result<ChargeOutcome> pay(const SignalRecord& signal, const RefillAmounts& amounts, const std::string& key);
 
   submit::Submitter submitter_;  // onto the events log
   RechargeOptions options_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -38,6 +39,8 @@ struct ApiStackOptions {
   // Called once the journal is open and before the projector reads it, with the journal's
   // directory and its events writer: records written (or damaged) here are folded first.
   std::function<void(const std::string& journal_dir, LogWriter& events)> before_projector;
+  // Buying credits (api/testing/fake_payments.h has a provider for tests).
+  std::optional<CommerceOptions> commerce;
 };
 
 class ApiStack {
