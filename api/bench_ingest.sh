@@ -2,11 +2,18 @@
 # Ingest over HTTP: batched POSTs of 1000 usage events with ?wait=1 on 8 connections against a
 # `tally dev` started here (api/ingest_load_bench.cpp, the load client `http_ingest_load`), and the
 # FlatBuffers verifications per event between HTTP and the fold (api/verify_passes_bench.cpp).
+# Then single requests, one at a time per keep-alive connection, at 1 and at 32 connections: a
+# plain usage event with ?wait=1 (appended durably, folded, committed, answered) and, as the
+# baseline measured in the same run, GET /healthz (the HTTP round trip alone: no route can beat it).
 # Prints on stdout:
 #   bench http_ingest_events_per_s <median of 3 runs> events/s
+#   bench wait_roundtrip_{p50_ms,p99_ms,req_per_s}[_32] and healthz_roundtrip_…[_32] (medians of 3)
+#   bench wait_vs_healthz_req_ratio[_32]: the ?wait=1 rate over the /healthz rate
 #   bench fold_verify_passes_per_event <n> passes/event      (1: only the fold verifies)
 #
 # Usage: api/bench_ingest.sh [http_ingest_load options: --requests 20 --runs 3 ...]
+# TALLY_BENCH_ROUNDTRIP_ONLY=1: only the single-request figures. TALLY_BENCH_SECONDS: seconds per
+#   round-trip run (default 3).
 # Environment: TALLY_BUILD_DIR (default: build) — the build tree; the programs are built there if
 #   missing. TALLY_BIN (default: $TALLY_BUILD_DIR/tally) — the tally binary to start: another
 #   version's for a before/after comparison (the load client speaks only the public HTTP API).
@@ -37,7 +44,23 @@ until grep -q '^listening on' "$dir/dev.log"; do
   sleep 0.1
 done
 url=$(grep -o 'http://[0-9.:]*' "$dir/dev.log" | head -1)
-"$build/api/http_ingest_load" --url "$url" --token "$token" --connections 8 --batch 1000 --runs 3 "$@"
+load="$build/api/http_ingest_load"
+if [[ "${TALLY_BENCH_ROUNDTRIP_ONLY:-0}" != 1 ]]; then
+  "$load" --url "$url" --token "$token" --connections 8 --batch 1000 --runs 3 "$@"
+fi
+seconds="${TALLY_BENCH_SECONDS:-3}"
+for clients in 1 32; do
+  label=""
+  [[ "$clients" == 1 ]] || label="$clients"
+  rt=(--url "$url" --token "$token" --connections "$clients" --runs 3 --seconds "$seconds" --label "$label")
+  wait_out=$("$load" "${rt[@]}" --roundtrip wait)
+  health_out=$("$load" "${rt[@]}" --roundtrip healthz)
+  printf '%s\n%s\n' "$wait_out" "$health_out"
+  wait_rate=$(awk '$2 ~ /req_per_s/ {print $3}' <<<"$wait_out")
+  health_rate=$(awk '$2 ~ /req_per_s/ {print $3}' <<<"$health_out")
+  awk -v w="$wait_rate" -v h="$health_rate" -v l="${label:+_$label}" \
+    'BEGIN { printf "bench wait_vs_healthz_req_ratio%s %.3f ratio\n", l, (h > 0 ? w / h : 0) }'
+done
 kill "$dev_pid" && wait "$dev_pid" || true
 dev_pid=""
-"$build/api/verify_passes_bench"
+[[ "${TALLY_BENCH_ROUNDTRIP_ONLY:-0}" == 1 ]] || "$build/api/verify_passes_bench"

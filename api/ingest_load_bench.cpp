@@ -4,6 +4,8 @@
 //
 //   http_ingest_load --url http://127.0.0.1:8080 --token SECRET [--connections 8] [--batch 1000]
 //                    [--requests 20] [--runs 3] [--orgs 64]
+//   http_ingest_load --url ... --token ... --roundtrip wait|healthz [--connections 32]
+//                    [--seconds 3] [--runs 3] [--label 32]
 //
 // Setup (once): a rate card and a signup allocation for each of --orgs orgs (load-<run id>-<i>), so
 // that the usage applies. Then each run: --connections threads, one keep-alive connection each,
@@ -11,6 +13,13 @@
 // keys) with ?wait=1, and waiting for each answer (200 with every outcome, or the run fails).
 // Prints each run's rate on stderr and, on stdout,
 //   bench http_ingest_events_per_s <median of the runs> events/s
+//
+// --roundtrip: latency of single requests instead. Each connection sends one request at a time for
+// --seconds per run: `wait` a plain usage event (one JSON object, fresh key) POSTed with ?wait=1,
+// `healthz` a GET /healthz (the HTTP round trip alone: the ceiling of any route). Prints, per run
+// on stderr and as medians of the runs on stdout (NAME: wait_roundtrip or healthz_roundtrip,
+// suffixed _<label> when --label is given):
+//   bench NAME_p50_ms <ms> ms / bench NAME_p99_ms <ms> ms / bench NAME_req_per_s <n> req/s
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -41,6 +50,9 @@ struct Args {
   int requests = 20;  // per connection and run
   int runs = 3;
   int orgs = 64;
+  std::string roundtrip;  // empty, "wait" or "healthz"
+  double seconds = 3;
+  std::string label;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -58,10 +70,14 @@ class Connection {
   }
   // POSTs `body` to `target`; returns the status and the answer's body.
   std::pair<unsigned, std::string> post(const std::string& target, const std::string& token, const std::string& body) {
-    http::request<http::string_body> request{http::verb::post, target, 11};
+    return send(http::verb::post, target, token, body);
+  }
+  std::pair<unsigned, std::string> send(http::verb verb, const std::string& target, const std::string& token,
+                                        const std::string& body) {
+    http::request<http::string_body> request{verb, target, 11};
     request.set(http::field::host, host_);
-    request.set(http::field::authorization, "Bearer " + token);
-    request.set(http::field::content_type, "application/json");
+    if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
+    if (verb == http::verb::post) request.set(http::field::content_type, "application/json");
     request.keep_alive(true);
     request.body() = body;
     request.prepare_payload();
@@ -139,6 +155,67 @@ double run_once(const Args& args, const std::string& host, const std::string& po
   return static_cast<double>(args.connections) * args.requests * args.batch / seconds;
 }
 
+struct RoundTrips {
+  double p50_ms = 0, p99_ms = 0, per_s = 0;
+};
+
+// One --roundtrip run: every connection sends one request at a time until --seconds are over.
+RoundTrips roundtrip_once(const Args& args, const std::string& host, const std::string& port,
+                          const std::string& run_id, int run) {
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(args.connections));
+  std::vector<std::thread> threads;
+  const auto started = std::chrono::steady_clock::now();
+  const auto until = started + std::chrono::duration<double>(args.seconds);
+  for (int c = 0; c < args.connections; ++c) {
+    threads.emplace_back([&, c] {
+      Connection connection(host, port);
+      std::vector<double>& mine = latencies[static_cast<std::size_t>(c)];
+      for (int r = 0; std::chrono::steady_clock::now() < until; ++r) {
+        const auto sent = std::chrono::steady_clock::now();
+        if (args.roundtrip == "healthz") {
+          auto answer = connection.send(http::verb::get, "/healthz", "", "");
+          if (answer.first != 200) die("healthz: HTTP " + std::to_string(answer.first));
+        } else {
+          const std::string key = "rt-" + run_id + "-" + std::to_string(run) + "-" + std::to_string(c) + "-" +
+                                  std::to_string(r);
+          const std::string org = "load-" + run_id + "-" + std::to_string((c * 7919 + r * 31) % args.orgs);
+          check(connection.post("/api/v1/events?wait=1", args.token, usage_event(key, org, now_ms())), "usage");
+        }
+        mine.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::vector<double> all;
+  for (const auto& mine : latencies) all.insert(all.end(), mine.begin(), mine.end());
+  if (all.empty()) die("no request finished within --seconds");
+  std::sort(all.begin(), all.end());
+  const auto at = [&](double q) { return all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))]; };
+  return RoundTrips{at(0.50), at(0.99), static_cast<double>(all.size()) / seconds};
+}
+
+void roundtrip(const Args& args, const std::string& host, const std::string& port, const std::string& run_id) {
+  std::vector<double> p50, p99, per_s;
+  for (int run = 0; run < args.runs; ++run) {
+    const RoundTrips r = roundtrip_once(args, host, port, run_id, run);
+    std::fprintf(stderr, "# %s run %d, %d connections: p50 %.3f ms, p99 %.3f ms, %.0f req/s\n", args.roundtrip.c_str(),
+                 run + 1, args.connections, r.p50_ms, r.p99_ms, r.per_s);
+    p50.push_back(r.p50_ms);
+    p99.push_back(r.p99_ms);
+    per_s.push_back(r.per_s);
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const std::string name = (args.roundtrip == "healthz" ? "healthz_roundtrip" : "wait_roundtrip") +
+                           (args.label.empty() ? "" : "_" + args.label);
+  std::printf("bench %s_p50_ms %.3f ms\n", name.c_str(), median(p50));
+  std::printf("bench %s_p99_ms %.3f ms\n", name.c_str(), median(p99));
+  std::printf("bench %s_req_per_s %.0f req/s\n", name.c_str(), median(per_s));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,7 +229,10 @@ int main(int argc, char** argv) {
       ("batch", po::value(&args.batch)->default_value(args.batch), "usage events per POST")
       ("requests", po::value(&args.requests)->default_value(args.requests), "POSTs per connection and run")
       ("runs", po::value(&args.runs)->default_value(args.runs), "runs (the median is printed)")
-      ("orgs", po::value(&args.orgs)->default_value(args.orgs), "orgs the usage is spread over");
+      ("orgs", po::value(&args.orgs)->default_value(args.orgs), "orgs the usage is spread over")
+      ("roundtrip", po::value(&args.roundtrip), "wait | healthz: single-request latency instead of batches")
+      ("seconds", po::value(&args.seconds)->default_value(args.seconds), "--roundtrip: seconds per run")
+      ("label", po::value(&args.label), "--roundtrip: suffix of the printed figure names");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -169,13 +249,24 @@ int main(int argc, char** argv) {
   const std::size_t colon = authority.rfind(':');
   const std::string host = colon == std::string::npos ? authority : authority.substr(0, colon);
   const std::string port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+  if (!args.roundtrip.empty() && args.roundtrip != "wait" && args.roundtrip != "healthz") {
+    die("--roundtrip must be wait or healthz");
+  }
   if (args.connections < 1 || args.batch < 1 || args.requests < 1 || args.runs < 1 || args.orgs < 1) {
     die("--connections, --batch, --requests, --runs and --orgs must be at least 1");
   }
   const std::string run_id = std::to_string(now_ms()) + "-" + std::to_string(std::random_device{}() % 100000);
   try {
+    if (args.roundtrip == "healthz") {
+      roundtrip(args, host, port, run_id);
+      return 0;
+    }
     Connection setup(host, port);
     set_up(setup, args, run_id);
+    if (!args.roundtrip.empty()) {
+      roundtrip(args, host, port, run_id);
+      return 0;
+    }
     std::vector<double> rates;
     for (int run = 0; run < args.runs; ++run) {
       rates.push_back(run_once(args, host, port, run_id, run));
