@@ -120,6 +120,64 @@ Status JournalEnv::write(const WriteBody& body) {
   }
 }
 
+struct JournalEnv::GroupedWrite {
+  const WriteBody* body = nullptr;
+  std::size_t records = 0;
+  Status status;
+  bool done = false;  // under group_mutex_
+};
+
+Status JournalEnv::write_grouped(const WriteBody& body, std::size_t records) {
+  GroupedWrite mine{&body, records, Status::ok(), false};
+  std::unique_lock lock(group_mutex_);
+  group_queue_.push_back(&mine);
+  while (!mine.done) {
+    if (group_leading_) {
+      group_cv_.wait(lock);
+      continue;
+    }
+    // Lead: take the queue (ours is in it unless an earlier leader took and finished it) up to
+    // the record bound; whatever is left waits for the next leader.
+    group_leading_ = true;
+    std::vector<GroupedWrite*> group;
+    std::size_t total = 0;
+    std::size_t taken = 0;
+    for (; taken < group_queue_.size(); ++taken) {
+      const std::size_t next = group_queue_[taken]->records;
+      if (taken > 0 && total + next > journal_append_records_max) break;
+      total += next;
+    }
+    group.assign(group_queue_.begin(), group_queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    group_queue_.erase(group_queue_.begin(), group_queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+    lock.unlock();
+    commit_group(group);
+    lock.lock();
+    for (GroupedWrite* write : group) write->done = true;
+    group_leading_ = false;
+    group_cv_.notify_all();
+  }
+  return mine.status;
+}
+
+// One transaction for the whole group. If a body fails (not MDB_MAP_FULL: write() grows the map
+// and runs them all again), the transaction is aborted and each body is committed on its own, so
+// that the failure is its body's alone. Bodies start from scratch on every run (WriteBody).
+void JournalEnv::commit_group(std::vector<GroupedWrite*>& group) {
+  if (group.size() > 1) {
+    Status together = write([&](MDB_txn* txn, bool& map_full) {
+      for (GroupedWrite* write : group) {
+        if (Status status = (*write->body)(txn, map_full); !status.is_ok()) return status;
+      }
+      return Status::ok();
+    });
+    if (together.is_ok()) {
+      for (GroupedWrite* write : group) write->status = Status::ok();
+      return;
+    }
+  }
+  for (GroupedWrite* write : group) write->status = this->write(*write->body);
+}
+
 Status JournalEnv::grow_map() {
   std::unique_lock map_lock(map_mutex());
   MDB_envinfo info;

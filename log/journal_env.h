@@ -6,6 +6,9 @@
 //     exclusive, because LMDB requires that no transaction of the process is active then;
 //   - write transactions of this process are serialised by write_mutex_ before LMDB's own
 //     cross-process writer lock, so growth never races another writer of the process;
+//   - appends are group-committed (write_grouped): a thread that finds no commit under way leads
+//     one, taking every body queued by then into a single write transaction (one fsync for all);
+//     the threads that queued meanwhile sleep until it is durable, and one of them leads the next.
 //   - in-process appends bump a sequence and wake readers; appends by other processes are seen
 //     through LMDB's last committed transaction id.
 // Only log/journal*.cpp include this header (it includes lmdb.h).
@@ -22,6 +25,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/status.h"
 #include "lmdb/env.h"
@@ -56,6 +60,13 @@ class JournalEnv final : public lmdb::Env {
   // map_size_max_bytes); unavailable (opened read-only); io_error.
   Status write(const WriteBody& body);
 
+  // Like write(), but `body` may share its transaction (and its fsync) with the bodies of other
+  // threads calling write_grouped at the same time; returns once that transaction is durable.
+  // Bodies run in arrival order, each seeing what the earlier ones put. A failing body (other than
+  // MDB_MAP_FULL) fails only its own call: the others are committed without it. `records` (the
+  // records the body puts) bounds a group at journal_append_records_max records.
+  Status write_grouped(const WriteBody& body, std::size_t records);
+
   // Runs `body` in a short read transaction. Errors: the body's; io_error.
   Status read(const std::function<Status(MDB_txn* txn)>& body);
 
@@ -74,6 +85,8 @@ class JournalEnv final : public lmdb::Env {
   explicit JournalEnv(std::string canonical_dir) : lmdb::Env(std::move(canonical_dir)) {}
   static Result<std::shared_ptr<JournalEnv>> create(const std::string& dir, const JournalOptions& options);
   Status grow_map();
+  struct GroupedWrite;
+  void commit_group(std::vector<GroupedWrite*>& group);
 
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi records_dbi_ = 0;
@@ -83,6 +96,10 @@ class JournalEnv final : public lmdb::Env {
   std::mutex notify_mutex_;
   std::condition_variable notify_cv_;
   uint64_t append_sequence_ = 0;  // guarded by notify_mutex_
+  std::mutex group_mutex_;        // guards the three below
+  std::condition_variable group_cv_;
+  std::vector<GroupedWrite*> group_queue_;  // waiting for the next group, in arrival order
+  bool group_leading_ = false;              // a thread is committing a group
 };
 
 // A read transaction handle that keeps its LMDB reader slot between uses (mdb_txn_reset /
