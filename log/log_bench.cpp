@@ -8,6 +8,12 @@
 //   bench journal_read_cpu_events_per_s the same per second of CPU time (steady on a busy machine)
 //   bench mock_append_events_per_s / bench mock_read_events_per_s: the same on librdkafka's mock
 //   cluster (kept small: the mock keeps ~5 MiB per partition).
+// --only commits [--threads T] [--seconds S]: durable appends of ONE record each, from 1 thread and
+// from T threads at once (group commit), S seconds per run, medians of 3 runs:
+//   bench journal_commit_appends_per_s      1 thread: one durable commit per append, the fsync
+//                                           ceiling of this disk for a lone client
+//   bench journal_commit_ms                 the same as the time of one durable commit
+//   bench journal_commit_appends_per_s_T    T threads: appends that shared commits
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +25,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "log/journal.h"
@@ -39,12 +46,14 @@ struct Args {
   std::size_t poll_max = 8192;
   std::string only;
   std::string dir;
+  std::size_t threads = 32;
+  std::size_t seconds = 2;
   uint64_t seed = 42;
 };
 
 [[noreturn]] void usage(const char* message) {
   std::fprintf(stderr, "log_bench: %s\nusage: log_bench [--events N] [--partitions P] [--batch B] [--poll-max M] "
-                       "[--only journal|mock] [--mock-events N] [--dir DIR] [--seed S]\n", message);
+                       "[--only journal|mock|commits] [--mock-events N] [--dir DIR] [--seed S] [--threads T] [--seconds S]\n", message);
   std::exit(2);
 }
 
@@ -66,6 +75,8 @@ Args parse(int argc, char** argv) {
     else if (flag == "--batch") args.batch = number();
     else if (flag == "--poll-max") args.poll_max = number();
     else if (flag == "--seed") args.seed = number();
+    else if (flag == "--threads") args.threads = std::min<std::size_t>(number(), 1024);
+    else if (flag == "--seconds") args.seconds = number();
     else if (flag == "--only") args.only = value;
     else if (flag == "--dir") args.dir = value;
     else usage(("unknown flag " + flag).c_str());
@@ -227,6 +238,51 @@ void bench_journal(const Args& args) {
   if (remove) std::filesystem::remove_all(dir);
 }
 
+// Appends of one record each from `threads` threads for `seconds`; returns appends per second.
+double commit_rate(LogWriter& writer, std::size_t threads, std::size_t seconds, uint64_t seed) {
+  std::vector<std::thread> workers;
+  std::vector<std::size_t> done(threads, 0);
+  const auto until = Clock::now() + std::chrono::seconds(seconds);
+  const auto start = Clock::now();
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      Generator generator(seed + t);
+      while (Clock::now() < until) {
+        check(writer.append(generator.batch(1, 100, 200)).status(), "append");
+        ++done[t];
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  std::size_t total = 0;
+  for (std::size_t n : done) total += n;
+  return static_cast<double>(total) / seconds_since(start);
+}
+
+void bench_commits(const Args& args) {
+  std::string pattern = (std::filesystem::temp_directory_path() / "log_bench.XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) usage("cannot create a temporary directory");
+  {
+    auto journal = Journal::open(pattern, journal_options(args.partitions, 1));
+    check(journal.status(), "open journal");
+    auto writer = journal.value()->writer(journal_events_topic);
+    check(writer.status(), "writer");
+    for (const std::size_t threads : {std::size_t{1}, args.threads}) {
+      std::vector<double> rates;
+      for (int run = 0; run < 3; ++run) rates.push_back(commit_rate(*writer.value(), threads, args.seconds, args.seed));
+      const double rate = median(rates);
+      if (threads == 1) {
+        std::printf("bench journal_commit_appends_per_s %.0f appends/s\n", rate);
+        std::printf("bench journal_commit_ms %.3f ms\n", 1000.0 / rate);
+      } else {
+        std::printf("bench journal_commit_appends_per_s_%zu %.0f appends/s\n", threads, rate);
+      }
+      std::fflush(stdout);
+    }
+  }
+  std::filesystem::remove_all(pattern);
+}
+
 void bench_mock(const Args& args) {
   auto cluster = MockKafkaCluster::create(3);
   check(cluster.status(), "mock cluster");
@@ -255,6 +311,10 @@ void bench_mock(const Args& args) {
 int main(int argc, char** argv) {
   const tally::Args args = tally::parse(argc, argv);
   std::fprintf(stderr, "log_bench: seed %llu\n", static_cast<unsigned long long>(args.seed));
+  if (args.only == "commits") {
+    tally::bench_commits(args);
+    return 0;
+  }
   if (args.only.empty() || args.only == "journal") tally::bench_journal(args);
   if (args.only.empty() || args.only == "mock") tally::bench_mock(args);
   return 0;
