@@ -84,6 +84,9 @@ Status Node::start_projector(const NodeOptions& options) {
   projector_options.batch_time_max_ms = 5;  // low latency for ?wait=1; batches still fill under load
   projector_options.poll_timeout_ms = 50;
   projector_options.commit_fault = options.projector_commit_fault;
+  // The log acknowledges every event durably and the views are refolded from it after a power
+  // loss: one device flush per batch, not two (ProjectorOptions::defer_meta_sync).
+  projector_options.defer_meta_sync = true;
   // The emitter is created before the projector thread starts (thread creation orders the write).
   projector_options.on_commit = [this](const CommittedBatch& batch) {
     if (emitter_ && batch.outbox_added > 0) emitter_->notify();

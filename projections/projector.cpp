@@ -117,6 +117,11 @@ Result<std::unique_ptr<Projector>> Projector::open(const std::string& data_dir, 
   if (Status s = check_options(options); !s.is_ok()) return s;
   auto env = store::StoreEnv::open(data_dir, store::StoreEnv::Mode::read_write, options.map_size_bytes);
   if (!env.is_ok()) return env.status();
+  // Before any transaction of this projector (ProjectorOptions::defer_meta_sync). Set either way:
+  // the environment is shared with the process's readers and may outlive an earlier Projector.
+  if (int rc = mdb_env_set_flags(env.value()->get(), MDB_NOMETASYNC, options.defer_meta_sync ? 1 : 0); rc != 0) {
+    return store::lmdb_error("mdb_env_set_flags(MDB_NOMETASYNC)", rc);
+  }
   auto impl = std::make_unique<Impl>(env.value());
   impl->data_dir = data_dir;
   impl->options = options;

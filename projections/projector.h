@@ -28,7 +28,17 @@
 //     log keeps the records, the views keep the last committed batch). Only LMDB's own errors
 //     (corruption, MDB_PANIC after a failed meta write: restart the process) are final.
 //   - Durable commits: one fsync per batch. Throughput comes from batch size and the threads, not
-//     weaker commits.
+//     weaker commits. ProjectorOptions::defer_meta_sync (off unless set; `tally dev`/`serve` set it)
+//     trades the last batch's durability against a system crash for one device flush per batch:
+//     LMDB's MDB_NOMETASYNC, the view pages flushed at every commit and the meta page that makes
+//     them current flushed by the next commit. It keeps the views whole (LMDB's integrity holds;
+//     a process crash loses nothing), and a power loss can only take them back to the batch before,
+//     never ahead of the log. That costs no acknowledged event: an event is acknowledged once the
+//     LOG has it durably (journal: a synced commit; Kafka: acks=all), the views are derived from the
+//     log alone, and the next start folds the lost batch again from the stored offsets to the same
+//     views and the same outcomes (the fold is deterministic). What else rides on the views: an
+//     outbox entry (signal) sent from the lost batch is sent again (at least once, as after any
+//     crash between sending and recording it), and meta outbox_sent may fall back likewise.
 //   - Determinism: views depend only on the log's records per partition, never on how partitions
 //     interleave. An org's home partition is partition_for_key(org, partition count) (SPEC §3); its
 //     events a producer put anywhere else are wrong_partition rejects, whichever is read first.
@@ -88,6 +98,11 @@ struct ProjectorOptions {
   // put had returned it (MDB_MAP_FULL grows the map, MDB_TXN_FULL refolds in smaller batches,
   // ENOSPC or EIO pause and retry, anything else is final). Empty in production.
   std::function<int()> commit_fault;
+  // Commits flush the view pages but leave LMDB's meta page to the next commit (MDB_NOMETASYNC):
+  // one device flush per batch instead of two. Only where the log is the source of truth and
+  // acknowledges durably by itself (see CAVEATS); a replay into a data dir that nothing refolds
+  // should leave it off.
+  bool defer_meta_sync = false;
 };
 
 // Whether the projector is keeping up, for /healthz.

@@ -12,8 +12,9 @@
 //     process does both.
 //   - After fork() the child must not use a StoreEnv inherited from the parent (open() notices the
 //     new pid and opens a fresh environment).
-//   - Commits are durable: no MDB_NOSYNC, MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC. A crash at
-//     any moment leaves the last committed batch, whole.
+//   - Commits are durable: no MDB_NOSYNC, MDB_WRITEMAP or MDB_MAPASYNC. A crash at any moment
+//     leaves the last committed batch, whole (MDB_NOMETASYNC only where the Projector is told to
+//     defer meta syncs: a power loss may then leave the batch before; projections/projector.h).
 //   - The map grows on MDB_MAP_FULL (the writer aborts, grows, retries the same batch). Growth waits
 //     for the read transactions of this process (LMDB requires none be active); readers in other
 //     processes adopt the new size when mdb_txn_begin() returns MDB_MAP_RESIZED.
