@@ -159,6 +159,11 @@ Status JournalEnv::write_grouped(const WriteBody& body, std::size_t records) {
   return mine.status;
 }
 
+std::size_t JournalEnv::queued_writes() {
+  std::lock_guard lock(group_mutex_);
+  return group_queue_.size();
+}
+
 // One transaction for the whole group. If a body fails (not MDB_MAP_FULL: write() grows the map
 // and runs them all again), the transaction is aborted and each body is committed on its own, so
 // that the failure is its body's alone. Bodies start from scratch on every run (WriteBody).

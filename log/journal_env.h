@@ -66,6 +66,8 @@ class JournalEnv final : public lmdb::Env {
   // MDB_MAP_FULL) fails only its own call: the others are committed without it. `records` (the
   // records the body puts) bounds a group at journal_append_records_max records.
   Status write_grouped(const WriteBody& body, std::size_t records);
+  // Bodies queued for the next group (tests).
+  std::size_t queued_writes();
 
   // Runs `body` in a short read transaction. Errors: the body's; io_error.
   Status read(const std::function<Status(MDB_txn* txn)>& body);

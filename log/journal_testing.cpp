@@ -8,6 +8,36 @@
 
 namespace tally {
 
+namespace {
+
+Result<std::shared_ptr<JournalEnv>> existing_env(const std::string& dir) {
+  JournalOptions options;
+  options.create_if_missing = false;
+  return JournalEnv::acquire(dir, options);
+}
+
+}  // namespace
+
+Status journal_hold_writes_for_test(const std::string& dir, const std::function<void()>& while_held) {
+  auto env = existing_env(dir);
+  if (!env.is_ok()) return env.status();
+  return env.value()->write([&](MDB_txn*, bool&) {
+    while_held();
+    return Status::ok();
+  });
+}
+
+std::size_t journal_queued_appends_for_test(const std::string& dir) {
+  auto env = existing_env(dir);
+  return env.is_ok() ? env.value()->queued_writes() : 0;
+}
+
+Result<uint64_t> journal_commits_for_test(const std::string& dir) {
+  auto env = existing_env(dir);
+  if (!env.is_ok()) return env.status();
+  return env.value()->last_txnid();
+}
+
 Status journal_edit_frame_for_test(const std::string& dir, std::string_view topic, PartitionId partition,
                                    Offset offset, const std::function<Status(std::string& frame)>& edit) {
   JournalOptions options;

@@ -33,6 +33,19 @@ Status journal_edit_frame_for_test(const std::string& dir, std::string_view topi
 Status journal_damage_key_length_for_test(const std::string& dir, std::string_view topic, PartitionId partition,
                                           Offset offset, std::size_t past_end = 7);
 
+// Runs `while_held` inside a write transaction of the journal in `dir` as this process has it
+// open, so that this process's appends wait meanwhile (they queue for the next group commit).
+// Nothing is written. Errors: not_found (no journal), io_error.
+Status journal_hold_writes_for_test(const std::string& dir, const std::function<void()>& while_held);
+
+// Appends of this process waiting for the next group commit of the journal in `dir` (0 if it is
+// not open here).
+std::size_t journal_queued_appends_for_test(const std::string& dir);
+
+// LMDB's last committed transaction id of the journal in `dir`: the commits made so far.
+// Errors: not_found (no journal), io_error.
+Result<uint64_t> journal_commits_for_test(const std::string& dir);
+
 // Overwrites the journal's stored format version (to show how a journal of another version is
 // refused). The journal must not be open in this process.
 Status journal_set_format_version_for_test(const std::string& dir, uint32_t version);
