@@ -12,9 +12,13 @@
 //     the journal again (the shared-environment registry notices the new pid).
 //   - A topic's partition count is fixed when the topic is created: the partition of an org is
 //     partition_for_key(org, count), so changing the count would scatter an org's events.
-//   - Appends are durable when acknowledged: one fsynced LMDB write transaction per append() call
-//     (no MDB_NOSYNC, no MDB_WRITEMAP). Throughput comes from batching records into one call, not
-//     from weaker commits.
+//   - Appends are durable when acknowledged: append() returns once an fsynced LMDB write
+//     transaction holds its records (no MDB_NOSYNC, no MDB_NOMETASYNC, no MDB_WRITEMAP).
+//     Throughput comes from batching, not from weaker commits: records batched into one call, and
+//     group commit — appends of this process made while a commit is under way (any threads, any
+//     topics) wait and go together into the next transaction, one fsync for all, each answered
+//     once it is durable. A single append still costs one durable commit (journal_commit_ms of
+//     `log_bench --only commits`): that is the floor of a ?wait=1 round trip on a given disk.
 //   - The map grows on demand (MDB_MAP_FULL: abort, grow, retry the same batch) up to
 //     JournalOptions::map_size_max_bytes; growth waits for in-flight reads of this process.
 //   - Nothing is ever deleted: the journal is the source of truth (SPEC §1). Disk use grows with it.
