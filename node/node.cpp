@@ -17,6 +17,11 @@ namespace tally {
 namespace {
 
 constexpr int views_wait_ms_max = 30'000;  // an api-only process waits this long for a projector
+// A ?wait=1 request holds a blocking HTTP thread while its event is appended, folded and committed:
+// the pool's size is how many requests can share one journal fsync and one projector commit
+// (group commit). Threads asleep on a condition cost their stacks only; with the server's default
+// of 4, 32 concurrent clients got four requests per commit at most.
+constexpr int blocking_http_threads = api::http_threads_max;
 
 std::string in_dir(const std::string& data_dir, const char* name) {
   return (std::filesystem::path(data_dir) / name).string();
@@ -239,11 +244,7 @@ Status Node::start_api(const NodeOptions& options) {
   server_options.host = options.listen_host;
   server_options.port = options.listen_port;
   server_options.tokens = options.tokens;
-  // A ?wait=1 request holds a blocking thread while its event is appended, folded and committed:
-  // the pool's size is how many requests can share one journal fsync and one projector commit
-  // (group commit). Threads asleep on a condition cost their stacks only; with the default of 4,
-  // 32 concurrent clients got four requests per commit at most.
-  server_options.blocking_threads = api::http_threads_max;
+  server_options.blocking_threads = blocking_http_threads;
   api::MetricsSource metrics;
   metrics.log_end_offset = [this](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(end_mutex_);
