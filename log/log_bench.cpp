@@ -12,7 +12,8 @@
 // once (default 32; group commit), S seconds per run, medians of 3 runs:
 //   bench journal_commit_appends_per_s      T = 1: one durable commit per append, the fsync
 //                                           ceiling of this disk for a lone client
-//   bench journal_commit_ms                 T = 1: the same as the time of one durable commit
+//   bench journal_commit_p50_ms / _p99_ms   T = 1: the time of one durable commit (this disk's
+//                                           flushes; bimodal on a machine shared with builds)
 //   bench journal_commit_appends_per_s_T    T > 1: appends that shared commits
 #include <time.h>
 #include <unistd.h>
@@ -238,25 +239,38 @@ void bench_journal(const Args& args) {
   if (remove) std::filesystem::remove_all(dir);
 }
 
-// Appends of one record each from `threads` threads for `seconds`; returns appends per second.
-double commit_rate(LogWriter& writer, std::size_t threads, std::size_t seconds, uint64_t seed) {
+struct CommitRate {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+// Appends of one record each from `threads` threads for `seconds`.
+CommitRate commit_rate(LogWriter& writer, std::size_t threads, std::size_t seconds, uint64_t seed) {
   std::vector<std::thread> workers;
-  std::vector<std::size_t> done(threads, 0);
+  std::vector<std::vector<double>> done(threads);  // milliseconds of each append
   const auto until = Clock::now() + std::chrono::seconds(seconds);
   const auto start = Clock::now();
   for (std::size_t t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       Generator generator(seed + t);
       while (Clock::now() < until) {
-        check(writer.append(generator.batch(1, 100, 200)).status(), "append");
-        ++done[t];
+        const auto batch = generator.batch(1, 100, 200);
+        const auto sent = Clock::now();
+        check(writer.append(batch).status(), "append");
+        done[t].push_back(seconds_since(sent) * 1000);
       }
     });
   }
   for (std::thread& worker : workers) worker.join();
-  std::size_t total = 0;
-  for (std::size_t n : done) total += n;
-  return static_cast<double>(total) / seconds_since(start);
+  const double elapsed = seconds_since(start);
+  std::vector<double> all;
+  for (const auto& mine : done) all.insert(all.end(), mine.begin(), mine.end());
+  std::sort(all.begin(), all.end());
+  const auto at = [&](double q) {
+    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))];
+  };
+  return CommitRate{static_cast<double>(all.size()) / elapsed, at(0.50), at(0.99)};
 }
 
 void bench_commits(const Args& args) {
@@ -269,12 +283,18 @@ void bench_commits(const Args& args) {
     check(writer.status(), "writer");
     {
       const std::size_t threads = args.threads;
-      std::vector<double> rates;
-      for (int run = 0; run < 3; ++run) rates.push_back(commit_rate(*writer.value(), threads, args.seconds, args.seed));
+      std::vector<double> rates, p50, p99;
+      for (int run = 0; run < 3; ++run) {
+        const CommitRate r = commit_rate(*writer.value(), threads, args.seconds, args.seed);
+        rates.push_back(r.per_second);
+        p50.push_back(r.p50_ms);
+        p99.push_back(r.p99_ms);
+      }
       const double rate = median(rates);
       if (threads == 1) {
         std::printf("bench journal_commit_appends_per_s %.0f appends/s\n", rate);
-        std::printf("bench journal_commit_ms %.3f ms\n", 1000.0 / rate);
+        std::printf("bench journal_commit_p50_ms %.3f ms\n", median(p50));
+        std::printf("bench journal_commit_p99_ms %.3f ms\n", median(p99));
       } else {
         std::printf("bench journal_commit_appends_per_s_%zu %.0f appends/s\n", threads, rate);
       }
