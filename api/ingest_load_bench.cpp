@@ -191,7 +191,9 @@ RoundTrips roundtrip_once(const Args& args, const std::string& host, const std::
   for (const auto& mine : latencies) all.insert(all.end(), mine.begin(), mine.end());
   if (all.empty()) die("no request finished within --seconds");
   std::sort(all.begin(), all.end());
-  const auto at = [&](double q) { return all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))]; };
+  const auto at = [&](double q) {
+    return all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))];
+  };
   return RoundTrips{at(0.50), at(0.99), static_cast<double>(all.size()) / seconds};
 }
 

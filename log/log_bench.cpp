@@ -54,7 +54,8 @@ struct Args {
 
 [[noreturn]] void usage(const char* message) {
   std::fprintf(stderr, "log_bench: %s\nusage: log_bench [--events N] [--partitions P] [--batch B] [--poll-max M] "
-                       "[--only journal|mock|commits] [--mock-events N] [--dir DIR] [--seed S] [--threads T] [--seconds S]\n", message);
+                       "[--only journal|mock|commits] [--mock-events N] [--dir DIR] [--seed S] [--threads T] "
+                       "[--seconds S]\n", message);
   std::exit(2);
 }
 
@@ -268,7 +269,8 @@ CommitRate commit_rate(LogWriter& writer, std::size_t threads, std::size_t secon
   for (const auto& mine : done) all.insert(all.end(), mine.begin(), mine.end());
   std::sort(all.begin(), all.end());
   const auto at = [&](double q) {
-    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))];
+    if (all.empty()) return 0.0;
+    return all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))];
   };
   return CommitRate{static_cast<double>(all.size()) / elapsed, at(0.50), at(0.99)};
 }
