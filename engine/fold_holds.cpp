@@ -191,7 +191,8 @@ void Folder::capture_hold(OrgState& org, const fb::Usage& usage, Micros debit) {
   if (hold_id.empty()) return;
   const auto it = org.holds.find(hold_id);
   if (it == org.holds.end() || it->second.expires_at_ms <= clock_after()) {
-    result_.hold_late = true;  // unknown, closed or expired: plain usage, flagged
+    result_.hold_late = true;  // unknown, closed or expired: plain usage, flagged (history detail)
+    result_.detail = "hold_late";
     return;
   }
   Hold& hold = it->second;
