@@ -185,6 +185,7 @@ std::vector<Route> hold_routes(ApiContext& ctx) {
       hold_route(HttpMethod::post, "/api/v1/org/{org}/credits/holds/{hold_id}/extend", extend_hold, ctx, true),
       hold_route(HttpMethod::post, "/api/v1/org/{org}/credits/holds/{hold_id}/release", release_hold, ctx, true),
       hold_route(HttpMethod::get, "/api/v1/org/{org}/credits/holds", list_holds, ctx, false),
+      runway_route(ctx),
   };
 }
 

@@ -125,6 +125,41 @@ BOOST_AUTO_TEST_CASE(a_hold_is_granted_refused_listed_extended_and_released) {
   BOOST_TEST(twice.json().at("reason").as_string() == "hold_not_active");
 }
 
+BOOST_AUTO_TEST_CASE(runway_says_what_available_buys_now_and_when_it_runs_out) {
+  Fixture f(10 * cr);
+  HttpClient& c = *f.client;
+  const int64_t now = now_ms();
+  // 1 cr used today (reported cost, 1x before any rate card): available 9 cr, burn 1 cr a day.
+  HttpReply used = c.send("POST", "/api/v1/events?wait=1", ingest_token,
+                          R"({"type":"usage","idempotency_key":"u-1","org_id":"acme","occurred_at_ms":)" +
+                              std::to_string(now) + R"(,"meter":"llm_tokens","reported_cost_micros":1000000})");
+  BOOST_REQUIRE_MESSAGE(used.status == 200, used.body);
+  HttpReply card = c.send("POST", "/api/v1/events?wait=1", admin_token,
+                          R"({"type":"rate_card_published","idempotency_key":"rc-1","occurred_at_ms":)" +
+                              std::to_string(now) +
+                              R"(,"version":1,"markup_bp":15000,"models":[{"model":"m1","input_per_mtok_micros":75000,"output_per_mtok_micros":300000}],"sandbox_classes":[{"class":"small","per_hour_micros":360000}]})");
+  BOOST_REQUIRE_MESSAGE(card.status == 200, card.body);
+  // small: 360,000 µcr/h × 1.5 = 540,000 µcr/h; 9 cr buy 9,000,000 × 3600 / 540,000 = 60,000 s.
+  HttpReply sandbox = c.send("GET", "/api/v1/org/acme/credits/runway?sandbox_class=small", owner_token);
+  BOOST_REQUIRE_MESSAGE(sandbox.status == 200, sandbox.body);
+  BOOST_TEST(micros(sandbox, "available_micros") == 9 * cr);
+  BOOST_TEST(micros(sandbox, "unit_cost_per_hour_micros") == 540'000);
+  BOOST_TEST(micros(sandbox, "seconds") == 60'000);
+  BOOST_TEST(micros(sandbox, "burn_24h_micros") == 1 * cr);
+  // 9 cr at 1 cr a day: about 9 days from now.
+  const int64_t exhausted = micros(sandbox, "exhausted_at_ms");
+  BOOST_TEST(exhausted >= now + 9 * 86'400'000LL - 60'000);
+  BOOST_TEST(exhausted <= now + 9 * 86'400'000LL + 60'000);
+  // m1, 1M input + 100k output: (75,000 + 30,000) × 1.5 = 157,500 µcr a call; 9 cr buy 57 calls.
+  HttpReply model = c.send("GET", "/api/v1/org/acme/credits/runway?model=m1&input_tokens=1000000&output_tokens=100000",
+                           owner_token);
+  BOOST_REQUIRE_MESSAGE(model.status == 200, model.body);
+  BOOST_TEST(micros(model, "unit_cost_micros") == 157'500);
+  BOOST_TEST(micros(model, "calls") == 57);
+  BOOST_TEST(c.send("GET", "/api/v1/org/acme/credits/runway", owner_token).status == 400);
+  BOOST_TEST(c.send("GET", "/api/v1/org/acme/credits/runway?model=m9", owner_token).status == 422);
+}
+
 BOOST_AUTO_TEST_CASE(concurrent_agents_holding_before_each_call_never_overdraw) {
   const char* env = std::getenv("TALLY_SEED");
   const uint64_t seed = env && *env ? std::strtoull(env, nullptr, 10) : static_cast<uint64_t>(now_ms());

@@ -203,6 +203,7 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
       {"POST /api/v1/org/{org}/credits/holds",
        {"/api/v1/org/acme/credits/holds", R"({"amount_micros":1,"ttl_ms":60000})", {201, 201, 201, 403, 403, 401, 401}}},
       {"GET /api/v1/org/{org}/credits/holds", {"/api/v1/org/acme/credits/holds", "", read}},
+      {"GET /api/v1/org/{org}/credits/runway", {"/api/v1/org/acme/credits/runway?model=none", "", {422, 403, 422, 422, 403, 401, 401}}},
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/extend",
        {"/api/v1/org/acme/credits/holds/nope/extend", R"({"ttl_ms":60000})", {422, 422, 422, 403, 403, 401, 401}}},
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/release",

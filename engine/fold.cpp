@@ -332,7 +332,10 @@ void apply(Ledger& ledger, const RecordContext& context, std::string_view record
   if (!check_placement(context, *envelope, result)) return;
   const std::string_view key = view(envelope->idempotency_key());
   OrgState* org = result.org_id.empty() ? nullptr : ledger.find_org(result.org_id);
-  if (org) result.balance_after_micros = org->balance_micros;
+  if (org) {
+    result.balance_after_micros = org->balance_micros;
+    result.available_micros = available_of(*org);  // a duplicate's answer says what is available now
+  }
   {
     FieldDigest d;
     d.add(result.org_id).add(key);

@@ -22,6 +22,12 @@ Micros minus(Micros a, Micros b) { return Micros{a.value() - b.value()}; }
 
 constexpr Micros unbounded{std::numeric_limits<int64_t>::max()};
 
+// The history detail of a place or extend: what it granted, until when (the entry's amount is the
+// balance's change, 0 for a hold).
+std::string granted_detail(Micros granted, int64_t expires_at_ms) {
+  return "granted " + format_credits(granted) + " until " + std::to_string(expires_at_ms);
+}
+
 }  // namespace
 
 int64_t Folder::clock_after() const { return std::max(partition_.clock_ms, e_.occurred_at_ms()); }
@@ -115,6 +121,7 @@ RejectReason Folder::apply_hold_placed(OrgState& org, const fb::HoldPlaced& plac
   partition_.hold_expiries.emplace(expires_at_ms, std::string(org_id_.str()), std::string(hold_id));
   result_.hold_granted_micros = granted;
   result_.hold_expires_at_ms = expires_at_ms;
+  result_.detail = granted_detail(granted, expires_at_ms);
   return RejectReason::none;
 }
 
@@ -162,6 +169,7 @@ RejectReason Folder::apply_hold_extended(OrgState& org, const fb::HoldExtended& 
   hold->granted_micros = *total;
   result_.hold_granted_micros = granted;
   result_.hold_expires_at_ms = expires_at_ms;
+  result_.detail = granted_detail(granted, expires_at_ms);
   return RejectReason::none;
 }
 
@@ -170,6 +178,7 @@ RejectReason Folder::apply_hold_released(OrgState& org, const fb::HoldReleased& 
   Hold* hold = nullptr;
   if (const RejectReason r = find_active_hold(org, hold_id, hold); r != RejectReason::none) return r;
   result_.hold_expires_at_ms = hold->expires_at_ms;
+  result_.detail = "released " + format_credits(hold->remaining_micros);
   close_hold(org, hold_id);
   return RejectReason::none;
 }

@@ -212,6 +212,7 @@ BOOST_AUTO_TEST_CASE(extend_adds_all_or_nothing_and_moves_the_expiry) {
   fx.purchase(10 * cr);
   fx.place("h", HoldFields{.amount_micros = 2 * cr, .ttl_ms = 10'000});
   BOOST_TEST(fx.r.hold_expires_at_ms == jan15 + 10'000);
+  BOOST_TEST(fx.r.detail == "granted 2.000000 until " + std::to_string(jan15 + 10'000));
   fx.now = jan15 + 5'000;
   // +1 cr, ttl 30 s from now: expires max(jan15 + 10 s, jan15 + 35 s) = jan15 + 35 s; held 3 cr.
   BOOST_TEST(reason_of(fx.extend("h", 1 * cr, 30'000)) == "applied");
@@ -298,6 +299,7 @@ BOOST_AUTO_TEST_CASE(late_captures_are_applied_and_flagged) {
   fx.purchase(10 * cr);
   BOOST_TEST(reason_of(fx.capture("never", 1 * cr)) == "applied");
   BOOST_TEST(fx.r.hold_late);
+  BOOST_TEST(fx.r.detail == "hold_late");  // the history entry says so
   fx.place("h", HoldFields{.amount_micros = 2 * cr, .ttl_ms = 1'000});
   fx.now = jan15 + 1'000;  // its own time reaches the expiry: late
   BOOST_TEST(reason_of(fx.capture("h", 1 * cr)) == "applied");

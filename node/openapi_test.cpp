@@ -148,6 +148,8 @@ void sample_every_route(Sampler& s) {
          R"({"add_micros":1000000,"ttl_ms":60000})", 200);
   s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 200);
   s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 422);
+  s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway?sandbox_class=nope", reader, "", 422);
+  s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway", reader, "", 400);
   s.call("GET", org + "/credits/price", "/api/v1/org/acme/credits/price?quantity=2", reader, "", 200);
   s.call("GET", org + "/credits/payment-method", "/api/v1/org/acme/credits/payment-method", reader, "", 404);
   const json::value checkout = s.call("POST", org + "/credits/checkout", "/api/v1/org/acme/credits/checkout", owner,
