@@ -180,15 +180,12 @@ void run_calls_with_holds(Story& story, std::string_view org, std::string_view m
                       .input_tokens = 400'000, .output_tokens = 100'000, .hold_id = hold_id, .hold_final = true};
     story.step(org, make_usage({story.key("req"), org, story.now()}, usage), "", true);
   }
-  std::printf("  %-62s balance %12s
-",
+  std::printf("  %-62s balance %12s\n",
               (std::to_string(calls) + " calls by " + std::string(member) + ", each behind a 4.05-credit hold").c_str(),
               format_credits(story.balance(org)).c_str());
-  std::printf("  %-62s available %10s
-", "the next hold is refused (insufficient_available)",
+  std::printf("  %-62s available %10s\n", "the next hold is refused (insufficient_available)",
               format_credits(story.balance(org)).c_str());
-  std::printf("  %s's agent pauses before the call: no deficit
-", std::string(member).c_str());
+  std::printf("  %s's agent pauses before the call: no deficit\n", std::string(member).c_str());
 }
 
 }  // namespace

@@ -111,12 +111,8 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       return apply_payment_customer_linked(org, *e_.body_as_PaymentCustomerLinked());
     case fb::Body::WorkspaceBillingSet:
       return apply_workspace_billing_set(org, *e_.body_as_WorkspaceBillingSet());
-    case fb::Body::HoldPlaced:
-      return apply_hold_placed(org, *e_.body_as_HoldPlaced());
-    case fb::Body::HoldExtended:
-      return apply_hold_extended(org, *e_.body_as_HoldExtended());
-    case fb::Body::HoldReleased:
-      return apply_hold_released(org, *e_.body_as_HoldReleased());
+    case fb::Body::HoldPlaced: case fb::Body::HoldExtended: case fb::Body::HoldReleased:  // SPEC §11
+      return apply_hold_event(org);
     case fb::Body::Tick:
     case fb::Body::RateCardPublished:
     case fb::Body::NONE:

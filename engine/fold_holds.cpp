@@ -25,7 +25,7 @@ constexpr Micros unbounded{std::numeric_limits<int64_t>::max()};
 // The history detail of a place or extend: what it granted, until when (the entry's amount is the
 // balance's change, 0 for a hold).
 std::string granted_detail(Micros granted, int64_t expires_at_ms) {
-  return "granted " + format_credits(granted) + " until " + std::to_string(expires_at_ms);
+  return "granted_micros " + std::to_string(granted.value()) + " expires_at_ms " + std::to_string(expires_at_ms);
 }
 
 }  // namespace
@@ -95,6 +95,16 @@ RejectReason Folder::hold_amount(int64_t micros, const fb::HoldEstimate* estimat
     case PriceStatus::ok: break;
   }
   amount = Micros{billable};
+  return RejectReason::none;
+}
+
+RejectReason Folder::apply_hold_event(OrgState& org) {
+  switch (e_.body_type()) {
+    case fb::Body::HoldPlaced: return apply_hold_placed(org, *e_.body_as_HoldPlaced());
+    case fb::Body::HoldExtended: return apply_hold_extended(org, *e_.body_as_HoldExtended());
+    case fb::Body::HoldReleased: return apply_hold_released(org, *e_.body_as_HoldReleased());
+    default: TALLY_ASSERT(false, "only hold events are dispatched here");
+  }
   return RejectReason::none;
 }
 
@@ -178,7 +188,7 @@ RejectReason Folder::apply_hold_released(OrgState& org, const fb::HoldReleased& 
   Hold* hold = nullptr;
   if (const RejectReason r = find_active_hold(org, hold_id, hold); r != RejectReason::none) return r;
   result_.hold_expires_at_ms = hold->expires_at_ms;
-  result_.detail = "released " + format_credits(hold->remaining_micros);
+  result_.detail = "released_micros " + std::to_string(hold->remaining_micros.value());
   close_hold(org, hold_id);
   return RejectReason::none;
 }

@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(extend_adds_all_or_nothing_and_moves_the_expiry) {
   fx.purchase(10 * cr);
   fx.place("h", HoldFields{.amount_micros = 2 * cr, .ttl_ms = 10'000});
   BOOST_TEST(fx.r.hold_expires_at_ms == jan15 + 10'000);
-  BOOST_TEST(fx.r.detail == "granted 2.000000 until " + std::to_string(jan15 + 10'000));
+  BOOST_TEST(fx.r.detail == "granted_micros 2000000 expires_at_ms " + std::to_string(jan15 + 10'000));
   fx.now = jan15 + 5'000;
   // +1 cr, ttl 30 s from now: expires max(jan15 + 10 s, jan15 + 35 s) = jan15 + 35 s; held 3 cr.
   BOOST_TEST(reason_of(fx.extend("h", 1 * cr, 30'000)) == "applied");
@@ -380,6 +380,106 @@ BOOST_AUTO_TEST_CASE(an_org_without_holds_keeps_its_state_bytes) {
   BOOST_TEST(encode(fx.org()) != before);
   fx.release("h");
   BOOST_TEST(encode(fx.org()).size() == before.size());
+}
+
+// Seed 004's sandbox story: three sandboxes of one org metered per 10 s through holds that a
+// keepalive extends. A member limit stops bob's sandbox only; at zero available the next extend is
+// refused and that sandbox stops; the balance never goes negative; a top-up lets one resume.
+BOOST_AUTO_TEST_CASE(seed_004_sandboxes_run_on_holds_and_stop_short_of_zero) {
+  Fx fx;
+  RateCardFields c;
+  c.version = 1;
+  c.markup_bp = 10000;
+  c.sandbox_classes = {{"standard", 360'000}};  // 100 µcr a second
+  fx.fold(make_rate_card(EventHeader{fx.key(), {}, fx.now}, c));
+  fx.purchase(100'000);              // 1,000 sandbox seconds in all
+  fx.limit("bob", 20'000);           // 200 of them for bob
+  const HoldEstimateFields slice{.meter = fb::Meter::sandbox_seconds, .sandbox_class = "standard", .seconds = 10};
+  const std::array<std::string, 3> members = {"alice", "bob", "carol"};
+  std::map<std::string, std::string> stopped;  // member -> why
+  std::map<std::string, int> slices;
+  int64_t captured = 0;
+  for (const std::string& m : members) {
+    BOOST_REQUIRE(reason_of(fx.place("sb-" + m, HoldFields{.member_id = m, .estimate = slice, .ttl_ms = 30'000})) ==
+                  "applied");
+    BOOST_TEST(fx.r.hold_granted_micros.value() == 1'000);  // 10 s × 100 µcr
+  }
+  // Each 10 s: the keepalive reserves the next slice (all or nothing), then the slice just run
+  // is captured. A refused keepalive stops the sandbox: its last slice is captured, final.
+  while (stopped.size() < members.size()) {
+    fx.now += 10'000;
+    for (const std::string& m : members) {
+      if (stopped.count(m)) continue;
+      const FoldResult& kept = fx.fold(make_hold_extended(EventHeader{fx.key(), "acme", fx.now}, "sb-" + m, 0, 30'000, slice));
+      const bool last = kept.outcome != Outcome::applied;
+      if (last) stopped[m] = reject_reason_name(kept.reason);
+      const std::string hold_id = "sb-" + m;  // UsageFields holds views
+      UsageFields u{.member_id = m, .meter = fb::Meter::sandbox_seconds, .sandbox_class = "standard", .seconds = 10,
+                    .hold_id = hold_id, .hold_final = last};
+      BOOST_REQUIRE(fx.fold(make_usage(EventHeader{fx.key(), "acme", fx.now}, u)).outcome == Outcome::applied);
+      BOOST_REQUIRE(!fx.r.hold_late);
+      captured += 1'000;
+      ++slices[m];
+      BOOST_REQUIRE(fx.balance() >= 0);
+      BOOST_REQUIRE(fx.balance() >= fx.held());
+    }
+  }
+  // bob: before slice k's keepalive he has used 1,000 (k - 1) and holds 1,000, so it needs
+  // 20,000 - 1,000 k >= 1,000: refused at k = 20, whose slice is his last: 20 slices, 200 s.
+  BOOST_TEST(stopped["bob"] == "member_limit");
+  BOOST_TEST(slices["bob"] == 20);
+  BOOST_TEST(stopped["alice"] == "insufficient_available");
+  BOOST_TEST(stopped["carol"] == "insufficient_available");
+  BOOST_TEST(slices["alice"] > slices["bob"]);  // bob's limit stopped bob only
+  // 100,000 µcr = 100 slices in all; every one was reserved before it ran, so none went past them.
+  BOOST_TEST(captured == 100'000);
+  BOOST_TEST(fx.balance() == 0);
+  BOOST_TEST(fx.held() == 0);
+  // A top-up: alice's sandbox resumes.
+  fx.purchase(50'000);
+  BOOST_TEST(reason_of(fx.place("sb-alice-2", HoldFields{.member_id = "alice", .estimate = slice, .ttl_ms = 30'000})) ==
+             "applied");
+}
+
+// Seed 002's story with holds: buy 100 credits, calls draw down behind holds, the auto-recharge
+// requested below 20 lands, the next one is declined, and the org ends paused at zero: the hold
+// that does not fit is refused, so there is no deficit.
+BOOST_AUTO_TEST_CASE(seed_002_calls_behind_holds_end_paused_at_zero_without_deficit) {
+  Fx fx;
+  fx.purchase(100 * cr);
+  fx.fold(make_auto_refill_configured(EventHeader{fx.key(), "acme", fx.now},
+                                      AutoRefillPolicy{true, Micros{20 * cr}, Micros{100 * cr}, 3, 20, "cus_1"}));
+  int requests = 0, calls = 0;
+  bool exhausted = false;
+  for (int i = 0; i < 1'000; ++i) {
+    fx.now += 1'000;
+    const std::string hold_id = "call-" + std::to_string(i);
+    if (reason_of(fx.place(hold_id, 4 * cr)) != "applied") {
+      BOOST_TEST(reason_of(fx.r) == "insufficient_available");
+      break;
+    }
+    fx.capture(hold_id, 4 * cr, true);  // each call costs exactly its hold
+    ++calls;
+    BOOST_REQUIRE(fx.balance() >= 0);
+    for (const Signal& signal : std::vector<Signal>(fx.r.signals)) {
+      if (signal.kind == SignalKind::balance_exhausted) exhausted = true;
+      if (signal.kind != SignalKind::recharge_requested) continue;
+      // The first refill lands (+100 credits); the second is declined.
+      if (++requests == 1) {
+        fx.fold(make_auto_refill(EventHeader{fx.key(), "acme", fx.now}, PaymentFields{100 * cr, 10'000, "usd", 0, 1, "ch_r"},
+                                 signal.id()));
+      } else {
+        fx.fold(make_payment_failed(EventHeader{fx.key(), "acme", fx.now}, signal.id(), "card_declined", "declined"));
+      }
+    }
+  }
+  // 100 + 100 credits at 4 a call: 50 calls, then the 51st hold is refused at exactly zero.
+  BOOST_TEST(requests == 2);
+  BOOST_TEST(calls == 50);
+  BOOST_TEST(fx.balance() == 0);
+  BOOST_TEST(exhausted);  // balance_exhausted: the platform pauses the org
+  BOOST_TEST(fx.org().is_exhausted);
+  BOOST_TEST(!fx.org().auto_refill.enabled);
 }
 
 // The SPEC §11 invariant, on random streams: when every debit goes through a hold and no capture

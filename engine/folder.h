@@ -60,6 +60,7 @@ class Folder {
   void apply_rate_card(const fb::RateCardPublished& card);
 
   // fold_holds.cpp (SPEC §11)
+  RejectReason apply_hold_event(OrgState& org);  // HoldPlaced, HoldExtended or HoldReleased
   RejectReason apply_hold_placed(OrgState& org, const fb::HoldPlaced& placed);
   RejectReason apply_hold_extended(OrgState& org, const fb::HoldExtended& extended);
   RejectReason apply_hold_released(OrgState& org, const fb::HoldReleased& released);

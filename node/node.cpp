@@ -237,7 +237,8 @@ void Node::start_ticker(int interval_ms, int hold_interval_ms, const std::string
       if (stop_) break;
       lock.unlock();
       const int64_t now_ms = now();
-      const bool due = now_ms - last_tick_ms >= interval_ms || (now_ms - last_tick_ms >= hold_interval_ms && holds_active(views, views_path));
+      const int64_t since_ms = now_ms - last_tick_ms;
+      const bool due = since_ms >= interval_ms || (since_ms >= hold_interval_ms && holds_active(views, views_path));
       if (!due) {
         lock.lock();
         continue;

@@ -148,6 +148,11 @@ void sample_every_route(Sampler& s) {
          R"({"add_micros":1000000,"ttl_ms":60000})", 200);
   s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 200);
   s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 422);
+  s.call("POST", "/api/v1/events", "/api/v1/events?wait=1", admin,
+         R"({"type":"rate_card_published","idempotency_key":"rc-openapi","occurred_at_ms":)" + std::to_string(now_ms() - 500) +
+             R"(,"version":1,"markup_bp":15000,"sandbox_classes":[{"class":"standard","per_hour_micros":360000}]})",
+         200);
+  s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway?sandbox_class=standard", reader, "", 200);
   s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway?sandbox_class=nope", reader, "", 422);
   s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway", reader, "", 400);
   s.call("GET", org + "/credits/price", "/api/v1/org/acme/credits/price?quantity=2", reader, "", 200);
