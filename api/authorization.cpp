@@ -10,7 +10,7 @@ namespace {
 
 // One row per event type. A new body gets its row here in the same change that adds it to the
 // schema (authorization_test fails until it has one); until then no token may append it.
-constexpr std::array<EventRule, 18> rules = {{
+constexpr std::array<EventRule, 21> rules = {{
     {"org_opened", EventClass::money},
     {"billing_mode_changed", EventClass::money},
     {"signup_allocation", EventClass::money},
@@ -31,10 +31,12 @@ constexpr std::array<EventRule, 18> rules = {{
     // checkout route) may link one, or an owner could charge another org's saved card.
     {"payment_customer_linked", EventClass::money},
     {"workspace_billing_set", EventClass::owner_command},
-    // With the bodies of SPEC §11/§12 (grow the array by one per row):
-    //   {"hold_placed", EventClass::hold}, {"hold_extended", EventClass::hold},
-    //   {"hold_released", EventClass::hold}, {"credit_granted", EventClass::money},
-    //   {"grant_voided", EventClass::money},
+    // SPEC §11: admission sits in the request path of every metered call.
+    {"hold_placed", EventClass::hold},
+    {"hold_extended", EventClass::hold},
+    {"hold_released", EventClass::hold},
+    // With the bodies of SPEC §12 (grow the array by one per row):
+    //   {"credit_granted", EventClass::money}, {"grant_voided", EventClass::money},
 }};
 
 bool may_append(const RoleGrant& grant, EventClass guard, std::string_view org) {
@@ -140,6 +142,12 @@ Decision authorize(const Principal& principal, const AccessRequest& request) {
         return deny("a read-only token (org:" + org + ":read) may not run commands");
       }
       return deny("this token may not run commands of org " + org);
+    case RouteAuth::Kind::org_hold:
+      if (any_grant(principal, [&](const RoleGrant& g) { return may_append(g, EventClass::hold, org); })) return allow();
+      if (any_grant(principal, [&](const RoleGrant& g) { return g.role == Role::org_reader && g.org == org; })) {
+        return deny("a read-only token (org:" + org + ":read) may not place or change holds");
+      }
+      return deny("holds of org " + org + " need an admin, ingest or org:" + org + " token");
     case RouteAuth::Kind::append_events:
       if (!request.event_type.empty()) return decide_event(principal, request.event_type, request.org);
       if (any_grant(principal, [](const RoleGrant& g) { return g.role != Role::org_reader; })) return allow();

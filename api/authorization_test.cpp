@@ -100,6 +100,9 @@ BOOST_AUTO_TEST_CASE(the_role_table_for_events) {
       {"tick", /*                             */ {false, false, false, false, false, false}},
       {"payment_customer_linked", /*          */ {true, false, false, false, false, false}},
       {"workspace_billing_set", /*            */ {true, false, true, false, false, false}},
+      {"hold_placed", /*                      */ {true, true, true, false, false, false}},
+      {"hold_extended", /*                    */ {true, true, true, false, false, false}},
+      {"hold_released", /*                    */ {true, true, true, false, false, false}},
   };
   for (const std::string& type : schema_event_types()) {
     auto row = table.find(type);

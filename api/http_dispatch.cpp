@@ -116,7 +116,8 @@ ApiResponse ServerCore::authenticate(const Route& route, const std::map<std::str
   principal = secret.empty() ? nullptr : tokens_->find(secret);
   if (principal == nullptr) return unauthorized("a valid bearer token is required");
   std::string_view org;
-  if (route.auth.kind == RouteAuth::Kind::org_read || route.auth.kind == RouteAuth::Kind::org_command) {
+  if (route.auth.kind == RouteAuth::Kind::org_read || route.auth.kind == RouteAuth::Kind::org_command ||
+      route.auth.kind == RouteAuth::Kind::org_hold) {
     auto it = params.find(route.auth.param);
     if (it != params.end()) org = it->second;
   }

@@ -89,6 +89,9 @@ std::string sample_event(const std::string& type, const std::string& key, bool w
       {"tick", {false, ""}},
       {"payment_customer_linked", {true, R"("payment_customer":"cus_1")"}},
       {"workspace_billing_set", {true, R"("workspace":"w2","billing_path":"byok")"}},
+      {"hold_placed", {true, R"("member_id":"bob","amount_micros":1,"ttl_ms":60000)"}},
+      {"hold_extended", {true, R"("hold_id":"h-1","add_micros":1,"ttl_ms":60000)"}},
+      {"hold_released", {true, R"("hold_id":"h-1")"}},
   };
   auto it = bodies.find(type);
   BOOST_REQUIRE_MESSAGE(it != bodies.end(), "no sample event of type " << type << ": add one here");
@@ -196,6 +199,15 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
       {"PUT /api/v1/org/{org}/workspaces/{ws}/billing",
        {"/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"byok"})", command}},
       {"DELETE /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", command}},
+      // SPEC §11: ingest and the org's own token place holds; a hold nobody placed is unknown (422).
+      {"POST /api/v1/org/{org}/credits/holds",
+       {"/api/v1/org/acme/credits/holds", R"({"amount_micros":1,"ttl_ms":60000})", {201, 201, 201, 403, 403, 401, 401}}},
+      {"GET /api/v1/org/{org}/credits/holds", {"/api/v1/org/acme/credits/holds", "", read}},
+      {"GET /api/v1/org/{org}/credits/runway", {"/api/v1/org/acme/credits/runway?model=none", "", {422, 403, 422, 422, 403, 401, 401}}},
+      {"POST /api/v1/org/{org}/credits/holds/{hold_id}/extend",
+       {"/api/v1/org/acme/credits/holds/nope/extend", R"({"ttl_ms":60000})", {422, 422, 422, 403, 403, 401, 401}}},
+      {"POST /api/v1/org/{org}/credits/holds/{hold_id}/release",
+       {"/api/v1/org/acme/credits/holds/nope/release", "", {422, 422, 422, 403, 403, 401, 401}}},
       // Per event type: the next test case. Here the route itself, with an empty batch.
       {"POST /api/v1/events", {"/api/v1/events", "[]", {400, 400, 400, 403, 400, 401, 401}}},
   };
@@ -223,6 +235,7 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
   constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
   constexpr Statuses owner_command = {202, 403, 202, 403, 403, 401, 401};
   constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
+  constexpr Statuses hold = {202, 202, 202, 403, 403, 401, 401};
   const std::map<std::string, Statuses> expected = {
       {"org_opened", admin_only},          {"billing_mode_changed", admin_only},
       {"signup_allocation", admin_only},   {"purchase", admin_only},
@@ -233,6 +246,8 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
       {"low_balance_threshold_set", owner_command}, {"member_limit_set", owner_command},
       {"member_limit_cleared", owner_command}, {"tick", nobody},
       {"payment_customer_linked", admin_only}, {"workspace_billing_set", owner_command},
+      {"hold_placed", hold},               {"hold_extended", hold},
+      {"hold_released", hold},
   };
   int n = 0;
   for (const std::string& type : schema_event_types()) {

@@ -80,6 +80,7 @@ struct RouteAuth {
                     // (a callback that cannot hold a Tally token); no principal
     org_read,       // the views of the org named by path parameter `param`
     org_command,    // an owner command of the org named by path parameter `param`
+    org_hold,       // a hold command (SPEC §11) of the org named by `param`: admin, ingest or its owner
     append_events,  // appends canonical events: at the route, may this token append any event at
                     // all; then the handler asks authorize() for each event's type and org
     scope,          // a token with the custom `scope`, or admin
@@ -93,6 +94,7 @@ struct RouteAuth {
   static RouteAuth bearer(std::string secret) { return {Kind::bearer_secret, {}, {}, std::move(secret)}; }
   static RouteAuth org_read(std::string param = "org") { return {Kind::org_read, {}, std::move(param), {}}; }
   static RouteAuth org_command(std::string param = "org") { return {Kind::org_command, {}, std::move(param), {}}; }
+  static RouteAuth org_hold(std::string param = "org") { return {Kind::org_hold, {}, std::move(param), {}}; }
   static RouteAuth append_events() { return {Kind::append_events, {}, {}, {}}; }
   static RouteAuth scoped(std::string scope) { return {Kind::scope, std::move(scope), {}, {}}; }
   static RouteAuth admin() { return {Kind::scope, "admin", {}, {}}; }

@@ -19,6 +19,10 @@ std::vector<Route> event_routes(ApiContext& ctx);
 std::vector<Route> commerce_routes(ApiContext& ctx);
 // GET|PUT|DELETE workspaces/{ws}/billing (workspace_routes.cpp).
 std::vector<Route> workspace_routes(ApiContext& ctx);
+// POST credits/holds, holds/{hold_id}/extend, holds/{hold_id}/release, GET credits/holds and
+// GET credits/runway (hold_routes.cpp, runway_route.cpp; SPEC §11).
+std::vector<Route> hold_routes(ApiContext& ctx);
+Route runway_route(ApiContext& ctx);
 // GET /openapi.json (openapi_route.cpp).
 std::vector<Route> openapi_routes(ApiContext& ctx);
 // GET /healthz, GET /metrics (ops_routes.cpp).

@@ -44,7 +44,7 @@ ServerCore::ServerCore(HttpServerOptions options, ViewReader& views, LogWriter& 
                        MetricsSource metrics)
     : ctx_(std::move(options), views, log, std::move(wait), std::move(metrics)) {
   for (auto group : {ops_routes(ctx_), openapi_routes(ctx_), read_routes(ctx_), command_routes(ctx_), event_routes(ctx_),
-                     reject_routes(ctx_), commerce_routes(ctx_), workspace_routes(ctx_)}) {
+                     reject_routes(ctx_), commerce_routes(ctx_), workspace_routes(ctx_), hold_routes(ctx_)}) {
     for (Route& route : group) {
       Status status = add_route(std::move(route));
       assert(status.is_ok() && "built-in routes are valid");
@@ -60,7 +60,8 @@ Status ServerCore::add_route(Route route) {
   if (auth.kind == RouteAuth::Kind::scope && !check_scope(auth.scope, "auth.scope").is_ok()) {
     return Status::invalid("auth.scope", "must be admin, ingest, org:<id>, org:<id>:read or [a-z0-9_-]{1,64}");
   }
-  const bool org_route = auth.kind == RouteAuth::Kind::org_read || auth.kind == RouteAuth::Kind::org_command;
+  const bool org_route = auth.kind == RouteAuth::Kind::org_read || auth.kind == RouteAuth::Kind::org_command ||
+                         auth.kind == RouteAuth::Kind::org_hold;
   if (org_route && route.pattern.find("{" + auth.param + "}") == std::string::npos) {
     return Status::invalid("auth.param", "the pattern has no parameter {" + auth.param + "}");
   }

@@ -32,6 +32,23 @@ int64_t warning_threshold_micros(const OrgState& state) {
   return 0;
 }
 
+int64_t available_micros(const OrgState& state) {
+  const __int128 available = static_cast<__int128>(state.balance_micros.value()) - state.held_micros.value();
+  return available > 0 ? static_cast<int64_t>(available) : 0;  // balance >= available: it fits
+}
+
+boost::json::object hold_json(std::string_view hold_id, const Hold& hold) {
+  boost::json::object out;
+  out["hold_id"] = hold_id;
+  out["member_id"] = hold.member_id;
+  out["workspace"] = hold.workspace;
+  put_money(out, "granted", hold.granted_micros);
+  put_money(out, "remaining", hold.remaining_micros);
+  out["placed_at_ms"] = hold.placed_at_ms;
+  out["expires_at_ms"] = hold.expires_at_ms;
+  return out;
+}
+
 boost::json::object credits_json(const OrgView& org, const std::optional<LogPosition>& as_of) {
   const OrgState& s = org.state;
   const bool wallet = uses_wallet(s);
@@ -39,7 +56,8 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   boost::json::object out;
   out["org_id"] = org.org_id.str();
   put_money(out, "balance", s.balance_micros);
-  put_money(out, "available", std::max<int64_t>(s.balance_micros.value(), 0));
+  put_money(out, "held", s.held_micros);
+  put_money(out, "available", available_micros(s));
   out["is_low_balance"] = threshold > 0 && s.balance_micros.value() < threshold;
   out["is_exhausted"] = s.balance_micros <= Micros{};
   // Paused is what enforcement did: only wallet orgs are ever paused for their balance.

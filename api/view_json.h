@@ -19,7 +19,12 @@ bool uses_wallet(const OrgState& state);
 // The warning level: the LowBalanceThresholdSet one, else an enabled auto-refill's, else 0 (none).
 int64_t warning_threshold_micros(const OrgState& state);
 
-// GET /credits: balance, available, flags, plan, totals; `as_of` as "partition:next offset".
+// SPEC §11: what the org can still reserve or spend: balance - held, never below 0.
+int64_t available_micros(const OrgState& state);
+// One active hold: id, member, workspace, granted, remaining, placed and expiry times.
+boost::json::object hold_json(std::string_view hold_id, const Hold& hold);
+
+// GET /credits: balance, held, available, flags, plan, totals; `as_of` as "partition:next offset".
 boost::json::object credits_json(const OrgView& org, const std::optional<LogPosition>& as_of);
 // The auto-refill policy and the refills counted today and this month (UTC periods of `now_ms`)
 // against the caps: the billing page's "auto-refills used this month" (seed 004).

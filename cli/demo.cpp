@@ -163,6 +163,31 @@ int64_t run_usage_until(Story& story, std::string_view org, std::string_view mem
   return calls;
 }
 
+// SPEC §11: each call reserves its cost first (a hold for the estimate: 4.05 credits), then
+// captures what it used. When the next hold does not fit, the call never starts: the wallet
+// stops short of zero instead of going negative.
+void run_calls_with_holds(Story& story, std::string_view org, std::string_view member) {
+  HoldFields hold;
+  hold.member_id = member;
+  hold.estimate = HoldEstimateFields{.model = "claude-sonnet-4", .input_tokens = 400'000, .max_output_tokens = 100'000};
+  int calls = 0;
+  constexpr int calls_max = 10'000;
+  for (; calls < calls_max; ++calls) {
+    const std::string hold_id = story.key("hold");
+    story.step(org, make_hold_placed({hold_id, org, story.now()}, hold), "", true);
+    if (story.org(org).holds.count(hold_id) == 0) break;  // refused: the call does not start
+    UsageFields usage{.member_id = member, .workspace = "w1", .model = "claude-sonnet-4", .provider = "anthropic",
+                      .input_tokens = 400'000, .output_tokens = 100'000, .hold_id = hold_id, .hold_final = true};
+    story.step(org, make_usage({story.key("req"), org, story.now()}, usage), "", true);
+  }
+  std::printf("  %-62s balance %12s\n",
+              (std::to_string(calls) + " calls by " + std::string(member) + ", each behind a 4.05-credit hold").c_str(),
+              format_credits(story.balance(org)).c_str());
+  std::printf("  %-62s available %10s\n", "the next hold is refused (insufficient_available)",
+              format_credits(story.balance(org)).c_str());
+  std::printf("  %s's agent pauses before the call: no deficit\n", std::string(member).c_str());
+}
+
 }  // namespace
 
 int run_demo(const Args& args);
@@ -234,7 +259,8 @@ int run_demo(const Args& args) {
              make_payment_failed({"failed-" + failed, "globex", story.now()}, failed, "card_declined",
                                  "Your card has insufficient funds."),
              "the charge is declined: PaymentFailed");
-  run_usage_until(story, "globex", "carol", 1, true);
+  std::printf("\nWith holds, admission is decided before each call (no deficit):\n");
+  run_calls_with_holds(story, "globex", "carol");
   std::printf("\nBalances:\n");
   for (const char* org : {"acme", "globex"}) {
     const OrgState state = story.org(org);

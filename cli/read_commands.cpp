@@ -86,6 +86,10 @@ int run_balance(const Args& args) {
               !wallet ? "  (does not use the wallet)" : s.is_exhausted ? "  EXHAUSTED: paused"
                                                           : s.is_low   ? "  low"
                                                                        : "");
+  if (s.held_micros > Micros{}) {
+    std::printf("held         %s  available %s  (%zu active holds)\n", format_credits(s.held_micros).c_str(),
+                format_credits(api::available_micros(s)).c_str(), s.holds.size());
+  }
   std::printf("allocated    %s\npurchased    %s\nused         %s\nrefunded     %s\nadjusted     %s\ntracked cost %s\n",
               format_credits(s.totals.allocated_micros).c_str(), format_credits(s.totals.purchased_micros).c_str(),
               format_credits(s.totals.used_micros).c_str(), format_credits(s.totals.refunded_micros).c_str(),

@@ -114,7 +114,8 @@ inline constexpr TableDesc admin_adjustment{.name = "AdminAdjustment", .fields =
 
 // meter, model and sandbox_class are the rule's: model (llm_tokens) or sandbox_class
 // (sandbox_seconds) is required unless a cost is reported, and each meter takes only its counts.
-inline constexpr uint8_t usage_check_order[] = {0, 1, 2, 3, 4, 8, 10, 11, 12, 13, 14, 15, 9, rule_step};
+// hold_id (16) comes last: appended after ledgers held usage, it cannot change an old detail.
+inline constexpr uint8_t usage_check_order[] = {0, 1, 2, 3, 4, 8, 10, 11, 12, 13, 14, 15, 9, rule_step, 16};
 inline constexpr FieldDesc usage_fields[] = {
     id("member_id", fb::Usage::VT_MEMBER_ID).shown_as(Shown::member_id),
     text("workspace", fb::Usage::VT_WORKSPACE).shown_as(Shown::workspace),
@@ -134,6 +135,11 @@ inline constexpr FieldDesc usage_fields[] = {
     optional_int64("reported_cost_micros", fb::Usage::VT_REPORTED_COST_MICROS, Unit::micros)
         .non_negative()
         .digest_as(Digest::presence_and_value),
+    text("hold_id", fb::Usage::VT_HOLD_ID)
+        .bytes_max(limits::idempotency_key_bytes_max)
+        .digest_as(Digest::when_present)
+        .shown_as(Shown::payment_ref),
+    boolean("hold_final", fb::Usage::VT_HOLD_FINAL).digest_as(Digest::when_present),
 };
 inline constexpr TableDesc usage{.name = "Usage",
                                  .fields = usage_fields,
@@ -235,6 +241,53 @@ inline constexpr FieldDesc workspace_billing_set_fields[] = {
 inline constexpr TableDesc workspace_billing_set{
     .name = "WorkspaceBillingSet", .fields = workspace_billing_set_fields, .history = workspace_billing_history};
 
+// SPEC §11. meter, model and sandbox_class are the rule's, as for usage.
+inline constexpr uint8_t hold_estimate_check_order[] = {3, 4, 5, rule_step};
+inline constexpr FieldDesc hold_estimate_fields[] = {
+    enumeration("meter", fb::HoldEstimate::VT_METER, meter_enum).required().by_rule(),
+    text("model", fb::HoldEstimate::VT_MODEL).by_rule(),
+    text("sandbox_class", fb::HoldEstimate::VT_SANDBOX_CLASS).by_rule(),
+    int64("input_tokens", fb::HoldEstimate::VT_INPUT_TOKENS, Unit::tokens).non_negative(),
+    int64("max_output_tokens", fb::HoldEstimate::VT_MAX_OUTPUT_TOKENS, Unit::tokens).non_negative(),
+    int64("seconds", fb::HoldEstimate::VT_SECONDS, Unit::seconds).non_negative(),
+};
+inline constexpr TableDesc hold_estimate{.name = "HoldEstimate",
+                                         .fields = hold_estimate_fields,
+                                         .check_order = hold_estimate_check_order,
+                                         .rule = hold_estimate_rule};
+
+inline constexpr uint8_t hold_placed_check_order[] = {0, 1, 2, 3, 4, 6, rule_step};
+inline constexpr FieldDesc hold_placed_fields[] = {
+    id("member_id", fb::HoldPlaced::VT_MEMBER_ID).shown_as(Shown::member_id),
+    text("workspace", fb::HoldPlaced::VT_WORKSPACE).shown_as(Shown::workspace),
+    int64("amount_micros", fb::HoldPlaced::VT_AMOUNT_MICROS, Unit::micros).non_negative(),
+    nested("estimate", fb::HoldPlaced::VT_ESTIMATE, hold_estimate),
+    int64("ttl_ms", fb::HoldPlaced::VT_TTL_MS, Unit::unix_ms).range(limits::hold_ttl_min_ms, limits::hold_ttl_max_ms),
+    boolean("allow_partial", fb::HoldPlaced::VT_ALLOW_PARTIAL),
+    int64("min_micros", fb::HoldPlaced::VT_MIN_MICROS, Unit::micros).non_negative(),
+};
+inline constexpr TableDesc hold_placed{.name = "HoldPlaced", .fields = hold_placed_fields, .rule = hold_placed_rule};
+
+inline constexpr FieldDesc hold_extended_fields[] = {
+    text("hold_id", fb::HoldExtended::VT_HOLD_ID)
+        .required()
+        .bytes_max(limits::idempotency_key_bytes_max)
+        .shown_as(Shown::payment_ref),
+    int64("add_micros", fb::HoldExtended::VT_ADD_MICROS, Unit::micros).non_negative(),
+    nested("add_estimate", fb::HoldExtended::VT_ADD_ESTIMATE, hold_estimate),
+    int64("ttl_ms", fb::HoldExtended::VT_TTL_MS, Unit::unix_ms).range(limits::hold_ttl_min_ms, limits::hold_ttl_max_ms),
+};
+inline constexpr TableDesc hold_extended{
+    .name = "HoldExtended", .fields = hold_extended_fields, .rule = hold_extended_rule};
+
+inline constexpr FieldDesc hold_released_fields[] = {
+    text("hold_id", fb::HoldReleased::VT_HOLD_ID)
+        .required()
+        .bytes_max(limits::idempotency_key_bytes_max)
+        .shown_as(Shown::payment_ref),
+};
+inline constexpr TableDesc hold_released{.name = "HoldReleased", .fields = hold_released_fields};
+
 // Whether an event belongs to an org (envelope org_id).
 enum class OrgRule : uint8_t {
   required,
@@ -270,6 +323,9 @@ inline constexpr std::array<BodyDesc, static_cast<std::size_t>(fb::Body::MAX) + 
     {fb::Body::Tick, "tick", &tick, OrgRule::optional},
     {fb::Body::PaymentCustomerLinked, "payment_customer_linked", &payment_customer_linked},
     {fb::Body::WorkspaceBillingSet, "workspace_billing_set", &workspace_billing_set},
+    {fb::Body::HoldPlaced, "hold_placed", &hold_placed},
+    {fb::Body::HoldExtended, "hold_extended", &hold_extended},
+    {fb::Body::HoldReleased, "hold_released", &hold_released},
 }};
 
 // An explicit check order lists every field that has a check (nested tables included) and the

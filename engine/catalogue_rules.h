@@ -71,6 +71,46 @@ inline bool auto_refill_configured_rule(const flatbuffers::Table& table, Status*
          checks::positive(b.refill_credits_micros(), "refill_credits_micros", fault);
 }
 
+// HoldEstimate: a known meter and what it prices (model or sandbox class), each meter only its own
+// counts (SPEC §11: priced as usage is).
+inline bool hold_estimate_rule(const flatbuffers::Table& table, Status* fault) {
+  const auto& h = rules_detail::as<fb::HoldEstimate>(table);
+  switch (h.meter()) {
+    case fb::Meter::llm_tokens:
+      if (!checks::text(h.model(), "model", true, fault)) return false;
+      if (h.seconds() != 0) return checks::fail(fault, "seconds", "only for meter sandbox_seconds");
+      return true;
+    case fb::Meter::sandbox_seconds:
+      if (!checks::text(h.sandbox_class(), "sandbox_class", true, fault)) return false;
+      if (h.input_tokens() != 0 || h.max_output_tokens() != 0) {
+        return checks::fail(fault, "input_tokens", "tokens only for meter llm_tokens");
+      }
+      return true;
+    default:
+      return checks::fail(fault, "meter", "must be llm_tokens or sandbox_seconds");
+  }
+}
+
+// HoldPlaced: exactly one of amount_micros (>= 1) and estimate.
+inline bool hold_placed_rule(const flatbuffers::Table& table, Status* fault) {
+  const auto& h = rules_detail::as<fb::HoldPlaced>(table);
+  if (h.estimate() != nullptr) {
+    if (h.amount_micros() != 0) return checks::fail(fault, "estimate", "give amount_micros or estimate, not both");
+    return true;
+  }
+  if (h.amount_micros() == 0) return checks::fail(fault, "amount_micros", "must be > 0 (or give an estimate)");
+  return true;
+}
+
+// HoldExtended: at most one of add_micros and add_estimate.
+inline bool hold_extended_rule(const flatbuffers::Table& table, Status* fault) {
+  const auto& h = rules_detail::as<fb::HoldExtended>(table);
+  if (h.add_estimate() != nullptr && h.add_micros() != 0) {
+    return checks::fail(fault, "add_estimate", "give add_micros or add_estimate, not both");
+  }
+  return true;
+}
+
 // Usage shows the model, or the sandbox class for sandbox_seconds.
 inline void usage_history(const flatbuffers::Table& table, HistoryText& out) {
   const auto& u = rules_detail::as<fb::Usage>(table);

@@ -115,6 +115,7 @@ std::string make_usage(const EventHeader& h, const UsageFields& u) {
     auto model = text(b, u.model);
     auto sandbox_class = text(b, u.sandbox_class);
     auto provider = text(b, u.provider);
+    auto hold_id = text(b, u.hold_id);
     fb::UsageBuilder ub(b);
     ub.add_member_id(member);
     ub.add_workspace(workspace);
@@ -132,7 +133,48 @@ std::string make_usage(const EventHeader& h, const UsageFields& u) {
     ub.add_cache_write_tokens(u.cache_write_tokens);
     ub.add_seconds(u.seconds);
     if (u.reported_cost_micros) ub.add_reported_cost_micros(*u.reported_cost_micros);
+    if (!u.hold_id.empty()) ub.add_hold_id(hold_id);
+    if (u.hold_final) ub.add_hold_final(true);
     return ub.Finish().Union();
+  });
+}
+
+namespace {
+
+Offset<fb::HoldEstimate> hold_estimate(FlatBufferBuilder& b, const std::optional<HoldEstimateFields>& e) {
+  if (!e) return {};
+  auto model = text(b, e->model);
+  auto sandbox_class = text(b, e->sandbox_class);
+  return fb::CreateHoldEstimate(b, e->meter, model, sandbox_class, e->input_tokens, e->max_output_tokens,
+                                e->seconds);
+}
+
+}  // namespace
+
+std::string make_hold_placed(const EventHeader& h, const HoldFields& hold) {
+  return envelope(h, fb::Body::HoldPlaced, [&](FlatBufferBuilder& b) {
+    auto member = text(b, hold.member_id);
+    auto workspace = text(b, hold.workspace);
+    auto estimate = hold_estimate(b, hold.estimate);
+    return fb::CreateHoldPlaced(b, member, workspace, hold.amount_micros, estimate, hold.ttl_ms, hold.allow_partial,
+                                hold.min_micros)
+        .Union();
+  });
+}
+
+std::string make_hold_extended(const EventHeader& h, std::string_view hold_id, int64_t add_micros, int64_t ttl_ms,
+                               const std::optional<HoldEstimateFields>& add_estimate) {
+  return envelope(h, fb::Body::HoldExtended, [&](FlatBufferBuilder& b) {
+    auto id = text(b, hold_id);
+    auto estimate = hold_estimate(b, add_estimate);
+    return fb::CreateHoldExtended(b, id, add_micros, estimate, ttl_ms).Union();
+  });
+}
+
+std::string make_hold_released(const EventHeader& h, std::string_view hold_id) {
+  return envelope(h, fb::Body::HoldReleased, [&](FlatBufferBuilder& b) {
+    auto id = text(b, hold_id);
+    return fb::CreateHoldReleased(b, id).Union();
   });
 }
 

@@ -49,6 +49,29 @@ struct UsageFields {
   int64_t cache_write_tokens = 0;
   int64_t seconds = 0;
   std::optional<int64_t> reported_cost_micros = std::nullopt;
+  std::string_view hold_id = {};  // SPEC §11: the hold this usage captures
+  bool hold_final = false;
+};
+
+// A hold's estimate (SPEC §11).
+struct HoldEstimateFields {
+  fb::Meter meter = fb::Meter::llm_tokens;
+  std::string_view model = {};
+  std::string_view sandbox_class = {};
+  int64_t input_tokens = 0;
+  int64_t max_output_tokens = 0;
+  int64_t seconds = 0;
+};
+
+// A HoldPlaced: exactly one of amount_micros (> 0) and estimate is meant to be set.
+struct HoldFields {
+  std::string_view member_id = {};
+  std::string_view workspace = {};
+  int64_t amount_micros = 0;
+  std::optional<HoldEstimateFields> estimate = std::nullopt;
+  int64_t ttl_ms = 60'000;
+  bool allow_partial = false;
+  int64_t min_micros = 0;
 };
 
 struct RateCardFields {
@@ -71,6 +94,11 @@ std::string make_refund(const EventHeader& h, std::string_view purchase_key, int
 std::string make_admin_adjustment(const EventHeader& h, int64_t credits_micros, std::string_view reason,
                                   std::string_view operator_id, bool force);
 std::string make_usage(const EventHeader& h, const UsageFields& usage);
+// The hold id of a HoldPlaced is h.idempotency_key.
+std::string make_hold_placed(const EventHeader& h, const HoldFields& hold);
+std::string make_hold_extended(const EventHeader& h, std::string_view hold_id, int64_t add_micros, int64_t ttl_ms,
+                               const std::optional<HoldEstimateFields>& add_estimate = std::nullopt);
+std::string make_hold_released(const EventHeader& h, std::string_view hold_id);
 std::string make_rate_card(const EventHeader& h, const RateCardFields& card);
 std::string make_auto_refill_configured(const EventHeader& h, const AutoRefillPolicy& policy);
 std::string make_auto_refill_disabled(const EventHeader& h, std::string_view reason = {});

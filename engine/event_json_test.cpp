@@ -180,6 +180,36 @@ std::vector<Example> examples() {
          BOOST_TEST(str(e.body_as_WorkspaceBillingSet()->project()) == "o1");
          BOOST_TEST((e.body_as_WorkspaceBillingSet()->billing_path() == fb::BillingPath::byok));
        }},
+      {R"({"type":"hold_placed","idempotency_key":"h-42","org_id":"acme","occurred_at_ms":1763856000000,"member_id":"u1","amount_micros":6000000,"ttl_ms":60000})",
+       R"({"type":"hold_placed","idempotency_key":"h-42","org_id":"acme","occurred_at_ms":1763856000000,"member_id":"u1","amount_micros":6000000,"ttl_ms":60000,"allow_partial":false,"min_micros":0})",
+       [](const fb::Envelope& e) {
+         const auto* b = e.body_as_HoldPlaced();
+         BOOST_TEST(str(b->member_id()) == "u1");
+         BOOST_TEST(b->amount_micros() == 6000000);
+         BOOST_TEST(b->ttl_ms() == 60000);
+         BOOST_TEST(b->estimate() == nullptr);
+       }},
+      {R"({"type":"hold_placed","idempotency_key":"h-43","org_id":"acme","occurred_at_ms":1763856000000,"workspace":"w1","estimate":{"meter":"llm_tokens","model":"claude-sonnet-4","input_tokens":1200,"max_output_tokens":4000},"ttl_ms":60000,"allow_partial":true,"min_micros":1000})",
+       R"({"type":"hold_placed","idempotency_key":"h-43","org_id":"acme","occurred_at_ms":1763856000000,"workspace":"w1","amount_micros":0,"estimate":{"meter":"llm_tokens","model":"claude-sonnet-4","input_tokens":1200,"max_output_tokens":4000,"seconds":0},"ttl_ms":60000,"allow_partial":true,"min_micros":1000})",
+       [](const fb::Envelope& e) {
+         const auto* b = e.body_as_HoldPlaced();
+         BOOST_REQUIRE(b->estimate() != nullptr);
+         BOOST_TEST(str(b->estimate()->model()) == "claude-sonnet-4");
+         BOOST_TEST(b->estimate()->max_output_tokens() == 4000);
+         BOOST_TEST(b->allow_partial());
+       }},
+      {R"({"type":"hold_extended","idempotency_key":"he-1","org_id":"acme","occurred_at_ms":1763856000000,"hold_id":"h-42","add_micros":1000000,"ttl_ms":30000})",
+       R"({"type":"hold_extended","idempotency_key":"he-1","org_id":"acme","occurred_at_ms":1763856000000,"hold_id":"h-42","add_micros":1000000,"ttl_ms":30000})",
+       [](const fb::Envelope& e) { BOOST_TEST(e.body_as_HoldExtended()->add_micros() == 1000000); }},
+      {R"({"type":"hold_released","idempotency_key":"hr-1","org_id":"acme","occurred_at_ms":1763856000000,"hold_id":"h-42"})",
+       R"({"type":"hold_released","idempotency_key":"hr-1","org_id":"acme","occurred_at_ms":1763856000000,"hold_id":"h-42"})",
+       [](const fb::Envelope& e) { BOOST_TEST(str(e.body_as_HoldReleased()->hold_id()) == "h-42"); }},
+      {R"({"type":"usage","idempotency_key":"u-1","org_id":"acme","occurred_at_ms":1763856000000,"meter":"llm_tokens","reported_cost_micros":5,"hold_id":"h-42","hold_final":true})",
+       R"({"type":"usage","idempotency_key":"u-1","org_id":"acme","occurred_at_ms":1763856000000,"meter":"llm_tokens","input_tokens":0,"output_tokens":0,"cache_read_tokens":0,"cache_write_tokens":0,"seconds":0,"reported_cost_micros":5,"hold_id":"h-42","hold_final":true})",
+       [](const fb::Envelope& e) {
+         BOOST_TEST(str(e.body_as_Usage()->hold_id()) == "h-42");
+         BOOST_TEST(e.body_as_Usage()->hold_final());
+       }},
       {R"( { "occurred_at_ms" : 1763856060000, "schema_version": 1, "idempotency_key": "tick-0-1", "type": "tick" } )",
        R"({"type":"tick","idempotency_key":"tick-0-1","occurred_at_ms":1763856060000})",
        [](const fb::Envelope& e) {

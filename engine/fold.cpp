@@ -27,6 +27,12 @@ bool balance_identity_holds(const OrgState& org) {
   return sum == org.balance_micros.value();
 }
 
+bool held_is_sum_of_holds(const OrgState& org) {
+  __int128 sum = 0;
+  for (const auto& [id, hold] : org.holds) sum += hold.remaining_micros.value();
+  return sum == org.held_micros.value();
+}
+
 Plan to_plan(fb::Plan p, Plan current) {
   switch (p) {
     case fb::Plan::pro: return Plan::pro;
@@ -105,6 +111,8 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       return apply_payment_customer_linked(org, *e_.body_as_PaymentCustomerLinked());
     case fb::Body::WorkspaceBillingSet:
       return apply_workspace_billing_set(org, *e_.body_as_WorkspaceBillingSet());
+    case fb::Body::HoldPlaced: case fb::Body::HoldExtended: case fb::Body::HoldReleased:  // SPEC §11
+      return apply_hold_event(org);
     case fb::Body::Tick:
     case fb::Body::RateCardPublished:
     case fb::Body::NONE:
@@ -168,10 +176,14 @@ RejectReason Folder::run_org_event() {
   const RejectReason reason = check_and_apply_body(org);
   if (reason != RejectReason::none) {
     result_.amount_micros = Micros{};
+    result_.hold_granted_micros = Micros{};
+    result_.hold_expires_at_ms = 0;
     result_.signals.resize(signals_before);
+    if (existing) result_.available_micros = available_of(*existing);
     return reason;
   }
   TALLY_ASSERT(balance_identity_holds(org), "balance = allocated + purchased - used - refunded + adjusted (SPEC 4)");
+  TALLY_ASSERT(held_is_sum_of_holds(org), "held = sum of the remaining of the active holds (SPEC 11)");
   if (!existing) {
     // A new org starts exhausted (balance 0) without a signal if it is a wallet org, and with no
     // level at all otherwise; its first credit then emits balance_restored.
@@ -190,6 +202,7 @@ RejectReason Folder::run_org_event() {
     emit(SignalKind::auto_refill_disabled, org_id_, state).pause_reason = disabled_reason_;
   }
   result_.balance_after_micros = state.balance_micros;
+  result_.available_micros = available_of(state);
   return RejectReason::none;
 }
 
@@ -206,6 +219,11 @@ void FoldResult::clear() {
   tracked_cost_micros = Micros{};
   provider_cost_micros = Micros{};
   rate_card_version = 0;
+  hold_granted_micros = Micros{};
+  hold_expires_at_ms = 0;
+  hold_late = false;
+  available_micros = Micros{};
+  expired_holds.clear();
   signals.clear();
 }
 
@@ -310,7 +328,10 @@ void apply(Ledger& ledger, const RecordContext& context, std::string_view record
   if (!check_placement(context, *envelope, result)) return;
   const std::string_view key = view(envelope->idempotency_key());
   OrgState* org = result.org_id.empty() ? nullptr : ledger.find_org(result.org_id);
-  if (org) result.balance_after_micros = org->balance_micros;
+  if (org) {
+    result.balance_after_micros = org->balance_micros;
+    result.available_micros = available_of(*org);  // a duplicate's answer says what is available now
+  }
   {
     FieldDigest d;
     d.add(result.org_id).add(key);

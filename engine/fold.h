@@ -56,6 +56,20 @@ struct FoldResult {
   Micros tracked_cost_micros;             // usage: priced cost, debited or not
   Micros provider_cost_micros;            // usage: provider cost
   int64_t rate_card_version = 0;          // usage: card it was priced with
+  // SPEC §11. Holds: what a place or extend granted (0 for a non-wallet org), the hold's expiry
+  // after the event; a usage event: whether it named a hold that was not active (hold_late).
+  Micros hold_granted_micros;
+  int64_t hold_expires_at_ms = 0;
+  bool hold_late = false;
+  // The org's balance - held after the event (for a rejected one: as it stood), 0 without an org.
+  Micros available_micros;
+  // Holds the partition clock released while folding this record: (org, hold id, remaining).
+  struct ExpiredHold {
+    std::string org_id;
+    std::string hold_id;
+    Micros released_micros;
+  };
+  std::vector<ExpiredHold> expired_holds;
   std::vector<Signal> signals;            // in emission order
   std::vector<uint64_t> aligned_record;   // copy of a record that was not 8-byte aligned
   std::string scope_buffer;

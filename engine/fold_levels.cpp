@@ -39,6 +39,7 @@ void Folder::advance_clock() {
   const int64_t before = partition_.clock_ms;
   const int64_t after = std::max(before, e_.occurred_at_ms());
   partition_.clock_ms = after;
+  expire_holds();
   if (before < 0) return;
   // The same UTC day is the same month: months are only worked out when the day changes.
   const bool new_day = utc_day(after) != utc_day(before);

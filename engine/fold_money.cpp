@@ -78,6 +78,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
     member_touched_ = member_id;
     member_touched_state_ = member;
   }
+  capture_hold(org, usage, debit);
   return RejectReason::none;
 }
 

@@ -1,7 +1,8 @@
 // Property test of the fold: ≥ 100,000 seeded random events over several partitions and orgs,
 // with duplicates, conflicts, garbage, wrong partitions, late events, events from a clock too far
 // ahead of the log, month changes, refunds, adjustments, member limits, plan and mode switches and
-// a simulated recharge connector answering recharge signals.
+// a simulated recharge connector answering recharge signals, and holds (placed, extended, released,
+// captured by usage, expired by the clock).
 //
 // The seed comes from TALLY_SEED (default below) and is printed first: a failure replays with
 //   TALLY_SEED=<seed> ./fold_property_test
@@ -19,6 +20,7 @@
 //    after the previous one was concluded by an AutoRefill or PaymentFailed naming it;
 //  - level signals alternate (exhausted/restored), balance_low only on becoming true, caps once
 //    per period, member levels match their definition;
+//  - held == Σ remaining of the org's active holds, none active past its expiry (SPEC §11);
 //  - folding the same log again into a fresh ledger gives the same results, signals and state.
 #define BOOST_TEST_MODULE fold_property_test
 #include <boost/test/unit_test.hpp>
@@ -134,6 +136,15 @@ class Run {
   Planned plan_next();
   Planned plan_org_event(const std::string& org, int64_t t);
   Planned plan_answer();
+  Rebuild plan_hold(const std::string& org);
+  // A hold id of the org (placed, maybe released or expired), or one never placed.
+  std::string some_hold(const std::string& org) {
+    const auto& keys = hold_keys_[org];
+    if (keys.empty() || chance(0.05)) return "no-such-hold";
+    // Mostly a recent one: holds live minutes, the stream runs for weeks.
+    const int64_t last = static_cast<int64_t>(keys.size()) - 1;
+    return keys[static_cast<std::size_t>(chance(0.8) ? uniform(std::max<int64_t>(0, last - 3), last) : uniform(0, last))];
+  }
   Planned plan_rate_card_for(int32_t partition, int64_t version, const std::string& key, int64_t t);
   Planned plan_duplicate(bool new_header);
   Planned plan_conflict();
@@ -155,6 +166,7 @@ class Run {
   int event_index_ = 0;
   std::map<std::string, int32_t> home_;
   std::map<std::string, std::vector<std::string>> purchase_keys_;
+  std::map<std::string, std::vector<std::string>> hold_keys_;  // keys of hold events (holds among them)
   std::vector<Recorded> recorded_;
   std::vector<Planned> retry_at_home_;  // wrong-partition events, to be sent home later
   std::vector<PendingAnswer> answers_;
@@ -218,7 +230,7 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
   // Two orgs take the amounts near INT64_MAX (overflow bait); the others stay near their thresholds.
   const bool bait = org == "z" || org == "Beta-7";
   const int64_t roll = uniform(0, 999);
-  if (roll < 500 || roll >= 822) {  // usage, most often
+  if (roll < 500 || roll >= 900) {  // usage, most often
     UsageFields u;
     if (!chance(0.3)) u.member_id = pick(member_ids);
     u.workspace = chance(0.5) ? "ws-1" : "ws-2";
@@ -239,7 +251,15 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
     if (chance(0.3)) u.reported_cost_micros = bait && chance(0.05) ? int64_max - uniform(0, 10) : uniform(0, 2 * cr);
     const int64_t path = uniform(0, 9);
     u.billing_path = path < 7 ? fb::BillingPath::unset : path < 8 ? fb::BillingPath::credits : fb::BillingPath::byok;
-    p.rebuild = [u](const EventHeader& h) { return make_usage(h, u); };
+    // Captures of holds (active, closed, expired or unknown: SPEC §11), a third of the time.
+    const std::string hold_id = chance(0.3) ? some_hold(org) : std::string();
+    const bool final = chance(0.3);
+    p.rebuild = [u, hold_id, final](const EventHeader& h) {
+      UsageFields capture = u;
+      capture.hold_id = hold_id;
+      capture.hold_final = final;
+      return make_usage(h, capture);
+    };
   } else if (roll < 580) {  // purchase
     const PaymentFields pay{credits_amount(false, bait), uniform(0, 10'000), "usd", uniform(0, 100),
                             static_cast<int32_t>(chance(0.02) ? 11 : uniform(1, 10)), "ch_x"};
@@ -295,10 +315,42 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
                                                                                        : BillingMode::deferred)
                                                  : std::nullopt;
     p.rebuild = [plan, mode](const EventHeader& h) { return make_billing_mode_changed(h, plan, mode); };
+  } else {  // holds: place, extend, release (SPEC §11)
+    p.rebuild = plan_hold(org);
   }
   p.key = next_key("e");
+  if (roll >= 822 && roll < 900 && p.bytes.empty()) hold_keys_[org].push_back(p.key);
   p.bytes = p.rebuild(EventHeader{p.key, org, t, chance(0.5) ? "svc-a" : "svc-b", {}});
   return p;
+}
+
+Rebuild Run::plan_hold(const std::string& org) {
+  const int64_t roll = uniform(0, 9);
+  const int64_t ttl_ms = uniform(limits::hold_ttl_min_ms, 20 * minute_ms);
+  if (roll < 5) {
+    HoldFields h;
+    if (chance(0.6)) h.member_id = pick(member_ids);
+    if (chance(0.7)) {
+      h.amount_micros = chance(0.01) ? 0 : uniform(1, 8 * cr);  // 0 and no estimate: invalid
+    } else {
+      h.estimate = chance(0.7) ? HoldEstimateFields{.model = models[static_cast<std::size_t>(uniform(0, 2))],
+                                                    .input_tokens = uniform(0, 400'000),
+                                                    .max_output_tokens = uniform(0, 60'000)}
+                               : HoldEstimateFields{.meter = fb::Meter::sandbox_seconds,
+                                                    .sandbox_class = sandbox_classes[static_cast<std::size_t>(uniform(0, 2))],
+                                                    .seconds = uniform(0, 3600)};
+    }
+    h.ttl_ms = ttl_ms;
+    h.allow_partial = chance(0.3);
+    h.min_micros = h.allow_partial ? uniform(0, 2 * cr) : 0;
+    return [h](const EventHeader& header) { return make_hold_placed(header, h); };
+  }
+  const std::string hold_id = some_hold(org);
+  if (roll < 8) {
+    const int64_t add = chance(0.3) ? 0 : uniform(1, 3 * cr);
+    return [hold_id, add, ttl_ms](const EventHeader& h) { return make_hold_extended(h, hold_id, add, ttl_ms); };
+  }
+  return [hold_id](const EventHeader& h) { return make_hold_released(h, hold_id); };
 }
 
 Planned Run::plan_answer() {
@@ -478,6 +530,17 @@ void Run::check_org(const std::string& org, const char* when) {
   if (pending != outstanding_.end()) PROPERTY(o->pending_signal_id == pending->second, when << " org " << org);
   const auto& waiting = ledger_.partition(PartitionId{o->home_partition}).cap_waiting_orgs;
   PROPERTY(o->waiting_on_cap == (waiting.count(org) == 1), when << " org " << org);
+  // SPEC §11: held = Σ remaining of the active holds, each listed once in the expiry index, none
+  // left active once the partition clock reached its expiry.
+  const PartitionState& partition = ledger_.partition(PartitionId{o->home_partition});
+  __int128 held = 0;
+  for (const auto& [id, hold] : o->holds) {
+    PROPERTY(hold.remaining_micros.value() >= 0 && hold.remaining_micros <= hold.granted_micros, when << " hold " << id);
+    PROPERTY(hold.expires_at_ms > partition.clock_ms, when << " hold " << id << " outlived its expiry");
+    PROPERTY(partition.hold_expiries.count(std::make_tuple(hold.expires_at_ms, org, id)) == 1, when << " hold " << id);
+    held += hold.remaining_micros.value();
+  }
+  PROPERTY(held == o->held_micros.value(), when << " org " << org << " held " << o->held_micros);
 }
 
 void Run::check_member_levels(const std::string& org) {
@@ -511,6 +574,13 @@ void Run::fold(const Planned& plan) {
   const RecordContext context{position, log_ms_, partition_count};
   apply(ledger_, context, plan.bytes, result_);
   log_.emplace_back(context, plan.bytes);
+  if (result_.hold_granted_micros > Micros{}) ++outcome_counts["hold:granted"];
+  if (result_.hold_late) ++outcome_counts["hold:late"];
+  if (!result_.expired_holds.empty()) ++outcome_counts["hold:expired"];
+  if (result_.outcome == Outcome::applied && !result_.hold_late && result_.envelope &&
+      result_.envelope->body_type() == fb::Body::Usage && result_.envelope->body_as_Usage()->hold_id()) {
+    ++outcome_counts["hold:captured"];
+  }
   const FoldResult& r = result_;
 
   std::string trace = std::string(outcome_name(r.outcome)) + "|" + reject_reason_name(r.reason) + "|" +
@@ -732,7 +802,9 @@ BOOST_AUTO_TEST_CASE(random_event_streams_keep_every_invariant) {
   for (const char* what : {"applied", "duplicate", "conflict", "rejected:invalid_record", "rejected:invalid_field",
                            "rejected:wrong_partition", "rejected:unknown_purchase", "rejected:refund_exceeds_purchase",
                            "rejected:insufficient_balance", "rejected:overflow", "rejected:unpriced",
-                           "rejected:stale_rate_card", "rejected:org_exists", "rejected:clock_skew"}) {
+                           "rejected:stale_rate_card", "rejected:org_exists", "rejected:clock_skew",
+                           "rejected:insufficient_available", "rejected:member_limit", "rejected:unknown_hold",
+                           "rejected:hold_not_active", "hold:granted", "hold:captured", "hold:late", "hold:expired"}) {
     BOOST_TEST(run.outcome_counts[what] > 0, what);
   }
   for (int kind = 0; kind < signal_kind_count; ++kind) {

@@ -4,6 +4,8 @@
 // level-tracked signals (SPEC §5).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "engine/calendar.h"
@@ -23,6 +25,12 @@ inline std::string_view view(const flatbuffers::String* s) { return s ? s->strin
 
 // SPEC §4: only wallet orgs (pro plan, credits mode) get signals of any kind.
 inline bool wallet_org(const OrgState& org) { return org.plan == Plan::pro && org.mode == BillingMode::credits; }
+
+// SPEC §11: balance - held, saturated (both are int64; held >= 0).
+inline Micros available_of(const OrgState& org) {
+  const std::optional<Micros> available = checked_sub(org.balance_micros, org.held_micros);
+  return available ? *available : Micros{org.balance_micros < Micros{} ? INT64_MIN : INT64_MAX};
+}
 
 // Adds `credits` to the balance and to `total`, or changes nothing and returns false if either
 // would overflow (fold_money.cpp).
@@ -50,6 +58,26 @@ class Folder {
   RejectReason apply_refund(OrgState& org, const fb::Refund& refund);
   RejectReason apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment);
   void apply_rate_card(const fb::RateCardPublished& card);
+
+  // fold_holds.cpp (SPEC §11)
+  RejectReason apply_hold_event(OrgState& org);  // HoldPlaced, HoldExtended or HoldReleased
+  RejectReason apply_hold_placed(OrgState& org, const fb::HoldPlaced& placed);
+  RejectReason apply_hold_extended(OrgState& org, const fb::HoldExtended& extended);
+  RejectReason apply_hold_released(OrgState& org, const fb::HoldReleased& released);
+  // A usage event that debited `debit` takes it from the hold it names (or is flagged late).
+  void capture_hold(OrgState& org, const fb::Usage& usage, Micros debit);
+  // Releases every hold whose expiry the partition clock has reached (advance_clock).
+  void expire_holds();
+  // The admission rule (SPEC §11): none and `granted`, or why the amount is refused.
+  RejectReason admit(const OrgState& org, std::string_view member_id, Micros amount, bool allow_partial,
+                     Micros min_micros, Micros& granted);
+  // The price of a hold's amount or estimate (unpriced, overflow), into `amount`.
+  RejectReason hold_amount(int64_t micros, const fb::HoldEstimate* estimate, Micros& amount);
+  RejectReason find_active_hold(OrgState& org, std::string_view hold_id, Hold*& hold);
+  void close_hold(OrgState& org, std::string_view hold_id);
+  // The partition clock as this event will leave it: holds expiring by then are gone for it.
+  int64_t clock_after() const;
+  Micros expiring_by_clock_after(const OrgState& org) const;
 
   // fold_levels.cpp
   void advance_clock();

@@ -23,5 +23,12 @@ inline constexpr int32_t partitions_max = 1024;
 // into the future than this.
 inline constexpr int64_t future_skew_max_ms = 300'000;
 inline constexpr std::size_t workspace_billing_settings_max = 256;  // per org: (workspace, project) settings
+// SPEC §11: a hold lives 1 s .. 24 h from its event's time (placed or extended).
+inline constexpr int64_t hold_ttl_min_ms = 1'000;
+inline constexpr int64_t hold_ttl_max_ms = 86'400'000;
+// Active holds per org: they live in the org's state (engine/state.h), which the fold reads and
+// writes on each of the org's events, and admission sums a member's holds. A place beyond it is
+// rejected (too_many_holds); 4096 covers thousands of agents in flight per org.
+inline constexpr std::size_t holds_active_per_org_max = 4096;
 
 }  // namespace tally::limits

@@ -41,36 +41,51 @@ bool add_term(u128& sum, int64_t tokens, int64_t price) {
   return mul(as_u128(tokens), as_u128(price), term) && add(sum, term, sum);
 }
 
+// What the rate card prices: the counts of a usage event or of a hold's estimate.
+struct Counts {
+  fb::Meter meter = fb::Meter::unset;
+  const flatbuffers::String* model = nullptr;
+  const flatbuffers::String* sandbox_class = nullptr;
+  int64_t input_tokens = 0, output_tokens = 0, cache_read_tokens = 0, cache_write_tokens = 0, seconds = 0;
+};
+
+// provider = numerator / denominator, exactly, from the card's prices.
+PriceStatus provider_fraction(const Counts& c, const RateCard& card, u128& numerator, u128& denominator) {
+  if (card.version == 0) return PriceStatus::unpriced;
+  if (c.meter == fb::Meter::llm_tokens) {
+    auto it = c.model ? card.models.find(c.model->string_view()) : card.models.end();
+    if (it == card.models.end()) return PriceStatus::unpriced;
+    const ModelPrice& price = it->second;
+    if (!add_term(numerator, c.input_tokens, price.input_per_mtok_micros) ||
+        !add_term(numerator, c.output_tokens, price.output_per_mtok_micros) ||
+        !add_term(numerator, c.cache_read_tokens, price.cache_read_per_mtok_micros) ||
+        !add_term(numerator, c.cache_write_tokens, price.cache_write_per_mtok_micros)) {
+      return PriceStatus::overflow;
+    }
+    denominator = static_cast<u128>(limits::tokens_per_price_unit);
+    return PriceStatus::ok;
+  }
+  auto it = c.sandbox_class ? card.sandbox_per_hour_micros.find(c.sandbox_class->string_view())
+                            : card.sandbox_per_hour_micros.end();
+  if (it == card.sandbox_per_hour_micros.end()) return PriceStatus::unpriced;
+  if (!add_term(numerator, c.seconds, it->second)) return PriceStatus::overflow;
+  denominator = static_cast<u128>(limits::seconds_per_hour);
+  return PriceStatus::ok;
+}
+
 }  // namespace
 
 PriceStatus price_usage(const fb::Usage& usage, const RateCard& card, UsagePrice& out) {
-  // provider = numerator / denominator, exactly.
   u128 numerator = 0;
   u128 denominator = 1;
   const auto reported = usage.reported_cost_micros();
   if (reported.has_value()) {
     numerator = as_u128(*reported);
-  } else if (card.version == 0) {
-    return PriceStatus::unpriced;
-  } else if (usage.meter() == fb::Meter::llm_tokens) {
-    const auto* model = usage.model();
-    auto it = model ? card.models.find(model->string_view()) : card.models.end();
-    if (it == card.models.end()) return PriceStatus::unpriced;
-    const ModelPrice& price = it->second;
-    if (!add_term(numerator, usage.input_tokens(), price.input_per_mtok_micros) ||
-        !add_term(numerator, usage.output_tokens(), price.output_per_mtok_micros) ||
-        !add_term(numerator, usage.cache_read_tokens(), price.cache_read_per_mtok_micros) ||
-        !add_term(numerator, usage.cache_write_tokens(), price.cache_write_per_mtok_micros)) {
-      return PriceStatus::overflow;
-    }
-    denominator = static_cast<u128>(limits::tokens_per_price_unit);
   } else {
-    const auto* sandbox_class = usage.sandbox_class();
-    auto it = sandbox_class ? card.sandbox_per_hour_micros.find(sandbox_class->string_view())
-                            : card.sandbox_per_hour_micros.end();
-    if (it == card.sandbox_per_hour_micros.end()) return PriceStatus::unpriced;
-    if (!add_term(numerator, usage.seconds(), it->second)) return PriceStatus::overflow;
-    denominator = static_cast<u128>(limits::seconds_per_hour);
+    const Counts counts{usage.meter(),         usage.model(),         usage.sandbox_class(),
+                        usage.input_tokens(),  usage.output_tokens(), usage.cache_read_tokens(),
+                        usage.cache_write_tokens(), usage.seconds()};
+    if (const PriceStatus s = provider_fraction(counts, card, numerator, denominator); s != PriceStatus::ok) return s;
   }
   const int64_t markup_bp = card.version == 0 ? 10000 : card.markup_bp;
   const int64_t fee_bp = card.version == 0 ? 0 : card.byok_fee_bp;
@@ -80,6 +95,16 @@ PriceStatus price_usage(const fb::Usage& usage, const RateCard& card, UsagePrice
     return PriceStatus::overflow;
   }
   out.rate_card_version = card.version;
+  return PriceStatus::ok;
+}
+
+PriceStatus price_estimate(const fb::HoldEstimate& estimate, const RateCard& card, int64_t& billable_micros) {
+  u128 numerator = 0;
+  u128 denominator = 1;
+  const Counts counts{estimate.meter(),        estimate.model(), estimate.sandbox_class(), estimate.input_tokens(),
+                      estimate.max_output_tokens(), 0, 0, estimate.seconds()};
+  if (const PriceStatus s = provider_fraction(counts, card, numerator, denominator); s != PriceStatus::ok) return s;
+  if (!scaled_ceil(numerator, card.markup_bp, denominator * 10000, billable_micros)) return PriceStatus::overflow;
   return PriceStatus::ok;
 }
 

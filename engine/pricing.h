@@ -15,6 +15,7 @@
 namespace tally {
 namespace fb {
 struct Usage;
+struct HoldEstimate;
 enum class BillingPath : int8_t;
 }  // namespace fb
 
@@ -35,5 +36,10 @@ PaidBy paid_by(const OrgState& org, fb::BillingPath requested);
 
 // REQUIRES: usage passed validate_envelope (non-negative counts, known meter).
 PriceStatus price_usage(const fb::Usage& usage, const RateCard& card, UsagePrice& out);
+
+// A hold's estimate (SPEC §11), priced as a usage event of input + max output tokens (or seconds)
+// would be on the credits path: ceil(provider × markup_bp / 10000). No rate card: unpriced.
+// REQUIRES: estimate passed validate_envelope.
+PriceStatus price_estimate(const fb::HoldEstimate& estimate, const RateCard& card, int64_t& billable_micros);
 
 }  // namespace tally

@@ -38,6 +38,11 @@ const char* reject_reason_name(RejectReason reason) {
     case RejectReason::stale_rate_card: return "stale_rate_card";
     case RejectReason::org_exists: return "org_exists";
     case RejectReason::workspace_billing_full: return "workspace_billing_full";
+    case RejectReason::insufficient_available: return "insufficient_available";
+    case RejectReason::member_limit: return "member_limit";
+    case RejectReason::unknown_hold: return "unknown_hold";
+    case RejectReason::hold_not_active: return "hold_not_active";
+    case RejectReason::too_many_holds: return "too_many_holds";
   }
   return "unknown";
 }

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "engine/digest.h"
@@ -46,6 +47,18 @@ struct AutoRefillPolicy {
   bool operator==(const AutoRefillPolicy&) const = default;
 };
 
+// An active hold (SPEC §11): credits reserved before the work. Closed, released and expired holds
+// leave the org's state (their events stay in the history).
+struct Hold {
+  std::string member_id;         // empty: the hold counts against no member
+  std::string workspace;
+  Micros granted_micros;         // placed plus extended
+  Micros remaining_micros;       // granted minus what captures took; counted in OrgState::held_micros
+  int64_t placed_at_ms = 0;      // the HoldPlaced's occurred_at_ms
+  int64_t expires_at_ms = 0;     // released when the partition clock reaches it
+  bool operator==(const Hold&) const = default;
+};
+
 struct OrgState {
   PartitionId home_partition{-1};  // -1 until the org's first event
   Plan plan = Plan::pro;
@@ -74,6 +87,10 @@ struct OrgState {
   // and who pays per workspace (WorkspaceBillingSet).
   std::string payment_customer;
   WorkspaceBilling workspace_billing;
+  // SPEC §11: the org's active holds by hold id (the HoldPlaced's idempotency key), and
+  // held_micros = Σ their remaining (asserted after every event). available = balance - held.
+  std::map<std::string, Hold, std::less<>> holds;
+  Micros held_micros;
   bool operator==(const OrgState&) const = default;
 };
 
@@ -110,6 +127,12 @@ enum class RejectReason : uint8_t {
   stale_rate_card = 15,
   org_exists = 16,
   workspace_billing_full = 30,  // the org has workspace_billing_settings_max settings already
+  // SPEC §11: holds
+  insufficient_available = 31,  // the org is exhausted, or the amount does not fit its available credits
+  member_limit = 32,            // the member is over its limit, or the amount does not fit what it has left
+  unknown_hold = 33,            // extend or release of a hold never granted
+  hold_not_active = 34,         // extend or release of a hold released, closed by a capture, or expired
+  too_many_holds = 35,          // the org has holds_active_per_org_max active holds already
 };
 const char* reject_reason_name(RejectReason reason);
 bool is_business_reason(RejectReason reason);
@@ -168,6 +191,8 @@ struct PartitionState {
   // org's plan and mode. Paused (MemberState::exceeded) only while the org is a wallet org.
   std::set<std::pair<std::string, std::string>, MemberPairLess> members_over_limit;
   std::set<std::string, std::less<>> cap_waiting_orgs;
+  // Active holds by expiry: (expires_at_ms, org, hold id). The clock releases them in this order.
+  std::set<std::tuple<int64_t, std::string, std::string>, std::less<>> hold_expiries;
   bool operator==(const PartitionState&) const = default;
 };
 

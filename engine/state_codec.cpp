@@ -92,16 +92,8 @@ void encode_commerce(ByteWriter& w, const OrgState& o) {
 }
 
 bool decode_commerce(ByteReader& r, OrgState& o) {
-  o.payment_customer.clear();
-  o.auto_refill.refill_bundles = 0;
-  o.workspace_billing = WorkspaceBilling{};
-  if (r.done()) return true;
-  uint8_t section = 0;
   uint64_t count = 0;
-  if (!r.u8(section) || section != org_commerce_section || !r.str(o.payment_customer) ||
-      !r.i32(o.auto_refill.refill_bundles) || !r.u64(count)) {
-    return false;
-  }
+  if (!r.str(o.payment_customer) || !r.i32(o.auto_refill.refill_bundles) || !r.u64(count)) return false;
   WorkspaceBilling::Map settings;
   for (uint64_t i = 0; i < count; ++i) {
     std::string workspace, project;
@@ -112,6 +104,64 @@ bool decode_commerce(ByteReader& r, OrgState& o) {
   o.workspace_billing = WorkspaceBilling(std::move(settings));
   return true;
 }
+
+// The SPEC §11 part of an org: its active holds, a trailing section written only while it has
+// some, so that an org that never held keeps its bytes (and the views their digests).
+// Layout: u8 org_holds_section | micros held | u64 count | count × (str hold id, str member,
+// str workspace, micros granted, micros remaining, i64 placed_at_ms, i64 expires_at_ms).
+constexpr uint8_t org_holds_section = 2;
+
+void encode_holds(ByteWriter& w, const OrgState& o) {
+  if (o.holds.empty() && o.held_micros == Micros{}) return;
+  w.u8(org_holds_section).micros(o.held_micros).u64(o.holds.size());
+  for (const auto& [id, h] : o.holds) {
+    w.str(id).str(h.member_id).str(h.workspace).micros(h.granted_micros).micros(h.remaining_micros);
+    w.i64(h.placed_at_ms).i64(h.expires_at_ms);
+  }
+}
+
+bool decode_holds(ByteReader& r, OrgState& o) {
+  uint64_t count = 0;
+  if (!r.micros(o.held_micros) || !r.u64(count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string id;
+    Hold h;
+    if (!r.str(id) || !r.str(h.member_id) || !r.str(h.workspace) || !r.micros(h.granted_micros) ||
+        !r.micros(h.remaining_micros) || !r.i64(h.placed_at_ms) || !r.i64(h.expires_at_ms)) {
+      return false;
+    }
+    o.holds.emplace(std::move(id), std::move(h));
+  }
+  return true;
+}
+
+// The trailing sections, each optional, in order: commerce, then holds.
+bool decode_sections(ByteReader& r, OrgState& o) {
+  o.payment_customer.clear();
+  o.auto_refill.refill_bundles = 0;
+  o.workspace_billing = WorkspaceBilling{};
+  o.holds.clear();
+  o.held_micros = Micros{};
+  uint8_t last = 0;
+  while (!r.done()) {
+    uint8_t section = 0;
+    if (!r.u8(section) || section <= last) return false;
+    last = section;
+    if (section == org_commerce_section) {
+      if (!decode_commerce(r, o)) return false;
+    } else if (section == org_holds_section) {
+      if (!decode_holds(r, o)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Partition state's SPEC §11 section: the expiry index of active holds, written only while
+// non-empty. Layout: u8 partition_holds_section | u64 count | count × (i64 expires_at_ms, str org,
+// str hold id).
+constexpr uint8_t partition_holds_section = 1;
 
 }  // namespace
 
@@ -132,6 +182,7 @@ std::string encode(const OrgState& o) {
   w.i64(o.refill_month).i32(o.refills_in_month).i64(o.cap_signaled_day).i64(o.cap_signaled_month);
   w.u8(o.waiting_on_cap).u8(o.is_low).u8(o.is_exhausted).u64(o.history_entries).i64(o.last_occurred_at_ms);
   encode_commerce(w, o);
+  encode_holds(w, o);
   return out;
 }
 
@@ -151,7 +202,7 @@ bool decode(std::string_view bytes, OrgState& o) {
                   r.i64(o.refill_month) && r.i32(o.refills_in_month) && r.i64(o.cap_signaled_day) &&
                   r.i64(o.cap_signaled_month) && r.boolean(o.waiting_on_cap) && r.boolean(o.is_low) &&
                   r.boolean(o.is_exhausted) && r.u64(o.history_entries) && r.i64(o.last_occurred_at_ms) &&
-                  decode_commerce(r, o) && r.done();
+                  decode_sections(r, o);
   o.plan = static_cast<Plan>(plan);
   o.mode = static_cast<BillingMode>(mode);
   return ok;
@@ -218,6 +269,10 @@ std::string encode(const PartitionState& s) {
   for (const auto& [org, member] : s.members_over_limit) w.str(org).str(member);
   w.u64(s.cap_waiting_orgs.size());
   for (const auto& org : s.cap_waiting_orgs) w.str(org);
+  if (!s.hold_expiries.empty()) {
+    w.u8(partition_holds_section).u64(s.hold_expiries.size());
+    for (const auto& [expires_at_ms, org, hold_id] : s.hold_expiries) w.i64(expires_at_ms).str(org).str(hold_id);
+  }
   return out;
 }
 
@@ -257,6 +312,15 @@ bool decode(std::string_view bytes, PartitionState& s) {
     std::string org;
     if (!r.str(org)) return false;
     s.cap_waiting_orgs.insert(std::move(org));
+  }
+  if (r.done()) return true;
+  uint8_t section = 0;
+  if (!r.u8(section) || section != partition_holds_section || !r.u64(count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    int64_t expires_at_ms = 0;
+    std::string org, hold_id;
+    if (!r.i64(expires_at_ms) || !r.str(org) || !r.str(hold_id)) return false;
+    s.hold_expiries.emplace(expires_at_ms, std::move(org), std::move(hold_id));
   }
   return r.done();
 }

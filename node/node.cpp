@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <condition_variable>
@@ -36,7 +37,10 @@ Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
   if (Status s = node->open_log(options); !s.is_ok()) return s;
   if (options.role_projector) {
     if (Status s = node->start_projector(options); !s.is_ok()) return s;
-    if (options.tick_interval_ms > 0) node->start_ticker(options.tick_interval_ms, node->role_error(options, "ticker"));
+    if (options.tick_interval_ms > 0) {
+      node->start_ticker(options.tick_interval_ms, options.hold_tick_interval_ms, in_dir(options.data_dir, "views"),
+                         node->role_error(options, "ticker"));
+    }
   }
   if (options.recharge.has_value()) {
     if (Status s = node->start_recharge(options); !s.is_ok()) {
@@ -199,21 +203,55 @@ Status Node::start_enforcer(const NodeOptions& options) {
   return Status::ok();
 }
 
-void Node::start_ticker(int interval_ms, std::function<void(const Status&)> on_error) {
+namespace {
+
+// True if the views show an active hold in some partition (false on a read error: the regular
+// interval still ticks). The ticker keeps its own reader, opened on first use.
+bool holds_active(std::unique_ptr<ViewReader>& views, const std::string& views_path) {
+  if (!views) {
+    Result<std::unique_ptr<ViewReader>> opened = ViewReader::open(views_path);
+    if (!opened.is_ok()) return false;
+    views = std::move(opened.value());
+  }
+  Result<std::vector<PartitionView>> partitions = views->partitions();
+  if (!partitions.is_ok()) return false;
+  for (const PartitionView& p : partitions.value()) {
+    if (p.holds_active) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Node::start_ticker(int interval_ms, int hold_interval_ms, const std::string& views_path,
+                        std::function<void(const Status&)> on_error) {
   if (!on_error) {
     on_error = [](const Status& status) { std::fprintf(stderr, "tally ticker: %s\n", status.to_string().c_str()); };
   }
-  ticker_thread_ = std::thread([this, interval_ms, on_error = std::move(on_error)] {
-    // Ticks carry the clock into the log so month rollovers and cap periods land
-    // deterministically (SPEC §2). The fold itself never reads a clock.
+  hold_interval_ms = hold_interval_ms > 0 ? std::min(hold_interval_ms, interval_ms) : interval_ms;
+  ticker_thread_ = std::thread([this, interval_ms, hold_interval_ms, views_path, on_error = std::move(on_error)] {
+    // Ticks carry the clock into the log so month rollovers, cap periods and hold expiries land
+    // deterministically (SPEC §2, §11). The fold itself never reads a clock. The ticker wakes every
+    // hold interval and ticks when the interval is due, or sooner while a hold is active.
+    const auto now = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    int64_t last_tick_ms = now();
+    std::unique_ptr<ViewReader> views;
     std::unique_lock lock(mutex_);
     while (!stop_) {
-      stopped_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stop_.load(); });
+      stopped_.wait_for(lock, std::chrono::milliseconds(hold_interval_ms), [this] { return stop_.load(); });
       if (stop_) break;
       lock.unlock();
-      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+      const int64_t now_ms = now();
+      const int64_t since_ms = now_ms - last_tick_ms;
+      const bool due = since_ms >= interval_ms || (since_ms >= hold_interval_ms && holds_active(views, views_path));
+      if (!due) {
+        lock.lock();
+        continue;
+      }
+      last_tick_ms = now_ms;
       const std::string key = "tick-" + std::to_string(now_ms);
       // Through the submission path like every producer: validated, then to every partition.
       const Status appended = submit_built(make_tick({key, "", now_ms, "tally-ticker"}));

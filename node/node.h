@@ -40,6 +40,9 @@ namespace tally {
 class Log;
 
 inline constexpr int tick_interval_ms_default = 60'000;
+// SPEC §11: while any partition has an active hold, the ticker ticks at least this often (whatever
+// tick_interval_ms says), so a hold's expiry lands in the log within this long of its time.
+inline constexpr int hold_tick_interval_ms_default = 5'000;
 inline constexpr int32_t node_partitions_default = 4;
 inline constexpr int32_t node_signals_partitions_default = 1;
 
@@ -56,6 +59,7 @@ struct NodeOptions {
   uint16_t listen_port = 8080;
   std::vector<api::ApiToken> tokens;
   int tick_interval_ms = tick_interval_ms_default;  // 0 = no ticks
+  int hold_tick_interval_ms = hold_tick_interval_ms_default;  // with ticks: while holds are active
   // Extra routes registered before the server starts (after the ingest routes).
   std::function<Status(api::HttpServer&)> add_routes;
 
@@ -117,7 +121,10 @@ class Node {
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
   std::string log_key_scope();
-  void start_ticker(int interval_ms, std::function<void(const Status&)> on_error);
+  // Ticks every interval_ms, and every hold_interval_ms while the views at views_path show an
+  // active hold (SPEC §11).
+  void start_ticker(int interval_ms, int hold_interval_ms, const std::string& views_path,
+                    std::function<void(const Status&)> on_error);
   // Appends one event built here (a tick) through the submission path.
   Status submit_built(std::string encoded);
   Status open_views(const std::string& views_path, int wait_ms);

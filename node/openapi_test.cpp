@@ -137,6 +137,24 @@ void sample_every_route(Sampler& s) {
          R"({"billing_path":"byok","project":"o1"})", 200);
   s.call("GET", org + "/workspaces/{ws}/billing", "/api/v1/org/acme/workspaces/w2/billing?project=o1", reader, "", 200);
   s.call("DELETE", org + "/workspaces/{ws}/billing", "/api/v1/org/acme/workspaces/w2/billing?project=o1", owner, "", 202);
+  // Holds (SPEC §11): granted, refused for funds, a bad field, listed, extended, released, released again.
+  s.call("POST", org + "/credits/holds", "/api/v1/org/acme/credits/holds", owner,
+         R"({"idempotency_key":"h-1","member_id":"u1","amount_micros":6000000,"ttl_ms":60000})", 201);
+  s.call("POST", org + "/credits/holds", "/api/v1/org/acme/credits/holds", owner,
+         R"({"idempotency_key":"h-2","amount_micros":900000000000,"ttl_ms":60000})", 402);
+  s.call("POST", org + "/credits/holds", "/api/v1/org/acme/credits/holds", owner, R"({"amount_micros":1,"ttl_ms":5})", 400);
+  s.call("GET", org + "/credits/holds", "/api/v1/org/acme/credits/holds?status=active", reader, "", 200);
+  s.call("POST", org + "/credits/holds/{hold_id}/extend", "/api/v1/org/acme/credits/holds/h-1/extend", owner,
+         R"({"add_micros":1000000,"ttl_ms":60000})", 200);
+  s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 200);
+  s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 422);
+  s.call("POST", "/api/v1/events", "/api/v1/events?wait=1", admin,
+         R"({"type":"rate_card_published","idempotency_key":"rc-openapi","occurred_at_ms":)" + std::to_string(now_ms() - 500) +
+             R"(,"version":1,"markup_bp":15000,"sandbox_classes":[{"class":"standard","per_hour_micros":360000}]})",
+         200);
+  s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway?sandbox_class=standard", reader, "", 200);
+  s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway?sandbox_class=nope", reader, "", 422);
+  s.call("GET", org + "/credits/runway", "/api/v1/org/acme/credits/runway", reader, "", 400);
   s.call("GET", org + "/credits/price", "/api/v1/org/acme/credits/price?quantity=2", reader, "", 200);
   s.call("GET", org + "/credits/payment-method", "/api/v1/org/acme/credits/payment-method", reader, "", 404);
   const json::value checkout = s.call("POST", org + "/credits/checkout", "/api/v1/org/acme/credits/checkout", owner,

@@ -47,6 +47,11 @@ struct RecordOutcome {
   std::string detail;           // rejected or conflict: why; a duplicate of a rejection says of which
   Micros amount_micros;         // signed change of the org's balance (zero unless applied)
   Micros balance_after_micros;  // the org's balance after the record (zero for no org)
+  // SPEC §11: the org's balance - held after the record (as it stood, for a rejected one), and
+  // what a hold place or extend granted and the hold's expiry.
+  Micros available_micros;
+  Micros hold_granted_micros;
+  int64_t hold_expires_at_ms = 0;
 };
 
 // What a waiter learns about one position.

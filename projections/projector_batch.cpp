@@ -233,6 +233,9 @@ void Projector::Impl::record_outcome(LogPosition position, BatchOutput& out) {
   outcome.detail.assign(result.detail);
   outcome.amount_micros = result.amount_micros;
   outcome.balance_after_micros = result.balance_after_micros;
+  outcome.available_micros = result.available_micros;
+  outcome.hold_granted_micros = result.hold_granted_micros;
+  outcome.hold_expires_at_ms = result.hold_expires_at_ms;
 }
 
 // The "org_rejects" entry of a rejected record: under its org (or "" when no org can be read), with

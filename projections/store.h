@@ -28,7 +28,7 @@
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 5). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 8). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -125,13 +125,16 @@
 
 namespace tally::store {
 
+// 8: org states may end with a holds section and partition states with a hold expiry index
+// (SPEC §11; engine/state_codec.cpp). Both are written only while holds are active, so the view
+// digests of a log without holds do not move, but a build of version 7 cannot read them.
 // 7: usage roll-ups are also keyed by project, agent, provider and billing path (SPEC §14).
 // 6: adds "org_rejects" and "org_signals" (derived indexes: the view digests of a log do not
 // change; a store of version 5 lacks them for what it folded, so it is refused: replay).
 // 5: the hash chain is SHA-256 (a 32-byte head in "partitions", moved out of the fold's state),
 // and "chain" keeps a mark per record. 4: adds "payments". 3: "history" and "keys" values are
 // chunks of records (2: one record per key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 7;
+inline constexpr uint32_t store_format_version = 8;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;

@@ -425,7 +425,9 @@ void Reference::record_result(LogPosition position) {
   ++records_;
   if (result_.outcome == Outcome::rejected) rejects_[position] = result_.reason;
   record_outcomes_[position] = RecordOutcome{position,           result_.outcome,        result_.reason,
-                                      result_.detail,     result_.amount_micros, result_.balance_after_micros};
+                                      result_.detail,     result_.amount_micros, result_.balance_after_micros,
+                                      result_.available_micros, result_.hold_granted_micros,
+                                      result_.hold_expires_at_ms};
   for (const Signal& s : result_.signals) signal_ids_[position.partition.value].push_back(s.id());
   const bool wrong_partition = result_.reason == RejectReason::wrong_partition;
   const OrgState* org = result_.org_id.empty() || wrong_partition ? nullptr : ledger_.find_org(result_.org_id);

@@ -278,6 +278,8 @@ class LmdbViewReader final : public ViewReader {
       view.records = chain.records;
       view.clock_ms = state.clock_ms;
       view.rate_card_version = state.rate_card.version;
+      view.holds_active = !state.hold_expiries.empty();
+      view.rate_card = std::move(state.rate_card);
     }
     if (Status s = cursor.end_status("mdb_cursor_get(partitions)"); !s.is_ok()) return s;
     return views;

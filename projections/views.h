@@ -203,6 +203,8 @@ struct PartitionView {
   uint64_t records = 0;    // records chained
   int64_t clock_ms = -1;
   int64_t rate_card_version = 0;
+  bool holds_active = false;  // SPEC §11: some hold in this partition waits for the clock to expire it
+  RateCard rate_card;         // the partition's current prices (runway, SPEC §11)
 };
 
 // The chain mark of one record: engine/chain.h chain_mark of the partition's head after it.
