@@ -1,7 +1,9 @@
 #include "ingest/stripe_events.h"
 
-#include "ingest/json_fields.h"
+#include <algorithm>
 #include <limits>
+
+#include "ingest/json_fields.h"
 
 #include "engine/limits.h"
 
@@ -42,6 +44,18 @@ Result<std::string> read_org(const FieldReader& reader, std::string_view key) {
     return Status::invalid(reader.field(key), "must be 1..128 characters of [A-Za-z0-9._@+-]");
   }
   return org;
+}
+
+// Stripe's currency: an ISO 4217 code in lower case, as the purchase event carries it.
+Result<std::string> read_currency(const FieldReader& reader) {
+  Result<std::string> currency = reader.required_string("currency");
+  if (!currency.is_ok()) return currency.status();
+  const std::string& code = currency.value();
+  const bool lower_letters = code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+    return c >= 'a' && c <= 'z';
+  });
+  if (!lower_letters) return Status::invalid(reader.field("currency"), "must be an ISO 4217 code of 3 lower-case letters");
+  return currency;
 }
 
 // A non-negative integer metadata value (string digits or JSON integer), or `fallback`.
@@ -150,7 +164,7 @@ Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader&
 
   Result<int64_t> paid = paid_for_credits(session, metadata.value() && metadata.value()->has("paid_minor"), fee.value());
   if (!paid.is_ok()) return paid.status();
-  Result<std::string> currency = session.required_string("currency");
+  Result<std::string> currency = read_currency(session);
   if (!currency.is_ok()) return currency.status();
   Result<std::optional<std::string>> payment_intent = read_payment_intent(session);
   if (!payment_intent.is_ok()) return payment_intent.status();

@@ -56,6 +56,18 @@ BOOST_AUTO_TEST_CASE(checkout_org_falls_back_to_metadata_org_id) {
   BOOST_TEST(map_ok(payload).event.at("org_id").as_string() == "acme-corp");
 }
 
+// Found by tests/fuzz/stripe_fuzz: a checkout with any currency text was mapped, and the purchase
+// then failed in the codec under the bare field name "currency" instead of the payload's path.
+BOOST_AUTO_TEST_CASE(a_currency_that_is_not_three_lower_case_letters_is_named_by_its_path) {
+  for (const std::string bad : {"usdusd", "us", "USD", "u$d"}) {
+    BOOST_TEST_INFO("currency " << bad);
+    const std::string payload = replace_once(checkout(), R"("currency": "usd",)", R"("currency": ")" + bad + R"(",)");
+    const tally::Status status = map_error(payload);
+    BOOST_TEST(status.field() == "data.object.currency");
+    BOOST_TEST(status.message().find("3 lower-case letters") != std::string::npos, status.to_string());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(checkout_credits_from_bundles_times_configured_bundle) {
   const std::string payload = replace_once(checkout(), R"("credits_micros": "200000000",)", "");
   StripeMappingConfig config;
