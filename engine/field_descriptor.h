@@ -113,6 +113,17 @@ struct FieldDesc {
   bool bare_name_when_too_long = false;
   std::string_view schema_name = {};  // the schema's name when the JSON name differs
 
+ private:
+  // Defined before its callers: clang 14 treats a member template defined further down the class
+  // as undefined in a constant expression.
+  template <class F>
+  constexpr FieldDesc with(F change) const {
+    FieldDesc copy = *this;
+    change(copy);
+    return copy;
+  }
+
+ public:
   constexpr FieldDesc required() const { return with([](FieldDesc& f) { f.need = Need::required; }); }
   constexpr FieldDesc positive() const { return with([](FieldDesc& f) { f.check = Check::positive; }); }
   constexpr FieldDesc non_negative() const { return with([](FieldDesc& f) { f.check = Check::non_negative; }); }
@@ -135,13 +146,6 @@ struct FieldDesc {
     return with([](FieldDesc& f) { f.bare_name_when_too_long = true; });
   }
 
- private:
-  template <class F>
-  constexpr FieldDesc with(F change) const {
-    FieldDesc copy = *this;
-    change(copy);
-    return copy;
-  }
 };
 
 // The rule of a table without cross-field rules, and the history of a body whose fields say it

@@ -82,8 +82,20 @@ void compress_portable(uint32_t state[8], const unsigned char* blocks, std::size
 #if defined(__x86_64__)
 
 bool has_sha_extensions() {
+#if defined(__clang__)
+  // clang (14, the fuzz build's) knows no "sha" for __builtin_cpu_supports: ask CPUID itself.
+  // Leaf 1 ECX bit 19 is SSE4.1, leaf 7 (subleaf 0) EBX bit 29 is SHA; leaf 0 EAX is the last leaf.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0u), "c"(0u));
+  if (eax < 7) return false;
+  __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1u), "c"(0u));
+  const bool sse41 = ((ecx >> 19) & 1u) != 0;
+  __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(7u), "c"(0u));
+  return sse41 && ((ebx >> 29) & 1u) != 0;
+#else
   __builtin_cpu_init();
   return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+#endif
 }
 
 // The SHA extensions keep the eight working variables in two registers, ordered (A, B, E, F)

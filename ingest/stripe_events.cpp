@@ -1,7 +1,9 @@
 #include "ingest/stripe_events.h"
 
-#include "ingest/json_fields.h"
+#include <algorithm>
 #include <limits>
+
+#include "ingest/json_fields.h"
 
 #include "engine/limits.h"
 
@@ -42,6 +44,29 @@ Result<std::string> read_org(const FieldReader& reader, std::string_view key) {
     return Status::invalid(reader.field(key), "must be 1..128 characters of [A-Za-z0-9._@+-]");
   }
   return org;
+}
+
+// A Stripe id or key that goes into the event (as a key, a reference or in a reason): at most
+// idempotency_key_bytes_max bytes, which keeps every event text within the codec's bounds.
+Result<std::string> read_key(const FieldReader& reader, std::string_view key) {
+  Result<std::string> text = reader.required_string(key);
+  if (!text.is_ok()) return text.status();
+  if (text->size() > limits::idempotency_key_bytes_max) {
+    return Status::invalid(reader.field(key), "longer than " + std::to_string(limits::idempotency_key_bytes_max) + " bytes");
+  }
+  return text;
+}
+
+// Stripe's currency: an ISO 4217 code in lower case, as the purchase event carries it.
+Result<std::string> read_currency(const FieldReader& reader) {
+  Result<std::string> currency = reader.required_string("currency");
+  if (!currency.is_ok()) return currency.status();
+  const std::string& code = currency.value();
+  const bool lower_letters = code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+    return c >= 'a' && c <= 'z';
+  });
+  if (!lower_letters) return Status::invalid(reader.field("currency"), "must be an ISO 4217 code of 3 lower-case letters");
+  return currency;
 }
 
 // A non-negative integer metadata value (string digits or JSON integer), or `fallback`.
@@ -89,11 +114,16 @@ Result<std::optional<std::string>> read_payment_intent(const FieldReader& object
   if (!object.has("payment_intent")) return std::optional<std::string>();
   const json::value& value = object.object().at("payment_intent");
   if (value.is_object()) {
-    Result<std::string> id = FieldReader(value.get_object(), object.field("payment_intent")).required_string("id");
+    Result<std::string> id = read_key(FieldReader(value.get_object(), object.field("payment_intent")), "id");
     if (!id.is_ok()) return id.status();
     return std::optional<std::string>(std::move(id.value()));
   }
-  return object.optional_string("payment_intent");
+  Result<std::optional<std::string>> id = object.optional_string("payment_intent");
+  if (id.is_ok() && id->has_value() && id->value().size() > limits::idempotency_key_bytes_max) {
+    return Status::invalid(object.field("payment_intent"),
+                           "longer than " + std::to_string(limits::idempotency_key_bytes_max) + " bytes");
+  }
+  return id;
 }
 
 // What the credits cost (the fee not included). A session whose fee is one of its line items
@@ -127,7 +157,7 @@ Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader&
     return MappedEvent::ignore("checkout not paid yet; async_payment_succeeded will record the purchase");
   }
 
-  Result<std::string> session_id = session.required_string("id");
+  Result<std::string> session_id = read_key(session, "id");
   if (!session_id.is_ok()) return session_id.status();
   Result<std::optional<FieldReader>> metadata = session.optional_object("metadata");
   if (!metadata.is_ok()) return metadata.status();
@@ -150,7 +180,7 @@ Result<MappedEvent> map_checkout(const StripeEventHead& head, const FieldReader&
 
   Result<int64_t> paid = paid_for_credits(session, metadata.value() && metadata.value()->has("paid_minor"), fee.value());
   if (!paid.is_ok()) return paid.status();
-  Result<std::string> currency = session.required_string("currency");
+  Result<std::string> currency = read_currency(session);
   if (!currency.is_ok()) return currency.status();
   Result<std::optional<std::string>> payment_intent = read_payment_intent(session);
   if (!payment_intent.is_ok()) return payment_intent.status();
@@ -178,7 +208,7 @@ Result<PurchaseRef> refunded_purchase(const FieldReader& charge, const std::stri
                                       const StripeMappingConfig& config) {
   const bool has_metadata_ref = metadata && metadata->has("purchase_key") && metadata->has("org_id");
   if (has_metadata_ref) {
-    Result<std::string> key = metadata->required_string("purchase_key");
+    Result<std::string> key = read_key(*metadata, "purchase_key");
     if (!key.is_ok()) return key.status();
     Result<std::string> org = read_org(*metadata, "org_id");
     if (!org.is_ok()) return org.status();
@@ -201,7 +231,7 @@ Result<PurchaseRef> refunded_purchase(const FieldReader& charge, const std::stri
 
 Result<MappedEvent> map_refund(const StripeEventHead& head, const FieldReader& event, const FieldReader& charge,
                                const StripeMappingConfig& config) {
-  Result<std::string> charge_id = charge.required_string("id");
+  Result<std::string> charge_id = read_key(charge, "id");
   if (!charge_id.is_ok()) return charge_id.status();
   Result<int64_t> amount = charge.required_int64("amount");
   if (!amount.is_ok()) return amount.status();

@@ -56,6 +56,39 @@ BOOST_AUTO_TEST_CASE(checkout_org_falls_back_to_metadata_org_id) {
   BOOST_TEST(map_ok(payload).event.at("org_id").as_string() == "acme-corp");
 }
 
+// Found by tests/fuzz/stripe_fuzz: a checkout with any currency text was mapped, and the purchase
+// then failed in the codec under the bare field name "currency" instead of the payload's path.
+BOOST_AUTO_TEST_CASE(a_currency_that_is_not_three_lower_case_letters_is_named_by_its_path) {
+  for (const std::string bad : {"usdusd", "us", "USD", "u$d"}) {
+    BOOST_TEST_INFO("currency " << bad);
+    const std::string payload = replace_once(checkout(), R"("currency": "usd",)", R"("currency": ")" + bad + R"(",)");
+    const tally::Status status = map_error(payload);
+    BOOST_TEST(status.field() == "data.object.currency");
+    BOOST_TEST(status.message().find("3 lower-case letters") != std::string::npos, status.to_string());
+  }
+}
+
+// Found by tests/fuzz/stripe_fuzz: a purchase_key over 255 bytes was mapped into a refund the codec
+// refused; Stripe ids copied into the event (session, charge, payment intent) had no bound either.
+BOOST_AUTO_TEST_CASE(ids_and_keys_longer_than_255_bytes_are_named_by_their_path) {
+  const std::string long_text(256, 'k');
+  const std::string key = R"("purchase_key": "evt_1PqR7sLkdIwHu7ixA2bC3dE4")";
+  BOOST_TEST(map_error(replace_once(refund(), key, R"("purchase_key": ")" + long_text + "\"")).field() ==
+             "data.object.metadata.purchase_key");
+  BOOST_TEST(map_error(replace_once(refund(), R"("id": "ch_3PqR7rLkdIwHu7ix1HiJkLmN")", R"("id": ")" + long_text + "\""))
+                 .field() == "data.object.id");
+  BOOST_TEST(map_error(replace_once(checkout(), R"("id": "cs_test_a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ")",
+                                    R"("id": ")" + long_text + "\""))
+                 .field() == "data.object.id");
+  BOOST_TEST(map_error(replace_once(checkout(), R"("payment_intent": "pi_3PqR7rLkdIwHu7ix1AbCdEfG")",
+                                    R"("payment_intent": ")" + long_text + "\""))
+                 .field() == "data.object.payment_intent");
+  // 255 bytes is still a key.
+  const std::string longest(255, 'k');
+  BOOST_TEST(map_ok(replace_once(refund(), key, R"("purchase_key": ")" + longest + "\"")).event.at("purchase_key").as_string() ==
+             longest);
+}
+
 BOOST_AUTO_TEST_CASE(checkout_credits_from_bundles_times_configured_bundle) {
   const std::string payload = replace_once(checkout(), R"("credits_micros": "200000000",)", "");
   StripeMappingConfig config;

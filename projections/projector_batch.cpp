@@ -332,8 +332,8 @@ int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& fa
   // replayed webhook that the fold applied under another key).
   out.payments.sort_by_key();
   if (int rc = out.payments.for_each([&](auto k, auto v) {
-        const int rc = put(Db::payments, k, v, MDB_NOOVERWRITE);
-        return rc == MDB_KEYEXIST ? 0 : rc;
+        const int put_rc = put(Db::payments, k, v, MDB_NOOVERWRITE);
+        return put_rc == MDB_KEYEXIST ? 0 : put_rc;
       });
       rc != 0) {
     return rc;

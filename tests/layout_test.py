@@ -55,9 +55,14 @@ LAYERS = {
              "relay"},
     "cli": {"engine", "lmdb", "log", "projections", "submit", "crypto", "outbound", "api", "audit", "ingest",
             "relay", "node"},
+    # The libFuzzer targets (README "Fuzzing"): each drives one folder's parser from outside it.
+    "tests/fuzz": {"engine", "lmdb", "log", "projections", "submit", "crypto", "outbound", "api", "audit", "ingest",
+                   "relay", "node", "cli"},
 }
 # Folders that hold no C++ (or only generated code); never included from by path.
 NON_SOURCE_DIRS = {"schemas", "scripts", "tests", "build", ".git", ".ci"}
+# Folders inside those that do hold C++ checked like the others; their folder name is the path.
+SOURCE_SUBDIRS = ("tests/fuzz",)
 
 # Outside libraries: include pattern -> the paths (prefixes, relative to the repo) that may include it.
 OWNERS = [
@@ -66,7 +71,8 @@ OWNERS = [
     (re.compile(r"^curl/"), ("outbound/",)),
     # engine/sha256_test.cpp checks the core's own SHA-256 against OpenSSL's, as a reference.
     (re.compile(r"^openssl/"), ("crypto/", "engine/sha256_test.cpp")),
-    (re.compile(r"^boost/(beast|asio)([/.]|$)"), ("api/",)),
+    # tests/fuzz/http_request_fuzz.cpp feeds Beast's request parser as an api/ connection does.
+    (re.compile(r"^boost/(beast|asio)([/.]|$)"), ("api/", "tests/fuzz/http_request_fuzz.cpp")),
 ]
 
 # The generated schema code, and the FlatBuffers runtime it is written against.
@@ -99,12 +105,22 @@ ALLOWED_CIRCLES = {
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 
+def folder_of(rel):
+    """The folder of LAYERS a file belongs to: its top folder, or one of SOURCE_SUBDIRS."""
+    for sub in SOURCE_SUBDIRS:
+        if rel.startswith(sub + "/"):
+            return sub
+    return rel.split("/", 1)[0]
+
+
 def repo_files(root):
     """Every .h/.cpp under the source folders, as paths relative to root."""
     out = []
-    for top in sorted(os.listdir(root)):
+    tops = [top for top in sorted(os.listdir(root)) if not (
+        top.startswith(".") or top in NON_SOURCE_DIRS or top.startswith("build"))]
+    for top in tops + [sub for sub in SOURCE_SUBDIRS if os.path.isdir(os.path.join(root, sub))]:
         path = os.path.join(root, top)
-        if not os.path.isdir(path) or top.startswith(".") or top in NON_SOURCE_DIRS or top.startswith("build"):
+        if not os.path.isdir(path):
             continue
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = [d for d in dirnames if d != "node_modules" and not d.startswith(".")]
@@ -295,7 +311,7 @@ def includes(text):
 
 def check_includes(files, texts, problems):
     for rel in files:
-        folder = rel.split("/", 1)[0]
+        folder = folder_of(rel)
         for number, bracket, target in includes(texts[rel]):
             where = f"{rel}:{number}: #include {bracket}{target}{'>' if bracket == '<' else chr(34)}"
             for pattern, owners in OWNERS:
@@ -329,7 +345,7 @@ def check_cycles(files, texts, problems):
     for rel in files:
         if not is_production(rel):
             continue
-        folder = rel.split("/", 1)[0]
+        folder = folder_of(rel)
         here = os.path.dirname(rel)
         for _, bracket, target in includes(texts[rel]):
             if bracket != '"':
