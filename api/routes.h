@@ -19,6 +19,9 @@ std::vector<Route> event_routes(ApiContext& ctx);
 std::vector<Route> commerce_routes(ApiContext& ctx);
 // GET|PUT|DELETE workspaces/{ws}/billing (workspace_routes.cpp).
 std::vector<Route> workspace_routes(ApiContext& ctx);
+// POST /api/v1/org/{org}/billing-links, GET /billing/{org} (the billing page), its CSV and its form
+// posts (billing_page_routes.cpp).
+std::vector<Route> billing_routes(ApiContext& ctx);
 // GET /openapi.json (openapi_route.cpp).
 std::vector<Route> openapi_routes(ApiContext& ctx);
 // GET /healthz, GET /metrics (ops_routes.cpp).

@@ -90,6 +90,8 @@ std::optional<int> node_options_from(const char* command, NodeCommand which, con
     }
     generated_token = which == NodeCommand::dev && settings->tokens.empty();
     if (generated_token) settings->tokens.push_back(random_token());
+    // dev signs billing page links with a fresh secret: links live as long as this process.
+    if (which == NodeCommand::dev && settings->billing_link_secret.empty()) settings->billing_link_secret = random_token();
   }
   if (status.is_ok()) status = to_node_options(settings.value(), which, options, notes);
   if (!status.is_ok()) {

@@ -236,6 +236,7 @@ Status Node::start_api(const NodeOptions& options) {
   server_options.host = options.listen_host;
   server_options.port = options.listen_port;
   server_options.tokens = options.tokens;
+  server_options.billing_link_secret = options.billing_link_secret;
   api::MetricsSource metrics;
   metrics.log_end_offset = [this](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(end_mutex_);

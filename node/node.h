@@ -76,6 +76,8 @@ struct NodeOptions {
   // Buying credits (with role_api): price, checkout and payment-method routes over Stripe
   // (node/commerce.h). Starting checks or makes the bundle's price at Stripe.
   std::optional<CommerceSettings> commerce;
+  // Signs the billing page's links (api/billing_links.h); empty: POST …/billing-links answers 503.
+  std::string billing_link_secret;
   // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.
   std::function<void(std::string_view role, const Status& status)> on_role_error;
 };
