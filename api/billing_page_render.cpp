@@ -12,7 +12,7 @@ constexpr std::string_view page_style =
     "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;"
     "color:#1d2433;background:#f3f4f8;line-height:1.45}"
     "header,main{max-width:1120px;margin:0 auto;padding:1rem}header p{margin:.2rem 0;color:#5b6478}"
-    "main{display:grid;gap:1rem;grid-template-columns:minmax(0,1fr)}"
+    "main{display:grid;gap:1rem;grid-template-columns:minmax(0,1fr);align-items:start}"
     "@media(min-width:880px){main{grid-template-columns:minmax(0,1fr) minmax(0,1fr)}.wide{grid-column:1/-1}}"
     "section{background:#fff;border:1px solid #e3e6ee;border-radius:12px;padding:1rem 1.25rem}"
     "h1{font-size:1.45rem;margin:.2rem 0}h2{font-size:1.1rem;margin:0 0 .7rem}h3{font-size:.95rem;margin:1rem 0 .4rem}"
@@ -36,7 +36,13 @@ constexpr std::string_view page_style =
     ".note{color:#5b6478;font-size:.85rem}.tag{display:inline-block;padding:0 .45rem;border-radius:6px;"
     "font-size:.78rem;font-weight:600}.tag-paused{background:#fde7e5;color:#a11d12}.tag-ok{background:#e6f4ea;"
     "color:#17642f}svg{width:100%;height:auto;display:block}a{color:#2447b8}nav.pages{display:flex;gap:1rem;"
-    "flex-wrap:wrap;margin-top:.6rem}";
+    "flex-wrap:wrap;margin-top:.6rem}"
+    // Narrow screens: tables become one block per row, each cell labelled; the chart's labels grow.
+    "@media(max-width:600px){section{padding:.8rem .9rem}table.stack thead{position:absolute;left:-9999px}"
+    "table.stack tr{display:block;padding:.35rem 0;border-bottom:1px solid #e3e6ee}table.stack th[scope=row],"
+    "table.stack td{display:flex;justify-content:space-between;gap:1rem;border:0;padding:.1rem .15rem;text-align:right}"
+    "table.stack td::before{content:attr(data-label);color:#5b6478;text-align:left}table.stack td:empty{display:none}"
+    "#usage-chart text{font-size:24px}input:not([type=checkbox]){width:7.5rem}}";
 
 int64_t micros_of(const boost::json::object& object, std::string_view key) {
   const boost::json::value* value = object.if_contains(key);
@@ -189,14 +195,15 @@ void member_row(Html& h, const BillingPageData& d, const MemberView& m, const st
   const MemberState& s = m.state;
   const int64_t used = s.month == utc_month(d.now_ms) ? s.used_micros.value() : 0;
   h.raw("<tr data-member=\"").esc(m.member_id.str()).raw("\"><th scope=\"row\">").esc(m.member_id.str()).raw("</th>");
-  h.raw("<td class=\"num limit\" data-micros=\"").num(s.has_limit ? s.monthly_limit_micros.value() : -1).raw("\">");
+  h.raw("<td class=\"num limit\" data-micros=\"").num(s.has_limit ? s.monthly_limit_micros.value() : -1);
+  h.raw("\" data-label=\"Monthly limit\">");
   h.esc(s.has_limit ? display_credits(s.monthly_limit_micros.value()) : "no limit").raw("</td>");
-  h.raw("<td class=\"num used\" data-micros=\"").num(used).raw("\" data-month=\"").esc(this_month).raw("\">");
-  h.esc(display_credits(used)).raw("</td><td>");
+  h.raw("<td class=\"num used\" data-micros=\"").num(used).raw("\" data-month=\"").esc(this_month);
+  h.raw("\" data-label=\"Used this month\">").esc(display_credits(used)).raw("</td><td data-label=\"Status\">");
   h.raw(s.exceeded ? "<span class=\"tag tag-paused\">Paused: over its limit</span>" : "<span class=\"tag tag-ok\">Active</span>");
   h.raw("</td>");
   if (can_change(d) && s.has_limit) {
-    h.raw("<td><form class=\"inline\" method=\"post\" action=\"").esc(form_action(d, "member-limits"));
+    h.raw("<td data-label=\"Change\"><form class=\"inline\" method=\"post\" action=\"").esc(form_action(d, "member-limits"));
     h.raw("\"><input type=\"hidden\" name=\"member_id\" value=\"").esc(m.member_id.str());
     h.raw("\"><input type=\"hidden\" name=\"action\" value=\"clear\"><button class=\"secondary\" type=\"submit\" "
           "aria-label=\"Clear the limit of ").esc(m.member_id.str()).raw("\">Clear limit</button></form></td>");
@@ -214,7 +221,7 @@ void members_section(Html& h, const BillingPageData& d) {
   if (d.members.empty()) {
     h.raw("<p class=\"note\">No member has used credits or been given a limit yet.</p>\n");
   } else {
-    h.raw("<div class=\"scroll\"><table id=\"members\">\n<thead><tr><th scope=\"col\">Member</th><th scope=\"col\" "
+    h.raw("<div class=\"scroll\"><table id=\"members\" class=\"stack\">\n<thead><tr><th scope=\"col\">Member</th><th scope=\"col\" "
           "class=\"num\">Monthly limit</th><th scope=\"col\" class=\"num\">Used this month</th><th scope=\"col\">"
           "Status</th>");
     if (can_change(d)) h.raw("<th scope=\"col\"><span class=\"note\">Change</span></th>");

@@ -10,7 +10,7 @@ namespace {
 
 constexpr int64_t day_ms = 86'400'000;
 // The bar chart's geometry (SVG user units; the chart scales to the width of its card).
-constexpr int64_t bars_left = 76, bars_top = 12, bars_height = 150, bars_bottom = 30, bar_slot = 20, bar_width = 14;
+constexpr int64_t bars_left = 120, bars_top = 12, bars_height = 150, bars_bottom = 40, bar_slot = 20, bar_width = 14;
 
 void bar_chart(Html& h, const BillingUsage& u) {
   const auto days = static_cast<int64_t>(u.debited_by_day.size());
@@ -37,8 +37,10 @@ void bar_chart(Html& h, const BillingUsage& u) {
     h.raw("\" data-micros=\"").num(v).raw("\"><title>").esc(date).raw(": ").esc(display_credits(v));
     h.raw(" credits</title></rect>\n");
     if (i == 0 || i == days - 1 || i == days / 2) {
-      h.raw("<text x=\"").num(bars_left + i * bar_slot + bar_slot / 2).raw("\" y=\"").num(base + 18);
-      h.raw("\" font-size=\"11\" text-anchor=\"middle\" fill=\"#5b6478\">").esc(date.substr(5)).raw("</text>\n");
+      const std::string_view anchor = i == 0 ? "start" : i == days - 1 ? "end" : "middle";
+      const int64_t x = bars_left + i * bar_slot + (i == 0 ? 0 : i == days - 1 ? bar_slot : bar_slot / 2);
+      h.raw("<text x=\"").num(x).raw("\" y=\"").num(base + 28).raw("\" font-size=\"11\" text-anchor=\"").esc(anchor);
+      h.raw("\" fill=\"#5b6478\">").esc(date.substr(5)).raw("</text>\n");
     }
   }
   h.raw("</svg>\n");
@@ -106,15 +108,16 @@ void render_history_section(const BillingPageData& d, std::string& out) {
   if (d.history.empty()) {
     h.raw("<p class=\"note\">No transactions").raw(d.cursor.empty() ? "" : " on this page").raw(".</p>\n");
   } else {
-    h.raw("<div class=\"scroll\"><table id=\"transactions\">\n<thead><tr><th scope=\"col\">When (UTC)</th><th "
+    h.raw("<div class=\"scroll\"><table id=\"transactions\" class=\"stack\">\n<thead><tr><th scope=\"col\">When (UTC)</th><th "
           "scope=\"col\">Type</th><th scope=\"col\" class=\"num\">Amount</th><th scope=\"col\" class=\"num\">Balance "
           "after</th><th scope=\"col\">Detail</th></tr></thead>\n<tbody>\n");
     for (const HistoryEntry& e : d.history) {
-      h.raw("<tr data-key=\"").esc(e.idempotency_key).raw("\"><td>").esc(utc_minute(e.occurred_at_ms));
-      h.raw("</td><td>").esc(e.type).raw("</td><td class=\"num amount\" data-micros=\"").num(e.amount_micros.value());
-      h.raw("\">").esc(display_credits(e.amount_micros.value())).raw("</td><td class=\"num\" data-micros=\"");
-      h.num(e.balance_after_micros.value()).raw("\">").esc(display_credits(e.balance_after_micros.value()));
-      h.raw("</td><td>").esc(history_detail(e)).raw("</td></tr>\n");
+      h.raw("<tr data-key=\"").esc(e.idempotency_key).raw("\"><td data-label=\"When\">").esc(utc_minute(e.occurred_at_ms));
+      h.raw("</td><td data-label=\"Type\">").esc(e.type).raw("</td><td class=\"num amount\" data-micros=\"");
+      h.num(e.amount_micros.value()).raw("\" data-label=\"Amount\">").esc(display_credits(e.amount_micros.value()));
+      h.raw("</td><td class=\"num\" data-micros=\"").num(e.balance_after_micros.value()).raw("\" data-label=\"Balance after\">");
+      h.esc(display_credits(e.balance_after_micros.value())).raw("</td><td data-label=\"Detail\">").esc(history_detail(e));
+      h.raw("</td></tr>\n");
     }
     h.raw("</tbody>\n</table></div>\n");
   }
