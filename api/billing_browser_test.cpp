@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(chromium_renders_the_apis_numbers_without_any_external_requ
   for (const std::string& requested : urls) {
     BOOST_TEST(requested.starts_with("http://127.0.0.1:" + std::to_string(s.stack->port()) + "/"), "requested " << requested);
   }
-  for (const auto& [width, height] : {std::pair{375, 3400}, std::pair{1280, 2000}}) {
+  for (const auto& [width, height] : {std::pair{375, 3400}, std::pair{1280, 2360}}) {
     const fs::path png = artifacts / ("billing-page-" + std::to_string(width) + ".png");
     BOOST_TEST(browser.screenshot(url, png, width, height), "screenshot " << png);
   }

@@ -333,6 +333,29 @@ BOOST_AUTO_TEST_CASE(text_from_the_ledger_is_escaped) {
   BOOST_TEST(html.find("&lt;img src=x onerror=alert(1)&gt;&quot;&#39;") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(without_payments_the_page_says_buying_is_unavailable_and_an_unknown_org_is_404) {
+  ApiStackOptions options;
+  options.tokens = {{"admin", std::string(admin_token), {"admin"}}};
+  Result<std::unique_ptr<ApiStack>> stack = ApiStack::start(options);
+  BOOST_REQUIRE(stack.is_ok());
+  HttpClient client(stack.value()->port());
+  const HttpReply signup = client.send("POST", "/api/v1/events?wait=1", admin_token,
+                                       R"({"type":"signup_allocation","idempotency_key":"s","org_id":"acme","occurred_at_ms":)" +
+                                           std::to_string(now_ms()) + R"(,"credits_micros":5000000})");
+  BOOST_REQUIRE_MESSAGE(signup.status == 200, signup.body);
+  const std::string token = mint_billing_link(link_secret, BillingLink{"acme", LinkScope::owner, now_ms() + 60'000});
+  const HttpReply page = client.send("GET", "/billing/acme?link=" + token);
+  BOOST_REQUIRE_EQUAL(page.status, 200);
+  BOOST_TEST(page.body.find("id=\"buy-unavailable\"") != std::string::npos);
+  BOOST_TEST(page.body.find("/checkout?") == std::string::npos);
+  BOOST_TEST(page.body.find("no payment provider configured") != std::string::npos);
+  // Checkout from a hand-made form answers as the API does.
+  const HttpReply buy = client.send("POST", "/billing/acme/checkout?link=" + token, "", "quantity=1", form_type);
+  BOOST_TEST(buy.status == 503);
+  const std::string nobody = mint_billing_link(link_secret, BillingLink{"nobody", LinkScope::owner, now_ms() + 60'000});
+  BOOST_TEST(client.send("GET", "/billing/nobody?link=" + nobody).status == 404);
+}
+
 BOOST_AUTO_TEST_CASE(without_a_secret_no_link_is_minted_and_the_page_is_closed) {
   ApiStackOptions options;
   options.tokens = {{"admin", std::string(admin_token), {"admin"}}};

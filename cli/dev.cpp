@@ -121,6 +121,7 @@ int run_dev(const Args& args) {
   if (!node.is_ok()) return fail("dev", node.status());
   std::printf("tally dev: %s, views in %s\n", log_description(options).c_str(), options.data_dir.c_str());
   if (generated_token) std::printf("admin token: %s\n", options.tokens.front().secret.c_str());
+  std::printf("dev: billing page links: POST /api/v1/org/<org>/billing-links (admin or org token)\n");
   std::printf("listening on http://%s:%u\n", options.listen_host.c_str(), node.value()->port());
   print_connectors("dev", options);
   std::fflush(stdout);
