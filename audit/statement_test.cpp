@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -539,9 +538,14 @@ BOOST_AUTO_TEST_CASE(the_balance_chart_fits_a_25000_credit_wallet_and_shows_usag
     std::ofstream(std::string(build) + "/artifacts/statement-25000-wallet.html") << html;
   }
 
-  std::smatch axis;
-  BOOST_REQUIRE(std::regex_search(html, axis, std::regex("id=\"balance-chart\"[^>]*data-y-min=\"(-?[0-9]+)\" data-y-max=\"(-?[0-9]+)\"")));
-  const int64_t y_min = std::stoll(axis[1].str()), y_max = std::stoll(axis[2].str());
+  const auto attribute = [&](std::string_view name) {  // of the balance chart's <svg>
+    const std::size_t chart = html.find("id=\"balance-chart\"");
+    BOOST_REQUIRE(chart != std::string::npos);
+    const std::size_t at = html.find(std::string(name) + "=\"", chart);
+    BOOST_REQUIRE(at != std::string::npos && at < html.find('>', chart));
+    return std::stoll(html.substr(at + name.size() + 2));
+  };
+  const int64_t y_min = attribute("data-y-min"), y_max = attribute("data-y-max");
   BOOST_TEST_MESSAGE("y-axis " << format_credits(y_min) << " .. " << format_credits(y_max));
   BOOST_TEST(y_min <= 24'940 * credit);  // the lowest balance is on the chart
   BOOST_TEST(y_max >= 25'000 * credit);  // and the highest
@@ -553,9 +557,10 @@ BOOST_AUTO_TEST_CASE(the_balance_chart_fits_a_25000_credit_wallet_and_shows_usag
   const std::size_t usage_chart = html.find("id=\"usage-chart\"");
   BOOST_REQUIRE(usage_chart != std::string::npos);
   const std::string usage_svg = html.substr(usage_chart, html.find("</svg>", usage_chart) - usage_chart);
-  const std::regex bar("<rect [^>]*data-micros=\"([0-9]+)\"");
-  for (auto it = std::sregex_iterator(usage_svg.begin(), usage_svg.end(), bar); it != std::sregex_iterator(); ++it) {
-    bars.push_back(std::stoll((*it)[1].str()));
+  for (std::size_t at = usage_svg.find("<rect "); at != std::string::npos; at = usage_svg.find("<rect ", at + 1)) {
+    const std::size_t micros = usage_svg.find("data-micros=\"", at);
+    BOOST_REQUIRE(micros != std::string::npos);
+    bars.push_back(std::stoll(usage_svg.substr(micros + 13)));
   }
   BOOST_TEST(bars == (std::vector<int64_t>{5 * credit, 20 * credit, 0, 15 * credit, 20 * credit}), boost::test_tools::per_element());
   // The fitted axis of a flat balance, a balance near zero, and a negative one.

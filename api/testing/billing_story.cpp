@@ -1,7 +1,6 @@
 #include "api/testing/billing_story.h"
 
 #include <chrono>
-#include <regex>
 
 #include <boost/json.hpp>
 
@@ -55,17 +54,21 @@ Status buy_credits(Teller& t, int64_t at_ms) {
 }  // namespace
 
 std::optional<int64_t> page_figure(const std::string& html, const std::string& id, const std::string& attribute) {
-  const std::regex pattern("id=\"" + id + "\" " + attribute + "=\"(-?[0-9]+)\"");
-  std::smatch match;
-  if (!std::regex_search(html, match, pattern)) return std::nullopt;
-  return std::stoll(match[1].str());
+  const std::string head = "id=\"" + id + "\" " + attribute + "=\"";
+  const std::size_t at = html.find(head);
+  if (at == std::string::npos) return std::nullopt;
+  const std::size_t from = at + head.size(), end = html.find('"', from);
+  const std::string digits = html.substr(from, end - from);
+  if (digits.empty() || digits.find_first_not_of("-0123456789") != std::string::npos) return std::nullopt;
+  return std::stoll(digits);
 }
 
 std::optional<std::string> page_text(const std::string& html, const std::string& id) {
-  const std::regex pattern("id=\"" + id + "\"[^>]*>([^<]*)<");
-  std::smatch match;
-  if (!std::regex_search(html, match, pattern)) return std::nullopt;
-  return match[1].str();
+  const std::size_t at = html.find("id=\"" + id + "\"");
+  if (at == std::string::npos) return std::nullopt;
+  const std::size_t from = html.find('>', at);
+  if (from == std::string::npos) return std::nullopt;
+  return html.substr(from + 1, html.find('<', from) - from - 1);
 }
 
 CommerceOptions billing_story_commerce(const std::shared_ptr<FakePayments>& payments) {
