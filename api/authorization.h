@@ -19,6 +19,10 @@
 //                   |                                | checkout
 //   org:<id>:read   | that org's views               | nothing
 //
+// The billing page (api/billing_links.h) takes no bearer token: a signed link acts as org:<id>
+// (an owner link, minted by admin or the org's owner) or org:<id>:read (a read-only link), and
+// its form posts pass this table as that principal, exactly as the API routes they stand for.
+//
 // Money-moving and org-defining events (purchase, auto_refill, payment_failed, signup_allocation,
 // refund, admin_adjustment, credit grants and voids, org_opened, billing_mode_changed,
 // payment_customer_linked) only admin;

@@ -173,6 +173,7 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
   constexpr Statuses command = {202, 403, 202, 403, 403, 401, 401};
   constexpr Statuses open = {200, 200, 200, 200, 200, 200, 200};
   constexpr Statuses admin_read = {200, 403, 403, 403, 403, 401, 401};
+  constexpr Statuses link_only = {401, 401, 401, 401, 401, 401, 401};
   const std::map<std::string, Row> rows = {
       {"GET /healthz", {"/healthz", "", open}},
       {"GET /metrics", {"/metrics", "", open}},
@@ -208,6 +209,15 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
        {"/api/v1/org/acme/credits/holds/nope/extend", R"({"ttl_ms":60000})", {422, 422, 422, 403, 403, 401, 401}}},
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/release",
        {"/api/v1/org/acme/credits/holds/nope/release", "", {422, 422, 422, 403, 403, 401, 401}}},
+      // The billing page: a link is minted by admin or the org's owner; the page and its forms take
+      // no bearer token at all, only ?link= (billing_page_test has the link rules).
+      {"POST /api/v1/org/{org}/billing-links", {"/api/v1/org/acme/billing-links", R"({"minutes":5})",
+                                                {200, 403, 200, 403, 403, 401, 401}}},
+      {"GET /billing/{org}", {"/billing/acme", "", link_only}},
+      {"GET /billing/{org}/transactions.csv", {"/billing/acme/transactions.csv", "", link_only}},
+      {"POST /billing/{org}/auto-refill", {"/billing/acme/auto-refill", "enabled=on", link_only}},
+      {"POST /billing/{org}/member-limits", {"/billing/acme/member-limits", "member_id=bob&monthly_limit=5", link_only}},
+      {"POST /billing/{org}/checkout", {"/billing/acme/checkout", "quantity=1", link_only}},
       // Per event type: the next test case. Here the route itself, with an empty batch.
       {"POST /api/v1/events", {"/api/v1/events", "[]", {400, 400, 400, 403, 400, 401, 401}}},
   };

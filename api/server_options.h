@@ -69,6 +69,9 @@ struct HttpServerOptions {
   // checkout and payment-method answer 503 payments_not_configured and auto-refill takes no
   // refill_bundles.
   std::optional<CommerceOptions> commerce;
+  // Signs the billing page's links (api/billing_links.h), 16 bytes or more; empty: no links are
+  // minted (POST …/billing-links answers 503) and the page answers 401.
+  std::string billing_link_secret;
 };
 
 // Waits for the outcome the fold gave the record at a position (the projector's

@@ -4,11 +4,14 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <iostream>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "audit/audit_testkit.h"
+#include "audit/html_report.h"
 #include "audit/statement_export.h"
 #include "audit/text_format.h"
 #include "engine/event_factory.h"
@@ -503,6 +506,68 @@ BOOST_AUTO_TEST_CASE(html_is_one_well_formed_self_contained_page) {
   StatementOptions summary_only = options_for(StatementFormat::html);
   summary_only.summary_only = true;
   BOOST_TEST(ledger.statement(summary_only).find("<table class=\"statement\">") == std::string::npos);
+}
+
+// A 25,000-credit wallet that spends 60 credits over five days: the balance chart's y-axis fits
+// 24,940..25,000 (not 0..25,000, where the line would be flat at the top), and the usage bars
+// under it show each day's spend.
+BOOST_AUTO_TEST_CASE(the_balance_chart_fits_a_25000_credit_wallet_and_shows_usage_per_day) {
+  TempDir dir;
+  std::unique_ptr<Journal> journal = open_journal(dir.sub("journal"), 1);
+  std::vector<AppendRequest> r;
+  const auto add = [&](std::string record) { r.push_back(AppendRequest{"wallet", std::move(record), false}); };
+  add(make_org_opened({"open", "wallet", t0}, Plan::pro, BillingMode::credits));
+  add(make_signup_allocation({"signup", "wallet", t0 + 1000}, 25'000 * credit));
+  const int64_t spend[] = {5, 20, 0, 15, 20};  // credits per day
+  for (int64_t day = 0; day < 5; ++day) {
+    if (spend[day] == 0) continue;
+    UsageFields u = usage();
+    u.reported_cost_micros = spend[day] * credit;
+    add(make_usage({"use-" + std::to_string(day), "wallet", t0 + day * day_ms + 3'600'000}, u));
+  }
+  ok(ok(journal->writer(journal_events_topic))->append(r));
+  project_live(*journal, dir.sub("live"));
+  std::unique_ptr<ViewReader> views = ok(ViewReader::open(dir.sub("live")));
+  StatementOptions options = options_for(StatementFormat::html);
+  options.org_id = "wallet";
+  std::ostringstream out;
+  ok(write_statement(*views, options, out));
+  const std::string html = out.str();
+  if (const char* build = std::getenv("TALLY_BINARY_DIR")) {  // kept to look at: BUILD/artifacts/
+    std::filesystem::create_directories(std::string(build) + "/artifacts");
+    std::ofstream(std::string(build) + "/artifacts/statement-25000-wallet.html") << html;
+  }
+
+  const auto attribute = [&](std::string_view name) {  // of the balance chart's <svg>
+    const std::size_t chart = html.find("id=\"balance-chart\"");
+    BOOST_REQUIRE(chart != std::string::npos);
+    const std::size_t at = html.find(std::string(name) + "=\"", chart);
+    BOOST_REQUIRE(at != std::string::npos && at < html.find('>', chart));
+    return std::stoll(html.substr(at + name.size() + 2));
+  };
+  const int64_t y_min = attribute("data-y-min"), y_max = attribute("data-y-max");
+  BOOST_TEST_MESSAGE("y-axis " << format_credits(y_min) << " .. " << format_credits(y_max));
+  BOOST_TEST(y_min <= 24'940 * credit);  // the lowest balance is on the chart
+  BOOST_TEST(y_max >= 25'000 * credit);  // and the highest
+  BOOST_TEST(y_min >= 24'900 * credit);  // not from zero: the 60 credits moved fill most of the height
+  BOOST_TEST(y_max <= 25'050 * credit);
+  BOOST_TEST(html.find(">24940.000000</text>") != std::string::npos);  // a labelled line at 24,940
+  // One bar per day, each the day's spend.
+  std::vector<int64_t> bars;
+  const std::size_t usage_chart = html.find("id=\"usage-chart\"");
+  BOOST_REQUIRE(usage_chart != std::string::npos);
+  const std::string usage_svg = html.substr(usage_chart, html.find("</svg>", usage_chart) - usage_chart);
+  for (std::size_t at = usage_svg.find("<rect "); at != std::string::npos; at = usage_svg.find("<rect ", at + 1)) {
+    const std::size_t micros = usage_svg.find("data-micros=\"", at);
+    BOOST_REQUIRE(micros != std::string::npos);
+    bars.push_back(std::stoll(usage_svg.substr(micros + 13)));
+  }
+  BOOST_TEST(bars == (std::vector<int64_t>{5 * credit, 20 * credit, 0, 15 * credit, 20 * credit}), boost::test_tools::per_element());
+  // The fitted axis of a flat balance, a balance near zero, and a negative one.
+  const AxisRange flat = fit_balance_axis(25'000 * credit, 25'000 * credit);
+  BOOST_TEST((flat.low < 25'000 * credit && flat.high > 25'000 * credit && flat.low > 24'000 * credit));
+  BOOST_TEST(fit_balance_axis(3 * credit, 90 * credit).low == 0);
+  BOOST_TEST(fit_balance_axis(-40 * credit, 10 * credit).low < -40 * credit);
 }
 
 BOOST_AUTO_TEST_CASE(times_and_text_encodings) {

@@ -90,6 +90,8 @@ std::optional<int> node_options_from(const char* command, NodeCommand which, con
     }
     generated_token = which == NodeCommand::dev && settings->tokens.empty();
     if (generated_token) settings->tokens.push_back(random_token());
+    // dev signs billing page links with a fresh secret: links live as long as this process.
+    if (which == NodeCommand::dev && settings->billing_link_secret.empty()) settings->billing_link_secret = random_token();
   }
   if (status.is_ok()) status = to_node_options(settings.value(), which, options, notes);
   if (!status.is_ok()) {
@@ -119,6 +121,7 @@ int run_dev(const Args& args) {
   if (!node.is_ok()) return fail("dev", node.status());
   std::printf("tally dev: %s, views in %s\n", log_description(options).c_str(), options.data_dir.c_str());
   if (generated_token) std::printf("admin token: %s\n", options.tokens.front().secret.c_str());
+  std::printf("dev: billing page links: POST /api/v1/org/<org>/billing-links (admin or org token)\n");
   std::printf("listening on http://%s:%u\n", options.listen_host.c_str(), node.value()->port());
   print_connectors("dev", options);
   std::fflush(stdout);

@@ -248,7 +248,14 @@ Status to_node_options(const NodeSettings& settings, NodeCommand command, NodeOp
   if (Status s = parse_listen(settings, options); !s.is_ok()) return s;
   if (Status s = read_tokens(settings, command, options); !s.is_ok()) return s;
   if (!options.role_api) {
-    if (Status s = check_unused(settings, {"listen", "token"}, "the api role is not in --roles / roles", notes); !s.is_ok()) return s;
+    if (Status s = check_unused(settings, {"listen", "token", "billing_link_secret"}, "the api role is not in --roles / roles",
+                                notes);
+        !s.is_ok()) {
+      return s;
+    }
+  } else if (!settings.billing_link_secret.empty()) {
+    if (settings.billing_link_secret.size() < 16) return settings.invalid("billing_link_secret", "must be 16 bytes or more");
+    options.billing_link_secret = settings.billing_link_secret;
   }
   options.tick_interval_ms = static_cast<int>(settings.tick_interval_ms);
   if (!options.role_projector) {

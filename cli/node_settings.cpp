@@ -40,6 +40,10 @@ const std::vector<SettingKey>& setting_keys() {
       {.key = "tick_interval_ms", .flag = "tick-interval-ms", .member = &S::tick_interval_ms, .min = 0,
        .max = tick_interval_ms_max, .range_note = "0: no ticks",
        .help = "projector: append a Tick to every partition this often (default 60000; 0: never)"},
+      {.key = "billing_link_secret", .flag = "billing-link-secret", .member = &S::billing_link_secret, .secret = true,
+       .fallback_env = "TALLY_BILLING_LINK_SECRET",
+       .help = "api: HMAC secret of the billing page links, 16+ bytes (or $TALLY_BILLING_LINK_SECRET; dev: random "
+               "when unset; serve: no links without it)"},
       {.key = "stripe.url", .flag = "stripe-url", .member = &S::stripe_url,
        .help = "recharge: Stripe API base URL (runs the recharge connector in dev)"},
       {.key = "stripe.key", .flag = "stripe-key", .member = &S::stripe_key, .secret = true,

@@ -16,7 +16,8 @@
 // flags, the config file reader and the errors are driven by that table.
 //
 // Config file layout (README "Configuration file" and tally.example.toml show all of it):
-//   top level   data, journal, kafka, topic_prefix, partitions, roles, listen, tick_interval_ms
+//   top level   data, journal, kafka, topic_prefix, partitions, roles, listen, tick_interval_ms,
+//               billing_link_secret
 //   [stripe]    url, key, credit_price_minor, currency, platform_fee_minor, platform_fee_bp,
 //               bundle_credits, bundle_amount_minor, price_id, product_id, webhook_secret
 //   [webhook]   url, secret
@@ -84,6 +85,7 @@ struct NodeSettings {
   std::string litellm_secret;
   std::string litellm_default_org;
   bool litellm_team_as_org = false;
+  std::string billing_link_secret;  // dev: generated at random when unset
 
   // Where each value that is not a default came from, by key path: "--stripe-url",
   // "tally.toml:7: stripe.url" or "$TALLY_STRIPE_KEY".

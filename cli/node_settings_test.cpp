@@ -114,6 +114,8 @@ std::vector<KeyRow> key_rows() {
                 o.tokens[0].scopes == std::vector<std::string>{"admin"} && o.tokens[1].name == "acme" &&
                 o.tokens[1].scopes == std::vector<std::string>{"org:acme", "ingest"};
        }},
+      {"billing_link_secret", "", "billing_link_secret = \"billing-link-secret-0123\"",
+       [](const NodeOptions& o) { return o.billing_link_secret == "billing-link-secret-0123"; }},
       {"tick_interval_ms", "", "tick_interval_ms = 5000", [](const NodeOptions& o) { return o.tick_interval_ms == 5000; }},
       {"stripe.url", "", "[stripe]\nurl = \"http://127.0.0.1:12111\"", [](const NodeOptions& o) { return o.recharge->stripe.base_url == "http://127.0.0.1:12111"; }},
       {"stripe.key", "", "[stripe]\nkey = \"sk_test_file\"", [](const NodeOptions& o) { return o.recharge->stripe.api_key == "sk_test_file"; }},
@@ -203,7 +205,8 @@ BOOST_AUTO_TEST_CASE(the_example_file_parses_and_builds_a_node) {
                                                   {"STRIPE_SECRET_KEY", "sk_test_example"},
                                                   {"STRIPE_WEBHOOK_SECRET", "whsec_example"},
                                                   {"PLATFORM_WEBHOOK_SECRET", "webhook-secret-0123456789abcdef"},
-                                                  {"LITELLM_CALLBACK_SECRET", "litellm-secret-0123456789"}});
+                                                  {"LITELLM_CALLBACK_SECRET", "litellm-secret-0123456789"},
+                                                  {"TALLY_BILLING_LINK_SECRET", "billing-link-secret-0123456789"}});
   Resolved out = run(NodeCommand::serve, {"--config", path}, environment);
   BOOST_REQUIRE_MESSAGE(out.status.is_ok(), out.status.to_string());
   BOOST_TEST(out.settings.warnings.empty());

@@ -276,6 +276,30 @@ std::string Node::log_key_scope() {
   return murmur3_128(identity.data(), identity.size()).to_hex().substr(0, 16);
 }
 
+api::WaitOutcome Node::outcome_waiter() {
+  if (projector_) {
+    return [this](LogPosition position, int timeout_ms) { return projector_->wait_for_outcome(position, timeout_ms); };
+  }
+  // Another process projects: its outcomes are not known here. Poll the views' stored offsets
+  // and answer `expired` (committed, outcome unknown) once the record is in.
+  return [this](LogPosition position, int timeout_ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      auto partitions = views_->partitions();
+      if (partitions.is_ok()) {
+        for (const PartitionView& p : partitions.value()) {
+          if (p.partition == position.partition && p.next_offset > position.offset) {
+            return OutcomeWait{OutcomeWait::State::expired, {}};
+          }
+        }
+      }
+      std::unique_lock lock(mutex_);
+      if (stopped_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_.load(); })) break;
+    }
+    return OutcomeWait{};
+  };
+}
+
 Status Node::start_api(const NodeOptions& options) {
   if (Status s = open_views(in_dir(options.data_dir, "views"), views_wait_ms_max); !s.is_ok()) return s;
   api::HttpServerOptions server_options;
@@ -283,6 +307,7 @@ Status Node::start_api(const NodeOptions& options) {
   server_options.port = options.listen_port;
   server_options.tokens = options.tokens;
   server_options.blocking_threads = blocking_http_threads;
+  server_options.billing_link_secret = options.billing_link_secret;
   api::MetricsSource metrics;
   metrics.log_end_offset = [this](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(end_mutex_);
@@ -292,29 +317,7 @@ Status Node::start_api(const NodeOptions& options) {
     metrics.append_prometheus = [this](std::string& out) { api::append_projector_metrics(projector_->metrics(), out); };
   }
   metrics.degraded = [this] { return degraded(); };
-  api::WaitOutcome wait;
-  if (projector_) {
-    wait = [this](LogPosition position, int timeout_ms) { return projector_->wait_for_outcome(position, timeout_ms); };
-  } else {
-    // Another process projects: its outcomes are not known here. Poll the views' stored offsets
-    // and answer `expired` (committed, outcome unknown) once the record is in.
-    wait = [this](LogPosition position, int timeout_ms) {
-      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-      while (std::chrono::steady_clock::now() < until) {
-        auto partitions = views_->partitions();
-        if (partitions.is_ok()) {
-          for (const PartitionView& p : partitions.value()) {
-            if (p.partition == position.partition && p.next_offset > position.offset) {
-              return OutcomeWait{OutcomeWait::State::expired, {}};
-            }
-          }
-        }
-        std::unique_lock lock(mutex_);
-        if (stopped_.wait_for(lock, std::chrono::milliseconds(5), [this] { return stop_.load(); })) break;
-      }
-      return OutcomeWait{};
-    };
-  }
+  api::WaitOutcome wait = outcome_waiter();
   if (options.commerce) {
     Result<api::CommerceOptions> commerce = start_commerce(*options.commerce, log_key_scope());
     if (!commerce.is_ok()) {

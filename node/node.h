@@ -80,6 +80,8 @@ struct NodeOptions {
   // Buying credits (with role_api): price, checkout and payment-method routes over Stripe
   // (node/commerce.h). Starting checks or makes the bundle's price at Stripe.
   std::optional<CommerceSettings> commerce;
+  // Signs the billing page's links (api/billing_links.h); empty: POST …/billing-links answers 503.
+  std::string billing_link_secret;
   // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.
   std::function<void(std::string_view role, const Status& status)> on_role_error;
 };
@@ -120,6 +122,8 @@ class Node {
   Status open_log(const NodeOptions& options);
   Status start_projector(const NodeOptions& options);
   Status start_api(const NodeOptions& options);
+  // How ?wait=1 learns an outcome: from the projector of this process, else by polling the views.
+  api::WaitOutcome outcome_waiter();
   std::string log_key_scope();
   // Ticks every interval_ms, and every hold_interval_ms while the views at views_path show an
   // active hold (SPEC §11).

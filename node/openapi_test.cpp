@@ -73,6 +73,7 @@ struct Sampler {
     commerce.offer = BundleOffer{Micros{100'000'000}, 10'000, "usd", 290, 30};
     commerce.price_id = stripe->add_price("prod_credits", 10'000, "usd");
     options.commerce = commerce;
+    options.billing_link_secret = "openapi-billing-link-secret-0123";
     IngestOptions ingest;
     LitellmIngestOptions litellm;
     litellm.secret = litellm_secret;
@@ -104,6 +105,25 @@ struct Sampler {
            std::to_string(now_ms() - 1000) + "," + fields + "}";
   }
 };
+
+// The billing page: a link, the page, its CSV, its forms (each a 303 back), a bad link.
+void sample_billing_page(Sampler& s) {
+  const json::value link = s.call("POST", "/api/v1/org/{org}/billing-links", "/api/v1/org/acme/billing-links", owner,
+                                  R"({"minutes":5})", 200);
+  s.call("POST", "/api/v1/org/{org}/billing-links", "/api/v1/org/acme/billing-links", owner, R"({"minutes":0})", 400);
+  const std::string token(link.at("link").as_string());
+  const std::vector<std::pair<std::string, std::string>> form = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  s.call("GET", "/billing/{org}", std::string(link.at("path").as_string()), nullptr, "", 200);
+  s.call("GET", "/billing/{org}", "/billing/acme?link=v1.owner.1." + std::string(64, '0'), nullptr, "", 401);
+  s.call("GET", "/billing/{org}/transactions.csv", "/billing/acme/transactions.csv?link=" + token, nullptr, "", 200);
+  s.call("POST", "/billing/{org}/auto-refill", "/billing/acme/auto-refill?link=" + token, nullptr,
+         "enabled=on&threshold=5&refill_bundles=1&max_per_day=1&max_per_month=3", 303, form);
+  s.call("POST", "/billing/{org}/member-limits", "/billing/acme/member-limits?link=" + token, nullptr,
+         "member_id=bob&action=set&monthly_limit=5", 303, form);
+  s.call("POST", "/billing/{org}/member-limits", "/billing/acme/member-limits?link=" + token, nullptr,
+         "member_id=bob&action=set&monthly_limit=five", 400, form);
+  s.call("POST", "/billing/{org}/checkout", "/billing/acme/checkout?link=" + token, nullptr, "quantity=2", 303, form);
+}
 
 // Every route once with a success, and the errors a client meets.
 void sample_every_route(Sampler& s) {
@@ -166,6 +186,7 @@ void sample_every_route(Sampler& s) {
          {{"Stripe-Signature", sign_stripe_payload(completed, webhook_secret, now_s)}});
   s.call("POST", "/api/v1/webhooks/stripe", "/api/v1/webhooks/stripe", nullptr, completed, 400);
   s.call("GET", org + "/credits/payment-method", "/api/v1/org/acme/credits/payment-method", reader, "", 200);
+  sample_billing_page(s);
   const std::string litellm = read_file(source_dir() + "/ingest/testdata/litellm_payload.json");
   s.call("POST", "/api/v1/internal/litellm/usage", "/api/v1/internal/litellm/usage?wait=1", litellm_secret, litellm, 200);
   s.call("POST", "/api/v1/internal/litellm/usage", "/api/v1/internal/litellm/usage", "wrong-secret-0000000000", litellm, 401);

@@ -47,7 +47,7 @@ LAYERS = {
     "submit": {"engine", "log", "projections"},
     "crypto": set(),
     "outbound": {"engine"},
-    "api": {"engine", "log", "projections", "submit"},
+    "api": {"engine", "log", "projections", "submit", "crypto", "audit"},
     "audit": {"engine", "log", "projections"},
     "ingest": {"engine", "crypto", "api"},
     "relay": {"engine", "log", "projections", "submit", "crypto", "outbound"},

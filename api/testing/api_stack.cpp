@@ -76,6 +76,7 @@ Result<std::unique_ptr<ApiStack>> ApiStack::start(const ApiStackOptions& options
   server_options.idle_timeout_ms = options.idle_timeout_ms;
   server_options.body_timeout_ms = options.body_timeout_ms;
   server_options.commerce = options.commerce;
+  server_options.billing_link_secret = options.billing_link_secret;
   MetricsSource metrics;
   metrics.log_end_offset = [self](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(self->end_mutex_);

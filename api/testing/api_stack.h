@@ -41,6 +41,8 @@ struct ApiStackOptions {
   std::function<void(const std::string& journal_dir, LogWriter& events)> before_projector;
   // Buying credits (api/testing/fake_payments.h has a provider for tests).
   std::optional<CommerceOptions> commerce;
+  // Signs billing page links (POST …/billing-links); empty: none are minted.
+  std::string billing_link_secret = "test-billing-link-secret-0123456789";
 };
 
 class ApiStack {
