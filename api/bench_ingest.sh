@@ -16,6 +16,13 @@
 #     32 clients (the journal's group commits, GET /healthz); wait_roundtrip_floor_{p50,p99}_ms:
 #     one durable journal commit, the least a lone ?wait=1 can take. Targets (issue 15: >= 10,000 req/s at 32
 #     clients, p99 <= 5 ms, lone p50 <= 1 ms) are out of reach where these say so.
+#   bench hold_place_{p50_ms,p99_ms,per_s}[_32], hold_pair_{p50_ms,p99_ms}[_32]: holds at 1 and 32
+#     connections, each iteration a place (POST .../credits/holds) and its capture (a usage event
+#     naming the hold, final, ?wait=1), both durable, in orgs funded by a signup allocation; the
+#     figures time the place, hold_pair_… the pair (--roundtrip hold)
+#   bench hold_vs_wait_req_ratio[_32]: the hold rate over the ?wait=1 rate of the same run;
+#     bench hold_place_ceiling_per_s_32: half the ?wait=1 ceiling (each iteration is two durable
+#     requests on its connection); the lone place's floor is wait_roundtrip_floor_{p50,p99}_ms
 #   bench fold_verify_passes_per_event <n> passes/event      (1: only the fold verifies)
 #
 # Usage: api/bench_ingest.sh [http_ingest_load options: --requests 20 --runs 3 ...]
@@ -71,14 +78,18 @@ for clients in 1 32; do
   rt=(--url "$url" --token "$token" --connections "$clients" --runs 3 --seconds "$seconds" --label "$label")
   wait_out=$("$load" "${rt[@]}" --roundtrip wait)
   health_out=$("$load" "${rt[@]}" --roundtrip healthz)
-  printf '%s\n%s\n' "$wait_out" "$health_out"
+  hold_out=$("$load" "${rt[@]}" --roundtrip hold)
+  printf '%s\n%s\n%s\n' "$wait_out" "$health_out" "$hold_out"
   wait_rate=$(awk '$2 ~ /req_per_s/ {print $3}' <<<"$wait_out")
   health_rate=$(awk '$2 ~ /req_per_s/ {print $3}' <<<"$health_out")
+  hold_rate=$(figure "hold_place_per_s${label:+_$label}" "$hold_out")
   journal_rate=$(figure "journal_commit_appends_per_s${label:+_$label}" "$commits")
-  awk -v w="$wait_rate" -v h="$health_rate" -v j="$journal_rate" -v l="${label:+_$label}" 'BEGIN {
+  awk -v w="$wait_rate" -v h="$health_rate" -v j="$journal_rate" -v p="$hold_rate" -v l="${label:+_$label}" 'BEGIN {
     printf "bench wait_vs_healthz_req_ratio%s %.3f ratio\n", l, (h > 0 ? w / h : 0)
     printf "bench wait_vs_journal_commit_ratio%s %.3f ratio\n", l, (j > 0 ? w / j : 0)
+    printf "bench hold_vs_wait_req_ratio%s %.3f ratio\n", l, (w > 0 ? p / w : 0)
     if (l != "") printf "bench wait_roundtrip%s_ceiling_req_per_s %.0f req/s\n", l, (j < h ? j : h)
+    if (l != "") printf "bench hold_place_ceiling_per_s%s %.0f holds/s\n", l, (j < h ? j : h) / 2
   }'
 done
 echo "bench wait_roundtrip_floor_p50_ms $floor_p50 ms"

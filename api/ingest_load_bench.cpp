@@ -4,7 +4,7 @@
 //
 //   http_ingest_load --url http://127.0.0.1:8080 --token SECRET [--connections 8] [--batch 1000]
 //                    [--requests 20] [--runs 3] [--orgs 64]
-//   http_ingest_load --url ... --token ... --roundtrip wait|healthz [--connections 32]
+//   http_ingest_load --url ... --token ... --roundtrip wait|healthz|hold [--connections 32]
 //                    [--seconds 3] [--runs 3] [--label 32]
 //
 // Setup (once): a rate card and a signup allocation for each of --orgs orgs (load-<run id>-<i>), so
@@ -20,6 +20,12 @@
 // on stderr and as medians of the runs on stdout (NAME: wait_roundtrip or healthz_roundtrip,
 // suffixed _<label> when --label is given):
 //   bench NAME_p50_ms <ms> ms / bench NAME_p99_ms <ms> ms / bench NAME_req_per_s <n> req/s
+// `hold` is a place + capture pair per iteration, both durable: POST /api/v1/org/{org}/credits/holds
+// (fresh idempotency key, 201 or the run fails), then a usage event naming the hold with
+// "hold_final":true POSTed with ?wait=1 (closes it: the org's active holds stay one per connection).
+// Its figures (suffix _<label> when --label is given) time the place; the pair's are beside them:
+//   bench hold_place_p50_ms[_L] / hold_place_p99_ms[_L] <ms> ms, bench hold_place_per_s[_L] <n> holds/s
+//   bench hold_pair_p50_ms[_L] / hold_pair_p99_ms[_L] <ms> ms
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -50,7 +56,7 @@ struct Args {
   int requests = 20;  // per connection and run
   int runs = 3;
   int orgs = 64;
-  std::string roundtrip;  // empty, "wait" or "healthz"
+  std::string roundtrip;  // empty, "wait", "healthz" or "hold"
   double seconds = 3;
   std::string label;
 };
@@ -157,48 +163,77 @@ double run_once(const Args& args, const std::string& host, const std::string& po
 
 struct RoundTrips {
   double p50_ms = 0, p99_ms = 0, per_s = 0;
+  double pair_p50_ms = 0, pair_p99_ms = 0;  // --roundtrip hold: place + capture
 };
+
+double ms_since(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+// One iteration of a --roundtrip run on connection `c`; returns the latency of its timed request
+// (the place for `hold`) and adds the whole iteration's to `pair_ms` for `hold`.
+double roundtrip_request(Connection& connection, const Args& args, const std::string& run_id, int run, int c, int r,
+                         std::vector<double>& pair_ms) {
+  const auto sent = std::chrono::steady_clock::now();
+  if (args.roundtrip == "healthz") {
+    auto answer = connection.send(http::verb::get, "/healthz", "", "");
+    if (answer.first != 200) die("healthz: HTTP " + std::to_string(answer.first));
+    return ms_since(sent);
+  }
+  const std::string key = "rt-" + run_id + "-" + std::to_string(run) + "-" + std::to_string(c) + "-" + std::to_string(r);
+  const std::string org = "load-" + run_id + "-" + std::to_string((c * 7919 + r * 31) % args.orgs);
+  if (args.roundtrip == "wait") {
+    check(connection.post("/api/v1/events?wait=1", args.token, usage_event(key, org, now_ms())), "usage");
+    return ms_since(sent);
+  }
+  const auto placed = connection.post("/api/v1/org/" + org + "/credits/holds", args.token,
+                                      R"({"idempotency_key":")" + key +
+                                          R"(","member_id":"m1","amount_micros":1000000,"ttl_ms":60000})");
+  const double place_ms = ms_since(sent);
+  if (placed.first != 201) die("hold: HTTP " + std::to_string(placed.first) + " " + placed.second.substr(0, 300));
+  std::string capture = usage_event("c" + key, org, now_ms());
+  capture.insert(capture.size() - 1, R"(,"hold_id":")" + key + R"(","hold_final":true)");
+  check(connection.post("/api/v1/events?wait=1", args.token, capture), "capture");
+  pair_ms.push_back(ms_since(sent));
+  return place_ms;
+}
+
+double quantile(std::vector<double>& sorted, double q) {
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * static_cast<double>(sorted.size())))];
+}
 
 // One --roundtrip run: every connection sends one request at a time until --seconds are over.
 RoundTrips roundtrip_once(const Args& args, const std::string& host, const std::string& port,
                           const std::string& run_id, int run) {
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(args.connections));
+  std::vector<std::vector<double>> pairs(static_cast<std::size_t>(args.connections));
   std::vector<std::thread> threads;
   const auto started = std::chrono::steady_clock::now();
   const auto until = started + std::chrono::duration<double>(args.seconds);
   for (int c = 0; c < args.connections; ++c) {
     threads.emplace_back([&, c] {
       Connection connection(host, port);
-      std::vector<double>& mine = latencies[static_cast<std::size_t>(c)];
+      const auto slot = static_cast<std::size_t>(c);
       for (int r = 0; std::chrono::steady_clock::now() < until; ++r) {
-        const auto sent = std::chrono::steady_clock::now();
-        if (args.roundtrip == "healthz") {
-          auto answer = connection.send(http::verb::get, "/healthz", "", "");
-          if (answer.first != 200) die("healthz: HTTP " + std::to_string(answer.first));
-        } else {
-          const std::string key = "rt-" + run_id + "-" + std::to_string(run) + "-" + std::to_string(c) + "-" +
-                                  std::to_string(r);
-          const std::string org = "load-" + run_id + "-" + std::to_string((c * 7919 + r * 31) % args.orgs);
-          check(connection.post("/api/v1/events?wait=1", args.token, usage_event(key, org, now_ms())), "usage");
-        }
-        mine.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count());
+        latencies[slot].push_back(roundtrip_request(connection, args, run_id, run, c, r, pairs[slot]));
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::vector<double> all;
+  std::vector<double> all, all_pairs;
   for (const auto& mine : latencies) all.insert(all.end(), mine.begin(), mine.end());
+  for (const auto& mine : pairs) all_pairs.insert(all_pairs.end(), mine.begin(), mine.end());
   if (all.empty()) die("no request finished within --seconds");
   std::sort(all.begin(), all.end());
-  const auto at = [&](double q) {
-    return all[std::min(all.size() - 1, static_cast<std::size_t>(q * static_cast<double>(all.size())))];
-  };
-  return RoundTrips{at(0.50), at(0.99), static_cast<double>(all.size()) / seconds};
+  std::sort(all_pairs.begin(), all_pairs.end());
+  RoundTrips out{quantile(all, 0.50), quantile(all, 0.99), static_cast<double>(all.size()) / seconds};
+  if (!all_pairs.empty()) out.pair_p50_ms = quantile(all_pairs, 0.50), out.pair_p99_ms = quantile(all_pairs, 0.99);
+  return out;
 }
 
 void roundtrip(const Args& args, const std::string& host, const std::string& port, const std::string& run_id) {
-  std::vector<double> p50, p99, per_s;
+  std::vector<double> p50, p99, per_s, pair_p50, pair_p99;
   for (int run = 0; run < args.runs; ++run) {
     const RoundTrips r = roundtrip_once(args, host, port, run_id, run);
     std::fprintf(stderr, "# %s run %d, %d connections: p50 %.3f ms, p99 %.3f ms, %.0f req/s\n", args.roundtrip.c_str(),
@@ -206,11 +241,22 @@ void roundtrip(const Args& args, const std::string& host, const std::string& por
     p50.push_back(r.p50_ms);
     p99.push_back(r.p99_ms);
     per_s.push_back(r.per_s);
+    pair_p50.push_back(r.pair_p50_ms);
+    pair_p99.push_back(r.pair_p99_ms);
   }
   const auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
+  const std::string suffix = args.label.empty() ? "" : "_" + args.label;
+  if (args.roundtrip == "hold") {
+    std::printf("bench hold_place_p50_ms%s %.3f ms\n", suffix.c_str(), median(p50));
+    std::printf("bench hold_place_p99_ms%s %.3f ms\n", suffix.c_str(), median(p99));
+    std::printf("bench hold_place_per_s%s %.0f holds/s\n", suffix.c_str(), median(per_s));
+    std::printf("bench hold_pair_p50_ms%s %.3f ms\n", suffix.c_str(), median(pair_p50));
+    std::printf("bench hold_pair_p99_ms%s %.3f ms\n", suffix.c_str(), median(pair_p99));
+    return;
+  }
   const std::string name = (args.roundtrip == "healthz" ? "healthz_roundtrip" : "wait_roundtrip") +
                            (args.label.empty() ? "" : "_" + args.label);
   std::printf("bench %s_p50_ms %.3f ms\n", name.c_str(), median(p50));
@@ -232,7 +278,7 @@ int main(int argc, char** argv) {
       ("requests", po::value(&args.requests)->default_value(args.requests), "POSTs per connection and run")
       ("runs", po::value(&args.runs)->default_value(args.runs), "runs (the median is printed)")
       ("orgs", po::value(&args.orgs)->default_value(args.orgs), "orgs the usage is spread over")
-      ("roundtrip", po::value(&args.roundtrip), "wait | healthz: single-request latency instead of batches")
+      ("roundtrip", po::value(&args.roundtrip), "wait | healthz | hold: single-request latency instead of batches")
       ("seconds", po::value(&args.seconds)->default_value(args.seconds), "--roundtrip: seconds per run")
       ("label", po::value(&args.label), "--roundtrip: suffix of the printed figure names");
   po::variables_map vm;
@@ -251,8 +297,8 @@ int main(int argc, char** argv) {
   const std::size_t colon = authority.rfind(':');
   const std::string host = colon == std::string::npos ? authority : authority.substr(0, colon);
   const std::string port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-  if (!args.roundtrip.empty() && args.roundtrip != "wait" && args.roundtrip != "healthz") {
-    die("--roundtrip must be wait or healthz");
+  if (!args.roundtrip.empty() && args.roundtrip != "wait" && args.roundtrip != "healthz" && args.roundtrip != "hold") {
+    die("--roundtrip must be wait, healthz or hold");
   }
   if (args.connections < 1 || args.batch < 1 || args.requests < 1 || args.runs < 1 || args.orgs < 1) {
     die("--connections, --batch, --requests, --runs and --orgs must be at least 1");
