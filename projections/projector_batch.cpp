@@ -126,6 +126,7 @@ Status Projector::Impl::fold_batch() {
       record.outcome = result.outcome;
       record.reason = result.reason;
       record_effects(record.position, out);
+      record_expired_holds(record.position, out);
     }
     if (!ledger.error().is_ok()) return ledger.error();
     ledger.take_changes(out.states);
@@ -218,8 +219,37 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   pending.sequence = org->history_entries++;
   pending.detail.assign(r.detail);
   pending.usage = nullptr;
+  pending.expired = false;
   history_fields_of(*e, r, *org, position, pending.fields);
   if (r.outcome == Outcome::applied && e->body_type() == fb::Body::Usage) pending.usage = e->body_as_Usage();
+}
+
+// The `hold_expired` entries of the holds the partition clock released while folding this record:
+// after the record's own entry (the fold applies an org's event, then advances the clock). An
+// expiry leaves the balance as it is.
+void Projector::Impl::record_expired_holds(LogPosition position, BatchOutput& out) {
+  if (result.expired_holds.empty()) return;
+  const PartitionState* partition = ledger.cached_partition(position.partition);
+  TALLY_ASSERT(partition != nullptr, "the partition of a folded record is cached");
+  const int64_t clock_ms = partition->clock_ms;
+  for (const FoldResult::ExpiredHold& expired : result.expired_holds) {
+    OrgState* org = ledger.find_org(OrgIdView::trusted(expired.org_id));  // the fold's own org id
+    if (org == nullptr || org->home_partition != position.partition) continue;
+    if (out.history_count == out.histories.size()) out.histories.emplace_back();
+    BatchOutput::PendingHistory& pending = out.histories[out.history_count++];
+    pending.sequence = org->history_entries++;
+    pending.usage = nullptr;
+    pending.expired = true;
+    pending.expired_org_id.assign(expired.org_id);
+    pending.expired_hold_id.assign(expired.hold_id);
+    pending.detail = "released_micros " + std::to_string(expired.released_micros.value());
+    store::HistoryFields& f = pending.fields;
+    f = store::HistoryFields{};
+    f.body_type = store::hold_expired_body_type;
+    f.balance_after_micros = org->balance_micros;
+    f.occurred_at_ms = clock_ms;  // when the partition clock released it
+    f.position = position;
+  }
 }
 
 // What a waiter learns of the record: published after the batch commits (OutcomeBoard). A field
@@ -272,6 +302,10 @@ void Projector::Impl::encode_histories(BatchOutput& out) {
     BatchOutput::PendingHistory& pending = out.histories[i];
     const store::HistoryFields& f = pending.fields;
     pending.fields.detail = pending.detail;
+    if (pending.expired) {  // views into its own copies: `histories` no longer moves
+      pending.org_id = pending.expired_org_id;
+      pending.fields.idempotency_key = pending.expired_hold_id;
+    }
     store::history_key(history_key_scratch, pending.org_id, pending.sequence);
     write_scratch.clear();
     store::append_history(write_scratch, f);

@@ -67,13 +67,16 @@ struct BatchOutput {
   std::string arena;
   std::vector<BatchRecord> batch;
   // A history entry to encode: the writer encodes it (views into `arena`, `detail` a copy), and
-  // for applied usage also its roll-up delta.
+  // for applied usage also its roll-up delta. A `hold_expired` entry has no record of its own: its
+  // org and hold id are copies too (`expired`), viewed by the writer.
   struct PendingHistory {
     store::HistoryFields fields;
     std::string_view org_id;
     uint64_t sequence = 0;
     std::string detail;
     const fb::Usage* usage = nullptr;  // applied usage: the event's body (in `arena`)
+    bool expired = false;
+    std::string expired_org_id, expired_hold_id;
   };
   std::vector<PendingHistory> histories;
   std::size_t history_count = 0;  // used entries of `histories` (kept to reuse their strings)
@@ -203,6 +206,7 @@ struct Projector::Impl {
   void record_effects(LogPosition position, BatchOutput& out);
   void record_outcome(LogPosition position, BatchOutput& out);
   void record_org_reject(LogPosition position, const OrgState* org, bool in_history, BatchOutput& out);
+  void record_expired_holds(LogPosition position, BatchOutput& out);
 
   // Waits until the writer is idle; returns the outcome of its last job (rc 0 if none) and calls
   // on_commit for every batch committed since the last call.

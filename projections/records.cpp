@@ -105,12 +105,16 @@ class VarReader {
 
 }  // namespace
 
+static_assert(catalogue::bodies.size() <= hold_expired_body_type, "hold_expired is no event body type");
+
 std::string_view body_type_name(uint8_t body_type) {
+  if (body_type == hold_expired_body_type) return "hold_expired";
   if (body_type >= catalogue::bodies.size()) return "unknown";
   return catalogue::bodies[body_type].name;
 }
 
 uint8_t body_type_from_name(std::string_view name) {
+  if (name == "hold_expired") return hold_expired_body_type;
   const catalogue::BodyDesc* body = catalogue::find_body(name);
   return body ? static_cast<uint8_t>(body->type) : 0;
 }

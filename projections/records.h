@@ -23,7 +23,14 @@ namespace tally::store {
 
 inline constexpr uint8_t record_format_version = 1;
 
-// The canonical JSON type name of an event body type ("usage", "purchase", …; "" for none).
+// The body type byte of a `hold_expired` history entry: the partition clock released a hold's
+// remainder while folding the record at its position (no event of its own; SPEC §11). Its
+// idempotency_key is the hold id, its detail "released_micros N", its amount 0 (the balance is
+// unchanged: only available_micros grows).
+inline constexpr uint8_t hold_expired_body_type = 255;
+
+// The canonical JSON type name of an event body type ("usage", "purchase", …; "" for none;
+// "hold_expired" for hold_expired_body_type).
 std::string_view body_type_name(uint8_t body_type);
 uint8_t body_type_from_name(std::string_view name);  // 0 if unknown
 

@@ -439,11 +439,19 @@ void Reference::record_result(LogPosition position) {
                                                                           : RejectPlacement::before_org;
     placements_[position] = {std::string(result_.org_id.str()), placement};
   }
-  if (!in_history) return;
-  history_[std::string(result_.org_id)].push_back(ExpectedHistory{result_.outcome, result_.reason,
-                                                                  result_.amount_micros, org->balance_micros, position});
-  if (result_.outcome == Outcome::applied && result_.envelope->body_type() == fb::Body::Usage) {
-    debited_[std::string(result_.org_id)] += result_.debited_micros.value();
+  if (in_history) {
+    history_[std::string(result_.org_id)].push_back(
+        ExpectedHistory{result_.outcome, result_.reason, result_.amount_micros, org->balance_micros, position});
+    if (result_.outcome == Outcome::applied && result_.envelope->body_type() == fb::Body::Usage) {
+      debited_[std::string(result_.org_id)] += result_.debited_micros.value();
+    }
+  }
+  // Holds the clock released: a hold_expired entry each, after the record's own.
+  for (const FoldResult::ExpiredHold& expired : result_.expired_holds) {
+    const OrgState* holder = ledger_.find_org(OrgIdView::trusted(expired.org_id));
+    if (holder == nullptr || holder->home_partition != position.partition) continue;
+    history_[expired.org_id].push_back(
+        ExpectedHistory{Outcome::applied, RejectReason::none, Micros{}, holder->balance_micros, position});
   }
 }
 

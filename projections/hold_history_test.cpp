@@ -1,0 +1,102 @@
+// The history of an expired hold (SPEC §11): when the partition clock reaches a hold's expiry, the
+// org's history (transactions, statements) gets a `hold_expired` entry naming the hold and what it
+// released, after the entry of the record that moved the clock; the balance is unchanged.
+#define BOOST_TEST_MODULE hold_history_test
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "engine/event_factory.h"
+#include "projections/projector.h"
+#include "projections/testkit.h"
+#include "projections/view_checks.h"
+#include "projections/views.h"
+
+using namespace tally;
+using testkit::MemoryLog;
+using testkit::ok;
+
+namespace {
+
+constexpr int64_t cr = 1'000'000;
+constexpr int64_t t0 = 1'700'000'000'000;  // in the past, as the log's append time requires
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "tally-hold-history-XXXXXX").string();
+    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::unique_ptr<ViewReader> project(const std::string& dir, MemoryLog& log) {
+  ProjectorOptions options;
+  options.poll_timeout_ms = 0;
+  options.map_size_bytes = std::size_t{64} << 20;
+  auto projector = ok(Projector::open(dir, options));
+  auto reader = log.reader();
+  ok(projector->start(*reader));
+  while (ok(projector->run_once(*reader)) != 0) {
+  }
+  return ok(ViewReader::open(dir));
+}
+
+std::vector<HistoryEntry> history_of(ViewReader& views, const std::string& org) {
+  std::vector<HistoryEntry> out;
+  ok(views.for_each_history(OrgId::make(org).value(), INT64_MIN, INT64_MAX, [&](const HistoryEntry& e) {
+    out.push_back(e);
+    return true;
+  }));
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_expired_hold_shows_in_the_history_with_what_it_released) {
+  TempDir dir;
+  MemoryLog log(2);
+  const std::string org = "acme";
+  log.append(org, make_signup_allocation(EventHeader{"signup", org, t0}, 10 * cr));
+  log.append(org, make_hold_placed(EventHeader{"h-1", org, t0 + 1}, HoldFields{.amount_micros = 4 * cr, .ttl_ms = 60'000}));
+  log.append(org, make_hold_placed(EventHeader{"h-2", org, t0 + 2}, HoldFields{.amount_micros = 1 * cr, .ttl_ms = 120'000}));
+  // A tick reaches h-1's expiry; a usage event's own time then reaches h-2's.
+  log.append("", make_tick(EventHeader{"tick-1", {}, t0 + 1 + 60'000}));
+  log.append(org, make_usage(EventHeader{"u-1", org, t0 + 2 + 120'000},
+                             UsageFields{.meter = fb::Meter::llm_tokens, .reported_cost_micros = 3 * cr}));
+  auto views = project(dir.path, log);
+
+  const std::vector<HistoryEntry> entries = history_of(*views, org);
+  std::vector<std::string> types;
+  for (const HistoryEntry& e : entries) types.push_back(e.type + " " + e.idempotency_key);
+  const std::vector<std::string> expected = {"signup_allocation signup", "hold_placed h-1", "hold_placed h-2",
+                                             "hold_expired h-1", "usage u-1", "hold_expired h-2"};
+  BOOST_TEST(types == expected, boost::test_tools::per_element());
+  BOOST_REQUIRE(entries.size() == expected.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) BOOST_TEST(entries[i].sequence == i);
+
+  const HistoryEntry& first = entries[3];
+  BOOST_TEST((first.outcome == Outcome::applied));
+  BOOST_TEST(first.detail == "released_micros 4000000");
+  BOOST_TEST(first.amount_micros.value() == 0);  // the balance is unchanged; available grows
+  BOOST_TEST(first.balance_after_micros.value() == 10 * cr);
+  BOOST_TEST(first.occurred_at_ms == t0 + 1 + 60'000);  // the partition clock that released it
+  BOOST_TEST(first.position.offset.value == 3);          // the tick's record
+  const HistoryEntry& second = entries[5];
+  BOOST_TEST(second.detail == "released_micros 1000000");
+  BOOST_TEST(second.balance_after_micros.value() == 7 * cr);  // after the usage's 3 cr
+  BOOST_TEST((second.position == entries[4].position));
+
+  // Transactions filter on the type.
+  HistoryQuery query{.org_id = OrgId::make(org).value(), .type = "hold_expired"};
+  const HistoryPage page = ok(views->history(query));
+  BOOST_REQUIRE(page.entries.size() == 2u);
+  BOOST_TEST(page.entries[0].idempotency_key == "h-1");
+  BOOST_TEST(page.entries[1].idempotency_key == "h-2");
+  const OrgView acme = *ok(views->org(OrgId::make(org).value()));
+  BOOST_TEST(acme.state.held_micros.value() == 0);
+  BOOST_TEST(acme.state.history_entries == expected.size());
+}
