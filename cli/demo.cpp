@@ -2,6 +2,7 @@
 // card, folded by the engine, told step by step.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -97,6 +98,16 @@ class Story {
     return view.value()->state;
   }
   int64_t balance(std::string_view id) { return org(id).balance_micros.value(); }
+  // The reason of the org's latest rejected event, as its history records it ("" if none).
+  std::string last_reject_reason(std::string_view id) {
+    std::string reason;
+    const Status read = views_->for_each_history(OrgId::make(id).value(), 0, INT64_MAX, [&](const HistoryEntry& entry) {
+      if (entry.outcome == Outcome::rejected) reason = reject_reason_name(entry.reason);
+      return true;
+    });
+    if (!read.is_ok()) throw std::runtime_error(read.to_string());
+    return reason;
+  }
   int64_t now() { return time_ms_ += 1000; }
   std::string key(const char* prefix) { return std::string(prefix) + "-" + std::to_string(++keys_); }
 
@@ -165,27 +176,33 @@ int64_t run_usage_until(Story& story, std::string_view org, std::string_view mem
 
 // SPEC §11: each call reserves its cost first (a hold for the estimate: 4.05 credits), then
 // captures what it used. When the next hold does not fit, the call never starts: the wallet
-// stops short of zero instead of going negative.
-void run_calls_with_holds(Story& story, std::string_view org, std::string_view member) {
+// stops short of zero instead of going negative. Returns the refused hold's reason, as folded.
+std::string run_calls_with_holds(Story& story, std::string_view org, std::string_view member) {
   HoldFields hold;
   hold.member_id = member;
   hold.estimate = HoldEstimateFields{.model = "claude-sonnet-4", .input_tokens = 400'000, .max_output_tokens = 100'000};
   int calls = 0;
   constexpr int calls_max = 10'000;
-  for (; calls < calls_max; ++calls) {
+  std::string refusal;
+  for (; calls < calls_max && refusal.empty(); ++calls) {
     const std::string hold_id = story.key("hold");
     story.step(org, make_hold_placed({hold_id, org, story.now()}, hold), "", true);
-    if (story.org(org).holds.count(hold_id) == 0) break;  // refused: the call does not start
+    if (story.org(org).holds.count(hold_id) == 0) {  // refused: the call does not start
+      refusal = story.last_reject_reason(org);
+      break;
+    }
     UsageFields usage{.member_id = member, .workspace = "w1", .model = "claude-sonnet-4", .provider = "anthropic",
                       .input_tokens = 400'000, .output_tokens = 100'000, .hold_id = hold_id, .hold_final = true};
     story.step(org, make_usage({story.key("req"), org, story.now()}, usage), "", true);
   }
+  const OrgState state = story.org(org);
   std::printf("  %-62s balance %12s\n",
               (std::to_string(calls) + " calls by " + std::string(member) + ", each behind a 4.05-credit hold").c_str(),
-              format_credits(story.balance(org)).c_str());
-  std::printf("  %-62s available %10s\n", "the next hold is refused (insufficient_available)",
-              format_credits(story.balance(org)).c_str());
+              format_credits(state.balance_micros).c_str());
+  std::printf("  %-62s available %10s\n", ("the next hold is refused (" + refusal + ")").c_str(),
+              format_credits(state.balance_micros.value() - state.held_micros.value()).c_str());
   std::printf("  %s's agent pauses before the call: no deficit\n", std::string(member).c_str());
+  return refusal;
 }
 
 }  // namespace
@@ -260,14 +277,16 @@ int run_demo(const Args& args) {
                                  "Your card has insufficient funds."),
              "the charge is declined: PaymentFailed");
   std::printf("\nWith holds, admission is decided before each call (no deficit):\n");
-  run_calls_with_holds(story, "globex", "carol");
+  const std::string globex_refusal = run_calls_with_holds(story, "globex", "carol");
   std::printf("\nBalances:\n");
   for (const char* org : {"acme", "globex"}) {
     const OrgState state = story.org(org);
     std::printf("  %-8s balance %12s  purchased %12s  used %12s  auto-refill %-3s  %s\n", org,
                 format_credits(state.balance_micros).c_str(), format_credits(state.totals.purchased_micros).c_str(),
                 format_credits(state.totals.used_micros).c_str(), state.auto_refill.enabled ? "on" : "off",
-                state.is_exhausted ? "PAUSED" : "running");
+                state.is_exhausted                               ? "PAUSED"
+                : org == std::string_view("globex") && !globex_refusal.empty() ? "PAUSED: no hold fits"
+                                                                                : "running");
   }
     std::printf("\nEvery number above was folded from an append-only journal into LMDB views; replaying the\n"
                 "journal gives the same bytes. Run it live: build/tally dev (see README).\n");

@@ -6,6 +6,7 @@
 #   audit verify's exit status: 0 same, 3 a changed journal byte, 1 cannot check;
 #   ledger text escaped in tables; private data dir and exported statement; journal check's exit
 #   status (0 sound, 3 a damaged frame, 1 cannot check) and a replay past a damaged frame;
+#   tally demo refuses a hold at zero (no negative balance);
 #   rejects and signals readable (tally rejects, tally txns of an org whose first event was
 #   rejected, tally signals and --follow until SIGINT); bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
 #   scoped tokens whose secrets come from the environment; a readable file holding a secret warns.
@@ -42,6 +43,14 @@ wait_until() {
 balance_micros() {
   "$tally" balance "$1" --data "$dir/d" --json 2>/dev/null | grep -o '"balance_micros":-\?[0-9]*' | cut -d: -f2
 }
+
+# tally demo: the whole loop on the embedded default; with holds the declined org stops short of
+# zero (the refused hold names its folded reason) instead of going negative.
+"$tally" demo >"$dir/demo.out" 2>&1 || fail "tally demo exited $?: $(tail -3 "$dir/demo.out")"
+grep -q 'the next hold is refused (insufficient_available)' "$dir/demo.out" || fail "demo shows no refused hold"
+globex=$(grep '^  globex ' "$dir/demo.out") || fail "demo prints no globex balance line"
+case "$globex" in *"balance    -"* | *"balance -"*) fail "globex went negative: $globex" ;; esac
+case "$globex" in *"PAUSED: no hold fits"*) ;; *) fail "globex is not shown paused: $globex" ;; esac
 
 t0=1763856000000
 cat > "$dir/events.jsonl" <<JSON
