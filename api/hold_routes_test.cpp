@@ -123,6 +123,20 @@ BOOST_AUTO_TEST_CASE(a_hold_is_granted_refused_listed_extended_and_released) {
   HttpReply twice = c.send("POST", "/api/v1/org/acme/credits/holds/h-42/release", owner_token);
   BOOST_TEST(twice.status == 422);
   BOOST_TEST(twice.json().at("reason").as_string() == "hold_not_active");
+  // A capture that names the released hold is still usage (debited in full) but late: operators
+  // see it counted in /metrics.
+  const auto late_captures = [&c] {
+    const std::string text = c.send("GET", "/metrics", admin_token).body;
+    const std::string name = "\ntally_hold_late_captures_total ";
+    const std::size_t at = text.find(name);
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, text);
+    return std::stoll(text.substr(at + name.size()));
+  };
+  BOOST_TEST(late_captures() == 0);
+  HttpReply late = c.send("POST", "/api/v1/events?wait=1", ingest_token, capture_event("u-late", "h-42", cr));
+  BOOST_REQUIRE_MESSAGE(late.status == 200, late.body);
+  BOOST_TEST(micros(late, "balance_after_micros") == 9 * cr);
+  BOOST_TEST(late_captures() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(runway_says_what_available_buys_now_and_when_it_runs_out) {

@@ -42,6 +42,9 @@ ApiResponse get_metrics(ApiContext& ctx) {
       const uint64_t n = it == stats->outcomes.end() ? 0 : it->second;
       out += std::string("tally_events_total{outcome=\"") + outcome + "\"} " + std::to_string(n) + "\n";
     }
+    family(out, "tally_hold_late_captures_total", "counter",
+           "Usage events applied as captures of a hold that had already expired, closed or been released (hold_late).");
+    out += "tally_hold_late_captures_total " + std::to_string(stats->hold_late) + "\n";
     family(out, "tally_projector_batches_total", "counter", "LMDB write transactions committed by the projector.");
     out += "tally_projector_batches_total " + std::to_string(stats->batches) + "\n";
     family(out, "tally_outbox_sent_total", "counter", "Outbox signals the emitter has recorded as sent.");

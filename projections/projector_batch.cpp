@@ -182,6 +182,7 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   const FoldResult& r = result;
   const fb::Envelope* e = r.envelope;
   ++folded_stats.outcomes[static_cast<std::size_t>(r.outcome)];
+  if (r.hold_late) ++folded_stats.hold_late;
   const auto p = static_cast<std::size_t>(position.partition.value);
   folded_next[p] = Offset{position.offset.value + 1};
   batch_touched[p] = true;

@@ -421,6 +421,7 @@ void encode_stats(std::string& out, const StoredStats& s) {
   ByteWriter w(out);
   w.u64(s.batches);
   for (uint64_t count : s.outcomes) w.u64(count);
+  w.u64(s.hold_late);
 }
 
 bool decode_stats(std::string_view bytes, StoredStats& s) {
@@ -429,7 +430,9 @@ bool decode_stats(std::string_view bytes, StoredStats& s) {
   for (uint64_t& count : s.outcomes) {
     if (!r.u64(count)) return false;
   }
-  return r.done();
+  s.hold_late = 0;
+  if (r.done()) return true;  // written before hold_late was counted
+  return r.u64(s.hold_late) && r.done();
 }
 
 }  // namespace tally::store

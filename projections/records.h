@@ -145,10 +145,12 @@ class ChainChunkReader {
   bool malformed_ = false;
 };
 
-// meta "stats": batches, then outcome counts indexed by Outcome.
+// meta "stats": batches, then outcome counts indexed by Outcome, then captures that named a hold
+// no longer active (SPEC §11 hold_late; absent in stores written before it was counted: 0).
 struct StoredStats {
   uint64_t batches = 0;
   uint64_t outcomes[4] = {0, 0, 0, 0};
+  uint64_t hold_late = 0;
 };
 void encode_stats(std::string& out, const StoredStats& stats);
 bool decode_stats(std::string_view bytes, StoredStats& stats);

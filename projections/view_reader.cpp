@@ -321,6 +321,7 @@ class LmdbViewReader final : public ViewReader {
       if (!store::decode_stats(bytes, stored)) return corrupt(Db::meta);
       stats.batches = stored.batches;
       for (std::size_t i = 0; i < 4; ++i) stats.outcomes[outcome_name(static_cast<Outcome>(i))] = stored.outcomes[i];
+      stats.hold_late = stored.hold_late;
     }
     if (txn->get(Db::meta, store::meta_outbox_sent, bytes) == 0 && bytes.size() == 8) {
       stats.outbox_sent = store::get_u64_be(bytes);

@@ -217,6 +217,7 @@ struct ChainMark {
 struct ProjectionStats {
   uint64_t batches = 0;
   std::map<std::string, uint64_t> outcomes;  // "applied", "duplicate", "conflict", "rejected"
+  uint64_t hold_late = 0;                     // applied captures naming a hold no longer active (SPEC §11)
   uint64_t outbox_sent = 0;                   // outbox entries the emitter has recorded as sent
 };
 
