@@ -6,10 +6,12 @@
 #define BOOST_TEST_MODULE hold_routes_test
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -240,4 +242,88 @@ BOOST_AUTO_TEST_CASE(concurrent_agents_holding_before_each_call_never_overdraw) 
   BOOST_TEST(granted.load() > 0);
   BOOST_TEST(refused.load() > 0);  // the wallet ran dry: admission said no instead of a deficit
   BOOST_TEST_MESSAGE("granted " << granted << ", refused " << refused << ", captured " << captured << " µcr");
+}
+
+// Seed 004's sandboxes, over HTTP: three sandboxes of one org, each metered per second through a
+// hold. Every tick a keepalive extends the hold for the next period, then captures the period the
+// sandbox ran. bob's monthly limit stops bob's sandbox only; when the wallet has nothing left to
+// hold, the next extend is refused (402), the sandbox captures its last period and stops, and the
+// balance ends at zero, never below; after a top-up a sandbox is granted a hold again.
+BOOST_AUTO_TEST_CASE(seed_004_sandboxes_extend_on_keepalive_and_stop_at_zero) {
+  Fixture f(20 * cr);
+  HttpClient& c = *f.client;
+  const auto append = [&](const std::string& event) {
+    HttpReply reply = c.send("POST", "/api/v1/events?wait=1", admin_token, event);
+    BOOST_REQUIRE_MESSAGE(reply.status == 200 && reply.json().at("outcome").as_string() == "applied", reply.body);
+    return micros(reply, "balance_after_micros");
+  };
+  const std::string at = std::to_string(now_ms());
+  // One credit a sandbox-second (3,600 credits an hour), at 1x: a period of 2 s costs 2 credits.
+  append(R"({"type":"rate_card_published","idempotency_key":"rc-1","occurred_at_ms":)" + at +
+         R"(,"version":1,"markup_bp":10000,"sandbox_classes":[{"class":"standard","per_hour_micros":3600000000}]})");
+  append(R"({"type":"member_limit_set","idempotency_key":"limit-bob","org_id":"acme","occurred_at_ms":)" + at +
+         R"(,"member_id":"bob","monthly_limit_micros":5000000})");
+  const std::vector<std::string> members = {"bob", "carol", "dave"};
+  const std::string estimate = R"({"meter":"sandbox_seconds","sandbox_class":"standard","seconds":2})";
+  const auto place = [&](const std::string& member, const std::string& key) {
+    return c.send("POST", "/api/v1/org/acme/credits/holds", ingest_token,
+                  R"({"idempotency_key":")" + key + R"(","member_id":")" + member + R"(","estimate":)" + estimate +
+                      R"(,"ttl_ms":60000})");
+  };
+  for (const std::string& member : members) {
+    HttpReply placed = place(member, "sbx-" + member);
+    BOOST_REQUIRE_MESSAGE(placed.status == 201, placed.body);
+    BOOST_TEST(micros(placed, "granted_micros") == 2 * cr);
+  }
+  int captures = 0;
+  int64_t lowest_balance = 20 * cr;
+  const auto capture = [&](const std::string& member, bool last) {
+    const int64_t balance = append(
+        R"({"type":"usage","idempotency_key":"run-)" + std::to_string(++captures) + R"(","org_id":"acme","occurred_at_ms":)" +
+        std::to_string(now_ms()) + R"(,"member_id":")" + member +
+        R"(","meter":"sandbox_seconds","sandbox_class":"standard","seconds":2,"hold_id":"sbx-)" + member +
+        R"(","hold_final":)" + (last ? "true" : "false") + "}");
+    lowest_balance = std::min(lowest_balance, balance);
+  };
+  std::map<std::string, std::string> stopped_by;  // member -> why the keepalive was refused
+  for (int round = 0; round < 10; ++round) {
+    for (const std::string& member : members) {
+      if (stopped_by.count(member)) continue;
+      HttpReply extended = c.send("POST", "/api/v1/org/acme/credits/holds/sbx-" + member + "/extend", ingest_token,
+                                  R"({"add_estimate":)" + estimate + R"(,"ttl_ms":60000})");
+      if (extended.status == 402) stopped_by[member] = extended.json().at("reason").as_string();
+      else BOOST_REQUIRE_MESSAGE(extended.status == 200, member << " round " << round << ": " << extended.body);
+      capture(member, extended.status == 402);  // the period it ran; the last one closes the hold
+    }
+  }
+  // bob ran 2 periods (4 credits; 1 of his 5 left does not hold a third); carol and dave ran 4 each
+  // until the wallet's 20 credits were spent: 4 + 8 + 8.
+  BOOST_TEST(stopped_by["bob"] == "member_limit");
+  BOOST_TEST(stopped_by["carol"] == "insufficient_available");
+  BOOST_TEST(stopped_by["dave"] == "insufficient_available");
+  BOOST_TEST(captures == 10);
+  BOOST_TEST(lowest_balance == 0);
+  HttpReply credits = c.send("GET", "/api/v1/org/acme/credits", admin_token);
+  BOOST_TEST(micros(credits, "balance_micros") == 0);
+  BOOST_TEST(micros(credits, "held_micros") == 0);
+  HttpReply limits = c.send("GET", "/api/v1/org/acme/credits/member-limits", admin_token);
+  BOOST_REQUIRE_MESSAGE(limits.status == 200, limits.body);
+  const boost::json::value limits_json = limits.json();
+  int bob_rows = 0;
+  for (const boost::json::value& member : limits_json.at("members").as_array()) {
+    if (member.at("member_id").as_string() != "bob") continue;
+    ++bob_rows;
+    BOOST_TEST(member.at("used_micros").to_number<int64_t>() == 4 * cr);
+  }
+  BOOST_TEST(bob_rows == 1);
+
+  // A top-up: carol's sandbox is granted a hold again and resumes; bob's limit still says no.
+  append(R"({"type":"purchase","idempotency_key":"buy-2","org_id":"acme","occurred_at_ms":)" + std::to_string(now_ms()) +
+         R"(,"credits_micros":10000000,"paid_minor":1000,"currency":"usd","fee_minor":0,"bundles":1,"payment_ref":"ch_2"})");
+  HttpReply resumed = place("carol", "sbx-carol-2");
+  BOOST_REQUIRE_MESSAGE(resumed.status == 201, resumed.body);
+  BOOST_TEST(micros(resumed, "available_micros") == 8 * cr);
+  HttpReply bob = place("bob", "sbx-bob-2");
+  BOOST_TEST(bob.status == 402);
+  BOOST_TEST(bob.json().at("reason").as_string() == "member_limit");
 }

@@ -379,3 +379,88 @@ BOOST_AUTO_TEST_CASE(on_kafka_the_request_travels_through_the_signals_topic_and_
     BOOST_REQUIRE(wait_until([&] { return running.views().stats()->outbox_sent >= 3; }));  // emitter progress
   }  // the node (Kafka clients) goes before the cluster
 }
+
+// Seed 002's story with holds (SPEC §11), over HTTP as an agent platform runs it: each call
+// reserves its cost first and captures what it used. $100 bought; calls draw down; the
+// auto-recharge at $20 lands; the card is replaced by one that declines, so the next refill fails;
+// the last call gets what is left as a partial hold, and the org ends paused at exactly zero:
+// admission refused the call that did not fit, so the wallet never went into deficit.
+BOOST_AUTO_TEST_CASE(seed_002_with_holds_ends_paused_at_zero_without_deficit) {
+  const std::string good_card = customer_with("tok_visa");
+  const std::string declining_card = customer_with("tok_chargeCustomerFail");
+  RunningNode running(recharge_options(emulator().base_url()));
+  const std::string org = unique_name("holds");
+  OrgScript script(running.node->events_writer(), org);
+  BOOST_REQUIRE(script.rate_card().is_ok());  // 22.5 µcr an output token, markup included
+  BOOST_REQUIRE(script.open().is_ok());
+  BOOST_REQUIRE(script.purchase(100).is_ok());
+  BOOST_REQUIRE(script.auto_refill(20, 100, good_card).is_ok());
+
+  const std::string base = "http://127.0.0.1:" + std::to_string(running.node->port()) + "/api/v1";
+  const std::vector<HttpHeader> auth = {{"Authorization", std::string("Bearer ") + admin_token},
+                                        {"Content-Type", "application/json"}};
+  HttpClient http;
+  int calls = 0;
+  int64_t lowest_balance = 100 * micros;
+  // Places a hold; returns the credits granted (0: refused with 402, and why).
+  const auto hold = [&](int64_t amount, bool partial, std::string* refusal = nullptr) -> int64_t {
+    const std::string body = R"({"idempotency_key":"h-)" + std::to_string(++calls) + R"(","amount_micros":)" +
+                             std::to_string(amount) + R"(,"ttl_ms":60000)" + (partial ? R"(,"allow_partial":true})" : "}");
+    auto placed = http.post(base + "/org/" + org + "/credits/holds", auth, body);
+    BOOST_REQUIRE(placed.is_ok());
+    const boost::json::object reply = boost::json::parse(placed->body).as_object();
+    if (placed->status_code == 402) {
+      if (refusal) *refusal = std::string(reply.at("reason").as_string());
+      return 0;
+    }
+    BOOST_REQUIRE_MESSAGE(placed->status_code == 201, placed->body);
+    return reply.at("granted_micros").to_number<int64_t>();
+  };
+  // Captures the call's cost (`reported` at the rate card's 1.5× markup), closing the hold.
+  const auto capture = [&](int64_t reported) {
+    const std::string event = R"({"type":"usage","idempotency_key":"call-)" + std::to_string(calls) +
+                              R"(","org_id":")" + org + R"(","occurred_at_ms":)" + std::to_string(now_ms()) +
+                              R"(,"meter":"llm_tokens","reported_cost_micros":)" + std::to_string(reported) +
+                              R"(,"hold_id":"h-)" + std::to_string(calls) + R"(","hold_final":true})";
+    auto used = http.post(base + "/events?wait=1", auth, event);
+    BOOST_REQUIRE(used.is_ok());
+    BOOST_REQUIRE_MESSAGE(used->status_code == 200, used->body);
+    const int64_t balance = boost::json::parse(used->body).at("balance_after_micros").to_number<int64_t>();
+    lowest_balance = std::min(lowest_balance, balance);
+  };
+  const auto call_costing_27 = [&] {
+    BOOST_REQUIRE_EQUAL(hold(30 * micros, false), 30 * micros);
+    capture(18 * micros);  // 18 × 1.5 = 27 credits
+  };
+
+  for (int i = 0; i < 3; ++i) call_costing_27();  // 100 → 19: below $20, the refill is requested
+  BOOST_REQUIRE_MESSAGE(wait_until([&] { return count_history(running.views(), org, "auto_refill") == 1; }),
+                        "no AutoRefill landed");
+  BOOST_TEST(running.state(org)->balance_micros == Micros{119 * micros});
+  BOOST_REQUIRE(script.auto_refill(20, 100, declining_card).is_ok());  // a new card, which declines
+  for (int i = 0; i < 4; ++i) call_costing_27();  // 119 → 11: the refill is requested and declined
+  BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "payment_failed") == 1; }));
+  BOOST_REQUIRE(wait_until([&] { return signals_of(running, org, SignalKind::auto_refill_disabled) == 1; }));
+
+  // A 30-credit call does not fit the 11 left: refused before it starts, nothing debited.
+  std::string refusal;
+  BOOST_TEST(hold(30 * micros, false, &refusal) == 0);
+  BOOST_TEST(refusal == "insufficient_available");
+  // The agent takes what is left and keeps its call within it: the wallet lands on zero.
+  BOOST_REQUIRE_EQUAL(hold(30 * micros, true), 11 * micros);
+  capture(7'333'333);  // ceil(7,333,333 × 1.5) = 11,000,000 µcr
+  BOOST_REQUIRE(wait_until([&] { return signals_of(running, org, SignalKind::balance_exhausted) == 1; }));
+  BOOST_TEST(hold(1, true, &refusal) == 0);  // paused: not even one µcr more
+  BOOST_TEST(refusal == "insufficient_available");
+
+  const std::optional<OrgState> state = running.state(org);
+  BOOST_REQUIRE(state.has_value());
+  BOOST_TEST(lowest_balance == 0);  // never below zero
+  BOOST_TEST(state->balance_micros == Micros{});
+  BOOST_TEST(state->is_exhausted);
+  BOOST_TEST(state->held_micros == Micros{});
+  BOOST_TEST(state->totals.purchased_micros == Micros{200 * micros});
+  BOOST_TEST(state->totals.used_micros == Micros{200 * micros});  // purchases − Σ captured = 0
+  BOOST_TEST(!state->auto_refill.enabled);
+  BOOST_TEST(charges_for(org) == 1u);
+}
