@@ -1,6 +1,9 @@
 // The billing page in a real browser: headless Chromium (Debian `chromium`, scripts/setup) loads
-// the page of an in-process stack told the billing story, with every host but the stack's
-// unresolvable and a NetLog of every request it makes. The rendered DOM (--dump-dom) must show the
+// the page from a running `tally dev` (its own process: journal, projector, recharge connector,
+// API) told the billing story over HTTP — the checkout paid through Stripe's signed webhook, the
+// auto-recharge charged by the node's own connector, Stripe played by the fixture server
+// (outbound/testing/stripe_fixtures.h) — with every host but loopback unresolvable and a NetLog
+// of every request the browser makes. The rendered DOM (--dump-dom) must show the
 // API's numbers, the browser must have asked nothing of any other host, and screenshots at 375 and
 // 1280 px wide are kept in BUILD/artifacts/ (docs/billing-page.png is the 1280 one).
 //
@@ -9,24 +12,39 @@
 #define BOOST_TEST_MODULE billing_browser_test
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include <boost/json.hpp>
 
 #include "api/testing/api_stack.h"
 #include "api/testing/billing_story.h"
-#include "api/testing/fake_payments.h"
+#include "ingest/ingest_routes.h"
+#include "ingest/stripe_signature.h"
+#include "outbound/testing/stripe_fixtures.h"
 
 using namespace tally;
 using namespace tally::api;
 using namespace tally::api::testing;
+using tally::connectors::sign_stripe_payload;
+using tally::connectors::stripe_webhook_route;
+using tally::connectors::testing::StripeFixtureServer;
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
@@ -34,7 +52,15 @@ namespace {
 
 constexpr std::string_view admin_token = "admin-token-0000000000000001";
 constexpr std::string_view owner_token = "acme-owner-token-00000000001";
+constexpr std::string_view webhook_secret = "whsec_test_tally_billing_browser";
 constexpr int chromium_timeout_s = 90;
+constexpr auto dev_start_timeout = std::chrono::seconds(60);
+constexpr auto refill_timeout = std::chrono::seconds(30);
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string chromium_binary() {
   const char* chosen = std::getenv("TALLY_CHROMIUM");
@@ -103,21 +129,107 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
-struct StoryStack {
-  std::unique_ptr<ApiStack> stack;
+// `tally dev` as a user runs it, in a process of its own, with Stripe's part played by the fixture
+// server in this process (the secrets reach it through the environment, as in production).
+struct DevNode {
+  std::unique_ptr<StripeFixtureServer> stripe;
+  fs::path dir;
+  pid_t pid = -1;
+  uint16_t port = 0;
   std::unique_ptr<HttpClient> client;
 
-  StoryStack() {
-    ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"acme-owner", std::string(owner_token), {"org:acme"}}};
-    options.commerce = billing_story_commerce(std::make_shared<FakePayments>());
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
+  DevNode() {
+    auto started = StripeFixtureServer::start();
     BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
-    const Status told = tell_billing_story(*client, {std::string(admin_token), std::string(owner_token)});
-    BOOST_REQUIRE_MESSAGE(told.is_ok(), told.to_string());
+    stripe = std::move(started.value());
+    dir = artifacts_dir() / "tally-dev";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    spawn();
+    port = listening_port();
+    client = std::make_unique<HttpClient>(port);
+    BillingStoryPayments payments;
+    payments.complete_checkout = [this](const std::string& session_id, int64_t at_ms) { return pay(session_id, at_ms); };
+    payments.land_refill = [this] { return refill_landed(); };
+    const Status told = tell_billing_story(*client, {std::string(admin_token), std::string(owner_token)}, payments);
+    BOOST_REQUIRE_MESSAGE(told.is_ok(), told.to_string() << "\n" << log());
+  }
+  ~DevNode() {
+    client.reset();
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+    for (const std::string& violation : stripe->violations()) BOOST_ERROR("Stripe would refuse: " << violation);
+  }
+
+  void spawn() {
+    const char* binary_dir = std::getenv("TALLY_BINARY_DIR");
+    BOOST_REQUIRE_MESSAGE(binary_dir != nullptr, "TALLY_BINARY_DIR is not set (run through ctest)");
+    const std::vector<std::string> argv = {
+        (fs::path(binary_dir) / "tally").string(), "dev", "--data", (dir / "data").string(),
+        "--listen", "127.0.0.1:0", "--tick-interval-ms", "0",
+        "--token", "admin:" + std::string(admin_token) + ":admin",
+        "--token", "acme-owner:" + std::string(owner_token) + ":org:acme",
+        "--stripe-url", stripe->base_url(), "--stripe-product", "prod_tally_credits",
+        "--bundle-credits", "100", "--bundle-amount-minor", "10000", "--platform-fee-bp", "290",
+        "--platform-fee-minor", "30"};
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    env.push_back(std::string("TALLY_STRIPE_KEY=") + StripeFixtureServer::api_key);
+    env.push_back("TALLY_STRIPE_WEBHOOK_SECRET=" + std::string(webhook_secret));
+    std::vector<char*> args, envp;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    args.push_back(nullptr);
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log_path = (dir / "dev.log").string();
+    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    const int spawned = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    BOOST_REQUIRE_MESSAGE(spawned == 0, "cannot run " << argv[0] << ": " << std::strerror(spawned));
+  }
+  std::string log() const { return read_text(dir / "dev.log"); }
+  // The port of "listening on http://127.0.0.1:PORT" once tally dev prints it.
+  uint16_t listening_port() {
+    const auto deadline = std::chrono::steady_clock::now() + dev_start_timeout;
+    std::smatch match;
+    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    for (;;) {
+      const std::string text = log();
+      if (std::regex_search(text, match, listening)) return static_cast<uint16_t>(std::stoi(match[1].str()));
+      int status = 0;
+      BOOST_REQUIRE_MESSAGE(::waitpid(pid, &status, WNOHANG) == 0, "tally dev exited: " << text);
+      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "tally dev did not listen: " << text);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  // The customer pays: Stripe's signed checkout.session.completed reaches the node's webhook route.
+  Status pay(const std::string& session_id, int64_t at_ms) {
+    Result<std::string> event = stripe->complete_checkout(session_id, "evt_story_checkout", at_ms / 1000);
+    if (!event.is_ok()) return event.status();
+    const int64_t now_s = now_ms() / 1000;
+    const HttpReply paid =
+        client->send("POST", std::string(stripe_webhook_route) + "?wait=1", {}, event.value(),
+                     {{"Stripe-Signature", sign_stripe_payload(event.value(), webhook_secret, now_s)}});
+    if (paid.status == 200) return Status::ok();
+    return Status::error(Status::Code::conflict, "the checkout webhook answered " + std::to_string(paid.status) + ": " + paid.body);
+  }
+  // The node's recharge connector charges the saved card; its AutoRefill lands in the views.
+  Status refill_landed() {
+    const auto deadline = std::chrono::steady_clock::now() + refill_timeout;
+    for (;;) {
+      const HttpReply refill = client->send("GET", "/api/v1/org/acme/credits/auto-refill", admin_token);
+      if (refill.status == 200 && refill.json().at("refills_used_today").to_number<int64_t>() >= 1) return Status::ok();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Status::error(Status::Code::unavailable, "no AutoRefill landed: " + refill.body + "\n" + log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
   json::value api(const std::string& target) {
     const HttpReply reply = client->send("GET", target, admin_token);
@@ -128,7 +240,7 @@ struct StoryStack {
 
 int64_t micros(const json::value& object, std::string_view key) { return object.at(key).to_number<int64_t>(); }
 
-void check_dom_against_the_api(StoryStack& s, const std::string& dom) {
+void check_dom_against_the_api(DevNode& s, const std::string& dom) {
   const json::value credits = s.api("/api/v1/org/acme/credits");
   BOOST_TEST(page_figure(dom, "balance").value_or(-1) == micros(credits, "balance_micros"));
   BOOST_TEST(page_figure(dom, "available").value_or(-1) == micros(credits, "available_micros"));
@@ -184,10 +296,10 @@ BOOST_AUTO_TEST_CASE(chromium_renders_the_apis_numbers_without_any_external_requ
               << " cannot start here (install Debian chromium: scripts/setup); see " << browser.log << std::endl;
     return;
   }
-  StoryStack s;
+  DevNode s;
   const HttpReply link = s.client->send("POST", "/api/v1/org/acme/billing-links", owner_token, R"({"minutes":10})");
   BOOST_REQUIRE_MESSAGE(link.status == 200, link.body);
-  const std::string url = "http://127.0.0.1:" + std::to_string(s.stack->port()) +
+  const std::string url = "http://127.0.0.1:" + std::to_string(s.port) +
                           std::string(link.json().at("path").as_string());
   int status = 0;
   const fs::path net_log = artifacts / "billing-page.netlog.json";
@@ -201,7 +313,7 @@ BOOST_AUTO_TEST_CASE(chromium_renders_the_apis_numbers_without_any_external_requ
   const std::set<std::string> urls = page_requests(read_text(net_log));
   BOOST_TEST(urls.count(url) == 1u, "the NetLog shows the page's own request");
   for (const std::string& requested : urls) {
-    BOOST_TEST(requested.starts_with("http://127.0.0.1:" + std::to_string(s.stack->port()) + "/"), "requested " << requested);
+    BOOST_TEST(requested.starts_with("http://127.0.0.1:" + std::to_string(s.port) + "/"), "requested " << requested);
   }
   for (const auto& [width, height] : {std::pair{375, 3400}, std::pair{1280, 2360}}) {
     const fs::path png = artifacts / ("billing-page-" + std::to_string(width) + ".png");

@@ -18,6 +18,7 @@ int64_t now_ms() {
 struct Teller {
   HttpClient& client;
   const BillingStoryTokens& tokens;
+  const BillingStoryPayments& payments;
 
   Result<boost::json::value> call(std::string_view method, const std::string& target, const std::string& token,
                                   const std::string& body, int expected) {
@@ -46,9 +47,25 @@ Status buy_credits(Teller& t, int64_t at_ms) {
       t.call("POST", "/api/v1/org/acme/credits/checkout", t.tokens.owner,
              R"({"quantity":1,"success_url":"https://platform.example/ok","cancel_url":"https://platform.example/no"})", 200);
   if (!checkout.is_ok()) return checkout.status();
+  if (t.payments.complete_checkout) {
+    return t.payments.complete_checkout(std::string(checkout->at("session_id").as_string()), at_ms);
+  }
   return t.event(R"("type":"purchase","idempotency_key":"evt_checkout_1","occurred_at_ms":)" + std::to_string(at_ms) +
                  R"(,"credits_micros":100000000,"paid_minor":10000,"currency":"usd","fee_minor":320,"bundles":1,)"
                  R"("payment_ref":"pi_story_1")");
+}
+
+// The recharge connector's charge succeeded: the AutoRefill it appends for the pending request.
+Status append_refill(Teller& t) {
+  Result<boost::json::value> refill = t.call("GET", "/api/v1/org/acme/credits/auto-refill", t.tokens.owner, "", 200);
+  if (!refill.is_ok()) return refill.status();
+  const boost::json::value* signal = refill->as_object().if_contains("pending_signal_id");
+  if (signal == nullptr) {
+    return Status::error(Status::Code::conflict, "no recharge was requested: " + boost::json::serialize(refill.value()));
+  }
+  return t.event(R"("type":"auto_refill","idempotency_key":"refill-1","occurred_at_ms":)" + std::to_string(now_ms()) +
+                 R"(,"credits_micros":100000000,"paid_minor":10000,"currency":"usd","fee_minor":320,"bundles":1,)"
+                 R"("payment_ref":"pi_refill_1","signal_id":)" + boost::json::serialize(*signal));
 }
 
 }  // namespace
@@ -76,8 +93,8 @@ CommerceOptions billing_story_commerce(const std::shared_ptr<FakePayments>& paym
   return fake_commerce(payments);
 }
 
-Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens) {
-  Teller t{client, tokens};
+Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens, const BillingStoryPayments& payments) {
+  Teller t{client, tokens, payments};
   const int64_t now = now_ms();
   if (Status s = t.event(R"("type":"signup_allocation","idempotency_key":"signup","occurred_at_ms":)" +
                          std::to_string(now - 6 * day_ms) + R"(,"credits_micros":)" + std::to_string(25'000 * cr));
@@ -107,17 +124,7 @@ Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens) 
   }
   // Today's call takes the balance under the threshold (a recharge is requested) and bob over his limit.
   if (Status s = t.usage("call-5", now_ms(), "bob", "claude-sonnet", 20 * cr); !s.is_ok()) return s;
-  Result<boost::json::value> refill = t.call("GET", "/api/v1/org/acme/credits/auto-refill", tokens.owner, "", 200);
-  if (!refill.is_ok()) return refill.status();
-  const boost::json::value* signal = refill->as_object().if_contains("pending_signal_id");
-  if (signal == nullptr) return Status::error(Status::Code::conflict, "no recharge was requested: " + boost::json::serialize(refill.value()));
-  // The recharge connector's charge succeeded: its AutoRefill.
-  if (Status s = t.event(R"("type":"auto_refill","idempotency_key":"refill-1","occurred_at_ms":)" + std::to_string(now_ms()) +
-                         R"(,"credits_micros":100000000,"paid_minor":10000,"currency":"usd","fee_minor":320,"bundles":1,)"
-                         R"("payment_ref":"pi_refill_1","signal_id":)" + boost::json::serialize(*signal));
-      !s.is_ok()) {
-    return s;
-  }
+  if (Status s = payments.land_refill ? payments.land_refill() : append_refill(t); !s.is_ok()) return s;
   // A call in flight: carol's agent holds 2.5 credits for an hour (SPEC §11).
   return t.call("POST", "/api/v1/org/acme/credits/holds", tokens.owner,
                 R"({"idempotency_key":"hold-1","member_id":"carol","amount_micros":2500000,"ttl_ms":3600000})", 201)

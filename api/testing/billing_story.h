@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,8 +35,20 @@ std::optional<int64_t> page_figure(const std::string& html, const std::string& i
 // The text of the element with id `id` (up to its first tag), or nullopt.
 std::optional<std::string> page_text(const std::string& html, const std::string& id);
 
-// Tells the story to org "acme". REQUIRES: a fresh stack started with billing_story_commerce().
-// Errors: the first request that did not answer as the story expects, with its answer.
-Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens);
+// How the story's payments complete. Unset (an in-process stack with FakePayments): the story
+// appends the Purchase a provider's webhook would append, and the AutoRefill the recharge
+// connector would. Set (a running `tally dev` on a Stripe): the checkout's signed webhook, and the
+// node's own recharge connector charging the saved card.
+struct BillingStoryPayments {
+  // The customer paid checkout session `session_id`; `at_ms` is when (the purchase's time).
+  std::function<Status(const std::string& session_id, int64_t at_ms)> complete_checkout;
+  // The story's usage requested a recharge: returns once its AutoRefill has landed.
+  std::function<Status()> land_refill;
+};
+
+// Tells the story to org "acme". REQUIRES: a fresh stack started with billing_story_commerce(), or
+// `payments` set for a node with a payment provider. Errors: the first request that did not
+// answer as the story expects, with its answer.
+Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens, const BillingStoryPayments& payments = {});
 
 }  // namespace tally::api::testing
