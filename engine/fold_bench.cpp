@@ -1,6 +1,10 @@
 // fold_bench: the fold core's throughput on a pre-generated in-memory stream of mixed events
-// (90% usage), folded into a fresh MemoryLedger per run. Prints `bench <name> <value> <unit>`.
-// Usage: fold_bench [--events N] [--runs R]
+// (90% usage), folded into a fresh MemoryLedger per run. Prints `bench <name> <value> <unit>`:
+//   fold_events_per_s                      2,000 orgs (medians of the runs)
+//   fold_ns_per_event_at_{1k,10k,100k}_orgs the same mix over more orgs: the cost against the
+//                                          number of orgs (org, member and key lookups), and
+//   fold_ns_per_event_100k_vs_1k_orgs_ratio its flatness (1.0: the number of orgs costs nothing)
+// Usage: fold_bench [--events N] [--runs R] [--curve 0|1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,7 +24,7 @@ namespace {
 using namespace tally;
 
 constexpr int32_t partitions = 8;
-constexpr int orgs = 2000;
+constexpr int orgs_default = 2000;
 constexpr int64_t credit = 1'000'000;
 
 struct Record {
@@ -28,7 +32,7 @@ struct Record {
   std::string bytes;
 };
 
-std::vector<Record> generate(std::size_t count, uint64_t seed) {
+std::vector<Record> generate(std::size_t count, uint64_t seed, int orgs) {
   std::mt19937_64 rng(seed);
   std::vector<Record> records;
   records.reserve(count + partitions);
@@ -50,7 +54,7 @@ std::vector<Record> generate(std::size_t count, uint64_t seed) {
   for (int i = 0; i < orgs; ++i) org_ids.push_back("org-" + std::to_string(i));
   std::string key;
   for (std::size_t i = 0; records.size() < count; ++i) {
-    const std::string& org = org_ids[rng() % orgs];
+    const std::string& org = org_ids[rng() % static_cast<uint64_t>(orgs)];
     const int32_t p = partition_for_key(org, partitions);
     time_ms += static_cast<int64_t>(rng() % 50);
     key = "k-" + std::to_string(i);
@@ -76,19 +80,10 @@ std::vector<Record> generate(std::size_t count, uint64_t seed) {
   return records;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::size_t events = 1'000'000;
-  int runs = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--events") == 0) events = std::strtoull(argv[i + 1], nullptr, 10);
-    if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
-  }
-  const auto records = generate(events, 42);
+// Folds `records` into a fresh ledger `runs` times; returns the median events/s.
+double median_rate(const std::vector<Record>& records, int runs, uint64_t& signals) {
   std::vector<double> rates;
   FoldResult result;
-  uint64_t signals = 0;
   for (int run = 0; run < runs; ++run) {
     MemoryLedger ledger;
     const auto start = std::chrono::steady_clock::now();
@@ -100,8 +95,31 @@ int main(int argc, char** argv) {
     rates.push_back(static_cast<double>(records.size()) / seconds.count());
   }
   std::sort(rates.begin(), rates.end());
-  std::printf("bench fold_events_per_s %.0f events/s\n", rates[rates.size() / 2]);
-  std::fprintf(stderr, "fold_bench: %zu events x %d runs, %llu signals\n", records.size(), runs,
+  return rates[rates.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t events = 1'000'000;
+  int runs = 5;
+  bool curve = true;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--events") == 0) events = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--curve") == 0) curve = std::atoi(argv[i + 1]) != 0;
+  }
+  uint64_t signals = 0;
+  std::printf("bench fold_events_per_s %.0f events/s\n", median_rate(generate(events, 42, orgs_default), runs, signals));
+  std::fprintf(stderr, "fold_bench: %zu events x %d runs, %llu signals\n", events, runs,
                static_cast<unsigned long long>(signals));
+  if (!curve) return 0;
+  double first_ns = 0;
+  for (const auto& [orgs, name] : {std::pair{1'000, "1k"}, std::pair{10'000, "10k"}, std::pair{100'000, "100k"}}) {
+    const double ns = 1e9 / median_rate(generate(events, 42, orgs), runs, signals);
+    if (first_ns == 0) first_ns = ns;
+    std::printf("bench fold_ns_per_event_at_%s_orgs %.0f ns\n", name, ns);
+    if (orgs == 100'000) std::printf("bench fold_ns_per_event_100k_vs_1k_orgs_ratio %.2f ratio\n", ns / first_ns);
+  }
   return 0;
 }
