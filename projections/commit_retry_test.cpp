@@ -17,6 +17,7 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
@@ -26,16 +27,7 @@ namespace {
 
 constexpr auto deadline = std::chrono::seconds(60);
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-commit-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
+using test_support::TempDir;
 
 void fill(MemoryLog& log, uint64_t seed, std::size_t events) {
   testkit::WorkloadOptions options;

@@ -16,11 +16,12 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
 using testkit::ok;
-using testkit::ScratchDir;
+using test_support::TempDir;
 
 namespace {
 
@@ -41,7 +42,7 @@ void drain(Projector& projector, LogReader& reader) {
 }
 
 // The views of `log` folded by a projector in `dir` (which then closes).
-std::unique_ptr<ViewReader> project(const ScratchDir& dir, MemoryLog& log) {
+std::unique_ptr<ViewReader> project(const TempDir& dir, MemoryLog& log) {
   auto projector = ok(Projector::open(dir.sub("views"), small_batches()));
   auto reader = log.reader();
   ok(projector->start(*reader));
@@ -61,7 +62,7 @@ RecordOutcome outcome_at(uint64_t offset) {
 BOOST_AUTO_TEST_CASE(every_committed_record_has_the_outcome_the_fold_gave_it_and_every_reject_its_place) {
   const uint64_t seed = testkit::test_seed(20261101);
   BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(4);
   testkit::WorkloadOptions workload;
   workload.seed = seed;
@@ -107,7 +108,7 @@ BOOST_AUTO_TEST_CASE(every_committed_record_has_the_outcome_the_fold_gave_it_and
 }
 
 BOOST_AUTO_TEST_CASE(an_outcome_is_published_only_after_its_batch_commits) {
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(1);
   const LogPosition position =
       log.append("acme", make_signup_allocation({"grant-1", "acme", t0}, 5 * credit)).front();
@@ -166,7 +167,7 @@ BOOST_AUTO_TEST_CASE(a_ring_keeps_the_newest_outcomes_and_says_expired_for_older
 }
 
 BOOST_AUTO_TEST_CASE(an_orgs_first_events_rejected_before_it_existed_come_first_in_its_history) {
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(2);
   // newco's first events are rejected (nothing to take from, an unknown purchase); then it exists.
   log.append("newco", make_admin_adjustment({"take-1", "newco", t0}, -5 * credit, "fee", "ops", false));
@@ -215,7 +216,7 @@ BOOST_AUTO_TEST_CASE(an_orgs_first_events_rejected_before_it_existed_come_first_
 }
 
 BOOST_AUTO_TEST_CASE(an_orgs_signals_are_read_by_org_and_kind_page_by_page) {
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(2);
   // Low balance warnings come and go: threshold 5, balance 10 -> 3 -> 13 -> 2 -> 12.
   log.append("acme", make_signup_allocation({"grant", "acme", t0}, 10 * credit));

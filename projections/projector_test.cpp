@@ -21,6 +21,7 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
@@ -35,18 +36,7 @@ namespace {
 // The tests' own org ids: valid by construction.
 OrgId id_of(const std::string& org) { return OrgId::make(org).value(); }
 
-// A fresh directory, removed at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-projector-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
-
+using test_support::TempDir;
 
 ProjectorOptions small_batches() {
   ProjectorOptions options;
@@ -123,8 +113,8 @@ BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
   BOOST_CHECK_GT(refills, 10u);
   BOOST_CHECK_GT(member_signals, 2u);
 
-  BOOST_CHECK_EQUAL(project_all(dir.path, log, small_batches()), ref.records());
-  check_views(dir.path, ref);
+  BOOST_CHECK_EQUAL(project_all(dir.path(), log, small_batches()), ref.records());
+  check_views(dir.path(), ref);
 }
 
 BOOST_AUTO_TEST_CASE(restart_in_the_middle_gives_the_same_views) {
@@ -161,7 +151,7 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
     if (batch.events == 0) empty_commits += 1;
     commits += 1;
   };
-  auto projector = ok(Projector::open(dir.path, options));
+  auto projector = ok(Projector::open(dir.path(), options));
   auto reader = log.reader();
   std::atomic<bool> stop{false};
   Status run_status;
@@ -172,7 +162,7 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
                                                       PaymentFields{5'000'000, 500, "usd", 0, 1, "ch_rw"}))[0];
   BOOST_CHECK(projector->wait_until_applied(position, 10'000));
   BOOST_CHECK_GT(projector->applied_offset(position.partition).value, position.offset.value);
-  auto views = ok(ViewReader::open(dir.path));  // shares the projector's environment
+  auto views = ok(ViewReader::open(dir.path()));  // shares the projector's environment
   const auto viewed = ok(views->org(id_of(org)));
   BOOST_REQUIRE(viewed.has_value());
   BOOST_CHECK_EQUAL(viewed->state.balance_micros, Micros{5'000'000});
@@ -213,10 +203,10 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
                                    UsageFields{.meter = fb::Meter::llm_tokens, .model = "m", .input_tokens = -1}));
   log.append_to(p, org, good);
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   const auto rejects = ok(views->rejects(100));
   BOOST_REQUIRE_EQUAL(rejects.size(), 5u);
   for (std::size_t i = 0; i < 4; ++i) {
@@ -255,10 +245,10 @@ BOOST_AUTO_TEST_CASE(a_record_without_its_body_is_rejected_not_a_crash) {
     log.append_to(p, org, std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
   }
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   const auto rejects = ok(views->rejects(10));
   BOOST_REQUIRE_EQUAL(rejects.size(), 3u);
   for (const RejectEntry& reject : rejects) {
@@ -282,14 +272,14 @@ BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
   const PartitionId home{partition_for_key(org, 4)};
   const PartitionId other{(home.value + 1) % 4};
   log.append_to(home, org, make_signup_allocation(EventHeader{"signup", org, 1'770'000'000'000}, 10'000'000));
-  project_all(dir.path, log, small_batches());  // the org exists before the stray event is read
+  project_all(dir.path(), log, small_batches());  // the org exists before the stray event is read
   const LogPosition stray = log.append_to(
       other, org, make_admin_adjustment(EventHeader{"stray", org, 1'770'000'000'001}, 5'000'000, "r", "ops", false));
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   const auto rejects = ok(views->rejects(10));
   BOOST_REQUIRE_EQUAL(rejects.size(), 1u);
   BOOST_CHECK(rejects[0].position == stray);
@@ -390,11 +380,11 @@ BOOST_AUTO_TEST_CASE(a_different_log_is_a_startup_error) {
   TempDir dir;
   MemoryLog log(2, "memory:first");
   fill(log, 5, 500);
-  project_all(dir.path, log, small_batches());
+  project_all(dir.path(), log, small_batches());
 
   MemoryLog other(2, "memory:second");
   fill(other, 5, 500);
-  auto projector = ok(Projector::open(dir.path, small_batches()));
+  auto projector = ok(Projector::open(dir.path(), small_batches()));
   auto reader = other.reader();
   const Status s = projector->start(*reader);
   BOOST_CHECK(s.code() == Status::Code::conflict);
@@ -412,9 +402,9 @@ BOOST_AUTO_TEST_CASE(a_log_shorter_than_the_views_is_a_startup_error) {
   TempDir dir;
   MemoryLog log(2);
   fill(log, 6, 800);
-  project_all(dir.path, log, small_batches());
+  project_all(dir.path(), log, small_batches());
   log.truncate(PartitionId{1}, log.size(PartitionId{1}) - 3);
-  auto projector = ok(Projector::open(dir.path, small_batches()));
+  auto projector = ok(Projector::open(dir.path(), small_batches()));
   auto reader = log.reader();
   const Status s = projector->start(*reader);
   BOOST_CHECK(s.code() == Status::Code::corruption);
@@ -424,24 +414,24 @@ BOOST_AUTO_TEST_CASE(a_log_shorter_than_the_views_is_a_startup_error) {
 
 BOOST_AUTO_TEST_CASE(one_projector_per_data_dir) {
   TempDir dir;
-  auto first = ok(Projector::open(dir.path, small_batches()));
-  auto second = Projector::open(dir.path, small_batches());
+  auto first = ok(Projector::open(dir.path(), small_batches()));
+  auto second = Projector::open(dir.path(), small_batches());
   BOOST_REQUIRE(!second.is_ok());
   BOOST_CHECK(second.status().code() == Status::Code::unavailable);
   first.reset();
-  ok(Projector::open(dir.path, small_batches()));
+  ok(Projector::open(dir.path(), small_batches()));
 }
 
 BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   TempDir dir;
   MemoryLog log(1);
   fill(log, 8, 50);
-  project_all(dir.path, log, small_batches());
+  project_all(dir.path(), log, small_batches());
   {  // Tamper: write format version 99 with raw LMDB.
     MDB_env* env = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
     MDB_txn* txn = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
     MDB_dbi meta;
@@ -453,11 +443,11 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
     BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
   }
-  auto views = ViewReader::open(dir.path);
+  auto views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!views.is_ok());
   BOOST_CHECK(views.status().code() == Status::Code::corruption);
   BOOST_CHECK_NE(views.status().message().find("version 99"), std::string::npos);
-  auto projector = Projector::open(dir.path, small_batches());
+  auto projector = Projector::open(dir.path(), small_batches());
   BOOST_REQUIRE(!projector.is_ok());
   BOOST_CHECK(projector.status().code() == Status::Code::corruption);
 
@@ -466,7 +456,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
     MDB_env* env = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
     MDB_txn* txn = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
     MDB_dbi meta, payments;
@@ -480,7 +470,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
     BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
   }
-  auto old_views = ViewReader::open(dir.path);
+  auto old_views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!old_views.is_ok());
   BOOST_CHECK_NE(old_views.status().message().find("format version 3"), std::string::npos);
   BOOST_CHECK_NE(old_views.status().message().find("replay"), std::string::npos);
@@ -491,7 +481,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
     MDB_env* env = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
+    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
     MDB_txn* txn = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
     MDB_dbi meta, chain;
@@ -505,10 +495,10 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
     BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
   }
-  auto v4_views = ViewReader::open(dir.path);
+  auto v4_views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!v4_views.is_ok());
   BOOST_CHECK_NE(v4_views.status().message().find("format version 4; this build reads version " + std::to_string(store::store_format_version)), std::string::npos);
-  auto v4_projector = Projector::open(dir.path, small_batches());
+  auto v4_projector = Projector::open(dir.path(), small_batches());
   BOOST_REQUIRE(!v4_projector.is_ok());
   BOOST_CHECK(v4_projector.status().code() == Status::Code::corruption);
   BOOST_CHECK_NE(v4_projector.status().message().find("format version 4"), std::string::npos);
@@ -553,8 +543,8 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
                   .model = "gpt", .input_tokens = 1'000'000, .output_tokens = 0};
     log.append(org, make_usage(EventHeader{"u" + std::to_string(i), org, t0 + i * day_ms / 10}, u));
   }
-  project_all(dir.path, log, small_batches());
-  auto views = ok(ViewReader::open(dir.path));
+  project_all(dir.path(), log, small_batches());
+  auto views = ok(ViewReader::open(dir.path()));
 
   // Pages of 7 usage entries, following the cursor.
   std::vector<HistoryEntry> all;
@@ -724,8 +714,8 @@ BOOST_AUTO_TEST_CASE(a_payment_reference_finds_the_purchase_it_settled) {
   log.append(org, make_purchase(EventHeader{"evt_3", org, t + 2}, PaymentFields{-5, 1, "usd", 0, 1, "pi_bad"}));
   log.append(org, make_auto_refill(EventHeader{"refill:s1", org, t + 3}, PaymentFields{100'000'000, 10'000, "usd", 0, 1, "ch_9"}, "s1"));
   log.append(org, make_refund(EventHeader{"evt_r", org, t + 4}, "evt_1", 10'000'000, false));
-  project_all(dir.path, log, small_batches());
-  auto views = ok(ViewReader::open(dir.path));
+  project_all(dir.path(), log, small_batches());
+  auto views = ok(ViewReader::open(dir.path()));
 
   const auto checkout_payment = ok(views->purchase_by_payment("pi_1"));
   BOOST_REQUIRE(checkout_payment.has_value());
@@ -759,19 +749,19 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   {
     ProjectorOptions tiny = small_batches();
     tiny.map_size_bytes = std::size_t{64} << 10;  // batches fail with MDB_MAP_FULL and are refolded
-    BOOST_CHECK_GT(project(dir.path, log, tiny).metrics.map_grows, 0u);
+    BOOST_CHECK_GT(project(dir.path(), log, tiny).metrics.map_grows, 0u);
   }
   // A refolded batch met none of its own keys: every adjustment applied once.
-  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(id_of(org)))->state.balance_micros, Micros{12'000'000});
+  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path()))->org(id_of(org)))->state.balance_micros, Micros{12'000'000});
   // A later run (a fresh projector) sees old keys again: once with the same payload, once changed.
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 1'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 7'000'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-new", org, t + 5000}, 1'000'000, "r", "ops", false));
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   BOOST_CHECK_EQUAL(ok(views->org(id_of(org)))->state.balance_micros, Micros{10'000'000 + 2000 * 1'000 + 1'000'000});
   HistoryQuery query;
   query.org_id = id_of(org);
