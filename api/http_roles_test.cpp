@@ -42,6 +42,17 @@ constexpr std::array<std::string_view, callers> caller_names = {"admin", "ingest
 constexpr std::array<std::string_view, callers> caller_tokens = {admin_token, ingest_token, owner_token, reader_token,
                                                                  other_token, "", unknown_token};
 
+// What each caller gets, by kind of route or event (the columns of the SPEC §7 table).
+constexpr Statuses org_read = {200, 403, 200, 200, 403, 401, 401};
+constexpr Statuses owner_command = {202, 403, 202, 403, 403, 401, 401};  // admin or the org's owner
+constexpr Statuses open_to_all = {200, 200, 200, 200, 200, 200, 200};
+constexpr Statuses admin_read = {200, 403, 403, 403, 403, 401, 401};
+constexpr Statuses link_only = {401, 401, 401, 401, 401, 401, 401};  // a billing link, no bearer token
+constexpr Statuses admin_only = {202, 403, 403, 403, 403, 401, 401};
+constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
+constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
+constexpr Statuses hold_command = {202, 202, 202, 403, 403, 401, 401};  // ingest too
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -169,41 +180,36 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
     std::string body;
     Statuses expected;  // admin ingest owner reader other-org none unknown
   };
-  constexpr Statuses read = {200, 403, 200, 200, 403, 401, 401};
-  constexpr Statuses command = {202, 403, 202, 403, 403, 401, 401};
-  constexpr Statuses open = {200, 200, 200, 200, 200, 200, 200};
-  constexpr Statuses admin_read = {200, 403, 403, 403, 403, 401, 401};
-  constexpr Statuses link_only = {401, 401, 401, 401, 401, 401, 401};
   const std::map<std::string, Row> rows = {
-      {"GET /healthz", {"/healthz", "", open}},
-      {"GET /metrics", {"/metrics", "", open}},
-      {"GET /openapi.json", {"/openapi.json", "", open}},
-      {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", read}},
-      {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", read}},
-      {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", read}},
-      {"GET /api/v1/org/{org}/credits/member-limits", {"/api/v1/org/acme/credits/member-limits", "", read}},
-      {"GET /api/v1/org/{org}/usage", {"/api/v1/org/acme/usage", "", read}},
-      {"GET /api/v1/org/{org}/rejects", {"/api/v1/org/acme/rejects", "", read}},
-      {"GET /api/v1/org/{org}/signals", {"/api/v1/org/acme/signals", "", read}},
+      {"GET /healthz", {"/healthz", "", open_to_all}},
+      {"GET /metrics", {"/metrics", "", open_to_all}},
+      {"GET /openapi.json", {"/openapi.json", "", open_to_all}},
+      {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", org_read}},
+      {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", org_read}},
+      {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", org_read}},
+      {"GET /api/v1/org/{org}/credits/member-limits", {"/api/v1/org/acme/credits/member-limits", "", org_read}},
+      {"GET /api/v1/org/{org}/usage", {"/api/v1/org/acme/usage", "", org_read}},
+      {"GET /api/v1/org/{org}/rejects", {"/api/v1/org/acme/rejects", "", org_read}},
+      {"GET /api/v1/org/{org}/signals", {"/api/v1/org/acme/signals", "", org_read}},
       {"GET /api/v1/rejects", {"/api/v1/rejects", "", admin_read}},
-      {"PUT /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", R"({"enabled":false})", command}},
-      {"DELETE /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", command}},
+      {"PUT /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", R"({"enabled":false})", owner_command}},
+      {"DELETE /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", owner_command}},
       {"PUT /api/v1/org/{org}/credits/member-limits/{user_id}",
-       {"/api/v1/org/acme/credits/member-limits/bob", R"({"monthly_limit_micros":5})", command}},
-      {"DELETE /api/v1/org/{org}/credits/member-limits/{user_id}", {"/api/v1/org/acme/credits/member-limits/bob", "", command}},
-      {"GET /api/v1/org/{org}/credits/price", {"/api/v1/org/acme/credits/price", "", read}},
+       {"/api/v1/org/acme/credits/member-limits/bob", R"({"monthly_limit_micros":5})", owner_command}},
+      {"DELETE /api/v1/org/{org}/credits/member-limits/{user_id}", {"/api/v1/org/acme/credits/member-limits/bob", "", owner_command}},
+      {"GET /api/v1/org/{org}/credits/price", {"/api/v1/org/acme/credits/price", "", org_read}},
       {"POST /api/v1/org/{org}/credits/checkout",
        {"/api/v1/org/acme/credits/checkout", R"({"success_url":"https://p.example/ok","cancel_url":"https://p.example/no"})",
         {200, 403, 200, 403, 403, 401, 401}}},
-      {"GET /api/v1/org/{org}/credits/payment-method", {"/api/v1/org/acme/credits/payment-method", "", read}},
-      {"GET /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", read}},
+      {"GET /api/v1/org/{org}/credits/payment-method", {"/api/v1/org/acme/credits/payment-method", "", org_read}},
+      {"GET /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", org_read}},
       {"PUT /api/v1/org/{org}/workspaces/{ws}/billing",
-       {"/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"byok"})", command}},
-      {"DELETE /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", command}},
+       {"/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"byok"})", owner_command}},
+      {"DELETE /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", owner_command}},
       // SPEC §11: ingest and the org's own token place holds; a hold nobody placed is unknown (422).
       {"POST /api/v1/org/{org}/credits/holds",
        {"/api/v1/org/acme/credits/holds", R"({"amount_micros":1,"ttl_ms":60000})", {201, 201, 201, 403, 403, 401, 401}}},
-      {"GET /api/v1/org/{org}/credits/holds", {"/api/v1/org/acme/credits/holds", "", read}},
+      {"GET /api/v1/org/{org}/credits/holds", {"/api/v1/org/acme/credits/holds", "", org_read}},
       {"GET /api/v1/org/{org}/credits/runway", {"/api/v1/org/acme/credits/runway?model=none", "", {422, 403, 422, 422, 403, 401, 401}}},
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/extend",
        {"/api/v1/org/acme/credits/holds/nope/extend", R"({"ttl_ms":60000})", {422, 422, 422, 403, 403, 401, 401}}},
@@ -241,11 +247,6 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
 
 BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answer) {
   RolesFixture f;
-  constexpr Statuses admin_only = {202, 403, 403, 403, 403, 401, 401};
-  constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
-  constexpr Statuses owner_command = {202, 403, 202, 403, 403, 401, 401};
-  constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
-  constexpr Statuses hold = {202, 202, 202, 403, 403, 401, 401};
   const std::map<std::string, Statuses> expected = {
       {"org_opened", admin_only},          {"billing_mode_changed", admin_only},
       {"signup_allocation", admin_only},   {"purchase", admin_only},
@@ -256,8 +257,8 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
       {"low_balance_threshold_set", owner_command}, {"member_limit_set", owner_command},
       {"member_limit_cleared", owner_command}, {"tick", nobody},
       {"payment_customer_linked", admin_only}, {"workspace_billing_set", owner_command},
-      {"hold_placed", hold},               {"hold_extended", hold},
-      {"hold_released", hold},
+      {"hold_placed", hold_command},       {"hold_extended", hold_command},
+      {"hold_released", hold_command},
   };
   int n = 0;
   for (const std::string& type : schema_event_types()) {

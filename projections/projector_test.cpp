@@ -90,6 +90,31 @@ std::map<std::string, Digest128> digests_of(const std::string& dir) {
   return ok(views->digests());
 }
 
+
+// Rewrites the store in `dir` as one of another format would be: the meta "format_version" set to
+// `version`, and the view `dropped_view` (if any) deleted, with raw LMDB.
+void rewrite_store_format(const std::string& dir, char version, const char* dropped_view = nullptr) {
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 16);
+  BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.c_str(), 0, 0644), 0);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi meta;
+  BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+  if (dropped_view != nullptr) {
+    MDB_dbi dropped;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, dropped_view, 0, &dropped), 0);
+    BOOST_REQUIRE_EQUAL(mdb_drop(txn, dropped, 1), 0);
+  }
+  std::string key = "format_version";
+  char stored[4] = {0, 0, 0, version};
+  MDB_val k{key.size(), key.data()}, v{4, stored};
+  BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
@@ -427,22 +452,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   MemoryLog log(1);
   fill(log, 8, 50);
   project_all(dir.path(), log, small_batches());
-  {  // Tamper: write format version 99 with raw LMDB.
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    std::string key = "format_version";
-    char version[4] = {0, 0, 0, 99};
-    MDB_val k{key.size(), key.data()}, v{4, version};
-    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  rewrite_store_format(dir.path(), 99);  // tamper with raw LMDB
   auto views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!views.is_ok());
   BOOST_CHECK(views.status().code() == Status::Code::corruption);
@@ -452,24 +462,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   BOOST_CHECK(projector.status().code() == Status::Code::corruption);
 
   // A store of the format before "payments" existed: the version is named, not the missing database.
-  {
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta, payments;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "payments", 0, &payments), 0);
-    BOOST_REQUIRE_EQUAL(mdb_drop(txn, payments, 1), 0);
-    std::string key = "format_version";
-    char version[4] = {0, 0, 0, 3};
-    MDB_val k{key.size(), key.data()}, v{4, version};
-    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  rewrite_store_format(dir.path(), 3, "payments");
   auto old_views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!old_views.is_ok());
   BOOST_CHECK_NE(old_views.status().message().find("format version 3"), std::string::npos);
@@ -477,24 +470,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
 
   // A store of format 4: a 16-byte MurmurHash3 chain head and no "chain" view. Refused by readers
   // and writers alike, naming the version.
-  {
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta, chain;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "chain", 0, &chain), 0);
-    BOOST_REQUIRE_EQUAL(mdb_drop(txn, chain, 1), 0);
-    std::string key = "format_version";
-    char version[4] = {0, 0, 0, 4};
-    MDB_val k{key.size(), key.data()}, v{4, version};
-    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
+  rewrite_store_format(dir.path(), 4, "chain");
   auto v4_views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!v4_views.is_ok());
   BOOST_CHECK_NE(v4_views.status().message().find("format version 4; this build reads version " + std::to_string(store::store_format_version)), std::string::npos);
