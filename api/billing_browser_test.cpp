@@ -20,9 +20,7 @@
 
 #include <boost/json.hpp>
 
-#include "api/testing/api_stack.h"
-#include "api/testing/billing_story.h"
-#include "api/testing/fake_payments.h"
+#include "api/testing/billing_story_stack.h"
 
 using namespace tally;
 using namespace tally::api;
@@ -32,8 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view owner_token = "acme-owner-token-00000000001";
 constexpr int chromium_timeout_s = 90;
 
 std::string chromium_binary() {
@@ -103,32 +99,9 @@ std::string read_text(const fs::path& path) {
   return text.str();
 }
 
-struct StoryStack {
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
-
-  StoryStack() {
-    ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"acme-owner", std::string(owner_token), {"org:acme"}}};
-    options.commerce = billing_story_commerce(std::make_shared<FakePayments>());
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
-    const Status told = tell_billing_story(*client, {std::string(admin_token), std::string(owner_token)});
-    BOOST_REQUIRE_MESSAGE(told.is_ok(), told.to_string());
-  }
-  json::value api(const std::string& target) {
-    const HttpReply reply = client->send("GET", target, admin_token);
-    BOOST_REQUIRE_MESSAGE(reply.status == 200, target << ": " << reply.body);
-    return reply.json();
-  }
-};
-
 int64_t micros(const json::value& object, std::string_view key) { return object.at(key).to_number<int64_t>(); }
 
-void check_dom_against_the_api(StoryStack& s, const std::string& dom) {
+void check_dom_against_the_api(BillingStoryStack& s, const std::string& dom) {
   const json::value credits = s.api("/api/v1/org/acme/credits");
   BOOST_TEST(page_figure(dom, "balance").value_or(-1) == micros(credits, "balance_micros"));
   BOOST_TEST(page_figure(dom, "available").value_or(-1) == micros(credits, "available_micros"));
@@ -184,7 +157,7 @@ BOOST_AUTO_TEST_CASE(chromium_renders_the_apis_numbers_without_any_external_requ
               << " cannot start here (install Debian chromium: scripts/setup); see " << browser.log << std::endl;
     return;
   }
-  StoryStack s;
+  BillingStoryStack s;
   const HttpReply link = s.client->send("POST", "/api/v1/org/acme/billing-links", owner_token, R"({"minutes":10})");
   BOOST_REQUIRE_MESSAGE(link.status == 200, link.body);
   const std::string url = "http://127.0.0.1:" + std::to_string(s.stack->port()) +

@@ -13,25 +13,16 @@
 #include <boost/json.hpp>
 
 #include "api/http_server.h"
-#include "api/testing/api_stack.h"
+#include "api/testing/event_types.h"
 #include "api/testing/fake_payments.h"
-#include "tally/events_generated.h"
+#include "api/testing/http_test.h"
 
 using namespace tally;
 using namespace tally::api;
-using tally::api::testing::ApiStack;
-using tally::api::testing::ApiStackOptions;
-using tally::api::testing::FakePayments;
-using tally::api::testing::HttpClient;
-using tally::api::testing::HttpReply;
+using namespace tally::api::testing;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view ingest_token = "ingest-token-000000000000001";
-constexpr std::string_view owner_token = "acme-owner-token-00000000001";
-constexpr std::string_view reader_token = "acme-reader-token-0000000001";
-constexpr std::string_view other_token = "globex-owner-token-000000001";
 constexpr std::string_view unknown_token = "nobody-knows-this-token-0001";
 
 // The callers, in the column order of every expectation below.
@@ -40,7 +31,7 @@ using Statuses = std::array<int, callers>;
 constexpr std::array<std::string_view, callers> caller_names = {"admin", "ingest", "org:acme", "org:acme:read",
                                                                 "org:globex", "no token", "unknown token"};
 constexpr std::array<std::string_view, callers> caller_tokens = {admin_token, ingest_token, owner_token, reader_token,
-                                                                 other_token, "", unknown_token};
+                                                                 globex_token, "", unknown_token};
 
 // What each caller gets, by kind of route or event (the columns of the SPEC §7 table).
 constexpr Statuses org_read = {200, 403, 200, 200, 403, 401, 401};
@@ -52,32 +43,6 @@ constexpr Statuses admin_only = {202, 403, 403, 403, 403, 401, 401};
 constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
 constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
 constexpr Statuses hold_command = {202, 202, 202, 403, 403, 401, 401};  // ingest too
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string snake_case(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    if (c >= 'A' && c <= 'Z') {
-      if (!out.empty()) out.push_back('_');
-      out.push_back(static_cast<char>(c - 'A' + 'a'));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Every event type of the schema, as its canonical JSON name.
-std::vector<std::string> schema_event_types() {
-  std::vector<std::string> out;
-  for (auto body = static_cast<int>(fb::Body::MIN) + 1; body <= static_cast<int>(fb::Body::MAX); ++body) {
-    out.push_back(snake_case(fb::EnumNameBody(static_cast<fb::Body>(body))));
-  }
-  return out;
-}
 
 // A valid event of `type` for org acme (or global), with `occurred_at_ms` only if `with_time`.
 std::string sample_event(const std::string& type, const std::string& key, bool with_time) {
@@ -113,40 +78,18 @@ std::string sample_event(const std::string& type, const std::string& key, bool w
   return json + "}";
 }
 
-std::string code_of(const HttpReply& reply) {
-  const boost::json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  return std::string(v.at("error").at("code").as_string());
-}
-
-std::string field_of(const HttpReply& reply) {
-  const boost::json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  const boost::json::object& error = v.at("error").as_object();
-  return error.contains("field") ? std::string(error.at("field").as_string()) : std::string();
-}
-
-struct RolesFixture {
+struct RolesFixture : StackClient {
   std::shared_ptr<FakePayments> payments;
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
 
   explicit RolesFixture(std::function<void(HttpServer&)> before_start = {}) {
     ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"ingest", std::string(ingest_token), {"ingest"}},
-                      {"acme-owner", std::string(owner_token), {"org:acme"}},
-                      {"acme-reader", std::string(reader_token), {"org:acme:read"}},
-                      {"globex-owner", std::string(other_token), {"org:globex"}}};
+    options.tokens = {admin_caller(), ingest_caller(), owner_caller(), reader_caller(), globex_caller()};
     options.before_start = std::move(before_start);
     // Buying credits: a fake provider, with a card saved on the customer acme's first checkout makes.
     payments = std::make_shared<FakePayments>();
     payments->save_card("cus_fake1", PaymentCard{"pm_1", "visa", "4242", 8, 2030});
-    options.commerce = tally::api::testing::fake_commerce(payments);
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
+    options.commerce = fake_commerce(payments);
+    start(options);
     // acme exists, so that every read an allowed caller makes is a 200.
     const std::string signup = R"({"type":"signup_allocation","idempotency_key":"seed","org_id":"acme","occurred_at_ms":)" +
                                std::to_string(now_ms() - 60'000) + R"(,"credits_micros":25000000})";
