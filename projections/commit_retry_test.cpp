@@ -21,6 +21,7 @@
 
 using namespace tally;
 using testkit::MemoryLog;
+using testkit::drain;
 using testkit::ok;
 
 namespace {
@@ -50,15 +51,6 @@ ProjectorOptions options_with_fault(std::function<int()> fault) {
   options.commit_retry_max_ms = 4;
   options.commit_fault = std::move(fault);
   return options;
-}
-
-std::size_t drain(Projector& projector, LogReader& reader) {
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = ok(projector.run_once(reader));
-    if (n == 0) return total;
-    total += n;
-  }
 }
 
 // What the test saw from inside the failing attempts (the writer thread).

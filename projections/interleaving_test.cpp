@@ -204,16 +204,13 @@ class ScriptedReader final : public LogReader {
 // Folds the log in `order` through the projector into `dir` and returns the views' digests.
 std::map<std::string, Digest128> project_in(const Records& records, std::vector<LogPosition> order,
                                             const std::string& dir, std::size_t batch) {
-  ProjectorOptions options;
+  ProjectorOptions options = testkit::quick_options();
   options.batch_events_max = batch;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
   {
     auto projector = ok(Projector::open(dir, options));
     ScriptedReader reader(records, std::move(order));
     ok(projector->start(reader));
-    while (ok(projector->run_once(reader)) > 0) {
-    }
+    testkit::drain(*projector, reader);
   }
   return ok(ok(ViewReader::open(dir))->digests());
 }

@@ -62,8 +62,7 @@ bool caught_up(const Projector& projector, LogReader& reader) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(projects_the_kafka_log_exactly_once_through_broker_errors) {
-  const uint64_t seed = testkit::test_seed(424242);
-  BOOST_TEST_MESSAGE("seed " << seed);
+  const uint64_t seed = testkit::printed_seed(424242);
   auto mock = ok(MockKafkaCluster::create(3));
   const KafkaOptions options = cluster_options(*mock);
   const std::string topic = kafka_topic(options, kafka_events_kind);

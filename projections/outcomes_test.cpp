@@ -19,8 +19,10 @@
 #include "tests/support/temp_dir.h"
 
 using namespace tally;
+using testkit::drain;
 using testkit::MemoryLog;
 using testkit::ok;
+using testkit::small_batches;
 using test_support::TempDir;
 
 namespace {
@@ -28,26 +30,9 @@ namespace {
 constexpr int64_t t0 = 1'793'491'200'000;  // 2026-11-01T00:00:00Z
 constexpr int64_t credit = 1'000'000;
 
-ProjectorOptions small_batches() {
-  ProjectorOptions options;
-  options.batch_events_max = 997;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  return options;
-}
-
-void drain(Projector& projector, LogReader& reader) {
-  while (ok(projector.run_once(reader)) > 0) {
-  }
-}
-
 // The views of `log` folded by a projector in `dir` (which then closes).
 std::unique_ptr<ViewReader> project(const TempDir& dir, MemoryLog& log) {
-  auto projector = ok(Projector::open(dir.sub("views"), small_batches()));
-  auto reader = log.reader();
-  ok(projector->start(*reader));
-  drain(*projector, *reader);
-  return ok(ViewReader::open(dir.sub("views")));
+  return testkit::project_views(dir.sub("views"), log, small_batches());
 }
 
 RecordOutcome outcome_at(uint64_t offset) {
@@ -60,8 +45,7 @@ RecordOutcome outcome_at(uint64_t offset) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_committed_record_has_the_outcome_the_fold_gave_it_and_every_reject_its_place) {
-  const uint64_t seed = testkit::test_seed(20261101);
-  BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
+  const uint64_t seed = testkit::printed_seed(20261101);
   TempDir dir;
   MemoryLog log(4);
   testkit::WorkloadOptions workload;

@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -30,6 +31,8 @@ using testkit::WorkloadGenerator;
 using testkit::WorkloadOptions;
 using testkit::ok;
 using testkit::check_views;
+using testkit::drain;
+using testkit::small_batches;
 
 namespace {
 
@@ -37,24 +40,6 @@ namespace {
 OrgId id_of(const std::string& org) { return OrgId::make(org).value(); }
 
 using test_support::TempDir;
-
-ProjectorOptions small_batches() {
-  ProjectorOptions options;
-  options.batch_events_max = 997;  // many batches, odd boundaries
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  return options;
-}
-
-// Runs until nothing is left to read; returns the number of records committed.
-std::size_t drain(Projector& projector, LogReader& reader) {
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = ok(projector.run_once(reader));
-    if (n == 0) return total;
-    total += n;
-  }
-}
 
 struct Projected {
   std::size_t records = 0;
@@ -91,35 +76,42 @@ std::map<std::string, Digest128> digests_of(const std::string& dir) {
 }
 
 
-// Rewrites the store in `dir` as one of another format would be: the meta "format_version" set to
-// `version`, and the view `dropped_view` (if any) deleted, with raw LMDB.
-void rewrite_store_format(const std::string& dir, char version, const char* dropped_view = nullptr) {
+// Runs `change` in one write transaction of a raw LMDB environment on `dir` (committed, closed):
+// what another program, or another format of the store, would have written there.
+void with_raw_lmdb(const std::string& dir, unsigned int max_dbs, const std::function<void(MDB_txn*)>& change) {
   MDB_env* env = nullptr;
   BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-  mdb_env_set_maxdbs(env, 16);
+  mdb_env_set_maxdbs(env, max_dbs);
   BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.c_str(), 0, 0644), 0);
   MDB_txn* txn = nullptr;
   BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  MDB_dbi meta;
-  BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-  if (dropped_view != nullptr) {
-    MDB_dbi dropped;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, dropped_view, 0, &dropped), 0);
-    BOOST_REQUIRE_EQUAL(mdb_drop(txn, dropped, 1), 0);
-  }
-  std::string key = "format_version";
-  char stored[4] = {0, 0, 0, version};
-  MDB_val k{key.size(), key.data()}, v{4, stored};
-  BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+  change(txn);
   BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
+}
+
+// Rewrites the store in `dir` as one of another format would be: the meta "format_version" set to
+// `version`, and the view `dropped_view` (if any) deleted.
+void rewrite_store_format(const std::string& dir, char version, const char* dropped_view = nullptr) {
+  with_raw_lmdb(dir, 16, [&](MDB_txn* txn) {
+    MDB_dbi meta;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    if (dropped_view != nullptr) {
+      MDB_dbi dropped;
+      BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, dropped_view, 0, &dropped), 0);
+      BOOST_REQUIRE_EQUAL(mdb_drop(txn, dropped, 1), 0);
+    }
+    std::string key = "format_version";
+    char stored[4] = {0, 0, 0, version};
+    MDB_val k{key.size(), key.data()}, v{4, stored};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+  });
 }
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
-  const uint64_t seed = testkit::test_seed(20260131);
-  BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
+  const uint64_t seed = testkit::printed_seed(20260131);
   TempDir dir;
   MemoryLog log(4);
   fill(log, seed, 20'000);
@@ -143,8 +135,7 @@ BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
 }
 
 BOOST_AUTO_TEST_CASE(restart_in_the_middle_gives_the_same_views) {
-  const uint64_t seed = testkit::test_seed(7);
-  BOOST_TEST_MESSAGE("seed " << seed);
+  const uint64_t seed = testkit::printed_seed(7);
   TempDir dir;
   MemoryLog log(4);
   fill(log, seed, 12'000);
@@ -483,16 +474,10 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   {
     const std::string other = dir.sub("other-env");
     std::filesystem::create_directories(other);
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, other.c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    with_raw_lmdb(other, 4, [](MDB_txn* txn) {
+      MDB_dbi meta;
+      BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    });
     auto refused = Projector::open(other, small_batches());
     BOOST_REQUIRE(!refused.is_ok());
     BOOST_CHECK(refused.status().code() == Status::Code::invalid_argument);

@@ -33,18 +33,6 @@ struct Call {
   fb::BillingPath path = fb::BillingPath::unset;
 };
 
-std::unique_ptr<ViewReader> project(const std::string& dir, MemoryLog& log) {
-  ProjectorOptions options;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  auto projector = ok(Projector::open(dir, options));
-  auto reader = log.reader();
-  ok(projector->start(*reader));
-  while (ok(projector->run_once(*reader)) != 0) {
-  }
-  return ok(ViewReader::open(dir));
-}
-
 // Sums a roll-up dimension: group -> debited µcr.
 std::map<std::string, int64_t> debited_by(const std::vector<UsageRollup>& rollups, std::string_view dimension) {
   std::map<std::string, int64_t> out;
@@ -77,7 +65,7 @@ BOOST_AUTO_TEST_CASE(usage_lands_on_the_path_of_its_workspace_and_rolls_up_by_ev
                   .reported_cost_micros = c.reported_micros};
     log.append(org, make_usage(EventHeader{c.key, org, ++t}, u));
   }
-  auto views = project(dir.path(), log);
+  auto views = testkit::project_views(dir.path(), log);
 
   // Each entry shows the path it was billed by.
   std::map<std::string, std::string> path_of;
