@@ -12,34 +12,13 @@
 #include "api/authorization.h"
 #include "api/http_types.h"
 #include "api/json_body.h"
-#include "tally/events_generated.h"
+#include "api/testing/event_types.h"
 
 using namespace tally;
 using namespace tally::api;
+using tally::api::testing::schema_event_types;
 
 namespace {
-
-// "MemberLimitSet" -> "member_limit_set": the canonical JSON type of a schema body.
-std::string snake_case(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    if (c >= 'A' && c <= 'Z') {
-      if (!out.empty()) out.push_back('_');
-      out.push_back(static_cast<char>(c - 'A' + 'a'));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> schema_event_types() {
-  std::vector<std::string> out;
-  for (auto body = static_cast<int>(fb::Body::MIN) + 1; body <= static_cast<int>(fb::Body::MAX); ++body) {
-    out.push_back(snake_case(fb::EnumNameBody(static_cast<fb::Body>(body))));
-  }
-  return out;
-}
 
 Principal token(std::vector<std::string> scopes) { return Principal{"t", std::move(scopes)}; }
 

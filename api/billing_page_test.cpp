@@ -10,9 +10,7 @@
 #include <boost/json.hpp>
 
 #include "api/billing_links.h"
-#include "api/testing/api_stack.h"
-#include "api/testing/billing_story.h"
-#include "api/testing/fake_payments.h"
+#include "api/testing/billing_story_stack.h"
 
 using namespace tally;
 using namespace tally::api;
@@ -21,16 +19,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view owner_token = "acme-owner-token-00000000001";
-constexpr std::string_view reader_token = "acme-reader-token-0000000001";
-constexpr std::string_view globex_token = "globex-owner-token-000000001";
 const std::string link_secret = ApiStackOptions{}.billing_link_secret;
 const std::vector<std::pair<std::string, std::string>> form_type = {{"Content-Type", "application/x-www-form-urlencoded"}};
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 int64_t micros(const json::value& object, std::string_view key) { return object.at(key).to_number<int64_t>(); }
 
@@ -48,31 +38,7 @@ std::string text_of(const std::string& html, const std::string& id) {
   return *text;
 }
 
-struct PageFixture {
-  std::shared_ptr<FakePayments> payments = std::make_shared<FakePayments>();
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
-
-  PageFixture() {
-    ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"acme-owner", std::string(owner_token), {"org:acme"}},
-                      {"acme-reader", std::string(reader_token), {"org:acme:read"}},
-                      {"globex-owner", std::string(globex_token), {"org:globex"}}};
-    options.commerce = billing_story_commerce(payments);
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
-    const Status told = tell_billing_story(*client, {std::string(admin_token), std::string(owner_token)});
-    BOOST_REQUIRE_MESSAGE(told.is_ok(), told.to_string());
-  }
-
-  json::value api(const std::string& target) {
-    HttpReply reply = client->send("GET", target, admin_token);
-    BOOST_REQUIRE_MESSAGE(reply.status == 200, target << ": " << reply.body);
-    return reply.json();
-  }
+struct PageFixture : BillingStoryStack {
   // A link minted through the API by `token`.
   std::string mint(std::string_view token, bool read_only, int minutes = 10) {
     HttpReply reply = client->send("POST", "/api/v1/org/acme/billing-links", token,
@@ -336,10 +302,10 @@ BOOST_AUTO_TEST_CASE(text_from_the_ledger_is_escaped) {
 
 BOOST_AUTO_TEST_CASE(without_payments_the_page_says_buying_is_unavailable_and_an_unknown_org_is_404) {
   ApiStackOptions options;
-  options.tokens = {{"admin", std::string(admin_token), {"admin"}}};
-  Result<std::unique_ptr<ApiStack>> stack = ApiStack::start(options);
-  BOOST_REQUIRE(stack.is_ok());
-  HttpClient client(stack.value()->port());
+  options.tokens = {admin_caller()};
+  StackClient running;
+  running.start(options);
+  HttpClient& client = *running.client;
   const HttpReply signup = client.send("POST", "/api/v1/events?wait=1", admin_token,
                                        R"({"type":"signup_allocation","idempotency_key":"s","org_id":"acme","occurred_at_ms":)" +
                                            std::to_string(now_ms()) + R"(,"credits_micros":5000000})");
@@ -359,11 +325,11 @@ BOOST_AUTO_TEST_CASE(without_payments_the_page_says_buying_is_unavailable_and_an
 
 BOOST_AUTO_TEST_CASE(without_a_secret_no_link_is_minted_and_the_page_is_closed) {
   ApiStackOptions options;
-  options.tokens = {{"admin", std::string(admin_token), {"admin"}}};
+  options.tokens = {admin_caller()};
   options.billing_link_secret.clear();
-  Result<std::unique_ptr<ApiStack>> stack = ApiStack::start(options);
-  BOOST_REQUIRE(stack.is_ok());
-  HttpClient client(stack.value()->port());
+  StackClient running;
+  running.start(options);
+  HttpClient& client = *running.client;
   const HttpReply mint = client.send("POST", "/api/v1/org/acme/billing-links", admin_token, "{}");
   BOOST_TEST(mint.status == 503);
   BOOST_TEST(mint.json().at("error").at("code").as_string() == "billing_links_not_configured");

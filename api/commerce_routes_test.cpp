@@ -9,59 +9,38 @@
 
 #include <boost/json.hpp>
 
-#include "api/testing/api_stack.h"
 #include "api/testing/fake_payments.h"
+#include "api/testing/http_test.h"
 
 using namespace tally;
 using namespace tally::api;
-using tally::api::testing::ApiStack;
-using tally::api::testing::ApiStackOptions;
-using tally::api::testing::FakePayments;
-using tally::api::testing::HttpClient;
-using tally::api::testing::HttpReply;
+using namespace tally::api::testing;
 namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view admin = "admin-token-0000000000000001";
-constexpr std::string_view owner = "acme-owner-token-00000000001";
 constexpr int64_t cr = 1'000'000;
 const std::string urls = R"("success_url":"https://p.example/billing?paid=1","cancel_url":"https://p.example/billing")";
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-struct Fixture {
+struct Fixture : StackClient {
   std::shared_ptr<FakePayments> payments = std::make_shared<FakePayments>();
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
 
   explicit Fixture(bool with_commerce = true) {
     ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin), {"admin"}}, {"acme", std::string(owner), {"org:acme"}}};
-    if (with_commerce) options.commerce = tally::api::testing::fake_commerce(payments);
-    auto started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
+    options.tokens = {admin_caller(), owner_caller()};
+    if (with_commerce) options.commerce = fake_commerce(payments);
+    start(options);
   }
   HttpReply call(std::string_view method, const std::string& target, const std::string& body = {},
-                 std::string_view token = owner) {
+                 std::string_view token = owner_token) {
     return client->send(method, target, token, body);
   }
   // An admin event, waited for.
   void event(const std::string& type, const std::string& key, const std::string& org, const std::string& fields) {
     const std::string body = R"({"type":")" + type + R"(","idempotency_key":")" + key + R"(","org_id":")" + org +
                              R"(","occurred_at_ms":)" + std::to_string(now_ms() - 1000) + "," + fields + "}";
-    HttpReply reply = call("POST", "/api/v1/events?wait=1", body, admin);
+    HttpReply reply = call("POST", "/api/v1/events?wait=1", body, admin_token);
     BOOST_REQUIRE_MESSAGE(reply.status == 200, reply.body);
-  }
-  std::string code(const HttpReply& reply) { return std::string(reply.json().at("error").at("code").as_string()); }
-  std::string field(const HttpReply& reply) {
-    const json::value body = reply.json();
-    const json::object& error = body.at("error").as_object();
-    return error.contains("field") ? std::string(error.at("field").as_string()) : "";
   }
 };
 
@@ -85,11 +64,11 @@ BOOST_AUTO_TEST_CASE(the_price_is_the_bundle_its_fee_and_a_quote) {
   BOOST_TEST(three.json().at("quote").at("fee_minor").as_int64() == 900);
   HttpReply eleven = f.call("GET", "/api/v1/org/acme/credits/price?quantity=11");
   BOOST_TEST(eleven.status == 400);
-  BOOST_TEST(f.field(eleven) == "quantity");
+  BOOST_TEST(field_of(eleven) == "quantity");
   Fixture bare(false);
   HttpReply none = bare.call("GET", "/api/v1/org/acme/credits/price");
   BOOST_TEST(none.status == 503);
-  BOOST_TEST(bare.code(none) == "payments_not_configured");
+  BOOST_TEST(code_of(none) == "payments_not_configured");
 }
 
 BOOST_AUTO_TEST_CASE(checkout_makes_the_orgs_customer_once_and_remembers_it_in_the_ledger) {
@@ -131,7 +110,7 @@ BOOST_AUTO_TEST_CASE(checkout_makes_the_orgs_customer_once_and_remembers_it_in_t
   // A client's Idempotency-Key makes its retries one session at Stripe (the same key), however long.
   const std::string long_key(255, 'k');
   for (int retry = 0; retry < 2; ++retry) {
-    HttpReply again = f.client->send("POST", "/api/v1/org/acme/credits/checkout", owner, "{" + urls + "}",
+    HttpReply again = f.client->send("POST", "/api/v1/org/acme/credits/checkout", owner_token, "{" + urls + "}",
                                      {{"Idempotency-Key", long_key}});
     BOOST_REQUIRE_MESSAGE(again.status == 200, again.body);
   }
@@ -146,19 +125,19 @@ BOOST_AUTO_TEST_CASE(checkout_refuses_bad_input_and_says_what_the_provider_did) 
   const auto checkout = [&](const std::string& body) { return f.call("POST", "/api/v1/org/acme/credits/checkout", body); };
   HttpReply zero = checkout(R"({"quantity":0,)" + urls + "}");
   BOOST_TEST(zero.status == 400);
-  BOOST_TEST(f.field(zero) == "quantity");
-  BOOST_TEST(f.field(checkout(R"({"quantity":11,)" + urls + "}")) == "quantity");
-  BOOST_TEST(f.field(checkout(R"x({"success_url":"javascript:alert(1)","cancel_url":"https://p.example"})x")) == "success_url");
-  BOOST_TEST(f.field(checkout(R"({"success_url":"https://p.example"})")) == "cancel_url");
-  BOOST_TEST(f.field(checkout(R"({"qty":1,)" + urls + "}")) == "qty");
+  BOOST_TEST(field_of(zero) == "quantity");
+  BOOST_TEST(field_of(checkout(R"({"quantity":11,)" + urls + "}")) == "quantity");
+  BOOST_TEST(field_of(checkout(R"x({"success_url":"javascript:alert(1)","cancel_url":"https://p.example"})x")) == "success_url");
+  BOOST_TEST(field_of(checkout(R"({"success_url":"https://p.example"})")) == "cancel_url");
+  BOOST_TEST(field_of(checkout(R"({"qty":1,)" + urls + "}")) == "qty");
   f.payments->fail_with(Status::error(Status::Code::unavailable, "timed out"));
   HttpReply down = checkout("{" + urls + "}");
   BOOST_TEST(down.status == 503);
-  BOOST_TEST(f.code(down) == "payment_provider_unavailable");
+  BOOST_TEST(code_of(down) == "payment_provider_unavailable");
   f.payments->fail_with(Status::invalid("stripe", "No such price"));
   HttpReply refused = checkout("{" + urls + "}");
   BOOST_TEST(refused.status == 502);
-  BOOST_TEST(f.code(refused) == "payment_provider_error");
+  BOOST_TEST(code_of(refused) == "payment_provider_error");
   BOOST_TEST(f.payments->checkout_orders().empty());
 }
 
@@ -167,7 +146,7 @@ BOOST_AUTO_TEST_CASE(the_payment_method_is_the_saved_card_of_the_orgs_customer) 
   f.event("signup_allocation", "signup", "acme", R"("credits_micros":1000000)");
   HttpReply none = f.call("GET", "/api/v1/org/acme/credits/payment-method");
   BOOST_TEST(none.status == 404);
-  BOOST_TEST(f.code(none) == "no_payment_method");
+  BOOST_TEST(code_of(none) == "no_payment_method");
   HttpReply checkout = f.call("POST", "/api/v1/org/acme/credits/checkout", "{" + urls + "}");
   const std::string customer(checkout.json().at("payment_customer").as_string());
   BOOST_TEST(f.call("GET", "/api/v1/org/acme/credits/payment-method").status == 404);  // not paid yet
@@ -186,8 +165,8 @@ BOOST_AUTO_TEST_CASE(auto_refill_in_bundles_shows_the_refills_used_against_the_c
   BOOST_REQUIRE(f.call("POST", "/api/v1/org/acme/credits/checkout", "{" + urls + "}").status == 200);
   HttpReply both = f.call("PUT", "/api/v1/org/acme/credits/auto-refill",
                           R"({"threshold_micros":20000000,"refill_bundles":2,"refill_credits_micros":1})");
-  BOOST_TEST(f.field(both) == "refill_bundles");
-  BOOST_TEST(f.field(f.call("PUT", "/api/v1/org/acme/credits/auto-refill",
+  BOOST_TEST(field_of(both) == "refill_bundles");
+  BOOST_TEST(field_of(f.call("PUT", "/api/v1/org/acme/credits/auto-refill",
                             R"({"threshold_micros":20000000,"refill_bundles":11})")) == "refill_bundles");
   // Below the threshold at once: one refill request is made (and stays pending: no connector here).
   HttpReply put = f.call("PUT", "/api/v1/org/acme/credits/auto-refill?wait=1",
@@ -216,11 +195,11 @@ BOOST_AUTO_TEST_CASE(enterprise_orgs_are_unlimited_and_buy_nothing) {
            {"DELETE", "/api/v1/org/acme/credits/auto-refill", ""}}) {
     HttpReply reply = f.call(method, target, body);
     BOOST_TEST(reply.status == 409, method << " " << target << ": " << reply.body);
-    BOOST_TEST(f.code(reply) == "credits_unavailable");
+    BOOST_TEST(code_of(reply) == "credits_unavailable");
   }
   BOOST_TEST(f.payments->customer_orgs().empty());
   f.event("signup_allocation", "pro-signup", "globex", R"("credits_micros":1)");
-  BOOST_TEST(!f.call("GET", "/api/v1/org/globex/credits", "", admin).json().at("unlimited").as_bool());
+  BOOST_TEST(!f.call("GET", "/api/v1/org/globex/credits", "", admin_token).json().at("unlimited").as_bool());
 }
 
 BOOST_AUTO_TEST_CASE(workspace_billing_decides_who_pays_for_usage_without_a_path) {
@@ -263,7 +242,7 @@ BOOST_AUTO_TEST_CASE(workspace_billing_decides_who_pays_for_usage_without_a_path
   HttpReply cleared = f.call("DELETE", "/api/v1/org/acme/workspaces/w2/billing?project=o1&wait=1");
   BOOST_REQUIRE_MESSAGE(cleared.status == 200, cleared.body);
   BOOST_TEST(cleared.json().at("workspace_billing").at("projects").as_array().empty());
-  BOOST_TEST(f.field(f.call("PUT", "/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"deferred"})")) == "billing_path");
-  BOOST_TEST(f.field(f.call("PUT", "/api/v1/org/acme/workspaces/w2/billing?project=a", R"({"billing_path":"byok","project":"b"})")) ==
+  BOOST_TEST(field_of(f.call("PUT", "/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"deferred"})")) == "billing_path");
+  BOOST_TEST(field_of(f.call("PUT", "/api/v1/org/acme/workspaces/w2/billing?project=a", R"({"billing_path":"byok","project":"b"})")) ==
              "project");
 }

@@ -20,45 +20,27 @@
 
 #include <boost/json.hpp>
 
-#include "api/testing/api_stack.h"
+#include "api/testing/http_test.h"
 
 using namespace tally;
 using namespace tally::api;
-using tally::api::testing::ApiStack;
-using tally::api::testing::ApiStackOptions;
-using tally::api::testing::HttpClient;
-using tally::api::testing::HttpReply;
+using namespace tally::api::testing;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view ingest_token = "ingest-token-000000000000001";
-constexpr std::string_view owner_token = "acme-owner-token-00000000001";
 constexpr int64_t cr = 1'000'000;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 int64_t micros(const HttpReply& reply, std::string_view field) {
   return reply.json().at(field).to_number<int64_t>();
 }
 
-struct Fixture {
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
-
+struct Fixture : StackClient {
   explicit Fixture(int64_t purchased) {
     ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"ingest", std::string(ingest_token), {"ingest"}},
-                      {"acme-owner", std::string(owner_token), {"org:acme"}}};
+    options.tokens = {admin_caller(), ingest_caller(), owner_caller()};
     options.blocking_threads = 16;
     options.connections_per_client_max = 256;
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
+    start(options);
     const std::string purchase = R"({"type":"purchase","idempotency_key":"buy-1","org_id":"acme","occurred_at_ms":)" +
                                  std::to_string(now_ms() - 1000) + R"(,"credits_micros":)" + std::to_string(purchased) +
                                  R"(,"paid_minor":100,"currency":"usd","fee_minor":0,"bundles":1,"payment_ref":"ch_1"})";

@@ -16,33 +16,20 @@
 #include "api/auth.h"
 #include "api/http_server.h"
 #include "api/router.h"
-#include "api/testing/api_stack.h"
+#include "api/testing/http_test.h"
 #include "engine/calendar.h"
 #include "engine/partitioner.h"
 
 using namespace tally;
 using namespace tally::api;
-using tally::api::testing::ApiStack;
-using tally::api::testing::ApiStackOptions;
-using tally::api::testing::eventually;
-using tally::api::testing::HttpClient;
-using tally::api::testing::HttpReply;
+using namespace tally::api::testing;
 namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view acme_token = "acme-token-00000000000000001";
-constexpr std::string_view globex_token = "globex-token-0000000000000001";
-constexpr std::string_view ingest_token = "ingest-token-000000000000001";
 constexpr int64_t t0_ms = 1'763'856'000'000;  // 2025-11-23T00:00:00Z
 
-std::vector<ApiToken> test_tokens() {
-  return {{"admin", std::string(admin_token), {"admin"}},
-          {"acme", std::string(acme_token), {"org:acme"}},
-          {"globex", std::string(globex_token), {"org:globex"}},
-          {"ingest", std::string(ingest_token), {"ingest"}}};
-}
+std::vector<ApiToken> test_tokens() { return {admin_caller(), owner_caller(), globex_caller(), ingest_caller()}; }
 
 std::string rate_card_json(int64_t version) {
   return R"({"type":"rate_card_published","idempotency_key":"rc-)" + std::to_string(version) +
@@ -72,16 +59,10 @@ std::string array_of(const std::vector<std::string>& events) {
   return out + "]";
 }
 
-struct ApiFixture {
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
-
+struct ApiFixture : StackClient {
   explicit ApiFixture(ApiStackOptions options = {}) {
     if (options.tokens.empty()) options.tokens = test_tokens();
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
+    start(options);
   }
 
   HttpReply get(std::string_view target, std::string_view token = admin_token) { return client->send("GET", target, token); }
@@ -104,19 +85,6 @@ struct ApiFixture {
     return reply.json().as_object();
   }
 };
-
-std::string field_of(const HttpReply& reply) {
-  json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  const json::object& error = v.at("error").as_object();
-  return error.contains("field") ? std::string(error.at("field").as_string()) : std::string();
-}
-
-std::string code_of(const HttpReply& reply) {
-  json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  return std::string(v.at("error").at("code").as_string());
-}
 
 LogPosition parse_position(std::string_view text) {
   const std::size_t colon = text.find(':');
@@ -233,9 +201,9 @@ BOOST_AUTO_TEST_CASE(tokens_compare_in_constant_time_and_parse) {
   BOOST_TEST(duplicate.status().field() == "tokens[1].secret");
   Result<TokenTable> table = TokenTable::make(test_tokens());
   BOOST_REQUIRE(table.is_ok());
-  BOOST_TEST((table->find(acme_token)->scopes == std::vector<std::string>{"org:acme"}));
-  BOOST_TEST(table->find(acme_token)->token_name == "acme");
-  BOOST_TEST(table->find("acme-token-0000000000000000") == nullptr);
+  BOOST_TEST((table->find(owner_token)->scopes == std::vector<std::string>{"org:acme"}));
+  BOOST_TEST(table->find(owner_token)->token_name == "acme-owner");
+  BOOST_TEST(table->find("acme-owner-token-00000000000") == nullptr);  // one character off
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -322,27 +290,27 @@ BOOST_AUTO_TEST_CASE(scopes_admin_org_and_ingest) {
   BOOST_TEST(none.status == 401);
   BOOST_TEST(none.header("WWW-Authenticate") == "Bearer");
   BOOST_TEST(code_of(none) == "unauthorized");
-  BOOST_TEST(f.get("/api/v1/org/acme/credits", "acme-token-00000000000000002").status == 401);
+  BOOST_TEST(f.get("/api/v1/org/acme/credits", "acme-owner-token-00000000002").status == 401);
   BOOST_TEST(f.client->send("GET", "/api/v1/org/acme/credits", {}, {}, {{"Authorization", "Basic YWRtaW46"}}).status == 401);
   // Org tokens: their org only, reads and commands.
-  BOOST_TEST(f.get("/api/v1/org/acme/credits", acme_token).status == 200);
-  BOOST_TEST(f.get("/api/v1/org/globex/credits", acme_token).status == 403);
-  BOOST_TEST(code_of(f.get("/api/v1/org/globex/credits", acme_token)) == "forbidden");
+  BOOST_TEST(f.get("/api/v1/org/acme/credits", owner_token).status == 200);
+  BOOST_TEST(f.get("/api/v1/org/globex/credits", owner_token).status == 403);
+  BOOST_TEST(code_of(f.get("/api/v1/org/globex/credits", owner_token)) == "forbidden");
   // An org token learns nothing about other orgs, not even whether they exist.
-  BOOST_TEST(f.get("/api/v1/org/nobody/credits", acme_token).status == 403);
-  BOOST_TEST(f.client->send("PUT", "/api/v1/org/acme/credits/member-limits/bob", acme_token, R"({"monthly_limit_micros":5})").status == 202);
-  BOOST_TEST(f.client->send("PUT", "/api/v1/org/globex/credits/member-limits/bob", acme_token, R"({"monthly_limit_micros":5})").status == 403);
+  BOOST_TEST(f.get("/api/v1/org/nobody/credits", owner_token).status == 403);
+  BOOST_TEST(f.client->send("PUT", "/api/v1/org/acme/credits/member-limits/bob", owner_token, R"({"monthly_limit_micros":5})").status == 202);
+  BOOST_TEST(f.client->send("PUT", "/api/v1/org/globex/credits/member-limits/bob", owner_token, R"({"monthly_limit_micros":5})").status == 403);
   // Org tokens append owner commands of their own org only (the role table: authorization_test).
   const std::string own = R"({"type":"member_limit_set","idempotency_key":"own-org","org_id":"acme","member_id":"a","monthly_limit_micros":5})";
-  BOOST_TEST(f.post_events(own, false, acme_token).status == 202);
-  HttpReply usage = f.post_events(usage_json("acme", "own-usage", "a", "w", "m1", 1, 1), false, acme_token);
+  BOOST_TEST(f.post_events(own, false, owner_token).status == 202);
+  HttpReply usage = f.post_events(usage_json("acme", "own-usage", "a", "w", "m1", 1, 1), false, owner_token);
   BOOST_TEST(usage.status == 403);
   BOOST_TEST(field_of(usage) == "type");
   const std::string theirs = R"({"type":"member_limit_set","idempotency_key":"mixed-2","org_id":"globex","member_id":"a","monthly_limit_micros":5})";
-  HttpReply foreign = f.post_events("[" + own + "," + theirs + "]", false, acme_token);
+  HttpReply foreign = f.post_events("[" + own + "," + theirs + "]", false, owner_token);
   BOOST_TEST(foreign.status == 403);
   BOOST_TEST(field_of(foreign) == "[1].org_id");
-  BOOST_TEST(f.post_events(rate_card_json(7), false, acme_token).status == 403);
+  BOOST_TEST(f.post_events(rate_card_json(7), false, owner_token).status == 403);
   // Ingest: POST /api/v1/events only.
   BOOST_TEST(f.post_events(usage_json("globex", "ingested", "a", "w", "m1", 1, 1), false, ingest_token).status == 202);
   BOOST_TEST(f.get("/api/v1/org/acme/credits", ingest_token).status == 403);
@@ -443,7 +411,7 @@ BOOST_AUTO_TEST_CASE(auto_refill_put_get_delete) {
   ApiFixture f;
   f.seed("acme", 50'000'000);
   HttpReply put = f.client->send(
-      "PUT", "/api/v1/org/acme/credits/auto-refill?wait=1", acme_token,
+      "PUT", "/api/v1/org/acme/credits/auto-refill?wait=1", owner_token,
       R"({"enabled":true,"threshold_micros":10000000,"refill_credits_micros":25000000,"max_per_day":2,"max_per_month":10,"payment_customer":"cus_123"})");
   BOOST_REQUIRE_MESSAGE(put.status == 200, put.body);
   const json::object policy = put.json().at("auto_refill").as_object();
@@ -453,19 +421,19 @@ BOOST_AUTO_TEST_CASE(auto_refill_put_get_delete) {
   BOOST_TEST(policy.at("max_per_day").to_number<int>() == 2);
   BOOST_TEST(policy.at("payment_customer").as_string() == "cus_123");
 
-  HttpReply got = f.get("/api/v1/org/acme/credits/auto-refill", acme_token);
+  HttpReply got = f.get("/api/v1/org/acme/credits/auto-refill", owner_token);
   BOOST_TEST(got.status == 200);
   BOOST_TEST(got.json().at("max_per_month").to_number<int>() == 10);
   json::object c = f.credits("acme");
   BOOST_TEST(c.at("auto_refill_enabled").as_bool());
   BOOST_TEST(c.at("low_balance_threshold_micros").to_number<int64_t>() == 10'000'000);
 
-  HttpReply removed = f.client->send("DELETE", "/api/v1/org/acme/credits/auto-refill?wait=1", acme_token);
+  HttpReply removed = f.client->send("DELETE", "/api/v1/org/acme/credits/auto-refill?wait=1", owner_token);
   BOOST_REQUIRE_MESSAGE(removed.status == 200, removed.body);
   BOOST_TEST(removed.json().at("auto_refill").at("enabled").as_bool() == false);
   BOOST_TEST(f.credits("acme").at("auto_refill_enabled").as_bool() == false);
   // Disabled through PUT keeps a policy without amounts.
-  HttpReply off = f.client->send("PUT", "/api/v1/org/acme/credits/auto-refill?wait=1", acme_token, R"({"enabled":false})");
+  HttpReply off = f.client->send("PUT", "/api/v1/org/acme/credits/auto-refill?wait=1", owner_token, R"({"enabled":false})");
   BOOST_TEST(off.status == 200, off.body);
 }
 
@@ -521,7 +489,7 @@ BOOST_AUTO_TEST_CASE(member_limits_put_get_delete) {
   const std::string month_text = std::to_string(month.year) + (month.month < 10 ? "-0" : "-") + std::to_string(month.month);
   HttpReply used = f.post_events(usage_json("acme", "bob-1", "bob", "ws", "m1", 3'000'000, 0, now_ms - 1000));  // 3 credits
   BOOST_REQUIRE(used.status == 200);
-  HttpReply put = f.client->send("PUT", "/api/v1/org/acme/credits/member-limits/bob?wait=1", acme_token,
+  HttpReply put = f.client->send("PUT", "/api/v1/org/acme/credits/member-limits/bob?wait=1", owner_token,
                                  R"({"monthly_limit_micros":2000000})");
   BOOST_REQUIRE_MESSAGE(put.status == 200, put.body);
   const json::object member = put.json().at("member").as_object();
@@ -531,11 +499,11 @@ BOOST_AUTO_TEST_CASE(member_limits_put_get_delete) {
   BOOST_TEST(member.at("exceeded").as_bool() == true);
   BOOST_TEST(member.at("month").as_string() == month_text);
 
-  HttpReply list = f.get("/api/v1/org/acme/credits/member-limits", acme_token);
+  HttpReply list = f.get("/api/v1/org/acme/credits/member-limits", owner_token);
   BOOST_TEST(list.status == 200);
   BOOST_TEST(list.json().at("members").as_array().size() == 1u);
 
-  HttpReply cleared = f.client->send("DELETE", "/api/v1/org/acme/credits/member-limits/bob?wait=1", acme_token);
+  HttpReply cleared = f.client->send("DELETE", "/api/v1/org/acme/credits/member-limits/bob?wait=1", owner_token);
   BOOST_REQUIRE_MESSAGE(cleared.status == 200, cleared.body);
   BOOST_TEST(cleared.json().at("member").at("has_limit").as_bool() == false);
   BOOST_TEST(cleared.json().at("member").at("exceeded").as_bool() == false);
@@ -943,7 +911,7 @@ BOOST_AUTO_TEST_CASE(extra_routes_register_with_their_own_auth) {
   BOOST_TEST(field_of(bad_hook) == "[0].type");
 
   BOOST_TEST(f.client->send("POST", "/api/v1/internal/test/x", {}, "{}").status == 401);
-  BOOST_TEST(f.client->send("POST", "/api/v1/internal/test/x", acme_token, "{}").status == 403);
+  BOOST_TEST(f.client->send("POST", "/api/v1/internal/test/x", owner_token, "{}").status == 403);
   HttpReply custom = f.client->send("POST", "/api/v1/internal/test/a%20b?q=c+d", "litellm-secret-0000000000001", "{}");
   BOOST_TEST(custom.status == 200);
   BOOST_TEST(custom.json().at("thing").as_string() == "a b");

@@ -13,37 +13,17 @@
 #include <boost/json.hpp>
 
 #include "api/http_server.h"
-#include "api/testing/api_stack.h"
+#include "api/testing/http_test.h"
 
 using namespace tally;
 using namespace tally::api;
-using tally::api::testing::ApiStack;
-using tally::api::testing::ApiStackOptions;
-using tally::api::testing::eventually;
-using tally::api::testing::HttpClient;
-using tally::api::testing::HttpReply;
-using tally::api::testing::RawConnection;
+using namespace tally::api::testing;
 using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view reader_token = "acme-reader-token-0000000001";
 constexpr std::string_view hook_secret = "hook-secret-000000000000001";
 constexpr int64_t t0_ms = 1'763'856'000'000;  // 2025-11-23T00:00:00Z
-
-std::string code_of(const HttpReply& reply) {
-  const boost::json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  return std::string(v.at("error").at("code").as_string());
-}
-
-std::string field_of(const HttpReply& reply) {
-  const boost::json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  const boost::json::object& error = v.at("error").as_object();
-  return error.contains("field") ? std::string(error.at("field").as_string()) : std::string();
-}
 
 std::string signup_json(const std::string& key) {
   return R"({"type":"signup_allocation","idempotency_key":")" + key + R"(","org_id":"acme","occurred_at_ms":)" +
@@ -59,13 +39,9 @@ std::string headers(std::string_view method, std::string_view target, std::strin
   return text + "Content-Length: " + std::to_string(length) + "\r\n\r\n";
 }
 
-struct LimitsFixture {
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
-
+struct LimitsFixture : StackClient {
   explicit LimitsFixture(ApiStackOptions options = {}) {
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"acme-reader", std::string(reader_token), {"org:acme:read"}}};
+    options.tokens = {admin_caller(), reader_caller()};
     options.before_start = [](HttpServer& server) {
       BOOST_REQUIRE(server.add_route({HttpMethod::post, "/api/v1/internal/hook", RouteAuth::bearer(std::string(hook_secret)),
                                       [](const ApiRequest& request) {
@@ -74,10 +50,7 @@ struct LimitsFixture {
                                       false})
                         .is_ok());
     };
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port(), 10s);
+    start(options, 10s);
   }
 
   HttpReply put_limit(std::string_view body, std::vector<std::pair<std::string, std::string>> extra = {}) {

@@ -10,7 +10,7 @@
 #include <boost/json.hpp>
 #include <climits>
 
-#include "api/testing/api_stack.h"
+#include "api/testing/http_test.h"
 #include "engine/event_factory.h"
 #include "engine/validate.h"
 #include "log/journal_testing.h"
@@ -22,8 +22,6 @@ namespace json = boost::json;
 
 constexpr int64_t t0_ms = 1'763'856'000'000;  // 2025-11-23T00:00:00Z
 constexpr int32_t partitions = 4;
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view acme_token = "acme-token-00000000000000001";
 
 std::string event(const std::string& type, const std::string& key, const std::string& org, const std::string& fields) {
   std::string out = R"({"type":")" + type + R"(","idempotency_key":")" + key + "\"";
@@ -52,12 +50,6 @@ std::string signup(const std::string& key, const std::string& org, int64_t micro
   return event("signup_allocation", key, org, R"("credits_micros":)" + std::to_string(micros));
 }
 
-std::string code_of(const HttpReply& reply) {
-  const json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  return std::string(v.at("error").at("code").as_string());
-}
-
 std::string text(const json::value& v, std::string_view key) {
   const json::object& o = v.as_object();
   return o.contains(key) && o.at(key).is_string() ? std::string(o.at(key).as_string()) : std::string("<none>");
@@ -83,17 +75,11 @@ std::vector<std::string> walk_pages(HttpClient& client, const std::string& first
   return out;
 }
 
-struct Fixture {
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
-
+struct Fixture : StackClient {
   explicit Fixture(ApiStackOptions options = {}) {
     options.partitions = partitions;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}}, {"acme", std::string(acme_token), {"org:acme"}}};
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
+    options.tokens = {admin_caller(), owner_caller()};
+    start(options);
   }
 
   HttpReply post(const std::string& body, bool wait = true) {
@@ -251,11 +237,11 @@ BOOST_AUTO_TEST_CASE(rejects_page_with_a_cursor_and_an_org_token_sees_only_its_o
   for (int i = 0; i < 5; ++i) BOOST_REQUIRE_EQUAL(f.post(usage("x-" + std::to_string(i), "acme", "nope", 1)).status, 422);
   BOOST_REQUIRE_EQUAL(f.post(adjustment("g-1", "globex", -1)).status, 422);
   const std::vector<std::string> keys =
-      walk_pages(*f.client, "/api/v1/org/acme/rejects?limit=2", "rejects", "idempotency_key", acme_token);
+      walk_pages(*f.client, "/api/v1/org/acme/rejects?limit=2", "rejects", "idempotency_key", owner_token);
   BOOST_TEST(keys == (std::vector<std::string>{"x-0", "x-1", "x-2", "x-3", "x-4"}), boost::test_tools::per_element());
-  BOOST_TEST(f.get("/api/v1/org/globex/rejects", acme_token).status == 403);
-  BOOST_TEST(f.get("/api/v1/org/globex/signals", acme_token).status == 403);
-  BOOST_TEST(f.get("/api/v1/rejects", acme_token).status == 403);
+  BOOST_TEST(f.get("/api/v1/org/globex/rejects", owner_token).status == 403);
+  BOOST_TEST(f.get("/api/v1/org/globex/signals", owner_token).status == 403);
+  BOOST_TEST(f.get("/api/v1/rejects", owner_token).status == 403);
   BOOST_TEST(f.get("/api/v1/org/globex/rejects").json().at("rejects").as_array().size() == 1u);
   BOOST_TEST(f.get("/api/v1/org/acme/rejects?cursor=nope").status == 400);
   BOOST_TEST(f.get("/api/v1/org/acme/rejects?limit=0").status == 400);
@@ -305,7 +291,7 @@ BOOST_AUTO_TEST_CASE(signals_page_by_org_and_kind) {
   BOOST_TEST(signals[0].at("balance_micros").to_number<int64_t>() == 3'000'000);
   // Pages of one give the same signals as one page.
   const std::size_t all = f.get("/api/v1/org/acme/signals").json().at("signals").as_array().size();
-  const std::size_t walked = walk_pages(*f.client, "/api/v1/org/acme/signals?limit=1", "signals", "sequence", acme_token).size();
+  const std::size_t walked = walk_pages(*f.client, "/api/v1/org/acme/signals?limit=1", "signals", "sequence", owner_token).size();
   BOOST_TEST(walked == all);
   HttpReply unknown = f.get("/api/v1/org/acme/signals?kind=sunshine");
   BOOST_TEST(unknown.status == 400);

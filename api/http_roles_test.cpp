@@ -13,25 +13,16 @@
 #include <boost/json.hpp>
 
 #include "api/http_server.h"
-#include "api/testing/api_stack.h"
+#include "api/testing/event_types.h"
 #include "api/testing/fake_payments.h"
-#include "tally/events_generated.h"
+#include "api/testing/http_test.h"
 
 using namespace tally;
 using namespace tally::api;
-using tally::api::testing::ApiStack;
-using tally::api::testing::ApiStackOptions;
-using tally::api::testing::FakePayments;
-using tally::api::testing::HttpClient;
-using tally::api::testing::HttpReply;
+using namespace tally::api::testing;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view ingest_token = "ingest-token-000000000000001";
-constexpr std::string_view owner_token = "acme-owner-token-00000000001";
-constexpr std::string_view reader_token = "acme-reader-token-0000000001";
-constexpr std::string_view other_token = "globex-owner-token-000000001";
 constexpr std::string_view unknown_token = "nobody-knows-this-token-0001";
 
 // The callers, in the column order of every expectation below.
@@ -40,33 +31,18 @@ using Statuses = std::array<int, callers>;
 constexpr std::array<std::string_view, callers> caller_names = {"admin", "ingest", "org:acme", "org:acme:read",
                                                                 "org:globex", "no token", "unknown token"};
 constexpr std::array<std::string_view, callers> caller_tokens = {admin_token, ingest_token, owner_token, reader_token,
-                                                                 other_token, "", unknown_token};
+                                                                 globex_token, "", unknown_token};
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string snake_case(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    if (c >= 'A' && c <= 'Z') {
-      if (!out.empty()) out.push_back('_');
-      out.push_back(static_cast<char>(c - 'A' + 'a'));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Every event type of the schema, as its canonical JSON name.
-std::vector<std::string> schema_event_types() {
-  std::vector<std::string> out;
-  for (auto body = static_cast<int>(fb::Body::MIN) + 1; body <= static_cast<int>(fb::Body::MAX); ++body) {
-    out.push_back(snake_case(fb::EnumNameBody(static_cast<fb::Body>(body))));
-  }
-  return out;
-}
+// What each caller gets, by kind of route or event (the columns of the SPEC §7 table).
+constexpr Statuses org_read = {200, 403, 200, 200, 403, 401, 401};
+constexpr Statuses owner_command = {202, 403, 202, 403, 403, 401, 401};  // admin or the org's owner
+constexpr Statuses open_to_all = {200, 200, 200, 200, 200, 200, 200};
+constexpr Statuses admin_read = {200, 403, 403, 403, 403, 401, 401};
+constexpr Statuses link_only = {401, 401, 401, 401, 401, 401, 401};  // a billing link, no bearer token
+constexpr Statuses admin_only = {202, 403, 403, 403, 403, 401, 401};
+constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
+constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
+constexpr Statuses hold_command = {202, 202, 202, 403, 403, 401, 401};  // ingest too
 
 // A valid event of `type` for org acme (or global), with `occurred_at_ms` only if `with_time`.
 std::string sample_event(const std::string& type, const std::string& key, bool with_time) {
@@ -102,40 +78,18 @@ std::string sample_event(const std::string& type, const std::string& key, bool w
   return json + "}";
 }
 
-std::string code_of(const HttpReply& reply) {
-  const boost::json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  return std::string(v.at("error").at("code").as_string());
-}
-
-std::string field_of(const HttpReply& reply) {
-  const boost::json::value v = reply.json();
-  if (!v.is_object() || !v.as_object().contains("error")) return "<no error body>";
-  const boost::json::object& error = v.at("error").as_object();
-  return error.contains("field") ? std::string(error.at("field").as_string()) : std::string();
-}
-
-struct RolesFixture {
+struct RolesFixture : StackClient {
   std::shared_ptr<FakePayments> payments;
-  std::unique_ptr<ApiStack> stack;
-  std::unique_ptr<HttpClient> client;
 
   explicit RolesFixture(std::function<void(HttpServer&)> before_start = {}) {
     ApiStackOptions options;
-    options.tokens = {{"admin", std::string(admin_token), {"admin"}},
-                      {"ingest", std::string(ingest_token), {"ingest"}},
-                      {"acme-owner", std::string(owner_token), {"org:acme"}},
-                      {"acme-reader", std::string(reader_token), {"org:acme:read"}},
-                      {"globex-owner", std::string(other_token), {"org:globex"}}};
+    options.tokens = {admin_caller(), ingest_caller(), owner_caller(), reader_caller(), globex_caller()};
     options.before_start = std::move(before_start);
     // Buying credits: a fake provider, with a card saved on the customer acme's first checkout makes.
     payments = std::make_shared<FakePayments>();
     payments->save_card("cus_fake1", PaymentCard{"pm_1", "visa", "4242", 8, 2030});
-    options.commerce = tally::api::testing::fake_commerce(payments);
-    Result<std::unique_ptr<ApiStack>> started = ApiStack::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stack = std::move(started.value());
-    client = std::make_unique<HttpClient>(stack->port());
+    options.commerce = fake_commerce(payments);
+    start(options);
     // acme exists, so that every read an allowed caller makes is a 200.
     const std::string signup = R"({"type":"signup_allocation","idempotency_key":"seed","org_id":"acme","occurred_at_ms":)" +
                                std::to_string(now_ms() - 60'000) + R"(,"credits_micros":25000000})";
@@ -169,41 +123,36 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
     std::string body;
     Statuses expected;  // admin ingest owner reader other-org none unknown
   };
-  constexpr Statuses read = {200, 403, 200, 200, 403, 401, 401};
-  constexpr Statuses command = {202, 403, 202, 403, 403, 401, 401};
-  constexpr Statuses open = {200, 200, 200, 200, 200, 200, 200};
-  constexpr Statuses admin_read = {200, 403, 403, 403, 403, 401, 401};
-  constexpr Statuses link_only = {401, 401, 401, 401, 401, 401, 401};
   const std::map<std::string, Row> rows = {
-      {"GET /healthz", {"/healthz", "", open}},
-      {"GET /metrics", {"/metrics", "", open}},
-      {"GET /openapi.json", {"/openapi.json", "", open}},
-      {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", read}},
-      {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", read}},
-      {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", read}},
-      {"GET /api/v1/org/{org}/credits/member-limits", {"/api/v1/org/acme/credits/member-limits", "", read}},
-      {"GET /api/v1/org/{org}/usage", {"/api/v1/org/acme/usage", "", read}},
-      {"GET /api/v1/org/{org}/rejects", {"/api/v1/org/acme/rejects", "", read}},
-      {"GET /api/v1/org/{org}/signals", {"/api/v1/org/acme/signals", "", read}},
+      {"GET /healthz", {"/healthz", "", open_to_all}},
+      {"GET /metrics", {"/metrics", "", open_to_all}},
+      {"GET /openapi.json", {"/openapi.json", "", open_to_all}},
+      {"GET /api/v1/org/{org}/credits", {"/api/v1/org/acme/credits", "", org_read}},
+      {"GET /api/v1/org/{org}/credits/transactions", {"/api/v1/org/acme/credits/transactions", "", org_read}},
+      {"GET /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", org_read}},
+      {"GET /api/v1/org/{org}/credits/member-limits", {"/api/v1/org/acme/credits/member-limits", "", org_read}},
+      {"GET /api/v1/org/{org}/usage", {"/api/v1/org/acme/usage", "", org_read}},
+      {"GET /api/v1/org/{org}/rejects", {"/api/v1/org/acme/rejects", "", org_read}},
+      {"GET /api/v1/org/{org}/signals", {"/api/v1/org/acme/signals", "", org_read}},
       {"GET /api/v1/rejects", {"/api/v1/rejects", "", admin_read}},
-      {"PUT /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", R"({"enabled":false})", command}},
-      {"DELETE /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", command}},
+      {"PUT /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", R"({"enabled":false})", owner_command}},
+      {"DELETE /api/v1/org/{org}/credits/auto-refill", {"/api/v1/org/acme/credits/auto-refill", "", owner_command}},
       {"PUT /api/v1/org/{org}/credits/member-limits/{user_id}",
-       {"/api/v1/org/acme/credits/member-limits/bob", R"({"monthly_limit_micros":5})", command}},
-      {"DELETE /api/v1/org/{org}/credits/member-limits/{user_id}", {"/api/v1/org/acme/credits/member-limits/bob", "", command}},
-      {"GET /api/v1/org/{org}/credits/price", {"/api/v1/org/acme/credits/price", "", read}},
+       {"/api/v1/org/acme/credits/member-limits/bob", R"({"monthly_limit_micros":5})", owner_command}},
+      {"DELETE /api/v1/org/{org}/credits/member-limits/{user_id}", {"/api/v1/org/acme/credits/member-limits/bob", "", owner_command}},
+      {"GET /api/v1/org/{org}/credits/price", {"/api/v1/org/acme/credits/price", "", org_read}},
       {"POST /api/v1/org/{org}/credits/checkout",
        {"/api/v1/org/acme/credits/checkout", R"({"success_url":"https://p.example/ok","cancel_url":"https://p.example/no"})",
         {200, 403, 200, 403, 403, 401, 401}}},
-      {"GET /api/v1/org/{org}/credits/payment-method", {"/api/v1/org/acme/credits/payment-method", "", read}},
-      {"GET /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", read}},
+      {"GET /api/v1/org/{org}/credits/payment-method", {"/api/v1/org/acme/credits/payment-method", "", org_read}},
+      {"GET /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", org_read}},
       {"PUT /api/v1/org/{org}/workspaces/{ws}/billing",
-       {"/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"byok"})", command}},
-      {"DELETE /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", command}},
+       {"/api/v1/org/acme/workspaces/w2/billing", R"({"billing_path":"byok"})", owner_command}},
+      {"DELETE /api/v1/org/{org}/workspaces/{ws}/billing", {"/api/v1/org/acme/workspaces/w2/billing", "", owner_command}},
       // SPEC §11: ingest and the org's own token place holds; a hold nobody placed is unknown (422).
       {"POST /api/v1/org/{org}/credits/holds",
        {"/api/v1/org/acme/credits/holds", R"({"amount_micros":1,"ttl_ms":60000})", {201, 201, 201, 403, 403, 401, 401}}},
-      {"GET /api/v1/org/{org}/credits/holds", {"/api/v1/org/acme/credits/holds", "", read}},
+      {"GET /api/v1/org/{org}/credits/holds", {"/api/v1/org/acme/credits/holds", "", org_read}},
       {"GET /api/v1/org/{org}/credits/runway", {"/api/v1/org/acme/credits/runway?model=none", "", {422, 403, 422, 422, 403, 401, 401}}},
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/extend",
        {"/api/v1/org/acme/credits/holds/nope/extend", R"({"ttl_ms":60000})", {422, 422, 422, 403, 403, 401, 401}}},
@@ -241,11 +190,6 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
 
 BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answer) {
   RolesFixture f;
-  constexpr Statuses admin_only = {202, 403, 403, 403, 403, 401, 401};
-  constexpr Statuses metering = {202, 202, 403, 403, 403, 401, 401};
-  constexpr Statuses owner_command = {202, 403, 202, 403, 403, 401, 401};
-  constexpr Statuses nobody = {403, 403, 403, 403, 403, 401, 401};
-  constexpr Statuses hold = {202, 202, 202, 403, 403, 401, 401};
   const std::map<std::string, Statuses> expected = {
       {"org_opened", admin_only},          {"billing_mode_changed", admin_only},
       {"signup_allocation", admin_only},   {"purchase", admin_only},
@@ -256,8 +200,8 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
       {"low_balance_threshold_set", owner_command}, {"member_limit_set", owner_command},
       {"member_limit_cleared", owner_command}, {"tick", nobody},
       {"payment_customer_linked", admin_only}, {"workspace_billing_set", owner_command},
-      {"hold_placed", hold},               {"hold_extended", hold},
-      {"hold_released", hold},
+      {"hold_placed", hold_command},       {"hold_extended", hold_command},
+      {"hold_released", hold_command},
   };
   int n = 0;
   for (const std::string& type : schema_event_types()) {

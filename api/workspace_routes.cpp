@@ -32,6 +32,24 @@ Result<std::string> project_query(const ApiRequest& request) {
   return std::string(*project);
 }
 
+// What a route of this file names: the org, the workspace and the project ("" for none).
+struct Workspace {
+  std::string org;
+  std::string ws;
+  std::string project;
+};
+
+// The org, workspace and ?project= of `request`; the first bad one, named (400).
+Result<Workspace> workspace_of(const ApiRequest& request) {
+  Result<std::string> org = org_param(request);
+  if (!org.is_ok()) return org.status();
+  Result<std::string> ws = workspace_param(request);
+  if (!ws.is_ok()) return ws.status();
+  Result<std::string> project = project_query(request);
+  if (!project.is_ok()) return project.status();
+  return Workspace{org.value(), ws.value(), project.value()};
+}
+
 const char* paid_by_name(PaidBy paid) {
   switch (paid) {
     case PaidBy::credits: return "credits";
@@ -85,25 +103,19 @@ std::function<Status(boost::json::object&)> render_workspace(ApiContext& ctx, co
 }
 
 ApiResponse get_billing(ApiContext& ctx, const ApiRequest& request) {
-  Result<std::string> org = org_param(request);
-  if (!org.is_ok()) return error_response(org.status());
-  Result<std::string> ws = workspace_param(request);
-  if (!ws.is_ok()) return error_response(ws.status());
-  Result<std::string> project = project_query(request);
-  if (!project.is_ok()) return error_response(project.status());
-  Result<std::optional<OrgView>> view = read_org(ctx, org.value());
+  Result<Workspace> target = workspace_of(request);
+  if (!target.is_ok()) return error_response(target.status());
+  const Workspace& at = target.value();
+  Result<std::optional<OrgView>> view = read_org(ctx, at.org);
   if (!view.is_ok()) return error_response(view.status());
-  if (!view.value()) return ApiResponse::error(404, "org_not_found", "no org " + org.value() + " in the ledger", "org");
-  return ApiResponse::json(200, to_json_text(workspace_json(org.value(), ws.value(), project.value(), view.value())));
+  if (!view.value()) return ApiResponse::error(404, "org_not_found", "no org " + at.org + " in the ledger", "org");
+  return ApiResponse::json(200, to_json_text(workspace_json(at.org, at.ws, at.project, view.value())));
 }
 
 ApiResponse put_billing(ApiContext& ctx, const ApiRequest& request) {
-  Result<std::string> org = org_param(request);
-  if (!org.is_ok()) return error_response(org.status());
-  Result<std::string> ws = workspace_param(request);
-  if (!ws.is_ok()) return error_response(ws.status());
-  Result<std::string> project = project_query(request);
-  if (!project.is_ok()) return error_response(project.status());
+  Result<Workspace> target = workspace_of(request);
+  if (!target.is_ok()) return error_response(target.status());
+  const Workspace& at = target.value();
   Result<boost::json::object> body = body_object(request);
   if (!body.is_ok()) return error_response(body.status());
   if (Status s = no_unknown_members(body.value(), {"billing_path", "project"}); !s.is_ok()) return error_response(s);
@@ -112,29 +124,26 @@ ApiResponse put_billing(ApiContext& ctx, const ApiRequest& request) {
   if (path.value() != "credits" && path.value() != "byok") {
     return ApiResponse::error(400, "invalid_argument", "must be credits or byok", "billing_path");
   }
-  Result<std::string> in_body = member_string(body.value(), "project", limits::text_field_bytes_max, project.value());
+  Result<std::string> in_body = member_string(body.value(), "project", limits::text_field_bytes_max, at.project);
   if (!in_body.is_ok()) return error_response(in_body.status());
-  if (!project.value().empty() && in_body.value() != project.value()) {
+  if (!at.project.empty() && in_body.value() != at.project) {
     return ApiResponse::error(400, "invalid_argument", "differs from ?project=", "project");
   }
   const std::string office = in_body.value();
   const BillingPath chosen = path.value() == "byok" ? BillingPath::byok : BillingPath::credits;
   return run_org_command(
-      ctx, request, org.value(), [&](const EventHeader& h) { return make_workspace_billing_set(h, ws.value(), office, chosen); },
-      render_workspace(ctx, org.value(), ws.value(), office));
+      ctx, request, at.org, [&](const EventHeader& h) { return make_workspace_billing_set(h, at.ws, office, chosen); },
+      render_workspace(ctx, at.org, at.ws, office));
 }
 
 ApiResponse delete_billing(ApiContext& ctx, const ApiRequest& request) {
-  Result<std::string> org = org_param(request);
-  if (!org.is_ok()) return error_response(org.status());
-  Result<std::string> ws = workspace_param(request);
-  if (!ws.is_ok()) return error_response(ws.status());
-  Result<std::string> project = project_query(request);
-  if (!project.is_ok()) return error_response(project.status());
+  Result<Workspace> target = workspace_of(request);
+  if (!target.is_ok()) return error_response(target.status());
+  const Workspace& at = target.value();
   return run_org_command(
-      ctx, request, org.value(),
-      [&](const EventHeader& h) { return make_workspace_billing_set(h, ws.value(), project.value(), std::nullopt); },
-      render_workspace(ctx, org.value(), ws.value(), project.value()));
+      ctx, request, at.org,
+      [&](const EventHeader& h) { return make_workspace_billing_set(h, at.ws, at.project, std::nullopt); },
+      render_workspace(ctx, at.org, at.ws, at.project));
 }
 
 Route route(HttpMethod method, RouteAuth auth, ApiResponse (*handler)(ApiContext&, const ApiRequest&), bool blocking,

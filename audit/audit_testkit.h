@@ -15,6 +15,7 @@
 #include "log/journal.h"
 #include "projections/projector.h"
 #include "projections/testkit.h"
+#include "tests/support/temp_dir.h"
 
 namespace tally {
 // Lets BOOST_TEST print digests when two differ.
@@ -32,19 +33,7 @@ T ok(Result<T> result) {
 }
 inline void ok(const Status& status) { BOOST_REQUIRE_MESSAGE(status.is_ok(), status.to_string()); }
 
-// A fresh directory, removed at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-audit-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
+using test_support::TempDir;
 
 inline std::unique_ptr<Journal> open_journal(const std::string& dir, int32_t partitions) {
   return ok(Journal::open(dir, journal_options(partitions, 1)));

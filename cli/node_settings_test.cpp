@@ -15,6 +15,7 @@
 
 #include "cli/node_settings.h"
 #include "node/node.h"
+#include "tests/support/temp_dir.h"
 
 namespace po = boost::program_options;
 using namespace tally;
@@ -33,24 +34,16 @@ Environment environment_of(std::map<std::string, std::string> variables) {
   };
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "node_settings_test.XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+// A scratch directory for config files.
+struct ConfigDir {
+  test_support::TempDir dir;
   // Writes `text` to NAME with `mode`; returns its path.
   std::string write(const std::string& name, const std::string& text, mode_t mode = 0600) const {
-    const std::string file = (path_ / name).string();
+    const std::string file = dir.sub(name);
     std::ofstream(file) << text;
     BOOST_REQUIRE(::chmod(file.c_str(), mode) == 0);
     return file;
   }
-
- private:
-  std::filesystem::path path_;
 };
 
 po::variables_map flags(NodeCommand command, const std::vector<std::string>& args) {
@@ -176,7 +169,7 @@ BOOST_AUTO_TEST_CASE(every_key_reaches_the_node_options) {
   for (const SettingKey& key : setting_keys()) keys.insert(std::string(key.key));
   BOOST_TEST(covered == keys, "a key of setting_keys() has no row here, or a row names no key");
 
-  TempDir dir;
+  ConfigDir dir;
   for (const std::string scenario : {"kafka", "journal"}) {
     BOOST_TEST_CONTEXT("scenario " << scenario) {
       const std::string text = file_of(rows, scenario);
@@ -215,7 +208,7 @@ BOOST_AUTO_TEST_CASE(the_example_file_parses_and_builds_a_node) {
 }
 
 BOOST_AUTO_TEST_CASE(flags_override_the_file) {
-  TempDir dir;
+  ConfigDir dir;
   const std::string config = dir.write("tally.toml",
                                        "listen = \"127.0.0.1:7000\"\n"
                                        "tick_interval_ms = 1000\n"
@@ -303,7 +296,7 @@ BOOST_AUTO_TEST_CASE(secrets_come_from_the_file_or_the_environment) {
     BOOST_TEST(settings.tokens == std::vector<std::string>{"ops:" + admin_secret + ":admin"});
     BOOST_TEST(settings.origin("stripe.key") == "tally.toml:2: stripe.key_env");
   }
-  TempDir dir;
+  ConfigDir dir;
   {  // Nothing sets the key but TALLY_STRIPE_KEY: the fallback; a file's key beats it; a flag beats both.
     Resolved fallback = run(NodeCommand::serve, {"--data", "d"}, environment);
     BOOST_TEST(fallback.settings.stripe_key == "sk_fallback");
@@ -328,7 +321,7 @@ BOOST_AUTO_TEST_CASE(secrets_come_from_the_file_or_the_environment) {
 }
 
 BOOST_AUTO_TEST_CASE(a_readable_file_holding_secrets_warns) {
-  TempDir dir;
+  ConfigDir dir;
   const std::string secret = "[stripe]\nkey = \"sk_live_x\"\n";
   const auto warnings = [&](const std::string& name, const std::string& text, mode_t mode) {
     NodeSettings settings;
@@ -439,7 +432,7 @@ BOOST_AUTO_TEST_CASE(settings_of_a_connector_that_does_not_run) {
   Resolved flag = run(NodeCommand::serve, {"--data", "d", "--webhook-url", "https://p.example/t"});
   BOOST_TEST(flag.status.field() == "--webhook-url");
   BOOST_TEST(flag.status.message().find("enforce role") != std::string::npos);
-  TempDir dir;
+  ConfigDir dir;
   const std::string config = dir.write("shared.toml", "[webhook]\nurl = \"https://p.example/t\"\nsecret = \"webhook-secret-0123456789abcdef\"\n");
   Resolved file = run(NodeCommand::serve, {"--data", "d", "--config", config});
   BOOST_REQUIRE_MESSAGE(file.status.is_ok(), file.status.to_string());

@@ -40,6 +40,13 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
   return to_hex(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }
 
+std::string timestamped_signature_hex(std::string_view secret, int64_t timestamp_s, std::string_view payload) {
+  std::string signed_text = std::to_string(timestamp_s);
+  signed_text += '.';
+  signed_text.append(payload);
+  return hmac_sha256_hex(secret, signed_text);
+}
+
 bool constant_time_equals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

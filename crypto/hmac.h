@@ -22,6 +22,10 @@ std::array<uint8_t, hmac_sha256_bytes> hmac_sha256(std::string_view key, std::st
 // The same, as 64 lower-case hex characters (the form Stripe and Tally put in headers).
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 
+// The signature Stripe-Signature and Tally-Signature carry: hmac_sha256_hex under `secret` of
+// "<timestamp_s>.<payload>", so that a captured body replayed under a new timestamp does not verify.
+std::string timestamped_signature_hex(std::string_view secret, int64_t timestamp_s, std::string_view payload);
+
 // Lower-case hex of `bytes`.
 std::string to_hex(std::string_view bytes);
 

@@ -8,6 +8,7 @@
 
 using tally::connectors::constant_time_equals;
 using tally::connectors::hmac_sha256_hex;
+using tally::connectors::timestamped_signature_hex;
 using tally::connectors::to_hex;
 
 namespace {
@@ -51,6 +52,13 @@ BOOST_AUTO_TEST_CASE(rfc4231_case_7_key_and_data_larger_than_block) {
                              "This is a test using a larger than block-size key and a larger than block-size data. "
                              "The key needs to be hashed before being used by the HMAC algorithm.") ==
              "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+}
+
+BOOST_AUTO_TEST_CASE(a_timestamped_signature_signs_the_timestamp_a_dot_and_the_payload) {
+  BOOST_TEST(timestamped_signature_hex("whsec", 1763856000, R"({"id":1})") ==
+             hmac_sha256_hex("whsec", R"(1763856000.{"id":1})"));
+  BOOST_TEST(timestamped_signature_hex("whsec", 1763856001, R"({"id":1})") !=
+             timestamped_signature_hex("whsec", 1763856000, R"({"id":1})"));
 }
 
 BOOST_AUTO_TEST_CASE(hex_is_lower_case_two_digits_per_byte) {

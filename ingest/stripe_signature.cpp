@@ -20,13 +20,6 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-std::string signed_payload(int64_t timestamp_s, std::string_view payload) {
-  std::string out = std::to_string(timestamp_s);
-  out += '.';
-  out.append(payload);
-  return out;
-}
-
 }  // namespace
 
 Status verify_stripe_signature(std::string_view payload, std::string_view signature_header,
@@ -59,7 +52,7 @@ Status verify_stripe_signature(std::string_view payload, std::string_view signat
   if (!timestamp.has_value()) return header_error("malformed header");
   if (v1_signatures.empty()) return header_error("no v1 signature");
 
-  const std::string expected = hmac_sha256_hex(webhook_secret, signed_payload(*timestamp, payload));
+  const std::string expected = timestamped_signature_hex(webhook_secret, *timestamp, payload);
   bool matched = false;
   // Every candidate is compared (no early exit) so timing does not reveal which one matched.
   for (std::string_view candidate : v1_signatures) {
@@ -77,7 +70,7 @@ Status verify_stripe_signature(std::string_view payload, std::string_view signat
 std::string sign_stripe_payload(std::string_view payload, std::string_view webhook_secret,
                                 int64_t timestamp_s) {
   return "t=" + std::to_string(timestamp_s) + ",v1=" +
-         hmac_sha256_hex(webhook_secret, signed_payload(timestamp_s, payload));
+         timestamped_signature_hex(webhook_secret, timestamp_s, payload);
 }
 
 }  // namespace tally::connectors

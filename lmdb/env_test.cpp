@@ -11,6 +11,7 @@
 #include <string>
 
 #include "lmdb/env.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -18,15 +19,7 @@ using tally::Result;
 using tally::Status;
 using namespace tally::lmdb;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-lmdb-XXXXXX").string();
-    BOOST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = std::filesystem::canonical(pattern).string();
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using tally::test_support::TempDir;
 
 // Two kinds of environment, as the journal and the store are.
 template <int Kind>
@@ -78,7 +71,7 @@ struct OpenEnv {
   int opened = 0;
   std::shared_ptr<TestEnv<1>> env;
   OpenEnv() {
-    auto acquired = TestEnv<1>::open(dir.path, &opened);
+    auto acquired = TestEnv<1>::open(dir.path(), &opened);
     BOOST_REQUIRE(acquired.is_ok());
     env = std::move(acquired.value());
   }
@@ -91,23 +84,23 @@ const std::string not_found = "<" + std::string(mdb_strerror(MDB_NOTFOUND)) + ">
 BOOST_AUTO_TEST_CASE(one_directory_is_one_environment_per_process) {
   TempDir dir;
   int opened = 0;
-  auto first = TestEnv<1>::open(dir.path, &opened);
-  auto second = TestEnv<1>::open(dir.path, &opened);
+  auto first = TestEnv<1>::open(dir.path(), &opened);
+  auto second = TestEnv<1>::open(dir.path(), &opened);
   BOOST_REQUIRE(first.is_ok() && second.is_ok());
   BOOST_TEST(first.value() == second.value());
   BOOST_TEST(opened == 1);
   // Held weakly: once every user is gone, the next open opens it again.
   first.value().reset();
   second.value().reset();
-  BOOST_REQUIRE(TestEnv<1>::open(dir.path, &opened).is_ok());
+  BOOST_REQUIRE(TestEnv<1>::open(dir.path(), &opened).is_ok());
   BOOST_TEST(opened == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(another_kind_of_environment_on_an_open_directory_is_refused_not_opened_twice, OpenEnv) {
-  auto store_like = TestEnv<2>::open(dir.path, &opened);
+  auto store_like = TestEnv<2>::open(dir.path(), &opened);
   BOOST_REQUIRE(!store_like.is_ok());
   BOOST_TEST((store_like.status().code() == Status::Code::invalid_argument));
-  BOOST_TEST(store_like.status().message().find(dir.path) != std::string::npos);
+  BOOST_TEST(store_like.status().message().find(dir.path()) != std::string::npos);
   BOOST_TEST(opened == 1);
 }
 

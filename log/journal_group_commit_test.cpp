@@ -13,6 +13,7 @@
 
 #include "log/journal.h"
 #include "log/journal_testing.h"
+#include "tests/support/temp_dir.h"
 
 namespace tally {
 namespace {
@@ -20,22 +21,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto deadline_after = std::chrono::seconds(60);
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "journal_group_test.XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 std::unique_ptr<Journal> open_journal(const std::string& dir, std::size_t map_size_bytes = std::size_t{64} << 20) {
   JournalOptions options = journal_options(4, 2);

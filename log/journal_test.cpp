@@ -19,6 +19,7 @@
 #include "log/journal.h"
 #include "log/journal_check.h"
 #include "log/journal_testing.h"
+#include "tests/support/temp_dir.h"
 
 namespace tally {
 
@@ -29,23 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto read_deadline = std::chrono::seconds(30);
 
-// A fresh directory, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "journal_test.XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 struct Copied {
   LogPosition position;

@@ -23,6 +23,7 @@
 #include "outbound/stripe_client.h"
 #include "outbound/testing/http_receiver.h"
 #include "outbound/testing/stripe_emulator.h"
+#include "outbound/testing/stripe_emulator_fixture.h"
 #include "relay/recharge.h"
 #include "relay/testing/relay_harness.h"
 
@@ -33,26 +34,6 @@ using namespace tally::connectors::testing;
 namespace {
 
 constexpr const char* admin_token = "test-admin-token-0123456789";
-
-std::unique_ptr<StripeEmulator> g_emulator;
-std::string g_start_error;
-
-struct EmulatorFixture {
-  EmulatorFixture() {
-    auto started = StripeEmulator::start();
-    if (started.is_ok()) {
-      g_emulator = std::move(started.value());
-    } else {
-      g_start_error = started.status().to_string();
-    }
-  }
-  ~EmulatorFixture() { g_emulator.reset(); }
-};
-
-StripeEmulator& emulator() {
-  BOOST_REQUIRE_MESSAGE(g_emulator != nullptr, "Stripe emulator unavailable: " + g_start_error);
-  return *g_emulator;
-}
 
 StripeConfig stripe_config(const std::string& base_url) {
   StripeConfig config;

@@ -17,6 +17,7 @@
 #include "log/journal.h"
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
+#include "outbound/testing/stripe_emulator_fixture.h"
 #include "projections/views.h"
 #include "relay/outbox_emitter.h"
 #include "relay/recharge.h"
@@ -27,26 +28,6 @@ using namespace tally::connectors;
 using namespace tally::connectors::testing;
 
 namespace {
-
-std::unique_ptr<StripeEmulator> g_emulator;
-std::string g_start_error;
-
-struct EmulatorFixture {
-  EmulatorFixture() {
-    auto started = StripeEmulator::start();
-    if (started.is_ok()) {
-      g_emulator = std::move(started.value());
-    } else {
-      g_start_error = started.status().to_string();
-    }
-  }
-  ~EmulatorFixture() { g_emulator.reset(); }
-};
-
-StripeEmulator& emulator() {
-  BOOST_REQUIRE_MESSAGE(g_emulator != nullptr, "Stripe emulator unavailable: " + g_start_error);
-  return *g_emulator;
-}
 
 StripeClient client() {
   StripeConfig config;

@@ -73,8 +73,7 @@ PriceInfo price_of(const json::object& price) {
   out.product = string_member(price, "product");
   out.unit_amount_minor = int_member(price, "unit_amount");
   out.currency = string_member(price, "currency");
-  const json::value* active = price.if_contains("active");
-  out.active = active != nullptr && active->is_bool() && active->get_bool();
+  out.active = bool_member(price, "active");
   out.one_time = string_member(price, "type") == "one_time";
   return out;
 }

@@ -247,8 +247,7 @@ Result<std::vector<ChargeSummary>> StripeClient::list_charges(std::string_view c
     summary.amount_minor = int_member(charge, "amount");
     summary.currency = string_member(charge, "currency");
     summary.status = string_member(charge, "status");
-    const json::value* paid = charge.if_contains("paid");
-    summary.paid = paid != nullptr && paid->is_bool() && paid->get_bool();
+    summary.paid = bool_member(charge, "paid");
     summary.metadata = metadata_member(charge);
     out.push_back(std::move(summary));
   }

@@ -17,8 +17,11 @@
 
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
+#include "outbound/testing/stripe_emulator_fixture.h"
 
 using namespace tally::connectors;
+using tally::connectors::testing::emulator;
+using tally::connectors::testing::EmulatorFixture;
 using tally::connectors::testing::StripeEmulator;
 
 namespace tally::connectors {
@@ -27,26 +30,6 @@ std::ostream& operator<<(std::ostream& out, ChargeOutcome::Kind kind) { return o
 }  // namespace tally::connectors
 
 namespace {
-
-std::unique_ptr<StripeEmulator> g_emulator;
-std::string g_start_error;
-
-struct EmulatorFixture {
-  EmulatorFixture() {
-    auto started = StripeEmulator::start();
-    if (started.is_ok()) {
-      g_emulator = std::move(started.value());
-    } else {
-      g_start_error = started.status().to_string();
-    }
-  }
-  ~EmulatorFixture() { g_emulator.reset(); }  // SIGTERM + waitpid
-};
-
-StripeEmulator& emulator() {
-  BOOST_REQUIRE_MESSAGE(g_emulator != nullptr, "Stripe emulator unavailable: " + g_start_error);
-  return *g_emulator;
-}
 
 // A name unique within this run, so tests never see each other's charges or token chains.
 std::string unique(const std::string& prefix) {
@@ -94,6 +77,29 @@ std::size_t charges_tagged(StripeClient& client, const std::string& tag) {
     }
   }
   return count;
+}
+
+// One charge of `source`, tagged afresh, through a client allowed `attempts_max` attempts that
+// records its backoff delays instead of sleeping them.
+struct SourceCharge {
+  StripeConfig config;
+  ChargeOutcome outcome;
+  std::vector<int64_t> delays_ms;
+  std::size_t charges_made = 0;  // charges of the emulator account carrying this charge's tag
+};
+
+SourceCharge charge_source(const std::string& source, const std::string& tag_prefix, int32_t attempts_max = 4) {
+  SourceCharge charged;
+  charged.config = config_for(emulator().base_url(), attempts_max);
+  Recorder recorder;
+  StripeClient client(charged.config, recorder.sleep());
+  const std::string tag = unique(tag_prefix);
+  auto outcome = client.create_charge(source_charge(source, unique("k"), tag));
+  BOOST_REQUIRE(outcome.is_ok());
+  charged.outcome = outcome.value();
+  charged.delays_ms = recorder.delays_ms;
+  charged.charges_made = charges_tagged(client, tag);
+  return charged;
 }
 
 // A TCP port on which nothing listens (bound, then closed).
@@ -209,53 +215,42 @@ BOOST_AUTO_TEST_CASE(insufficient_funds_card_cannot_even_be_saved_on_a_customer)
 BOOST_AUTO_TEST_CASE(tok_429_is_retried_with_the_same_key_until_it_succeeds) {
   // A token chain answers 429 first, then charges the card. 429s are not stored against the
   // Idempotency-Key, so the retry reaches the charge logic again and succeeds: one charge.
-  Recorder recorder;
-  const StripeConfig config = config_for(emulator().base_url());
-  StripeClient client(config, recorder.sleep());
-  const std::string tag = unique("429");
-  auto outcome = client.create_charge(source_charge("tok_429|tok_visa|" + unique("chain"), unique("k"), tag));
-  BOOST_REQUIRE(outcome.is_ok());
-  BOOST_TEST(outcome->kind == ChargeOutcome::Kind::succeeded, outcome->error.message);
-  BOOST_TEST(outcome->attempts == 2);
-  BOOST_TEST(recorder.delays_ms == std::vector<int64_t>{config.retry.backoff_ms(1)});
-  BOOST_TEST(charges_tagged(client, tag) == 1u);
+  const SourceCharge charged = charge_source("tok_429|tok_visa|" + unique("chain"), "429");
+  const ChargeOutcome& outcome = charged.outcome;
+  BOOST_TEST(outcome.kind == ChargeOutcome::Kind::succeeded, outcome.error.message);
+  BOOST_TEST(outcome.attempts == 2);
+  BOOST_TEST(charged.delays_ms == std::vector<int64_t>{charged.config.retry.backoff_ms(1)});
+  BOOST_TEST(charged.charges_made == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(persistent_429_exhausts_retries_and_ends_as_timeout) {
-  Recorder recorder;
-  const StripeConfig config = config_for(emulator().base_url(), 3);
-  StripeClient client(config, recorder.sleep());
-  const std::string tag = unique("429x");
-  auto outcome = client.create_charge(source_charge("tok_429", unique("k"), tag));
-  BOOST_REQUIRE(outcome.is_ok());
-  BOOST_TEST(outcome->kind == ChargeOutcome::Kind::retries_exhausted);
-  BOOST_TEST(outcome->attempts == 3);
-  BOOST_TEST(outcome->error.http_status == 429);
-  BOOST_TEST(outcome->error.code == "rate_limit");
-  BOOST_TEST(outcome->failure_code() == "timeout");
-  BOOST_TEST(!outcome->replayed);  // every 429 was a fresh answer
-  BOOST_TEST(recorder.delays_ms == (std::vector<int64_t>{config.retry.backoff_ms(1), config.retry.backoff_ms(2)}));
-  BOOST_TEST(charges_tagged(client, tag) == 0u);
+  const SourceCharge charged = charge_source("tok_429", "429x", 3);
+  const ChargeOutcome& outcome = charged.outcome;
+  BOOST_TEST(outcome.kind == ChargeOutcome::Kind::retries_exhausted);
+  BOOST_TEST(outcome.attempts == 3);
+  BOOST_TEST(outcome.error.http_status == 429);
+  BOOST_TEST(outcome.error.code == "rate_limit");
+  BOOST_TEST(outcome.failure_code() == "timeout");
+  BOOST_TEST(!outcome.replayed);  // every 429 was a fresh answer
+  const RetryPolicy& retry = charged.config.retry;
+  BOOST_TEST(charged.delays_ms == (std::vector<int64_t>{retry.backoff_ms(1), retry.backoff_ms(2)}));
+  BOOST_TEST(charged.charges_made == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(tok_500_is_retried_but_the_stored_500_is_replayed) {
   // What the emulator (like Stripe) really does: the first 500 is stored against the key, so
   // the retries get the same 500 back with Idempotent-Replayed: true, even though the token chain
   // would charge the card on its next use. The charge is never made; retries run out.
-  Recorder recorder;
-  const StripeConfig config = config_for(emulator().base_url(), 3);
-  StripeClient client(config, recorder.sleep());
-  const std::string tag = unique("500");
-  auto outcome = client.create_charge(source_charge("tok_500|tok_visa|" + unique("chain"), unique("k"), tag));
-  BOOST_REQUIRE(outcome.is_ok());
-  BOOST_TEST(outcome->kind == ChargeOutcome::Kind::retries_exhausted);
-  BOOST_TEST(outcome->attempts == 3);
-  BOOST_TEST(outcome->error.http_status == 500);
-  BOOST_TEST(outcome->error.type == "api_error");
-  BOOST_TEST(outcome->replayed);
-  BOOST_TEST(recorder.delays_ms.size() == 2u);
-  BOOST_TEST(outcome->failure_code() == "timeout");
-  BOOST_TEST(charges_tagged(client, tag) == 0u);
+  const SourceCharge charged = charge_source("tok_500|tok_visa|" + unique("chain"), "500", 3);
+  const ChargeOutcome& outcome = charged.outcome;
+  BOOST_TEST(outcome.kind == ChargeOutcome::Kind::retries_exhausted);
+  BOOST_TEST(outcome.attempts == 3);
+  BOOST_TEST(outcome.error.http_status == 500);
+  BOOST_TEST(outcome.error.type == "api_error");
+  BOOST_TEST(outcome.replayed);
+  BOOST_TEST(charged.delays_ms.size() == 2u);
+  BOOST_TEST(outcome.failure_code() == "timeout");
+  BOOST_TEST(charged.charges_made == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(tok_500_and_tok_429_cannot_be_saved_on_customers) {

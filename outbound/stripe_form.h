@@ -41,9 +41,10 @@ void append_form(std::string& form, std::string_view key, std::string_view value
 void append_metadata(std::string& form, std::string_view prefix, const std::vector<std::pair<std::string, std::string>>& metadata);
 
 // A member of a Stripe object: its text ("" when absent or not a string), its integer (0 when
-// absent or not an integer), its object (nullptr).
+// absent or not an integer), its flag (false when absent or not a boolean), its object (nullptr).
 std::string string_member(const boost::json::object& object, std::string_view key);
 int64_t int_member(const boost::json::object& object, std::string_view key);
+bool bool_member(const boost::json::object& object, std::string_view key);
 const boost::json::object* object_member(const boost::json::object& object, std::string_view key);
 
 // invalid_argument (field "stripe") saying what Stripe answered: "card_declined (insufficient_funds):

@@ -17,25 +17,18 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
+using testkit::drain;
 using testkit::ok;
 
 namespace {
 
 constexpr auto deadline = std::chrono::seconds(60);
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-commit-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
+using test_support::TempDir;
 
 void fill(MemoryLog& log, uint64_t seed, std::size_t events) {
   testkit::WorkloadOptions options;
@@ -58,15 +51,6 @@ ProjectorOptions options_with_fault(std::function<int()> fault) {
   options.commit_retry_max_ms = 4;
   options.commit_fault = std::move(fault);
   return options;
-}
-
-std::size_t drain(Projector& projector, LogReader& reader) {
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = ok(projector.run_once(reader));
-    if (n == 0) return total;
-    total += n;
-  }
 }
 
 // What the test saw from inside the failing attempts (the writer thread).

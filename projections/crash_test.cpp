@@ -25,6 +25,7 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::ok;
@@ -46,15 +47,7 @@ constexpr std::size_t default_events = 200'000;
 constexpr std::size_t default_kills = 24;
 #endif
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-crash-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using test_support::TempDir;
 
 std::string child_path() {
   return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "projector_child").string();
@@ -122,9 +115,9 @@ void run_crash_test() {
                              << " kills");
   std::mt19937_64 rng(seed);
   TempDir dir;
-  const std::string journal = dir.path + "/journal";
-  const std::string clean = dir.path + "/clean";
-  const std::string crashed = dir.path + "/crashed";
+  const std::string journal = dir.path() + "/journal";
+  const std::string clean = dir.path() + "/clean";
+  const std::string crashed = dir.path() + "/crashed";
 
   auto t0 = Clock::now();
   write_journal(journal, seed, events, 4);
@@ -191,8 +184,8 @@ BOOST_AUTO_TEST_CASE(kill_anywhere_loses_nothing_and_applies_nothing_twice) { ru
 // from 64 KiB many times (MDB_MAP_RESIZED on the reader's side).
 BOOST_AUTO_TEST_CASE(readers_in_another_process_follow_a_growing_map) {
   TempDir dir;
-  const std::string journal = dir.path + "/journal";
-  const std::string data = dir.path + "/views";
+  const std::string journal = dir.path() + "/journal";
+  const std::string data = dir.path() + "/views";
   write_journal(journal, 5, 30'000, 2);
   const pid_t pid = spawn_child(journal, data, 500, std::size_t{64} << 10);
   std::unique_ptr<ViewReader> views;

@@ -14,6 +14,7 @@
 #include "projections/projector.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::ok;
@@ -24,16 +25,7 @@ constexpr int64_t credit = 1'000'000;
 constexpr int64_t t0 = 1'793'491'200'000;  // 2026-11-01T00:00:00Z
 constexpr int32_t partitions = 2;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-damaged-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
+using test_support::TempDir;
 
 // Projects the whole journal into `data_dir` with a fresh Projector (a process restart).
 void project(Journal& journal, const std::string& data_dir, std::size_t batch_events_max) {

@@ -13,6 +13,7 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
@@ -23,27 +24,7 @@ namespace {
 constexpr int64_t cr = 1'000'000;
 constexpr int64_t t0 = 1'700'000'000'000;  // in the past, as the log's append time requires
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-hold-history-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-std::unique_ptr<ViewReader> project(const std::string& dir, MemoryLog& log) {
-  ProjectorOptions options;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  auto projector = ok(Projector::open(dir, options));
-  auto reader = log.reader();
-  ok(projector->start(*reader));
-  while (ok(projector->run_once(*reader)) != 0) {
-  }
-  return ok(ViewReader::open(dir));
-}
+using test_support::TempDir;
 
 std::vector<HistoryEntry> history_of(ViewReader& views, const std::string& org) {
   std::vector<HistoryEntry> out;
@@ -67,7 +48,7 @@ BOOST_AUTO_TEST_CASE(an_expired_hold_shows_in_the_history_with_what_it_released)
   log.append("", make_tick(EventHeader{"tick-1", {}, t0 + 1 + 60'000}));
   log.append(org, make_usage(EventHeader{"u-1", org, t0 + 2 + 120'000},
                              UsageFields{.meter = fb::Meter::llm_tokens, .reported_cost_micros = 3 * cr}));
-  auto views = project(dir.path, log);
+  auto views = testkit::project_views(dir.path(), log);
 
   const std::vector<HistoryEntry> entries = history_of(*views, org);
   std::vector<std::string> types;

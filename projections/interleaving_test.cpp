@@ -26,6 +26,7 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
@@ -40,16 +41,7 @@ constexpr int interleavings_in_lmdb = 3;
 constexpr int64_t log_clock_ms = 1'796'000'000'000;  // 2026-11-30: every record's append time
 constexpr int64_t cr = 1'000'000;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-interleaving-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
+using test_support::TempDir;
 
 // A copy of a log: every partition's records (value, append time), in offset order.
 struct Records {
@@ -212,16 +204,13 @@ class ScriptedReader final : public LogReader {
 // Folds the log in `order` through the projector into `dir` and returns the views' digests.
 std::map<std::string, Digest128> project_in(const Records& records, std::vector<LogPosition> order,
                                             const std::string& dir, std::size_t batch) {
-  ProjectorOptions options;
+  ProjectorOptions options = testkit::quick_options();
   options.batch_events_max = batch;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
   {
     auto projector = ok(Projector::open(dir, options));
     ScriptedReader reader(records, std::move(order));
     ok(projector->start(reader));
-    while (ok(projector->run_once(reader)) > 0) {
-    }
+    testkit::drain(*projector, reader);
   }
   return ok(ok(ViewReader::open(dir))->digests());
 }
@@ -288,8 +277,8 @@ BOOST_AUTO_TEST_CASE(a_stray_record_read_first_does_not_take_an_orgs_events_away
   for (int i = 0; i < 4; ++i) log.append_to(PartitionId{3}, "pz", purchase("p" + std::to_string(i)));
   const Records records = copy_of(log);
   TempDir dir;
-  project_in(records, sequential(records, {0, 1, 2, 3}), dir.path, 100);
-  auto views = ok(ViewReader::open(dir.path));
+  project_in(records, sequential(records, {0, 1, 2, 3}), dir.path(), 100);
+  auto views = ok(ViewReader::open(dir.path()));
   const auto pz = ok(views->org(OrgIdView::make("pz").value()));
   BOOST_REQUIRE(pz.has_value());
   BOOST_TEST(pz->state.balance_micros == Micros{4 * cr});

@@ -13,6 +13,7 @@
 #include "projections/projector.h"
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::ok;
@@ -22,15 +23,7 @@ namespace {
 constexpr int32_t partitions = 4;
 constexpr std::size_t events = 16'000;  // ~1.5 MiB per partition: well inside the mock's retention
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-kafka-projector-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using test_support::TempDir;
 
 KafkaOptions cluster_options(const MockKafkaCluster& mock) {
   KafkaOptions options;
@@ -69,8 +62,7 @@ bool caught_up(const Projector& projector, LogReader& reader) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(projects_the_kafka_log_exactly_once_through_broker_errors) {
-  const uint64_t seed = testkit::test_seed(424242);
-  BOOST_TEST_MESSAGE("seed " << seed);
+  const uint64_t seed = testkit::printed_seed(424242);
   auto mock = ok(MockKafkaCluster::create(3));
   const KafkaOptions options = cluster_options(*mock);
   const std::string topic = kafka_topic(options, kafka_events_kind);
@@ -113,7 +105,7 @@ BOOST_AUTO_TEST_CASE(projects_the_kafka_log_exactly_once_through_broker_errors) 
   projector_options.poll_timeout_ms = 200;
   std::size_t folded = 0;
   {  // First run: fetch errors, a broker down, then stop half-way.
-    auto projector = ok(Projector::open(dir.path, projector_options));
+    auto projector = ok(Projector::open(dir.path(), projector_options));
     auto reader = ok(KafkaReader::open(options, topic));
     ok(projector->start(*reader));
     mock->push_request_errors(1, {6, 7, -195, 6});  // Fetch: not leader, timed out, disconnect
@@ -125,7 +117,7 @@ BOOST_AUTO_TEST_CASE(projects_the_kafka_log_exactly_once_through_broker_errors) 
     }
   }
   {  // Restart: resumes from the offsets in LMDB, not from Kafka.
-    auto projector = ok(Projector::open(dir.path, projector_options));
+    auto projector = ok(Projector::open(dir.path(), projector_options));
     auto reader = ok(KafkaReader::open(options, topic));
     ok(projector->start(*reader));
     mock->push_request_errors(1, {-195, 7});
@@ -142,17 +134,17 @@ BOOST_AUTO_TEST_CASE(projects_the_kafka_log_exactly_once_through_broker_errors) 
   BOOST_TEST_MESSAGE(records << " records in the topic");
   BOOST_CHECK_GE(records, events);
   BOOST_CHECK_EQUAL(ref.records(), records);
-  testkit::check_views(dir.path, ref);
+  testkit::check_views(dir.path(), ref);
 
   // The same topic projected in one go gives the same digests.
   TempDir again;
   {
-    auto projector = ok(Projector::open(again.path, projector_options));
+    auto projector = ok(Projector::open(again.path(), projector_options));
     auto one_reader = ok(KafkaReader::open(options, topic));
     ok(projector->start(*one_reader));
     while (!caught_up(*projector, *one_reader)) ok(projector->run_once(*one_reader));
   }
-  auto a = ok(ok(ViewReader::open(dir.path))->digests());
-  auto b = ok(ok(ViewReader::open(again.path))->digests());
+  auto a = ok(ok(ViewReader::open(dir.path()))->digests());
+  auto b = ok(ok(ViewReader::open(again.path()))->digests());
   BOOST_CHECK(a == b);
 }

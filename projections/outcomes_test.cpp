@@ -16,37 +16,23 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
+using testkit::drain;
 using testkit::MemoryLog;
 using testkit::ok;
-using testkit::ScratchDir;
+using testkit::small_batches;
+using test_support::TempDir;
 
 namespace {
 
 constexpr int64_t t0 = 1'793'491'200'000;  // 2026-11-01T00:00:00Z
 constexpr int64_t credit = 1'000'000;
 
-ProjectorOptions small_batches() {
-  ProjectorOptions options;
-  options.batch_events_max = 997;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  return options;
-}
-
-void drain(Projector& projector, LogReader& reader) {
-  while (ok(projector.run_once(reader)) > 0) {
-  }
-}
-
 // The views of `log` folded by a projector in `dir` (which then closes).
-std::unique_ptr<ViewReader> project(const ScratchDir& dir, MemoryLog& log) {
-  auto projector = ok(Projector::open(dir.sub("views"), small_batches()));
-  auto reader = log.reader();
-  ok(projector->start(*reader));
-  drain(*projector, *reader);
-  return ok(ViewReader::open(dir.sub("views")));
+std::unique_ptr<ViewReader> project(const TempDir& dir, MemoryLog& log) {
+  return testkit::project_views(dir.sub("views"), log, small_batches());
 }
 
 RecordOutcome outcome_at(uint64_t offset) {
@@ -59,9 +45,8 @@ RecordOutcome outcome_at(uint64_t offset) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_committed_record_has_the_outcome_the_fold_gave_it_and_every_reject_its_place) {
-  const uint64_t seed = testkit::test_seed(20261101);
-  BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
-  ScratchDir dir("tally-outcomes");
+  const uint64_t seed = testkit::printed_seed(20261101);
+  TempDir dir;
   MemoryLog log(4);
   testkit::WorkloadOptions workload;
   workload.seed = seed;
@@ -107,7 +92,7 @@ BOOST_AUTO_TEST_CASE(every_committed_record_has_the_outcome_the_fold_gave_it_and
 }
 
 BOOST_AUTO_TEST_CASE(an_outcome_is_published_only_after_its_batch_commits) {
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(1);
   const LogPosition position =
       log.append("acme", make_signup_allocation({"grant-1", "acme", t0}, 5 * credit)).front();
@@ -166,7 +151,7 @@ BOOST_AUTO_TEST_CASE(a_ring_keeps_the_newest_outcomes_and_says_expired_for_older
 }
 
 BOOST_AUTO_TEST_CASE(an_orgs_first_events_rejected_before_it_existed_come_first_in_its_history) {
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(2);
   // newco's first events are rejected (nothing to take from, an unknown purchase); then it exists.
   log.append("newco", make_admin_adjustment({"take-1", "newco", t0}, -5 * credit, "fee", "ops", false));
@@ -215,7 +200,7 @@ BOOST_AUTO_TEST_CASE(an_orgs_first_events_rejected_before_it_existed_come_first_
 }
 
 BOOST_AUTO_TEST_CASE(an_orgs_signals_are_read_by_org_and_kind_page_by_page) {
-  ScratchDir dir("tally-outcomes");
+  TempDir dir;
   MemoryLog log(2);
   // Low balance warnings come and go: threshold 5, balance 10 -> 3 -> 13 -> 2 -> 12.
   log.append("acme", make_signup_allocation({"grant", "acme", t0}, 10 * credit));

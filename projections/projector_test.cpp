@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "projections/testkit.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
@@ -29,42 +31,15 @@ using testkit::WorkloadGenerator;
 using testkit::WorkloadOptions;
 using testkit::ok;
 using testkit::check_views;
+using testkit::drain;
+using testkit::small_batches;
 
 namespace {
 
 // The tests' own org ids: valid by construction.
 OrgId id_of(const std::string& org) { return OrgId::make(org).value(); }
 
-// A fresh directory, removed at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-projector-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-};
-
-
-ProjectorOptions small_batches() {
-  ProjectorOptions options;
-  options.batch_events_max = 997;  // many batches, odd boundaries
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  return options;
-}
-
-// Runs until nothing is left to read; returns the number of records committed.
-std::size_t drain(Projector& projector, LogReader& reader) {
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = ok(projector.run_once(reader));
-    if (n == 0) return total;
-    total += n;
-  }
-}
+using test_support::TempDir;
 
 struct Projected {
   std::size_t records = 0;
@@ -100,11 +75,43 @@ std::map<std::string, Digest128> digests_of(const std::string& dir) {
   return ok(views->digests());
 }
 
+
+// Runs `change` in one write transaction of a raw LMDB environment on `dir` (committed, closed):
+// what another program, or another format of the store, would have written there.
+void with_raw_lmdb(const std::string& dir, unsigned int max_dbs, const std::function<void(MDB_txn*)>& change) {
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, max_dbs);
+  BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.c_str(), 0, 0644), 0);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  change(txn);
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+// Rewrites the store in `dir` as one of another format would be: the meta "format_version" set to
+// `version`, and the view `dropped_view` (if any) deleted.
+void rewrite_store_format(const std::string& dir, char version, const char* dropped_view = nullptr) {
+  with_raw_lmdb(dir, 16, [&](MDB_txn* txn) {
+    MDB_dbi meta;
+    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    if (dropped_view != nullptr) {
+      MDB_dbi dropped;
+      BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, dropped_view, 0, &dropped), 0);
+      BOOST_REQUIRE_EQUAL(mdb_drop(txn, dropped, 1), 0);
+    }
+    std::string key = "format_version";
+    char stored[4] = {0, 0, 0, version};
+    MDB_val k{key.size(), key.data()}, v{4, stored};
+    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
+  });
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
-  const uint64_t seed = testkit::test_seed(20260131);
-  BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
+  const uint64_t seed = testkit::printed_seed(20260131);
   TempDir dir;
   MemoryLog log(4);
   fill(log, seed, 20'000);
@@ -123,13 +130,12 @@ BOOST_AUTO_TEST_CASE(mixed_workload_matches_the_memory_fold) {
   BOOST_CHECK_GT(refills, 10u);
   BOOST_CHECK_GT(member_signals, 2u);
 
-  BOOST_CHECK_EQUAL(project_all(dir.path, log, small_batches()), ref.records());
-  check_views(dir.path, ref);
+  BOOST_CHECK_EQUAL(project_all(dir.path(), log, small_batches()), ref.records());
+  check_views(dir.path(), ref);
 }
 
 BOOST_AUTO_TEST_CASE(restart_in_the_middle_gives_the_same_views) {
-  const uint64_t seed = testkit::test_seed(7);
-  BOOST_TEST_MESSAGE("seed " << seed);
+  const uint64_t seed = testkit::printed_seed(7);
   TempDir dir;
   MemoryLog log(4);
   fill(log, seed, 12'000);
@@ -161,7 +167,7 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
     if (batch.events == 0) empty_commits += 1;
     commits += 1;
   };
-  auto projector = ok(Projector::open(dir.path, options));
+  auto projector = ok(Projector::open(dir.path(), options));
   auto reader = log.reader();
   std::atomic<bool> stop{false};
   Status run_status;
@@ -172,7 +178,7 @@ BOOST_AUTO_TEST_CASE(appending_while_projecting_and_read_your_writes) {
                                                       PaymentFields{5'000'000, 500, "usd", 0, 1, "ch_rw"}))[0];
   BOOST_CHECK(projector->wait_until_applied(position, 10'000));
   BOOST_CHECK_GT(projector->applied_offset(position.partition).value, position.offset.value);
-  auto views = ok(ViewReader::open(dir.path));  // shares the projector's environment
+  auto views = ok(ViewReader::open(dir.path()));  // shares the projector's environment
   const auto viewed = ok(views->org(id_of(org)));
   BOOST_REQUIRE(viewed.has_value());
   BOOST_CHECK_EQUAL(viewed->state.balance_micros, Micros{5'000'000});
@@ -213,10 +219,10 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
                                    UsageFields{.meter = fb::Meter::llm_tokens, .model = "m", .input_tokens = -1}));
   log.append_to(p, org, good);
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   const auto rejects = ok(views->rejects(100));
   BOOST_REQUIRE_EQUAL(rejects.size(), 5u);
   for (std::size_t i = 0; i < 4; ++i) {
@@ -255,10 +261,10 @@ BOOST_AUTO_TEST_CASE(a_record_without_its_body_is_rejected_not_a_crash) {
     log.append_to(p, org, std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
   }
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   const auto rejects = ok(views->rejects(10));
   BOOST_REQUIRE_EQUAL(rejects.size(), 3u);
   for (const RejectEntry& reject : rejects) {
@@ -282,14 +288,14 @@ BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
   const PartitionId home{partition_for_key(org, 4)};
   const PartitionId other{(home.value + 1) % 4};
   log.append_to(home, org, make_signup_allocation(EventHeader{"signup", org, 1'770'000'000'000}, 10'000'000));
-  project_all(dir.path, log, small_batches());  // the org exists before the stray event is read
+  project_all(dir.path(), log, small_batches());  // the org exists before the stray event is read
   const LogPosition stray = log.append_to(
       other, org, make_admin_adjustment(EventHeader{"stray", org, 1'770'000'000'001}, 5'000'000, "r", "ops", false));
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   const auto rejects = ok(views->rejects(10));
   BOOST_REQUIRE_EQUAL(rejects.size(), 1u);
   BOOST_CHECK(rejects[0].position == stray);
@@ -390,11 +396,11 @@ BOOST_AUTO_TEST_CASE(a_different_log_is_a_startup_error) {
   TempDir dir;
   MemoryLog log(2, "memory:first");
   fill(log, 5, 500);
-  project_all(dir.path, log, small_batches());
+  project_all(dir.path(), log, small_batches());
 
   MemoryLog other(2, "memory:second");
   fill(other, 5, 500);
-  auto projector = ok(Projector::open(dir.path, small_batches()));
+  auto projector = ok(Projector::open(dir.path(), small_batches()));
   auto reader = other.reader();
   const Status s = projector->start(*reader);
   BOOST_CHECK(s.code() == Status::Code::conflict);
@@ -412,9 +418,9 @@ BOOST_AUTO_TEST_CASE(a_log_shorter_than_the_views_is_a_startup_error) {
   TempDir dir;
   MemoryLog log(2);
   fill(log, 6, 800);
-  project_all(dir.path, log, small_batches());
+  project_all(dir.path(), log, small_batches());
   log.truncate(PartitionId{1}, log.size(PartitionId{1}) - 3);
-  auto projector = ok(Projector::open(dir.path, small_batches()));
+  auto projector = ok(Projector::open(dir.path(), small_batches()));
   auto reader = log.reader();
   const Status s = projector->start(*reader);
   BOOST_CHECK(s.code() == Status::Code::corruption);
@@ -424,91 +430,42 @@ BOOST_AUTO_TEST_CASE(a_log_shorter_than_the_views_is_a_startup_error) {
 
 BOOST_AUTO_TEST_CASE(one_projector_per_data_dir) {
   TempDir dir;
-  auto first = ok(Projector::open(dir.path, small_batches()));
-  auto second = Projector::open(dir.path, small_batches());
+  auto first = ok(Projector::open(dir.path(), small_batches()));
+  auto second = Projector::open(dir.path(), small_batches());
   BOOST_REQUIRE(!second.is_ok());
   BOOST_CHECK(second.status().code() == Status::Code::unavailable);
   first.reset();
-  ok(Projector::open(dir.path, small_batches()));
+  ok(Projector::open(dir.path(), small_batches()));
 }
 
 BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   TempDir dir;
   MemoryLog log(1);
   fill(log, 8, 50);
-  project_all(dir.path, log, small_batches());
-  {  // Tamper: write format version 99 with raw LMDB.
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    std::string key = "format_version";
-    char version[4] = {0, 0, 0, 99};
-    MDB_val k{key.size(), key.data()}, v{4, version};
-    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
-  auto views = ViewReader::open(dir.path);
+  project_all(dir.path(), log, small_batches());
+  rewrite_store_format(dir.path(), 99);  // tamper with raw LMDB
+  auto views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!views.is_ok());
   BOOST_CHECK(views.status().code() == Status::Code::corruption);
   BOOST_CHECK_NE(views.status().message().find("version 99"), std::string::npos);
-  auto projector = Projector::open(dir.path, small_batches());
+  auto projector = Projector::open(dir.path(), small_batches());
   BOOST_REQUIRE(!projector.is_ok());
   BOOST_CHECK(projector.status().code() == Status::Code::corruption);
 
   // A store of the format before "payments" existed: the version is named, not the missing database.
-  {
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta, payments;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "payments", 0, &payments), 0);
-    BOOST_REQUIRE_EQUAL(mdb_drop(txn, payments, 1), 0);
-    std::string key = "format_version";
-    char version[4] = {0, 0, 0, 3};
-    MDB_val k{key.size(), key.data()}, v{4, version};
-    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
-  auto old_views = ViewReader::open(dir.path);
+  rewrite_store_format(dir.path(), 3, "payments");
+  auto old_views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!old_views.is_ok());
   BOOST_CHECK_NE(old_views.status().message().find("format version 3"), std::string::npos);
   BOOST_CHECK_NE(old_views.status().message().find("replay"), std::string::npos);
 
   // A store of format 4: a 16-byte MurmurHash3 chain head and no "chain" view. Refused by readers
   // and writers alike, naming the version.
-  {
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, dir.path.c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta, chain;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "chain", 0, &chain), 0);
-    BOOST_REQUIRE_EQUAL(mdb_drop(txn, chain, 1), 0);
-    std::string key = "format_version";
-    char version[4] = {0, 0, 0, 4};
-    MDB_val k{key.size(), key.data()}, v{4, version};
-    BOOST_REQUIRE_EQUAL(mdb_put(txn, meta, &k, &v, 0), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-  }
-  auto v4_views = ViewReader::open(dir.path);
+  rewrite_store_format(dir.path(), 4, "chain");
+  auto v4_views = ViewReader::open(dir.path());
   BOOST_REQUIRE(!v4_views.is_ok());
   BOOST_CHECK_NE(v4_views.status().message().find("format version 4; this build reads version " + std::to_string(store::store_format_version)), std::string::npos);
-  auto v4_projector = Projector::open(dir.path, small_batches());
+  auto v4_projector = Projector::open(dir.path(), small_batches());
   BOOST_REQUIRE(!v4_projector.is_ok());
   BOOST_CHECK(v4_projector.status().code() == Status::Code::corruption);
   BOOST_CHECK_NE(v4_projector.status().message().find("format version 4"), std::string::npos);
@@ -517,16 +474,10 @@ BOOST_AUTO_TEST_CASE(a_store_of_another_format_version_is_refused) {
   {
     const std::string other = dir.sub("other-env");
     std::filesystem::create_directories(other);
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    BOOST_REQUIRE_EQUAL(mdb_env_open(env, other.c_str(), 0, 0644), 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi meta;
-    BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
-    BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    with_raw_lmdb(other, 4, [](MDB_txn* txn) {
+      MDB_dbi meta;
+      BOOST_REQUIRE_EQUAL(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    });
     auto refused = Projector::open(other, small_batches());
     BOOST_REQUIRE(!refused.is_ok());
     BOOST_CHECK(refused.status().code() == Status::Code::invalid_argument);
@@ -553,8 +504,8 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
                   .model = "gpt", .input_tokens = 1'000'000, .output_tokens = 0};
     log.append(org, make_usage(EventHeader{"u" + std::to_string(i), org, t0 + i * day_ms / 10}, u));
   }
-  project_all(dir.path, log, small_batches());
-  auto views = ok(ViewReader::open(dir.path));
+  project_all(dir.path(), log, small_batches());
+  auto views = ok(ViewReader::open(dir.path()));
 
   // Pages of 7 usage entries, following the cursor.
   std::vector<HistoryEntry> all;
@@ -724,8 +675,8 @@ BOOST_AUTO_TEST_CASE(a_payment_reference_finds_the_purchase_it_settled) {
   log.append(org, make_purchase(EventHeader{"evt_3", org, t + 2}, PaymentFields{-5, 1, "usd", 0, 1, "pi_bad"}));
   log.append(org, make_auto_refill(EventHeader{"refill:s1", org, t + 3}, PaymentFields{100'000'000, 10'000, "usd", 0, 1, "ch_9"}, "s1"));
   log.append(org, make_refund(EventHeader{"evt_r", org, t + 4}, "evt_1", 10'000'000, false));
-  project_all(dir.path, log, small_batches());
-  auto views = ok(ViewReader::open(dir.path));
+  project_all(dir.path(), log, small_batches());
+  auto views = ok(ViewReader::open(dir.path()));
 
   const auto checkout_payment = ok(views->purchase_by_payment("pi_1"));
   BOOST_REQUIRE(checkout_payment.has_value());
@@ -759,19 +710,19 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   {
     ProjectorOptions tiny = small_batches();
     tiny.map_size_bytes = std::size_t{64} << 10;  // batches fail with MDB_MAP_FULL and are refolded
-    BOOST_CHECK_GT(project(dir.path, log, tiny).metrics.map_grows, 0u);
+    BOOST_CHECK_GT(project(dir.path(), log, tiny).metrics.map_grows, 0u);
   }
   // A refolded batch met none of its own keys: every adjustment applied once.
-  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path))->org(id_of(org)))->state.balance_micros, Micros{12'000'000});
+  BOOST_CHECK_EQUAL(ok(ok(ViewReader::open(dir.path()))->org(id_of(org)))->state.balance_micros, Micros{12'000'000});
   // A later run (a fresh projector) sees old keys again: once with the same payload, once changed.
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 1'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 7'000'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-new", org, t + 5000}, 1'000'000, "r", "ops", false));
   const Reference ref(log);
-  project_all(dir.path, log, small_batches());
-  check_views(dir.path, ref);
+  project_all(dir.path(), log, small_batches());
+  check_views(dir.path(), ref);
 
-  auto views = ok(ViewReader::open(dir.path));
+  auto views = ok(ViewReader::open(dir.path()));
   BOOST_CHECK_EQUAL(ok(views->org(id_of(org)))->state.balance_micros, Micros{10'000'000 + 2000 * 1'000 + 1'000'000});
   HistoryQuery query;
   query.org_id = id_of(org);

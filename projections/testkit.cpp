@@ -1,13 +1,9 @@
 #include "projections/testkit.h"
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
 
 #include "engine/event_factory.h"
 #include "engine/partitioner.h"
@@ -471,17 +467,6 @@ uint64_t test_seed(uint64_t fallback) {
     return std::strtoull(env, nullptr, 10);
   }
   return fallback;
-}
-
-ScratchDir::ScratchDir(const std::string& prefix) {
-  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
-  path = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  if (!path.empty()) std::filesystem::remove_all(path, ec);
 }
 
 }  // namespace tally::testkit

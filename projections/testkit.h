@@ -181,15 +181,4 @@ class Reference {
 // The seed of a randomised test: TALLY_SEED if set, else `fallback`. Printed by the caller.
 uint64_t test_seed(uint64_t fallback);
 
-// A fresh directory under the system's temporary directory (TMPDIR), named <prefix>-XXXXXX and
-// removed with everything in it when the ScratchDir goes. Throws std::runtime_error if it cannot
-// be made. Movable, not copyable (one owner removes it).
-struct ScratchDir {
-  explicit ScratchDir(const std::string& prefix);
-  ScratchDir(ScratchDir&& from) noexcept : path(std::exchange(from.path, {})) {}
-  ~ScratchDir();
-  std::string sub(const std::string& name) const { return path + "/" + name; }
-  std::string path;  // empty once moved from
-};
-
 }  // namespace tally::testkit

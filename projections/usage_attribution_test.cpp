@@ -14,6 +14,7 @@
 #include "projections/usage_groups.h"
 #include "projections/view_checks.h"
 #include "projections/views.h"
+#include "tests/support/temp_dir.h"
 
 using namespace tally;
 using testkit::MemoryLog;
@@ -24,33 +25,13 @@ namespace {
 constexpr int64_t cr = 1'000'000;
 constexpr int64_t t0 = 1'700'000'000'000;  // 2023-11-14: in the past, as the log's append time requires
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tally-attribution-XXXXXX").string();
-    BOOST_REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using test_support::TempDir;
 
 struct Call {
   std::string key, workspace, project, agent, provider;
   int64_t reported_micros = 0;
   fb::BillingPath path = fb::BillingPath::unset;
 };
-
-std::unique_ptr<ViewReader> project(const std::string& dir, MemoryLog& log) {
-  ProjectorOptions options;
-  options.poll_timeout_ms = 0;
-  options.map_size_bytes = std::size_t{64} << 20;
-  auto projector = ok(Projector::open(dir, options));
-  auto reader = log.reader();
-  ok(projector->start(*reader));
-  while (ok(projector->run_once(*reader)) != 0) {
-  }
-  return ok(ViewReader::open(dir));
-}
 
 // Sums a roll-up dimension: group -> debited µcr.
 std::map<std::string, int64_t> debited_by(const std::vector<UsageRollup>& rollups, std::string_view dimension) {
@@ -84,7 +65,7 @@ BOOST_AUTO_TEST_CASE(usage_lands_on_the_path_of_its_workspace_and_rolls_up_by_ev
                   .reported_cost_micros = c.reported_micros};
     log.append(org, make_usage(EventHeader{c.key, org, ++t}, u));
   }
-  auto views = project(dir.path, log);
+  auto views = testkit::project_views(dir.path(), log);
 
   // Each entry shows the path it was billed by.
   std::map<std::string, std::string> path_of;

@@ -1,11 +1,16 @@
 // Boost.Test checks shared by the projector's tests: every view of a data dir against the
-// reference fold (projections/testkit.h) of the same log. Include after <boost/test/unit_test.hpp>.
+// reference fold (projections/testkit.h) of the same log, and a projector run over a whole
+// MemoryLog. Include after <boost/test/unit_test.hpp>.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "projections/projector.h"
 #include "projections/testkit.h"
 #include "projections/views.h"
 
@@ -17,6 +22,49 @@ T ok(Result<T> result) {
   return std::move(result.value());
 }
 inline void ok(const Status& status) { BOOST_REQUIRE_MESSAGE(status.is_ok(), status.to_string()); }
+
+// The seed of a randomised test (test_seed: TALLY_SEED if set, else `fallback`), printed so that
+// a failure can be replayed.
+inline uint64_t printed_seed(uint64_t fallback) {
+  const uint64_t seed = test_seed(fallback);
+  BOOST_TEST_MESSAGE("seed " << seed << " (TALLY_SEED overrides)");
+  return seed;
+}
+
+// No waiting for records that will not come, and a map that needs no growing for a test's log.
+inline ProjectorOptions quick_options() {
+  ProjectorOptions options;
+  options.poll_timeout_ms = 0;
+  options.map_size_bytes = std::size_t{64} << 20;
+  return options;
+}
+
+// quick_options() in many batches with odd boundaries.
+inline ProjectorOptions small_batches() {
+  ProjectorOptions options = quick_options();
+  options.batch_events_max = 997;
+  return options;
+}
+
+// Runs the projector until nothing is left to read; returns the number of records committed.
+inline std::size_t drain(Projector& projector, LogReader& reader) {
+  std::size_t total = 0;
+  for (;;) {
+    const std::size_t n = ok(projector.run_once(reader));
+    if (n == 0) return total;
+    total += n;
+  }
+}
+
+// A fresh projector on `dir` folds the whole of `log`; returns the views (the projector closes).
+inline std::unique_ptr<ViewReader> project_views(const std::string& dir, MemoryLog& log,
+                                                 const ProjectorOptions& options = quick_options()) {
+  auto projector = ok(Projector::open(dir, options));
+  auto reader = log.reader();
+  ok(projector->start(*reader));
+  drain(*projector, *reader);
+  return ok(ViewReader::open(dir));
+}
 
 // Every view of `dir` against the reference fold of the same log.
 inline void check_views(const std::string& dir, const Reference& ref) {

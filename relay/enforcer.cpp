@@ -69,11 +69,7 @@ Status validate(const EnforcerOptions& options) {
 Result<std::unique_ptr<Enforcer>> Enforcer::open(LogReader& signals, EnforcerOptions options) {
   if (Status s = validate(options); !s.is_ok()) return s;
   if (!options.now_s) options.now_s = system_now_s;
-  SignalConsumerOptions consumer_options;
-  consumer_options.name = "enforce";
-  consumer_options.progress_path = options.progress_path;
-  consumer_options.on_error = options.on_error;
-  auto consumer = SignalConsumer::open(signals, std::move(consumer_options));
+  auto consumer = SignalConsumer::open(signals, {"enforce", options.progress_path, options.on_error});
   if (!consumer.is_ok()) return consumer.status();
   return std::unique_ptr<Enforcer>(new Enforcer(std::move(options), std::move(consumer.value())));
 }

@@ -119,11 +119,7 @@ Status validate(const RechargeOptions& options) {
 Result<std::unique_ptr<RechargeConnector>> RechargeConnector::open(LogReader& signals, LogWriter& events,
                                                                    RechargeOptions options) {
   if (Status s = validate(options); !s.is_ok()) return s;
-  SignalConsumerOptions consumer_options;
-  consumer_options.name = "recharge";
-  consumer_options.progress_path = options.progress_path;
-  consumer_options.on_error = options.on_error;
-  auto consumer = SignalConsumer::open(signals, std::move(consumer_options));
+  auto consumer = SignalConsumer::open(signals, {"recharge", options.progress_path, options.on_error});
   if (!consumer.is_ok()) return consumer.status();
   if (!options.now_ms) options.now_ms = system_now_ms;
   return std::unique_ptr<RechargeConnector>(
@@ -234,13 +230,12 @@ Status RechargeConnector::conclude(const SignalRecord& signal, RechargeReport re
   if (report.code.empty()) {
     report.event_type = "auto_refill";
     report.event_key = auto_refill_key(signal.signal_id);
-    PaymentFields payment;
-    payment.credits_micros = signal.refill_credits_micros;
-    payment.paid_minor = amounts.paid_minor;
-    payment.currency = options_.currency;
-    payment.fee_minor = amounts.fee_minor;
-    payment.bundles = amounts.bundles;
-    payment.payment_ref = report.charge_id;
+    const PaymentFields payment{.credits_micros = signal.refill_credits_micros,
+                                .paid_minor = amounts.paid_minor,
+                                .currency = options_.currency,
+                                .fee_minor = amounts.fee_minor,
+                                .bundles = amounts.bundles,
+                                .payment_ref = report.charge_id};
     encoded = make_auto_refill({report.event_key, signal.org_id, now_ms, options_.event_source, signal.signal_id},
                                payment, signal.signal_id);
   } else {

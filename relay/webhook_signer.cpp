@@ -10,16 +10,6 @@
 #include "crypto/hmac.h"
 
 namespace tally::connectors {
-namespace {
-
-std::string signed_payload(int64_t timestamp_s, std::string_view body) {
-  std::string out = std::to_string(timestamp_s);
-  out += '.';
-  out.append(body);
-  return out;
-}
-
-}  // namespace
 
 std::string_view webhook_action(std::string_view kind) {
   if (kind == "balance_exhausted" || kind == "member_limit_exceeded") return "pause";
@@ -55,7 +45,7 @@ std::string webhook_body(const EnforcementSignal& signal) {
 }
 
 std::string webhook_signature(std::string_view secret, int64_t timestamp_s, std::string_view body) {
-  return std::string(webhook_signature_scheme) + "=" + hmac_sha256_hex(secret, signed_payload(timestamp_s, body));
+  return std::string(webhook_signature_scheme) + "=" + timestamped_signature_hex(secret, timestamp_s, body);
 }
 
 std::vector<HttpHeader> webhook_headers(std::string_view secret, std::string_view signal_id, int64_t timestamp_s,
@@ -92,7 +82,7 @@ Status verify_webhook(std::string_view secret, std::string_view timestamp, std::
   }
   if (candidates.empty()) return Status::invalid("Tally-Signature", "no v1 signature");
 
-  const std::string expected = hmac_sha256_hex(secret, signed_payload(timestamp_s, body));
+  const std::string expected = timestamped_signature_hex(secret, timestamp_s, body);
   bool matched = false;
   for (std::string_view candidate : candidates) matched = constant_time_equals(expected, candidate) || matched;
   if (!matched) return Status::invalid("Tally-Signature", "signature mismatch");

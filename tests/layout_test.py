@@ -12,6 +12,8 @@ checked on every ctest run. Fails, naming file and line, when
   5. the fold core (the sources of add_library(tally_core ...) and the engine headers they reach)
      includes anything but engine/, the generated schema code and the standard library;
   6. a folder below node/ includes "node/...";
+  6b. production code includes the shared test support (tests/support), or that support includes
+     anything of the project;
   7. two production modules (foo.h + foo.cpp) include each other, directly or in a longer circle.
 
 Files that break rule 1 or 2 today and belong to work in progress elsewhere are listed in
@@ -58,11 +60,15 @@ LAYERS = {
     # The libFuzzer targets (README "Fuzzing"): each drives one folder's parser from outside it.
     "tests/fuzz": {"engine", "lmdb", "log", "projections", "submit", "crypto", "outbound", "api", "audit", "ingest",
                    "relay", "node", "cli"},
+    # Test support every folder's tests may include (tally_testing): below everything.
+    "tests/support": set(),
 }
+# Included only from test code (see is_test_code), from any folder; never from the product.
+TEST_SUPPORT = "tests/support"
 # Folders that hold no C++ (or only generated code); never included from by path.
 NON_SOURCE_DIRS = {"schemas", "scripts", "tests", "build", ".git", ".ci"}
 # Folders inside those that do hold C++ checked like the others; their folder name is the path.
-SOURCE_SUBDIRS = ("tests/fuzz",)
+SOURCE_SUBDIRS = ("tests/fuzz", "tests/support")
 
 # Outside libraries: include pattern -> the paths (prefixes, relative to the repo) that may include it.
 OWNERS = [
@@ -133,6 +139,13 @@ def repo_files(root):
 def is_production(rel):
     name = os.path.basename(rel)
     return not (name.endswith("_test.cpp") or name.endswith("_bench.cpp"))
+
+
+def is_test_code(rel):
+    """Tests, benchmarks and test harnesses (a testing/ folder, a testkit, tests/support)."""
+    name = os.path.basename(rel)
+    return (not is_production(rel) or "/testing/" in "/" + rel or "testkit" in name
+            or rel.startswith(TEST_SUPPORT + "/"))
 
 
 def blank_code(text):
@@ -320,6 +333,10 @@ def check_includes(files, texts, problems):
             if bracket != '"' or GENERATED.match(target):
                 continue
             target_folder = target.split("/", 1)[0] if "/" in target else folder
+            if target.startswith(TEST_SUPPORT + "/"):
+                if not is_test_code(rel):
+                    problems.append(f"{where}: {TEST_SUPPORT}/ is test support: the product never includes it")
+                continue
             if target_folder == folder:
                 continue
             if target_folder == "node" and "node" not in LAYERS.get(folder, set()):

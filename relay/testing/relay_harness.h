@@ -18,6 +18,7 @@
 #include "outbound/stripe_client.h"
 #include "projections/views.h"
 #include "relay/signal_record.h"
+#include "tests/support/temp_dir.h"
 
 namespace tally {
 // For Boost.Test's messages.
@@ -30,19 +31,8 @@ namespace tally::connectors::testing {
 inline constexpr int64_t wait_timeout_ms_default = 30'000;
 inline constexpr int64_t micros = 1'000'000;  // per credit
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// Scratch directories, shared with every folder's tests (tests/support/temp_dir.h).
+using TempDir = tally::test_support::TempDir;
 
 int64_t now_ms();
 

@@ -33,8 +33,8 @@
 
 #include <boost/json.hpp>
 
-#include "api/testing/api_stack.h"
 #include "api/testing/billing_story.h"
+#include "api/testing/http_test.h"
 #include "ingest/ingest_routes.h"
 #include "ingest/stripe_signature.h"
 #include "outbound/testing/stripe_fixtures.h"
@@ -50,8 +50,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view admin_token = "admin-token-0000000000000001";
-constexpr std::string_view owner_token = "acme-owner-token-00000000001";
 constexpr std::string_view webhook_secret = "whsec_test_tally_billing_browser";
 constexpr int chromium_timeout_s = 90;
 constexpr auto dev_start_timeout = std::chrono::seconds(60);
@@ -165,10 +163,8 @@ struct DevNode {
   }
 
   void spawn() {
-    const char* binary_dir = std::getenv("TALLY_BINARY_DIR");
-    BOOST_REQUIRE_MESSAGE(binary_dir != nullptr, "TALLY_BINARY_DIR is not set (run through ctest)");
     const std::vector<std::string> argv = {
-        (fs::path(binary_dir) / "tally").string(), "dev", "--data", (dir / "data").string(),
+        TALLY_BINARY, "dev", "--data", (dir / "data").string(),
         "--listen", "127.0.0.1:0", "--tick-interval-ms", "0",
         "--token", "admin:" + std::string(admin_token) + ":admin",
         "--token", "acme-owner:" + std::string(owner_token) + ":org:acme",
