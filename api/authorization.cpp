@@ -10,7 +10,7 @@ namespace {
 
 // One row per event type. A new body gets its row here in the same change that adds it to the
 // schema (authorization_test fails until it has one); until then no token may append it.
-constexpr std::array<EventRule, 21> rules = {{
+constexpr std::array<EventRule, 23> rules = {{
     {"org_opened", EventClass::money},
     {"billing_mode_changed", EventClass::money},
     {"signup_allocation", EventClass::money},
@@ -35,8 +35,9 @@ constexpr std::array<EventRule, 21> rules = {{
     {"hold_placed", EventClass::hold},
     {"hold_extended", EventClass::hold},
     {"hold_released", EventClass::hold},
-    // With the bodies of SPEC §12 (grow the array by one per row):
-    //   {"credit_granted", EventClass::money}, {"grant_voided", EventClass::money},
+    // SPEC §12: credit grants and voids move money.
+    {"credit_granted", EventClass::money},
+    {"grant_voided", EventClass::money},
 }};
 
 bool may_append(const RoleGrant& grant, EventClass guard, std::string_view org) {

@@ -82,6 +82,8 @@ BOOST_AUTO_TEST_CASE(the_role_table_for_events) {
       {"hold_placed", /*                      */ {true, true, true, false, false, false}},
       {"hold_extended", /*                    */ {true, true, true, false, false, false}},
       {"hold_released", /*                    */ {true, true, true, false, false, false}},
+      {"credit_granted", /*                   */ {true, false, false, false, false, false}},
+      {"grant_voided", /*                     */ {true, false, false, false, false, false}},
   };
   for (const std::string& type : schema_event_types()) {
     auto row = table.find(type);

@@ -68,6 +68,8 @@ std::string sample_event(const std::string& type, const std::string& key, bool w
       {"hold_placed", {true, R"("member_id":"bob","amount_micros":1,"ttl_ms":60000)"}},
       {"hold_extended", {true, R"("hold_id":"h-1","add_micros":1,"ttl_ms":60000)"}},
       {"hold_released", {true, R"("hold_id":"h-1")"}},
+      {"credit_granted", {true, R"("credits_micros":5,"reason":"trial","operator":"ops")"}},
+      {"grant_voided", {true, R"("grant_id":"g-1")"}},
   };
   auto it = bodies.find(type);
   BOOST_REQUIRE_MESSAGE(it != bodies.end(), "no sample event of type " << type << ": add one here");
@@ -202,6 +204,7 @@ BOOST_AUTO_TEST_CASE(every_event_type_and_every_caller_get_the_role_tables_answe
       {"payment_customer_linked", admin_only}, {"workspace_billing_set", owner_command},
       {"hold_placed", hold_command},       {"hold_extended", hold_command},
       {"hold_released", hold_command},
+      {"credit_granted", admin_only},      {"grant_voided", admin_only},
   };
   int n = 0;
   for (const std::string& type : schema_event_types()) {
@@ -225,7 +228,7 @@ BOOST_AUTO_TEST_CASE(an_org_token_cannot_mint_credits_or_move_the_clock) {
   const int64_t balance = f.balance_micros();
   const std::size_t entries = f.transactions().size();
   for (const std::string type : {"purchase", "signup_allocation", "admin_adjustment", "billing_mode_changed",
-                                 "auto_refill", "org_opened", "refund"}) {
+                                 "auto_refill", "org_opened", "refund", "credit_granted", "grant_voided"}) {
     HttpReply reply = f.send(owner, "POST", "/api/v1/events?wait=1", sample_event(type, "mint-" + type, false));
     BOOST_TEST(reply.status == 403, type << ": " << reply.body);
     BOOST_TEST(field_of(reply) == "type");

@@ -233,14 +233,23 @@ constexpr std::string_view golden_payload_digests = "0376d9c40576043b1fceac9c506
 // The payload digests did not move.
 // Store format 7 (SPEC §14): usage roll-up cells are also keyed by project, agent, provider and
 // billing path, and carry those names, so "usage" (and "all") moved again; nothing else did.
+// Store format 9 (SPEC §12, credit grants): every applied credit-adding event makes a grant, so
+//  - orgs: an org with credit carries its active grants (and overdraft, expired and voided
+//    totals) in a trailing section of its state;
+//  - history: every entry ends with its fundings (a count, 0 for most, then grant and amount);
+//  - grants: new (the closed grants: those with nothing left);
+//  - all: all of the above.
+// The fixture's grants never expire (its events give no terms), so partitions and outbox did not
+// move; nor did the payload digests (a grant term enters the digest only when not its default).
 const std::map<std::string, std::string>& golden_view_digests() {
   static const std::map<std::string, std::string> goldens = {
-      {"all", "56ba375bafbfab06787be0f97c4fe234"},
+      {"all", "5c6953364323ac24f144dd384dce2542"},
       {"chain", "552fa338f2ba15554b356292831b9471"},
-      {"history", "6cf297c029679b89a20178be684fda07"},
+      {"grants", "0409d8865e2377e7eb804b9304513c8e"},
+      {"history", "bf1291e6655a004e7df7ea52bdc3a7fd"},
       {"keys", "c63d1feffc2e5fec4bc51f25aa8d1a7b"},
       {"members", "587b5d84dd4a92157119f13e291c1027"},
-      {"orgs", "d3505b333d47dc9ba1b0969b6b8045ca"},
+      {"orgs", "7893df3fb085c8cc5a622e1ece2d7774"},
       {"outbox", "bbacbb84976f1a02eaac325913493fb0"},
       {"partitions", "7afc33fdc69700fefbb6f041fd1438f6"},
       {"purchases", "b023b991ff1c76c8747f112c027c9eee"},

@@ -140,6 +140,8 @@ static_assert(describes<fb::LowBalanceThresholdSet>(low_balance_threshold_set));
 static_assert(describes<fb::MemberLimitSet>(member_limit_set));
 static_assert(describes<fb::MemberLimitCleared>(member_limit_cleared));
 static_assert(describes<fb::Tick>(tick));
+static_assert(describes<fb::CreditGranted>(credit_granted));
+static_assert(describes<fb::GrantVoided>(grant_voided));
 // The envelope's fields between schema_version and the body; the signal's after schema_version.
 static_assert(describes<fb::Envelope>(envelope, 1) && envelope.fields.size() == 5);
 static_assert(describes<fb::Signal>(signal, 1) && signal.fields.size() + 1 == fb::Signal::Traits::fields_number);
@@ -159,7 +161,8 @@ static_assert(entry_of<fb::OrgOpened>(org_opened) && entry_of<fb::BillingModeCha
               entry_of<fb::AutoRefillDisabled>(auto_refill_disabled) &&
               entry_of<fb::LowBalanceThresholdSet>(low_balance_threshold_set) &&
               entry_of<fb::MemberLimitSet>(member_limit_set) && entry_of<fb::MemberLimitCleared>(member_limit_cleared) &&
-              entry_of<fb::Tick>(tick));
+              entry_of<fb::Tick>(tick) && entry_of<fb::CreditGranted>(credit_granted) &&
+              entry_of<fb::GrantVoided>(grant_voided));
 
 }  // namespace
 }  // namespace tally::catalogue

@@ -35,9 +35,26 @@ inline constexpr EnumDesc plan_enum{&fb::EnumNamesPlan, static_cast<int8_t>(fb::
 inline constexpr EnumDesc billing_mode_enum{&fb::EnumNamesBillingMode, static_cast<int8_t>(fb::BillingMode::MAX), true};
 inline constexpr EnumDesc billing_path_enum{&fb::EnumNamesBillingPath, static_cast<int8_t>(fb::BillingPath::MAX), true};
 inline constexpr EnumDesc meter_enum{&fb::EnumNamesMeter, static_cast<int8_t>(fb::Meter::MAX), true};
+inline constexpr EnumDesc grant_category_enum{&fb::EnumNamesGrantCategory, static_cast<int8_t>(fb::GrantCategory::MAX),
+                                              false};
 inline constexpr EnumDesc signal_kind_enum{&fb::EnumNamesSignalKind, static_cast<int8_t>(fb::SignalKind::MAX), false};
 
 // ---- Bodies, in schema order -------------------------------------------------------------------
+
+// SPEC §12: the terms of the grant a credit-adding body makes. Appended to bodies that ledgers
+// already hold: each enters the payload digest only when it differs from its default (so an event
+// that does not give it keeps its digest, and one that gives the default is the same event).
+constexpr FieldDesc grant_priority(uint16_t slot) {
+  return int32("priority", slot, Unit::count).range(0, 100).defaults_to(50).digest_as(Digest::when_present);
+}
+constexpr FieldDesc grant_expires_at(uint16_t slot) {
+  return int64("expires_at_ms", slot, Unit::unix_ms).after_event().digest_as(Digest::when_present);
+}
+constexpr FieldDesc grant_category(uint16_t slot, fb::GrantCategory default_category) {
+  return enumeration("category", slot, grant_category_enum)
+      .defaults_to(static_cast<int8_t>(default_category))
+      .digest_as(Digest::when_present);
+}
 
 
 inline constexpr FieldDesc org_opened_fields[] = {
@@ -55,12 +72,16 @@ inline constexpr TableDesc billing_mode_changed{
 
 inline constexpr FieldDesc signup_allocation_fields[] = {
     int64("credits_micros", fb::SignupAllocation::VT_CREDITS_MICROS, Unit::micros).positive(),
+    grant_priority(fb::SignupAllocation::VT_PRIORITY),
+    grant_expires_at(fb::SignupAllocation::VT_EXPIRES_AT_MS),
+    grant_category(fb::SignupAllocation::VT_CATEGORY, fb::GrantCategory::promotional),
 };
 inline constexpr TableDesc signup_allocation{.name = "SignupAllocation", .fields = signup_allocation_fields};
 
 // Purchase and AutoRefill check currency after fee and bundles (validation order of old).
-inline constexpr uint8_t purchase_check_order[] = {0, 1, 3, 4, 2, 5, rule_step};
-inline constexpr uint8_t auto_refill_check_order[] = {0, 1, 3, 4, 2, 5, 6, rule_step};
+// The grant terms (SPEC §12) were appended: checked last.
+inline constexpr uint8_t purchase_check_order[] = {0, 1, 3, 4, 2, 5, rule_step, 6, 7, 8};
+inline constexpr uint8_t auto_refill_check_order[] = {0, 1, 3, 4, 2, 5, 6, rule_step, 7, 8, 9};
 
 inline constexpr FieldDesc purchase_fields[] = {
     int64("credits_micros", fb::Purchase::VT_CREDITS_MICROS, Unit::micros).positive(),
@@ -69,6 +90,9 @@ inline constexpr FieldDesc purchase_fields[] = {
     int64("fee_minor", fb::Purchase::VT_FEE_MINOR, Unit::minor).non_negative().shown_as(Shown::fee_minor),
     int32("bundles", fb::Purchase::VT_BUNDLES, Unit::count).range(1, limits::bundles_max),
     text("payment_ref", fb::Purchase::VT_PAYMENT_REF).shown_as(Shown::payment_ref),
+    grant_priority(fb::Purchase::VT_PRIORITY),
+    grant_expires_at(fb::Purchase::VT_EXPIRES_AT_MS),
+    grant_category(fb::Purchase::VT_CATEGORY, fb::GrantCategory::paid),
 };
 inline constexpr TableDesc purchase{
     .name = "Purchase", .fields = purchase_fields, .check_order = purchase_check_order};
@@ -81,6 +105,9 @@ inline constexpr FieldDesc auto_refill_fields[] = {
     int32("bundles", fb::AutoRefill::VT_BUNDLES, Unit::count).range(1, limits::bundles_max),
     text("payment_ref", fb::AutoRefill::VT_PAYMENT_REF).shown_as(Shown::payment_ref),
     text("signal_id", fb::AutoRefill::VT_SIGNAL_ID).required().shown_as(Shown::reason_text),
+    grant_priority(fb::AutoRefill::VT_PRIORITY),
+    grant_expires_at(fb::AutoRefill::VT_EXPIRES_AT_MS),
+    grant_category(fb::AutoRefill::VT_CATEGORY, fb::GrantCategory::paid),
 };
 inline constexpr TableDesc auto_refill{
     .name = "AutoRefill", .fields = auto_refill_fields, .check_order = auto_refill_check_order};
@@ -109,8 +136,12 @@ inline constexpr FieldDesc admin_adjustment_fields[] = {
     text("reason", fb::AdminAdjustment::VT_REASON).required().shown_as(Shown::reason_text),
     text("operator", fb::AdminAdjustment::VT_OPERATOR_).required(),
     boolean("force", fb::AdminAdjustment::VT_FORCE),
+    grant_priority(fb::AdminAdjustment::VT_PRIORITY),
+    grant_expires_at(fb::AdminAdjustment::VT_EXPIRES_AT_MS),
+    grant_category(fb::AdminAdjustment::VT_CATEGORY, fb::GrantCategory::promotional),
 };
-inline constexpr TableDesc admin_adjustment{.name = "AdminAdjustment", .fields = admin_adjustment_fields};
+inline constexpr TableDesc admin_adjustment{
+    .name = "AdminAdjustment", .fields = admin_adjustment_fields, .rule = admin_adjustment_rule};
 
 // meter, model and sandbox_class are the rule's: model (llm_tokens) or sandbox_class
 // (sandbox_seconds) is required unless a cost is reported, and each meter takes only its counts.
@@ -288,6 +319,30 @@ inline constexpr FieldDesc hold_released_fields[] = {
 };
 inline constexpr TableDesc hold_released{.name = "HoldReleased", .fields = hold_released_fields};
 
+// SPEC §12: credit granted by an operator, with its terms; reason and operator required, as for an
+// adjustment.
+inline constexpr FieldDesc credit_granted_fields[] = {
+    int64("credits_micros", fb::CreditGranted::VT_CREDITS_MICROS, Unit::micros).positive(),
+    // A new body: its terms are digested as they are (the grant_* helpers' when_present is for
+    // fields appended to bodies ledgers held before).
+    grant_category(fb::CreditGranted::VT_CATEGORY, fb::GrantCategory::promotional).digest_as(Digest::value),
+    grant_priority(fb::CreditGranted::VT_PRIORITY).digest_as(Digest::value),
+    grant_expires_at(fb::CreditGranted::VT_EXPIRES_AT_MS).digest_as(Digest::value),
+    text("reason", fb::CreditGranted::VT_REASON).required().shown_as(Shown::reason_text),
+    text("operator", fb::CreditGranted::VT_OPERATOR_).required(),
+};
+inline constexpr TableDesc credit_granted{.name = "CreditGranted", .fields = credit_granted_fields};
+
+inline constexpr FieldDesc grant_voided_fields[] = {
+    text("grant_id", fb::GrantVoided::VT_GRANT_ID)
+        .required()
+        .bytes_max(limits::idempotency_key_bytes_max)
+        .shown_as(Shown::payment_ref),
+    int64("credits_micros", fb::GrantVoided::VT_CREDITS_MICROS, Unit::micros).non_negative(),
+    text("reason", fb::GrantVoided::VT_REASON).shown_as(Shown::reason_text),
+};
+inline constexpr TableDesc grant_voided{.name = "GrantVoided", .fields = grant_voided_fields};
+
 // Whether an event belongs to an org (envelope org_id).
 enum class OrgRule : uint8_t {
   required,
@@ -326,6 +381,8 @@ inline constexpr std::array<BodyDesc, static_cast<std::size_t>(fb::Body::MAX) + 
     {fb::Body::HoldPlaced, "hold_placed", &hold_placed},
     {fb::Body::HoldExtended, "hold_extended", &hold_extended},
     {fb::Body::HoldReleased, "hold_released", &hold_released},
+    {fb::Body::CreditGranted, "credit_granted", &credit_granted},
+    {fb::Body::GrantVoided, "grant_voided", &grant_voided},
 }};
 
 // An explicit check order lists every field that has a check (nested tables included) and the
@@ -394,6 +451,10 @@ inline constexpr FieldDesc signal_fields[] = {
     int64("member_used_micros", fb::Signal::VT_MEMBER_USED_MICROS, Unit::micros),
     text("pause_reason", fb::Signal::VT_PAUSE_REASON),
     text("cap_period", fb::Signal::VT_CAP_PERIOD),
+    // SPEC §12, grant signals only; when_present: left out of the JSON of the other kinds.
+    text("grant_id", fb::Signal::VT_GRANT_ID).digest_as(Digest::when_present),
+    int64("grant_micros", fb::Signal::VT_GRANT_MICROS, Unit::micros).digest_as(Digest::when_present),
+    int64("expires_at_ms", fb::Signal::VT_EXPIRES_AT_MS, Unit::unix_ms).digest_as(Digest::when_present),
 };
 inline constexpr TableDesc signal{.name = "Signal", .fields = signal_fields};
 

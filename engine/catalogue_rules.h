@@ -32,6 +32,17 @@ inline bool billing_mode_changed_rule(const flatbuffers::Table& table, Status* f
   return true;
 }
 
+// AdminAdjustment: grant terms (SPEC §12) only on a positive adjustment, the one that makes a grant.
+inline bool admin_adjustment_rule(const flatbuffers::Table& table, Status* fault) {
+  const auto& a = rules_detail::as<fb::AdminAdjustment>(table);
+  if (a.credits_micros() >= 0) return true;
+  constexpr std::string_view message = "only for a positive adjustment (the one that makes a grant)";
+  if (a.priority() != 50) return checks::fail(fault, "priority", std::string(message));
+  if (a.expires_at_ms() != 0) return checks::fail(fault, "expires_at_ms", std::string(message));
+  if (a.category() != fb::GrantCategory::promotional) return checks::fail(fault, "category", std::string(message));
+  return true;
+}
+
 // Usage: a known meter; the model (llm_tokens) or sandbox class (sandbox_seconds) unless a cost is
 // reported; each meter only its own counts.
 inline bool usage_rule(const flatbuffers::Table& table, Status* fault) {

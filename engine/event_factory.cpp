@@ -39,6 +39,10 @@ fb::BillingMode fb_mode(BillingMode m) {
   }
 }
 
+fb::GrantCategory category_or(const GrantTermsFields& g, fb::GrantCategory body_default) {
+  return g.category.value_or(body_default);
+}
+
 }  // namespace
 
 std::string make_org_opened(const EventHeader& h, Plan plan, BillingMode mode) {
@@ -54,16 +58,21 @@ std::string make_billing_mode_changed(const EventHeader& h, std::optional<Plan> 
   });
 }
 
-std::string make_signup_allocation(const EventHeader& h, int64_t credits_micros) {
-  return envelope(h, fb::Body::SignupAllocation,
-                  [&](FlatBufferBuilder& b) { return fb::CreateSignupAllocation(b, credits_micros).Union(); });
+std::string make_signup_allocation(const EventHeader& h, int64_t credits_micros, const GrantTermsFields& g) {
+  return envelope(h, fb::Body::SignupAllocation, [&](FlatBufferBuilder& b) {
+    return fb::CreateSignupAllocation(b, credits_micros, g.priority, g.expires_at_ms,
+                                      category_or(g, fb::GrantCategory::promotional))
+        .Union();
+  });
 }
 
 std::string make_purchase(const EventHeader& h, const PaymentFields& p) {
   return envelope(h, fb::Body::Purchase, [&](FlatBufferBuilder& b) {
     auto currency = text(b, p.currency);
     auto ref = text(b, p.payment_ref);
-    return fb::CreatePurchase(b, p.credits_micros, p.paid_minor, currency, p.fee_minor, p.bundles, ref).Union();
+    return fb::CreatePurchase(b, p.credits_micros, p.paid_minor, currency, p.fee_minor, p.bundles, ref,
+                              p.grant.priority, p.grant.expires_at_ms, category_or(p.grant, fb::GrantCategory::paid))
+        .Union();
   });
 }
 
@@ -72,7 +81,8 @@ std::string make_auto_refill(const EventHeader& h, const PaymentFields& p, std::
     auto currency = text(b, p.currency);
     auto ref = text(b, p.payment_ref);
     auto signal = text(b, signal_id);
-    return fb::CreateAutoRefill(b, p.credits_micros, p.paid_minor, currency, p.fee_minor, p.bundles, ref, signal)
+    return fb::CreateAutoRefill(b, p.credits_micros, p.paid_minor, currency, p.fee_minor, p.bundles, ref, signal,
+                                p.grant.priority, p.grant.expires_at_ms, category_or(p.grant, fb::GrantCategory::paid))
         .Union();
   });
 }
@@ -97,11 +107,33 @@ std::string make_refund(const EventHeader& h, std::string_view purchase_key, int
 }
 
 std::string make_admin_adjustment(const EventHeader& h, int64_t credits_micros, std::string_view reason,
-                                  std::string_view operator_id, bool force) {
+                                  std::string_view operator_id, bool force, const GrantTermsFields& g) {
   return envelope(h, fb::Body::AdminAdjustment, [&](FlatBufferBuilder& b) {
     auto r = text(b, reason);
     auto op = text(b, operator_id);
-    return fb::CreateAdminAdjustment(b, credits_micros, r, op, force).Union();
+    return fb::CreateAdminAdjustment(b, credits_micros, r, op, force, g.priority, g.expires_at_ms,
+                                     category_or(g, fb::GrantCategory::promotional))
+        .Union();
+  });
+}
+
+std::string make_credit_granted(const EventHeader& h, int64_t credits_micros, const GrantTermsFields& g,
+                                std::string_view reason, std::string_view operator_id) {
+  return envelope(h, fb::Body::CreditGranted, [&](FlatBufferBuilder& b) {
+    auto r = text(b, reason);
+    auto op = text(b, operator_id);
+    return fb::CreateCreditGranted(b, credits_micros, category_or(g, fb::GrantCategory::promotional), g.priority,
+                                   g.expires_at_ms, r, op)
+        .Union();
+  });
+}
+
+std::string make_grant_voided(const EventHeader& h, std::string_view grant_id, int64_t credits_micros,
+                              std::string_view reason) {
+  return envelope(h, fb::Body::GrantVoided, [&](FlatBufferBuilder& b) {
+    auto id = text(b, grant_id);
+    auto r = text(b, reason);
+    return fb::CreateGrantVoided(b, id, credits_micros, r).Union();
   });
 }
 

@@ -23,6 +23,14 @@ struct EventHeader {
   std::string_view correlation_id = {};
 };
 
+// SPEC §12: the terms of the grant a credit-adding event makes; nullopt category: the body's own
+// default (paid for purchases and auto-refills, promotional for the others).
+struct GrantTermsFields {
+  int32_t priority = 50;
+  int64_t expires_at_ms = 0;  // 0 = never
+  std::optional<fb::GrantCategory> category = std::nullopt;
+};
+
 struct PaymentFields {
   int64_t credits_micros = 0;
   int64_t paid_minor = 0;
@@ -30,6 +38,7 @@ struct PaymentFields {
   int64_t fee_minor = 0;
   int32_t bundles = 1;
   std::string_view payment_ref = {};
+  GrantTermsFields grant = {};
 };
 
 struct UsageFields {
@@ -84,7 +93,7 @@ struct RateCardFields {
 
 std::string make_org_opened(const EventHeader& h, Plan plan, BillingMode mode);
 std::string make_billing_mode_changed(const EventHeader& h, std::optional<Plan> plan, std::optional<BillingMode> mode);
-std::string make_signup_allocation(const EventHeader& h, int64_t credits_micros);
+std::string make_signup_allocation(const EventHeader& h, int64_t credits_micros, const GrantTermsFields& grant = {});
 std::string make_purchase(const EventHeader& h, const PaymentFields& payment);
 std::string make_auto_refill(const EventHeader& h, const PaymentFields& payment, std::string_view signal_id);
 std::string make_payment_failed(const EventHeader& h, std::string_view signal_id, std::string_view code,
@@ -92,7 +101,12 @@ std::string make_payment_failed(const EventHeader& h, std::string_view signal_id
 std::string make_refund(const EventHeader& h, std::string_view purchase_key, int64_t credits_micros, bool force,
                         std::string_view reason = {});
 std::string make_admin_adjustment(const EventHeader& h, int64_t credits_micros, std::string_view reason,
-                                  std::string_view operator_id, bool force);
+                                  std::string_view operator_id, bool force, const GrantTermsFields& grant = {});
+// SPEC §12. A CreditGranted (its grant id is h.idempotency_key) and a GrantVoided (0 = all left).
+std::string make_credit_granted(const EventHeader& h, int64_t credits_micros, const GrantTermsFields& grant,
+                                std::string_view reason, std::string_view operator_id);
+std::string make_grant_voided(const EventHeader& h, std::string_view grant_id, int64_t credits_micros,
+                              std::string_view reason = {});
 std::string make_usage(const EventHeader& h, const UsageFields& usage);
 // The hold id of a HoldPlaced is h.idempotency_key.
 std::string make_hold_placed(const EventHeader& h, const HoldFields& hold);

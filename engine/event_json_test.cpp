@@ -210,6 +210,26 @@ std::vector<Example> examples() {
          BOOST_TEST(str(e.body_as_Usage()->hold_id()) == "h-42");
          BOOST_TEST(e.body_as_Usage()->hold_final());
        }},
+      // SPEC §12: grant terms on a credit-adding body (a given default is the absent field), and
+      // the grant bodies.
+      {R"({"type":"purchase","idempotency_key":"p-2","org_id":"acme","occurred_at_ms":1763856000000,"credits_micros":5000000,"currency":"usd","bundles":1,"priority":10,"expires_at_ms":1766448000000,"category":"promotional"})",
+       R"({"type":"purchase","idempotency_key":"p-2","org_id":"acme","occurred_at_ms":1763856000000,"credits_micros":5000000,"paid_minor":0,"currency":"usd","fee_minor":0,"bundles":1,"priority":10,"expires_at_ms":1766448000000,"category":"promotional"})",
+       [](const fb::Envelope& e) {
+         BOOST_TEST(e.body_as_Purchase()->priority() == 10);
+         BOOST_TEST((e.body_as_Purchase()->category() == fb::GrantCategory::promotional));
+       }},
+      {R"({"type":"signup_allocation","idempotency_key":"s-2","org_id":"acme","occurred_at_ms":1763856000000,"credits_micros":5,"priority":50,"category":"promotional"})",
+       R"({"type":"signup_allocation","idempotency_key":"s-2","org_id":"acme","occurred_at_ms":1763856000000,"credits_micros":5})",
+       [](const fb::Envelope& e) { BOOST_TEST(e.body_as_SignupAllocation()->priority() == 50); }},
+      {R"({"type":"credit_granted","idempotency_key":"g-1","org_id":"acme","occurred_at_ms":1763856000000,"credits_micros":25000000000,"expires_at_ms":1766448000000,"reason":"trial","operator":"op-1"})",
+       R"({"type":"credit_granted","idempotency_key":"g-1","org_id":"acme","occurred_at_ms":1763856000000,"credits_micros":25000000000,"category":"promotional","priority":50,"expires_at_ms":1766448000000,"reason":"trial","operator":"op-1"})",
+       [](const fb::Envelope& e) {
+         BOOST_TEST(e.body_as_CreditGranted()->credits_micros() == 25000000000);
+         BOOST_TEST(e.body_as_CreditGranted()->expires_at_ms() == 1766448000000);
+       }},
+      {R"({"type":"grant_voided","idempotency_key":"gv-1","org_id":"acme","occurred_at_ms":1763856000000,"grant_id":"g-1"})",
+       R"({"type":"grant_voided","idempotency_key":"gv-1","org_id":"acme","occurred_at_ms":1763856000000,"grant_id":"g-1","credits_micros":0})",
+       [](const fb::Envelope& e) { BOOST_TEST(str(e.body_as_GrantVoided()->grant_id()) == "g-1"); }},
       {R"( { "occurred_at_ms" : 1763856060000, "schema_version": 1, "idempotency_key": "tick-0-1", "type": "tick" } )",
        R"({"type":"tick","idempotency_key":"tick-0-1","occurred_at_ms":1763856060000})",
        [](const fb::Envelope& e) {

@@ -56,6 +56,7 @@ enum class Check : uint8_t {
   known,         // enum: a value of this build's schema (unset allowed)
   chosen,        // enum: a value of this build's schema other than unset
   by_rule,       // the table's rule checks it (its validity depends on other fields)
+  after_event,   // a time: 0 (none), or later than the envelope's occurred_at_ms (SPEC §12 expiry)
 };
 
 // What a number counts. Documentation, and the suffix of its JSON name (catalogue_test).
@@ -136,6 +137,7 @@ struct FieldDesc {
   constexpr FieldDesc known() const { return with([](FieldDesc& f) { f.check = Check::known; }); }
   constexpr FieldDesc chosen() const { return with([](FieldDesc& f) { f.check = Check::chosen; }); }
   constexpr FieldDesc by_rule() const { return with([](FieldDesc& f) { f.check = Check::by_rule; }); }
+  constexpr FieldDesc after_event() const { return with([](FieldDesc& f) { f.check = Check::after_event; }); }
   constexpr FieldDesc digest_as(Digest d) const { return with([&](FieldDesc& f) { f.digest = d; }); }
   constexpr FieldDesc shown_as(Shown s) const { return with([&](FieldDesc& f) { f.shown = s; }); }
   constexpr FieldDesc defaults_to(int64_t v) const { return with([&](FieldDesc& f) { f.default_value = v; }); }

@@ -18,14 +18,6 @@ namespace {
 
 using flatbuffers::String;
 
-// SPEC §4: balance = allocated + purchased - used - refunded + adjusted. Each total fits in 64
-// bits; their sum is taken in 128 so that the check itself cannot overflow.
-bool balance_identity_holds(const OrgState& org) {
-  const OrgTotals& t = org.totals;
-  const __int128 sum = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
-                       t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value();
-  return sum == org.balance_micros.value();
-}
 
 bool held_is_sum_of_holds(const OrgState& org) {
   __int128 sum = 0;
@@ -67,12 +59,12 @@ RejectReason Folder::check_and_apply_body(OrgState& org) {
       org.mode = to_mode(b->billing_mode(), org.mode);
       return RejectReason::none;
     }
-    case fb::Body::SignupAllocation: {
-      const Micros credits{e_.body_as_SignupAllocation()->credits_micros()};
-      if (!credit(org, org.totals.allocated_micros, credits)) return RejectReason::overflow;
-      result_.amount_micros = credits;
-      return RejectReason::none;
-    }
+    case fb::Body::SignupAllocation:
+      return grant_credit(org, org.totals.allocated_micros, Micros{e_.body_as_SignupAllocation()->credits_micros()});
+    case fb::Body::CreditGranted:  // SPEC §12
+      return grant_credit(org, org.totals.allocated_micros, Micros{e_.body_as_CreditGranted()->credits_micros()});
+    case fb::Body::GrantVoided:
+      return apply_grant_voided(org, *e_.body_as_GrantVoided());
     case fb::Body::Purchase:
       return apply_payment(org, Micros{e_.body_as_Purchase()->credits_micros()}, nullptr);
     case fb::Body::AutoRefill: {
@@ -173,16 +165,23 @@ RejectReason Folder::run_org_event() {
   if (!existing) org.home_partition = position_.partition;  // apply() checked it is the org's home
   const bool was_wallet = existing && wallet_org(*existing);
   const std::size_t signals_before = result_.signals.size();
+  // The event is judged on the state after the expiries its own time causes (SPEC §12).
+  expire_own_grants(org);
   const RejectReason reason = check_and_apply_body(org);
   if (reason != RejectReason::none) {
+    // Nothing happened, not even the expiries: only applied events move the clock.
     result_.amount_micros = Micros{};
     result_.hold_granted_micros = Micros{};
     result_.hold_expires_at_ms = 0;
+    result_.funding_count = 0;
+    result_.expired_grants.clear();
     result_.signals.resize(signals_before);
     if (existing) result_.available_micros = available_of(*existing);
     return reason;
   }
-  TALLY_ASSERT(balance_identity_holds(org), "balance = allocated + purchased - used - refunded + adjusted (SPEC 4)");
+  TALLY_ASSERT(grant_identities_hold(org),
+               "balance = allocated + purchased - used - refunded + adjusted - expired - voided = "
+               "sum of grant remaining - overdraft (SPEC 4, 12)");
   TALLY_ASSERT(held_is_sum_of_holds(org), "held = sum of the remaining of the active holds (SPEC 11)");
   if (!existing) {
     // A new org starts exhausted (balance 0) without a signal if it is a wallet org, and with no
@@ -192,7 +191,8 @@ RejectReason Folder::run_org_event() {
   }
   org.last_occurred_at_ms = std::max(org.last_occurred_at_ms, e_.occurred_at_ms());
   *existing = std::move(org);
-  advance_clock();  // month-change restores and cap re-evaluation come first
+  finish_grants();
+  advance_clock();  // month-change restores, grant expiries and cap re-evaluation come first
   OrgState& state = *existing;
   evaluate_org(org_id_, state);
   // Entering or leaving the wallet pauses or releases the org's members over their limit.
@@ -224,7 +224,16 @@ void FoldResult::clear() {
   hold_late = false;
   available_micros = Micros{};
   expired_holds.clear();
+  funding_count = 0;
+  expired_grants.clear();
   signals.clear();
+}
+
+void FoldResult::add_funding(std::string_view grant_id, Micros micros) {
+  if (funding_count == funding_slots.size()) funding_slots.emplace_back();
+  Funding& slot = funding_slots[funding_count++];
+  slot.grant_id.assign(grant_id);
+  slot.micros = micros;
 }
 
 std::string global_key_scope(PartitionId partition) { return "#" + std::to_string(partition.value); }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,9 +71,34 @@ struct FoldResult {
     Micros released_micros;
   };
   std::vector<ExpiredHold> expired_holds;
+  // SPEC §12. Where the credit of a debit (usage, negative adjustment, refund, void) came from: the
+  // grants it took from, in order, and what no grant covered (overdraft) as an entry with an empty
+  // grant id; their sum is the debit. On a credit-adding event: its own grant with what that
+  // repaid of the overdraft. Valid until the next apply().
+  struct Funding {
+    std::string grant_id;  // empty: overdraft
+    Micros micros;
+  };
+  std::span<const Funding> fundings() const { return {funding_slots.data(), funding_count}; }
+  void add_funding(std::string_view grant_id, Micros micros);
+  // Grants whose remainder the partition clock expired while folding this record, in expiry order
+  // ((expires_at_ms, offset) across the partition's orgs). `before_event`: a grant of the event's
+  // own org, expired before the event's own effect (SPEC §12); else after it.
+  struct ExpiredGrant {
+    std::string org_id;
+    std::string grant_id;
+    Micros expired_micros;
+    Micros balance_after_micros;  // the org's balance right after this expiry
+    int64_t expires_at_ms = 0;
+    bool before_event = false;
+  };
+  std::vector<ExpiredGrant> expired_grants;
   std::vector<Signal> signals;            // in emission order
   std::vector<uint64_t> aligned_record;   // copy of a record that was not 8-byte aligned
   std::string scope_buffer;
+  // Storage of fundings(): slots are reused across calls, so their strings keep their capacity.
+  std::vector<Funding> funding_slots;
+  std::size_t funding_count = 0;
   void clear();
 };
 

@@ -40,9 +40,8 @@ void Folder::advance_clock() {
   const int64_t after = std::max(before, e_.occurred_at_ms());
   partition_.clock_ms = after;
   expire_holds();
-  if (before < 0) return;
   // The same UTC day is the same month: months are only worked out when the day changes.
-  const bool new_day = utc_day(after) != utc_day(before);
+  const bool new_day = before >= 0 && utc_day(after) != utc_day(before);
   const bool new_month = new_day && utc_month(after) != utc_month(before);
   if (new_month) {
     // Members over last month's limit are not over this month's: paused ones resume (sorted set:
@@ -57,6 +56,15 @@ void Folder::advance_clock() {
       TALLY_ASSERT(member && org, "a member over its limit and its org are in the ledger");
       evaluate_member(org_id, member_id, *member, *org);
     }
+  }
+  // SPEC §12: grant signals come right after the month-change restores, expired before expiring;
+  // then the other orgs an expiry moved are judged (the event's own org is judged next anyway).
+  std::vector<std::string> orgs_expired;
+  expire_grants(orgs_expired);
+  warn_expiring_grants();
+  for (const std::string& org_text : orgs_expired) {
+    const OrgIdView org_id = OrgIdView::trusted(org_text);
+    evaluate_org(org_id, *ledger_.find_org(org_id));
   }
   if (new_day) {
     // Orgs whose refill waited on a spent day or month cap get their request now if due.

@@ -22,8 +22,9 @@ bool credit(OrgState& org, Micros& total, Micros credits) {
 }
 
 RejectReason Folder::apply_payment(OrgState& org, Micros credits, const String* signal_id) {
-  if (!credit(org, org.totals.purchased_micros, credits)) return RejectReason::overflow;
-  result_.amount_micros = credits;
+  if (const RejectReason r = grant_credit(org, org.totals.purchased_micros, credits); r != RejectReason::none) {
+    return r;
+  }
   ledger_.put_purchase(org_id_, view(e_.idempotency_key()), PurchaseRecord{credits, Micros{}});
   if (signal_id && org.refill_pending && org.pending_signal_id == view(signal_id)) {
     org.refill_pending = false;
@@ -57,7 +58,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
   const std::optional<Micros> tracked_total = checked_add(org.totals.tracked_cost_micros, tracked);
   const bool member_month = member && member->month == event_month;
   const std::optional<Micros> member_used = member_month ? checked_add(member->used_micros, debit) : Micros{};
-  if (!balance || !used || !tracked_total || !member_used) return RejectReason::overflow;
+  if (!balance || !used || !tracked_total || !member_used || !overdraft_fits(*balance)) return RejectReason::overflow;
   org.balance_micros = *balance;
   org.totals.used_micros = *used;
   org.totals.tracked_cost_micros = *tracked_total;
@@ -78,6 +79,7 @@ RejectReason Folder::apply_usage(OrgState& org, const fb::Usage& usage) {
     member_touched_ = member_id;
     member_touched_state_ = member;
   }
+  if (debit > Micros{}) draw_down(org, debit, {}, false);  // SPEC §12: fundings
   capture_hold(org, usage, debit);
   return RejectReason::none;
 }
@@ -94,21 +96,28 @@ RejectReason Folder::apply_refund(OrgState& org, const fb::Refund& refund) {
   const std::optional<Micros> refunded = checked_add(org.totals.refunded_micros, credits);
   if (!balance || !refunded) return RejectReason::overflow;
   if (*balance < Micros{} && !refund.force()) return RejectReason::insufficient_balance;
+  if (!overdraft_fits(*balance)) return RejectReason::overflow;
   purchase->refunded_micros = Micros{purchase->refunded_micros.value() + credits.value()};  // at most its credits
   org.balance_micros = *balance;
   org.totals.refunded_micros = *refunded;
   result_.amount_micros = -credits;
+  // SPEC §12: from the purchase's own grant first, then the others in draw-down order.
+  draw_down(org, credits, view(refund.purchase_key()), true);
   return RejectReason::none;
 }
 
 RejectReason Folder::apply_adjustment(OrgState& org, const fb::AdminAdjustment& adjustment) {
   const Micros credits{adjustment.credits_micros()};
+  if (credits > Micros{}) return grant_credit(org, org.totals.adjusted_micros, credits);  // SPEC §12: a grant
   const std::optional<Micros> balance = checked_add(org.balance_micros, credits);
   if (!balance || !checked_add(org.totals.adjusted_micros, credits)) return RejectReason::overflow;
-  if (credits < Micros{} && *balance < Micros{} && !adjustment.force()) return RejectReason::insufficient_balance;
+  if (*balance < Micros{} && !adjustment.force()) return RejectReason::insufficient_balance;
+  // The draw-down needs the amount as a positive number, and the overdraft the balance's negation.
+  if (credits.value() == INT64_MIN || !overdraft_fits(*balance)) return RejectReason::overflow;
   const bool credited = credit(org, org.totals.adjusted_micros, credits);
   TALLY_ASSERT(credited, "checked above");
   result_.amount_micros = credits;
+  draw_down(org, -credits, {}, false);  // SPEC §12: in draw-down order
   return RejectReason::none;
 }
 

@@ -1,14 +1,18 @@
 // Property test of the fold: ≥ 100,000 seeded random events over several partitions and orgs,
 // with duplicates, conflicts, garbage, wrong partitions, late events, events from a clock too far
 // ahead of the log, month changes, refunds, adjustments, member limits, plan and mode switches and
-// a simulated recharge connector answering recharge signals, and holds (placed, extended, released,
-// captured by usage, expired by the clock).
+// a simulated recharge connector answering recharge signals, holds (placed, extended, released,
+// captured by usage, expired by the clock), and credit grants (SPEC §12: random priorities,
+// expiries and categories on every credit-adding event, CreditGranted, GrantVoided).
 //
 // The seed comes from TALLY_SEED (default below) and is printed first: a failure replays with
 //   TALLY_SEED=<seed> ./fold_property_test
 // Properties (checked after every event, and over the whole run):
-//  - every org: balance == allocated + purchased − used − refunded + adjusted, and == the sum of
-//    amount_micros of its applied results (summed here, independently of the fold);
+//  - every org: balance == allocated + purchased − used − refunded + adjusted − expired − voided
+//    == Σ remaining of its active grants − overdraft, and == the sum of amount_micros of its applied
+//    results minus what expired (summed here, independently of the fold);
+//  - SPEC §12: the fundings of a debit sum to it; a grant expires at most once, and none is active
+//    past its expiry; grant_expiring and grant_expired come at most once per grant;
 //  - duplicates, conflicts and rejections change nothing (encoded state before == after; only a
 //    business rejection adds its key); they emit no signals and move no money;
 //  - an applied event of an org lives in the org's home partition, partition_for_key(org, P),
@@ -87,6 +91,7 @@ struct Planned {
   std::string bytes;
   Expect expect = Expect::anything;
   Rebuild rebuild;  // same payload, any header (org events only)
+  int64_t retry_before_ms = std::numeric_limits<int64_t>::max();  // a grant's expiry: a retry's time stays before it
 };
 
 // An org event whose key is recorded (applied or business-rejected): duplicates and conflicts
@@ -97,6 +102,7 @@ struct Recorded {
   std::string key;
   std::string bytes;
   Rebuild rebuild;
+  int64_t retry_before_ms;
 };
 
 struct PendingAnswer {
@@ -137,6 +143,7 @@ class Run {
   Planned plan_org_event(const std::string& org, int64_t t);
   Planned plan_answer();
   Rebuild plan_hold(const std::string& org);
+  GrantTermsFields grant_terms(int64_t t, Planned& plan, double p_terms);
   // A hold id of the org (placed, maybe released or expired), or one never placed.
   std::string some_hold(const std::string& org) {
     const auto& keys = hold_keys_[org];
@@ -156,6 +163,7 @@ class Run {
   std::string snapshot(const std::string& org, int32_t partition);
   void check_org(const std::string& org, const char* when);
   void check_member_levels(const std::string& org);
+  void check_grants(const std::string& org, const OrgState& o, const char* when);
 
   uint64_t seed_;
   std::mt19937_64 rng_;
@@ -167,6 +175,8 @@ class Run {
   std::map<std::string, int32_t> home_;
   std::map<std::string, std::vector<std::string>> purchase_keys_;
   std::map<std::string, std::vector<std::string>> hold_keys_;  // keys of hold events (holds among them)
+  std::map<std::string, std::vector<std::string>> grant_keys_;  // keys of credit-adding events (grants among them)
+  std::set<std::pair<std::string, std::string>> grants_expired_, grants_warned_;  // (org, grant)
   std::vector<Recorded> recorded_;
   std::vector<Planned> retry_at_home_;  // wrong-partition events, to be sent home later
   std::vector<PendingAnswer> answers_;
@@ -230,7 +240,7 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
   // Two orgs take the amounts near INT64_MAX (overflow bait); the others stay near their thresholds.
   const bool bait = org == "z" || org == "Beta-7";
   const int64_t roll = uniform(0, 999);
-  if (roll < 500 || roll >= 900) {  // usage, most often
+  if (roll < 500 || roll >= 945) {  // usage, most often
     UsageFields u;
     if (!chance(0.3)) u.member_id = pick(member_ids);
     u.workspace = chance(0.5) ? "ws-1" : "ws-2";
@@ -262,11 +272,12 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
     };
   } else if (roll < 580) {  // purchase
     const PaymentFields pay{credits_amount(false, bait), uniform(0, 10'000), "usd", uniform(0, 100),
-                            static_cast<int32_t>(chance(0.02) ? 11 : uniform(1, 10)), "ch_x"};
+                            static_cast<int32_t>(chance(0.02) ? 11 : uniform(1, 10)), "ch_x", grant_terms(t, p, 0.4)};
     p.rebuild = [pay](const EventHeader& h) { return make_purchase(h, pay); };
   } else if (roll < 590) {  // signup allocation
     const int64_t credits = credits_amount(false, bait);
-    p.rebuild = [credits](const EventHeader& h) { return make_signup_allocation(h, credits); };
+    const GrantTermsFields terms = grant_terms(t, p, 0.5);
+    p.rebuild = [credits, terms](const EventHeader& h) { return make_signup_allocation(h, credits, terms); };
   } else if (roll < 640) {  // refund
     const auto& keys = purchase_keys_[org];
     const std::string purchase = !keys.empty() && chance(0.85)
@@ -279,7 +290,11 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
     int64_t credits = chance(0.95) ? uniform(1, 30 * cr) * (chance(0.5) ? 1 : -1) : credits_amount(false, bait);
     if (bait && chance(0.05)) credits = -int64_max;
     const bool force = chance(0.3);
-    p.rebuild = [credits, force](const EventHeader& h) { return make_admin_adjustment(h, credits, "fix", "op-1", force); };
+    // Terms on a negative adjustment are invalid (a few, on purpose).
+    const GrantTermsFields terms = credits > 0 || chance(0.05) ? grant_terms(t, p, 0.3) : GrantTermsFields{};
+    p.rebuild = [credits, force, terms](const EventHeader& h) {
+      return make_admin_adjustment(h, credits, "fix", "op-1", force, terms);
+    };
   } else if (roll < 725) {  // auto-refill policy
     AutoRefillPolicy policy;
     policy.enabled = chance(0.85);
@@ -315,13 +330,43 @@ Planned Run::plan_org_event(const std::string& org, int64_t t) {
                                                                                        : BillingMode::deferred)
                                                  : std::nullopt;
     p.rebuild = [plan, mode](const EventHeader& h) { return make_billing_mode_changed(h, plan, mode); };
-  } else {  // holds: place, extend, release (SPEC §11)
+  } else if (roll < 900) {  // holds: place, extend, release (SPEC §11)
     p.rebuild = plan_hold(org);
+  } else if (roll < 925) {  // SPEC §12: a credit grant
+    const int64_t credits = chance(0.97) ? uniform(1, 20 * cr) : credits_amount(false, bait);
+    const GrantTermsFields terms = grant_terms(t, p, 0.9);
+    p.rebuild = [credits, terms](const EventHeader& h) { return make_credit_granted(h, credits, terms, "promo", "op-1"); };
+  } else {  // SPEC §12: a void of a grant of the org (or of none)
+    const auto& keys = grant_keys_[org];
+    const std::string grant_id = !keys.empty() && chance(0.9)
+                                     ? keys[static_cast<std::size_t>(uniform(0, static_cast<int64_t>(keys.size()) - 1))]
+                                     : next_key("no-grant");
+    const int64_t credits = chance(0.3) ? 0 : chance(0.85) ? uniform(1, 5 * cr) : uniform(5 * cr, 100 * cr);
+    p.rebuild = [grant_id, credits](const EventHeader& h) { return make_grant_voided(h, grant_id, credits, "void"); };
   }
   p.key = next_key("e");
+  if ((roll >= 500 && roll < 590) || (roll >= 640 && roll < 690) || (roll >= 900 && roll < 925)) {
+    grant_keys_[org].push_back(p.key);  // maybe a grant (purchase, signup, adjustment, credit grant)
+  }
   if (roll >= 822 && roll < 900 && p.bytes.empty()) hold_keys_[org].push_back(p.key);
+  if (grant_keys_[org].size() > 64) grant_keys_[org].erase(grant_keys_[org].begin());  // recent ones
   p.bytes = p.rebuild(EventHeader{p.key, org, t, chance(0.5) ? "svc-a" : "svc-b", {}});
   return p;
+}
+
+// SPEC §12: random terms for a credit-adding event at `t` (with probability `p_terms`; else the
+// body's defaults). Now and then a priority or an expiry that is invalid. A retry of it keeps its
+// time before the expiry (plan.retry_before_ms).
+GrantTermsFields Run::grant_terms(int64_t t, Planned& plan, double p_terms) {
+  GrantTermsFields terms;
+  if (!chance(p_terms)) return terms;
+  terms.priority = static_cast<int32_t>(chance(0.01) ? 101 : chance(0.5) ? 50 : uniform(0, 100));
+  if (chance(0.6)) {
+    terms.expires_at_ms = chance(0.01) ? t : t + (chance(0.3) ? uniform(1, 60 * minute_ms) : uniform(1, 30 * day_ms));
+    plan.retry_before_ms = terms.expires_at_ms;
+  }
+  if (chance(0.4)) terms.category = chance(0.5) ? fb::GrantCategory::paid : fb::GrantCategory::promotional;
+  return terms;
 }
 
 Rebuild Run::plan_hold(const std::string& org) {
@@ -383,7 +428,8 @@ Planned Run::plan_duplicate(bool new_header) {
   p.org = r.org;
   p.key = r.key;
   p.expect = Expect::duplicate;
-  p.bytes = new_header ? r.rebuild(EventHeader{r.key, r.org, event_time(), "retry", "corr-" + std::to_string(uniform(0, 9))})
+  const int64_t t = std::min(event_time(), r.retry_before_ms - 1);
+  p.bytes = new_header ? r.rebuild(EventHeader{r.key, r.org, t, "retry", "corr-" + std::to_string(uniform(0, 9))})
                        : r.bytes;
   return p;
 }
@@ -514,9 +560,11 @@ void Run::check_org(const std::string& org, const char* when) {
   PROPERTY(o != nullptr, when << " org " << org);
   const OrgTotals& t = o->totals;
   const __int128 identity = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
-                            t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value();
+                            t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value() -
+                            t.expired_micros.value() - t.voided_micros.value();
   const int64_t balance = o->balance_micros.value();
   PROPERTY(identity == balance, when << " org " << org << " balance " << balance);
+  check_grants(org, *o, when);
   PROPERTY(applied_sum_[org] == balance, when << " org " << org << " balance " << balance);
   PROPERTY(o->home_partition.value == home_[org], when << " org " << org);
   const bool wallet = o->plan == Plan::pro && o->mode == BillingMode::credits;
@@ -541,6 +589,29 @@ void Run::check_org(const std::string& org, const char* when) {
     held += hold.remaining_micros.value();
   }
   PROPERTY(held == o->held_micros.value(), when << " org " << org << " held " << o->held_micros);
+}
+
+// SPEC §12: balance = Σ remaining of the active grants − overdraft; the grants in draw-down order,
+// each with credit left, accounted for, and listed in the expiry index (when they expire) with the
+// clock short of their expiry; an overdraft only while no grant is active.
+void Run::check_grants(const std::string& org, const OrgState& o, const char* when) {
+  const PartitionState& partition = ledger_.partition(PartitionId{o.home_partition});
+  __int128 remaining = 0;
+  for (std::size_t i = 0; i < o.grants.size(); ++i) {
+    const Grant& g = o.grants[i];
+    PROPERTY(g.remaining_micros > Micros{}, when << " grant " << g.id);
+    PROPERTY(i == 0 || draws_before(o.grants[i - 1], g), when << " grant " << g.id << " out of order");
+    const __int128 accounted = static_cast<__int128>(g.remaining_micros.value()) + g.consumed_micros.value() +
+                               g.expired_micros.value() + g.voided_micros.value() + g.refunded_micros.value();
+    PROPERTY(accounted == g.original_micros.value(), when << " grant " << g.id);
+    if (g.expires_at_ms != 0) {
+      PROPERTY(g.expires_at_ms > partition.clock_ms, when << " grant " << g.id << " outlived its expiry");
+      PROPERTY(partition.grant_expiries.count(GrantDue{g.expires_at_ms, g.offset, org, g.id}) == 1, when << g.id);
+    }
+    remaining += g.remaining_micros.value();
+  }
+  PROPERTY(o.overdraft_micros >= Micros{} && (o.overdraft_micros == Micros{} || o.grants.empty()), when << org);
+  PROPERTY(remaining - o.overdraft_micros.value() == o.balance_micros.value(), when << " org " << org);
 }
 
 void Run::check_member_levels(const std::string& org) {
@@ -623,14 +694,26 @@ void Run::fold(const Planned& plan) {
   }
 
   PROPERTY(ledger_.partition(PartitionId{plan.partition}).clock_ms <= log_ms_ + limits::future_skew_max_ms, trace);
+  // SPEC §12: what the clock expired (only applied events move it), each grant once.
+  std::set<std::string> expired_orgs;
+  for (const FoldResult::ExpiredGrant& e : r.expired_grants) {
+    PROPERTY(r.outcome == Outcome::applied, trace);
+    PROPERTY(e.expired_micros > Micros{}, trace << " " << e.grant_id);
+    PROPERTY(grants_expired_.emplace(e.org_id, e.grant_id).second, "grant expired twice: " << e.grant_id);
+    PROPERTY(!e.before_event || e.org_id == plan.org, trace << " " << e.grant_id);
+    applied_sum_[e.org_id] -= e.expired_micros.value();
+    expired_orgs.insert(e.org_id);
+    ++outcome_counts[e.before_event ? "grant:expired_before_event" : "grant:expired"];
+  }
   if (r.outcome != Outcome::applied) {
     PROPERTY(r.signals.empty(), trace);
+    PROPERTY(r.fundings().empty(), trace);
     PROPERTY(r.amount_micros == Micros{}, trace);
     PROPERTY(snapshot(plan.org, plan.partition) == before, trace << " " << r.detail);
     const std::size_t added = r.outcome == Outcome::rejected && is_business_reason(r.reason) ? 1 : 0;
     PROPERTY(ledger_.key_count() == keys_before + added, trace);
     if (r.outcome == Outcome::rejected && is_business_reason(r.reason) && plan.rebuild) {
-      recorded_.push_back(Recorded{plan.partition, plan.org, plan.key, plan.bytes, plan.rebuild});
+      recorded_.push_back(Recorded{plan.partition, plan.org, plan.key, plan.bytes, plan.rebuild, plan.retry_before_ms});
     }
     if (r.outcome == Outcome::rejected && r.reason == RejectReason::wrong_partition) {
       retry_at_home_.push_back(plan);
@@ -648,7 +731,7 @@ void Run::fold(const Planned& plan) {
   PROPERTY(ledger_.key_count() == keys_before + 1, trace);
   if (!plan.org.empty()) {
     applied_sum_[plan.org] += r.amount_micros.value();
-    if (plan.rebuild) recorded_.push_back(Recorded{plan.partition, plan.org, plan.key, plan.bytes, plan.rebuild});
+    if (plan.rebuild) recorded_.push_back(Recorded{plan.partition, plan.org, plan.key, plan.bytes, plan.rebuild, plan.retry_before_ms});
     const fb::Envelope& e = *r.envelope;
     std::string_view concluded;
     if (e.body_type() == fb::Body::Purchase || e.body_type() == fb::Body::AutoRefill) {
@@ -659,6 +742,21 @@ void Run::fold(const Planned& plan) {
     auto pending = outstanding_.find(plan.org);
     if (!concluded.empty() && pending != outstanding_.end() && pending->second == concluded) outstanding_.erase(pending);
     PROPERTY(r.balance_after_micros == ledger_.find_org(org_view(plan.org))->balance_micros, trace);
+    // SPEC §12: a debit's fundings sum to it (the overdraft an entry of its own); a credit's are
+    // its own grant's repayment of the overdraft.
+    __int128 funded = 0;
+    for (const FoldResult::Funding& f : r.fundings()) {
+      PROPERTY(f.micros > Micros{}, trace);
+      if (r.amount_micros > Micros{}) PROPERTY(f.grant_id == plan.key, trace);
+      funded += f.micros.value();
+    }
+    if (r.amount_micros < Micros{}) {
+      PROPERTY(funded == -static_cast<__int128>(r.amount_micros.value()), trace);
+      ++outcome_counts[r.fundings().back().grant_id.empty() ? "grant:overdraft" : "grant:funded"];
+    } else {
+      PROPERTY(funded <= r.amount_micros.value(), trace);
+      if (funded > 0) ++outcome_counts["grant:repaid_overdraft"];
+    }
   }
 
   // SPEC §5 order within one event, per org: (month-change restores) balance_low, recharge/cap,
@@ -673,12 +771,13 @@ void Run::fold(const Planned& plan) {
       case SignalKind::member_limit_exceeded: rank = 4; break;
       case SignalKind::member_limit_restored: rank = rank_so_far[s.org_id.str()] == 0 ? 0 : 4; break;
       case SignalKind::auto_refill_disabled: rank = 5; break;
+      case SignalKind::grant_expired: case SignalKind::grant_expiring: rank = 0; break;  // SPEC §12: first
     }
     PROPERTY(rank >= rank_so_far[s.org_id.str()], "signal out of order: " << trace);
     rank_so_far[s.org_id.str()] = rank;
   }
 
-  std::set<std::string> touched;
+  std::set<std::string> touched = expired_orgs;
   if (!plan.org.empty()) touched.insert(plan.org);
   const int64_t clock = ledger_.partition(PartitionId{plan.partition}).clock_ms;
   for (const Signal& s : r.signals) {
@@ -720,8 +819,20 @@ void Run::fold(const Planned& plan) {
         break;
       }
       case SignalKind::balance_low:
-        PROPERTY(s.org_id.str() == plan.org && !pre_low, "balance_low without a change: " << s.id());
+        // The event's own org, or one whose grant the clock expired.
+        PROPERTY((s.org_id.str() == plan.org && !pre_low) || expired_orgs.count(s.org_id.str()) == 1,
+                 "balance_low without a change: " << s.id());
         break;
+      case SignalKind::grant_expired:
+        PROPERTY(grants_expired_.count(std::make_pair(s.org_id.str(), s.grant_id)) == 1, s.id());
+        PROPERTY(s.id().ends_with(":" + s.grant_id), s.id());
+        break;
+      case SignalKind::grant_expiring: {
+        PROPERTY(grants_warned_.emplace(s.org_id.str(), s.grant_id).second, "warned twice: " << s.id());
+        PROPERTY(s.expires_at_ms > clock && s.expires_at_ms - limits::grant_warning_ms <= clock, s.id());
+        PROPERTY(s.grant_micros > Micros{}, s.id());
+        break;
+      }
       default: break;
     }
   }
@@ -804,7 +915,10 @@ BOOST_AUTO_TEST_CASE(random_event_streams_keep_every_invariant) {
                            "rejected:insufficient_balance", "rejected:overflow", "rejected:unpriced",
                            "rejected:stale_rate_card", "rejected:org_exists", "rejected:clock_skew",
                            "rejected:insufficient_available", "rejected:member_limit", "rejected:unknown_hold",
-                           "rejected:hold_not_active", "hold:granted", "hold:captured", "hold:late", "hold:expired"}) {
+                           "rejected:hold_not_active", "hold:granted", "hold:captured", "hold:late", "hold:expired",
+                           "rejected:unknown_grant", "rejected:nothing_to_void", "rejected:void_exceeds_remaining",
+                           "grant:expired", "grant:expired_before_event", "grant:funded", "grant:overdraft",
+                           "grant:repaid_overdraft"}) {
     BOOST_TEST(run.outcome_counts[what] > 0, what);
   }
   for (int kind = 0; kind < signal_kind_count; ++kind) {

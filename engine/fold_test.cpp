@@ -1330,6 +1330,10 @@ class SpyLedger final : public Ledger {
   void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override {
     inner.put_purchase(org, key, record);
   }
+  const Grant* find_closed_grant(OrgIdView org, std::string_view grant_id) override {
+    return inner.find_closed_grant(org, grant_id);
+  }
+  void put_closed_grant(OrgIdView org, const Grant& grant) override { inner.put_closed_grant(org, grant); }
   PartitionState& partition(PartitionId partition) override { return inner.partition(partition); }
   void prefetch_key(std::string_view scope, std::string_view key) override {
     hints.push_back(std::string(scope) + "|" + std::string(key));

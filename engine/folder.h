@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/calendar.h"
 #include "engine/ids.h"
@@ -35,6 +37,15 @@ inline Micros available_of(const OrgState& org) {
 // Adds `credits` to the balance and to `total`, or changes nothing and returns false if either
 // would overflow (fold_money.cpp).
 bool credit(OrgState& org, Micros& total, Micros credits);
+
+// SPEC §4, §12: balance = allocated + purchased - used - refunded + adjusted - expired - voided
+// = Σ remaining of the active grants - overdraft; the grants in draw-down order, each with credit
+// left; an overdraft only while no grant is active (fold_grants.cpp).
+bool grant_identities_hold(const OrgState& org);
+
+// SPEC §12: whether a debit leaving the balance at `balance_after` can be recorded: the overdraft
+// is its negation, which the most negative balance does not have.
+inline bool overdraft_fits(Micros balance_after) { return balance_after.value() != INT64_MIN; }
 
 class Folder {
  public:
@@ -79,6 +90,31 @@ class Folder {
   int64_t clock_after() const;
   Micros expiring_by_clock_after(const OrgState& org) const;
 
+  // fold_grants.cpp (SPEC §12)
+  // A credit-adding event: adds `credits` to the balance and to `total` and makes the event's grant,
+  // which repays the overdraft first. overflow (nothing changed) if the balance or total would.
+  RejectReason grant_credit(OrgState& org, Micros& total, Micros credits);
+  // A debit of `amount` (>= 0): taken from the grant `first_id` (a refund's own purchase; empty:
+  // none), then from the grants in draw-down order; what none covers is overdraft. Counted as
+  // refunded on the grants (`refund`) or consumed. Records the fundings. The caller moves the
+  // balance and its total. REQUIRES: overdraft_fits(the balance after).
+  void draw_down(OrgState& org, Micros amount, std::string_view first_id, bool refund);
+  RejectReason apply_grant_voided(OrgState& org, const fb::GrantVoided& voided);
+  // Moves the org's grants with nothing left out of its active list (into closed_grants_).
+  void close_spent_grants(OrgState& org);
+  // Before the body: expires the event's own org's grants due by the clock this event leaves, so
+  // the body is judged after them (recorded; a rejection discards them with the org's copy).
+  void expire_own_grants(OrgState& org);
+  // After an applied body: stores the grants it closed and indexes the expiries and warnings of
+  // the grants it made.
+  void finish_grants();
+  // advance_clock: the partition's grants due by the clock, in (at, offset) order: expiries, then
+  // warnings (grant_expiring). Orgs whose balance an expiry moved are judged afresh.
+  // `orgs_expired`: the other orgs whose grants expired, to be judged afresh.
+  void expire_grants(std::vector<std::string>& orgs_expired);
+  void warn_expiring_grants();
+  void expire_grant(OrgIdView org_id, OrgState& org, std::size_t index, bool before_event);
+
   // fold_levels.cpp
   void advance_clock();
   void evaluate_org(OrgIdView org_id, OrgState& org);
@@ -113,6 +149,10 @@ class Folder {
   bool month_known_ = false;
   int64_t month_ms_ = 0;
   int64_t month_ = 0;
+  // SPEC §12, kept until the event is applied: the grants of its org it closed (expired before
+  // the body included), and the expiry of the grant it made (0: none, or no expiry).
+  std::vector<Grant> closed_grants_;
+  int64_t made_expires_at_ms_ = 0;
 };
 
 }  // namespace tally

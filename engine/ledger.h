@@ -32,6 +32,11 @@ class Ledger {
   virtual void prefetch_key(std::string_view /*scope*/, std::string_view /*key*/) {}
   virtual PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) = 0;
   virtual void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) = 0;
+  // SPEC §12: grants that left their org's active list (OrgState::grants) with nothing left. They
+  // never change once closed. find_closed_grant returns nullptr for a grant never made or still
+  // active; put_closed_grant REQUIRES the grant is not stored yet.
+  virtual const Grant* find_closed_grant(OrgIdView org, std::string_view grant_id) = 0;
+  virtual void put_closed_grant(OrgIdView org, const Grant& grant) = 0;
   // The state of one partition; created empty on first use.
   virtual PartitionState& partition(PartitionId partition) = 0;
 };

@@ -30,5 +30,7 @@ inline constexpr int64_t hold_ttl_max_ms = 86'400'000;
 // writes on each of the org's events, and admission sums a member's holds. A place beyond it is
 // rejected (too_many_holds); 4096 covers thousands of agents in flight per org.
 inline constexpr std::size_t holds_active_per_org_max = 4096;
+// SPEC §12: grant_expiring is emitted when the partition clock comes this close to a grant's expiry.
+inline constexpr int64_t grant_warning_ms = 7 * 86'400'000;
 
 }  // namespace tally::limits

@@ -103,6 +103,16 @@ void MemoryLedger::put_purchase(OrgIdView org, std::string_view key, const Purch
   }
 }
 
+const Grant* MemoryLedger::find_closed_grant(OrgIdView org, std::string_view grant_id) {
+  auto it = closed_grants_.find(Pair{org.str(), grant_id});
+  return it == closed_grants_.end() ? nullptr : &it->second;
+}
+
+void MemoryLedger::put_closed_grant(OrgIdView org, const Grant& grant) {
+  const bool inserted = closed_grants_.emplace(member_key(org, grant.id), grant).second;
+  TALLY_ASSERT(inserted, "a grant closes once");
+}
+
 PartitionState& MemoryLedger::partition(PartitionId partition) { return partitions_[partition.value]; }
 
 }  // namespace tally

@@ -22,6 +22,8 @@ class MemoryLedger final : public Ledger {
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override;
   PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override;
   void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override;
+  const Grant* find_closed_grant(OrgIdView org, std::string_view grant_id) override;
+  void put_closed_grant(OrgIdView org, const Grant& grant) override;
   PartitionState& partition(PartitionId partition) override;
 
   // Ordered copies for tests and digests (the maps themselves are hashed for speed).
@@ -29,6 +31,10 @@ class MemoryLedger final : public Ledger {
   std::map<std::string, MemberState, std::less<>> members() const { return {members_.begin(), members_.end()}; }
   const std::map<int32_t, PartitionState>& partitions() const { return partitions_; }
   std::size_t key_count() const { return keys_.size(); }
+  // "org\0grant id" -> the closed grant, ordered (tests and digests).
+  std::map<std::string, Grant, std::less<>> closed_grants() const {
+    return {closed_grants_.begin(), closed_grants_.end()};
+  }
 
   // "org\0member": the key of members().
   static std::string member_key(std::string_view org, std::string_view member);
@@ -66,6 +72,7 @@ class MemoryLedger final : public Ledger {
   // Idempotency keys by the 128-bit digest of (scope, key): no allocation per event.
   KeyIndex keys_;
   PairMap<PurchaseRecord> purchases_;
+  PairMap<Grant> closed_grants_;
   std::map<int32_t, PartitionState> partitions_;
 };
 

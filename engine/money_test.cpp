@@ -174,6 +174,14 @@ BOOST_AUTO_TEST_CASE(partition_for_key_is_positive_hash_modulo_count) {
 
 // ---- state_codec: round trips and truncation.
 
+// A grant with every field set (SPEC §12).
+Grant sample_grant() {
+  return Grant{"buy-1",       4,           GrantCategory::paid, 7,           1768435200000 + 86'400'000,
+               1768435200000, 42,          Micros{100},         Micros{40},  Micros{30},
+               Micros{10},    Micros{15},  Micros{5},           true,        1'000,
+               "eur"};
+}
+
 OrgState sample_org() {
   OrgState o;
   o.home_partition = PartitionId{7};
@@ -181,7 +189,7 @@ OrgState sample_org() {
   o.mode = BillingMode::deferred;
   o.opened = true;
   o.balance_micros = Micros{-123'456};
-  o.totals = OrgTotals{Micros{1}, Micros{2}, Micros{3}, Micros{4}, Micros{5}, Micros{-6}};
+  o.totals = OrgTotals{Micros{1}, Micros{2}, Micros{3}, Micros{4}, Micros{5}, Micros{-6}, Micros{}, Micros{}};
   o.low_balance_threshold_micros = Micros{20'000'000};
   o.auto_refill = AutoRefillPolicy{true, Micros{21'000'000}, Micros{100'000'000}, 3, 30, "cus_123"};
   o.refill_pending = true;
@@ -242,6 +250,45 @@ BOOST_AUTO_TEST_CASE(org_state_round_trips) {
   check_rejects_truncated<OrgState>(encode(org));
 }
 
+// `state` round-trips, and every cut of its encoding after its first `plain_bytes` (inside a
+// trailing section) is refused.
+template <typename T>
+void check_trailing_section(const T& state, std::size_t plain_bytes) {
+  const std::string bytes = encode(state);
+  T back;
+  BOOST_TEST(decode(bytes, back));
+  BOOST_TEST((back == state));
+  for (std::size_t size = plain_bytes + 1; size < bytes.size(); ++size) {
+    BOOST_TEST(!decode(std::string_view(bytes.data(), size), back));
+  }
+}
+
+// SPEC §12: the grants section trails the org; a cut inside it is refused (a cut before it is an org
+// without grants).
+BOOST_AUTO_TEST_CASE(org_state_with_grants_round_trips) {
+  OrgState org = sample_org();
+  const std::size_t plain_bytes = encode(org).size();
+  org.grants.push_back(sample_grant());
+  Grant signup;
+  signup.id = "signup";
+  signup.source = 3;
+  signup.offset = 1;
+  signup.original_micros = Micros{9};
+  org.grants.push_back(signup);
+  org.overdraft_micros = Micros{11};
+  org.totals.expired_micros = Micros{7};
+  org.totals.voided_micros = Micros{8};
+  check_trailing_section(org, plain_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(closed_grant_round_trips) {
+  const Grant grant = sample_grant();
+  Grant back;
+  BOOST_TEST(decode(encode(grant), back));
+  BOOST_TEST((back == grant));
+  check_rejects_truncated<Grant>(encode(grant));
+}
+
 BOOST_AUTO_TEST_CASE(org_state_with_bad_enum_is_refused) {
   std::string bytes = encode(sample_org());
   // Layout: version(1) home_partition(8) plan(1) mode(1) ...
@@ -288,6 +335,15 @@ BOOST_AUTO_TEST_CASE(partition_state_round_trips) {
   BOOST_TEST(decode(encode(empty), back));
   BOOST_TEST((back == empty));
   check_rejects_truncated<PartitionState>(encode(partition));
+}
+
+// SPEC §12: the grant expiry and warning indexes trail the partition; a cut inside them is refused.
+BOOST_AUTO_TEST_CASE(partition_state_with_grant_dues_round_trips) {
+  PartitionState partition = sample_partition();
+  const std::size_t plain_bytes = encode(partition).size();
+  partition.grant_expiries.emplace(1768435200000 + 86'400'000, 42, "acme", "buy-1");
+  partition.grant_warnings.emplace(1768435200000 - 6 * 86'400'000, 42, "acme", "buy-1");
+  check_trailing_section(partition, plain_bytes);
 }
 
 BOOST_AUTO_TEST_CASE(encodings_are_deterministic_and_distinguish_values) {

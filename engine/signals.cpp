@@ -14,6 +14,8 @@ const char* signal_kind_name(SignalKind kind) {
     case SignalKind::auto_refill_disabled: return "auto_refill_disabled";
     case SignalKind::member_limit_exceeded: return "member_limit_exceeded";
     case SignalKind::member_limit_restored: return "member_limit_restored";
+    case SignalKind::grant_expiring: return "grant_expiring";
+    case SignalKind::grant_expired: return "grant_expired";
   }
   return "unknown";
 }
@@ -28,6 +30,10 @@ std::string Signal::id() const {
     id += ':';
     id += member_id.str();
   }
+  if (is_grant_signal()) {
+    id += ':';
+    id += grant_id;
+  }
   return id;
 }
 
@@ -39,6 +45,9 @@ std::string encode_signal(const Signal& s) {
   auto customer = builder.CreateString(s.payment_customer);
   auto pause = builder.CreateString(s.pause_reason.data(), s.pause_reason.size());
   auto period = builder.CreateString(s.cap_period.data(), s.cap_period.size());
+  // Grant fields only on grant signals: the other kinds keep the bytes they always had.
+  const bool grant = s.is_grant_signal();
+  const auto grant_id = grant ? builder.CreateString(s.grant_id) : flatbuffers::Offset<flatbuffers::String>();
   fb::SignalBuilder b(builder);
   b.add_signal_id(id);
   b.add_kind(static_cast<fb::SignalKind>(s.kind));
@@ -55,6 +64,11 @@ std::string encode_signal(const Signal& s) {
   b.add_member_used_micros(s.member_used_micros.value());
   b.add_pause_reason(pause);
   b.add_cap_period(period);
+  if (grant) {
+    b.add_grant_id(grant_id);
+    b.add_grant_micros(s.grant_micros.value());
+    b.add_expires_at_ms(s.expires_at_ms);
+  }
   fb::FinishSignalBuffer(builder, b.Finish());
   return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
 }

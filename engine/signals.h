@@ -20,8 +20,10 @@ enum class SignalKind : uint8_t {
   auto_refill_disabled = 5,
   member_limit_exceeded = 6,
   member_limit_restored = 7,
+  grant_expiring = 8,  // SPEC §12
+  grant_expired = 9,
 };
-inline constexpr int signal_kind_count = 8;
+inline constexpr int signal_kind_count = 10;
 
 const char* signal_kind_name(SignalKind kind);
 
@@ -39,8 +41,13 @@ struct Signal {
   Micros member_used_micros;
   std::string_view pause_reason;  // static strings
   std::string_view cap_period;    // "day" or "month"
+  std::string grant_id;           // grant signals (SPEC §12): the grant
+  Micros grant_micros;            // grant_expiring: its credit left; grant_expired: what expired
+  int64_t expires_at_ms = 0;      // grant signals
 
-  // "partition:offset:kind:org" plus ":member" for member signals. Stable across re-emission.
+  bool is_grant_signal() const { return kind == SignalKind::grant_expiring || kind == SignalKind::grant_expired; }
+  // "partition:offset:kind:org" plus ":member" for member signals and ":grant" for grant signals.
+  // Stable across re-emission.
   std::string id() const;
 };
 

@@ -43,8 +43,24 @@ const char* reject_reason_name(RejectReason reason) {
     case RejectReason::unknown_hold: return "unknown_hold";
     case RejectReason::hold_not_active: return "hold_not_active";
     case RejectReason::too_many_holds: return "too_many_holds";
+    case RejectReason::unknown_grant: return "unknown_grant";
+    case RejectReason::nothing_to_void: return "nothing_to_void";
+    case RejectReason::void_exceeds_remaining: return "void_exceeds_remaining";
   }
   return "unknown";
+}
+
+const char* grant_category_name(GrantCategory category) {
+  return category == GrantCategory::paid ? "paid" : "promotional";
+}
+
+bool draws_before(const Grant& a, const Grant& b) {
+  if (a.priority != b.priority) return a.priority < b.priority;
+  // Never (0) is last: as unsigned, 0 - 1 is the largest.
+  const auto expiry = [](const Grant& g) { return static_cast<uint64_t>(g.expires_at_ms) - 1; };
+  if (expiry(a) != expiry(b)) return expiry(a) < expiry(b);
+  if (a.category != b.category) return a.category == GrantCategory::promotional;
+  return a.offset < b.offset;
 }
 
 bool is_business_reason(RejectReason reason) { return static_cast<int>(reason) >= 10; }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "engine/digest.h"
 #include "engine/money.h"
@@ -25,16 +26,51 @@ const char* plan_name(Plan plan);
 const char* billing_mode_name(BillingMode mode);
 
 // Cumulative totals of an org. balance == allocated + purchased - used - refunded + adjusted
-// (SPEC §4; the fold asserts it after every applied event).
+// - expired - voided (SPEC §4, §12; the fold asserts it after every applied event).
 struct OrgTotals {
-  Micros allocated_micros;
+  Micros allocated_micros;     // signup allocations and credit grants
   Micros purchased_micros;     // purchases and auto-refills
   Micros used_micros;          // debited by usage
   Micros tracked_cost_micros;  // all usage, priced, debited or not
   Micros refunded_micros;
   Micros adjusted_micros;      // signed
+  Micros expired_micros;       // SPEC §12: grant remainders the partition clock expired (breakage)
+  Micros voided_micros;        // SPEC §12: removed by GrantVoided
   bool operator==(const OrgTotals&) const = default;
 };
+
+// SPEC §12: what a grant's credit is. Promotional credit is drawn before paid credit of the same
+// priority and expiry.
+enum class GrantCategory : uint8_t { paid = 0, promotional = 1 };
+const char* grant_category_name(GrantCategory category);
+
+// SPEC §12: the credit one applied credit-adding event made (signup allocation, purchase,
+// auto-refill, positive adjustment, credit grant), and where it went. Always
+// original = remaining + consumed + expired + voided + refunded.
+struct Grant {
+  std::string id;                 // the idempotency key of the event that made it
+  uint8_t source = 0;             // that event's body type (fb::Body)
+  GrantCategory category = GrantCategory::promotional;
+  int32_t priority = 50;          // 0..100: drawn down lowest first
+  int64_t expires_at_ms = 0;      // 0 = never
+  int64_t effective_at_ms = 0;    // the event's occurred_at_ms
+  int64_t offset = 0;             // the event's offset in the org's partition (the last tie-break)
+  Micros original_micros;
+  Micros remaining_micros;
+  Micros consumed_micros;         // debits (usage, hold captures, negative adjustments) and the
+                                  // overdraft it repaid when it was made
+  Micros expired_micros;
+  Micros voided_micros;
+  Micros refunded_micros;         // taken by refunds (its own purchase's, or another's in order)
+  bool expiring_signaled = false; // grant_expiring was emitted (once per grant)
+  int64_t paid_minor = 0;         // cost basis of a paid purchase or auto-refill: what the credits
+  std::string currency;           // cost (the platform fee not included), in minor units of currency
+  bool operator==(const Grant&) const = default;
+};
+
+// The draw-down order (SPEC §12): priority ascending, then expiry ascending (never last), then
+// promotional before paid, then log position. Total: offsets are unique within a partition.
+bool draws_before(const Grant& a, const Grant& b);
 
 struct AutoRefillPolicy {
   bool enabled = false;
@@ -91,6 +127,11 @@ struct OrgState {
   // held_micros = Σ their remaining (asserted after every event). available = balance - held.
   std::map<std::string, Hold, std::less<>> holds;
   Micros held_micros;
+  // SPEC §12: the active grants (remaining > 0) in draw-down order, and what no grant covered
+  // (> 0 only while no grant is active; the next grant repays it first).
+  // balance = Σ remaining of the grants - overdraft (asserted after every event).
+  std::vector<Grant> grants;
+  Micros overdraft_micros;
   bool operator==(const OrgState&) const = default;
 };
 
@@ -133,6 +174,10 @@ enum class RejectReason : uint8_t {
   unknown_hold = 33,            // extend or release of a hold never granted
   hold_not_active = 34,         // extend or release of a hold released, closed by a capture, or expired
   too_many_holds = 35,          // the org has holds_active_per_org_max active holds already
+  // SPEC §12: grant voids
+  unknown_grant = 36,           // no grant of the org has that id
+  nothing_to_void = 37,         // the grant has nothing left (consumed, expired, voided or refunded)
+  void_exceeds_remaining = 38,  // more than the grant has left
 };
 const char* reject_reason_name(RejectReason reason);
 bool is_business_reason(RejectReason reason);
@@ -181,6 +226,9 @@ struct MemberPairLess {
   }
 };
 
+// A grant due at a time (expiry or warning): (at_ms, offset of its event, org id, grant id).
+using GrantDue = std::tuple<int64_t, int64_t, std::string, std::string>;
+
 // Per partition: the clock, the current rate card, and the sets re-evaluated when the clock enters
 // a new UTC day or month or an org enters or leaves the wallet. Ordered containers: their order
 // reaches the signals. (The hash chain over the partition's records is not fold state: engine/chain.h.)
@@ -193,6 +241,11 @@ struct PartitionState {
   std::set<std::string, std::less<>> cap_waiting_orgs;
   // Active holds by expiry: (expires_at_ms, org, hold id). The clock releases them in this order.
   std::set<std::tuple<int64_t, std::string, std::string>, std::less<>> hold_expiries;
+  // SPEC §12: active grants that expire, by (expires_at_ms, offset, org, grant id), and those to be
+  // warned by (expires_at_ms - grant_warning_ms, offset, org, grant id): the clock handles them
+  // in this order, across the partition's orgs.
+  std::set<GrantDue, std::less<>> grant_expiries;
+  std::set<GrantDue, std::less<>> grant_warnings;
   bool operator==(const PartitionState&) const = default;
 };
 

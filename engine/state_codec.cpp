@@ -135,13 +135,68 @@ bool decode_holds(ByteReader& r, OrgState& o) {
   return true;
 }
 
-// The trailing sections, each optional, in order: commerce, then holds.
+// A grant (SPEC §12), in an org's section and as a closed grant of the "grants" view.
+// Layout: str id | u8 source | u8 category | i32 priority | i64 expires_at_ms | i64 effective_at_ms |
+// i64 offset | micros original, remaining, consumed, expired, voided, refunded | u8 expiring_signaled |
+// i64 paid_minor | str currency.
+void encode_grant(ByteWriter& w, const Grant& g) {
+  w.str(g.id).u8(g.source).u8(static_cast<uint8_t>(g.category)).i32(g.priority);
+  w.i64(g.expires_at_ms).i64(g.effective_at_ms).i64(g.offset);
+  w.micros(g.original_micros).micros(g.remaining_micros).micros(g.consumed_micros);
+  w.micros(g.expired_micros).micros(g.voided_micros).micros(g.refunded_micros);
+  w.u8(g.expiring_signaled).i64(g.paid_minor).str(g.currency);
+}
+
+bool decode_grant(ByteReader& r, Grant& g) {
+  uint8_t category = 0;
+  const bool ok = r.str(g.id) && r.u8(g.source) && enum_u8(r, 0, 1, category) && r.i32(g.priority) &&
+                  r.i64(g.expires_at_ms) && r.i64(g.effective_at_ms) && r.i64(g.offset) &&
+                  r.micros(g.original_micros) && r.micros(g.remaining_micros) && r.micros(g.consumed_micros) &&
+                  r.micros(g.expired_micros) && r.micros(g.voided_micros) && r.micros(g.refunded_micros) &&
+                  r.boolean(g.expiring_signaled) && r.i64(g.paid_minor) && r.str(g.currency);
+  g.category = static_cast<GrantCategory>(category);
+  return ok;
+}
+
+// The SPEC §12 part of an org: its active grants, overdraft and the expired and voided totals, a
+// trailing section written only when one of them is not empty or zero.
+// Layout: u8 org_grants_section | micros overdraft | micros expired | micros voided | u64 count |
+// count × grant (encode_grant), in draw-down order.
+constexpr uint8_t org_grants_section = 3;
+
+void encode_grants(ByteWriter& w, const OrgState& o) {
+  if (o.grants.empty() && o.overdraft_micros == Micros{} && o.totals.expired_micros == Micros{} &&
+      o.totals.voided_micros == Micros{}) {
+    return;
+  }
+  w.u8(org_grants_section).micros(o.overdraft_micros).micros(o.totals.expired_micros);
+  w.micros(o.totals.voided_micros).u64(o.grants.size());
+  for (const Grant& g : o.grants) encode_grant(w, g);
+}
+
+bool decode_grants(ByteReader& r, OrgState& o) {
+  uint64_t count = 0;
+  if (!r.micros(o.overdraft_micros) || !r.micros(o.totals.expired_micros) || !r.micros(o.totals.voided_micros) ||
+      !r.u64(count)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    if (!decode_grant(r, o.grants.emplace_back())) return false;
+  }
+  return true;
+}
+
+// The trailing sections, each optional, in order: commerce, holds, grants.
 bool decode_sections(ByteReader& r, OrgState& o) {
   o.payment_customer.clear();
   o.auto_refill.refill_bundles = 0;
   o.workspace_billing = WorkspaceBilling{};
   o.holds.clear();
   o.held_micros = Micros{};
+  o.grants.clear();
+  o.overdraft_micros = Micros{};
+  o.totals.expired_micros = Micros{};
+  o.totals.voided_micros = Micros{};
   uint8_t last = 0;
   while (!r.done()) {
     uint8_t section = 0;
@@ -151,6 +206,8 @@ bool decode_sections(ByteReader& r, OrgState& o) {
       if (!decode_commerce(r, o)) return false;
     } else if (section == org_holds_section) {
       if (!decode_holds(r, o)) return false;
+    } else if (section == org_grants_section) {
+      if (!decode_grants(r, o)) return false;
     } else {
       return false;
     }
@@ -162,6 +219,27 @@ bool decode_sections(ByteReader& r, OrgState& o) {
 // non-empty. Layout: u8 partition_holds_section | u64 count | count × (i64 expires_at_ms, str org,
 // str hold id).
 constexpr uint8_t partition_holds_section = 1;
+// SPEC §12: the grant expiry and warning indexes, written only while one is not empty.
+// Layout: u8 partition_grants_section | 2 × (u64 count | count × (i64 at_ms, i64 offset, str org,
+// str grant id)): expiries, then warnings.
+constexpr uint8_t partition_grants_section = 2;
+
+void encode_dues(ByteWriter& w, const std::set<GrantDue, std::less<>>& dues) {
+  w.u64(dues.size());
+  for (const auto& [at_ms, offset, org, grant_id] : dues) w.i64(at_ms).i64(offset).str(org).str(grant_id);
+}
+
+bool decode_dues(ByteReader& r, std::set<GrantDue, std::less<>>& dues) {
+  uint64_t count = 0;
+  if (!r.u64(count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    int64_t at_ms = 0, offset = 0;
+    std::string org, grant_id;
+    if (!r.i64(at_ms) || !r.i64(offset) || !r.str(org) || !r.str(grant_id)) return false;
+    dues.emplace(at_ms, offset, std::move(org), std::move(grant_id));
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -183,6 +261,7 @@ std::string encode(const OrgState& o) {
   w.u8(o.waiting_on_cap).u8(o.is_low).u8(o.is_exhausted).u64(o.history_entries).i64(o.last_occurred_at_ms);
   encode_commerce(w, o);
   encode_holds(w, o);
+  encode_grants(w, o);
   return out;
 }
 
@@ -253,6 +332,19 @@ bool decode(std::string_view bytes, PurchaseRecord& p) {
   return format(r) && r.micros(p.credits_micros) && r.micros(p.refunded_micros) && r.done();
 }
 
+std::string encode(const Grant& g) {
+  std::string out;
+  ByteWriter w(out);
+  w.u8(state_format_version);
+  encode_grant(w, g);
+  return out;
+}
+
+bool decode(std::string_view bytes, Grant& g) {
+  ByteReader r(bytes);
+  return format(r) && decode_grant(r, g) && r.done();
+}
+
 std::string encode(const PartitionState& s) {
   std::string out;
   ByteWriter w(out);
@@ -272,6 +364,11 @@ std::string encode(const PartitionState& s) {
   if (!s.hold_expiries.empty()) {
     w.u8(partition_holds_section).u64(s.hold_expiries.size());
     for (const auto& [expires_at_ms, org, hold_id] : s.hold_expiries) w.i64(expires_at_ms).str(org).str(hold_id);
+  }
+  if (!s.grant_expiries.empty() || !s.grant_warnings.empty()) {
+    w.u8(partition_grants_section);
+    encode_dues(w, s.grant_expiries);
+    encode_dues(w, s.grant_warnings);
   }
   return out;
 }
@@ -313,16 +410,26 @@ bool decode(std::string_view bytes, PartitionState& s) {
     if (!r.str(org)) return false;
     s.cap_waiting_orgs.insert(std::move(org));
   }
-  if (r.done()) return true;
-  uint8_t section = 0;
-  if (!r.u8(section) || section != partition_holds_section || !r.u64(count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    int64_t expires_at_ms = 0;
-    std::string org, hold_id;
-    if (!r.i64(expires_at_ms) || !r.str(org) || !r.str(hold_id)) return false;
-    s.hold_expiries.emplace(expires_at_ms, std::move(org), std::move(hold_id));
+  uint8_t last = 0;
+  while (!r.done()) {
+    uint8_t section = 0;
+    if (!r.u8(section) || section <= last) return false;
+    last = section;
+    if (section == partition_holds_section) {
+      if (!r.u64(count)) return false;
+      for (uint64_t i = 0; i < count; ++i) {
+        int64_t expires_at_ms = 0;
+        std::string org, hold_id;
+        if (!r.i64(expires_at_ms) || !r.str(org) || !r.str(hold_id)) return false;
+        s.hold_expiries.emplace(expires_at_ms, std::move(org), std::move(hold_id));
+      }
+    } else if (section == partition_grants_section) {
+      if (!decode_dues(r, s.grant_expiries) || !decode_dues(r, s.grant_warnings)) return false;
+    } else {
+      return false;
+    }
   }
-  return r.done();
+  return true;
 }
 
 }  // namespace tally

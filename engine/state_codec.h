@@ -2,8 +2,9 @@
 // Little-endian fixed-width integers, length-prefixed strings, a leading format byte per record.
 // The same state always encodes to the same bytes on every machine.
 // decode_* return false on malformed bytes (a corrupted store): callers treat it as corruption.
-// An OrgState's SPEC §14 fields (linked payment customer, refill bundles, workspace billing) are a
-// trailing section written only when one is set: orgs without them keep their format-1 bytes.
+// An OrgState's SPEC §14 fields (linked payment customer, refill bundles, workspace billing), its
+// SPEC §11 holds and its SPEC §12 grants are trailing sections, each written only when it holds
+// something: orgs without them keep their format-1 bytes.
 #pragma once
 
 #include <string>
@@ -21,12 +22,14 @@ std::string encode(const KeyRecord& key);
 void append_encoded(std::string& out, const KeyRecord& key);  // the same bytes, appended to `out`
 std::string encode(const PurchaseRecord& purchase);
 std::string encode(const PartitionState& partition);
+std::string encode(const Grant& grant);  // a closed grant (SPEC §12)
 
 bool decode(std::string_view bytes, OrgState& org);
 bool decode(std::string_view bytes, MemberState& member);
 bool decode(std::string_view bytes, KeyRecord& key);
 bool decode(std::string_view bytes, PurchaseRecord& purchase);
 bool decode(std::string_view bytes, PartitionState& partition);
+bool decode(std::string_view bytes, Grant& grant);
 
 // Byte writer/reader used by the encodings above and by the projector's own records.
 class ByteWriter {

@@ -21,6 +21,7 @@ struct Where {
   const Where* parent = nullptr;
   std::string_view field;                  // the list or nested table holding this one
   std::size_t index = std::string::npos;   // the element of a list; npos for a nested table
+  int64_t occurred_at_ms = 0;              // the envelope's event time (Check::after_event)
 };
 
 // "models[1].model": `field` of the table at `where`.
@@ -44,6 +45,9 @@ template <const TableDesc& T, std::size_t I>
     return v != 0 || fail_at(fault, where, F.name, "must not be 0");
   } else if constexpr (F.check == Check::range) {
     return (v >= F.min && v <= F.max) || fail_at(fault, where, F.name, range_message(F));
+  } else if constexpr (F.check == Check::after_event) {
+    return v == 0 || v > where.occurred_at_ms ||
+           fail_at(fault, where, F.name, "must be later than occurred_at_ms (or 0: never)");
   } else {
     static_assert(F.check == Check::none || F.check == Check::by_rule, "not a number rule");
     return true;
@@ -113,13 +117,13 @@ template <const TableDesc& T, std::size_t I>
   } else if constexpr (F.kind == Kind::table) {
     const auto* nested = t.GetPointer<const flatbuffers::Table*>(F.slot);
     if (nested == nullptr) return F.need == Need::optional || fail_at(fault, where, F.name, "is required");
-    return check_table<*F.table>(*nested, Where{&where, F.name}, fault);
+    return check_table<*F.table>(*nested, Where{&where, F.name, std::string::npos, where.occurred_at_ms}, fault);
   } else {
     static_assert(F.kind == Kind::table_list);
     const auto* elements = t.GetPointer<const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::Table>>*>(F.slot);
     const flatbuffers::uoffset_t count = elements ? elements->size() : 0;
     for (flatbuffers::uoffset_t i = 0; i < count; ++i) {
-      if (!check_table<*F.table>(*elements->Get(i), Where{&where, F.name, i}, fault)) return false;
+      if (!check_table<*F.table>(*elements->Get(i), Where{&where, F.name, i, where.occurred_at_ms}, fault)) return false;
     }
     return true;
   }

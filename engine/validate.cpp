@@ -47,12 +47,12 @@ using checks::size_of;
 template <const TableDesc& T>
 struct BodyCheck {
   // One body's checks, its rule included, as one function.
-  [[gnu::flatten]] static bool run(const flatbuffers::Table& body, Status* fault) {
-    return check_table<T>(body, Where{}, fault);
+  [[gnu::flatten]] static bool run(const flatbuffers::Table& body, int64_t occurred_at_ms, Status* fault) {
+    return check_table<T>(body, Where{nullptr, {}, std::string::npos, occurred_at_ms}, fault);
   }
 };
 
-using BodyChecker = bool (*)(const flatbuffers::Table&, Status*);
+using BodyChecker = bool (*)(const flatbuffers::Table&, int64_t, Status*);
 constexpr auto body_checkers = catalogue::per_body_functions<BodyChecker, BodyCheck>();
 
 bool check_body(const fb::Envelope& e, Status* fault) {
@@ -60,7 +60,7 @@ bool check_body(const fb::Envelope& e, Status* fault) {
   if (type >= body_checkers.size() || body_checkers[type] == nullptr) {
     return fail(fault, "type", "unknown event type");
   }
-  return body_checkers[type](*reinterpret_cast<const flatbuffers::Table*>(e.body()), fault);
+  return body_checkers[type](*reinterpret_cast<const flatbuffers::Table*>(e.body()), e.occurred_at_ms(), fault);
 }
 
 // Bit b of a mask: body type b has the org rule (one test on the hot path, not a table walk).

@@ -28,12 +28,16 @@ void LmdbLedger::take_changes(Changes& out) {
   take_states(members_, out.members);
   take_states(purchases_, out.purchases);
   take_keys(out.keys);
+  take_closed_grants(out.grants);
   // What was handed out is what the store will hold: the next batch writes only what it changes.
   for (auto& [key, entry] : orgs_) entry.stored = entry.state;
   for (auto& [key, entry] : members_) entry.stored = entry.state;
   handed_out_purchases_.clear();
   for (auto& [key, entry] : purchases_) handed_out_purchases_.emplace(key, entry.state);
   purchases_.clear();
+  handed_out_grants_ = std::move(closed_grants_);
+  closed_grants_.clear();
+  loaded_grants_.clear();
   pending_keys_.clear();
   txn_ = nullptr;
 }
@@ -46,6 +50,9 @@ void LmdbLedger::reset() {
   members_.clear();
   purchases_.clear();
   handed_out_purchases_.clear();
+  closed_grants_.clear();
+  handed_out_grants_.clear();
+  loaded_grants_.clear();
   partitions_.clear();
   pending_keys_.clear();
   key_index_.clear();
@@ -101,6 +108,7 @@ namespace {
 bool decode_value(std::string_view bytes, OrgState& out) { return decode(bytes, out); }
 bool decode_value(std::string_view bytes, MemberState& out) { return decode(bytes, out); }
 bool decode_value(std::string_view bytes, PurchaseRecord& out) { return decode(bytes, out); }
+bool decode_value(std::string_view bytes, Grant& out) { return decode(bytes, out); }
 }  // namespace
 
 template <typename T>
@@ -195,6 +203,30 @@ void LmdbLedger::put_purchase(OrgIdView org, std::string_view key, const Purchas
   auto it = purchases_.find(std::string_view(scratch_));
   if (it == purchases_.end()) it = purchases_.emplace(scratch_, Entry<PurchaseRecord>{}).first;
   it->second.state = record;  // `stored` stays what the store held, if anything
+}
+
+const Grant* LmdbLedger::find_closed_grant(OrgIdView org, std::string_view grant_id) {
+  pair_key(scratch_, org, grant_id);
+  for (const Cache<Grant>* cache : {&closed_grants_, &handed_out_grants_, &loaded_grants_}) {
+    if (auto it = cache->find(std::string_view(scratch_)); it != cache->end()) return &it->second;
+  }
+  Grant grant;
+  if (!load(Db::grants, scratch_, grant)) return nullptr;
+  return &loaded_grants_.emplace(scratch_, std::move(grant)).first->second;
+}
+
+void LmdbLedger::put_closed_grant(OrgIdView org, const Grant& grant) {
+  pair_key(scratch_, org, grant.id);
+  const bool inserted = closed_grants_.emplace(scratch_, grant).second;
+  TALLY_ASSERT(inserted, "a grant closes once");
+}
+
+void LmdbLedger::take_closed_grants(PutBuffer& out) {
+  std::vector<const Cache<Grant>::value_type*> entries;
+  entries.reserve(closed_grants_.size());
+  for (const auto& entry : closed_grants_) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* entry : entries) out.add(entry->first, encode(entry->second));
 }
 
 PartitionState& LmdbLedger::partition(PartitionId partition) {

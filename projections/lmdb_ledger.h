@@ -11,6 +11,8 @@
 //    changes them; orgs and members are few next to events, so the cache holds every one touched
 //    since start). take_changes() encodes every created entry and every entry that differs from
 //    what was last handed out, in key order.
+//  - Closed grants (SPEC §12) are looked up only by voids and never change: those put by this batch
+//    and the last one handed out are kept in memory, others are read from the store.
 //  - Purchases are looked up only by refunds: cached for one batch, and those of the batch last
 //    handed out stay visible to the next one (it may not be committed yet when that one reads).
 //  - Idempotency keys live in memory: the first begin() loads every committed key of the "keys"
@@ -50,11 +52,13 @@ class LmdbLedger final : public Ledger {
     PutBuffer members;
     PutBuffer purchases;
     PutBuffer keys;
+    PutBuffer grants;  // closed grants (SPEC §12), each put once
     void clear() {
       orgs.clear();
       members.clear();
       purchases.clear();
       keys.clear();
+      grants.clear();
     }
   };
 
@@ -87,6 +91,8 @@ class LmdbLedger final : public Ledger {
   void prefetch_key(std::string_view scope, std::string_view key) override;
   PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override;
   void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override;
+  const Grant* find_closed_grant(OrgIdView org, std::string_view grant_id) override;
+  void put_closed_grant(OrgIdView org, const Grant& grant) override;
   PartitionState& partition(PartitionId partition) override;
 
  private:
@@ -116,6 +122,7 @@ class LmdbLedger final : public Ledger {
   void fail(Status status);
   void load_key_index();
   void take_keys(PutBuffer& out);
+  void take_closed_grants(PutBuffer& out);
   // KeyIndex::digest(scope, key), remembered for the record being applied: the fold looks a key
   // up and then puts it, with the same views into the record.
   Digest128 key_digest(std::string_view scope, std::string_view key);
@@ -137,6 +144,9 @@ class LmdbLedger final : public Ledger {
   LogPosition position_;
   Cache<Entry<PurchaseRecord>> purchases_;
   Cache<PurchaseRecord> handed_out_purchases_;  // the last batch's, maybe not committed yet
+  Cache<Grant> closed_grants_;                  // put by this batch
+  Cache<Grant> handed_out_grants_;              // the last batch's, maybe not committed yet
+  Cache<Grant> loaded_grants_;                  // read from the store by this batch
   std::map<int32_t, PartitionState> partitions_;
   std::string scratch_;
   std::string encoded_;

@@ -125,8 +125,10 @@ Status Projector::Impl::fold_batch() {
       record.folded = true;
       record.outcome = result.outcome;
       record.reason = result.reason;
+      record_expired_grants(record.position, out, true);
       record_effects(record.position, out);
       record_expired_holds(record.position, out);
+      record_expired_grants(record.position, out, false);
     }
     if (!ledger.error().is_ok()) return ledger.error();
     ledger.take_changes(out.states);
@@ -221,35 +223,45 @@ void Projector::Impl::record_effects(LogPosition position, BatchOutput& out) {
   pending.detail.assign(r.detail);
   pending.usage = nullptr;
   pending.expired = false;
+  pending.fundings.clear();
+  if (r.funding_count > 0) store::encode_fundings(pending.fundings, r.fundings());
   history_fields_of(*e, r, *org, position, pending.fields);
   if (r.outcome == Outcome::applied && e->body_type() == fb::Body::Usage) pending.usage = e->body_as_Usage();
+}
+
+// A history entry the partition clock made (hold_expired, grant_expired) in `org_id`'s history, at
+// the position of the record whose time moved the clock; nullptr when the org does not live here.
+store::HistoryFields* Projector::Impl::add_clock_entry(LogPosition position, BatchOutput& out, std::string_view org_id,
+                                                       std::string_view key, std::string detail) {
+  const PartitionState* partition = ledger.cached_partition(position.partition);
+  TALLY_ASSERT(partition != nullptr, "the partition of a folded record is cached");
+  OrgState* org = ledger.find_org(OrgIdView::trusted(org_id));  // the fold's own org id
+  if (org == nullptr || org->home_partition != position.partition) return nullptr;
+  if (out.history_count == out.histories.size()) out.histories.emplace_back();
+  BatchOutput::PendingHistory& pending = out.histories[out.history_count++];
+  pending.sequence = org->history_entries++;
+  pending.usage = nullptr;
+  pending.expired = true;
+  pending.fundings.clear();
+  pending.expired_org_id.assign(org_id);
+  pending.expired_hold_id.assign(key);
+  pending.detail = std::move(detail);
+  store::HistoryFields& f = pending.fields;
+  f = store::HistoryFields{};
+  f.balance_after_micros = org->balance_micros;
+  f.occurred_at_ms = partition->clock_ms;  // when the partition clock did it
+  f.position = position;
+  return &f;
 }
 
 // The `hold_expired` entries of the holds the partition clock released while folding this record:
 // after the record's own entry (the fold applies an org's event, then advances the clock). An
 // expiry leaves the balance as it is.
 void Projector::Impl::record_expired_holds(LogPosition position, BatchOutput& out) {
-  if (result.expired_holds.empty()) return;
-  const PartitionState* partition = ledger.cached_partition(position.partition);
-  TALLY_ASSERT(partition != nullptr, "the partition of a folded record is cached");
-  const int64_t clock_ms = partition->clock_ms;
   for (const FoldResult::ExpiredHold& expired : result.expired_holds) {
-    OrgState* org = ledger.find_org(OrgIdView::trusted(expired.org_id));  // the fold's own org id
-    if (org == nullptr || org->home_partition != position.partition) continue;
-    if (out.history_count == out.histories.size()) out.histories.emplace_back();
-    BatchOutput::PendingHistory& pending = out.histories[out.history_count++];
-    pending.sequence = org->history_entries++;
-    pending.usage = nullptr;
-    pending.expired = true;
-    pending.expired_org_id.assign(expired.org_id);
-    pending.expired_hold_id.assign(expired.hold_id);
-    pending.detail = "released_micros " + std::to_string(expired.released_micros.value());
-    store::HistoryFields& f = pending.fields;
-    f = store::HistoryFields{};
-    f.body_type = store::hold_expired_body_type;
-    f.balance_after_micros = org->balance_micros;
-    f.occurred_at_ms = clock_ms;  // when the partition clock released it
-    f.position = position;
+    store::HistoryFields* f = add_clock_entry(position, out, expired.org_id, expired.hold_id,
+                                              "released_micros " + std::to_string(expired.released_micros.value()));
+    if (f != nullptr) f->body_type = store::hold_expired_body_type;
   }
 }
 
@@ -303,6 +315,7 @@ void Projector::Impl::encode_histories(BatchOutput& out) {
     BatchOutput::PendingHistory& pending = out.histories[i];
     const store::HistoryFields& f = pending.fields;
     pending.fields.detail = pending.detail;
+    pending.fields.fundings = pending.fundings;
     if (pending.expired) {  // views into its own copies: `histories` no longer moves
       pending.org_id = pending.expired_org_id;
       pending.fields.idempotency_key = pending.expired_hold_id;
@@ -352,6 +365,7 @@ int Projector::Impl::write_batch(MDB_txn* txn, BatchOutput& out, std::string& fa
   if (int rc = put_all(Db::members, out.states.members, 0); rc != 0) return rc;
   if (int rc = put_all(Db::keys, out.states.keys, 0); rc != 0) return rc;
   if (int rc = put_all(Db::purchases, out.states.purchases, 0); rc != 0) return rc;
+  if (int rc = put_all(Db::grants, out.states.grants, 0); rc != 0) return rc;
   encode_histories(out);
   if (int rc = write_history(out, put); rc != 0) return rc;
   out.rejects.sort_by_key();

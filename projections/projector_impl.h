@@ -75,8 +75,9 @@ struct BatchOutput {
     uint64_t sequence = 0;
     std::string detail;
     const fb::Usage* usage = nullptr;  // applied usage: the event's body (in `arena`)
-    bool expired = false;
+    bool expired = false;  // a hold_expired or grant_expired entry: its org id and key are copies below
     std::string expired_org_id, expired_hold_id;
+    std::string fundings;  // store::encode_fundings of the fold's fundings (SPEC §12)
   };
   std::vector<PendingHistory> histories;
   std::size_t history_count = 0;  // used entries of `histories` (kept to reuse their strings)
@@ -207,6 +208,12 @@ struct Projector::Impl {
   void record_outcome(LogPosition position, BatchOutput& out);
   void record_org_reject(LogPosition position, const OrgState* org, bool in_history, BatchOutput& out);
   void record_expired_holds(LogPosition position, BatchOutput& out);
+  store::HistoryFields* add_clock_entry(LogPosition position, BatchOutput& out, std::string_view org_id,
+                                        std::string_view key, std::string detail);
+  // The grant_expired entries of the grants the clock expired while folding this record (SPEC §12):
+  // those of the record's own org expired before its event (`before_event`: written before its
+  // entry), or the others (after it). projector_grants.cpp.
+  void record_expired_grants(LogPosition position, BatchOutput& out, bool before_event);
 
   // Waits until the writer is idle; returns the outcome of its last job (rc 0 if none) and calls
   // on_commit for every batch committed since the last call.

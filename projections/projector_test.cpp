@@ -644,8 +644,9 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   e.fee_minor = 2;
   e.currency = "eur";
   e.reason_text = "why";
-  std::string bytes;
-  store::append_history(bytes, store::history_fields(e));
+  e.fundings = {{"grant-1", Micros{5}}, {"", Micros{INT64_MAX}}};  // a grant, then the overdraft
+  std::string bytes, fundings;
+  store::append_history(bytes, store::history_fields(e, fundings));
   HistoryEntry back;
   BOOST_REQUIRE(store::decode_history(bytes, 42, back));
   BOOST_CHECK_EQUAL(back.type, e.type);
@@ -654,6 +655,7 @@ BOOST_AUTO_TEST_CASE(history_records_round_trip) {
   BOOST_CHECK(back.position == e.position);
   BOOST_CHECK_EQUAL(back.billing_path, "invoiced");
   BOOST_CHECK_EQUAL(back.reason_text, "why");
+  BOOST_CHECK(back.fundings == e.fundings);
   for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
     BOOST_CHECK(!store::decode_history(std::string_view(bytes).substr(0, cut), 42, back));
   }

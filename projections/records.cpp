@@ -45,6 +45,10 @@ class RawWriter {
   }
   void zig(int64_t v) { var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
   void zig(Micros v) { zig(v.value()); }
+  void raw(std::string_view s) {  // REQUIRES: room for s.size() bytes in the bound
+    std::memcpy(at_, s.data(), s.size());
+    at_ += s.size();
+  }
   void text(std::string_view s) {
     var(s.size());
     if (!s.empty()) std::memcpy(at_, s.data(), s.size());
@@ -105,16 +109,19 @@ class VarReader {
 
 }  // namespace
 
+static_assert(catalogue::bodies.size() <= grant_expired_body_type, "grant_expired is no event body type");
 static_assert(catalogue::bodies.size() <= hold_expired_body_type, "hold_expired is no event body type");
 
 std::string_view body_type_name(uint8_t body_type) {
   if (body_type == hold_expired_body_type) return "hold_expired";
+  if (body_type == grant_expired_body_type) return "grant_expired";
   if (body_type >= catalogue::bodies.size()) return "unknown";
   return catalogue::bodies[body_type].name;
 }
 
 uint8_t body_type_from_name(std::string_view name) {
   if (name == "hold_expired") return hold_expired_body_type;
+  if (name == "grant_expired") return grant_expired_body_type;
   const catalogue::BodyDesc* body = catalogue::find_body(name);
   return body ? static_cast<uint8_t>(body->type) : 0;
 }
@@ -141,8 +148,9 @@ BillingPathCode billing_path_code(std::string_view name) {
 // Layout: format u8 | body type u8 | occurred_at zig | outcome u8 | reason u8 | partition var |
 // offset var | amount zig | balance_after zig | key text | detail text | billing path u8 |
 // rate card version zig | tracked zig | debited zig | model text | member text | workspace text |
-// payment_ref text | paid zig | fee zig | currency text | reason_text text.
-HistoryFields history_fields(const HistoryEntry& e) {
+// payment_ref text | paid zig | fee zig | currency text | reason_text text | fundings (var count,
+// then count × (grant id text, micros zig); format 9 of the store).
+HistoryFields history_fields(const HistoryEntry& e, std::string& fundings_scratch) {
   HistoryFields f;
   f.body_type = body_type_from_name(e.type);
   f.idempotency_key = e.idempotency_key;
@@ -165,14 +173,38 @@ HistoryFields history_fields(const HistoryEntry& e) {
   f.fee_minor = e.fee_minor;
   f.currency = e.currency;
   f.reason_text = e.reason_text;
+  fundings_scratch.clear();
+  encode_fundings(fundings_scratch, e.fundings);
+  f.fundings = fundings_scratch;
   return f;
+}
+
+namespace {
+template <class Fundings>
+void encode_fundings_of(std::string& out, const Fundings& fundings) {
+  std::size_t bound = RawWriter::var_max;
+  for (const auto& f : fundings) bound += RawWriter::text_bound(f.grant_id) + RawWriter::var_max;
+  RawWriter w(out, bound);
+  w.var(fundings.size());
+  for (const auto& f : fundings) {
+    w.text(f.grant_id);
+    w.zig(f.micros);
+  }
+}
+}  // namespace
+
+void encode_fundings(std::string& out, const std::vector<HistoryEntry::Funding>& fundings) {
+  encode_fundings_of(out, fundings);
+}
+void encode_fundings(std::string& out, std::span<const FoldResult::Funding> fundings) {
+  encode_fundings_of(out, fundings);
 }
 
 void append_history(std::string& out, const HistoryFields& e) {
   constexpr std::size_t v = RawWriter::var_max;
   const auto t = [](std::string_view s) { return RawWriter::text_bound(s); };
-  RawWriter w(out, 5 + 11 * v + t(e.idempotency_key) + t(e.detail) + t(e.model) + t(e.member_id) +
-                       t(e.workspace) + t(e.payment_ref) + t(e.currency) + t(e.reason_text));
+  RawWriter w(out, 6 + 11 * v + t(e.idempotency_key) + t(e.detail) + t(e.model) + t(e.member_id) +
+                       t(e.workspace) + t(e.payment_ref) + t(e.currency) + t(e.reason_text) + e.fundings.size());
   w.byte(record_format_version);
   w.byte(e.body_type);
   w.zig(e.occurred_at_ms);
@@ -196,6 +228,11 @@ void append_history(std::string& out, const HistoryFields& e) {
   w.zig(e.fee_minor);
   w.text(e.currency);
   w.text(e.reason_text);
+  if (e.fundings.empty()) {
+    w.var(0);
+  } else {
+    w.raw(e.fundings);
+  }
 }
 
 bool peek_history(std::string_view bytes, uint8_t& body_type, int64_t& occurred_at_ms) {
@@ -247,9 +284,18 @@ bool decode_history(std::string_view bytes, uint64_t sequence, HistoryEntry& e) 
     return false;
   }
   e.billing_path.assign(billing_path_name(static_cast<BillingPathCode>(path)));
-  return r.zig(e.rate_card_version) && r.zig(e.tracked_cost_micros) && r.zig(e.debited_micros) && r.text(e.model) &&
-         r.text(e.member_id) && r.text(e.workspace) && r.text(e.payment_ref) && r.zig(e.paid_minor) &&
-         r.zig(e.fee_minor) && r.text(e.currency) && r.text(e.reason_text) && r.done();
+  uint64_t fundings = 0;
+  if (!r.zig(e.rate_card_version) || !r.zig(e.tracked_cost_micros) || !r.zig(e.debited_micros) || !r.text(e.model) ||
+      !r.text(e.member_id) || !r.text(e.workspace) || !r.text(e.payment_ref) || !r.zig(e.paid_minor) ||
+      !r.zig(e.fee_minor) || !r.text(e.currency) || !r.text(e.reason_text) || !r.var(fundings) ||
+      fundings > r.remaining()) {
+    return false;
+  }
+  e.fundings.resize(static_cast<std::size_t>(fundings));
+  for (HistoryEntry::Funding& f : e.fundings) {
+    if (!r.text(f.grant_id) || !r.zig(f.micros)) return false;
+  }
+  return r.done();
 }
 
 UsageCellNames names_of(const UsageRollup& u) {

@@ -12,10 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/chain.h"
+#include "engine/fold.h"
 #include "engine/state.h"
 #include "projections/views.h"
 
@@ -29,8 +32,13 @@ inline constexpr uint8_t record_format_version = 1;
 // unchanged: only available_micros grows).
 inline constexpr uint8_t hold_expired_body_type = 255;
 
+// The body type byte of a `grant_expired` history entry: the partition clock expired what was left
+// of a grant while folding the record at its position (SPEC §12). Its idempotency_key is the grant
+// id, its amount minus what expired, its detail "expires_at_ms N".
+inline constexpr uint8_t grant_expired_body_type = 254;
+
 // The canonical JSON type name of an event body type ("usage", "purchase", …; "" for none;
-// "hold_expired" for hold_expired_body_type).
+// "hold_expired" and "grant_expired" for their body types).
 std::string_view body_type_name(uint8_t body_type);
 uint8_t body_type_from_name(std::string_view name);  // 0 if unknown
 
@@ -61,8 +69,15 @@ struct HistoryFields {
   int64_t fee_minor = 0;
   std::string_view currency;
   std::string_view reason_text;
+  std::string_view fundings;  // encode_fundings bytes; empty: none
 };
-HistoryFields history_fields(const HistoryEntry& entry);  // views into `entry`
+// Views into `entry`; the fundings are encoded into `fundings_scratch`.
+HistoryFields history_fields(const HistoryEntry& entry, std::string& fundings_scratch);
+
+// SPEC §12: the fundings of an entry as history entries store them: count, then each grant id
+// (empty: overdraft) and amount. Appended to `out`.
+void encode_fundings(std::string& out, const std::vector<HistoryEntry::Funding>& fundings);
+void encode_fundings(std::string& out, std::span<const FoldResult::Funding> fundings);
 
 // Appends the encoding of one entry to `out` (sequence and org are in the key).
 void append_history(std::string& out, const HistoryFields& fields);

@@ -46,6 +46,7 @@ const char* db_name(Db db) {
     case Db::chain: return "chain";
     case Db::org_rejects: return "org_rejects";
     case Db::org_signals: return "org_signals";
+    case Db::grants: return "grants";
   }
   return "unknown";
 }

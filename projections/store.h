@@ -28,7 +28,7 @@
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 8). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 9). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -96,6 +96,10 @@
 //                                                        the records no org can claim.
 //   "org_signals" org \0 outbox sequence (u64 BE)        u8 SignalKind: an index over "outbox" by org
 //                                                        (not in the digests).
+//   "grants"      org \0 grant id (the idempotency key   encode(Grant) (engine/state_codec.h): a grant
+//                 of the event that made it)             with nothing left (SPEC §12). Written once,
+//                                                        when it closes; the active grants are in
+//                                                        the org's state ("orgs").
 //
 // History rule: an event gets a history entry of its org when it names a valid org id, the org
 // exists after the fold and its home partition is the event's partition. Events of an org never
@@ -125,6 +129,11 @@
 
 namespace tally::store {
 
+// 9: SPEC §12 grants. Org states may end with a grants section (active grants, overdraft, expired
+// and voided totals) and partition states with the grant expiry and warning indexes; "grants"
+// holds the closed grants; history entries end with their fundings, and a grant_expired entry is
+// written when the clock expires a grant. Every org with credit has a grant, so the view digests of
+// every log change; payload digests do not (the grant terms enter them only when not the default).
 // 8: org states may end with a holds section and partition states with a hold expiry index
 // (SPEC §11; engine/state_codec.cpp). Both are written only while holds are active, so the view
 // digests of a log without holds do not move, but a build of version 7 cannot read them.
@@ -134,7 +143,7 @@ namespace tally::store {
 // 5: the hash chain is SHA-256 (a 32-byte head in "partitions", moved out of the fold's state),
 // and "chain" keeps a mark per record. 4: adds "payments". 3: "history" and "keys" values are
 // chunks of records (2: one record per key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 8;
+inline constexpr uint32_t store_format_version = 9;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
@@ -146,9 +155,9 @@ inline constexpr std::size_t map_size_max_bytes = std::size_t{1} << 42;  // 4 Ti
 
 enum class Db : int {
   meta = 0, orgs, members, keys, purchases, history, usage, outbox, rejects, partitions, payments, chain,
-  org_rejects, org_signals
+  org_rejects, org_signals, grants
 };
-inline constexpr int db_count = 14;
+inline constexpr int db_count = 15;
 const char* db_name(Db db);
 
 inline constexpr std::string_view meta_format_version = "format_version";

@@ -371,7 +371,7 @@ class LmdbViewReader final : public ViewReader {
     if (!txn.is_ok()) return txn.status();
     std::map<std::string, Digest128> digests;
     for (Db db : {Db::orgs, Db::members, Db::keys, Db::purchases, Db::history, Db::usage, Db::rejects, Db::partitions,
-                  Db::chain}) {
+                  Db::chain, Db::grants}) {
       ViewDigest digest;
       Cursor cursor(txn.value(), env_->dbi(db));
       for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {

@@ -76,6 +76,14 @@ struct HistoryEntry {
   int64_t fee_minor = 0;
   std::string currency;
   std::string reason_text;          // admin_adjustment/refund reason
+  // SPEC §12: where the credit of a debit came from (grants in draw-down order; an empty grant id
+  // is the overdraft), or, on a credit-adding entry, what its grant repaid of the overdraft.
+  struct Funding {
+    std::string grant_id;
+    Micros micros;
+    bool operator==(const Funding&) const = default;
+  };
+  std::vector<Funding> fundings;
   // An early reject: the event was rejected before its org existed (the org's very first events,
   // e.g. usage of an org that never bought anything). It has no history sequence (`sequence` is
   // 0) and balance_after 0; transactions and statements list early rejects first, in log order.

@@ -30,6 +30,8 @@ bool is_enforcement_kind(SignalKind kind) {
       return true;
     case SignalKind::recharge_requested:
     case SignalKind::auto_refill_cap_reached:
+    case SignalKind::grant_expiring:  // SPEC §12: notices, nothing to pause or resume
+    case SignalKind::grant_expired:
       return false;
   }
   return false;
