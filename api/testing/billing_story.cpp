@@ -102,6 +102,14 @@ Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens, 
     return s;
   }
   if (Status s = buy_credits(t, now - 5 * day_ms); !s.is_ok()) return s;
+  // A promotional grant that runs out in 4 days, drawn down before the others (priority 10).
+  if (Status s = t.event(R"("type":"credit_granted","idempotency_key":"promo-launch","occurred_at_ms":)" +
+                         std::to_string(now - 3 * day_ms) + R"(,"credits_micros":)" + std::to_string(50 * cr) +
+                         R"(,"category":"promotional","priority":10,"expires_at_ms":)" + std::to_string(now + 4 * day_ms) +
+                         R"(,"reason":"launch promotion","operator":"growth")");
+      !s.is_ok()) {
+    return s;
+  }
   // Usage on earlier days, by two members and two models.
   const struct { const char* key; int64_t days_ago; const char* member; const char* model; int64_t cost; } calls[] = {
       {"call-1", 4, "bob", "claude-sonnet", 30 * cr},  {"call-2", 3, "carol", "gpt-5", 12 * cr + 500'000},
@@ -111,7 +119,7 @@ Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens, 
   }
   // Auto-recharge just under the balance, and a limit bob is about to pass.
   if (Status s = t.call("PUT", "/api/v1/org/acme/credits/auto-refill?wait=1", tokens.owner,
-                        R"({"threshold_micros":25030000000,"refill_bundles":1,"max_per_day":2,"max_per_month":5})", 200)
+                        R"({"threshold_micros":25080000000,"refill_bundles":1,"max_per_day":2,"max_per_month":5})", 200)
                      .status();
       !s.is_ok()) {
     return s;

@@ -1,6 +1,6 @@
 // Test support: the billing page's story (seeds 002 and 004) told to an in-process stack over
 // HTTP, so the page has something of every kind to show — a signup allocation of 25,000 credits, a
-// checkout whose purchase saved a card, usage by two members and two models over several days,
+// checkout whose purchase saved a card, a promotional grant of 50 credits expiring in 4 days, usage by two members and two models over several days,
 // auto-recharge that fired today (one refill against its caps), and a member over its monthly
 // limit (paused).
 #pragma once
