@@ -22,6 +22,7 @@
 
 #include "log/journal.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/testing/http_receiver.h"
 #include "relay/enforcer.h"
 #include "relay/outbox_emitter.h"
@@ -116,15 +117,11 @@ EnforcerOptions enforcer_options(const std::string& url) {
 }
 
 std::unique_ptr<Node> start_node(const TempDir& dir, const std::string& url) {
-  NodeOptions options;
-  options.data_dir = dir.path();
+  NodeOptions options = test_node_options(dir.path());
   options.role_api = false;
-  options.tick_interval_ms = 0;
   options.enforce = enforcer_options(url);
   options.on_role_error = [](std::string_view, const Status&) {};  // the refused deliveries are expected
-  auto node = Node::start(options);
-  BOOST_REQUIRE_MESSAGE(node.is_ok(), node.status().to_string());
-  return std::move(node.value());
+  return start_test_node(options);
 }
 
 std::vector<std::string> actions_of(const std::vector<Delivery>& deliveries, const std::string& org) {

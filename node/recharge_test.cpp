@@ -19,6 +19,7 @@
 
 #include "log/kafka_testing.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "outbound/stripe_client.h"
 #include "outbound/testing/http_receiver.h"
@@ -64,16 +65,11 @@ struct RunningNode {
   std::unique_ptr<Node> node;
 
   explicit RunningNode(RechargeOptions recharge, std::string kafka_brokers = {}) {
-    NodeOptions options;
-    options.data_dir = dir.path();
+    NodeOptions options = test_node_options(dir.path());
     options.kafka_brokers = std::move(kafka_brokers);
-    options.listen_port = 0;
-    options.tick_interval_ms = 0;
-    options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
+    options.tokens.push_back(node_token("admin", admin_token, "admin"));
     options.recharge = std::move(recharge);
-    auto started = Node::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    node = std::move(started.value());
+    node = start_test_node(options);
   }
 
   ViewReader& views() { return *node->views(); }

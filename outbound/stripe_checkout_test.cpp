@@ -34,9 +34,7 @@ struct Fixture {
     auto started = StripeFixtureServer::start();
     BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
     stripe = std::move(started.value());
-    StripeConfig config;
-    config.base_url = stripe->base_url();
-    config.api_key = StripeFixtureServer::api_key;
+    StripeConfig config = stripe->client_config();
     config.retry.attempts_max = 2;
     client = std::make_unique<StripeClient>(config, [](int64_t) {});
   }
@@ -234,8 +232,7 @@ BOOST_AUTO_TEST_CASE(stripe_refusals_are_errors_that_say_what_stripe_said) {
   BOOST_REQUIRE(!unknown_price.is_ok());
   BOOST_TEST(unknown_price.status().field() == "stripe");
   BOOST_TEST(unknown_price.status().message().find("No such price") != std::string::npos);
-  StripeConfig config;
-  config.base_url = f.stripe->base_url();
+  StripeConfig config = f.stripe->client_config();
   config.api_key = "sk_test_wrong";
   StripeClient wrong_key(config, [](int64_t) {});
   BOOST_TEST(wrong_key.create_org_customer("acme", "k").status().message().find("Invalid API Key") != std::string::npos);
