@@ -21,6 +21,7 @@
 #include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "outbound/testing/stripe_fixtures.h"
+#include "outbound/testing/stripe_test.h"
 #include "relay/testing/relay_harness.h"
 
 using namespace tally;
@@ -43,9 +44,7 @@ struct BillingNode {
   std::unique_ptr<api::testing::HttpClient> api_client;
 
   BillingNode() {
-    auto server = StripeFixtureServer::start();
-    BOOST_REQUIRE_MESSAGE(server.is_ok(), server.status().to_string());
-    stripe = std::move(server.value());
+    stripe = start_local_stripe();
     StripeConfig config = stripe->client_config();
     config.retry.backoff_ms_initial = 10;
 

@@ -194,12 +194,9 @@ BOOST_AUTO_TEST_CASE(member_limits_pause_and_resume_only_that_member) {
 BOOST_AUTO_TEST_CASE(emitter_crash_between_append_and_record_still_delivers_each_crossing_once) {
   Platform platform;
   TempDir dir;
-  auto journal = Journal::open(dir.sub("journal"), journal_options(4, 1));
-  BOOST_REQUIRE(journal.is_ok());
-  auto events = journal.value()->writer(journal_events_topic);
-  BOOST_REQUIRE(events.is_ok());
+  NodeJournal journal(dir.path());
   const std::string org = unique_name("crossing");
-  OrgScript script(*events.value(), org);
+  OrgScript script(*journal.events, org);
   BOOST_REQUIRE(script.rate_card().is_ok());
   BOOST_REQUIRE(script.purchase(40).is_ok());
   BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());

@@ -32,10 +32,8 @@ using namespace tally::connectors::testing;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr auto deadline = std::chrono::seconds(60);
+constexpr int64_t deadline_ms = 60'000;
 constexpr const char* admin_token = "node-faults-admin-token-0123";
-constexpr auto poll_pause = std::chrono::milliseconds(10);  // between checks of a condition
 
 std::string signup(const std::string& key, int64_t credits_micros) {
   return R"({"type":"signup_allocation","idempotency_key":")" + key + R"(","org_id":"acme","occurred_at_ms":)" +
@@ -77,12 +75,7 @@ struct RunningNode {
   }
 
   // Polls until `ready` holds (the condition is the projector's state, seen over HTTP).
-  bool eventually(const std::function<bool()>& ready) {
-    for (const auto until = Clock::now() + deadline; Clock::now() < until; std::this_thread::sleep_for(poll_pause)) {
-      if (ready()) return true;
-    }
-    return false;
-  }
+  bool eventually(const std::function<bool()>& ready) { return wait_until(ready, deadline_ms); }
 
   std::string health() { return get("/healthz").body; }
 };

@@ -21,6 +21,7 @@
 #include "node/node.h"
 #include "node/testing/node_test.h"
 #include "outbound/testing/stripe_fixtures.h"
+#include "outbound/testing/stripe_test.h"
 #include "relay/testing/relay_harness.h"
 
 using namespace tally;
@@ -57,7 +58,7 @@ struct Sampler {
   json::array samples;
 
   Sampler() {
-    stripe = std::move(StripeFixtureServer::start().value());
+    stripe = start_local_stripe();
     NodeOptions options = test_node_options(dir.path());
     options.tokens = {node_token("admin", admin, "admin"), node_token("acme", owner, "org:acme"),
                       node_token("reader", reader, "org:acme:read")};

@@ -24,8 +24,7 @@ using namespace tally::connectors::testing;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr auto deadline = std::chrono::seconds(60);
+constexpr int64_t deadline_ms = 60'000;
 constexpr const char* admin_token = "wait-group-admin-token-0123";
 constexpr int clients = 16;
 constexpr int64_t credits_each = 1'000'000;
@@ -74,11 +73,8 @@ BOOST_AUTO_TEST_CASE(concurrent_wait_requests_queue_together_for_one_commit_and_
     });
   }
   // Re-checked until the deadline: a count of waiting requests, not an ordering of threads.
-  bool queued = false;
-  for (const auto until = Clock::now() + deadline; !queued && Clock::now() < until;) {
-    queued = journal_queued_appends_for_test(journal_dir) == clients - 1;
-    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const bool queued =
+      wait_until([&] { return journal_queued_appends_for_test(journal_dir) == clients - 1; }, deadline_ms);
   release_promise.set_value();
   holder.join();
   for (std::thread& request : requests) request.join();

@@ -17,7 +17,7 @@
 
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
-#include "outbound/testing/stripe_emulator_fixture.h"
+#include "outbound/testing/stripe_test.h"
 
 using namespace tally::connectors;
 using tally::connectors::testing::emulator;

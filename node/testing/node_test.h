@@ -1,6 +1,7 @@
 // What the end-to-end tests through a Node share (test-only; header-only, as it needs Boost.Test):
-// the options of a node a test starts, its API tokens, and the start that fails the test when the
-// node does not come up. Beside relay/testing/relay_harness.h, in the same namespace.
+// the options of a node a test starts, its API tokens, the start that fails the test when the
+// node does not come up, and the node's journal opened ahead of it. Beside
+// relay/testing/relay_harness.h, in the same namespace.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include "api/server_options.h"
+#include "log/journal.h"
 #include "node/node.h"
 
 namespace tally::connectors::testing {
@@ -38,5 +40,22 @@ inline std::unique_ptr<Node> start_test_node(const NodeOptions& options) {
   BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
   return std::move(started.value());
 }
+
+// The embedded journal of a node's data dir (DATA/journal, with the partitions a new node makes),
+// open for a test to append events before a node (or relay_node_child) runs on it.
+struct NodeJournal {
+  std::unique_ptr<Journal> journal;
+  std::unique_ptr<LogWriter> events;  // the events topic
+
+  explicit NodeJournal(const std::string& data_dir) {
+    Result<std::unique_ptr<Journal>> opened = Journal::open(
+        data_dir + "/journal", journal_options(node_partitions_default, node_signals_partitions_default));
+    BOOST_REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
+    journal = std::move(opened.value());
+    Result<std::unique_ptr<LogWriter>> writer = journal->writer(journal_events_topic);
+    BOOST_REQUIRE_MESSAGE(writer.is_ok(), writer.status().to_string());
+    events = std::move(writer.value());
+  }
+};
 
 }  // namespace tally::connectors::testing
