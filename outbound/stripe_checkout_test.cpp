@@ -22,10 +22,6 @@ using tally::connectors::testing::StripeEmulator;
 using tally::connectors::testing::StripeFixtureServer;
 using tally::connectors::testing::start_local_stripe;
 
-namespace tally::connectors {
-std::ostream& operator<<(std::ostream& out, ChargeOutcome::Kind kind) { return out << kind_name(kind); }
-}  // namespace tally::connectors
-
 namespace {
 
 struct Fixture {

@@ -24,11 +24,6 @@ using tally::connectors::testing::emulator;
 using tally::connectors::testing::EmulatorFixture;
 using tally::connectors::testing::StripeEmulator;
 
-namespace tally::connectors {
-// For Boost.Test's messages.
-std::ostream& operator<<(std::ostream& out, ChargeOutcome::Kind kind) { return out << kind_name(kind); }
-}  // namespace tally::connectors
-
 namespace {
 
 // A name unique within this run, so tests never see each other's charges or token chains.

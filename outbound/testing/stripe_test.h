@@ -1,6 +1,6 @@
 // What the tests against a Stripe share (test-only; header-only, as it needs Boost.Test): one
-// Stripe emulator for a whole Boost.Test module, and the local Stripe of published example objects
-// (stripe_fixtures.h) started for a test.
+// Stripe emulator for a whole Boost.Test module, the local Stripe of published example objects
+// (stripe_fixtures.h) started for a test, and a charge outcome's kind printed in messages.
 //
 // The emulator, for the tests that charge against it (outbound/stripe_client_test,
 // node/recharge_test, node/relay_crash_test): the test file registers
@@ -12,10 +12,17 @@
 
 #include <boost/test/unit_test.hpp>
 #include <memory>
+#include <ostream>
 #include <string>
 
+#include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
 #include "outbound/testing/stripe_fixtures.h"
+
+namespace tally::connectors {
+// For Boost.Test's messages.
+inline std::ostream& operator<<(std::ostream& out, ChargeOutcome::Kind kind) { return out << kind_name(kind); }
+}  // namespace tally::connectors
 
 namespace tally::connectors::testing {
 
