@@ -19,6 +19,7 @@
 #include "api/testing/http_test.h"
 #include "engine/calendar.h"
 #include "engine/partitioner.h"
+#include "projections/failing_views.h"
 
 using namespace tally;
 using namespace tally::api;
@@ -91,26 +92,6 @@ LogPosition parse_position(std::string_view text) {
   return LogPosition{PartitionId{std::stoi(std::string(text.substr(0, colon)))},
                      Offset{std::stoll(std::string(text.substr(colon + 1)))}};
 }
-
-// A ViewReader whose reads all fail: the store is unreadable.
-class BrokenViews final : public ViewReader {
-  Status broken() const { return Status::error(Status::Code::io_error, "mdb_txn_begin: I/O error"); }
-
- public:
-  Result<std::optional<OrgView>> org(OrgIdView) override { return broken(); }
-  Result<std::vector<OrgId>> org_ids() override { return broken(); }
-  Result<std::vector<MemberView>> members(OrgIdView) override { return broken(); }
-  Result<HistoryPage> history(const HistoryQuery&) override { return broken(); }
-  Status for_each_history(OrgIdView, int64_t, int64_t, const std::function<bool(const HistoryEntry&)>&) override {
-    return broken();
-  }
-  Result<std::vector<UsageRollup>> usage(OrgIdView, int64_t, int64_t) override { return broken(); }
-  Result<std::vector<RejectEntry>> rejects(std::size_t) override { return broken(); }
-  Result<std::vector<OutboxEntry>> outbox(uint64_t, std::size_t) override { return broken(); }
-  Result<std::vector<PartitionView>> partitions() override { return broken(); }
-  Result<ProjectionStats> stats() override { return broken(); }
-  Result<std::map<std::string, Digest128>> digests() override { return broken(); }
-};
 
 // A log that refuses every append.
 class BrokenLog final : public LogWriter {
@@ -961,7 +942,7 @@ BOOST_AUTO_TEST_CASE(wait_timeout_answers_202_and_failures_answer_503) {
   slow.stop();  // idempotent
 
   // Unreadable views and a log that refuses appends: 503 with a JSON error, never a crash.
-  BrokenViews views;
+  FailingViews views(Status::error(Status::Code::io_error, "mdb_txn_begin: I/O error"));  // an unreadable store
   BrokenLog log;
   HttpServer broken(options, views, log, [](LogPosition, int) { return OutcomeWait{OutcomeWait::State::expired, {}}; });
   BOOST_REQUIRE(broken.start().is_ok());

@@ -138,15 +138,7 @@ int run_export(const Args& args) {
 }
 
 int run_audit(const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::fputs(audit_usage, args.empty() ? stderr : stdout);
-    return args.empty() ? exit_usage : exit_ok;
-  }
-  const Args rest(args.begin() + 1, args.end());
-  if (args[0] == "verify") return run_verify(rest);
-  if (args[0] == "export") return run_export(rest);
-  std::fprintf(stderr, "tally audit: unknown subcommand '%s'\n%s", args[0].c_str(), audit_usage);
-  return exit_usage;
+  return run_subcommand("audit", audit_usage, args, {{"verify", "", run_verify}, {"export", "", run_export}});
 }
 
 const CommandRegistrar registrar{

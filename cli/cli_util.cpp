@@ -34,6 +34,19 @@ int fail(const char* command, const Status& status) {
   return exit_failure;
 }
 
+int run_subcommand(const char* command, const char* usage, const Args& args, const std::vector<Command>& subcommands) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::fputs(usage, args.empty() ? stderr : stdout);
+    return args.empty() ? exit_usage : exit_ok;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  for (const Command& subcommand : subcommands) {
+    if (args[0] == subcommand.name) return subcommand.run(rest);
+  }
+  std::fprintf(stderr, "tally %s: unknown subcommand '%s'\n%s", command, args[0].c_str(), usage);
+  return exit_usage;
+}
+
 std::string views_dir(const std::string& data_dir) {
   const auto nested = std::filesystem::path(data_dir) / "views";
   return std::filesystem::exists(nested) ? nested.string() : data_dir;

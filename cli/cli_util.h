@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "engine/status.h"
@@ -35,6 +36,11 @@ std::optional<int> parse_options(const char* command, const char* synopsis, cons
 
 // Prints "tally <command>: <status>" to stderr and returns exit_failure.
 int fail(const char* command, const Status& status);
+
+// A command made of subcommands ("tally audit verify|export"): runs the one `args` names first
+// with the rest of `args`. No arguments: `usage` to stderr, exit_usage; --help/-h: `usage` to
+// stdout, exit_ok; an unknown name: says so with `usage`, exit_usage.
+int run_subcommand(const char* command, const char* usage, const Args& args, const std::vector<Command>& subcommands);
 
 std::string views_dir(const std::string& data_dir);
 std::string journal_dir(const std::string& data_dir);

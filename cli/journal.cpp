@@ -56,14 +56,7 @@ int run_check(const Args& args) {
 }
 
 int run_journal(const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::fputs(journal_usage, args.empty() ? stderr : stdout);
-    return args.empty() ? exit_usage : exit_ok;
-  }
-  const Args rest(args.begin() + 1, args.end());
-  if (args[0] == "check") return run_check(rest);
-  std::fprintf(stderr, "tally journal: unknown subcommand '%s'\n%s", args[0].c_str(), journal_usage);
-  return exit_usage;
+  return run_subcommand("journal", journal_usage, args, {{"check", "", run_check}});
 }
 
 const CommandRegistrar registrar{{"journal", "check an embedded journal for damaged records (read-only)", run_journal}};

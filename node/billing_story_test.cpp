@@ -18,8 +18,10 @@
 #include "ingest/ingest_routes.h"
 #include "ingest/stripe_signature.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "outbound/testing/stripe_fixtures.h"
+#include "outbound/testing/stripe_test.h"
 #include "relay/testing/relay_harness.h"
 
 using namespace tally;
@@ -42,20 +44,13 @@ struct BillingNode {
   std::unique_ptr<api::testing::HttpClient> api_client;
 
   BillingNode() {
-    auto server = StripeFixtureServer::start();
-    BOOST_REQUIRE_MESSAGE(server.is_ok(), server.status().to_string());
-    stripe = std::move(server.value());
-    StripeConfig config;
-    config.base_url = stripe->base_url();
-    config.api_key = StripeFixtureServer::api_key;
+    stripe = start_local_stripe();
+    StripeConfig config = stripe->client_config();
     config.retry.backoff_ms_initial = 10;
 
-    NodeOptions options;
-    options.data_dir = dir.path();
-    options.listen_port = 0;
-    options.tick_interval_ms = 0;
-    options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
-    options.tokens.push_back(api::parse_api_token(std::string("owner:") + owner_token + ":org:agentceo").value());
+    NodeOptions options = test_node_options(dir.path());
+    options.tokens.push_back(node_token("admin", admin_token, "admin"));
+    options.tokens.push_back(node_token("owner", owner_token, "org:agentceo"));
     // "Buy $100 credits": 100 credits a bundle, 10000 cents; the fee on top, 2.9% + 30 cents.
     CommerceSettings commerce;
     commerce.stripe = config;
@@ -75,9 +70,7 @@ struct BillingNode {
     stripe_ingest.mapping.credits_per_bundle_micros = 100 * cr;
     ingest.stripe = stripe_ingest;
     options.ingest = ingest;
-    auto started = Node::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    node = std::move(started.value());
+    node = start_test_node(options);
   }
 
   ~BillingNode() {

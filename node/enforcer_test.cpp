@@ -22,6 +22,7 @@
 
 #include "log/journal.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/testing/http_receiver.h"
 #include "relay/enforcer.h"
 #include "relay/outbox_emitter.h"
@@ -116,15 +117,11 @@ EnforcerOptions enforcer_options(const std::string& url) {
 }
 
 std::unique_ptr<Node> start_node(const TempDir& dir, const std::string& url) {
-  NodeOptions options;
-  options.data_dir = dir.path();
+  NodeOptions options = test_node_options(dir.path());
   options.role_api = false;
-  options.tick_interval_ms = 0;
   options.enforce = enforcer_options(url);
   options.on_role_error = [](std::string_view, const Status&) {};  // the refused deliveries are expected
-  auto node = Node::start(options);
-  BOOST_REQUIRE_MESSAGE(node.is_ok(), node.status().to_string());
-  return std::move(node.value());
+  return start_test_node(options);
 }
 
 std::vector<std::string> actions_of(const std::vector<Delivery>& deliveries, const std::string& org) {
@@ -197,12 +194,9 @@ BOOST_AUTO_TEST_CASE(member_limits_pause_and_resume_only_that_member) {
 BOOST_AUTO_TEST_CASE(emitter_crash_between_append_and_record_still_delivers_each_crossing_once) {
   Platform platform;
   TempDir dir;
-  auto journal = Journal::open(dir.sub("journal"), journal_options(4, 1));
-  BOOST_REQUIRE(journal.is_ok());
-  auto events = journal.value()->writer(journal_events_topic);
-  BOOST_REQUIRE(events.is_ok());
+  NodeJournal journal(dir.path());
   const std::string org = unique_name("crossing");
-  OrgScript script(*events.value(), org);
+  OrgScript script(*journal.events, org);
   BOOST_REQUIRE(script.rate_card().is_ok());
   BOOST_REQUIRE(script.purchase(40).is_ok());
   BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());

@@ -10,6 +10,7 @@
 
 #include "engine/event_factory.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "relay/testing/relay_harness.h"
 
 using namespace tally;
@@ -33,14 +34,12 @@ bool state_becomes(ViewReader& views, const std::string& org, Condition conditio
 
 BOOST_AUTO_TEST_CASE(an_active_hold_is_expired_by_ticks_well_before_the_tick_interval) {
   TempDir dir;
-  NodeOptions options;
-  options.data_dir = dir.path();
+  NodeOptions options = test_node_options(dir.path());
   options.role_api = false;
   options.tick_interval_ms = 60'000;       // a minute: the regular ticks would come far too late
   options.hold_tick_interval_ms = 200;     // the test's hold interval (5 s in production)
-  auto started = Node::start(options);
-  BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-  Node& node = *started.value();
+  const std::unique_ptr<Node> started = start_test_node(options);
+  Node& node = *started;
   OrgScript script(node.events_writer(), "acme");
   BOOST_REQUIRE(script.purchase(10).is_ok());
   const std::string hold = make_hold_placed(EventHeader{"h-1", "acme", now_ms()},

@@ -13,6 +13,7 @@
 #include "ingest/stripe_signature.h"
 #include "ingest/test_util.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "relay/testing/relay_harness.h"
 
@@ -34,10 +35,7 @@ struct IngestNode {
   HttpClient http;
 
   IngestNode() {
-    NodeOptions options;
-    options.data_dir = dir.path();
-    options.listen_port = 0;
-    options.tick_interval_ms = 0;
+    NodeOptions options = test_node_options(dir.path());
     IngestOptions ingest;
     LitellmIngestOptions litellm;
     litellm.secret = litellm_secret;
@@ -48,9 +46,7 @@ struct IngestNode {
     ingest.stripe = stripe;
     ingest.now_s = [] { return now_s; };
     options.ingest = ingest;
-    auto started = Node::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    node = std::move(started.value());
+    node = start_test_node(options);
   }
 
   HttpResponse post(std::string_view path, std::vector<HttpHeader> headers, const std::string& body) {

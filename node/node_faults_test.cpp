@@ -22,6 +22,7 @@
 
 #include "api/http_server.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "relay/testing/relay_harness.h"
 
@@ -31,19 +32,12 @@ using namespace tally::connectors::testing;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr auto deadline = std::chrono::seconds(60);
+constexpr int64_t deadline_ms = 60'000;
 constexpr const char* admin_token = "node-faults-admin-token-0123";
-constexpr auto poll_pause = std::chrono::milliseconds(10);  // between checks of a condition
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string signup(const std::string& key, int64_t credits_micros) {
   return R"({"type":"signup_allocation","idempotency_key":")" + key + R"(","org_id":"acme","occurred_at_ms":)" +
-         std::to_string(unix_ms()) + R"(,"credits_micros":)" + std::to_string(credits_micros) + "}";
+         std::to_string(now_ms()) + R"(,"credits_micros":)" + std::to_string(credits_micros) + "}";
 }
 
 struct RunningNode {
@@ -53,10 +47,8 @@ struct RunningNode {
   explicit RunningNode(NodeOptions options, int tick_interval_ms = 0) {
     options.listen_port = 0;
     options.tick_interval_ms = tick_interval_ms;
-    options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
-    auto started = Node::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    node = std::move(started.value());
+    options.tokens.push_back(node_token("admin", admin_token, "admin"));
+    node = start_test_node(options);
   }
 
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(node->port()) + path; }
@@ -83,12 +75,7 @@ struct RunningNode {
   }
 
   // Polls until `ready` holds (the condition is the projector's state, seen over HTTP).
-  bool eventually(const std::function<bool()>& ready) {
-    for (const auto until = Clock::now() + deadline; Clock::now() < until; std::this_thread::sleep_for(poll_pause)) {
-      if (ready()) return true;
-    }
-    return false;
-  }
+  bool eventually(const std::function<bool()>& ready) { return wait_until(ready, deadline_ms); }
 
   std::string health() { return get("/healthz").body; }
 };

@@ -19,7 +19,9 @@
 #include "ingest/ingest_routes.h"
 #include "ingest/stripe_signature.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/testing/stripe_fixtures.h"
+#include "outbound/testing/stripe_test.h"
 #include "relay/testing/relay_harness.h"
 
 using namespace tally;
@@ -56,20 +58,12 @@ struct Sampler {
   json::array samples;
 
   Sampler() {
-    stripe = std::move(StripeFixtureServer::start().value());
-    StripeConfig stripe_config;
-    stripe_config.base_url = stripe->base_url();
-    stripe_config.api_key = StripeFixtureServer::api_key;
-    NodeOptions options;
-    options.data_dir = dir.path();
-    options.listen_port = 0;
-    options.tick_interval_ms = 0;
-    for (const std::string& token : {std::string("admin:") + admin + ":admin", std::string("acme:") + owner + ":org:acme",
-                                    std::string("reader:") + reader + ":org:acme:read"}) {
-      options.tokens.push_back(api::parse_api_token(token).value());
-    }
+    stripe = start_local_stripe();
+    NodeOptions options = test_node_options(dir.path());
+    options.tokens = {node_token("admin", admin, "admin"), node_token("acme", owner, "org:acme"),
+                      node_token("reader", reader, "org:acme:read")};
     CommerceSettings commerce;
-    commerce.stripe = stripe_config;
+    commerce.stripe = stripe->client_config();
     commerce.offer = BundleOffer{Micros{100'000'000}, 10'000, "usd", 290, 30};
     commerce.price_id = stripe->add_price("prod_credits", 10'000, "usd");
     options.commerce = commerce;
@@ -83,9 +77,7 @@ struct Sampler {
     stripe_ingest.webhook_secret = webhook_secret;
     ingest.stripe = stripe_ingest;
     options.ingest = ingest;
-    auto started = Node::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    node = std::move(started.value());
+    node = start_test_node(options);
     client = std::make_unique<api::testing::HttpClient>(node->port());
   }
 

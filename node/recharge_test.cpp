@@ -19,11 +19,12 @@
 
 #include "log/kafka_testing.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "outbound/stripe_client.h"
 #include "outbound/testing/http_receiver.h"
 #include "outbound/testing/stripe_emulator.h"
-#include "outbound/testing/stripe_emulator_fixture.h"
+#include "outbound/testing/stripe_test.h"
 #include "relay/recharge.h"
 #include "relay/testing/relay_harness.h"
 
@@ -64,21 +65,28 @@ struct RunningNode {
   std::unique_ptr<Node> node;
 
   explicit RunningNode(RechargeOptions recharge, std::string kafka_brokers = {}) {
-    NodeOptions options;
-    options.data_dir = dir.path();
+    NodeOptions options = test_node_options(dir.path());
     options.kafka_brokers = std::move(kafka_brokers);
-    options.listen_port = 0;
-    options.tick_interval_ms = 0;
-    options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
+    options.tokens.push_back(node_token("admin", admin_token, "admin"));
     options.recharge = std::move(recharge);
-    auto started = Node::start(options);
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    node = std::move(started.value());
+    node = start_test_node(options);
   }
 
   ViewReader& views() { return *node->views(); }
   std::optional<OrgState> state(const std::string& org) { return org_state(views(), org); }
 };
+
+// The story most tests here tell: 50 credits bought, auto-refill below 20 up to 100 credits on
+// `customer`'s card, then 45 credits of usage: 5 left, so one recharge is requested. Returns the
+// script, for a test that goes on.
+OrgScript refill_requested(RunningNode& running, const std::string& org, const std::string& customer) {
+  OrgScript script(running.node->events_writer(), org);
+  BOOST_REQUIRE(script.rate_card().is_ok());
+  BOOST_REQUIRE(script.purchase(50).is_ok());
+  BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
+  BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());
+  return script;
+}
 
 RechargeOptions recharge_options(const std::string& base_url) {
   RechargeOptions options;
@@ -206,11 +214,7 @@ BOOST_AUTO_TEST_CASE(price_and_platform_fee_make_the_charge_and_the_fee_is_recor
   options.currency = "eur";
   RunningNode running(options);
   const std::string org = unique_name("fee");
-  OrgScript script(running.node->events_writer(), org);
-  BOOST_REQUIRE(script.rate_card().is_ok());
-  BOOST_REQUIRE(script.purchase(50).is_ok());
-  BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
-  BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());  // 5 left
+  refill_requested(running, org, customer);  // 5 left
   BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "auto_refill") == 1; }));
 
   StripeClient client(stripe_config(emulator().base_url()));
@@ -239,11 +243,7 @@ BOOST_AUTO_TEST_CASE(declined_card_disables_auto_refill_and_the_org_pauses_at_ze
   const std::string customer = customer_with("tok_chargeCustomerFail");
   RunningNode running(recharge_options(emulator().base_url()));
   const std::string org = unique_name("declined");
-  OrgScript script(running.node->events_writer(), org);
-  BOOST_REQUIRE(script.rate_card().is_ok());
-  BOOST_REQUIRE(script.purchase(50).is_ok());
-  BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
-  BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());  // 5 left: recharge requested
+  OrgScript script = refill_requested(running, org, customer);  // 5 left: recharge requested
 
   BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "payment_failed") == 1; }));
   auto state = running.state(org);
@@ -270,11 +270,7 @@ BOOST_AUTO_TEST_CASE(rate_limits_and_server_errors_are_retried_with_the_same_key
   FlakyStripe flaky(emulator().base_url(), {429, 503}, 2);
   RunningNode running(recharge_options(flaky.url()));
   const std::string org = unique_name("flaky");
-  OrgScript script(running.node->events_writer(), org);
-  BOOST_REQUIRE(script.rate_card().is_ok());
-  BOOST_REQUIRE(script.purchase(50).is_ok());
-  BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
-  BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());
+  refill_requested(running, org, customer);
 
   BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "auto_refill") == 1; }));
   const std::vector<std::string> keys = flaky.keys();
@@ -292,11 +288,7 @@ BOOST_AUTO_TEST_CASE(retries_that_run_out_conclude_with_payment_failed_timeout) 
   FlakyStripe flaky(emulator().base_url(), {503}, -1);
   RunningNode running(recharge_options(flaky.url()));
   const std::string org = unique_name("down");
-  OrgScript script(running.node->events_writer(), org);
-  BOOST_REQUIRE(script.rate_card().is_ok());
-  BOOST_REQUIRE(script.purchase(50).is_ok());
-  BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
-  BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());
+  refill_requested(running, org, customer);
 
   BOOST_REQUIRE(wait_until([&] { return count_history(running.views(), org, "payment_failed") == 1; }));
   BOOST_TEST(flaky.keys().size() == 4u);  // attempts_max
@@ -316,11 +308,7 @@ BOOST_AUTO_TEST_CASE(two_ledgers_with_the_same_org_on_one_stripe_account_each_ma
   for (int ledger = 0; ledger < 2; ++ledger) {
     const std::string customer = customer_with("tok_visa");
     RunningNode running(recharge_options(emulator().base_url()));
-    OrgScript script(running.node->events_writer(), org);
-    BOOST_REQUIRE(script.rate_card().is_ok());
-    BOOST_REQUIRE(script.purchase(50).is_ok());
-    BOOST_REQUIRE(script.auto_refill(20, 100, customer).is_ok());
-    BOOST_REQUIRE(script.usage_output_tokens(2'000'000).is_ok());  // 5 left
+    refill_requested(running, org, customer);  // 5 left
     BOOST_REQUIRE_MESSAGE(wait_until([&] {
                             return count_history(running.views(), org, "auto_refill") +
                                        count_history(running.views(), org, "payment_failed") == 1;

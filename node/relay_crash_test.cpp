@@ -15,9 +15,10 @@
 #include <string>
 
 #include "log/journal.h"
+#include "node/testing/node_test.h"
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
-#include "outbound/testing/stripe_emulator_fixture.h"
+#include "outbound/testing/stripe_test.h"
 #include "projections/views.h"
 #include "relay/outbox_emitter.h"
 #include "relay/recharge.h"
@@ -52,12 +53,9 @@ void crash_and_recover(const std::string& crash_at) {
   BOOST_REQUIRE_MESSAGE(customer.is_ok(), customer.status().to_string());
 
   TempDir dir;
-  auto journal = Journal::open(dir.sub("journal"), journal_options(4, 1));
-  BOOST_REQUIRE(journal.is_ok());
-  auto events = journal.value()->writer(journal_events_topic);
-  BOOST_REQUIRE(events.is_ok());
+  NodeJournal journal(dir.path());
   const std::string org = unique_name("crash");
-  OrgScript script(*events.value(), org);
+  OrgScript script(*journal.events, org);
   BOOST_REQUIRE(script.rate_card().is_ok());
   BOOST_REQUIRE(script.open().is_ok());
   BOOST_REQUIRE(script.purchase(100).is_ok());

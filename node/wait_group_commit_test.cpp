@@ -14,6 +14,7 @@
 #include "api/http_server.h"
 #include "log/journal_testing.h"
 #include "node/node.h"
+#include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "relay/testing/relay_harness.h"
 
@@ -23,29 +24,18 @@ using namespace tally::connectors::testing;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr auto deadline = std::chrono::seconds(60);
+constexpr int64_t deadline_ms = 60'000;
 constexpr const char* admin_token = "wait-group-admin-token-0123";
 constexpr int clients = 16;
 constexpr int64_t credits_each = 1'000'000;
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::vector<HttpHeader> auth() { return {{"Authorization", std::string("Bearer ") + admin_token}}; }
 
 BOOST_AUTO_TEST_CASE(concurrent_wait_requests_queue_together_for_one_commit_and_each_gets_its_outcome) {
   TempDir dir;
-  NodeOptions options;
-  options.data_dir = dir.sub("data");
-  options.listen_port = 0;
-  options.tick_interval_ms = 0;
-  options.tokens.push_back(api::parse_api_token(std::string("admin:") + admin_token + ":admin").value());
-  auto started = Node::start(options);
-  BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-  std::unique_ptr<Node> node = std::move(started.value());
+  NodeOptions options = test_node_options(dir.sub("data"));
+  options.tokens.push_back(node_token("admin", admin_token, "admin"));
+  std::unique_ptr<Node> node = start_test_node(options);
   const std::string base = "http://127.0.0.1:" + std::to_string(node->port());
   const std::string journal_dir = dir.sub("data") + "/journal";
 
@@ -72,7 +62,7 @@ BOOST_AUTO_TEST_CASE(concurrent_wait_requests_queue_together_for_one_commit_and_
       std::vector<HttpHeader> headers = auth();
       headers.push_back({"Content-Type", "application/json"});
       const std::string body = R"({"type":"signup_allocation","idempotency_key":"grant-)" + std::to_string(i) +
-                               R"(","org_id":"acme","occurred_at_ms":)" + std::to_string(unix_ms()) +
+                               R"(","org_id":"acme","occurred_at_ms":)" + std::to_string(now_ms()) +
                                R"(,"credits_micros":)" + std::to_string(credits_each) + "}";
       auto answer = http.post(base + "/api/v1/events?wait=1", headers, body);
       if (answer.is_ok()) {
@@ -83,11 +73,8 @@ BOOST_AUTO_TEST_CASE(concurrent_wait_requests_queue_together_for_one_commit_and_
     });
   }
   // Re-checked until the deadline: a count of waiting requests, not an ordering of threads.
-  bool queued = false;
-  for (const auto until = Clock::now() + deadline; !queued && Clock::now() < until;) {
-    queued = journal_queued_appends_for_test(journal_dir) == clients - 1;
-    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  const bool queued =
+      wait_until([&] { return journal_queued_appends_for_test(journal_dir) == clients - 1; }, deadline_ms);
   release_promise.set_value();
   holder.join();
   for (std::thread& request : requests) request.join();

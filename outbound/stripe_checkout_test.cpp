@@ -13,16 +13,14 @@
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
 #include "outbound/testing/stripe_fixtures.h"
+#include "outbound/testing/stripe_test.h"
 
 using namespace tally;
 using namespace tally::connectors;
 using tally::connectors::testing::StripeCall;
 using tally::connectors::testing::StripeEmulator;
 using tally::connectors::testing::StripeFixtureServer;
-
-namespace tally::connectors {
-std::ostream& operator<<(std::ostream& out, ChargeOutcome::Kind kind) { return out << kind_name(kind); }
-}  // namespace tally::connectors
+using tally::connectors::testing::start_local_stripe;
 
 namespace {
 
@@ -31,12 +29,8 @@ struct Fixture {
   std::unique_ptr<StripeClient> client;
 
   Fixture() {
-    auto started = StripeFixtureServer::start();
-    BOOST_REQUIRE_MESSAGE(started.is_ok(), started.status().to_string());
-    stripe = std::move(started.value());
-    StripeConfig config;
-    config.base_url = stripe->base_url();
-    config.api_key = StripeFixtureServer::api_key;
+    stripe = start_local_stripe();
+    StripeConfig config = stripe->client_config();
     config.retry.attempts_max = 2;
     client = std::make_unique<StripeClient>(config, [](int64_t) {});
   }
@@ -234,20 +228,18 @@ BOOST_AUTO_TEST_CASE(stripe_refusals_are_errors_that_say_what_stripe_said) {
   BOOST_REQUIRE(!unknown_price.is_ok());
   BOOST_TEST(unknown_price.status().field() == "stripe");
   BOOST_TEST(unknown_price.status().message().find("No such price") != std::string::npos);
-  StripeConfig config;
-  config.base_url = f.stripe->base_url();
+  StripeConfig config = f.stripe->client_config();
   config.api_key = "sk_test_wrong";
   StripeClient wrong_key(config, [](int64_t) {});
   BOOST_TEST(wrong_key.create_org_customer("acme", "k").status().message().find("Invalid API Key") != std::string::npos);
   f.stripe.reset();  // nothing to check: the wrong key was refused on purpose
-  f.stripe = std::move(StripeFixtureServer::start().value());
+  f.stripe = start_local_stripe();
 }
 
 // The checks of the local Stripe itself: what Stripe would refuse, it refuses (and records).
 BOOST_AUTO_TEST_CASE(the_local_stripe_refuses_what_stripe_would) {
-  auto server = StripeFixtureServer::start();
-  BOOST_REQUIRE(server.is_ok());
-  StripeFixtureServer& stripe = *server.value();
+  const std::unique_ptr<StripeFixtureServer> server = start_local_stripe();
+  StripeFixtureServer& stripe = *server;
   HttpClient http;
   const auto post = [&](const std::string& body, const std::string& key, const std::string& secret) {
     std::vector<HttpHeader> headers = {{"Authorization", "Bearer " + secret},

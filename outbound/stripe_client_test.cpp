@@ -17,17 +17,12 @@
 
 #include "outbound/stripe_client.h"
 #include "outbound/testing/stripe_emulator.h"
-#include "outbound/testing/stripe_emulator_fixture.h"
+#include "outbound/testing/stripe_test.h"
 
 using namespace tally::connectors;
 using tally::connectors::testing::emulator;
 using tally::connectors::testing::EmulatorFixture;
 using tally::connectors::testing::StripeEmulator;
-
-namespace tally::connectors {
-// For Boost.Test's messages.
-std::ostream& operator<<(std::ostream& out, ChargeOutcome::Kind kind) { return out << kind_name(kind); }
-}  // namespace tally::connectors
 
 namespace {
 
@@ -102,8 +97,13 @@ SourceCharge charge_source(const std::string& source, const std::string& tag_pre
   return charged;
 }
 
-// A TCP port on which nothing listens (bound, then closed).
-int closed_port() {
+// A TCP socket bound to a free port of the loopback address: its descriptor and that port.
+struct BoundSocket {
+  int fd;
+  int port;
+};
+
+BoundSocket bound_loopback_socket() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -111,8 +111,14 @@ int closed_port() {
   socklen_t length = sizeof(address);
   BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
   BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
+  return {fd, ntohs(address.sin_port)};
+}
+
+// A TCP port on which nothing listens (bound, then closed).
+int closed_port() {
+  const BoundSocket bound = bound_loopback_socket();
+  ::close(bound.fd);
+  return bound.port;
 }
 
 }  // namespace
@@ -281,21 +287,15 @@ BOOST_AUTO_TEST_CASE(connection_refused_is_retryable_and_ends_as_timeout) {
 
 BOOST_AUTO_TEST_CASE(a_server_that_never_answers_times_out_and_is_retried) {
   // A listening socket nobody accepts from: the TCP connect succeeds (backlog), no answer comes.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-  BOOST_REQUIRE(::listen(fd, 8) == 0);
-  BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const BoundSocket bound = bound_loopback_socket();
+  BOOST_REQUIRE(::listen(bound.fd, 8) == 0);
 
   Recorder recorder;
-  StripeConfig config = config_for("http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)), 2);
+  StripeConfig config = config_for("http://127.0.0.1:" + std::to_string(bound.port), 2);
   config.request_timeout_ms = 200;
   StripeClient client(config, recorder.sleep());
   auto outcome = client.create_charge("cus_nobody", 10'000, "usd", unique("k"));
-  ::close(fd);
+  ::close(bound.fd);
   BOOST_REQUIRE(outcome.is_ok());
   BOOST_TEST(outcome->kind == ChargeOutcome::Kind::retries_exhausted);
   BOOST_TEST(outcome->attempts == 2);

@@ -59,6 +59,15 @@ std::size_t project_all(const std::string& dir, MemoryLog& log, const ProjectorO
   return project(dir, log, options).records;
 }
 
+// Folds the whole log into `dir`, checks every view against the reference fold of the same log,
+// and returns the views.
+std::unique_ptr<ViewReader> project_and_check(const std::string& dir, MemoryLog& log) {
+  const Reference ref(log);
+  project_all(dir, log, small_batches());
+  check_views(dir, ref);
+  return ok(ViewReader::open(dir));
+}
+
 void fill(MemoryLog& log, uint64_t seed, std::size_t events, int orgs = 40) {
   WorkloadOptions options;
   options.seed = seed;
@@ -218,11 +227,7 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
   log.append_to(p, org, make_usage(EventHeader{"bad-usage", org, 1'770'000'000'001},
                                    UsageFields{.meter = fb::Meter::llm_tokens, .model = "m", .input_tokens = -1}));
   log.append_to(p, org, good);
-  const Reference ref(log);
-  project_all(dir.path(), log, small_batches());
-  check_views(dir.path(), ref);
-
-  auto views = ok(ViewReader::open(dir.path()));
+  auto views = project_and_check(dir.path(), log);
   const auto rejects = ok(views->rejects(100));
   BOOST_REQUIRE_EQUAL(rejects.size(), 5u);
   for (std::size_t i = 0; i < 4; ++i) {
@@ -260,11 +265,7 @@ BOOST_AUTO_TEST_CASE(a_record_without_its_body_is_rejected_not_a_crash) {
                    fb::EnvelopeIdentifier());
     log.append_to(p, org, std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize()));
   }
-  const Reference ref(log);
-  project_all(dir.path(), log, small_batches());
-  check_views(dir.path(), ref);
-
-  auto views = ok(ViewReader::open(dir.path()));
+  auto views = project_and_check(dir.path(), log);
   const auto rejects = ok(views->rejects(10));
   BOOST_REQUIRE_EQUAL(rejects.size(), 3u);
   for (const RejectEntry& reject : rejects) {
@@ -291,11 +292,7 @@ BOOST_AUTO_TEST_CASE(an_orgs_event_in_another_partition_is_rejected) {
   project_all(dir.path(), log, small_batches());  // the org exists before the stray event is read
   const LogPosition stray = log.append_to(
       other, org, make_admin_adjustment(EventHeader{"stray", org, 1'770'000'000'001}, 5'000'000, "r", "ops", false));
-  const Reference ref(log);
-  project_all(dir.path(), log, small_batches());
-  check_views(dir.path(), ref);
-
-  auto views = ok(ViewReader::open(dir.path()));
+  auto views = project_and_check(dir.path(), log);
   const auto rejects = ok(views->rejects(10));
   BOOST_REQUIRE_EQUAL(rejects.size(), 1u);
   BOOST_CHECK(rejects[0].position == stray);
@@ -720,11 +717,7 @@ BOOST_AUTO_TEST_CASE(keys_of_earlier_runs_and_retried_batches_are_still_known) {
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 1'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-1", org, t + 1}, 7'000'000, "r", "ops", false));
   log.append_to(home, org, make_admin_adjustment(EventHeader{"adj-new", org, t + 5000}, 1'000'000, "r", "ops", false));
-  const Reference ref(log);
-  project_all(dir.path(), log, small_batches());
-  check_views(dir.path(), ref);
-
-  auto views = ok(ViewReader::open(dir.path()));
+  auto views = project_and_check(dir.path(), log);
   BOOST_CHECK_EQUAL(ok(views->org(id_of(org)))->state.balance_micros, Micros{10'000'000 + 2000 * 1'000 + 1'000'000});
   HistoryQuery query;
   query.org_id = id_of(org);

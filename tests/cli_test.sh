@@ -32,6 +32,12 @@ start_dev() {
   dev_pid=$!
   wait_until "grep -q '^listening on' '$dir/dev.log'" 30 "tally dev to listen"
 }
+# stop_dev MESSAGE: SIGTERM to the running tally dev/serve; fails with MESSAGE unless it exits 0.
+stop_dev() {
+  kill -TERM "$dev_pid"
+  wait "$dev_pid" || fail "$1"
+  dev_pid=""
+}
 # wait_until CONDITION SECONDS WHAT
 wait_until() {
   local deadline=$(( $(date +%s) + $2 ))
@@ -148,17 +154,13 @@ for p in 1 2 3; do
   producers+=($!)
 done
 wait_until '[ "$(balance_micros acme)" != "104999861" ]' 30 "the projector to start on the load"
-kill -TERM "$dev_pid"
-wait "$dev_pid" || fail "tally dev exited non-zero on SIGTERM"
-dev_pid=""
+stop_dev "tally dev exited non-zero on SIGTERM"
 grep -q "stopped cleanly" "$dir/dev.log" || fail "no clean stop"
 for p in "${producers[@]}"; do wait "$p" || fail "a producer failed"; done
 # Restart: the projector resumes at its stored offsets; every one of the 1200 usages counts once.
 start_dev
 wait_until '[ "$(balance_micros acme)" = "$(( 104999861 - 1200 * 139 ))" ]' 60 "all 1200 load events, once each"
-kill -TERM "$dev_pid"
-wait "$dev_pid" || fail "second tally dev exited non-zero"
-dev_pid=""
+stop_dev "second tally dev exited non-zero"
 # audit verify: 0 when a replay of the journal gives the live views, 3 when they differ (a journal
 # byte changed after the fact), 1 when it cannot check.
 cat > "$dir/marked.jsonl" <<JSON
@@ -167,9 +169,7 @@ JSON
 start_dev
 "$tally" produce --journal "$dir/d/journal" "$dir/marked.jsonl" >/dev/null
 wait_until '[ "$(balance_micros beta)" = "1000000" ]' 30 "the marked purchase"
-kill -TERM "$dev_pid"
-wait "$dev_pid" || fail "third tally dev exited non-zero"
-dev_pid=""
+stop_dev "third tally dev exited non-zero"
 verify() { "$tally" audit verify --data "$dir/d" --journal "$1" --progress none >"$dir/verify.out" 2>&1; }
 verify "$dir/d/journal" || fail "audit verify of untouched views exited $?: $(cat "$dir/verify.out")"
 set +e
@@ -281,9 +281,7 @@ status() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" 
 [ "$(status ops-secret-from-env-0123456 /api/v1/org/acme/credits)" = 200 ] || fail "the admin token from the environment is refused"
 [ "$(status acme-secret-in-the-file-0123 /api/v1/org/acme/credits)" = 200 ] || fail "the org token cannot read its org"
 [ "$(status acme-secret-in-the-file-0123 /api/v1/org/beta/credits)" = 403 ] || fail "the org token reads another org"
-kill -TERM "$dev_pid"
-wait "$dev_pid" || fail "tally serve --config exited non-zero"
-dev_pid=""
+stop_dev "tally serve --config exited non-zero"
 
 # tally dev takes the same scoped tokens as serve, so the roles can be tried on one machine.
 : > "$dir/dev.log"
@@ -296,7 +294,5 @@ grep -q "admin token:" "$dir/dev.log" && fail "dev generated an admin token alth
 [ "$(status acme-secret-on-the-flag-01 /api/v1/org/acme/credits)" = 200 ] || fail "dev: the org token cannot read its org"
 [ "$(status acme-secret-on-the-flag-01 /api/v1/org/beta/credits)" = 403 ] || fail "dev: the org token reads another org"
 [ "$(status ops-secret-on-the-flag-0123 /api/v1/org/acme/credits)" = 200 ] || fail "dev: the admin token is refused"
-kill -TERM "$dev_pid"
-wait "$dev_pid" || fail "tally dev with scoped tokens exited non-zero"
-dev_pid=""
+stop_dev "tally dev with scoped tokens exited non-zero"
 echo "cli_test: ok"

@@ -332,7 +332,7 @@ def check_includes(files, texts, problems):
                     problems.append(f"{where}: only {', '.join(owners)} may include this library")
             if bracket != '"' or GENERATED.match(target):
                 continue
-            target_folder = target.split("/", 1)[0] if "/" in target else folder
+            target_folder = folder_of(target) if "/" in target else folder
             if target.startswith(TEST_SUPPORT + "/"):
                 if not is_test_code(rel):
                     problems.append(f"{where}: {TEST_SUPPORT}/ is test support: the product never includes it")

@@ -438,4 +438,11 @@ json::value StripeFixtureServer::fixture(std::string_view resource) const {
 
 std::string StripeFixtureServer::base_url() const { return receiver_->url(); }
 
+StripeConfig StripeFixtureServer::client_config() const {
+  StripeConfig config;
+  config.base_url = base_url();
+  config.api_key = api_key;
+  return config;
+}
+
 }  // namespace tally::connectors::testing

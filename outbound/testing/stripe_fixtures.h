@@ -34,6 +34,7 @@
 #include <boost/json/value.hpp>
 
 #include "engine/status.h"
+#include "outbound/stripe_client.h"
 #include "outbound/testing/http_receiver.h"
 
 namespace tally::connectors::testing {
@@ -61,6 +62,9 @@ class StripeFixtureServer {
   ~StripeFixtureServer();
 
   std::string base_url() const;
+  // A client configuration for this server: its base URL and api_key, the rest StripeConfig's
+  // defaults (a test changes what it needs, e.g. the retries).
+  StripeConfig client_config() const;
 
   // A price the server knows (as if made in the Stripe dashboard): a one-time price of
   // `unit_amount_minor` in `currency` for `product`. Returns its id.

@@ -21,6 +21,7 @@
 
 #include "api/server_core.h"
 #include "log/log.h"
+#include "projections/failing_views.h"
 #include "projections/views.h"
 
 namespace {
@@ -36,23 +37,6 @@ using namespace tally::api;
 Status nothing() { return Status::error(Status::Code::unavailable, "no views in the fuzz target"); }
 
 // Admission never reads the views or appends: every call answers unavailable.
-class NoViews final : public ViewReader {
- public:
-  Result<std::optional<OrgView>> org(OrgIdView) override { return nothing(); }
-  Result<std::vector<OrgId>> org_ids() override { return nothing(); }
-  Result<std::vector<MemberView>> members(OrgIdView) override { return nothing(); }
-  Result<HistoryPage> history(const HistoryQuery&) override { return nothing(); }
-  Status for_each_history(OrgIdView, int64_t, int64_t, const std::function<bool(const HistoryEntry&)>&) override {
-    return nothing();
-  }
-  Result<std::vector<UsageRollup>> usage(OrgIdView, int64_t, int64_t) override { return nothing(); }
-  Result<std::vector<RejectEntry>> rejects(std::size_t) override { return nothing(); }
-  Result<std::vector<OutboxEntry>> outbox(uint64_t, std::size_t) override { return nothing(); }
-  Result<std::vector<PartitionView>> partitions() override { return nothing(); }
-  Result<ProjectionStats> stats() override { return nothing(); }
-  Result<std::map<std::string, Digest128>> digests() override { return nothing(); }
-};
-
 class NoLog final : public LogWriter {
  public:
   int32_t partition_count() const override { return 4; }
@@ -60,7 +44,7 @@ class NoLog final : public LogWriter {
 };
 
 ServerCore& server() {
-  static NoViews views;
+  static FailingViews views(nothing());
   static NoLog log;
   static ServerCore* core = [] {
     HttpServerOptions options;

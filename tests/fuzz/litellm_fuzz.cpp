@@ -6,25 +6,14 @@
 // (engine/event_json.h) accepts its JSON, which is what the route appends.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
 #include <string_view>
 
-#include <boost/json.hpp>
-
-#include "engine/event_json.h"
 #include "ingest/litellm.h"
+#include "tests/fuzz/mapped_event_check.h"
 
 namespace {
 
 using namespace tally::connectors;
-
-[[noreturn]] void broken(const char* what, std::string_view input, std::string_view detail) {
-  std::fprintf(stderr, "litellm_fuzz: %s\n  input:  %.*s\n  detail: %.*s\n", what, static_cast<int>(input.size()),
-               input.data(), static_cast<int>(detail.size()), detail.data());
-  std::abort();
-}
 
 LitellmMapping team_table() {
   LitellmMapping mapping;
@@ -46,12 +35,7 @@ LitellmMapping team_as_org() {
 void map_with(std::string_view body, const LitellmMapping& mapping) {
   const auto mapped = map_litellm_body(body, mapping);
   if (!mapped.is_ok()) return;
-  for (const auto& one : mapped.value()) {
-    if (!one.is_ok() || one.value().ignored) continue;
-    const std::string json = boost::json::serialize(one.value().event);
-    const auto encoded = tally::event_from_json(json);
-    if (!encoded.is_ok()) broken("a mapped event the codec refuses", json, encoded.status().to_string());
-  }
+  for (const auto& one : mapped.value()) tally::fuzz::check_mapped("litellm_fuzz", one);
 }
 
 }  // namespace

@@ -5,33 +5,18 @@
 // (engine/event_json.h) accepts its JSON, which is what the webhook route appends.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
-#include <string>
 #include <string_view>
 
-#include <boost/json.hpp>
-
-#include "engine/event_json.h"
 #include "ingest/stripe_events.h"
+#include "tests/fuzz/mapped_event_check.h"
 
 namespace {
 
 using namespace tally::connectors;
 
-[[noreturn]] void broken(const char* what, std::string_view input, std::string_view detail) {
-  std::fprintf(stderr, "stripe_fuzz: %s\n  input:  %.*s\n  detail: %.*s\n", what, static_cast<int>(input.size()),
-               input.data(), static_cast<int>(detail.size()), detail.data());
-  std::abort();
-}
-
 void map_with(std::string_view payload, const StripeMappingConfig& config) {
-  const auto mapped = map_stripe_event(payload, config);
-  if (!mapped.is_ok() || mapped.value().ignored) return;
-  const std::string json = boost::json::serialize(mapped.value().event);
-  const auto encoded = tally::event_from_json(json);
-  if (!encoded.is_ok()) broken("a mapped event the codec refuses", json, encoded.status().to_string());
+  tally::fuzz::check_mapped("stripe_fuzz", map_stripe_event(payload, config));
 }
 
 }  // namespace
