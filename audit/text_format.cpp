@@ -175,30 +175,11 @@ std::string html_text(std::string_view text) {
   return out;
 }
 
-int64_t days_from_civil(int64_t year, unsigned month, unsigned day) {
-  // Howard Hinnant's algorithm (chrono-Compatible Low-Level Date Algorithms).
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = floor_div(year, 400);
-  const int64_t yoe = year - era * 400;
-  const int64_t mp = (static_cast<int64_t>(month) + 9) % 12;
-  const int64_t doy = (153 * mp + 2) / 5 + static_cast<int64_t>(day) - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 std::string iso_utc(int64_t unix_ms) {
   const int64_t days = floor_div(unix_ms, 86'400'000);
   const int64_t ms_of_day = unix_ms - days * 86'400'000;
-  // civil_from_days
-  const int64_t z = days + 719468;
-  const int64_t era = floor_div(z, 146097);
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const CivilDate date = civil_from_days(days);
+  const int64_t year = date.year, month = date.month, day = date.day;
   // Every part but the year is non-negative once the division floors; unsigned tells the compiler.
   const auto part = [](int64_t v) { return static_cast<unsigned long long>(v); };
   char text[96];

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/calendar.h"
 #include "engine/status.h"
 
 namespace tally::audit {
@@ -40,8 +41,6 @@ std::string html_text(std::string_view text);
 // "2026-11-01T12:30:05.250Z" for a Unix-ms time (UTC, proleptic Gregorian, any int64).
 std::string iso_utc(int64_t unix_ms);
 
-// Days since 1970-01-01 of a civil date (proleptic Gregorian). REQUIRES: 1 <= month <= 12.
-int64_t days_from_civil(int64_t year, unsigned month, unsigned day);
 
 // A time bound given on the command line: Unix ms ("1793491200000", may be negative) or an
 // ISO-8601 UTC date or date-time: "2026-11-01", "2026-11-01T12:30", "2026-11-01T12:30:05",

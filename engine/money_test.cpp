@@ -138,6 +138,26 @@ BOOST_AUTO_TEST_CASE(utc_month_is_monotonic_over_days) {
   BOOST_TEST(changes == 203 * 12 - 1);  // 1899-01 .. 2101-12
 }
 
+BOOST_AUTO_TEST_CASE(civil_dates_and_day_indexes_round_trip) {
+  BOOST_TEST(days_from_civil(1970, 1, 1) == 0);
+  BOOST_TEST(days_from_civil(2000, 3, 1) == 11'017);  // the day after 2000-02-29
+  BOOST_TEST(days_from_civil(1969, 12, 31) == -1);
+  const CivilDate leap = civil_from_days(days_from_civil(2024, 2, 29));
+  BOOST_TEST((leap.year == 2024 && leap.month == 2u && leap.day == 29u));
+  // Every day from 1600 to 2400: the date steps by one day (day+1, or the 1st of the next month).
+  CivilDate previous = civil_from_days(days_from_civil(1600, 1, 1) - 1);
+  BOOST_TEST((previous.year == 1599 && previous.month == 12u && previous.day == 31u));
+  for (int64_t day = days_from_civil(1600, 1, 1); day < days_from_civil(2400, 1, 1); ++day) {
+    const CivilDate date = civil_from_days(day);
+    const bool next_day = date.year == previous.year && date.month == previous.month && date.day == previous.day + 1;
+    const bool next_month = date.day == 1u && ((date.year == previous.year && date.month == previous.month + 1) ||
+                                               (date.year == previous.year + 1 && date.month == 1u && previous.month == 12u));
+    BOOST_REQUIRE_MESSAGE(next_day || next_month, "day " << day);
+    BOOST_REQUIRE_EQUAL(days_from_civil(date.year, date.month, date.day), day);
+    previous = date;
+  }
+}
+
 // ---- murmur2 / partition_for_key: the Java client's values (Kafka UtilsTest.testMurmur2).
 
 BOOST_AUTO_TEST_CASE(murmur2_matches_kafka_java_client) {

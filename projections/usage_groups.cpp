@@ -1,22 +1,16 @@
 #include "projections/usage_groups.h"
 
 #include "engine/assert.h"
+#include "engine/calendar.h"
 
 namespace tally {
 namespace {
 
-// "2026-11-05" for a day index (days since 1970-01-01 UTC): Howard Hinnant's civil_from_days.
+// "2026-11-05" for a day index (days since 1970-01-01 UTC).
 std::string day_text(int64_t day) {
-  const int64_t z = day + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return std::to_string(y) + (m < 10 ? "-0" : "-") + std::to_string(m) + (d < 10 ? "-0" : "-") + std::to_string(d);
+  const CivilDate date = civil_from_days(day);
+  const auto two = [](unsigned v) { return (v < 10 ? "-0" : "-") + std::to_string(v); };
+  return std::to_string(date.year) + two(date.month) + two(date.day);
 }
 
 }  // namespace
