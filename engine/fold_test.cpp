@@ -4,6 +4,8 @@
 #define BOOST_TEST_MODULE fold_test
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -838,12 +840,17 @@ BOOST_AUTO_TEST_CASE(exhausted_and_restored) {
   BOOST_TEST(fx.kinds() == "balance_restored");
 }
 
-BOOST_AUTO_TEST_CASE(no_wallet_signals_for_byok_deferred_or_enterprise_orgs) {
-  Fx fx;
+// Opens one org of each kind that does not use the wallet (byok, deferred, enterprise); their ids.
+std::array<const char*, 3> open_orgs_outside_the_wallet(Fx& fx) {
   fx.open("byok", Plan::pro, BillingMode::byok);
   fx.open("deferred", Plan::pro, BillingMode::deferred);
   fx.open("ent", Plan::enterprise, BillingMode::credits);
-  for (const char* org : {"byok", "deferred", "ent"}) {
+  return {"byok", "deferred", "ent"};
+}
+
+BOOST_AUTO_TEST_CASE(no_wallet_signals_for_byok_deferred_or_enterprise_orgs) {
+  Fx fx;
+  for (const char* org : open_orgs_outside_the_wallet(fx)) {
     BOOST_TEST_CONTEXT(org) {
       BOOST_TEST(fx.low(org, 50 * cr).signals.empty());
       BOOST_TEST(fx.configure(org, policy(20 * cr, 100 * cr)).signals.empty());
@@ -862,10 +869,7 @@ BOOST_AUTO_TEST_CASE(no_wallet_signals_for_byok_deferred_or_enterprise_orgs) {
 // emitted for byok, deferred and enterprise orgs, and such a member showed exceeded: true.
 BOOST_AUTO_TEST_CASE(no_member_or_auto_refill_signals_outside_the_wallet) {
   Fx fx;
-  fx.open("byok", Plan::pro, BillingMode::byok);
-  fx.open("deferred", Plan::pro, BillingMode::deferred);
-  fx.open("ent", Plan::enterprise, BillingMode::credits);
-  for (const char* org : {"byok", "deferred", "ent"}) {
+  for (const char* org : open_orgs_outside_the_wallet(fx)) {
     BOOST_TEST_CONTEXT(org) {
       BOOST_TEST(fx.purchase(org, 10 * cr).signals.empty());
       BOOST_TEST(fx.limit(org, "alice", cr).signals.empty());
