@@ -160,6 +160,13 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
        {"/api/v1/org/acme/credits/holds/nope/extend", R"({"ttl_ms":60000})", {422, 422, 422, 403, 403, 401, 401}}},
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/release",
        {"/api/v1/org/acme/credits/holds/nope/release", "", {422, 422, 422, 403, 403, 401, 401}}},
+      // SPEC §12: the org reads its grants; only an operator (admin) grants or voids credit.
+      {"GET /api/v1/org/{org}/credits/grants", {"/api/v1/org/acme/credits/grants", "", read}},
+      {"POST /api/v1/org/{org}/credits/grants",
+       {"/api/v1/org/acme/credits/grants", R"({"credits_micros":5,"reason":"trial","operator":"ops"})",
+        {202, 403, 403, 403, 403, 401, 401}}},
+      {"POST /api/v1/org/{org}/credits/grants/{grant_id}/void",
+       {"/api/v1/org/acme/credits/grants/nope/void", "", {202, 403, 403, 403, 403, 401, 401}}},
       // The billing page: a link is minted by admin or the org's owner; the page and its forms take
       // no bearer token at all, only ?link= (billing_page_test has the link rules).
       {"POST /api/v1/org/{org}/billing-links", {"/api/v1/org/acme/billing-links", R"({"minutes":5})",

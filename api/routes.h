@@ -23,6 +23,9 @@ std::vector<Route> workspace_routes(ApiContext& ctx);
 // GET credits/runway (hold_routes.cpp, runway_route.cpp; SPEC §11).
 std::vector<Route> hold_routes(ApiContext& ctx);
 Route runway_route(ApiContext& ctx);
+// GET credits/grants, POST credits/grants, POST credits/grants/{grant_id}/void (grant_routes.cpp;
+// SPEC §12).
+std::vector<Route> grant_routes(ApiContext& ctx);
 // POST /api/v1/org/{org}/billing-links, GET /billing/{org} (the billing page), its CSV and its form
 // posts (billing_page_routes.cpp).
 std::vector<Route> billing_routes(ApiContext& ctx);

@@ -45,7 +45,7 @@ ServerCore::ServerCore(HttpServerOptions options, ViewReader& views, LogWriter& 
     : ctx_(std::move(options), views, log, std::move(wait), std::move(metrics)) {
   for (auto group : {ops_routes(ctx_), openapi_routes(ctx_), read_routes(ctx_), command_routes(ctx_), event_routes(ctx_),
                      reject_routes(ctx_), commerce_routes(ctx_), workspace_routes(ctx_), hold_routes(ctx_),
-                     billing_routes(ctx_)}) {
+                     grant_routes(ctx_), billing_routes(ctx_)}) {
     for (Route& route : group) {
       Status status = add_route(std::move(route));
       assert(status.is_ok() && "built-in routes are valid");

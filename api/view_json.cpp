@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "api/grant_json.h"
 #include "api/handler_util.h"
 #include "engine/calendar.h"
 #include "engine/event_json.h"
@@ -77,7 +78,10 @@ boost::json::object credits_json(const OrgView& org, const std::optional<LogPosi
   put_money(totals, "tracked_cost", s.totals.tracked_cost_micros);
   put_money(totals, "refunded", s.totals.refunded_micros);
   put_money(totals, "adjusted", s.totals.adjusted_micros);
+  put_money(totals, "expired", s.totals.expired_micros);  // SPEC §12: breakage
+  put_money(totals, "voided", s.totals.voided_micros);
   out["totals"] = std::move(totals);
+  put_grant_summary(out, s);
   out["last_event_at_ms"] = s.last_occurred_at_ms;
   if (as_of) {
     out["as_of"] = as_of->to_string();
@@ -177,6 +181,7 @@ boost::json::object history_json(const HistoryEntry& e) {
     out["currency"] = e.currency;
   }
   if (!e.reason_text.empty()) out["reason_text"] = e.reason_text;
+  if (!e.fundings.empty()) out["fundings"] = fundings_json(e.fundings);  // SPEC §12
   return out;
 }
 

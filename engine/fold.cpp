@@ -160,9 +160,18 @@ RejectReason Folder::run() {
 
 RejectReason Folder::run_org_event() {
   OrgState* existing = existing_org_;
-  // Work on a copy so a business rejection leaves the org untouched (and uncreated).
-  OrgState org = existing ? *existing : OrgState{};
-  if (!existing) org.home_partition = position_.partition;  // apply() checked it is the org's home
+  // Work on a copy so a business rejection leaves the org untouched (and uncreated). Its grants
+  // are moved, not copied (an org may hold many): a body changes them only once it can no longer
+  // be rejected, and the expiries before the body keep a copy to give back (expire_own_grants).
+  OrgState org;
+  if (existing) {
+    std::vector<Grant> grants = std::move(existing->grants);
+    existing->grants.clear();
+    org = *existing;
+    org.grants = std::move(grants);
+  } else {
+    org.home_partition = position_.partition;  // apply() checked it is the org's home
+  }
   const bool was_wallet = existing && wallet_org(*existing);
   const std::size_t signals_before = result_.signals.size();
   // The event is judged on the state after the expiries its own time causes (SPEC §12).
@@ -176,7 +185,10 @@ RejectReason Folder::run_org_event() {
     result_.funding_count = 0;
     result_.expired_grants.clear();
     result_.signals.resize(signals_before);
-    if (existing) result_.available_micros = available_of(*existing);
+    if (existing) {
+      existing->grants = grants_before_body_ ? std::move(*grants_before_body_) : std::move(org.grants);
+      result_.available_micros = available_of(*existing);
+    }
     return reason;
   }
   TALLY_ASSERT(grant_identities_hold(org),

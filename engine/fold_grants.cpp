@@ -84,13 +84,15 @@ bool grant_identities_hold(const OrgState& org) {
   const __int128 by_totals = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
                              t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value() -
                              t.expired_micros.value() - t.voided_micros.value();
+  // The order of the grants is kept by grant_credit, the only place that adds one (and checked by
+  // the property test): here only their sum, on every event.
   __int128 remaining = 0;
-  for (std::size_t i = 0; i < org.grants.size(); ++i) {
-    const Grant& g = org.grants[i];
-    if (g.remaining_micros <= Micros{}) return false;
-    if (i > 0 && !draws_before(org.grants[i - 1], g)) return false;
+  bool each_has_credit = true;
+  for (const Grant& g : org.grants) {
+    each_has_credit &= g.remaining_micros > Micros{};
     remaining += g.remaining_micros.value();
   }
+  if (!each_has_credit) return false;
   const Micros overdraft = org.overdraft_micros;
   if (overdraft < Micros{} || (overdraft > Micros{} && !org.grants.empty())) return false;
   return by_totals == org.balance_micros.value() && remaining - overdraft.value() == org.balance_micros.value();
@@ -129,10 +131,12 @@ RejectReason Folder::grant_credit(OrgState& org, Micros& total, Micros credits) 
 
 void Folder::draw_down(OrgState& org, Micros amount, std::string_view first_id, bool refund) {
   Micros left = amount;
+  bool spent = false;
   const auto take = [&](Grant& g) {
     const Micros taken = std::min(left, g.remaining_micros);
     if (taken == Micros{}) return;
     g.remaining_micros = minus(g.remaining_micros, taken);
+    spent = spent || g.remaining_micros == Micros{};
     Micros& counted = refund ? g.refunded_micros : g.consumed_micros;
     counted = plus(counted, taken);
     left = minus(left, taken);
@@ -150,7 +154,7 @@ void Folder::draw_down(OrgState& org, Micros amount, std::string_view first_id, 
     org.overdraft_micros = plus(org.overdraft_micros, left);
     result_.add_funding({}, left);
   }
-  close_spent_grants(org);
+  if (spent) close_spent_grants(org);
 }
 
 void Folder::close_spent_grants(OrgState& org) {
@@ -186,7 +190,7 @@ RejectReason Folder::apply_grant_voided(OrgState& org, const fb::GrantVoided& vo
   org.totals.voided_micros = plus(org.totals.voided_micros, credits);
   result_.amount_micros = -credits;
   result_.add_funding(g.id, credits);
-  close_spent_grants(org);
+  if (g.remaining_micros == Micros{}) close_spent_grants(org);
   return RejectReason::none;
 }
 
@@ -210,21 +214,18 @@ void Folder::expire_grant(OrgIdView org_id, OrgState& org, std::size_t index, bo
   TALLY_ASSERT(grant_identities_hold(org), "an expiry keeps the grant identities (SPEC 12)");
 }
 
-// Due grants in (expires_at, offset) order, as the partition's index orders them.
+// Due grants in (expires_at, offset) order: the partition's index lists them so (the grants an
+// event makes enter it after the event, in finish_grants).
 void Folder::expire_own_grants(OrgState& org) {
   const int64_t now = clock_after();
-  for (;;) {
-    std::size_t due = not_found;
-    for (std::size_t i = 0; i < org.grants.size(); ++i) {
-      const Grant& g = org.grants[i];
-      if (g.expires_at_ms == 0 || g.expires_at_ms > now) continue;
-      if (due == not_found || std::pair(g.expires_at_ms, g.offset) <
-                                  std::pair(org.grants[due].expires_at_ms, org.grants[due].offset)) {
-        due = i;
-      }
-    }
-    if (due == not_found) return;
-    expire_grant(org_id_, org, due, true);
+  const auto& expiries = partition_.grant_expiries;
+  for (auto it = expiries.begin(); it != expiries.end() && std::get<0>(*it) <= now; ++it) {
+    const auto& [expires_at_ms, offset, org_text, grant_id] = *it;
+    if (org_text != org_id_.str()) continue;
+    const std::size_t index = find_grant(org, grant_id);
+    TALLY_ASSERT(index != not_found, "the expiry index lists active grants only");
+    if (!grants_before_body_) grants_before_body_ = org.grants;  // a rejection gives them back
+    expire_grant(org_id_, org, index, true);
   }
 }
 

@@ -153,6 +153,8 @@ class Folder {
   // the body included), and the expiry of the grant it made (0: none, or no expiry).
   std::vector<Grant> closed_grants_;
   int64_t made_expires_at_ms_ = 0;
+  // The org's grants as they were before expire_own_grants changed them (given back on a rejection).
+  std::optional<std::vector<Grant>> grants_before_body_;
 };
 
 }  // namespace tally

@@ -160,6 +160,18 @@ void sample_every_route(Sampler& s) {
          R"({"add_micros":1000000,"ttl_ms":60000})", 200);
   s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 200);
   s.call("POST", org + "/credits/holds/{hold_id}/release", "/api/v1/org/acme/credits/holds/h-1/release", owner, "", 422);
+  // Grants (SPEC §12): granted with an expiry, a bad field, listed, voided in part, voided again.
+  const std::string expiry = std::to_string(now_ms() + 30LL * 86'400'000);
+  s.call("POST", org + "/credits/grants", "/api/v1/org/acme/credits/grants?wait=1", admin,
+         R"({"credits_micros":5000000,"expires_at_ms":)" + expiry + R"(,"reason":"trial","operator":"ops"})", 200,
+         {{"Idempotency-Key", "g-openapi"}});
+  s.call("POST", org + "/credits/grants", "/api/v1/org/acme/credits/grants", admin,
+         R"({"credits_micros":5,"priority":101,"reason":"trial","operator":"ops"})", 400);
+  s.call("GET", org + "/credits/grants", "/api/v1/org/acme/credits/grants", reader, "", 200);
+  s.call("POST", org + "/credits/grants/{grant_id}/void", "/api/v1/org/acme/credits/grants/g-openapi/void?wait=1", admin,
+         R"({"credits_micros":1000000,"reason":"typo"})", 200);
+  s.call("POST", org + "/credits/grants/{grant_id}/void", "/api/v1/org/acme/credits/grants/nope/void?wait=1", admin, "",
+         422);
   s.call("POST", "/api/v1/events", "/api/v1/events?wait=1", admin,
          R"({"type":"rate_card_published","idempotency_key":"rc-openapi","occurred_at_ms":)" + std::to_string(now_ms() - 500) +
              R"(,"version":1,"markup_bp":15000,"sandbox_classes":[{"class":"standard","per_hour_micros":360000}]})",

@@ -352,6 +352,21 @@ class LmdbViewReader final : public ViewReader {
     return std::optional<PaymentPurchase>(std::move(payment));
   }
 
+  Result<std::vector<Grant>> closed_grants(OrgIdView org_id) override {
+    auto txn = ReadTxn::begin(*env_);
+    if (!txn.is_ok()) return txn.status();
+    std::string prefix;
+    store::org_prefix(prefix, org_id);
+    Cursor cursor(txn.value(), env_->dbi(Db::grants));
+    std::vector<Grant> grants;
+    for (bool ok = cursor.seek(prefix); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
+      if (!decode(cursor.value(), grants.emplace_back())) return corrupt(Db::grants);
+    }
+    if (Status s = cursor.end_status("mdb_cursor_get(grants)"); !s.is_ok()) return s;
+    std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) { return a.offset < b.offset; });
+    return grants;
+  }
+
   Result<std::vector<ViewStorage>> storage() override {
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();

@@ -295,6 +295,12 @@ class ViewReader {
     (void)query;
     return Status::error(Status::Code::unavailable, "signals by org not available");
   }
+  // SPEC §12: the org's closed grants (nothing left; its active ones are in its state, OrgState::
+  // grants), in the order they were made (log position). (Default: unavailable.)
+  virtual Result<std::vector<Grant>> closed_grants(OrgIdView org_id) {
+    (void)org_id;
+    return Status::error(Status::Code::unavailable, "grants not available");
+  }
   // Entries and pages of every view (added after the first API; default: unavailable).
   virtual Result<std::vector<ViewStorage>> storage() {
     return Status::error(Status::Code::unavailable, "storage statistics not available");

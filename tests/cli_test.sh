@@ -8,7 +8,7 @@
 #   status (0 sound, 3 a damaged frame, 1 cannot check) and a replay past a damaged frame;
 #   tally demo refuses a hold at zero (no negative balance);
 #   rejects and signals readable (tally rejects, tally txns of an org whose first event was
-#   rejected, tally signals and --follow until SIGINT); bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
+#   rejected, tally signals and --follow until SIGINT); tally grants (table and --json); bad serve/dev settings are refused by name; tally serve --config on an embedded journal with
 #   scoped tokens whose secrets come from the environment; a readable file holding a secret warns.
 # Waits are on conditions with deadlines (polling the views), never fixed sleeps.
 set -euo pipefail
@@ -81,6 +81,11 @@ echo "$txns" | grep -q "usage .*req-1 .*duplicate" || fail "txns lacks the dupli
 page=$("$tally" txns acme --data "$dir/d" --limit 1 --cursor 1 --json)
 echo "$page" | grep -q '"idempotency_key":"req-1"' || fail "second page: $page"
 echo "$page" | grep -q '"next_cursor":"2"' || fail "next cursor: $page"
+# The purchase is a paid grant that never expires; the usage took 139 µcr of it (SPEC §12).
+grants=$("$tally" grants acme --data "$dir/d")
+echo "$grants" | grep -Eq "^ch_1 +active +paid +50 +never +100.000000 +99.999861 +0.000139" || fail "grants table: $grants"
+"$tally" grants acme --data "$dir/d" --json --consumptions | grep -q '"idempotency_key":"req-1","occurred_at_ms":[0-9]*,"amount_micros":139' ||
+  fail "grants --json: $("$tally" grants acme --data "$dir/d" --json --consumptions)"
 
 # A bad line: reported with its number and field; what follows it is not appended.
 cat > "$dir/bad.jsonl" <<JSON
