@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(every_route_and_every_caller_get_the_role_tables_answer) {
       {"POST /api/v1/org/{org}/credits/holds/{hold_id}/release",
        {"/api/v1/org/acme/credits/holds/nope/release", "", {422, 422, 422, 403, 403, 401, 401}}},
       // SPEC §12: the org reads its grants; only an operator (admin) grants or voids credit.
-      {"GET /api/v1/org/{org}/credits/grants", {"/api/v1/org/acme/credits/grants", "", read}},
+      {"GET /api/v1/org/{org}/credits/grants", {"/api/v1/org/acme/credits/grants", "", org_read}},
       {"POST /api/v1/org/{org}/credits/grants",
        {"/api/v1/org/acme/credits/grants", R"({"credits_micros":5,"reason":"trial","operator":"ops"})",
         {202, 403, 403, 403, 403, 401, 401}}},

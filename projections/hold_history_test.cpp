@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(an_expired_grant_shows_before_the_event_whose_time_expired_
   log.append(org, make_usage(EventHeader{"u-1", org, t0 + 60'000},
                              UsageFields{.meter = fb::Meter::llm_tokens, .reported_cost_micros = 1 * cr}));
   log.append("", make_tick(EventHeader{"tick-1", {}, t0 + 120'000}));
-  auto views = project(dir.path, log);
+  auto views = testkit::project_views(dir.path(), log);
 
   const std::vector<HistoryEntry> entries = history_of(*views, org);
   std::vector<std::string> types;
