@@ -1,5 +1,6 @@
 // The billing page (GET /billing/{org}): what seeds 002 and 004 show an org's users — the prepaid
-// credits card (balance, available, held when the views carry holds, low / exhausted / paused),
+// credits card (balance, available, held when the views carry holds, low / exhausted / paused), the
+// credit grants with what is left of each and when it expires,
 // buying credits, auto-recharge, the saved card, member limits, usage of the last 30 days and the
 // transaction history — read from the views in one request and rendered as one self-contained
 // HTML page (inline CSS and SVG, no script, no external request). Internal to api/.
@@ -49,6 +50,7 @@ struct BillingPageData {
   int64_t now_ms = 0;
   boost::json::object credits;      // credits_json
   boost::json::object auto_refill;  // auto_refill_json
+  boost::json::object grants;       // grants_json without consumptions (GET …/credits/grants)
   std::vector<MemberView> members;
   std::optional<BillingPrice> price;       // nullopt: this server sells no credits
   std::optional<PaymentCard> card;         // the card auto-refill charges
@@ -69,6 +71,7 @@ std::string render_billing_page(const BillingPageData& data);
 
 // Sections of the page (billing_page_render.cpp, billing_page_usage.cpp), appended to `out`.
 void render_usage_section(const BillingPageData& data, std::string& out);
+void render_grants_section(const BillingPageData& data, std::string& out);
 void render_history_section(const BillingPageData& data, std::string& out);
 
 // "/billing/<org>?link=<token>": the page's own address (forms post beside it).

@@ -2,6 +2,7 @@
 // shaped by the API's own JSON helpers, and the saved card from the payment provider.
 #include "api/billing_page.h"
 #include "api/commerce_shared.h"
+#include "api/grant_json.h"
 #include "api/view_json.h"
 #include "engine/calendar.h"
 #include "engine/limits.h"
@@ -90,6 +91,9 @@ Result<BillingPageData> read_billing_page(ApiContext& ctx, const BillingLink& li
   }
   data.credits = credits_json(org, as_of);
   data.auto_refill = auto_refill_json(org.state, data.now_ms);
+  Result<boost::json::object> grants = grants_json(ctx.views, org, false);
+  if (!grants.is_ok()) return grants.status();
+  data.grants = std::move(grants.value());
   Result<std::vector<MemberView>> members = ctx.views.members(org.org_id);
   if (!members.is_ok()) return members.status();
   data.members = std::move(members.value());

@@ -34,7 +34,8 @@ constexpr std::string_view page_style =
     "input:not([type=checkbox]){width:8.5rem}button{background:#2447b8;color:#fff;border-color:#2447b8;cursor:pointer}"
     "button.secondary{background:#fff;color:#2447b8}:focus-visible{outline:3px solid #f0b429;outline-offset:2px}"
     ".note{color:#5b6478;font-size:.85rem}.tag{display:inline-block;padding:0 .45rem;border-radius:6px;"
-    "font-size:.78rem;font-weight:600}.tag-paused{background:#fde7e5;color:#a11d12}.tag-ok{background:#e6f4ea;"
+    "font-size:.78rem;font-weight:600}.tag-paused{background:#fde7e5;color:#a11d12}.tag-low{background:#fff4d6;"
+    "color:#7a5300}.tag-ok{background:#e6f4ea;"
     "color:#17642f}svg{width:100%;height:auto;display:block}a{color:#2447b8}nav.pages{display:flex;gap:1rem;"
     "flex-wrap:wrap;margin-top:.6rem}"
     // Narrow screens: tables become one block per row, each cell labelled; the chart's labels grow.
@@ -255,6 +256,7 @@ std::string render_billing_page(const BillingPageData& d) {
   credits_section(h, d);
   auto_refill_section(h, d);
   card_section(h, d);
+  render_grants_section(d, h.text());
   members_section(h, d);
   render_usage_section(d, h.text());
   render_history_section(d, h.text());

@@ -76,8 +76,8 @@ BOOST_AUTO_TEST_CASE(the_prepaid_credits_card_shows_the_credits_json) {
   const json::value credits = f.api("/api/v1/org/acme/credits");
   BOOST_TEST(figure(html, "balance") == micros(credits, "balance_micros"));
   BOOST_TEST(figure(html, "available") == micros(credits, "available_micros"));
-  BOOST_TEST(micros(credits, "balance_micros") == 25'173'250'000);  // the story's arithmetic
-  BOOST_TEST(text_of(html, "balance") == "25,173.25");
+  BOOST_TEST(micros(credits, "balance_micros") == 25'323'250'000);  // the story's arithmetic
+  BOOST_TEST(text_of(html, "balance") == "25,323.25");
   // The held line says what the credits JSON says is held (SPEC §11).
   BOOST_REQUIRE(credits.as_object().contains("held_micros"));
   BOOST_TEST(figure(html, "held") == micros(credits, "held_micros"));
@@ -123,6 +123,27 @@ BOOST_AUTO_TEST_CASE(auto_recharge_card_and_members_match_the_api) {
     BOOST_TEST((match[3].str().find("tag-paused") != std::string::npos) == m.at("exceeded").as_bool(), id);
   }
   BOOST_TEST(html.find("Paused: over its limit") != std::string::npos);  // bob
+}
+
+// SPEC §12 on the page: each grant with what is left and when it expires, as GET …/credits/grants
+// says; the story's promotional grant (200 credits, priority 10, 4 days left) is drawn down first.
+BOOST_AUTO_TEST_CASE(credit_grants_match_the_grants_route) {
+  PageFixture f;
+  const std::string html = f.page_html(f.mint(owner_token, false));
+  const json::value grants = f.api("/api/v1/org/acme/credits/grants");
+  BOOST_REQUIRE_EQUAL(grants.at("grants").as_array().size(), 4u);  // signup, checkout, promotion, refill
+  for (const std::string& difference : grant_rows_differences(html, grants)) BOOST_ERROR(difference);
+  // The promotion took all of the story's usage: 200 - (30 + 12.5 + 8 + 6.25 + 20) = 123.25 left,
+  // the next credit to expire; the signup grant is whole.
+  const json::value& first = grants.at("grants").at(0);
+  BOOST_TEST(first.at("grant_id").as_string() == "promo-launch");
+  BOOST_TEST(micros(first, "remaining_micros") == 123'250'000);
+  BOOST_TEST(micros(grants.at("next_expiry"), "micros") == 123'250'000);
+  BOOST_TEST(figure(html, "next-expiry") == 123'250'000);
+  BOOST_TEST(html.find("expiring soon") != std::string::npos);
+  for (const json::value& g : grants.at("grants").as_array()) {
+    if (g.at("grant_id").as_string() == "signup") BOOST_TEST(micros(g, "remaining_micros") == 25'000'000'000);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(usage_of_the_last_30_days_matches_the_usage_route) {

@@ -237,6 +237,9 @@ struct DevNode {
 int64_t micros(const json::value& object, std::string_view key) { return object.at(key).to_number<int64_t>(); }
 
 void check_dom_against_the_api(DevNode& s, const std::string& dom) {
+  const json::value grants = s.api("/api/v1/org/acme/credits/grants");
+  for (const std::string& difference : grant_rows_differences(dom, grants)) BOOST_ERROR(difference);
+  BOOST_TEST(dom.find("expiring soon") != std::string::npos, "the promotional grant expires within 7 days");
   const json::value credits = s.api("/api/v1/org/acme/credits");
   BOOST_TEST(page_figure(dom, "balance").value_or(-1) == micros(credits, "balance_micros"));
   BOOST_TEST(page_figure(dom, "available").value_or(-1) == micros(credits, "available_micros"));

@@ -1,6 +1,7 @@
 #include "api/testing/billing_story.h"
 
 #include <chrono>
+#include <regex>
 
 #include <boost/json.hpp>
 
@@ -88,6 +89,35 @@ std::optional<std::string> page_text(const std::string& html, const std::string&
   return html.substr(from + 1, html.find('<', from) - from - 1);
 }
 
+std::vector<std::string> grant_rows_differences(const std::string& html, const boost::json::value& api) {
+  std::vector<std::string> out;
+  const auto number = [](const boost::json::value& v) { return v.is_int64() ? v.as_int64() : 0; };
+  for (const boost::json::value& g : api.at("grants").as_array()) {
+    const std::string id(g.at("grant_id").as_string());
+    const std::regex row("<tr data-grant=\"" + id + "\" data-status=\"([a-z]+)\">.*?data-micros=\"(-?[0-9]+)\".*?"
+                         "data-micros=\"(-?[0-9]+)\".*?data-micros=\"(-?[0-9]+)\".*?data-ms=\"([0-9]+)\"");
+    std::smatch m;
+    if (!std::regex_search(html, m, row)) {
+      out.push_back("no row for grant " + id);
+      continue;
+    }
+    const auto differs = [&](const std::string& what, const std::string& page, const std::string& want) {
+      if (page != want) out.push_back(id + " " + what + ": page " + page + ", API " + want);
+    };
+    differs("status", m[1].str(), std::string(g.at("status").as_string()));
+    differs("original", m[2].str(), std::to_string(number(g.at("original_micros"))));
+    differs("remaining", m[3].str(), std::to_string(number(g.at("remaining_micros"))));
+    differs("expired", m[4].str(), std::to_string(number(g.at("expired_micros"))));
+    differs("expires_at_ms", m[5].str(), std::to_string(number(g.at("expires_at_ms"))));
+  }
+  const boost::json::value& next = api.at("next_expiry");
+  if (next.is_object()) {
+    const std::optional<int64_t> at = page_figure(html, "next-expiry");
+    if (at.value_or(-1) != number(next.at("micros"))) out.push_back("next expiry amount differs");
+  }
+  return out;
+}
+
 CommerceOptions billing_story_commerce(const std::shared_ptr<FakePayments>& payments) {
   payments->save_card("cus_fake1", PaymentCard{"pm_story", "visa", "4242", 8, 2030});
   return fake_commerce(payments);
@@ -102,9 +132,10 @@ Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens, 
     return s;
   }
   if (Status s = buy_credits(t, now - 5 * day_ms); !s.is_ok()) return s;
-  // A promotional grant that runs out in 4 days, drawn down before the others (priority 10).
+  // A promotional grant of 200 credits that runs out in 4 days, drawn down before the others
+  // (priority 10): the story's usage leaves 123.25 of it to expire.
   if (Status s = t.event(R"("type":"credit_granted","idempotency_key":"promo-launch","occurred_at_ms":)" +
-                         std::to_string(now - 3 * day_ms) + R"(,"credits_micros":)" + std::to_string(50 * cr) +
+                         std::to_string(now - 3 * day_ms) + R"(,"credits_micros":)" + std::to_string(200 * cr) +
                          R"(,"category":"promotional","priority":10,"expires_at_ms":)" + std::to_string(now + 4 * day_ms) +
                          R"(,"reason":"launch promotion","operator":"growth")");
       !s.is_ok()) {
@@ -119,7 +150,7 @@ Status tell_billing_story(HttpClient& client, const BillingStoryTokens& tokens, 
   }
   // Auto-recharge just under the balance, and a limit bob is about to pass.
   if (Status s = t.call("PUT", "/api/v1/org/acme/credits/auto-refill?wait=1", tokens.owner,
-                        R"({"threshold_micros":25080000000,"refill_bundles":1,"max_per_day":2,"max_per_month":5})", 200)
+                        R"({"threshold_micros":25230000000,"refill_bundles":1,"max_per_day":2,"max_per_month":5})", 200)
                      .status();
       !s.is_ok()) {
     return s;

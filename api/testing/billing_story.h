@@ -1,6 +1,6 @@
 // Test support: the billing page's story (seeds 002 and 004) told to an in-process stack over
 // HTTP, so the page has something of every kind to show — a signup allocation of 25,000 credits, a
-// checkout whose purchase saved a card, a promotional grant of 50 credits expiring in 4 days, usage by two members and two models over several days,
+// checkout whose purchase saved a card, a promotional grant of 200 credits expiring in 4 days, usage by two members and two models over several days,
 // auto-recharge that fired today (one refill against its caps), and a member over its monthly
 // limit (paused).
 #pragma once
@@ -10,6 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
 
 #include "api/testing/api_stack.h"
 #include "api/testing/fake_payments.h"
@@ -45,6 +48,11 @@ struct BillingStoryPayments {
   // The story's usage requested a recharge: returns once its AutoRefill has landed.
   std::function<Status()> land_refill;
 };
+
+// Where the page's credit grants (its table#grants rows: id, status, granted, left, expired,
+// expiry) differ from GET …/credits/grants `api`: one line per difference, empty when they agree.
+// Also checks that every grant of the API has a row, and the next expiry.
+std::vector<std::string> grant_rows_differences(const std::string& html, const boost::json::value& api);
 
 // Tells the story to org "acme". REQUIRES: a fresh stack started with billing_story_commerce(), or
 // `payments` set for a node with a payment provider. Errors: the first request that did not
