@@ -94,6 +94,16 @@ void write_reconciliation(Page& page, const StatementSummary& s) {
   reconciliation_row(page, "Signup allocations", std::to_string(s.signup_allocations.count),
                      s.signup_allocations.amount_micros);
   reconciliation_row(page, "Adjustments", std::to_string(s.adjustments.count), s.adjustments.amount_micros);
+  if (s.credit_grants.count > 0) {
+    reconciliation_row(page, "Credit grants", std::to_string(s.credit_grants.count), s.credit_grants.amount_micros);
+  }
+  if (s.grant_expiries.count > 0) {
+    reconciliation_row(page, "Expired grants (breakage)", std::to_string(s.grant_expiries.count),
+                       s.grant_expiries.amount_micros);
+  }
+  if (s.grant_voids.count > 0) {
+    reconciliation_row(page, "Voided grants", std::to_string(s.grant_voids.count), s.grant_voids.amount_micros);
+  }
   for (const auto& [path, t] : s.usage) {
     reconciliation_row(page, "Usage (" + path + ")", std::to_string(t.count), -t.debited_micros, {}, {},
                        format_credits(t.tracked_cost_micros));
@@ -313,6 +323,10 @@ void table_row(Page& page, const HistoryEntry& e) {
   if (!e.detail.empty() && e.detail != e.reason_text) {
     if (!e.reason_text.empty()) page.raw("<br>");
     page.esc(e.detail);
+  }
+  for (const HistoryEntry::Funding& f : e.fundings) {  // SPEC §12: where a debit's credit came from
+    page.raw("<br>").esc(f.grant_id.empty() ? std::string("overdraft") : "from " + f.grant_id).raw(" ");
+    page.esc(format_credits(f.micros.value()));
   }
   page.raw("</td><td>").esc(e.position.to_string()).raw("</td></tr>\n");
 }

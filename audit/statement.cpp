@@ -10,6 +10,7 @@ namespace tally::audit {
 namespace {
 
 constexpr const char* billing_paths[] = {"credits", "byok", "invoiced"};
+const std::string_view grant_expired_type = store::body_type_name(store::grant_expired_body_type);
 
 // total += value; false (and total unchanged) on overflow.
 bool add_checked(int64_t& total, int64_t value) { return !__builtin_add_overflow(total, value, &total); }
@@ -31,6 +32,7 @@ class Accumulator {
     }
     add(s_.net_change_micros, e.amount_micros.value());
     const std::string_view type = e.type;
+    account_grants(type, e);
     if (type == "purchase" || type == "auto_refill") {
       PaymentTotals& t = (type == "purchase" ? s_.purchases : s_.auto_refills)[e.currency];
       ++t.count;
@@ -43,6 +45,12 @@ class Accumulator {
       movement(s_.signup_allocations, e.amount_micros.value());
     } else if (type == "admin_adjustment") {
       movement(s_.adjustments, e.amount_micros.value());
+    } else if (type == "credit_granted") {
+      movement(s_.credit_grants, e.amount_micros.value());
+    } else if (type == grant_expired_type) {
+      movement(s_.grant_expiries, e.amount_micros.value());
+    } else if (type == "grant_voided") {
+      movement(s_.grant_voids, e.amount_micros.value());
     } else if (type == "usage") {
       UsageTotals& t = s_.usage[e.billing_path.empty() ? "credits" : e.billing_path];
       ++t.count;
@@ -60,6 +68,15 @@ class Accumulator {
   }
 
  private:
+  // SPEC §12: credit granted, and consumed by usage and negative adjustments.
+  void account_grants(std::string_view type, const HistoryEntry& e) {
+    const int64_t amount = e.amount_micros.value();
+    const bool grants = type == "signup_allocation" || type == "purchase" || type == "auto_refill" ||
+                        type == "credit_granted" || (type == "admin_adjustment" && amount > 0);
+    if (grants) add(s_.granted_micros, amount);
+    if (type == "usage") add(s_.consumed_micros, e.debited_micros.value());
+    if (type == "admin_adjustment" && amount < 0) add(s_.consumed_micros, amount == INT64_MIN ? INT64_MAX : -amount);
+  }
   void movement(MovementTotals& t, int64_t amount) {
     ++t.count;
     add(t.amount_micros, amount);
@@ -69,6 +86,17 @@ class Accumulator {
 };
 
 void append_int(std::string& out, int64_t v) { out += std::to_string(v); }
+
+// "trial-1:3000000;overdraft:1000" (SPEC §12).
+std::string fundings_text(const HistoryEntry& e) {
+  std::string out;
+  for (const HistoryEntry::Funding& f : e.fundings) {
+    if (!out.empty()) out.push_back(';');
+    out += f.grant_id.empty() ? std::string("overdraft") : f.grant_id;
+    out += ":" + std::to_string(f.micros.value());
+  }
+  return out;
+}
 void append_uint(std::string& out, uint64_t v) { out += std::to_string(v); }
 
 // item,currency,count,amount_micros,amount,paid_minor,fee_minor,tracked_cost_micros
@@ -103,9 +131,19 @@ __int128 sum_of_kinds(const StatementSummary& s) {
   sum += s.refunds.amount_micros;
   sum += s.signup_allocations.amount_micros;
   sum += s.adjustments.amount_micros;
+  sum += s.credit_grants.amount_micros;
+  sum += s.grant_expiries.amount_micros;
+  sum += s.grant_voids.amount_micros;
   for (const auto& [path, t] : s.usage) sum -= t.debited_micros;
   sum += s.other_kinds.amount_micros;
   return sum;
+}
+
+// closing − (opening + granted − consumed − expired − voided − refunded + other), exactly (SPEC §12).
+__int128 grant_difference(const StatementSummary& s) {
+  return static_cast<__int128>(s.closing_balance_micros) - s.opening_balance_micros - s.granted_micros +
+         s.consumed_micros - s.grant_expiries.amount_micros - s.grant_voids.amount_micros -
+         s.refunds.amount_micros - s.other_kinds.amount_micros - s.other_movements_micros;
 }
 
 // closing − opening − net − other, exactly (0 when the statement reconciles).
@@ -165,7 +203,9 @@ Result<StatementFormat> parse_statement_format(const std::string& text) {
   return Status::invalid("format", "\"" + text + "\" is not a statement format: csv, jsonl or html");
 }
 
-bool StatementSummary::reconciles() const { return difference(*this) == 0 && sum_of_kinds(*this) == net_change_micros; }
+bool StatementSummary::reconciles() const {
+  return difference(*this) == 0 && sum_of_kinds(*this) == net_change_micros && grant_difference(*this) == 0;
+}
 
 Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from_ms, int64_t to_ms,
                       const std::function<bool(const HistoryEntry&)>& row, StatementSummary& summary,
@@ -227,7 +267,7 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
 std::string csv_header() {
   return "occurred_at,occurred_at_ms,position,sequence,type,idempotency_key,outcome,reason,amount_micros,amount,"
          "balance_after_micros,balance_after,billing_path,model,member_id,workspace,rate_card_version,"
-         "tracked_cost_micros,debited_micros,payment_ref,paid_minor,fee_minor,currency,note,detail\r\n";
+         "tracked_cost_micros,debited_micros,payment_ref,paid_minor,fee_minor,currency,note,detail,fundings\r\n";
 }
 
 void append_csv_row(std::string& out, const HistoryEntry& e) {
@@ -268,7 +308,8 @@ void append_csv_row(std::string& out, const HistoryEntry& e) {
   number(e.fee_minor);
   text(e.currency);
   text(e.reason_text);
-  append_csv_field(out, e.detail);
+  text(e.detail);
+  append_csv_field(out, fundings_text(e));
   out += "\r\n";
 }
 
@@ -289,6 +330,11 @@ void append_csv_summary(std::string& out, const StatementSummary& s) {
   summary_row(out, "signup_allocations", "", &s.signup_allocations.count, &s.signup_allocations.amount_micros,
               nullptr, nullptr, nullptr);
   summary_row(out, "adjustments", "", &s.adjustments.count, &s.adjustments.amount_micros, nullptr, nullptr, nullptr);
+  summary_row(out, "credit_grants", "", &s.credit_grants.count, &s.credit_grants.amount_micros, nullptr, nullptr,
+              nullptr);
+  summary_row(out, "grant_expiries", "", &s.grant_expiries.count, &s.grant_expiries.amount_micros, nullptr, nullptr,
+              nullptr);
+  summary_row(out, "grant_voids", "", &s.grant_voids.count, &s.grant_voids.amount_micros, nullptr, nullptr, nullptr);
   for (const auto& [path, t] : s.usage) {
     const int64_t amount = t.debited_micros == INT64_MIN ? INT64_MAX : -t.debited_micros;
     summary_row(out, "usage_" + path, "", &t.count, &amount, nullptr, nullptr, &t.tracked_cost_micros);
@@ -298,6 +344,11 @@ void append_csv_summary(std::string& out, const StatementSummary& s) {
   summary_row(out, "closing_balance", "", nullptr, &s.closing_balance_micros, nullptr, nullptr, nullptr);
   const int64_t diff = static_cast<int64_t>(difference(s));
   summary_row(out, "difference", "", nullptr, &diff, nullptr, nullptr, nullptr);
+  // SPEC §12: the same period in the terms of grants (not summed with the kinds above).
+  const int64_t breakage = s.grant_expiries.amount_micros == INT64_MIN ? INT64_MAX : -s.grant_expiries.amount_micros;
+  summary_row(out, "granted", "", nullptr, &s.granted_micros, nullptr, nullptr, nullptr);
+  summary_row(out, "consumed", "", nullptr, &s.consumed_micros, nullptr, nullptr, nullptr);
+  summary_row(out, "breakage", "", &s.grant_expiries.count, &breakage, nullptr, nullptr, nullptr);
   for (const auto& [item, count] : {std::pair{"entries", s.entries}, std::pair{"applied", s.applied},
                                     std::pair{"duplicates", s.duplicates}, std::pair{"conflicts", s.conflicts},
                                     std::pair{"rejected", s.rejected}, std::pair{"payment_failures", s.payment_failures}}) {
@@ -335,7 +386,21 @@ void append_jsonl_row(std::string& out, const HistoryEntry& e) {
   json_int(out, "fee_minor", e.fee_minor);
   json_str(out, "currency", e.currency);
   json_str(out, "note", e.reason_text);
-  out += "}\n";
+  json_field(out, "fundings");
+  out.push_back('[');
+  for (std::size_t i = 0; i < e.fundings.size(); ++i) {
+    const HistoryEntry::Funding& f = e.fundings[i];
+    out += i == 0 ? "{" : ",{";
+    if (f.grant_id.empty()) {
+      out += "\"overdraft\":true";
+    } else {
+      out += "\"grant_id\":";
+      append_json_string(out, f.grant_id);
+    }
+    json_int(out, "micros", f.micros.value());
+    out.push_back('}');
+  }
+  out += "]}\n";
 }
 
 void append_jsonl_summary(std::string& out, const StatementSummary& s) {
@@ -373,6 +438,14 @@ void append_jsonl_summary(std::string& out, const StatementSummary& s) {
            ",\"tracked_cost_micros\":" + std::to_string(t.tracked_cost_micros) + "}";
   }
   out += "}";
+  for (const auto& [name, totals] : {std::pair{"credit_grants", &s.credit_grants},
+                                     std::pair{"grant_expiries", &s.grant_expiries},
+                                     std::pair{"grant_voids", &s.grant_voids}}) {
+    json_field(out, name);
+    out += movement_json(*totals);
+  }
+  json_money(out, "granted", s.granted_micros);
+  json_money(out, "consumed", s.consumed_micros);
   json_field(out, "other");
   out += movement_json(s.other_kinds);
   json_money(out, "net_change", s.net_change_micros);

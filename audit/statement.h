@@ -27,6 +27,7 @@
 #include <string>
 
 #include "engine/status.h"
+#include "projections/records.h"
 #include "projections/views.h"
 
 namespace tally::audit {
@@ -68,8 +69,10 @@ struct UsageTotals {
 
 // The reconciliation. Only applied entries move money; every entry is counted by outcome.
 // Invariant (reconciles()): opening + net_change + other_movements == closing, and net_change is
-// the sum of the kinds below (purchases + auto-refills + signup + adjustments + refunds − usage
-// debited + other_kinds), each signed as its effect on the balance.
+// the sum of the kinds below (purchases + auto-refills + signup + credit grants + adjustments +
+// refunds − usage debited + grant expiries + grant voids + other_kinds), each signed as its effect
+// on the balance; and, in the terms of grants (SPEC §12), opening + granted − consumed − expired −
+// voided − refunded + other_kinds + other_movements == closing.
 struct StatementSummary {
   std::string org_id;
   int64_t from_ms = INT64_MIN;
@@ -85,10 +88,18 @@ struct StatementSummary {
   MovementTotals refunds;                             // negative amounts
   MovementTotals signup_allocations;
   MovementTotals adjustments;                         // signed
+  MovementTotals credit_grants;                       // SPEC §12: credit_granted entries
+  MovementTotals grant_expiries;                      // grant_expired entries (negative): breakage
+  MovementTotals grant_voids;                         // grant_voided entries (negative)
   std::map<std::string, UsageTotals> usage;           // "credits", "byok", "invoiced" (always all three)
   MovementTotals other_kinds;                         // any other entry type that moved the balance
   int64_t net_change_micros = 0;                      // sum of applied amounts in range
   int64_t other_movements_micros = 0;                 // out-of-range entries interleaved in log order
+  // SPEC §12, the same movements as grants see them (each >= 0): credit granted (signup, purchases,
+  // auto-refills, credit grants, positive adjustments) and consumed (usage debited, negative
+  // adjustments). Expired, voided and refunded are the grant_expiries, grant_voids and refunds.
+  int64_t granted_micros = 0;
+  int64_t consumed_micros = 0;
   // Checked in 128-bit arithmetic, so the check itself never overflows.
   bool reconciles() const;
 };
@@ -109,7 +120,8 @@ Status scan_statement(ViewReader& views, const std::string& org_id, int64_t from
 // balance_after) are written as they are, so that -1.500000 stays a number; every other column is
 // text that came from events or the ledger (keys, ids, models, references, notes, details,
 // currencies, times) and goes through append_csv_field (audit/text_format.h): control characters
-// escaped, a leading = + - @ neutralised with '.
+// escaped, a leading = + - @ neutralised with '. The last column, fundings (SPEC §12), is text:
+// "grant:micros" per grant a debit took from, ";"-separated, "overdraft:micros" for the rest.
 std::string csv_header();
 void append_csv_row(std::string& out, const HistoryEntry& entry);
 void append_csv_summary(std::string& out, const StatementSummary& summary);

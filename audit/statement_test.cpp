@@ -211,6 +211,9 @@ int64_t check_rows_against_footer(const Csv& csv) {
     else if (type == "signup_allocation") item = "signup_allocations:";
     else if (type == "admin_adjustment") item = "adjustments:";
     else if (type == "usage") item = "usage_" + row.at("billing_path") + ":";
+    else if (type == "credit_granted") item = "credit_grants:";
+    else if (type == "grant_expired") item = "grant_expiries:";
+    else if (type == "grant_voided") item = "grant_voids:";
     else continue;
     amount_by_item[item] += num(row.at("amount_micros"));
     ++count_by_item[item];
@@ -240,7 +243,8 @@ int64_t check_rows_against_footer(const Csv& csv) {
   for (const auto& [key, s] : csv.summary) {
     const std::string item = key.substr(0, key.find(':'));
     if (item == "purchases" || item == "auto_refills" || item == "refunds" || item == "signup_allocations" ||
-        item == "adjustments" || item.rfind("usage_", 0) == 0 || item == "other" || item == "other_movements") {
+        item == "adjustments" || item.rfind("usage_", 0) == 0 || item == "other" || item == "other_movements" ||
+        item == "credit_grants" || item == "grant_expiries" || item == "grant_voids") {
       total += num(s.at("amount_micros"));
     }
   }
@@ -291,6 +295,70 @@ BOOST_AUTO_TEST_CASE(csv_running_balance_and_footer_reconcile_with_the_rows_and_
   const Csv footer = read_csv(ledger.statement(summary_only));
   BOOST_TEST(footer.rows.empty());
   BOOST_TEST(footer.summary == csv.summary);
+}
+
+// SPEC §12: an org with expiring promotional and paid grants. In the period [t0, t0 + 3 d):
+// opening 35 cr (signup 25, promotional, expires t0 + 1 d; purchase 10, paid, expires t0 + 2 d);
+// a credit grant of 3 (never expires); usage 5 (from the signup: it expires first); a void of 2 of
+// the signup; a refund of 4 (from the purchase's own grant); an adjustment of -1 (the signup);
+// the clock at t0 + 1 d expires the signup's 17 left (breakage); usage 7 (the purchase's 6, then
+// 1 of the credit grant). Closing = 35 + 3 - (5 + 1 + 7) - 17 - 2 - 4 = 2 cr, the credit grant's.
+BOOST_AUTO_TEST_CASE(grants_expiries_and_voids_reconcile_in_the_terms_of_grants) {
+  TempDir dir;
+  auto journal = open_journal(dir.sub("journal"), 2);
+  const auto spend = [](int64_t micros) {
+    UsageFields u;
+    u.reported_cost_micros = micros;  // no rate card: billed at 1x
+    return u;
+  };
+  std::vector<AppendRequest> r;
+  const auto add = [&](std::string record) { r.push_back(AppendRequest{"gco", std::move(record), false}); };
+  add(make_signup_allocation({"gco-signup", "gco", t0 - 2 * day_ms}, 25 * credit, {50, t0 + day_ms, {}}));
+  add(make_purchase({"gco-buy", "gco", t0 - day_ms},
+                    {10 * credit, 1'000, "usd", 29, 1, "pi_g", {50, t0 + 2 * day_ms, {}}}));
+  add(make_credit_granted({"gco-goodwill", "gco", t0 + 1'000}, 3 * credit, {}, "goodwill", "ops"));
+  add(make_usage({"gco-u1", "gco", t0 + 3'600'000}, spend(5 * credit)));
+  add(make_grant_voided({"gco-void", "gco", t0 + 2 * 3'600'000}, "gco-signup", 2 * credit, "over-granted"));
+  add(make_refund({"gco-refund", "gco", t0 + 3 * 3'600'000}, "gco-buy", 4 * credit, false, "partial"));
+  add(make_admin_adjustment({"gco-adj", "gco", t0 + 4 * 3'600'000}, -credit, "correction", "ops", false));
+  r.push_back(AppendRequest{"", make_tick({"gco-tick-1", "", t0 + day_ms}), true});
+  add(make_usage({"gco-u2", "gco", t0 + day_ms + 3'600'000}, spend(7 * credit)));
+  r.push_back(AppendRequest{"", make_tick({"gco-tick-2", "", t0 + 2 * day_ms + 1}), true});
+  ok(ok(journal->writer(journal_events_topic))->append(r));
+  project_live(*journal, dir.sub("live"));
+  auto views = ok(ViewReader::open(dir.sub("live")));
+
+  StatementSummary s;
+  ok(scan_statement(*views, "gco", t0, t0 + 3 * day_ms, [](const HistoryEntry&) { return true; }, s));
+  BOOST_TEST(s.opening_balance_micros == 35 * credit);
+  BOOST_TEST(s.granted_micros == 3 * credit);
+  BOOST_TEST(s.consumed_micros == 13 * credit);
+  BOOST_TEST(s.grant_expiries.amount_micros == -17 * credit);
+  BOOST_TEST(s.grant_voids.amount_micros == -2 * credit);
+  BOOST_TEST(s.refunds.amount_micros == -4 * credit);
+  BOOST_TEST(s.closing_balance_micros == 2 * credit);
+  // opening + grants - consumption - expiry - voids - refunds = closing, to the µcr.
+  BOOST_TEST(s.opening_balance_micros + s.granted_micros - s.consumed_micros + s.grant_expiries.amount_micros +
+                 s.grant_voids.amount_micros + s.refunds.amount_micros ==
+             s.closing_balance_micros);
+  BOOST_TEST(s.reconciles());
+  BOOST_TEST(ok(views->org(OrgId::make("gco").value())).value().state.balance_micros.value() == 2 * credit);
+
+  StatementOptions options = options_for(StatementFormat::csv, t0, t0 + 3 * day_ms);
+  options.org_id = "gco";
+  std::ostringstream text;
+  ok(write_statement(*views, options, text));
+  const Csv csv = read_csv(text.str());
+  BOOST_TEST(check_rows_against_footer(csv) == 2 * credit);
+  BOOST_TEST(num(csv.summary.at("breakage:").at("amount_micros")) == 17 * credit);
+  BOOST_TEST(num(csv.summary.at("granted:").at("amount_micros")) == 3 * credit);
+  BOOST_TEST(num(csv.summary.at("consumed:").at("amount_micros")) == 13 * credit);
+  std::map<std::string, std::string> fundings;  // by key
+  for (const auto& row : csv.rows) fundings[row.at("idempotency_key")] = row.at("fundings");
+  BOOST_TEST(fundings.at("gco-u1") == "gco-signup:5000000");
+  BOOST_TEST(fundings.at("gco-refund") == "gco-buy:4000000");
+  BOOST_TEST(fundings.at("gco-u2") == "gco-buy:6000000;gco-goodwill:1000000");
+  BOOST_TEST(fundings.at("gco-signup") == "");  // the grant_expired entry of the signup (its key)
 }
 
 BOOST_AUTO_TEST_CASE(jsonl_rows_have_the_documented_fields_and_end_with_a_summary) {

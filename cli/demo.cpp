@@ -109,6 +109,7 @@ class Story {
     return reason;
   }
   int64_t now() { return time_ms_ += 1000; }
+  void advance(int64_t ms) { time_ms_ += ms; }
   std::string key(const char* prefix) { return std::string(prefix) + "-" + std::to_string(++keys_); }
 
  private:
@@ -205,6 +206,36 @@ std::string run_calls_with_holds(Story& story, std::string_view org, std::string
   return refusal;
 }
 
+// SPEC §12, seed 004: a new org starts with 25,000 free credits — a promotional grant, here one that
+// expires in 30 days. Its usage draws the free credits before the ones it buys; a week before the
+// expiry the platform is warned, and what is left then expires (breakage); the paid credits stay.
+void run_signup_grant(Story& story) {
+  constexpr int64_t day_ms = 86'400'000;
+  const int64_t expires_at_ms = story.now() + 30 * day_ms;
+  story.step("initech",
+             make_signup_allocation({"signup-initech", "initech", story.now()}, 25'000 * credit,
+                                    GrantTermsFields{.expires_at_ms = expires_at_ms}),
+             "initech signs up: 25,000 free credits, expiring in 30 days");
+  story.step("initech", make_purchase({"ch_i", "initech", story.now()}, {100 * credit, 10000, "usd", 0, 1, "ch_i"}),
+             "initech buys 100 credits ($100.00)");
+  for (int i = 0; i < 20; ++i) {
+    UsageFields usage{.member_id = "dana", .workspace = "w1", .model = "claude-sonnet-4", .provider = "anthropic",
+                      .input_tokens = 400'000, .output_tokens = 100'000};
+    story.step("initech", make_usage({story.key("req"), "initech", story.now()}, usage), "", true);
+  }
+  std::printf("  %-62s balance %12s\n", "20 LLM calls by dana: drawn from the free credits first",
+              format_credits(story.balance("initech")).c_str());
+  story.advance(23 * day_ms);
+  story.step("initech", make_tick({story.key("tick"), "initech", story.now()}),
+             "23 days later (a tick): the free credits expire in a week");
+  story.advance(7 * day_ms);
+  story.step("initech", make_tick({story.key("tick"), "initech", story.now()}),
+             "30 days after signup: what is left of them expires");
+  const OrgState state = story.org("initech");
+  std::printf("  %-62s expired %12s\n", "the 100 paid credits stay; breakage (tally grants initech)",
+              format_credits(state.totals.expired_micros).c_str());
+}
+
 }  // namespace
 
 int run_demo(const Args& args);
@@ -278,8 +309,12 @@ int run_demo(const Args& args) {
              "the charge is declined: PaymentFailed");
   std::printf("\nWith holds, admission is decided before each call (no deficit):\n");
   const std::string globex_refusal = run_calls_with_holds(story, "globex", "carol");
+  std::printf("
+Free signup credits are a grant that expires (seed 004):
+");
+  run_signup_grant(story);
   std::printf("\nBalances:\n");
-  for (const char* org : {"acme", "globex"}) {
+  for (const char* org : {"acme", "globex", "initech"}) {
     const OrgState state = story.org(org);
     std::printf("  %-8s balance %12s  purchased %12s  used %12s  auto-refill %-3s  %s\n", org,
                 format_credits(state.balance_micros).c_str(), format_credits(state.totals.purchased_micros).c_str(),
