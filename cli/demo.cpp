@@ -309,9 +309,7 @@ int run_demo(const Args& args) {
              "the charge is declined: PaymentFailed");
   std::printf("\nWith holds, admission is decided before each call (no deficit):\n");
   const std::string globex_refusal = run_calls_with_holds(story, "globex", "carol");
-  std::printf("
-Free signup credits are a grant that expires (seed 004):
-");
+  std::printf("\nFree signup credits are a grant that expires (seed 004):\n");
   run_signup_grant(story);
   std::printf("\nBalances:\n");
   for (const char* org : {"acme", "globex", "initech"}) {

@@ -132,16 +132,6 @@ std::vector<std::string> actions_of(const std::vector<Delivery>& deliveries, con
   return out;
 }
 
-// The signals-log offset the enforcer recorded (partition 0), or -1.
-int64_t recorded_offset(const std::string& progress_path) {
-  std::ifstream in(progress_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("offset 0 ", 0) == 0) return std::stoll(line.substr(9));
-  }
-  return -1;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(pause_and_resume_arrive_signed_once_per_crossing_through_failed_deliveries) {

@@ -79,7 +79,10 @@ void crash_and_recover(const std::string& crash_at) {
       if (!opened.is_ok()) return false;
       views = std::move(opened.value());
     }
-    return count_history(*views, org, "auto_refill") == 1;
+    // Refilled, and this process's recharge connector has read every request since (it saw the
+    // request the crash interrupted and did not charge it again): only then is it stopped.
+    return count_history(*views, org, "auto_refill") == 1 &&
+           recorded_offset(dir.sub("recharge.progress")) == static_cast<int64_t>(read_signals(dir.sub("journal")).size());
   });
   ::kill(recovering, SIGTERM);
   const auto stopped = wait_exit(recovering);

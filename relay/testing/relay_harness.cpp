@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -117,6 +118,15 @@ std::size_t count_history(ViewReader& views, const std::string& org, const std::
     if (entry.type == type && entry.outcome == outcome) ++count;
   }
   return count;
+}
+
+int64_t recorded_offset(const std::string& progress_path) {
+  std::ifstream in(progress_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("offset 0 ", 0) == 0) return std::stoll(line.substr(9));
+  }
+  return -1;
 }
 
 std::vector<SignalRecord> read_signals(const std::string& journal_dir) {

@@ -73,6 +73,10 @@ std::size_t count_history(ViewReader& views, const std::string& org, const std::
 // Every record of the journal's "signals" topic, decoded (this process opens the journal too).
 std::vector<SignalRecord> read_signals(const std::string& journal_dir);
 
+// The signals-log offset (partition 0) a connector recorded in its progress file, or -1: a
+// connector has caught up once it equals read_signals(…).size().
+int64_t recorded_offset(const std::string& progress_path);
+
 // Charges in the emulator account whose metadata has key = value.
 std::size_t charges_with_metadata(StripeClient& client, const std::string& key, const std::string& value);
 
