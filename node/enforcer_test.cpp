@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
