@@ -163,15 +163,13 @@ RejectReason Folder::run_org_event() {
   // Work on a copy so a business rejection leaves the org untouched (and uncreated). Its grants
   // are moved, not copied (an org may hold many): a body changes them only once it can no longer
   // be rejected, and the expiries before the body keep a copy to give back (expire_own_grants).
-  OrgState org;
-  if (existing) {
-    std::vector<Grant> grants = std::move(existing->grants);
-    existing->grants.clear();
-    org = *existing;
-    org.grants = std::move(grants);
-  } else {
-    org.home_partition = position_.partition;  // apply() checked it is the org's home
-  }
+  std::vector<Grant> grants;
+  if (existing) grants.swap(existing->grants);
+  OrgState org = existing ? *existing : OrgState{};
+  org.grants.swap(grants);
+  if (!existing) org.home_partition = position_.partition;  // apply() checked it is the org's home
+  const Micros balance_before = org.balance_micros;
+  const Micros overdraft_before = org.overdraft_micros;
   const bool was_wallet = existing && wallet_org(*existing);
   const std::size_t signals_before = result_.signals.size();
   // The event is judged on the state after the expiries its own time causes (SPEC §12).
@@ -191,9 +189,10 @@ RejectReason Folder::run_org_event() {
     }
     return reason;
   }
-  TALLY_ASSERT(grant_identities_hold(org),
-               "balance = allocated + purchased - used - refunded + adjusted - expired - voided = "
-               "sum of grant remaining - overdraft (SPEC 4, 12)");
+  TALLY_ASSERT(totals_identity_holds(org),
+               "balance = allocated + purchased - used - refunded + adjusted - expired - voided (SPEC 4, 12)");
+  TALLY_ASSERT(grants_still_balance(org, balance_before, overdraft_before),
+               "balance = sum of grant remaining - overdraft (SPEC 12)");
   TALLY_ASSERT(held_is_sum_of_holds(org), "held = sum of the remaining of the active holds (SPEC 11)");
   if (!existing) {
     // A new org starts exhausted (balance 0) without a signal if it is a wallet org, and with no

@@ -79,11 +79,15 @@ GrantDue expiry_of(const Grant& g, std::string_view org_id) {
 
 }  // namespace
 
-bool grant_identities_hold(const OrgState& org) {
+bool totals_identity_holds(const OrgState& org) {
   const OrgTotals& t = org.totals;
   const __int128 by_totals = static_cast<__int128>(t.allocated_micros.value()) + t.purchased_micros.value() -
                              t.used_micros.value() - t.refunded_micros.value() + t.adjusted_micros.value() -
                              t.expired_micros.value() - t.voided_micros.value();
+  return by_totals == org.balance_micros.value();
+}
+
+bool grant_identities_hold(const OrgState& org) {
   // The order of the grants is kept by grant_credit, the only place that adds one (and checked by
   // the property test): here only their sum, on every event.
   __int128 remaining = 0;
@@ -95,7 +99,18 @@ bool grant_identities_hold(const OrgState& org) {
   if (!each_has_credit) return false;
   const Micros overdraft = org.overdraft_micros;
   if (overdraft < Micros{} || (overdraft > Micros{} && !org.grants.empty())) return false;
-  return by_totals == org.balance_micros.value() && remaining - overdraft.value() == org.balance_micros.value();
+  return totals_identity_holds(org) && remaining - overdraft.value() == org.balance_micros.value();
+}
+
+// A grant made is counted in grants_changed_micros_; one closed (nothing left) changes no sum, but
+// the event that closes one recounts them all, so the sums are checked in full now and then.
+bool Folder::grants_still_balance(const OrgState& org, Micros balance_before, Micros overdraft_before) const {
+  if (grants_reshaped_) return grant_identities_hold(org);
+  const Micros overdraft = org.overdraft_micros;
+  if (overdraft < Micros{} || (overdraft > Micros{} && !org.grants.empty())) return false;
+  // Δbalance = ΔΣ remaining - Δoverdraft.
+  return static_cast<__int128>(org.balance_micros.value()) - balance_before.value() ==
+         grants_changed_micros_ - (static_cast<__int128>(overdraft.value()) - overdraft_before.value());
 }
 
 RejectReason Folder::grant_credit(OrgState& org, Micros& total, Micros credits) {
@@ -124,8 +139,13 @@ RejectReason Folder::grant_credit(OrgState& org, Micros& total, Micros credits) 
     return RejectReason::none;
   }
   made_expires_at_ms_ = g.expires_at_ms;
-  const auto at = std::upper_bound(org.grants.begin(), org.grants.end(), g, draws_before);
-  org.grants.insert(at, std::move(g));
+  grants_changed_micros_ += g.remaining_micros.value();
+  // In draw-down order. A grant with the usual terms goes last (made last: latest log position).
+  if (org.grants.empty() || draws_before(org.grants.back(), g)) {
+    org.grants.push_back(std::move(g));
+  } else {
+    org.grants.insert(std::upper_bound(org.grants.begin(), org.grants.end(), g, draws_before), std::move(g));
+  }
   return RejectReason::none;
 }
 
@@ -140,6 +160,7 @@ void Folder::draw_down(OrgState& org, Micros amount, std::string_view first_id, 
     Micros& counted = refund ? g.refunded_micros : g.consumed_micros;
     counted = plus(counted, taken);
     left = minus(left, taken);
+    grants_changed_micros_ -= taken.value();
     result_.add_funding(g.id, taken);
   };
   if (!first_id.empty()) {
@@ -158,6 +179,7 @@ void Folder::draw_down(OrgState& org, Micros amount, std::string_view first_id, 
 }
 
 void Folder::close_spent_grants(OrgState& org) {
+  grants_reshaped_ = true;
   auto kept = org.grants.begin();
   for (auto it = org.grants.begin(); it != org.grants.end(); ++it) {
     if (it->remaining_micros == Micros{}) {
@@ -188,6 +210,7 @@ RejectReason Folder::apply_grant_voided(OrgState& org, const fb::GrantVoided& vo
   g.voided_micros = plus(g.voided_micros, credits);
   org.balance_micros = minus(org.balance_micros, credits);
   org.totals.voided_micros = plus(org.totals.voided_micros, credits);
+  grants_changed_micros_ -= credits.value();
   result_.amount_micros = -credits;
   result_.add_funding(g.id, credits);
   if (g.remaining_micros == Micros{}) close_spent_grants(org);
@@ -206,6 +229,7 @@ void Folder::expire_grant(OrgIdView org_id, OrgState& org, std::size_t index, bo
   Grant closed = std::move(g);
   org.grants.erase(org.grants.begin() + static_cast<std::ptrdiff_t>(index));
   if (before_event) {
+    grants_reshaped_ = true;
     closed_grants_.push_back(std::move(closed));  // stored if the event is applied (finish_grants)
     return;
   }

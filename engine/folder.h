@@ -38,9 +38,11 @@ inline Micros available_of(const OrgState& org) {
 // would overflow (fold_money.cpp).
 bool credit(OrgState& org, Micros& total, Micros credits);
 
-// SPEC §4, §12: balance = allocated + purchased - used - refunded + adjusted - expired - voided
-// = Σ remaining of the active grants - overdraft; the grants in draw-down order, each with credit
-// left; an overdraft only while no grant is active (fold_grants.cpp).
+// SPEC §4, §12: balance = allocated + purchased - used - refunded + adjusted - expired - voided.
+bool totals_identity_holds(const OrgState& org);
+// SPEC §12: that and balance = Σ remaining of the active grants - overdraft; the grants in draw-down
+// order, each with credit left; an overdraft only while no grant is active (fold_grants.cpp). It
+// reads every active grant of the org.
 bool grant_identities_hold(const OrgState& org);
 
 // SPEC §12: whether a debit leaving the balance at `balance_after` can be recorded: the overdraft
@@ -114,6 +116,11 @@ class Folder {
   void expire_grants(std::vector<std::string>& orgs_expired);
   void warn_expiring_grants();
   void expire_grant(OrgIdView org_id, OrgState& org, std::size_t index, bool before_event);
+  // balance = Σ remaining - overdraft after the event, given it held before (balance_before,
+  // overdraft_before): recounted in full when the event closed a grant, else from the changes the
+  // event made to its org's grants (grants_changed_micros_), so that a debit or a purchase does not
+  // read every grant of the org.
+  bool grants_still_balance(const OrgState& org, Micros balance_before, Micros overdraft_before) const;
 
   // fold_levels.cpp
   void advance_clock();
@@ -153,6 +160,8 @@ class Folder {
   // the body included), and the expiry of the grant it made (0: none, or no expiry).
   std::vector<Grant> closed_grants_;
   int64_t made_expires_at_ms_ = 0;
+  bool grants_reshaped_ = false;    // the event closed a grant of its org
+  __int128 grants_changed_micros_ = 0;  // Σ of the changes of its org's grants' remaining
   // The org's grants as they were before expire_own_grants changed them (given back on a rejection).
   std::optional<std::vector<Grant>> grants_before_body_;
 };

@@ -30,8 +30,15 @@ void LmdbLedger::take_changes(Changes& out) {
   take_keys(out.keys);
   take_closed_grants(out.grants);
   // What was handed out is what the store will hold: the next batch writes only what it changes.
-  for (auto& [key, entry] : orgs_) entry.stored = entry.state;
-  for (auto& [key, entry] : members_) entry.stored = entry.state;
+  const auto hand_out = [](auto& cache) {
+    for (auto& [key, entry] : cache) {
+      if (!entry.touched) continue;
+      if (entry.changed()) entry.stored = entry.state;
+      entry.touched = false;
+    }
+  };
+  hand_out(orgs_);
+  hand_out(members_);
   handed_out_purchases_.clear();
   for (auto& [key, entry] : purchases_) handed_out_purchases_.emplace(key, entry.state);
   purchases_.clear();
@@ -131,7 +138,10 @@ bool LmdbLedger::load(Db db, std::string_view key, T& out) {
 }
 
 OrgState* LmdbLedger::find_org(OrgIdView org) {
-  if (auto it = orgs_.find(org.str()); it != orgs_.end()) return &it->second.state;
+  if (auto it = orgs_.find(org.str()); it != orgs_.end()) {
+    it->second.touched = true;
+    return &it->second.state;
+  }
   OrgState state;
   if (!load(Db::orgs, org.str(), state)) return nullptr;
   auto& entry = orgs_.emplace(std::string(org.str()), Entry<OrgState>{state, state}).first->second;
@@ -146,7 +156,10 @@ OrgState& LmdbLedger::create_org(OrgIdView org) {
 
 MemberState* LmdbLedger::find_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
-  if (auto it = members_.find(std::string_view(scratch_)); it != members_.end()) return &it->second.state;
+  if (auto it = members_.find(std::string_view(scratch_)); it != members_.end()) {
+    it->second.touched = true;
+    return &it->second.state;
+  }
   MemberState state;
   if (!load(Db::members, scratch_, state)) return nullptr;
   return &members_.emplace(scratch_, Entry<MemberState>{state, state}).first->second.state;

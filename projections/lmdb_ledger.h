@@ -9,8 +9,8 @@
 //    cached here, so a miss never needs them.
 //  - Org, member and partition states stay cached for the life of the ledger (only the projector
 //    changes them; orgs and members are few next to events, so the cache holds every one touched
-//    since start). take_changes() encodes every created entry and every entry that differs from
-//    what was last handed out, in key order.
+//    since start). take_changes() encodes every created entry and every entry of the batch that
+//    differs from what was last handed out, in key order.
 //  - Closed grants (SPEC §12) are looked up only by voids and never change: those put by this batch
 //    and the last one handed out are kept in memory, others are read from the store.
 //  - Purchases are looked up only by refunds: cached for one batch, and those of the batch last
@@ -108,12 +108,15 @@ class LmdbLedger final : public Ledger {
     Digest128 key;
     KeyRecord record;
   };
-  // A cached state and what was last handed out (absent: created since).
+  // A cached state and what was last handed out (absent: created since). Only an entry handed to
+  // the fold in this batch (`touched`: found or created) can have changed: the others are neither
+  // compared nor copied at the batch's end (an org's state holds its grants, SPEC §12).
   template <typename T>
   struct Entry {
     T state;
     std::optional<T> stored;
-    bool changed() const { return !stored || !(*stored == state); }
+    bool touched = true;
+    bool changed() const { return touched && (!stored || !(*stored == state)); }
   };
 
   // Reads `key` of `db` into `out`; false if absent or on error (then error_ is set).
