@@ -38,6 +38,7 @@
 #include "ingest/ingest_routes.h"
 #include "ingest/stripe_signature.h"
 #include "outbound/testing/stripe_fixtures.h"
+#include "tests/support/text_file.h"
 
 using namespace tally;
 using namespace tally::api;
@@ -120,12 +121,7 @@ struct Browser {
   }
 };
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string read_text(const fs::path& path) { return test_support::read_text_file(path.string()); }
 
 // `tally dev` as a user runs it, in a process of its own, with Stripe's part played by the fixture
 // server in this process (the secrets reach it through the environment, as in production).

@@ -23,6 +23,7 @@
 #include "outbound/testing/stripe_fixtures.h"
 #include "outbound/testing/stripe_test.h"
 #include "relay/testing/relay_harness.h"
+#include "tests/support/text_file.h"
 
 using namespace tally;
 using namespace tally::connectors;
@@ -43,12 +44,7 @@ std::string source_dir() {
   return dir;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+std::string read_file(const std::string& path) { return test_support::read_text_file(path); }
 
 struct Sampler {
   std::unique_ptr<StripeFixtureServer> stripe;
