@@ -23,6 +23,11 @@
 #   bench hold_vs_wait_req_ratio[_32]: the hold rate over the ?wait=1 rate of the same run;
 #     bench hold_place_ceiling_per_s_32: half the ?wait=1 ceiling (each iteration is two durable
 #     requests on its connection); the lone place's floor is wait_roundtrip_floor_{p50,p99}_ms
+#   bench hold_place_{per_s,p50_ms}_32_{noflush,log_noflush,views_noflush}: the 32-client holds
+#     again with the journal and the views in memory (/dev/shm: no device flush), only the journal
+#     there, only the views there; hold_place_durable_vs_<variant>_ratio_32: the durable rate over
+#     each. Not configurations (nothing is durable there) but the decomposition of the durable
+#     figure: the CPU ceiling of the path on this machine, and what each store's flushes cost it.
 #   bench fold_verify_passes_per_event <n> passes/event      (1: only the fold verifies)
 #
 # Usage: api/bench_ingest.sh [http_ingest_load options: --requests 20 --runs 3 ...]
@@ -43,22 +48,36 @@ for target in tally http_ingest_load verify_passes_bench log_bench; do
 done
 tally="${TALLY_BIN:-$build/tally}"
 dir=$(mktemp -d)
+# Memory-backed scratch for the flush decomposition (below); empty when the machine has none.
+shm=""
+if [[ -d /dev/shm && -w /dev/shm ]]; then shm=$(mktemp -d /dev/shm/tally-bench.XXXXXX); fi
 dev_pid=""
 cleanup() {
   [[ -n "$dev_pid" ]] && kill "$dev_pid" 2>/dev/null && wait "$dev_pid" 2>/dev/null || true
   rm -rf "$dir"
+  [[ -z "$shm" ]] || rm -rf "$shm"
 }
 trap cleanup EXIT
 token="bench-ingest-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-"$tally" dev --data "$dir/d" --listen 127.0.0.1:0 --token "$token" --tick-interval-ms 0 >"$dir/dev.log" 2>&1 &
-dev_pid=$!
-deadline=$(( $(date +%s) + 60 ))
-until grep -q '^listening on' "$dir/dev.log"; do
-  kill -0 "$dev_pid" 2>/dev/null || { cat "$dir/dev.log" >&2; exit 1; }
-  [[ "$(date +%s)" -le "$deadline" ]] || { echo "bench_ingest.sh: tally dev did not listen" >&2; exit 1; }
-  sleep 0.1
-done
-url=$(grep -o 'http://[0-9.:]*' "$dir/dev.log" | head -1)
+# start_dev NAME [tally dev options]: a `tally dev` logging to $dir/NAME.log; sets dev_pid and url.
+start_dev() {
+  local name="$1"
+  shift
+  "$tally" dev "$@" --listen 127.0.0.1:0 --token "$token" --tick-interval-ms 0 >"$dir/$name.log" 2>&1 &
+  dev_pid=$!
+  local deadline=$(( $(date +%s) + 60 ))
+  until grep -q '^listening on' "$dir/$name.log"; do
+    kill -0 "$dev_pid" 2>/dev/null || { cat "$dir/$name.log" >&2; exit 1; }
+    [[ "$(date +%s)" -le "$deadline" ]] || { echo "bench_ingest.sh: tally dev did not listen" >&2; exit 1; }
+    sleep 0.1
+  done
+  url=$(grep -o 'http://[0-9.:]*' "$dir/$name.log" | head -1)
+}
+stop_dev() {
+  kill "$dev_pid" && wait "$dev_pid" || true
+  dev_pid=""
+}
+start_dev dev --data "$dir/d"
 load="$build/api/http_ingest_load"
 if [[ "${TALLY_BENCH_ROUNDTRIP_ONLY:-0}" != 1 ]]; then
   "$load" --url "$url" --token "$token" --connections 8 --batch 1000 --runs 3 "$@"
@@ -94,6 +113,27 @@ for clients in 1 32; do
 done
 echo "bench wait_roundtrip_floor_p50_ms $floor_p50 ms"
 echo "bench wait_roundtrip_floor_p99_ms $floor_p99 ms"
-kill "$dev_pid" && wait "$dev_pid" || true
-dev_pid=""
+stop_dev
+# Where the 32-client hold time goes: the same hold round trips against a `tally dev` whose
+# journal, views or both live in memory (/dev/shm), so that their device flushes cost nothing.
+# Durability is off in those runs: they are ceilings, not configurations. `_noflush` (both in
+# memory) is what the path costs in CPU alone on this machine; `_log_noflush` keeps the views'
+# durable commits, `_views_noflush` the journal's.
+if [[ -n "$shm" ]]; then
+  for variant in noflush log_noflush views_noflush; do
+    case "$variant" in
+      noflush) start_dev "$variant" --data "$shm/$variant" ;;
+      log_noflush) start_dev "$variant" --data "$dir/$variant" --journal "$shm/$variant-journal" ;;
+      views_noflush) start_dev "$variant" --data "$shm/$variant" --journal "$dir/$variant-journal" ;;
+    esac
+    out=$("$load" --url "$url" --token "$token" --connections 32 --runs 3 --seconds "$seconds" --label 32 --roundtrip hold)
+    printf '%s\n' "$out" | grep '^#' || true
+    rate=$(figure hold_place_per_s_32 "$out")
+    echo "bench hold_place_per_s_32_$variant $rate holds/s"
+    echo "bench hold_place_p50_ms_32_$variant $(figure hold_place_p50_ms_32 "$out") ms"
+    awk -v d="$hold_rate" -v r="$rate" -v v="$variant" \
+      'BEGIN { printf "bench hold_place_durable_vs_%s_ratio_32 %.3f ratio\n", v, (r > 0 ? d / r : 0) }'
+    stop_dev
+  done
+fi
 [[ "${TALLY_BENCH_ROUNDTRIP_ONLY:-0}" == 1 ]] || "$build/api/verify_passes_bench"

@@ -1,6 +1,7 @@
 #include "api/projector_metrics.h"
 
 #include <cstdio>
+#include <utility>
 
 namespace tally::api {
 namespace {
@@ -27,6 +28,15 @@ void append_projector_metrics(const ProjectorMetrics& m, std::string& out) {
   out += "# HELP tally_projector_batch_commit_seconds_max The slowest batch commit since start.\n";
   out += "# TYPE tally_projector_batch_commit_seconds_max gauge\n";
   out += "tally_projector_batch_commit_seconds_max " + seconds(m.max_commit_latency_us) + "\n";
+  // Where the commit time went (sums over the batches above): the batch's fold, its puts into the
+  // write transaction, and mdb_txn_commit (page writes and the device flush).
+  for (const auto& [stage, micros] : {std::pair{"fold", m.total_fold_us}, std::pair{"write", m.total_write_us},
+                                      std::pair{"sync", m.total_sync_us}}) {
+    out += std::string("# HELP tally_projector_") + stage + "_seconds_total Batch time spent in the " + stage +
+           " stage (this process).\n";
+    out += std::string("# TYPE tally_projector_") + stage + "_seconds_total counter\n";
+    out += std::string("tally_projector_") + stage + "_seconds_total " + seconds(micros) + "\n";
+  }
   out += "# HELP tally_projector_process_events_total Records folded by this process since start.\n";
   out += "# TYPE tally_projector_process_events_total counter\n";
   out += "tally_projector_process_events_total " + std::to_string(m.events) + "\n";

@@ -125,15 +125,18 @@ struct JournalEnv::GroupedWrite {
   std::size_t records = 0;
   Status status;
   bool done = false;  // under group_mutex_
+  // Wakes this writer alone: its group is committed, or it is first in the queue and nobody leads.
+  // (One condition for all woke every waiting writer at every commit, to find most not done.)
+  std::condition_variable cv;
 };
 
 Status JournalEnv::write_grouped(const WriteBody& body, std::size_t records) {
-  GroupedWrite mine{&body, records, Status::ok(), false};
+  GroupedWrite mine{&body, records, Status::ok(), false, {}};
   std::unique_lock lock(group_mutex_);
   group_queue_.push_back(&mine);
   while (!mine.done) {
     if (group_leading_) {
-      group_cv_.wait(lock);
+      mine.cv.wait(lock);
       continue;
     }
     // Lead: take the queue (ours is in it unless an earlier leader took and finished it) up to
@@ -152,9 +155,13 @@ Status JournalEnv::write_grouped(const WriteBody& body, std::size_t records) {
     lock.unlock();
     commit_group(group);
     lock.lock();
-    for (GroupedWrite* write : group) write->done = true;
+    // Under the lock: a writer leaves (and its condition goes) only under it, once done.
+    for (GroupedWrite* write : group) {
+      write->done = true;
+      if (write != &mine) write->cv.notify_one();
+    }
     group_leading_ = false;
-    group_cv_.notify_all();
+    if (!group_queue_.empty()) group_queue_.front()->cv.notify_one();  // leads the next group
   }
   return mine.status;
 }

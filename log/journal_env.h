@@ -98,8 +98,7 @@ class JournalEnv final : public lmdb::Env {
   std::mutex notify_mutex_;
   std::condition_variable notify_cv_;
   uint64_t append_sequence_ = 0;  // guarded by notify_mutex_
-  std::mutex group_mutex_;        // guards the three below
-  std::condition_variable group_cv_;
+  std::mutex group_mutex_;        // guards the two below
   std::vector<GroupedWrite*> group_queue_;  // waiting for the next group, in arrival order
   bool group_leading_ = false;              // a thread is committing a group
 };

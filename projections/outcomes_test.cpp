@@ -91,6 +91,58 @@ BOOST_AUTO_TEST_CASE(every_committed_record_has_the_outcome_the_fold_gave_it_and
   BOOST_TEST(indexed == ref.rejects().size());
 }
 
+// ?wait=1 requests wait in wait_for_outcome while batches commit: each is woken for its own
+// record (not at every commit), and one that times out and leaves must not disturb the others.
+BOOST_AUTO_TEST_CASE(concurrent_waiters_each_get_their_own_outcome_while_others_time_out) {
+  const uint64_t seed = testkit::printed_seed(20261207);
+  TempDir dir;
+  MemoryLog log(4);
+  testkit::WorkloadOptions workload;
+  workload.seed = seed;
+  workload.partitions = 4;
+  testkit::WorkloadGenerator generator(workload);
+  std::vector<AppendRequest> requests;
+  generator.generate(3'000, requests);
+  log.append_all(requests);
+  const testkit::Reference ref(log);
+  std::vector<std::pair<LogPosition, RecordOutcome>> waited;
+  std::size_t n = 0;
+  for (const auto& entry : ref.outcomes()) {
+    if (n++ % 97 == 0) waited.push_back(entry);  // spread over the partitions and the batches
+  }
+  BOOST_REQUIRE_GE(waited.size(), 24u);
+
+  auto projector = ok(Projector::open(dir.sub("views"), small_batches()));
+  auto reader = log.reader();
+  ok(projector->start(*reader));
+  std::vector<OutcomeWait> got(waited.size());
+  std::atomic<int> timed_out{0};
+  std::vector<std::thread> waiters;
+  for (std::size_t i = 0; i < waited.size(); ++i) {
+    waiters.emplace_back([&, i] { got[i] = projector->wait_for_outcome(waited[i].first, 60'000); });
+  }
+  // Past the ends: these leave by timing out, before and while the batches commit.
+  for (int32_t p = 0; p < 4; ++p) {
+    waiters.emplace_back([&, p] {
+      const LogPosition beyond{PartitionId{p}, Offset{static_cast<int64_t>(log.size(PartitionId{p})) + p}};
+      if (projector->wait_for_outcome(beyond, 5 + 10 * p).state == OutcomeWait::State::timed_out) ++timed_out;
+    });
+  }
+  drain(*projector, *reader);
+  for (std::thread& waiter : waiters) waiter.join();
+  BOOST_TEST(timed_out.load() == 4);
+  for (std::size_t i = 0; i < waited.size(); ++i) {
+    const auto& [position, expected] = waited[i];
+    BOOST_REQUIRE_MESSAGE(got[i].state == OutcomeWait::State::ready, position.to_string());
+    BOOST_TEST((got[i].outcome.outcome == expected.outcome), position.to_string());
+    BOOST_TEST(got[i].outcome.position.to_string() == position.to_string());
+    BOOST_TEST(got[i].outcome.balance_after_micros.value() == expected.balance_after_micros.value(),
+               position.to_string());
+  }
+  // The registry is empty again: a later wait for a committed record answers at once.
+  BOOST_TEST((projector->wait_for_outcome(waited.front().first, 0).state == OutcomeWait::State::ready));
+}
+
 BOOST_AUTO_TEST_CASE(an_outcome_is_published_only_after_its_batch_commits) {
   TempDir dir;
   MemoryLog log(1);

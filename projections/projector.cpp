@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "engine/assert.h"
 #include "engine/limits.h"
 #include "projections/projector_impl.h"
 
@@ -352,26 +353,37 @@ Offset Projector::applied_offset(PartitionId partition) const {
   return partition.value >= 0 && p < impl_->committed_next.size() ? impl_->committed_next[p] : Offset{0};
 }
 
-bool Projector::wait_until_applied(LogPosition position, int timeout_ms) const {
-  std::unique_lock lock(impl_->mutex);
+bool Projector::Impl::is_applied(LogPosition position) const {
   const auto p = static_cast<std::size_t>(position.partition.value);
+  return p < committed_next.size() && committed_next[p] > position.offset;
+}
+
+bool Projector::Impl::wait_applied(std::unique_lock<std::mutex>& lock, LogPosition position, int timeout_ms) const {
+  if (is_applied(position)) return true;
+  AppliedWaiter waiter{position, {}};
+  applied_waiters.push_back(&waiter);
+  const bool applied = waiter.cv.wait_for(lock, std::chrono::milliseconds(std::max(timeout_ms, 0)),
+                                          [&] { return is_applied(position); });
+  const auto it = std::find(applied_waiters.begin(), applied_waiters.end(), &waiter);
+  TALLY_ASSERT(it != applied_waiters.end(), "a waiter stays registered until it leaves");
+  *it = applied_waiters.back();
+  applied_waiters.pop_back();
+  return applied;
+}
+
+bool Projector::wait_until_applied(LogPosition position, int timeout_ms) const {
   if (position.partition.value < 0 || position.partition.value >= limits::partitions_max) return false;
-  return impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
-    return p < impl_->committed_next.size() && impl_->committed_next[p] > position.offset;
-  });
+  std::unique_lock lock(impl_->mutex);
+  return impl_->wait_applied(lock, position, timeout_ms);
 }
 
 OutcomeWait Projector::wait_for_outcome(LogPosition position, int timeout_ms) const {
   OutcomeWait wait;
   const OutcomeBoard* board = nullptr;
   {
-    std::unique_lock lock(impl_->mutex);
-    const auto p = static_cast<std::size_t>(position.partition.value);
     if (position.partition.value < 0 || position.partition.value >= limits::partitions_max) return wait;
-    const bool committed = impl_->applied_cv.wait_for(lock, std::chrono::milliseconds(std::max(timeout_ms, 0)), [&] {
-      return p < impl_->committed_next.size() && impl_->committed_next[p] > position.offset;
-    });
-    if (!committed) return wait;
+    std::unique_lock lock(impl_->mutex);
+    if (!impl_->wait_applied(lock, position, timeout_ms)) return wait;
     board = impl_->outcome_board.get();
   }
   wait.state = OutcomeWait::State::expired;

@@ -137,7 +137,7 @@ void Projector::Impl::publish(BatchOutput& out, int64_t write_us, int64_t sync_u
                                  std::chrono::steady_clock::now() - out.started_at)
                                  .count();
   // Committed: the outcomes may be seen now, and before committed_next says so, so that a waiter
-  // woken by applied_cv finds them.
+  // woken for its record finds them.
   if (outcome_board) outcome_board->publish(std::span<RecordOutcome>(out.outcomes.data(), out.outcome_count));
   {
     std::lock_guard lock(mutex);
@@ -160,8 +160,11 @@ void Projector::Impl::publish(BatchOutput& out, int64_t write_us, int64_t sync_u
       committed.outbox_added = out.outbox_added;
       committed.commit_latency_us = latency_us;
     }
+    // Under the lock: a waiter leaves (and its condition goes) only under it.
+    for (AppliedWaiter* waiter : applied_waiters) {
+      if (is_applied(waiter->position)) waiter->cv.notify_one();
+    }
   }
-  applied_cv.notify_all();
 }
 
 }  // namespace tally
