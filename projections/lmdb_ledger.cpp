@@ -24,21 +24,17 @@ void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
 
 void LmdbLedger::take_changes(Changes& out) {
   assert(txn_ != nullptr);
-  take_states(orgs_, out.orgs);
-  take_states(members_, out.members);
-  take_states(purchases_, out.purchases);
+  states_examined_ = touched_orgs_.size() + touched_members_.size();
+  take_states<OrgState>(touched_orgs_, out.orgs);
+  take_states<MemberState>(touched_members_, out.members);
+  Touched<PurchaseRecord> purchases;  // all of this batch's: the cache holds no others
+  purchases.reserve(purchases_.size());
+  for (auto& entry : purchases_) purchases.push_back(&entry);
+  take_states<PurchaseRecord>(purchases, out.purchases);
   take_keys(out.keys);
   take_closed_grants(out.grants);
-  // What was handed out is what the store will hold: the next batch writes only what it changes.
-  const auto hand_out = [](auto& cache) {
-    for (auto& [key, entry] : cache) {
-      if (!entry.touched) continue;
-      if (entry.changed()) entry.stored = entry.state;
-      entry.touched = false;
-    }
-  };
-  hand_out(orgs_);
-  hand_out(members_);
+  hand_out<OrgState>(touched_orgs_);
+  hand_out<MemberState>(touched_members_);
   handed_out_purchases_.clear();
   for (auto& [key, entry] : purchases_) handed_out_purchases_.emplace(key, entry.state);
   purchases_.clear();
@@ -55,6 +51,8 @@ void LmdbLedger::reset() {
   memo_valid_ = false;
   orgs_.clear();
   members_.clear();
+  touched_orgs_.clear();
+  touched_members_.clear();
   purchases_.clear();
   handed_out_purchases_.clear();
   closed_grants_.clear();
@@ -137,38 +135,48 @@ bool LmdbLedger::load(Db db, std::string_view key, T& out) {
   return true;
 }
 
-OrgState* LmdbLedger::find_org(OrgIdView org) {
-  if (auto it = orgs_.find(org.str()); it != orgs_.end()) {
-    it->second.touched = true;
-    return &it->second.state;
+template <typename T>
+T& LmdbLedger::touch(typename Cache<Entry<T>>::value_type& entry, Touched<T>& touched) {
+  if (!entry.second.touched) {
+    entry.second.touched = true;
+    touched.push_back(&entry);
   }
+  return entry.second.state;
+}
+
+OrgState* LmdbLedger::find_org(OrgIdView org) {
+  if (auto it = orgs_.find(org.str()); it != orgs_.end()) return &touch<OrgState>(*it, touched_orgs_);
   OrgState state;
   if (!load(Db::orgs, org.str(), state)) return nullptr;
-  auto& entry = orgs_.emplace(std::string(org.str()), Entry<OrgState>{state, state}).first->second;
-  return &entry.state;
+  auto& entry = *orgs_.emplace(std::string(org.str()), Entry<OrgState>{state, state}).first;
+  touched_orgs_.push_back(&entry);
+  return &entry.second.state;
 }
 
 OrgState& LmdbLedger::create_org(OrgIdView org) {
   auto [it, inserted] = orgs_.emplace(std::string(org.str()), Entry<OrgState>{});
   TALLY_ASSERT(inserted, "create_* REQUIRES absence");
+  touched_orgs_.push_back(&*it);
   return it->second.state;
 }
 
 MemberState* LmdbLedger::find_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
   if (auto it = members_.find(std::string_view(scratch_)); it != members_.end()) {
-    it->second.touched = true;
-    return &it->second.state;
+    return &touch<MemberState>(*it, touched_members_);
   }
   MemberState state;
   if (!load(Db::members, scratch_, state)) return nullptr;
-  return &members_.emplace(scratch_, Entry<MemberState>{state, state}).first->second.state;
+  auto& entry = *members_.emplace(scratch_, Entry<MemberState>{state, state}).first;
+  touched_members_.push_back(&entry);
+  return &entry.second.state;
 }
 
 MemberState& LmdbLedger::create_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
   auto [it, inserted] = members_.emplace(scratch_, Entry<MemberState>{});
   TALLY_ASSERT(inserted, "create_* REQUIRES absence");
+  touched_members_.push_back(&*it);
   return it->second.state;
 }
 
@@ -270,15 +278,25 @@ const PartitionState* LmdbLedger::cached_partition(PartitionId partition) const 
 }
 
 template <typename T>
-void LmdbLedger::take_states(const Cache<Entry<T>>& cache, PutBuffer& out) {
+void LmdbLedger::take_states(const Touched<T>& touched, PutBuffer& out) {
   // Only what changed, in key order: neighbouring puts touch neighbouring pages.
   std::vector<const typename Cache<Entry<T>>::value_type*> entries;
-  entries.reserve(cache.size());
-  for (const auto& entry : cache) {
-    if (entry.second.changed()) entries.push_back(&entry);
+  entries.reserve(touched.size());
+  for (const auto* entry : touched) {
+    if (entry->second.changed()) entries.push_back(entry);
   }
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
   for (const auto* entry : entries) out.add(entry->first, encode(entry->second.state));
+}
+
+template <typename T>
+void LmdbLedger::hand_out(Touched<T>& touched) {
+  for (auto* entry : touched) {
+    Entry<T>& e = entry->second;
+    if (e.changed()) e.stored = e.state;
+    e.touched = false;
+  }
+  touched.clear();
 }
 
 // One chunk per partition, keyed by its first position: it extends that partition's run.

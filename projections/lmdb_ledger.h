@@ -73,6 +73,9 @@ class LmdbLedger final : public Ledger {
   // the key index for them at once instead of doubling it batch after batch. A hint.
   void expect_new_keys(std::size_t keys) { expected_new_keys_ = keys; }
   const Status& error() const { return error_; }
+  // How many cached org and member states the last take_changes() looked at: the ones the fold was
+  // handed in that batch (a batch costs what it touches, not what the cache holds).
+  std::size_t states_examined() const { return states_examined_; }
   // The log position of the record the fold is about to apply (the key of its "keys" entry).
   void set_position(LogPosition position) {
     position_ = position;
@@ -129,14 +132,28 @@ class LmdbLedger final : public Ledger {
   // KeyIndex::digest(scope, key), remembered for the record being applied: the fold looks a key
   // up and then puts it, with the same views into the record.
   Digest128 key_digest(std::string_view scope, std::string_view key);
+  // The cached entries the fold was handed in this batch: only these can have changed, so the end
+  // of a batch costs what the batch touched, not what the cache holds (every org and member seen
+  // since start).
   template <typename T>
-  void take_states(const Cache<Entry<T>>& cache, PutBuffer& out);
+  using Touched = std::vector<typename Cache<Entry<T>>::value_type*>;
+  template <typename T>
+  T& touch(typename Cache<Entry<T>>::value_type& entry, Touched<T>& touched);
+  // Encodes the changed entries among `entries`, in key order.
+  template <typename T>
+  void take_states(const Touched<T>& entries, PutBuffer& out);
+  // What was handed out is what the store will hold: the next batch writes only what it changes.
+  template <typename T>
+  static void hand_out(Touched<T>& touched);
 
   StoreEnv& env_;
   MDB_txn* txn_ = nullptr;
   Status error_;
   Cache<Entry<OrgState>> orgs_;
   Cache<Entry<MemberState>> members_;
+  Touched<OrgState> touched_orgs_;
+  Touched<MemberState> touched_members_;
+  std::size_t states_examined_ = 0;
   KeyIndex key_index_;
   bool key_index_loaded_ = false;
   std::size_t expected_new_keys_ = 0;  // until the index is loaded
