@@ -249,32 +249,63 @@ void FoldResult::add_funding(std::string_view grant_id, Micros micros) {
 
 std::string global_key_scope(PartitionId partition) { return "#" + std::to_string(partition.value); }
 
-void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view record, std::string& scope_buffer) {
+namespace {
+
+// What a prefetch hint reads of a record: the envelope's org id and idempotency key and, for a
+// usage event, its member id, each checked as Envelope::Verify checks it (and nothing else).
+struct HintFields {
+  const String* key = nullptr;
+  const String* org = nullptr;
+  const String* member = nullptr;
+};
+
+bool hint_fields(std::string_view record, HintFields& out) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(record.data());
   if (record.size() < sizeof(flatbuffers::uoffset_t) ||
       reinterpret_cast<std::uintptr_t>(bytes) % alignof(uint64_t) != 0) {
-    return;  // apply() copies misaligned records; not worth it for a hint
+    return false;  // apply() copies misaligned records; not worth it for a hint
   }
-  // The two fields, checked as Envelope::Verify checks them (and nothing else).
   flatbuffers::Verifier verifier(bytes, record.size());
   const flatbuffers::uoffset_t root = verifier.VerifyOffset(0);
-  if (root == 0) return;
+  if (root == 0) return false;
   const auto* table = reinterpret_cast<const flatbuffers::Table*>(bytes + root);
-  if (!table->VerifyTableStart(verifier)) return;
-  const auto string_field = [&](flatbuffers::voffset_t field) -> const String* {
-    if (!table->VerifyOffset(verifier, field)) return nullptr;
-    const auto* s = table->GetPointer<const String*>(field);
+  if (!table->VerifyTableStart(verifier)) return false;
+  const auto string_field = [&](const flatbuffers::Table* in, flatbuffers::voffset_t field) -> const String* {
+    if (!in->VerifyOffset(verifier, field)) return nullptr;
+    const auto* s = in->GetPointer<const String*>(field);
     return s != nullptr && verifier.VerifyString(s) ? s : nullptr;
   };
-  const String* key = string_field(fb::Envelope::VT_IDEMPOTENCY_KEY);
-  if (key == nullptr) return;
-  const String* org = string_field(fb::Envelope::VT_ORG_ID);
-  std::string_view scope = view(org);
+  out.key = string_field(table, fb::Envelope::VT_IDEMPOTENCY_KEY);
+  out.org = string_field(table, fb::Envelope::VT_ORG_ID);
+  out.member = nullptr;
+  if (table->VerifyField<uint8_t>(verifier, fb::Envelope::VT_BODY_TYPE, 1) &&
+      table->GetField<uint8_t>(fb::Envelope::VT_BODY_TYPE, 0) == static_cast<uint8_t>(fb::Body::Usage) &&
+      table->VerifyOffset(verifier, fb::Envelope::VT_BODY)) {
+    const auto* body = table->GetPointer<const flatbuffers::Table*>(fb::Envelope::VT_BODY);
+    if (body != nullptr && body->VerifyTableStart(verifier)) out.member = string_field(body, fb::Usage::VT_MEMBER_ID);
+  }
+  return true;
+}
+
+}  // namespace
+
+void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view record, std::string& scope_buffer) {
+  HintFields fields;
+  if (!hint_fields(record, fields) || fields.key == nullptr) return;
+  std::string_view scope = view(fields.org);
   if (scope.empty()) {
     scope_buffer = global_key_scope(position.partition);
     scope = scope_buffer;
   }
-  ledger.prefetch_key(scope, key->string_view());
+  ledger.prefetch_key(scope, fields.key->string_view());
+}
+
+void prefetch_states_of(Ledger& ledger, std::string_view record, PrefetchStage stage) {
+  if (!ledger.wants_state_hints()) return;
+  HintFields fields;
+  if (!hint_fields(record, fields) || view(fields.org).empty()) return;
+  ledger.prefetch_org(view(fields.org), stage);
+  if (!view(fields.member).empty()) ledger.prefetch_member(view(fields.org), view(fields.member), stage);
 }
 
 namespace {

@@ -117,6 +117,11 @@ void apply(Ledger& ledger, const RecordContext& context, std::string_view record
 // any result. `scope_buffer` is scratch.
 void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view record, std::string& scope_buffer);
 
+// Likewise for the org state apply() of `record` will look up and, for a usage event, the member
+// state: PrefetchStage::slot some records ahead, PrefetchStage::entry a few records later (once
+// what the first loaded is in cache). No effect on any result.
+void prefetch_states_of(Ledger& ledger, std::string_view record, PrefetchStage stage);
+
 // The scope of the idempotency keys of global events (rate cards) in a partition: "#<partition>".
 std::string global_key_scope(PartitionId partition);
 

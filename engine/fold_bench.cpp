@@ -4,7 +4,9 @@
 //   fold_ns_per_event_at_{1k,10k,100k}_orgs the same mix over more orgs: the cost against the
 //                                          number of orgs (org, member and key lookups), and
 //   fold_ns_per_event_100k_vs_1k_orgs_ratio its flatness (1.0: the number of orgs costs nothing)
-// Usage: fold_bench [--events N] [--runs R] [--curve 0|1]
+// Usage: fold_bench [--events N] [--runs R] [--curve 0|1] [--orgs N] [--hints 0|1]
+//   --orgs: the orgs of fold_events_per_s (default 2,000); --hints 0: apply() alone, without the
+//   prefetch hints the projector gives a few records ahead (engine/fold.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +28,7 @@ using namespace tally;
 constexpr int32_t partitions = 8;
 constexpr int orgs_default = 2000;
 constexpr int64_t credit = 1'000'000;
+constexpr std::size_t prefetch_distance = 8;  // records, as the projector's
 
 struct Record {
   RecordContext context;
@@ -80,14 +83,26 @@ std::vector<Record> generate(std::size_t count, uint64_t seed, int orgs) {
   return records;
 }
 
-// Folds `records` into a fresh ledger `runs` times; returns the median events/s.
-double median_rate(const std::vector<Record>& records, int runs, uint64_t& signals) {
+// Folds `records` into a fresh ledger `runs` times; returns the median events/s. Records are
+// applied as the projector applies a batch (projections/projector_batch.cpp): with the prefetch
+// hints of the org, member and key lookups a few records ahead.
+double median_rate(const std::vector<Record>& records, int runs, bool hints, uint64_t& signals) {
   std::vector<double> rates;
   FoldResult result;
+  std::string scope;
   for (int run = 0; run < runs; ++run) {
     MemoryLedger ledger;
     const auto start = std::chrono::steady_clock::now();
-    for (const Record& r : records) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (hints && i + 2 * prefetch_distance < records.size()) {
+        prefetch_states_of(ledger, records[i + 2 * prefetch_distance].bytes, PrefetchStage::slot);
+      }
+      if (hints && i + prefetch_distance < records.size()) {
+        const Record& ahead = records[i + prefetch_distance];
+        prefetch_states_of(ledger, ahead.bytes, PrefetchStage::entry);
+        prefetch_key_of(ledger, ahead.context.position, ahead.bytes, scope);
+      }
+      const Record& r = records[i];
       apply(ledger, r.context, r.bytes, result);
       signals += result.signals.size();
     }
@@ -104,22 +119,26 @@ int main(int argc, char** argv) {
   std::size_t events = 1'000'000;
   int runs = 5;
   bool curve = true;
+  bool hints = true;
+  int orgs = orgs_default;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--events") == 0) events = std::strtoull(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--curve") == 0) curve = std::atoi(argv[i + 1]) != 0;
+    if (std::strcmp(argv[i], "--hints") == 0) hints = std::atoi(argv[i + 1]) != 0;
+    if (std::strcmp(argv[i], "--orgs") == 0) orgs = std::atoi(argv[i + 1]);
   }
   uint64_t signals = 0;
-  std::printf("bench fold_events_per_s %.0f events/s\n", median_rate(generate(events, 42, orgs_default), runs, signals));
+  std::printf("bench fold_events_per_s %.0f events/s\n", median_rate(generate(events, 42, orgs), runs, hints, signals));
   std::fprintf(stderr, "fold_bench: %zu events x %d runs, %llu signals\n", events, runs,
                static_cast<unsigned long long>(signals));
   if (!curve) return 0;
   double first_ns = 0;
-  for (const auto& [orgs, name] : {std::pair{1'000, "1k"}, std::pair{10'000, "10k"}, std::pair{100'000, "100k"}}) {
-    const double ns = 1e9 / median_rate(generate(events, 42, orgs), runs, signals);
+  for (const auto& [curve_orgs, name] : {std::pair{1'000, "1k"}, std::pair{10'000, "10k"}, std::pair{100'000, "100k"}}) {
+    const double ns = 1e9 / median_rate(generate(events, 42, curve_orgs), runs, hints, signals);
     if (first_ns == 0) first_ns = ns;
     std::printf("bench fold_ns_per_event_at_%s_orgs %.0f ns\n", name, ns);
-    if (orgs == 100'000) std::printf("bench fold_ns_per_event_100k_vs_1k_orgs_ratio %.2f ratio\n", ns / first_ns);
+    if (curve_orgs == 100'000) std::printf("bench fold_ns_per_event_100k_vs_1k_orgs_ratio %.2f ratio\n", ns / first_ns);
   }
   return 0;
 }

@@ -1342,6 +1342,16 @@ class SpyLedger final : public Ledger {
   void prefetch_key(std::string_view scope, std::string_view key) override {
     hints.push_back(std::string(scope) + "|" + std::string(key));
   }
+  bool wants_state_hints() const override { return states_hinted; }
+  void prefetch_org(std::string_view org, PrefetchStage stage) override {
+    state_hints.push_back(std::string(stage == PrefetchStage::slot ? "slot " : "entry ") + std::string(org));
+  }
+  void prefetch_member(std::string_view org, std::string_view member, PrefetchStage stage) override {
+    state_hints.push_back(std::string(stage == PrefetchStage::slot ? "slot " : "entry ") + std::string(org) + "/" +
+                          std::string(member));
+  }
+  bool states_hinted = true;
+  std::vector<std::string> state_hints;
 
  private:
   MemoryLedger inner;
@@ -1411,6 +1421,36 @@ BOOST_AUTO_TEST_CASE(prefetch_hints_skip_records_that_do_not_decode) {
   // A whole record still gives its hint.
   prefetch_key_of(ledger, position, aligned(storage, record), scratch);
   BOOST_TEST(ledger.hints.back() == "acme|use-1");
+  // The state hints read the same fields, and the body: none from any damaged record either.
+  for (std::size_t size = 0; size < record.size(); ++size) {
+    prefetch_states_of(ledger, aligned(storage, std::string_view(record).substr(0, size)), PrefetchStage::entry);
+  }
+  for (int i = 0; i < 2000; ++i) {
+    std::string junk(rng() % 96, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    prefetch_states_of(ledger, aligned(storage, junk), PrefetchStage::slot);
+  }
+  for (const std::string& hint : ledger.state_hints) BOOST_TEST(hint.find("acme") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(state_hints_name_the_org_and_the_member_apply_looks_up) {
+  SpyLedger ledger;
+  std::vector<uint64_t> storage;
+  const std::string usage = spend_event("use-1", "acme", 2 * cr, jan15, "alice");
+  prefetch_states_of(ledger, aligned(storage, usage), PrefetchStage::slot);
+  prefetch_states_of(ledger, aligned(storage, usage), PrefetchStage::entry);
+  BOOST_TEST(ledger.state_hints == (std::vector<std::string>{"slot acme", "slot acme/alice", "entry acme", "entry acme/alice"}));
+  // No member: the org alone; an event of no org (a rate card): nothing.
+  ledger.state_hints.clear();
+  prefetch_states_of(ledger, aligned(storage, purchase_event("buy-1", "acme", 100 * cr)), PrefetchStage::slot);
+  prefetch_states_of(ledger, aligned(storage, make_rate_card(EventHeader{"card-1", "", jan15}, standard_card())),
+                     PrefetchStage::slot);
+  BOOST_TEST(ledger.state_hints == (std::vector<std::string>{"slot acme"}));
+  // A ledger whose states fit the caches asks for none (the record is not even read).
+  ledger.state_hints.clear();
+  ledger.states_hinted = false;
+  prefetch_states_of(ledger, aligned(storage, usage), PrefetchStage::slot);
+  BOOST_TEST(ledger.state_hints.empty());
 }
 
 }  // namespace

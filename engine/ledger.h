@@ -17,6 +17,11 @@
 
 namespace tally {
 
+// Which part of a coming org or member lookup a hint starts loading (engine/fold.h:
+// prefetch_states_of): where the lookup begins (given some records ahead), or what it will find
+// (given a few records later, once the first is in cache).
+enum class PrefetchStage { slot, entry };
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -30,6 +35,12 @@ class Ledger {
   // A hint that find_key(scope, key) is coming soon (engine/fold.h: prefetch_key_of). No effect
   // on any result; the default does nothing.
   virtual void prefetch_key(std::string_view /*scope*/, std::string_view /*key*/) {}
+  // Hints that find_org(org) and find_member(org, member) are coming soon. No effect on any
+  // result; the defaults do nothing. Asked only while wants_state_hints() (the states have
+  // outgrown the caches): reading a record for a hint costs more than a lookup that hits.
+  virtual bool wants_state_hints() const { return false; }
+  virtual void prefetch_org(std::string_view /*org*/, PrefetchStage /*stage*/) {}
+  virtual void prefetch_member(std::string_view /*org*/, std::string_view /*member*/, PrefetchStage /*stage*/) {}
   virtual PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) = 0;
   virtual void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) = 0;
   // SPEC §12: grants that left their org's active list (OrgState::grants) with nothing left. They

@@ -60,26 +60,49 @@ bool MemoryLedger::Equal::operator()(const std::string& joined, Pair pair) const
          std::string_view(joined).substr(pair.first.size() + 1) == pair.second;
 }
 
+std::map<std::string, OrgState, std::less<>> MemoryLedger::orgs() const {
+  std::map<std::string, OrgState, std::less<>> out;
+  for (const auto& entry : orgs_) out.emplace(entry.id, entry.value);
+  return out;
+}
+
+std::map<std::string, MemberState, std::less<>> MemoryLedger::members() const {
+  std::map<std::string, MemberState, std::less<>> out;
+  for (const auto& entry : members_) out.emplace(entry.id, entry.value);
+  return out;
+}
+
 OrgState* MemoryLedger::find_org(OrgIdView org) {
-  auto it = orgs_.find(org.str());
-  return it == orgs_.end() ? nullptr : &it->second;
+  auto* entry = orgs_.find(org.str(), id_hash(org.str()));
+  return entry == nullptr ? nullptr : &entry->value;
 }
 
 OrgState& MemoryLedger::create_org(OrgIdView org) {
-  auto [it, inserted] = orgs_.emplace(std::string(org.str()), OrgState{});
-  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
-  return it->second;
+  TALLY_ASSERT(find_org(org) == nullptr, "create_* REQUIRES absence");
+  return orgs_.insert(std::string(org.str()), id_hash(org.str()), OrgState{}).value;
 }
 
 MemberState* MemoryLedger::find_member(OrgIdView org, MemberIdView member) {
-  auto it = members_.find(Pair{org.str(), member.str()});
-  return it == members_.end() ? nullptr : &it->second;
+  member_id_key(member_scratch_, org.str(), member.str());
+  auto* entry = members_.find(member_scratch_, id_hash(member_scratch_));
+  return entry == nullptr ? nullptr : &entry->value;
 }
 
 MemberState& MemoryLedger::create_member(OrgIdView org, MemberIdView member) {
-  auto [it, inserted] = members_.emplace(member_key(org, member), MemberState{});
-  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
-  return it->second;
+  TALLY_ASSERT(find_member(org, member) == nullptr, "create_* REQUIRES absence");
+  // find_member left the key in the scratch.
+  return members_.insert(member_scratch_, id_hash(member_scratch_), MemberState{}).value;
+}
+
+void MemoryLedger::prefetch_org(std::string_view org, PrefetchStage stage) {
+  const uint64_t hash = id_hash(org);
+  stage == PrefetchStage::slot ? orgs_.prefetch_slot(hash) : orgs_.prefetch_entry(hash);
+}
+
+void MemoryLedger::prefetch_member(std::string_view org, std::string_view member, PrefetchStage stage) {
+  member_id_key(member_scratch_, org, member);
+  const uint64_t hash = id_hash(member_scratch_);
+  stage == PrefetchStage::slot ? members_.prefetch_slot(hash) : members_.prefetch_entry(hash);
 }
 
 const KeyRecord* MemoryLedger::find_key(std::string_view scope, std::string_view key) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/id_table.h"
 #include "engine/key_index.h"
 #include "engine/ledger.h"
 
@@ -20,15 +21,19 @@ class MemoryLedger final : public Ledger {
   MemberState& create_member(OrgIdView org, MemberIdView member) override;
   const KeyRecord* find_key(std::string_view scope, std::string_view key) override;
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override;
+  void prefetch_key(std::string_view scope, std::string_view key) override { keys_.prefetch(keys_.digest(scope, key)); }
   PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override;
   void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override;
   const Grant* find_closed_grant(OrgIdView org, std::string_view grant_id) override;
   void put_closed_grant(OrgIdView org, const Grant& grant) override;
   PartitionState& partition(PartitionId partition) override;
+  bool wants_state_hints() const override { return orgs_.is_large() || members_.is_large(); }
+  void prefetch_org(std::string_view org, PrefetchStage stage) override;
+  void prefetch_member(std::string_view org, std::string_view member, PrefetchStage stage) override;
 
-  // Ordered copies for tests and digests (the maps themselves are hashed for speed).
-  std::map<std::string, OrgState, std::less<>> orgs() const { return {orgs_.begin(), orgs_.end()}; }
-  std::map<std::string, MemberState, std::less<>> members() const { return {members_.begin(), members_.end()}; }
+  // Ordered copies for tests and digests (the tables themselves are hashed for speed).
+  std::map<std::string, OrgState, std::less<>> orgs() const;
+  std::map<std::string, MemberState, std::less<>> members() const;
   const std::map<int32_t, PartitionState>& partitions() const { return partitions_; }
   std::size_t key_count() const { return keys_.size(); }
   // "org\0grant id" -> the closed grant, ordered (tests and digests).
@@ -67,8 +72,9 @@ class MemoryLedger final : public Ledger {
   using HashMap = std::unordered_map<std::string, V, Hash, Equal>;
   template <typename V>
   using PairMap = std::unordered_map<std::string, V, PairHash, Equal>;
-  HashMap<OrgState> orgs_;
-  PairMap<MemberState> members_;
+  IdTable<OrgState> orgs_;
+  IdTable<MemberState> members_;  // by "org\0member"
+  std::string member_scratch_;
   // Idempotency keys by the 128-bit digest of (scope, key): no allocation per event.
   KeyIndex keys_;
   PairMap<PurchaseRecord> purchases_;

@@ -27,10 +27,7 @@ void LmdbLedger::take_changes(Changes& out) {
   states_examined_ = touched_orgs_.size() + touched_members_.size();
   take_states<OrgState>(touched_orgs_, out.orgs);
   take_states<MemberState>(touched_members_, out.members);
-  Touched<PurchaseRecord> purchases;  // all of this batch's: the cache holds no others
-  purchases.reserve(purchases_.size());
-  for (auto& entry : purchases_) purchases.push_back(&entry);
-  take_states<PurchaseRecord>(purchases, out.purchases);
+  take_purchases(out.purchases);
   take_keys(out.keys);
   take_closed_grants(out.grants);
   hand_out<OrgState>(touched_orgs_);
@@ -136,48 +133,61 @@ bool LmdbLedger::load(Db db, std::string_view key, T& out) {
 }
 
 template <typename T>
-T& LmdbLedger::touch(typename Cache<Entry<T>>::value_type& entry, Touched<T>& touched) {
-  if (!entry.second.touched) {
-    entry.second.touched = true;
+T& LmdbLedger::touch(typename StateTable<T>::Entry& entry, Touched<T>& touched) {
+  if (!entry.value.touched) {
+    entry.value.touched = true;
     touched.push_back(&entry);
   }
-  return entry.second.state;
+  return entry.value.state;
 }
 
 OrgState* LmdbLedger::find_org(OrgIdView org) {
-  if (auto it = orgs_.find(org.str()); it != orgs_.end()) return &touch<OrgState>(*it, touched_orgs_);
+  const uint64_t hash = id_hash(org.str());
+  if (auto* entry = orgs_.find(org.str(), hash)) return &touch<OrgState>(*entry, touched_orgs_);
   OrgState state;
   if (!load(Db::orgs, org.str(), state)) return nullptr;
-  auto& entry = *orgs_.emplace(std::string(org.str()), Entry<OrgState>{state, state}).first;
+  auto& entry = orgs_.insert(std::string(org.str()), hash, Entry<OrgState>{state, state});
   touched_orgs_.push_back(&entry);
-  return &entry.second.state;
+  return &entry.value.state;
 }
 
 OrgState& LmdbLedger::create_org(OrgIdView org) {
-  auto [it, inserted] = orgs_.emplace(std::string(org.str()), Entry<OrgState>{});
-  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
-  touched_orgs_.push_back(&*it);
-  return it->second.state;
+  const uint64_t hash = id_hash(org.str());
+  TALLY_ASSERT(orgs_.find(org.str(), hash) == nullptr, "create_* REQUIRES absence");
+  auto& entry = orgs_.insert(std::string(org.str()), hash, Entry<OrgState>{});
+  touched_orgs_.push_back(&entry);
+  return entry.value.state;
 }
 
 MemberState* LmdbLedger::find_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
-  if (auto it = members_.find(std::string_view(scratch_)); it != members_.end()) {
-    return &touch<MemberState>(*it, touched_members_);
-  }
+  const uint64_t hash = id_hash(scratch_);
+  if (auto* entry = members_.find(scratch_, hash)) return &touch<MemberState>(*entry, touched_members_);
   MemberState state;
   if (!load(Db::members, scratch_, state)) return nullptr;
-  auto& entry = *members_.emplace(scratch_, Entry<MemberState>{state, state}).first;
+  auto& entry = members_.insert(scratch_, hash, Entry<MemberState>{state, state});
   touched_members_.push_back(&entry);
-  return &entry.second.state;
+  return &entry.value.state;
 }
 
 MemberState& LmdbLedger::create_member(OrgIdView org, MemberIdView member) {
   pair_key(scratch_, org, member);
-  auto [it, inserted] = members_.emplace(scratch_, Entry<MemberState>{});
-  TALLY_ASSERT(inserted, "create_* REQUIRES absence");
-  touched_members_.push_back(&*it);
-  return it->second.state;
+  const uint64_t hash = id_hash(scratch_);
+  TALLY_ASSERT(members_.find(scratch_, hash) == nullptr, "create_* REQUIRES absence");
+  auto& entry = members_.insert(scratch_, hash, Entry<MemberState>{});
+  touched_members_.push_back(&entry);
+  return entry.value.state;
+}
+
+void LmdbLedger::prefetch_org(std::string_view org, PrefetchStage stage) {
+  const uint64_t hash = id_hash(org);
+  stage == PrefetchStage::slot ? orgs_.prefetch_slot(hash) : orgs_.prefetch_entry(hash);
+}
+
+void LmdbLedger::prefetch_member(std::string_view org, std::string_view member, PrefetchStage stage) {
+  pair_key(hint_scratch_, org, member);
+  const uint64_t hash = id_hash(hint_scratch_);
+  stage == PrefetchStage::slot ? members_.prefetch_slot(hash) : members_.prefetch_entry(hash);
 }
 
 Digest128 LmdbLedger::key_digest(std::string_view scope, std::string_view key) {
@@ -280,10 +290,20 @@ const PartitionState* LmdbLedger::cached_partition(PartitionId partition) const 
 template <typename T>
 void LmdbLedger::take_states(const Touched<T>& touched, PutBuffer& out) {
   // Only what changed, in key order: neighbouring puts touch neighbouring pages.
-  std::vector<const typename Cache<Entry<T>>::value_type*> entries;
+  std::vector<const typename StateTable<T>::Entry*> entries;
   entries.reserve(touched.size());
   for (const auto* entry : touched) {
-    if (entry->second.changed()) entries.push_back(entry);
+    if (entry->value.changed()) entries.push_back(entry);
+  }
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (const auto* entry : entries) out.add(entry->id, encode(entry->value.state));
+}
+
+// The batch's purchases (the cache holds no others), changed ones in key order.
+void LmdbLedger::take_purchases(PutBuffer& out) {
+  std::vector<const Cache<Entry<PurchaseRecord>>::value_type*> entries;
+  for (const auto& entry : purchases_) {
+    if (entry.second.changed()) entries.push_back(&entry);
   }
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
   for (const auto* entry : entries) out.add(entry->first, encode(entry->second.state));
@@ -292,7 +312,7 @@ void LmdbLedger::take_states(const Touched<T>& touched, PutBuffer& out) {
 template <typename T>
 void LmdbLedger::hand_out(Touched<T>& touched) {
   for (auto* entry : touched) {
-    Entry<T>& e = entry->second;
+    Entry<T>& e = entry->value;
     if (e.changed()) e.stored = e.state;
     e.touched = false;
   }

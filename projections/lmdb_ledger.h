@@ -35,8 +35,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/ledger.h"
+#include "engine/id_table.h"
 #include "engine/key_index.h"
+#include "engine/ledger.h"
 #include "projections/put_buffer.h"
 #include "projections/store.h"
 
@@ -92,6 +93,9 @@ class LmdbLedger final : public Ledger {
   const KeyRecord* find_key(std::string_view scope, std::string_view key) override;
   void put_key(std::string_view scope, std::string_view key, const KeyRecord& record) override;
   void prefetch_key(std::string_view scope, std::string_view key) override;
+  bool wants_state_hints() const override { return orgs_.is_large() || members_.is_large(); }
+  void prefetch_org(std::string_view org, PrefetchStage stage) override;
+  void prefetch_member(std::string_view org, std::string_view member, PrefetchStage stage) override;
   PurchaseRecord* find_purchase(OrgIdView org, std::string_view key) override;
   void put_purchase(OrgIdView org, std::string_view key, const PurchaseRecord& record) override;
   const Grant* find_closed_grant(OrgIdView org, std::string_view grant_id) override;
@@ -135,22 +139,27 @@ class LmdbLedger final : public Ledger {
   // The cached entries the fold was handed in this batch: only these can have changed, so the end
   // of a batch costs what the batch touched, not what the cache holds (every org and member seen
   // since start).
+  // Org and member states by id (engine/id_table.h: slots a caller folding in order can prefetch).
   template <typename T>
-  using Touched = std::vector<typename Cache<Entry<T>>::value_type*>;
+  using StateTable = IdTable<Entry<T>>;
   template <typename T>
-  T& touch(typename Cache<Entry<T>>::value_type& entry, Touched<T>& touched);
+  using Touched = std::vector<typename StateTable<T>::Entry*>;
+  template <typename T>
+  T& touch(typename StateTable<T>::Entry& entry, Touched<T>& touched);
   // Encodes the changed entries among `entries`, in key order.
   template <typename T>
   void take_states(const Touched<T>& entries, PutBuffer& out);
   // What was handed out is what the store will hold: the next batch writes only what it changes.
   template <typename T>
   static void hand_out(Touched<T>& touched);
+  void take_purchases(PutBuffer& out);
 
   StoreEnv& env_;
   MDB_txn* txn_ = nullptr;
   Status error_;
-  Cache<Entry<OrgState>> orgs_;
-  Cache<Entry<MemberState>> members_;
+  StateTable<OrgState> orgs_;
+  StateTable<MemberState> members_;  // by pair_key(org, member)
+  std::string hint_scratch_;
   Touched<OrgState> touched_orgs_;
   Touched<MemberState> touched_members_;
   std::size_t states_examined_ = 0;

@@ -107,10 +107,16 @@ Status Projector::Impl::fold_batch() {
       return std::string_view(out.arena).substr(record.value_offset, record.value_size);
     };
     for (std::size_t i = 0; i < out.batch.size(); ++i) {
-      // The key index lookup of a record is a cache miss: start it a few records ahead.
-      if (i + key_prefetch_distance < out.batch.size()) {
+      // Lookups that miss the caches, started ahead: the key index's and, once the org and member
+      // states outgrow the caches, theirs (in two steps: engine/fold.h).
+      const auto hinted = [&](std::size_t at) { return at < out.batch.size() && out.batch[at].damage_size == 0; };
+      if (hinted(i + 2 * key_prefetch_distance)) {
+        prefetch_states_of(ledger, value_of(out.batch[i + 2 * key_prefetch_distance]), PrefetchStage::slot);
+      }
+      if (hinted(i + key_prefetch_distance)) {
         const BatchRecord& ahead = out.batch[i + key_prefetch_distance];
-        if (ahead.damage_size == 0) prefetch_key_of(ledger, ahead.position, value_of(ahead), prefetch_scope);
+        prefetch_key_of(ledger, ahead.position, value_of(ahead), prefetch_scope);
+        prefetch_states_of(ledger, value_of(ahead), PrefetchStage::entry);
       }
       BatchRecord& record = out.batch[i];
       const auto p = static_cast<std::size_t>(record.position.partition.value);
