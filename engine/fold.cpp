@@ -252,14 +252,15 @@ std::string global_key_scope(PartitionId partition) { return "#" + std::to_strin
 namespace {
 
 // What a prefetch hint reads of a record: the envelope's org id and idempotency key and, for a
-// usage event, its member id, each checked as Envelope::Verify checks it (and nothing else).
+// usage event and if asked, its member id, each checked as Envelope::Verify checks it (and
+// nothing else).
 struct HintFields {
   const String* key = nullptr;
   const String* org = nullptr;
   const String* member = nullptr;
 };
 
-bool hint_fields(std::string_view record, HintFields& out) {
+bool hint_fields(std::string_view record, bool with_member, HintFields& out) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(record.data());
   if (record.size() < sizeof(flatbuffers::uoffset_t) ||
       reinterpret_cast<std::uintptr_t>(bytes) % alignof(uint64_t) != 0) {
@@ -278,7 +279,7 @@ bool hint_fields(std::string_view record, HintFields& out) {
   out.key = string_field(table, fb::Envelope::VT_IDEMPOTENCY_KEY);
   out.org = string_field(table, fb::Envelope::VT_ORG_ID);
   out.member = nullptr;
-  if (table->VerifyField<uint8_t>(verifier, fb::Envelope::VT_BODY_TYPE, 1) &&
+  if (with_member && table->VerifyField<uint8_t>(verifier, fb::Envelope::VT_BODY_TYPE, 1) &&
       table->GetField<uint8_t>(fb::Envelope::VT_BODY_TYPE, 0) == static_cast<uint8_t>(fb::Body::Usage) &&
       table->VerifyOffset(verifier, fb::Envelope::VT_BODY)) {
     const auto* body = table->GetPointer<const flatbuffers::Table*>(fb::Envelope::VT_BODY);
@@ -291,7 +292,7 @@ bool hint_fields(std::string_view record, HintFields& out) {
 
 void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view record, std::string& scope_buffer) {
   HintFields fields;
-  if (!hint_fields(record, fields) || fields.key == nullptr) return;
+  if (!hint_fields(record, false, fields) || fields.key == nullptr) return;
   std::string_view scope = view(fields.org);
   if (scope.empty()) {
     scope_buffer = global_key_scope(position.partition);
@@ -303,7 +304,7 @@ void prefetch_key_of(Ledger& ledger, LogPosition position, std::string_view reco
 void prefetch_states_of(Ledger& ledger, std::string_view record, PrefetchStage stage) {
   if (!ledger.wants_state_hints()) return;
   HintFields fields;
-  if (!hint_fields(record, fields) || view(fields.org).empty()) return;
+  if (!hint_fields(record, true, fields) || view(fields.org).empty()) return;
   ledger.prefetch_org(view(fields.org), stage);
   if (!view(fields.member).empty()) ledger.prefetch_member(view(fields.org), view(fields.member), stage);
 }
