@@ -19,6 +19,7 @@
 // distinct keys (from the journal's key table, bench::KeyTable; exact to a batch), e.g. 5M,10M,20M:
 //   bench heap_anon_bytes_at_5m_keys <int> bytes ...
 //   bench heap_anon_last_vs_first_keys_ratio <x> ratio    (--max-ratio X: exit 1 if above X)
+//   bench heap_bytes_per_added_key <x> bytes               (last - first) / (their keys' difference)
 // plus, per run, the CPU rate (events per CPU-second of this process): on a shared machine the
 // wall-clock rate measures the neighbours as much as the replay.
 // Every run must print the same digest (checked), or the bench exits 1.
@@ -171,6 +172,13 @@ bool MemoryProbe::report_curve(double max_ratio) const {
   const double ratio = static_cast<double>(at_curve_.back()) / static_cast<double>(at_curve_.front());
   std::printf("bench heap_anon_%s_vs_%s_keys_ratio %.2f ratio\n", short_count(curve_keys_.back()).c_str(),
               short_count(curve_keys_.front()).c_str(), ratio);
+  // What each key adds once the batches' buffers are at their size: the memory that grows with the
+  // life of the ledger.
+  if (curve_keys_.size() > 1) {
+    std::printf("bench heap_bytes_per_added_key %.1f bytes\n",
+                (static_cast<double>(at_curve_.back()) - static_cast<double>(at_curve_.front())) /
+                    static_cast<double>(curve_keys_.back() - curve_keys_.front()));
+  }
   std::fflush(stdout);
   if (max_ratio > 0 && ratio > max_ratio) {
     std::fprintf(stderr, "replay_bench: anonymous memory grew %.2fx from %s to %s keys, more than %.2fx\n", ratio,

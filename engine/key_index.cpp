@@ -1,7 +1,5 @@
 #include "engine/key_index.h"
 
-#include <sys/mman.h>
-
 #include <bit>
 #include <cstdlib>
 #include <cstdint>
@@ -11,31 +9,11 @@
 #include "engine/assert.h"
 
 namespace tally {
-namespace {
-inline constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
-inline constexpr std::size_t huge_page_table_min_bytes = 4 * huge_page_bytes;
-}  // namespace
 
-void KeyIndex::FreeTable::operator()(Slot* table) const { std::free(table); }
-
-std::unique_ptr<KeyIndex::Slot[], KeyIndex::FreeTable> KeyIndex::allocate_table(std::size_t capacity) {
-  // Zero bytes are empty slots (Slot is an aggregate: calloc's memory holds them as is).
-  void* p = std::calloc(capacity, sizeof(Slot));
-  if (p == nullptr) throw std::bad_alloc();
-  const std::size_t bytes = capacity * sizeof(Slot);
-  if (bytes >= huge_page_table_min_bytes) {
-    // The 2 MiB-aligned part of the table (calloc's big blocks are fresh, untouched pages).
-    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
-    const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / huge_page_bytes * huge_page_bytes;
-    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // a hint
-  }
-  return std::unique_ptr<Slot[], FreeTable>(static_cast<Slot*>(p));
-}
-
-Digest128 KeyIndex::digest(std::string_view scope, std::string_view key) {
-  scratch_.assign(scope).push_back('\0');
-  scratch_.append(key);
-  Digest128 d = murmur3_128(scratch_.data(), scratch_.size());
+Digest128 idempotency_digest(std::string& scratch, std::string_view scope, std::string_view key) {
+  scratch.assign(scope).push_back('\0');
+  scratch.append(key);
+  Digest128 d = murmur3_128(scratch.data(), scratch.size());
   if (d.low == 0 && d.high == 0) d.low = 1;
   return d;
 }
@@ -98,7 +76,7 @@ void KeyIndex::clear() {
 
 void KeyIndex::grow(std::size_t capacity) {
   TALLY_ASSERT(std::has_single_bit(capacity), "the table has a power-of-two capacity");
-  std::unique_ptr<Slot[], FreeTable> old = std::exchange(slots_, allocate_table(capacity));
+  std::unique_ptr<Slot[], FreeZeroedTable> old = std::exchange(slots_, make_zeroed_table<Slot>(capacity));
   const std::size_t old_capacity = std::exchange(capacity_, capacity);
   mask_ = capacity - 1;
   for (std::size_t j = 0; j < old_capacity; ++j) {

@@ -1,15 +1,12 @@
 // KeyIndex: the idempotency index in memory: the 128-bit digest of (scope, idempotency key) to its
-// KeyRecord. MemoryLedger and the projector's LMDB ledger both look keys up here, so a lookup is
-// one probe into one flat array (no allocation, no pointer chasing, no store read).
+// KeyRecord. MemoryLedger looks keys up here, so a lookup is one probe into one flat array (no
+// allocation, no pointer chasing, no store read). The projector's LMDB ledger keeps only a
+// KeyLocator in memory (engine/key_locator.h) and the records in the store.
 //
 // Open addressing with linear probing over a power-of-two table; the table doubles before it is
 // three quarters full. A slot is 40 bytes: at most 40 / 0.375 ≈ 107 and at least 53 bytes of
-// memory per key. A table comes zeroed from calloc (no pass to fill it: big ones are fresh pages),
-// and tables of 8 MiB and more ask for transparent huge pages (madvise: a hint, not an error if
-// refused): with 4 KiB pages every probe into a big table also missed the TLB, and even a
-// prefetch waited for that page walk. Deletion shifts the following run back (no tombstones), so
-// erase() leaves the table as if the key had never been put. (The projector no longer undoes a
-// failed batch key by key: it reloads the index from the store.)
+// memory per key. A table comes zeroed (engine/zeroed_table.h). Deletion shifts the following
+// run back (no tombstones), so erase() leaves the table as if the key had never been put.
 //
 // A digest collision between two different keys needs about 2^64 keys; the index treats equal
 // digests as equal keys. The all-zero digest marks an empty slot, so digest() never returns it
@@ -24,13 +21,17 @@
 
 #include "engine/digest.h"
 #include "engine/state.h"
+#include "engine/zeroed_table.h"
 
 namespace tally {
 
+// murmur3_128 of `scope \0 key` (ids never contain NUL), never all zero. Stable: stored in the
+// projections. `scratch` is reused.
+Digest128 idempotency_digest(std::string& scratch, std::string_view scope, std::string_view key);
+
 class KeyIndex {
  public:
-  // murmur3_128 of `scope \0 key` (ids never contain NUL). Stable: stored in the projections.
-  Digest128 digest(std::string_view scope, std::string_view key);
+  Digest128 digest(std::string_view scope, std::string_view key) { return idempotency_digest(scratch_, scope, key); }
 
   const KeyRecord* find(const Digest128& key) const;
   // Starts loading the slot where a find/put of `key` will begin (a hint: no effect on results).
@@ -63,13 +64,7 @@ class KeyIndex {
   std::size_t home(const Digest128& key) const { return static_cast<std::size_t>(key.low) & mask_; }
   void grow(std::size_t capacity);
 
-  struct FreeTable {
-    void operator()(Slot* table) const;
-  };
-  // A zeroed table (every slot empty) of `capacity` slots; see the header comment on huge pages.
-  static std::unique_ptr<Slot[], FreeTable> allocate_table(std::size_t capacity);
-
-  std::unique_ptr<Slot[], FreeTable> slots_;
+  std::unique_ptr<Slot[], FreeZeroedTable> slots_;  // engine/zeroed_table.h
   std::size_t capacity_ = 0;
   Slot no_table_{};  // what prefetch() touches while there is no table
   std::size_t mask_ = 0;

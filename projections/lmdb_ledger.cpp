@@ -15,11 +15,10 @@ void LmdbLedger::begin(MDB_txn* txn, std::size_t records) {
   txn_ = txn;
   if (!key_index_loaded_) {
     load_key_index();
-    key_index_.reserve(key_index_.size() + expected_new_keys_);
+    key_locator_.reserve(key_locator_.size() + expected_new_keys_);
     expected_new_keys_ = 0;
   }
-  key_index_.reserve(key_index_.size() + records);  // about one new key per record: no growth while folding
-  pending_keys_.reserve(records);
+  key_locator_.reserve(key_locator_.size() + records);  // about one new key per record: no growth while folding
 }
 
 void LmdbLedger::take_changes(Changes& out) {
@@ -38,7 +37,6 @@ void LmdbLedger::take_changes(Changes& out) {
   handed_out_grants_ = std::move(closed_grants_);
   closed_grants_.clear();
   loaded_grants_.clear();
-  pending_keys_.clear();
   txn_ = nullptr;
 }
 
@@ -56,19 +54,24 @@ void LmdbLedger::reset() {
   handed_out_grants_.clear();
   loaded_grants_.clear();
   partitions_.clear();
-  pending_keys_.clear();
-  key_index_.clear();
+  key_locator_.clear();
   key_index_loaded_ = false;
+  key_chunk_keys_.clear();
+  batch_key_chunks_.clear();
+  open_key_chunks_.clear();
+  handed_out_key_chunks_.clear();
+  batch_chunks_first_ = handed_out_chunks_first_ = 1;
 }
 
-// Reads every committed key into the index (this txn has written nothing yet).
+// Reads every committed chunk of keys into the locator (this txn has written nothing yet).
 void LmdbLedger::load_key_index() {
-  key_index_.clear();
+  key_locator_.clear();
+  key_chunk_keys_.clear();
   MDB_stat stat;
   if (int rc = mdb_stat(txn_, env_.dbi(Db::keys), &stat); rc != 0) return fail(lmdb_error("mdb_stat(keys)", rc));
-  // About 60 bytes per key in a chunk: a first guess, the index grows if it is short.
-  key_index_.reserve(static_cast<std::size_t>(stat.ms_psize) *
-                     (stat.ms_leaf_pages + stat.ms_overflow_pages) / 60);
+  // About 45 bytes per key in a chunk: a first guess, the locator grows if it is short.
+  key_locator_.reserve(static_cast<std::size_t>(stat.ms_psize) * (stat.ms_leaf_pages + stat.ms_overflow_pages) / 45);
+  key_chunk_keys_.reserve(stat.ms_entries);
   MDB_cursor* cursor = nullptr;
   if (int rc = mdb_cursor_open(txn_, env_.dbi(Db::keys), &cursor); rc != 0) {
     return fail(lmdb_error("mdb_cursor_open(keys)", rc));
@@ -76,24 +79,33 @@ void LmdbLedger::load_key_index() {
   MDB_val k, v;
   int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-    FramedReader chunk(from_val(v));
+    if (k.mv_size != 12 || key_chunk_keys_.size() + 1 >= UINT32_MAX) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    const auto chunk = static_cast<KeyLocator::Chunk>(key_chunk_keys_.size() + 1);
+    key_chunk_keys_.emplace_back();
+    std::copy_n(static_cast<const char*>(k.mv_data), 12, key_chunk_keys_.back().begin());
+    FramedReader records(from_val(v));
     std::string_view record_bytes, entry;
     Offset offset;
     Digest128 key;
     KeyRecord record;
     bool decoded = true;
-    while (decoded && chunk.next(record_bytes)) {
+    while (decoded && records.next(record_bytes)) {
       decoded = split_key_record(record_bytes, offset, entry) && decode_key_entry(entry, key, record);
-      if (decoded) key_index_.put(key, record);
+      if (decoded) key_locator_.insert(key, chunk);
     }
-    if (!decoded || chunk.malformed()) {
+    if (!decoded || records.malformed()) {
       rc = MDB_CORRUPTED;
       break;
     }
   }
   mdb_cursor_close(cursor);
+  batch_chunks_first_ = handed_out_chunks_first_ = static_cast<KeyLocator::Chunk>(key_chunk_keys_.size() + 1);
   if (rc != MDB_NOTFOUND) {
-    key_index_.clear();  // incomplete: never trust it
+    key_locator_.clear();  // incomplete: never trust it
+    key_chunk_keys_.clear();
     return fail(rc == MDB_CORRUPTED ? Status::error(Status::Code::corruption,
                                                     "undecodable record in \"keys\" (store damaged or written by "
                                                     "another version)")
@@ -199,22 +211,82 @@ Digest128 LmdbLedger::key_digest(std::string_view scope, std::string_view key) {
   memo_valid_ = true;
   memo_scope_ = scope;
   memo_key_ = key;
-  memo_digest_ = key_index_.digest(scope, key);
+  memo_digest_ = idempotency_digest(digest_scratch_, scope, key);
   return memo_digest_;
 }
 
 const KeyRecord* LmdbLedger::find_key(std::string_view scope, std::string_view key) {
-  return key_index_.find(key_digest(scope, key));
+  const Digest128 digest = key_digest(scope, key);
+  const bool found = key_locator_.find(digest, [&](KeyLocator::Chunk chunk) {
+    const std::string_view records = key_chunk(chunk);
+    return !records.empty() && find_in_chunk(records, digest);
+  });
+  return found ? &found_key_ : nullptr;
+}
+
+std::string_view LmdbLedger::key_chunk(KeyLocator::Chunk chunk) {
+  if (chunk >= batch_chunks_first_) return batch_key_chunks_[chunk - batch_chunks_first_].records;
+  if (chunk >= handed_out_chunks_first_) return handed_out_key_chunks_[chunk - handed_out_chunks_first_];
+  const auto& key = key_chunk_keys_[chunk - 1];
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v;
+  if (const int rc = mdb_get(txn_, env_.dbi(Db::keys), &k, &v); rc != 0) {
+    // The locator names only chunks the store holds: absent is damage too.
+    fail(rc == MDB_NOTFOUND ? Status::error(Status::Code::corruption, "a chunk of \"keys\" is missing from the store")
+                            : lmdb_error("mdb_get(keys)", rc));
+    return {};
+  }
+  return from_val(v);
+}
+
+bool LmdbLedger::find_in_chunk(std::string_view chunk, const Digest128& key) {
+  FramedReader records(chunk);
+  std::string_view record_bytes, entry;
+  Offset offset;
+  Digest128 digest;
+  bool decoded = true;
+  while (decoded && records.next(record_bytes)) {
+    decoded = split_key_record(record_bytes, offset, entry) && decode_key_entry(entry, digest, found_key_);
+    if (decoded && digest == key) return true;
+  }
+  if (!decoded || records.malformed()) {
+    fail(Status::error(Status::Code::corruption,
+                       "undecodable record in \"keys\" (store damaged or written by another version)"));
+  }
+  return false;
 }
 
 void LmdbLedger::prefetch_key(std::string_view scope, std::string_view key) {
-  key_index_.prefetch(key_index_.digest(scope, key));
+  key_locator_.prefetch(idempotency_digest(digest_scratch_, scope, key));
+}
+
+LmdbLedger::KeyChunk& LmdbLedger::open_key_chunk(std::size_t bytes) {
+  const int32_t partition = position_.partition.value;
+  auto open = std::find_if(open_key_chunks_.begin(), open_key_chunks_.end(),
+                           [&](const auto& entry) { return entry.first == partition; });
+  if (open != open_key_chunks_.end()) {
+    KeyChunk& chunk = batch_key_chunks_[open->second];
+    if (chunk.records.size() + bytes <= keys_chunk_bytes_max) return chunk;
+  }
+  TALLY_ASSERT(key_chunk_keys_.size() + 1 < UINT32_MAX, "at most 2^32 - 2 chunks of keys");
+  const std::size_t index = batch_key_chunks_.size();
+  batch_key_chunks_.push_back(KeyChunk{position_key(position_), {}});
+  key_chunk_keys_.push_back(batch_key_chunks_.back().key);
+  if (open != open_key_chunks_.end()) {
+    open->second = index;
+  } else {
+    open_key_chunks_.emplace_back(partition, index);
+  }
+  return batch_key_chunks_.back();
 }
 
 void LmdbLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
-  const PendingKey pending{position_, key_digest(scope, key), record};
-  key_index_.put(pending.key, record);
-  pending_keys_.push_back(pending);
+  const Digest128 digest = key_digest(scope, key);
+  encoded_.clear();
+  append_key_record(encoded_, position_.offset, digest, record, scratch_);
+  KeyChunk& chunk = open_key_chunk(encoded_.size());
+  chunk.records.append(encoded_);
+  key_locator_.insert(digest, static_cast<KeyLocator::Chunk>(batch_chunks_first_ + (&chunk - batch_key_chunks_.data())));
 }
 
 PurchaseRecord* LmdbLedger::find_purchase(OrgIdView org, std::string_view key) {
@@ -319,23 +391,20 @@ void LmdbLedger::hand_out(Touched<T>& touched) {
   touched.clear();
 }
 
-// One chunk per partition, keyed by its first position: it extends that partition's run.
+// The batch's chunks, in key order; they stay readable (numbered as they were) until the next batch
+// is handed out.
 void LmdbLedger::take_keys(PutBuffer& out) {
-  std::stable_sort(pending_keys_.begin(), pending_keys_.end(), [](const PendingKey& a, const PendingKey& b) {
-    return a.position.partition.value < b.position.partition.value;
-  });
-  for (std::size_t first = 0; first < pending_keys_.size();) {
-    const int32_t partition = pending_keys_[first].position.partition.value;
-    std::size_t end = first;
-    encoded_.clear();
-    for (; end < pending_keys_.size() && pending_keys_[end].position.partition.value == partition; ++end) {
-      const PendingKey& pending = pending_keys_[end];
-      append_key_record(encoded_, pending.position.offset, pending.key, pending.record, scratch_);
-    }
-    const auto key = position_key(pending_keys_[first].position);
-    out.add(std::string_view(key.data(), key.size()), encoded_);
-    first = end;
-  }
+  std::vector<const KeyChunk*> chunks;
+  chunks.reserve(batch_key_chunks_.size());
+  for (const KeyChunk& chunk : batch_key_chunks_) chunks.push_back(&chunk);
+  std::sort(chunks.begin(), chunks.end(), [](const KeyChunk* a, const KeyChunk* b) { return a->key < b->key; });
+  for (const KeyChunk* chunk : chunks) out.add(std::string_view(chunk->key.data(), chunk->key.size()), chunk->records);
+  handed_out_key_chunks_.clear();
+  for (KeyChunk& chunk : batch_key_chunks_) handed_out_key_chunks_.push_back(std::move(chunk.records));
+  batch_key_chunks_.clear();
+  open_key_chunks_.clear();
+  handed_out_chunks_first_ = batch_chunks_first_;
+  batch_chunks_first_ = static_cast<KeyLocator::Chunk>(key_chunk_keys_.size() + 1);
 }
 
 }  // namespace tally::store

@@ -15,10 +15,14 @@
 //    and the last one handed out are kept in memory, others are read from the store.
 //  - Purchases are looked up only by refunds: cached for one batch, and those of the batch last
 //    handed out stay visible to the next one (it may not be committed yet when that one reads).
-//  - Idempotency keys live in memory: the first begin() loads every committed key of the "keys"
-//    view into a KeyIndex (engine/key_index.h, ~53–107 bytes of memory per key) and find_key never
-//    reads the store. put_key updates the index at once; take_changes() packs the batch's keys
-//    into one chunk per partition (store.h).
+//  - Idempotency keys are permanent, so their records stay on disk, in the "keys" view's chunks;
+//    memory holds a KeyLocator (engine/key_locator.h: a tag of each key and its chunk, ~9–13
+//    bytes a key) and a directory of chunks (their LMDB keys, 12 bytes a chunk). The first begin()
+//    reads every committed chunk to build them. put_key appends the key to its partition's open
+//    chunk of this batch (a chunk holds at most keys_chunk_bytes_max bytes, so a lookup reads one
+//    page); take_changes() hands the chunks out. A find_key whose tag is known reads the chunk
+//    (from this batch, from the batch last handed out, which may not be committed yet, or from
+//    the store) and compares the whole digest.
 //  - reset() forgets everything (after a batch could not be committed): the next begin() reloads
 //    from the store, which then holds only committed batches.
 //  - Read or decode failures cannot be returned through the Ledger interface: the first one is
@@ -28,6 +32,7 @@
 // THREAD SAFETY: not thread-safe; one projector thread.
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +42,7 @@
 
 #include "engine/id_table.h"
 #include "engine/key_index.h"
+#include "engine/key_locator.h"
 #include "engine/ledger.h"
 #include "projections/put_buffer.h"
 #include "projections/store.h"
@@ -68,10 +74,10 @@ class LmdbLedger final : public Ledger {
   void begin(MDB_txn* txn, std::size_t records);
   // Ends the batch: appends its changes to `out` and counts them as handed out.
   void take_changes(Changes& out);
-  // Forgets every cached state, the key index and the sticky error.
+  // Forgets every cached state, the key locator and the sticky error.
   void reset();
   // About how many keys the coming batches will add (the log's backlog): the first begin() sizes
-  // the key index for them at once instead of doubling it batch after batch. A hint.
+  // the key locator for them at once instead of growing it batch after batch. A hint.
   void expect_new_keys(std::size_t keys) { expected_new_keys_ = keys; }
   const Status& error() const { return error_; }
   // How many cached org and member states the last take_changes() looked at: the ones the fold was
@@ -109,11 +115,10 @@ class LmdbLedger final : public Ledger {
   };
   template <typename T>
   using Cache = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
-  // A key put by this batch.
-  struct PendingKey {
-    LogPosition position;
-    Digest128 key;
-    KeyRecord record;
+  // A chunk of "keys": its LMDB key (the position of its first key) and its records.
+  struct KeyChunk {
+    std::array<char, 12> key;
+    std::string records;
   };
   // A cached state and what was last handed out (absent: created since). Only an entry handed to
   // the fold in this batch (`touched`: found or created) can have changed: the others are neither
@@ -132,8 +137,14 @@ class LmdbLedger final : public Ledger {
   void fail(Status status);
   void load_key_index();
   void take_keys(PutBuffer& out);
+  // The chunk numbered `chunk` (this batch's, the last handed out, or the store's).
+  std::string_view key_chunk(KeyLocator::Chunk chunk);
+  // Looks `key` up among the records of `chunk`; on a match decodes its record into found_key_.
+  bool find_in_chunk(std::string_view chunk, const Digest128& key);
+  // This batch's open chunk of the current position's partition, with room for `bytes` more.
+  KeyChunk& open_key_chunk(std::size_t bytes);
   void take_closed_grants(PutBuffer& out);
-  // KeyIndex::digest(scope, key), remembered for the record being applied: the fold looks a key
+  // idempotency_digest(scope, key), remembered for the record being applied: the fold looks a key
   // up and then puts it, with the same views into the record.
   Digest128 key_digest(std::string_view scope, std::string_view key);
   // The cached entries the fold was handed in this batch: only these can have changed, so the end
@@ -163,10 +174,19 @@ class LmdbLedger final : public Ledger {
   Touched<OrgState> touched_orgs_;
   Touched<MemberState> touched_members_;
   std::size_t states_examined_ = 0;
-  KeyIndex key_index_;
+  KeyLocator key_locator_;
   bool key_index_loaded_ = false;
   std::size_t expected_new_keys_ = 0;  // until the index is loaded
-  std::vector<PendingKey> pending_keys_;
+  // Chunk n's LMDB key is key_chunk_keys_[n - 1]; those from batch_chunks_first_ on are this
+  // batch's (batch_key_chunks_), those from handed_out_chunks_first_ on the last batch handed out.
+  std::vector<std::array<char, 12>> key_chunk_keys_;
+  std::vector<KeyChunk> batch_key_chunks_;
+  std::vector<std::pair<int32_t, std::size_t>> open_key_chunks_;  // partition, index in batch_key_chunks_
+  std::vector<std::string> handed_out_key_chunks_;
+  KeyLocator::Chunk batch_chunks_first_ = 1;
+  KeyLocator::Chunk handed_out_chunks_first_ = 1;
+  KeyRecord found_key_;
+  std::string digest_scratch_;
   bool memo_valid_ = false;  // until the next set_position()
   std::string_view memo_scope_, memo_key_;
   Digest128 memo_digest_;

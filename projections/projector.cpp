@@ -23,7 +23,7 @@ using store::to_val;
 
 namespace {
 
-// Keys the key index is sized for at start, at most (about 335 MiB of index at 4M keys).
+// Keys the key locator is sized for at start, at most (about 56 MB of locator at 4M keys).
 inline constexpr std::size_t key_index_reserve_max = std::size_t{4} << 20;
 
 Status check_options(const ProjectorOptions& o) {

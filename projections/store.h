@@ -43,16 +43,17 @@
 //   "orgs"        org id                                 encode(OrgState)
 //   "members"     org \0 member                          encode(MemberState)
 //   "keys"        partition (u32 BE) offset (u64 BE)     a chunk (projections/records.h: append_framed) of
-//                 of the first key of the chunk          the keys one batch put on that partition, in
-//                                                        offset order; each record: offset (u64 LE),
+//                 of the first key of the chunk          keys one batch put on that partition (up to
+//                                                        keys_chunk_bytes_max), in offset order; each
+//                                                        record: offset (u64 LE),
 //                                                        key digest (2 × u64 LE), encode(KeyRecord).
 //                                                        The idempotency index: key digest =
-//                                                        KeyIndex::digest(scope, idempotency key),
+//                                                        idempotency_digest(scope, idempotency key),
 //                                                        scope = org id or "#<partition>"
-//                                                        (global_key_scope). One put per partition
-//                                                        and batch, on the last pages of that
-//                                                        partition's run; the projector looks keys
-//                                                        up in memory (projections/lmdb_ledger.h).
+//                                                        (global_key_scope). Puts on the last pages
+//                                                        of that partition's run; the projector
+//                                                        keeps a locator of every key's chunk in
+//                                                        memory (projections/lmdb_ledger.h).
 //   "purchases"   org \0 purchase key                    encode(PurchaseRecord)
 //   "history"     org \0 sequence (u64 BE) of the first  a chunk (append_framed) of consecutive
 //                 entry of the chunk                     entries of the org from that sequence on,
@@ -147,6 +148,11 @@ inline constexpr uint32_t store_format_version = 9;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
+// A "keys" chunk is closed before it would exceed this many bytes: it fits one 4 KiB page (LMDB
+// puts a value this big alone on an overflow page), so a lookup of a key on disk reads one page
+// and decodes at most ~90 records. (Stores written before this limit may hold bigger chunks: still
+// read correctly, only slower to look a key up in.)
+inline constexpr std::size_t keys_chunk_bytes_max = 4000;
 inline constexpr std::size_t payment_ref_indexed_bytes_max = 255;  // "payments" keys (LMDB keys ≤ 511)
 inline constexpr unsigned readers_max = 512;  // reader slots, all processes
 inline constexpr std::size_t map_size_min_bytes = std::size_t{64} << 10;
