@@ -28,7 +28,7 @@ class FailingViews final : public ViewReader {
     return status_;
   }
   Result<std::vector<UsageRollup>> usage(OrgIdView, int64_t, int64_t) override { return status_; }
-  Result<std::vector<RejectEntry>> rejects(std::size_t) override { return status_; }
+  Result<std::vector<RejectEntry>> rejects(std::size_t, std::optional<LogPosition>) override { return status_; }
   Result<std::vector<OutboxEntry>> outbox(uint64_t, std::size_t) override { return status_; }
   Result<std::vector<PartitionView>> partitions() override { return status_; }
   Result<ProjectionStats> stats() override { return status_; }

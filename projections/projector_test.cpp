@@ -239,6 +239,17 @@ BOOST_AUTO_TEST_CASE(poison_records_become_rejects_and_the_partition_moves_on) {
   BOOST_CHECK_EQUAL(rejects[4].org_id, org);
   BOOST_CHECK_EQUAL(rejects[4].idempotency_key, "bad-usage");
   BOOST_CHECK_NE(rejects[4].detail.find("input_tokens"), std::string::npos);
+  // Paged: two at a time, each page after the last one's position, the same five in order.
+  std::vector<RejectEntry> paged;
+  for (std::optional<LogPosition> after;;) {
+    const auto page = ok(views->rejects(2, after));
+    BOOST_REQUIRE_LE(page.size(), 2u);
+    if (page.empty()) break;
+    paged.insert(paged.end(), page.begin(), page.end());
+    after = page.back().position;
+  }
+  BOOST_REQUIRE_EQUAL(paged.size(), rejects.size());
+  for (std::size_t i = 0; i < paged.size(); ++i) BOOST_CHECK(paged[i].position == rejects[i].position);
   const auto state = ok(views->org(id_of(org)));
   BOOST_REQUIRE(state.has_value());
   BOOST_CHECK_EQUAL(state->state.balance_micros, Micros{25'000'000});

@@ -227,13 +227,17 @@ class LmdbViewReader final : public ViewReader {
     return rollups;
   }
 
-  Result<std::vector<RejectEntry>> rejects(std::size_t limit) override {
+  Result<std::vector<RejectEntry>> rejects(std::size_t limit, std::optional<LogPosition> after) override {
     limit = std::min(limit, rejects_page_entries_max);
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
     Cursor cursor(txn.value(), env_->dbi(Db::rejects));
     std::vector<RejectEntry> rejects;
-    for (bool ok = cursor.seek({}); ok && rejects.size() < limit; ok = cursor.next()) {
+    std::array<char, 12> from{};
+    if (after) from = store::position_key(*after);
+    bool ok = cursor.seek(after ? std::string_view(from.data(), from.size()) : std::string_view());
+    if (ok && after && cursor.key() == std::string_view(from.data(), from.size())) ok = cursor.next();
+    for (; ok && rejects.size() < limit; ok = cursor.next()) {
       if (cursor.key().size() != 12) return corrupt(Db::rejects);
       RejectEntry& entry = rejects.emplace_back();
       entry.position = store::key_position(cursor.key());

@@ -251,8 +251,9 @@ class ViewReader {
   virtual Status for_each_history(OrgIdView org_id, int64_t from_ms, int64_t to_ms,
                                   const std::function<bool(const HistoryEntry&)>& visit) = 0;
   virtual Result<std::vector<UsageRollup>> usage(OrgIdView org_id, int64_t from_ms, int64_t to_ms) = 0;
-  // The first `limit` rejects in log position order (partition, then offset).
-  virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit) = 0;
+  // Rejects in log position order (partition, then offset): at most `limit` of them (and at most
+  // a page, 100,000), those after `after` if given. Page on with the last one's position.
+  virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit, std::optional<LogPosition> after = {}) = 0;
   // Outbox entries with sequence > after_sequence, in sequence order (sequences start at 1, so
   // after_sequence = 0 is the whole outbox; an emitter passes the last sequence it sent).
   virtual Result<std::vector<OutboxEntry>> outbox(uint64_t after_sequence, std::size_t limit) = 0;
