@@ -566,6 +566,52 @@ BOOST_AUTO_TEST_CASE(history_pages_filters_and_usage_rollups) {
   BOOST_CHECK(ok(views->usage("no-such-org", INT64_MIN, INT64_MAX)).empty());
 }
 
+// Roll-up cells are keyed by day first, every org's cells of a day together: an org's query must
+// find its own days among other orgs' (one sorting between its id and the next), skip the days it
+// has none, and keep to the range asked.
+BOOST_AUTO_TEST_CASE(usage_rollups_of_an_org_among_others_on_sparse_days) {
+  TempDir dir;
+  MemoryLog log(2);
+  const int64_t day_ms = 86'400'000;
+  const int64_t t0 = 1'770'000'000'000 / day_ms * day_ms;
+  const int64_t d0 = t0 / day_ms;
+  const std::map<std::string, std::vector<int>> days = {
+      {"org-a", {0, 2, 5, 9}}, {"org-ab", {1, 2, 3, 4, 5, 9}}, {"org-b", {0, 1, 3, 6}}};
+  for (const auto& [org, unused] : days) {
+    log.append(org, make_purchase(EventHeader{"p-" + org, org, t0}, PaymentFields{100'000'000, 10'000, "usd", 30, 1, "ch-" + org}));
+  }
+  log.append("", make_rate_card(EventHeader{"rc", "", t0},
+                                RateCardFields{1, 10000, 0, {{"gpt", ModelPrice{1'000'000, 2'000'000, 0, 0}}}, {}}));
+  for (int day = 0; day <= 9; ++day) {
+    for (const auto& [org, its_days] : days) {
+      if (std::find(its_days.begin(), its_days.end(), day) == its_days.end()) continue;
+      for (const char* member : {"alice", "bob"}) {
+        UsageFields u{.member_id = member, .meter = fb::Meter::llm_tokens, .model = "gpt", .input_tokens = 1'000'000};
+        log.append(org, make_usage(EventHeader{org + "-" + std::to_string(day) + member, org, t0 + day * day_ms + 1}, u));
+      }
+    }
+  }
+  auto views = project_and_check(dir.path(), log);
+  const auto days_of = [&](const std::string& org, int64_t from_ms, int64_t to_ms) {
+    std::vector<int> seen;
+    for (const UsageRollup& u : ok(views->usage(id_of(org), from_ms, to_ms))) {
+      BOOST_CHECK_EQUAL(u.events, 1);
+      seen.push_back(static_cast<int>(u.day - d0));
+    }
+    return seen;
+  };
+  for (const auto& [org, its_days] : days) {
+    std::vector<int> twice;
+    for (int day : its_days) twice.insert(twice.end(), {day, day});  // alice's cell and bob's
+    BOOST_TEST(days_of(org, INT64_MIN, INT64_MAX) == twice, boost::test_tools::per_element());
+  }
+  BOOST_TEST(days_of("org-a", t0 + day_ms, t0 + 5 * day_ms) == (std::vector<int>{2, 2}), boost::test_tools::per_element());
+  BOOST_TEST(days_of("org-b", t0 + 2 * day_ms, t0 + 4 * day_ms) == (std::vector<int>{3, 3}), boost::test_tools::per_element());
+  BOOST_TEST(days_of("org-ab", t0 + 6 * day_ms, t0 + 9 * day_ms).empty());
+  BOOST_TEST(days_of("org-a", t0 + 9 * day_ms, t0 + 10 * day_ms) == (std::vector<int>{9, 9}), boost::test_tools::per_element());
+  BOOST_TEST(days_of("org", INT64_MIN, INT64_MAX).empty());  // a prefix of the others, no cells of its own
+}
+
 HistoryQuery page_query(const std::string& org, uint64_t after_sequence, std::size_t limit = 100) {
   HistoryQuery query;
   query.org_id = id_of(org);

@@ -98,21 +98,22 @@ uint64_t ordered_day(int64_t day) { return static_cast<uint64_t>(day) ^ (uint64_
 }  // namespace
 
 void usage_day_prefix(std::string& out, std::string_view org, int64_t day) {
-  org_prefix(out, org);
+  out.clear();
   put_u64_be(out, ordered_day(day));
+  out.append(org).push_back('\0');
 }
 
 void usage_key(std::string& out, std::string_view org, int64_t day, const UsageCellNames& n, DigestBuilder& scratch) {
   usage_day_prefix(out, org, day);
-  out.push_back('\0');
   scratch.clear();
   scratch.add(n.model).add(n.member_id).add(n.workspace).add(n.project).add(n.agent_id).add(n.provider).add(n.billing_path);
   const Digest128 digest = scratch.finish();
   for (uint64_t word : {digest.high, digest.low}) put_u64_be(out, word);
 }
 
-int64_t usage_key_day(std::string_view key, std::size_t org_size) {
-  return static_cast<int64_t>(get_u64_be(key.substr(org_size + 1, 8)) ^ (uint64_t{1} << 63));
+int64_t usage_key_day(std::string_view key) {
+  assert(key.size() >= usage_key_day_bytes);
+  return static_cast<int64_t>(get_u64_be(key.substr(0, usage_key_day_bytes)) ^ (uint64_t{1} << 63));
 }
 
 std::array<char, 8> outbox_key(uint64_t sequence) {

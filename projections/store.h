@@ -28,7 +28,7 @@
 //     which one run happened to interleave partitions, so the outbox digest is per partition in
 //     emission order, not per sequence number.
 //
-// LAYOUT (format_version 9). Integers in keys are big-endian so LMDB's byte order is numeric order;
+// LAYOUT (format_version 10). Integers in keys are big-endian so LMDB's byte order is numeric order;
 // integers in values are little-endian (engine/state_codec.h's ByteWriter: 8 bytes, two's complement).
 // Named databases:
 //   "meta"        "format_version"   u32 BE store_format_version (checked on every open)
@@ -61,10 +61,11 @@
 //                                                        One batch writes one chunk per org (more if
 //                                                        it exceeds history_chunk_bytes_max); chunks
 //                                                        are never rewritten.
-//   "usage"       org \0 day (u64 BE, sign bit flipped)  projections/records.h: UsageRollup (varints)
-//                 \0 digest (16 bytes) of (model,
-//                 member, workspace, project, agent,
-//                 provider, billing path)
+//   "usage"       day (u64 BE, sign bit flipped) org \0  projections/records.h: UsageRollup (varints)
+//                 digest (16 bytes) of (model, member,
+//                 workspace, project, agent, provider,
+//                 billing path). Day first: new cells
+//                 land at the end of the tree.
 //   "outbox"      sequence (u64 BE), dense from 1        str(signal id) + encoded Signal (TLS1)
 //   "rejects"     partition (u32 BE) offset (u64 BE)     projections/records.h: RejectEntry
 //   "partitions"  partition (u32 BE)                     i64 next offset, the partition's hash-chain
@@ -130,6 +131,9 @@
 
 namespace tally::store {
 
+// 10: "usage" cells are keyed by day first (day, org, names): a batch's new cells cluster on the
+// pages of the clock's last days instead of dirtying a page in every org's run. Only the usage
+// view's digest moves (its keys); a store of version 9 is refused (replay into a fresh dir).
 // 9: SPEC §12 grants. Org states may end with a grants section (active grants, overdraft, expired
 // and voided totals) and partition states with the grant expiry and warning indexes; "grants"
 // holds the closed grants; history entries end with their fundings, and a grant_expired entry is
@@ -144,7 +148,7 @@ namespace tally::store {
 // 5: the hash chain is SHA-256 (a 32-byte head in "partitions", moved out of the fold's state),
 // and "chain" keeps a mark per record. 4: adds "payments". 3: "history" and "keys" values are
 // chunks of records (2: one record per key; 1: "keys" kept the keys themselves, ordered by key).
-inline constexpr uint32_t store_format_version = 9;
+inline constexpr uint32_t store_format_version = 10;
 // A history chunk is closed once it holds this many bytes: a page read decodes at most one chunk
 // ahead of its first entry.
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
@@ -189,15 +193,17 @@ void history_key(std::string& out, std::string_view org, uint64_t sequence);
 void org_prefix(std::string& out, std::string_view org);
 // org \0 position_key(position): the key of "org_rejects".
 void org_position_key(std::string& out, std::string_view org, LogPosition position);
-// org \0 day \0 digest of the cell's names (model, member, workspace, project, agent, provider,
+// day org \0 digest of the cell's names (model, member, workspace, project, agent, provider,
 // billing path; projections/records.h UsageCellNames). `scratch` is reused for the digest (no
 // allocation once warmed up).
 struct UsageCellNames;  // projections/records.h
 void usage_key(std::string& out, std::string_view org, int64_t day, const UsageCellNames& names,
                DigestBuilder& scratch);
-// org \0 day: the first usage key of that day (for range scans).
+// day org \0: the prefix of the org's cells of that day (for scans).
 void usage_day_prefix(std::string& out, std::string_view org, int64_t day);
-int64_t usage_key_day(std::string_view key, std::size_t org_size);  // REQUIRES: a usage key of that org
+inline constexpr std::size_t usage_key_day_bytes = 8;
+// The day of a usage key, or of any key of at least usage_key_day_bytes bytes.
+int64_t usage_key_day(std::string_view key);
 std::array<char, 8> outbox_key(uint64_t sequence);
 // partition (u32 BE) offset (u64 BE): the key of "keys" and "rejects" entries.
 std::array<char, 12> position_key(LogPosition position);

@@ -207,17 +207,23 @@ class LmdbViewReader final : public ViewReader {
     const int64_t last_day = utc_day(to_ms - 1);
     auto txn = ReadTxn::begin(*env_);
     if (!txn.is_ok()) return txn.status();
-    std::string prefix, start;
-    store::org_prefix(prefix, org_id);
-    store::usage_day_prefix(start, org_id, first_day);
+    // Cells are keyed by day first: one seek per day that holds any cell, skipping empty days.
+    std::string prefix;
     Cursor cursor(txn.value(), env_->dbi(Db::usage));
-    for (bool ok = cursor.seek(start); ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
-      if (cursor.key().size() < prefix.size() + 8) return corrupt(Db::usage);
-      const int64_t day = store::usage_key_day(cursor.key(), org_id.str().size());
-      if (day > last_day) break;
-      UsageRollup& rollup = rollups.emplace_back();
-      if (!store::decode_usage(cursor.value(), rollup)) return corrupt(Db::usage);
-      rollup.day = day;
+    for (int64_t day = first_day; day <= last_day;) {
+      store::usage_day_prefix(prefix, org_id, day);
+      if (!cursor.seek(prefix)) break;
+      if (cursor.key().size() < store::usage_key_day_bytes) return corrupt(Db::usage);
+      if (const int64_t at = store::usage_key_day(cursor.key()); at != day) {
+        day = at;  // no cell of the org that day; `at` is the next day with any cell
+        continue;
+      }
+      for (bool ok = true; ok && has_prefix(cursor.key(), prefix); ok = cursor.next()) {
+        UsageRollup& rollup = rollups.emplace_back();
+        if (!store::decode_usage(cursor.value(), rollup)) return corrupt(Db::usage);
+        rollup.day = day;
+      }
+      ++day;
     }
     if (Status s = cursor.end_status("mdb_cursor_get(usage)"); !s.is_ok()) return s;
     std::sort(rollups.begin(), rollups.end(), [](const UsageRollup& a, const UsageRollup& b) {
