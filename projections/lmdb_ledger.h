@@ -69,8 +69,10 @@ class LmdbLedger final : public Ledger {
     }
   };
 
-  // REQUIRES: no batch in progress; `txn` is a txn of env, alive until take_changes(). `records`
-  // sizes the caches.
+  // REQUIRES: no batch in progress; `txn` is a txn of env, alive until take_changes(); every
+  // batch handed out before the last one is committed and visible in `txn` (the projector waits
+  // for its writer before it submits the next batch), or reset() was called. `records` sizes the
+  // caches.
   void begin(MDB_txn* txn, std::size_t records);
   // Ends the batch: appends its changes to `out` and counts them as handed out.
   void take_changes(Changes& out);
