@@ -154,8 +154,7 @@ inline constexpr uint32_t store_format_version = 10;
 inline constexpr std::size_t history_chunk_bytes_max = std::size_t{32} << 10;
 // A "keys" chunk is closed before it would exceed this many bytes: it fits one 4 KiB page (LMDB
 // puts a value this big alone on an overflow page), so a lookup of a key on disk reads one page
-// and decodes at most ~90 records. (Stores written before this limit may hold bigger chunks: still
-// read correctly, only slower to look a key up in.)
+// and decodes at most ~90 records. (A bigger chunk still reads correctly, only slower.)
 inline constexpr std::size_t keys_chunk_bytes_max = 4000;
 inline constexpr std::size_t payment_ref_indexed_bytes_max = 255;  // "payments" keys (LMDB keys ≤ 511)
 inline constexpr unsigned readers_max = 512;  // reader slots, all processes
