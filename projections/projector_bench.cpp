@@ -20,6 +20,10 @@
 //                                         report_time_per_event: the stages overlap in threads)
 //   bench {view,journal,storage}_bytes_per_event  LMDB bytes in use (bench::lmdb_used_bytes) per
 //                                         record: the views after a projection, the journal, both
+//   bench projector_partitioned_events_per_s  the same journal into one store per partition
+//                                         (projections/partitioned_projector.h), runs interleaved
+//                                         with the single store's
+//   bench partitioned_vs_single_ratio     the two above (SPEC §13: one node must lose nothing)
 //   bench mock_read_events_per_s / bench projector_mock_events_per_s: the same on librdkafka's
 //   mock cluster, with a workload that fits its ~5 MiB per partition retention (mix only).
 // Informational lines: CPU rates, commit latencies, bytes per view.
@@ -39,6 +43,8 @@
 #include "log/journal.h"
 #include "log/kafka_log.h"
 #include "log/kafka_testing.h"
+#include "projections/partitioned_layout.h"
+#include "projections/partitioned_projector.h"
 #include "projections/projector.h"
 #include "projections/testkit.h"
 #include "projections/views.h"
@@ -217,6 +223,38 @@ ProjectionRun timed_projection(LogReader& reader, const std::string& data_dir, c
   return run;
 }
 
+// The same into a partitioned directory: one Projector per partition, side by side, each with
+// its own reader of `journal`.
+ProjectionRun timed_partitioned_projection(Journal& journal, const std::string& data_dir, const Args& args,
+                                           uint64_t records) {
+  std::filesystem::remove_all(data_dir);
+  ProjectorOptions options;
+  options.batch_events_max = args.batch;
+  options.poll_timeout_ms = 0;
+  options.map_size_bytes = std::size_t{1} << 30;
+  int32_t partitions = 0;
+  {
+    auto reader = take(journal.reader(journal_events_topic), "reader");
+    partitions = reader->partition_count();
+  }
+  const auto t0 = Clock::now();
+  const double cpu0 = cpu_seconds();
+  auto projector = take(PartitionedProjector::open(data_dir, partitions, options), "open partitioned projector");
+  check(projector->start([&journal] { return journal.reader(journal_events_topic); }), "start");
+  uint64_t done = 0;
+  while (done < records) done += take(projector->run_once(), "run_once");
+  ProjectionRun run;
+  run.events_per_s = static_cast<double>(records) / since(t0);
+  run.cpu_events_per_s = static_cast<double>(records) / (cpu_seconds() - cpu0);
+  run.metrics = projector->metrics();
+  projector.reset();
+  for (int32_t p = 0; p < partitions; ++p) {
+    run.view_bytes += take(bench::lmdb_used_bytes(partition_store_dir(data_dir, PartitionId{p})), "views bytes");
+  }
+  std::filesystem::remove_all(data_dir);
+  return run;
+}
+
 void report_projection(const std::string& name, const std::vector<ProjectionRun>& runs) {
   std::vector<double> rates, cpu;
   for (const auto& r : runs) {
@@ -316,15 +354,25 @@ void bench_journal(const Args& args, uint64_t records, uint64_t journal_bytes) {
   }
   const double read_rate = report_read(figure(args, "journal_read_events_per_s"), reads);
 
-  std::vector<ProjectionRun> runs;
+  std::vector<ProjectionRun> runs, partitioned;
   for (int run = 0; run < 3; ++run) {
     auto reader = take(journal->reader(journal_events_topic), "reader");
     runs.push_back(timed_projection(*reader, args.journal + "-views", args, records));
+    partitioned.push_back(timed_partitioned_projection(*journal, args.journal + "-views", args, records));
   }
   const bool mix = args.workload == bench::Workload::mix;
   report_projection(mix ? "projector_journal_events_per_s" : "projector_many_orgs_events_per_s", runs);
-  std::vector<double> rates, fold_rates;
+  report_projection(figure(args, "projector_partitioned_events_per_s"), partitioned);
+  std::vector<double> rates, fold_rates, partitioned_rates, partitioned_views;
   for (const auto& r : runs) rates.push_back(r.events_per_s);
+  for (const auto& r : partitioned) {
+    partitioned_rates.push_back(r.events_per_s);
+    partitioned_views.push_back(static_cast<double>(r.view_bytes));
+  }
+  std::printf("bench %s %.3f ratio\n", figure(args, "partitioned_vs_single_ratio").c_str(),
+              median(partitioned_rates) / median(rates));
+  print(figure(args, "partitioned_view_bytes_per_event"), median(partitioned_views) / static_cast<double>(records),
+        "bytes");
   std::printf("bench %s %.3f ratio\n", figure(args, "projector_vs_read_ratio").c_str(), median(rates) / read_rate);
   std::printf("bench %s %.3f ratio\n", figure(args, "projector_vs_fold_ratio").c_str(), median(rates) / fold_rate);
   // The fold stage alone (the projector's fold thread, LMDB left out): the rate the projector would
