@@ -24,7 +24,8 @@ ApiContext::ApiContext(HttpServerOptions options_in, ViewReader& views_in, LogWr
       views(views_in),
       log(log_in),
       metrics(std::move(metrics_in)),
-      submitter(log_in, submitter_options(options), std::move(wait_in)) {
+      submitter(log_in, submitter_options(options), wait_in),
+      wait(std::move(wait_in)) {
   std::random_device device;
   const uint64_t nonce = (static_cast<uint64_t>(device()) << 32) ^ device();
   char text[17];

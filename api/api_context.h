@@ -26,6 +26,8 @@ struct ApiContext {
   // Every event the API appends goes through it: the clock check (future_skew_max_ms), one append,
   // the outcomes (options.wait_timeout_ms).
   submit::Submitter submitter;
+  // The projector's wait (?wait=1, ?min_position): whether a record is committed here.
+  WaitOutcome wait;
   HttpMetrics http_metrics;
   // Generated idempotency keys: "api-<unix ms>-<instance nonce>-<counter>": unique across restarts and
   // replicas because the nonce is random per server instance (randomness is fine in the shell; the

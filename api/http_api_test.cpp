@@ -249,6 +249,34 @@ BOOST_AUTO_TEST_CASE(credits_shows_balance_in_micros_and_credits) {
   BOOST_TEST(c.at("paused").as_bool() == true);
 }
 
+// Read-your-writes without ?wait=1 (SPEC §13): a read given the position a command returned
+// answers with that record in the views, waits for it if needed, and says 503 `behind` (with
+// Retry-After) when it does not come.
+BOOST_AUTO_TEST_CASE(a_read_at_min_position_includes_the_command_that_returned_it) {
+  ApiFixture f;
+  f.seed("acme", 100'000'000);
+  for (int i = 1; i <= 20; ++i) {
+    HttpReply posted = f.post_events(usage_json("acme", "mp-" + std::to_string(i), "alice", "ws1", "m1", 10'000, 5'000),
+                                     false);
+    BOOST_REQUIRE_MESSAGE(posted.status == 202, posted.body);
+    const std::string position(posted.json().at("position").as_string());  // one event: one position
+    HttpReply read = f.get("/api/v1/org/acme/credits?min_position=" + position);
+    BOOST_REQUIRE_MESSAGE(read.status == 200, read.body);
+    BOOST_TEST(read.json().at("balance_micros").to_number<int64_t>() == 100'000'000 - 20'000 * i);
+    BOOST_TEST(parse_position(read.json().at("as_of").as_string()).offset.value > parse_position(position).offset.value);
+  }
+  for (std::string_view bad : {"abc", "1:", ":5", "1:-2", "99999:1", "1:2:3"}) {
+    HttpReply refused = f.get("/api/v1/org/acme/credits?min_position=" + std::string(bad));
+    BOOST_TEST(refused.status == 400, bad);
+    BOOST_TEST(refused.json().at("error").at("field").as_string() == "min_position", bad);
+  }
+  const int32_t home = partition_for_key("acme", 4);
+  HttpReply ahead = f.get("/api/v1/org/acme/credits?min_position=" + std::to_string(home) + ":999999999");
+  BOOST_TEST(ahead.status == 503);
+  BOOST_TEST(code_of(ahead) == "behind");
+  BOOST_TEST(ahead.header("Retry-After") == "1");
+}
+
 BOOST_AUTO_TEST_CASE(unknown_org_is_404_and_bad_org_id_is_400) {
   ApiFixture f;
   f.seed("acme");

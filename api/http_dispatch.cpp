@@ -7,6 +7,8 @@
 #include "api/server_core.h"
 #include "api/json_body.h"
 #include "api/routes.h"
+#include "engine/limits.h"
+#include "engine/partitioner.h"
 
 namespace tally::api {
 
@@ -39,6 +41,37 @@ ApiResponse method_not_allowed(const std::vector<HttpMethod>& allowed) {
   std::string allow;
   for (HttpMethod m : allowed) allow += std::string(allow.empty() ? "" : ", ") + method_name(m);
   response.headers.emplace_back("Allow", allow);
+  return response;
+}
+
+// ?min_position=P:O (P and O decimal): the position a command returned.
+Result<std::optional<LogPosition>> min_position(const ApiRequest& request) {
+  const std::optional<std::string_view> text = request.query_param("min_position");
+  if (!text) return std::optional<LogPosition>{};
+  const auto bad = [&] {
+    return Status::invalid("min_position", "'" + cut_echo(*text) + "' is not a position P:O (a command's \"position\")");
+  };
+  const std::size_t colon = text->find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text->size() || colon > 9 ||
+      text->size() - colon - 1 > 18) {
+    return bad();
+  }
+  int64_t partition = 0, offset = 0;
+  for (char c : text->substr(0, colon)) {
+    if (c < '0' || c > '9') return bad();
+    partition = partition * 10 + (c - '0');
+  }
+  for (char c : text->substr(colon + 1)) {
+    if (c < '0' || c > '9') return bad();
+    offset = offset * 10 + (c - '0');
+  }
+  if (partition >= limits::partitions_max) return bad();
+  return std::optional<LogPosition>{LogPosition{PartitionId{static_cast<int32_t>(partition)}, Offset{offset}}};
+}
+
+ApiResponse retry_later(int status, std::string_view code, std::string_view message) {
+  ApiResponse response = ApiResponse::error(status, code, message);
+  response.headers.emplace_back("Retry-After", "1");
   return response;
 }
 
@@ -145,12 +178,40 @@ void ServerCore::handle(const std::shared_ptr<Session>& session, Admission&& adm
     }
     api.body = std::move(request.body());
 
-    if (!route.blocking) return reply(session, route.handler(api), meta);
-    net::post(*blocking_, [this, session, &route, api = std::move(api), meta]() {
+    const bool read = api.method == HttpMethod::get || api.method == HttpMethod::head;
+    std::optional<LogPosition> wait_for;
+    if (read) {
+      Result<std::optional<LogPosition>> position = min_position(api);
+      if (!position.is_ok()) {
+        return reply(session, ApiResponse::error(400, "bad_query", position.status().message(), "min_position"), meta);
+      }
+      wait_for = position.value();
+    }
+    // Several nodes: a read of an org is answered by its home partition's owner (SPEC §13).
+    std::optional<std::string> owner;
+    if (read && ctx_.options.routing && api.path_params.count("org") != 0) {
+      const ReadRouting& routing = *ctx_.options.routing;
+      owner = routing.owner(PartitionId{partition_for_key(api.path_param("org"), routing.partition_count)});
+      if (owner && api.header(http_forwarded_header)) {
+        return reply(session, retry_later(503, "not_owner", "this node does not own the org's partition now"), meta);
+      }
+      if (owner && owner->empty()) {
+        return reply(session, retry_later(503, "no_owner", "no node owns the org's partition now (being moved)"), meta);
+      }
+    }
+    const bool applied = !wait_for || ctx_.wait(*wait_for, 0).state != OutcomeWait::State::timed_out;
+    if (!route.blocking && !owner && applied) return reply(session, route.handler(api), meta);
+    net::post(*blocking_, [this, session, &route, api = std::move(api), meta, owner, wait_for, applied]() {
       ApiResponse response;
       try {
-        response = route.handler(api);
-      } catch (const std::exception& e) {
+        if (owner) {
+          response = ctx_.options.routing->forward(*owner, api);
+        } else if (!applied && ctx_.wait(*wait_for, http_min_position_wait_ms).state == OutcomeWait::State::timed_out) {
+          response = retry_later(503, "behind", "the record at min_position " + wait_for->to_string() +
+                                                    " is not in these views yet");
+        } else {
+          response = route.handler(api);
+        }      } catch (const std::exception& e) {
         response = ApiResponse::error(500, "internal", std::string("the handler failed: ") + e.what());
       } catch (...) {
         response = ApiResponse::error(500, "internal", "the handler failed");

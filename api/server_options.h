@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/commerce.h"
+#include "api/http_types.h"
 #include "engine/limits.h"
 #include "engine/status.h"
 #include "engine/types.h"
@@ -51,6 +52,25 @@ struct ApiToken {
 // Errors: invalid_argument naming the part at fault.
 Result<ApiToken> parse_api_token(std::string_view spec);
 
+// Several nodes (SPEC §13): which node answers the reads of an org and how a read gets there. A
+// GET (or HEAD) of a route with an `{org}` path parameter is answered by the node that owns the
+// org's home partition: here, or forwarded there (with the caller's headers, and
+// `Tally-Forwarded`, so a forwarded read is never forwarded again).
+struct ReadRouting {
+  int32_t partition_count = 0;  // of the events log: an org's home partition
+  // The base URL ("http://10.1.2.3:8080") of the node that owns `partition`; nullopt when this
+  // node owns it; "" when no node is known to own it now (the read answers 503 `no_owner` with
+  // Retry-After). Thread-safe, quick.
+  std::function<std::optional<std::string>(PartitionId partition)> owner;
+  // Sends `request` to the node at `base_url` and returns its answer as it is (502 `owner_unreachable`
+  // when it cannot be reached). Thread-safe; blocks (called on the blocking pool).
+  std::function<ApiResponse(const std::string& base_url, const ApiRequest& request)> forward;
+};
+inline constexpr std::string_view http_forwarded_header = "tally-forwarded";
+// A read with ?min_position=P:O (the position a command returned) waits this long for that record
+// to be committed here, then answers 503 `behind` with Retry-After.
+inline constexpr int http_min_position_wait_ms = 2'000;
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";   // an IPv4 or IPv6 literal
   uint16_t port = 0;                // 0: the system picks a free port; see HttpServer::port()
@@ -72,6 +92,9 @@ struct HttpServerOptions {
   // Signs the billing page's links (api/billing_links.h), 16 bytes or more; empty: no links are
   // minted (POST …/billing-links answers 503) and the page answers 401.
   std::string billing_link_secret;
+  // Several nodes: reads of orgs this node does not own are forwarded (ReadRouting). Empty: one
+  // node owns every partition.
+  std::optional<ReadRouting> routing;
 };
 
 // Waits for the outcome the fold gave the record at a position (the projector's
