@@ -5,6 +5,8 @@
 #include "engine/calendar.h"
 #include "engine/state_codec.h"
 #include "projections/index_reads.h"
+#include "projections/partitioned_layout.h"
+#include "projections/partitioned_views.h"
 #include "projections/records.h"
 #include "projections/store.h"
 #include "projections/store_cursor.h"
@@ -23,8 +25,6 @@ using store::ReadTxn;
 using store::to_val;
 
 inline constexpr std::size_t history_page_entries_max = 10'000;
-inline constexpr std::size_t outbox_page_entries_max = 100'000;
-inline constexpr std::size_t rejects_page_entries_max = 100'000;
 
 class LmdbViewReader final : public ViewReader {
  public:
@@ -365,10 +365,18 @@ class LmdbViewReader final : public ViewReader {
 
 }  // namespace
 
+std::unique_ptr<ViewReader> store_view_reader(std::shared_ptr<store::StoreEnv> env) {
+  return std::unique_ptr<ViewReader>(new LmdbViewReader(std::move(env)));
+}
+
 Result<std::unique_ptr<ViewReader>> ViewReader::open(const std::string& data_dir) {
+  // The layout file decides: a partitioned directory, or (none) one store.
+  Result<int32_t> partitions = read_partitioned_layout(data_dir);
+  if (partitions.is_ok()) return open_partitioned_views(data_dir, partitions.value());
+  if (partitions.status().code() != Status::Code::not_found) return partitions.status();
   auto env = store::StoreEnv::open(data_dir, store::StoreEnv::Mode::read_only, 0);
   if (!env.is_ok()) return env.status();
-  return std::unique_ptr<ViewReader>(new LmdbViewReader(env.value()));
+  return store_view_reader(env.value());
 }
 
 }  // namespace tally
