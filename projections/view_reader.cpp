@@ -5,9 +5,12 @@
 #include "engine/calendar.h"
 #include "engine/state_codec.h"
 #include "projections/index_reads.h"
+#include "projections/partitioned_layout.h"
+#include "projections/partitioned_views.h"
 #include "projections/records.h"
 #include "projections/store.h"
 #include "projections/store_cursor.h"
+#include "projections/view_digests.h"
 #include "projections/views.h"
 
 namespace tally {
@@ -22,70 +25,6 @@ using store::ReadTxn;
 using store::to_val;
 
 inline constexpr std::size_t history_page_entries_max = 10'000;
-inline constexpr std::size_t outbox_page_entries_max = 100'000;
-inline constexpr std::size_t rejects_page_entries_max = 100'000;
-
-// Streaming digest of one view: chain over (key, value) in the order given.
-class ViewDigest {
- public:
-  void add(std::string_view key, std::string_view value) {
-    builder_.clear();
-    builder_.add_digest(running_).add(key).add(value);
-    running_ = builder_.finish();
-    ++entries_;
-  }
-  Digest128 finish() const {
-    DigestBuilder d;
-    d.add_digest(running_).add_int(static_cast<int64_t>(entries_));
-    return d.finish();
-  }
-
- private:
-  DigestBuilder builder_;
-  Digest128 running_;
-  uint64_t entries_ = 0;
-};
-
-// The records of chunks, one by one with the key each would have on its own (store.h), so that
-// digests do not depend on where batches ended. False if the chunk is malformed.
-bool for_each_in_history_chunk(std::string_view key, std::string_view chunk, ViewDigest& digest) {
-  if (key.size() < 9 || key[key.size() - 9] != '\0') return false;
-  const std::string_view org = key.substr(0, key.size() - 9);
-  uint64_t sequence = store::get_u64_be(key.substr(key.size() - 8));
-  std::string entry_key;
-  store::FramedReader reader(chunk);
-  for (std::string_view bytes; reader.next(bytes); ++sequence) {
-    store::history_key(entry_key, org, sequence);
-    digest.add(entry_key, bytes);
-  }
-  return !reader.malformed();
-}
-
-bool for_each_in_keys_chunk(std::string_view key, std::string_view chunk, ViewDigest& digest) {
-  if (key.size() != 12) return false;
-  LogPosition position = store::key_position(key);
-  store::FramedReader reader(chunk);
-  for (std::string_view bytes, entry; reader.next(bytes);) {
-    if (!store::split_key_record(bytes, position.offset, entry)) return false;
-    const auto entry_key = store::position_key(position);
-    digest.add(std::string_view(entry_key.data(), entry_key.size()), entry);
-  }
-  return !reader.malformed();
-}
-
-// The records of one "chain" chunk, each under its own position key with its mark as the value.
-bool for_each_in_chain_chunk(std::string_view key, std::string_view chunk, ViewDigest& digest) {
-  if (key.size() != 12) return false;
-  LogPosition position = store::key_position(key);
-  store::ChainChunkReader reader(chunk, position.offset);
-  for (uint64_t mark = 0; reader.next(position.offset, mark);) {
-    const auto entry_key = store::position_key(position);
-    std::string value;
-    ByteWriter(value).u64(mark);
-    digest.add(std::string_view(entry_key.data(), entry_key.size()), value);
-  }
-  return !reader.malformed();
-}
 
 class LmdbViewReader final : public ViewReader {
  public:
@@ -391,52 +330,7 @@ class LmdbViewReader final : public ViewReader {
     return views;
   }
 
-  Result<std::map<std::string, Digest128>> digests() override {
-    auto txn = ReadTxn::begin(*env_);
-    if (!txn.is_ok()) return txn.status();
-    std::map<std::string, Digest128> digests;
-    for (Db db : {Db::orgs, Db::members, Db::keys, Db::purchases, Db::history, Db::usage, Db::rejects, Db::partitions,
-                  Db::chain, Db::grants}) {
-      ViewDigest digest;
-      Cursor cursor(txn.value(), env_->dbi(db));
-      for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
-        bool decoded = true;
-        if (db == Db::history) {
-          decoded = for_each_in_history_chunk(cursor.key(), cursor.value(), digest);
-        } else if (db == Db::keys) {
-          decoded = for_each_in_keys_chunk(cursor.key(), cursor.value(), digest);
-        } else if (db == Db::chain) {
-          decoded = for_each_in_chain_chunk(cursor.key(), cursor.value(), digest);
-        } else {
-          digest.add(cursor.key(), cursor.value());
-        }
-        if (!decoded) return corrupt(db);
-      }
-      if (Status s = cursor.end_status("mdb_cursor_get"); !s.is_ok()) return s;
-      digests[store::db_name(db)] = digest.finish();
-    }
-    // Outbox: per partition, in emission order (sequence numbers depend on interleaving).
-    {
-      std::map<int64_t, ViewDigest> per_partition;
-      Cursor cursor(txn.value(), env_->dbi(Db::outbox));
-      for (bool ok = cursor.seek({}); ok; ok = cursor.next()) {
-        std::string_view id, bytes;
-        if (!store::decode_outbox(cursor.value(), id, bytes)) return corrupt(Db::outbox);
-        const std::size_t colon = id.find(':');
-        int64_t partition = 0;
-        for (char c : id.substr(0, colon)) partition = partition * 10 + (c - '0');
-        per_partition[partition].add(id, bytes);
-      }
-      if (Status s = cursor.end_status("mdb_cursor_get(outbox)"); !s.is_ok()) return s;
-      DigestBuilder d;
-      for (const auto& [partition, digest] : per_partition) d.add_int(partition).add_digest(digest.finish());
-      digests["outbox"] = d.finish();
-    }
-    DigestBuilder all;
-    for (const auto& [name, digest] : digests) all.add(name).add_digest(digest);
-    digests["all"] = all.finish();
-    return digests;
-  }
+  Result<std::map<std::string, Digest128>> digests() override { return store::view_digests({env_.get()}); }
 
  private:
   // Calls f(sequence, bytes) for history entries of `org_id` from `from_sequence` on while f
@@ -471,10 +365,18 @@ class LmdbViewReader final : public ViewReader {
 
 }  // namespace
 
+std::unique_ptr<ViewReader> store_view_reader(std::shared_ptr<store::StoreEnv> env) {
+  return std::unique_ptr<ViewReader>(new LmdbViewReader(std::move(env)));
+}
+
 Result<std::unique_ptr<ViewReader>> ViewReader::open(const std::string& data_dir) {
+  // The layout file decides: a partitioned directory, or (none) one store.
+  Result<int32_t> partitions = read_partitioned_layout(data_dir);
+  if (partitions.is_ok()) return open_partitioned_views(data_dir, partitions.value());
+  if (partitions.status().code() != Status::Code::not_found) return partitions.status();
   auto env = store::StoreEnv::open(data_dir, store::StoreEnv::Mode::read_only, 0);
   if (!env.is_ok()) return env.status();
-  return std::unique_ptr<ViewReader>(new LmdbViewReader(env.value()));
+  return store_view_reader(env.value());
 }
 
 }  // namespace tally

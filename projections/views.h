@@ -8,6 +8,11 @@
 //    the environment is opened with MDB_NOTLS so a thread pool is fine).
 //  - Opening fails with Status::Code::not_found if no projector has created the environment yet,
 //    and with corruption if its format version is not the one this build reads.
+//  - A partitioned views directory (projections/partitioned_layout.h: one store per events
+//    partition) is read as one store folding the same log: every call answers the same, digests
+//    included, except the outbox sequences (OutboxEntry). Opening it opens every partition's store
+//    (not_found if one is not created yet; corruption if the layout file is not one this build
+//    reads). Each call reads each store in a read transaction of its own.
 //  - In a process that also runs the Projector of the same data dir, open the Projector first:
 //    both then share one LMDB environment (LMDB forbids opening it twice in one process), and a
 //    ViewReader opened first (read-only) makes Projector::open fail with unavailable.
@@ -25,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/assert.h"
 #include "engine/digest.h"
 #include "engine/sha256.h"
 #include "engine/ids.h"
@@ -37,6 +43,8 @@
 namespace tally {
 
 inline constexpr std::size_t org_rejects_page_max = 1'000;   // rejects in one page
+inline constexpr std::size_t rejects_page_entries_max = 100'000;  // ViewReader::rejects: rejects in one page
+inline constexpr std::size_t outbox_page_entries_max = 100'000;   // ViewReader::outbox: entries in one page
 inline constexpr std::size_t org_signals_page_max = 1'000;   // signals in one page
 // Index entries one page of signals reads at most: with a kind filter, a page may end before it is
 // full (next_after says where to go on) rather than read an org's whole outbox.
@@ -174,11 +182,36 @@ struct RejectPage {
   std::optional<LogPosition> next;  // cursor for the next page, none at the end
 };
 
+// The outbox sequence of an entry. One store numbers its outbox densely from 1 in emission order.
+// A partitioned views directory (projections/partitioned_layout.h) of N partitions numbers the
+// entry of local sequence s in partition p's store s × N + p (partitioned_outbox_sequence): unique,
+// strictly increasing in emission order within a partition, but NOT dense, and not in emission
+// order across partitions (entries interleave by local sequence). A cursor is the last sequence
+// seen, never a count.
 struct OutboxEntry {
-  uint64_t sequence = 0;   // dense, in emission order
+  uint64_t sequence = 0;   // see above: dense from 1 in one store
   std::string signal_id;
   std::string bytes;       // encoded Signal (schemas/signals.fbs)
 };
+
+// The sequence a partitioned directory of `partition_count` partitions gives the entry of
+// sequence `local_sequence` in `partition`'s store. REQUIRES: 0 <= partition < partition_count,
+// and the result fits in 64 bits (local sequences count entries: far below 2^54).
+inline uint64_t partitioned_outbox_sequence(uint64_t local_sequence, PartitionId partition, int32_t partition_count) {
+  TALLY_ASSERT(partition.value >= 0 && partition.value < partition_count, "a partition of the directory");
+  const auto count = static_cast<uint64_t>(partition_count);
+  const auto p = static_cast<uint64_t>(partition.value);
+  TALLY_ASSERT(local_sequence <= (UINT64_MAX - p) / count, "an outbox sequence beyond 64 bits");
+  return local_sequence * count + p;
+}
+
+// The local sequence of `partition`'s store after which its entries have partitioned sequences
+// greater than `after_sequence` (the inverse of partitioned_outbox_sequence, for cursors).
+inline uint64_t partitioned_outbox_local_after(uint64_t after_sequence, PartitionId partition, int32_t partition_count) {
+  TALLY_ASSERT(partition.value >= 0 && partition.value < partition_count, "a partition of the directory");
+  const auto p = static_cast<uint64_t>(partition.value);
+  return after_sequence < p ? 0 : (after_sequence - p) / static_cast<uint64_t>(partition_count);
+}
 
 // The signals of one org, from the outbox (the signals as the projector emitted them, before the
 // emitter sends them to the signals log), through the "org_signals" index.
@@ -255,7 +288,10 @@ class ViewReader {
   // a page, 100,000), those after `after` if given. Page on with the last one's position.
   virtual Result<std::vector<RejectEntry>> rejects(std::size_t limit, std::optional<LogPosition> after = {}) = 0;
   // Outbox entries with sequence > after_sequence, in sequence order (sequences start at 1, so
-  // after_sequence = 0 is the whole outbox; an emitter passes the last sequence it sent).
+  // after_sequence = 0 is the whole outbox; an emitter passes the last sequence it sent). At most
+  // `limit` and outbox_page_entries_max of them. Sequences are dense in one store only: in a
+  // partitioned directory they are strictly increasing, in emission order within a partition, with
+  // gaps (OutboxEntry), so page on with the last one's sequence and never expect after + 1.
   virtual Result<std::vector<OutboxEntry>> outbox(uint64_t after_sequence, std::size_t limit) = 0;
   virtual Result<std::vector<PartitionView>> partitions() = 0;
   virtual Result<ProjectionStats> stats() = 0;
@@ -265,7 +301,9 @@ class ViewReader {
   virtual Result<std::map<std::string, Digest128>> digests() = 0;
   // The applied purchase or auto-refill whose payment_ref is `payment_ref` (a Stripe payment
   // intent, charge or Checkout Session id); nullopt if none. Maps a refund whose charge carries no
-  // Tally metadata to its purchase. (Added after the first API; default: unavailable.)
+  // Tally metadata to its purchase. A ref used by purchases of several orgs keeps the first one
+  // folded; in a partitioned directory, the first one of the lowest partition that has it. (Added
+  // after the first API; default: unavailable.)
   virtual Result<std::optional<PaymentPurchase>> purchase_by_payment(std::string_view payment_ref) {
     (void)payment_ref;
     return Status::error(Status::Code::unavailable, "payment lookup not available");
@@ -285,13 +323,17 @@ class ViewReader {
     return Status::error(Status::Code::unavailable, "early rejects not available");
   }
   // The rejects of an org (every placement but no_org), or with an empty org_id those of records
-  // with no readable org. At most org_rejects_page_max per page. (Default: unavailable.)
+  // with no readable org. At most org_rejects_page_max per page. In a partitioned directory an
+  // org's other_partition rejects come from the stores of the partitions they were appended to,
+  // in position order as in one store. (Default: unavailable.)
   virtual Result<RejectPage> org_rejects(const RejectQuery& query) {
     (void)query;
     return Status::error(Status::Code::unavailable, "rejects by org not available");
   }
   // The signals of an org, optionally of one kind; a page reads at most org_signals_scan_max index
-  // entries, so a rare kind may give an empty page with a next cursor. (Default: unavailable.)
+  // entries, so a rare kind may give an empty page with a next cursor. Sequences and cursors are
+  // outbox sequences (OutboxEntry: partitioned ones in a partitioned directory). (Default:
+  // unavailable.)
   virtual Result<SignalPage> org_signals(const SignalQuery& query) {
     (void)query;
     return Status::error(Status::Code::unavailable, "signals by org not available");
@@ -302,7 +344,8 @@ class ViewReader {
     (void)org_id;
     return Status::error(Status::Code::unavailable, "grants not available");
   }
-  // Entries and pages of every view (added after the first API; default: unavailable).
+  // Entries and pages of every view (added after the first API; default: unavailable). In a
+  // partitioned directory, the sums over the partition stores.
   virtual Result<std::vector<ViewStorage>> storage() {
     return Status::error(Status::Code::unavailable, "storage statistics not available");
   }
