@@ -56,10 +56,12 @@ struct KafkaGroupMember::Impl {
   }
 
   void report(const std::string& message) const { context.report(message); }
+  // "kafka group <id>: ", the start of every message about this member.
+  std::string prefix() const { return "kafka group " + group.group_id + ": "; }
 
   void report_error(const std::string& what, rd_kafka_error_t* error) const {
     if (error == nullptr) return;
-    report("kafka group " + group.group_id + ": " + what + ": " + rd_kafka_error_string(error));
+    report(prefix() + what + ": " + rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
   }
 
@@ -79,9 +81,7 @@ struct KafkaGroupMember::Impl {
 
   std::vector<PartitionId> owned_now() const {
     std::lock_guard lock(mutex);
-    std::vector<PartitionId> out;
-    for (const int32_t partition : owned) out.push_back(PartitionId{partition});
-    return out;
+    return owned_list_locked();
   }
 
   // Pauses what was just assigned, so that this consumer fetches nothing from it. The APP pause
@@ -90,11 +90,11 @@ struct KafkaGroupMember::Impl {
     rd_kafka_topic_partition_list_t* copy = rd_kafka_topic_partition_list_copy(list);
     const rd_kafka_resp_err_t err = rd_kafka_pause_partitions(client, copy);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      report("kafka group " + group.group_id + ": pause: " + rd_kafka_err2str(err));
+      report(prefix() + "pause: " + rd_kafka_err2str(err));
     }
     for (int i = 0; i < copy->cnt; ++i) {
       if (copy->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        report("kafka group " + group.group_id + ": pause " + copy->elems[i].topic + " partition " +
+        report(prefix() + "pause " + copy->elems[i].topic + " partition " +
                std::to_string(copy->elems[i].partition) + ": " + rd_kafka_err2str(copy->elems[i].err));
       }
     }
@@ -102,12 +102,14 @@ struct KafkaGroupMember::Impl {
   }
 
   void assigned(rd_kafka_topic_partition_list_t* list) {
-    const bool incremental = cooperative();
-    if (incremental) {
-      report_error("incremental assign", rd_kafka_incremental_assign(client, list));
+    // A refused assignment (a fatal client error, a protocol mismatch) is not ours: librdkafka
+    // rejoins by itself.
+    if (cooperative()) {
+      rd_kafka_error_t* error = rd_kafka_incremental_assign(client, list);
+      if (error != nullptr) return report_error("incremental assign", error);
     } else {
       const rd_kafka_resp_err_t err = rd_kafka_assign(client, list);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) report("kafka group " + group.group_id + ": assign: " + rd_kafka_err2str(err));
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return report(prefix() + "assign: " + rd_kafka_err2str(err));
     }
     pause(list);
     const std::vector<PartitionId> listed = partitions_of(list, topic);
@@ -145,7 +147,7 @@ struct KafkaGroupMember::Impl {
     } else {
       const rd_kafka_resp_err_t err = rd_kafka_assign(client, nullptr);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        report("kafka group " + group.group_id + ": unassign: " + rd_kafka_err2str(err));
+        report(prefix() + "unassign: " + rd_kafka_err2str(err));
       }
     }
     std::lock_guard lock(mutex);
@@ -161,7 +163,7 @@ struct KafkaGroupMember::Impl {
   // A rebalance that failed (neither assign nor revoke): librdkafka asks the application to drop
   // its assignment to resynchronise; whatever we owned may be elsewhere already.
   void rebalance_failed(rd_kafka_resp_err_t err) {
-    report("kafka group " + group.group_id + ": rebalance failed: " + rd_kafka_err2str(err) +
+    report(prefix() + "rebalance failed: " + rd_kafka_err2str(err) +
            "; dropping the assignment");
     const std::vector<PartitionId> lost = owned_now();
     rd_kafka_topic_partition_list_t* list = list_of(lost);
@@ -171,7 +173,7 @@ struct KafkaGroupMember::Impl {
     } else {
       const rd_kafka_resp_err_t unassign_err = rd_kafka_assign(client, nullptr);
       if (unassign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        report("kafka group " + group.group_id + ": unassign: " + rd_kafka_err2str(unassign_err));
+        report(prefix() + "unassign: " + rd_kafka_err2str(unassign_err));
       }
     }
     rd_kafka_topic_partition_list_destroy(list);
@@ -212,14 +214,14 @@ struct KafkaGroupMember::Impl {
       // A record fetched before its partition's pause took effect is dropped: the node reads it
       // with its own reader. Errors are transient here (librdkafka rejoins by itself).
       if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        report("kafka group " + group.group_id + ": " + rd_kafka_message_errstr(message));
+        report(prefix() + rd_kafka_message_errstr(message));
       }
       rd_kafka_message_destroy(message);
     }
     revoke_all();
     const rd_kafka_resp_err_t err = rd_kafka_consumer_close(client);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      report("kafka group " + group.group_id + ": close: " + rd_kafka_err2str(err));
+      report(prefix() + "close: " + rd_kafka_err2str(err));
     }
     std::lock_guard lock(mutex);
     owned.clear();
@@ -240,12 +242,12 @@ void on_commit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_li
   const KafkaGroupMember::Impl* member = member_of(opaque);
   // __NO_OFFSET: nothing to commit, not an error.
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-    member->report("kafka group " + member->group.group_id + ": lag commit failed: " + rd_kafka_err2str(err));
+    member->report(member->prefix() + "lag commit failed: " + rd_kafka_err2str(err));
     return;
   }
   for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
     if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      member->report("kafka group " + member->group.group_id + ": lag commit of partition " +
+      member->report(member->prefix() + "lag commit of partition " +
                      std::to_string(offsets->elems[i].partition) + " failed: " + rd_kafka_err2str(offsets->elems[i].err));
     }
   }
@@ -307,7 +309,7 @@ Result<std::unique_ptr<KafkaGroupMember>> KafkaGroupMember::open(const KafkaOpti
   const rd_kafka_resp_err_t err = rd_kafka_subscribe(impl->client, subscription);
   rd_kafka_topic_partition_list_destroy(subscription);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return kafka_status(Status::Code::io_error, "kafka group " + impl->group.group_id + ": subscribe " + impl->topic, err);
+    return kafka_status(Status::Code::io_error, impl->prefix() + "subscribe " + impl->topic, err);
   }
   Impl* raw = impl.get();
   impl->poller = std::thread([raw] { raw->run(); });
@@ -327,7 +329,7 @@ Status KafkaGroupMember::commit_lag(const std::vector<std::pair<PartitionId, Off
     if (offset.value < 0) return Status::invalid("offset", "must not be negative");
   }
   std::lock_guard lock(impl_->mutex);
-  if (impl_->closed) return Status::error(Status::Code::unavailable, "kafka group " + impl_->group.group_id + ": closed");
+  if (impl_->closed) return Status::error(Status::Code::unavailable, impl_->prefix() + "closed");
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(
       static_cast<int>(std::max<std::size_t>(next_offsets.size(), 1)));
   for (const auto& [partition, offset] : next_offsets) {
@@ -338,7 +340,7 @@ Status KafkaGroupMember::commit_lag(const std::vector<std::pair<PartitionId, Off
   if (list->cnt > 0) err = rd_kafka_commit(impl_->client, list, 1);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return kafka_status(Status::Code::unavailable, "kafka group " + impl_->group.group_id + ": lag commit", err);
+    return kafka_status(Status::Code::unavailable, impl_->prefix() + "lag commit", err);
   }
   return Status::ok();
 }
