@@ -152,11 +152,13 @@ struct Cluster {
     return group;
   }
 
-  Node& join(const std::string& name) {
+  Node& join(const std::string& name, const std::function<void(KafkaGroupOptions&)>& adjust = {}) {
     nodes.push_back(std::make_unique<Node>());
     Node& node = *nodes.back();
     node.name = name;
-    auto opened = KafkaGroupMember::open(options, group_options(&node));
+    KafkaGroupOptions group = group_options(&node);
+    if (adjust) adjust(group);
+    auto opened = KafkaGroupMember::open(options, group);
     BOOST_REQUIRE_MESSAGE(opened.is_ok(), opened.status().to_string());
     node.member = std::move(opened.value());
     BOOST_REQUIRE_EQUAL(node.member->partition_count(), partitions);
@@ -181,6 +183,20 @@ bool split_between(Node& a, Node& b) {
   }
   both.insert(owned_b.begin(), owned_b.end());
   return !owned_a.empty() && !owned_b.empty() && both.size() == static_cast<std::size_t>(partitions);
+}
+
+// Waits until `a` and `b` split the partitions; records in `overlap` any partition seen owned by
+// both on the way (read in split_between's order).
+bool wait_for_split(Node& a, Node& b, std::set<int32_t>& overlap) {
+  return wait_until(
+      [&] {
+        const std::set<int32_t> owned_b = b.owned();
+        for (const int32_t p : a.owned()) {
+          if (owned_b.count(p) != 0) overlap.insert(p);
+        }
+        return split_between(a, b);
+      },
+      settle_deadline);
 }
 
 std::set<int32_t> everything() {
@@ -208,17 +224,9 @@ BOOST_AUTO_TEST_CASE(a_second_member_takes_half_and_the_first_revokes_only_what_
 
   // While the group moves partitions, no moment shows one partition owned by both.
   std::set<int32_t> seen_overlap;
-  const bool split = wait_until(
-      [&] {
-        const std::set<int32_t> owned_second = second.owned();
-        for (const int32_t p : first.owned()) {
-          if (owned_second.count(p) != 0) seen_overlap.insert(p);
-        }
-        return split_between(first, second);
-      },
-      settle_deadline);
-  BOOST_REQUIRE_MESSAGE(split, "the members split the partitions; first " << text(first.owned()) << ", second "
-                                                                          << text(second.owned()));
+  BOOST_REQUIRE_MESSAGE(wait_for_split(first, second, seen_overlap),
+                        "the members split the partitions; first " << text(first.owned()) << ", second "
+                                                                   << text(second.owned()));
   BOOST_TEST(seen_overlap.empty(), "partitions owned by both at once: " << text(seen_overlap));
   BOOST_TEST(overlaps_while_revoking.load() == 0);
   BOOST_TEST(first.owned().size() == 4u);
@@ -236,6 +244,39 @@ BOOST_AUTO_TEST_CASE(a_second_member_takes_half_and_the_first_revokes_only_what_
   BOOST_REQUIRE_EQUAL(second_changes.size(), 1u);
   BOOST_TEST(second_changes[0].kind == 'a');
   BOOST_TEST(second_changes[0].partitions == second.owned());
+}
+
+// The defensive path: a group on an eager assignor revokes everything at each rebalance.
+BOOST_AUTO_TEST_CASE(an_eager_group_revokes_everything_and_assigns_again) {
+  Cluster cluster;
+  auto eager = [](KafkaGroupOptions& group) { group.assignment_strategy = "range"; };
+  Node& first = cluster.join("first", eager);
+  BOOST_REQUIRE_MESSAGE(wait_until([&] { return first.owned() == everything(); }, settle_deadline),
+                        "the only member owns everything; owns " << text(first.owned()));
+  Node& second = cluster.join("second", eager);
+  std::set<int32_t> seen_overlap;
+  BOOST_REQUIRE_MESSAGE(wait_for_split(first, second, seen_overlap),
+                        "the members split the partitions; first " << text(first.owned()) << ", second "
+                                                                   << text(second.owned()));
+  BOOST_TEST(seen_overlap.empty(), "partitions owned by both at once: " << text(seen_overlap));
+
+  const std::vector<Change> first_changes = first.all();
+  BOOST_REQUIRE_EQUAL(first_changes.size(), 3u);
+  BOOST_TEST(first_changes[0].kind == 'a');
+  BOOST_TEST(first_changes[0].partitions == everything());
+  BOOST_TEST(first_changes[1].kind == 'r');
+  BOOST_TEST(first_changes[1].partitions == everything());
+  BOOST_TEST(first_changes[2].kind == 'a');
+  BOOST_TEST(first_changes[2].partitions == first.owned());
+  const std::vector<Change> second_changes = second.all();
+  BOOST_REQUIRE_EQUAL(second_changes.size(), 1u);
+  BOOST_TEST(second_changes[0].kind == 'a');
+  BOOST_TEST(second_changes[0].partitions == second.owned());
+
+  // close() revokes on the eager path too.
+  second.member->close();
+  BOOST_TEST(second.all().back().kind == 'r');
+  BOOST_TEST(second.owned().empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_member_that_closes_hands_its_partitions_to_the_other) {
@@ -311,7 +352,8 @@ BOOST_AUTO_TEST_CASE(a_stalled_member_loses_its_partitions_and_hears_so_when_it_
 
 BOOST_AUTO_TEST_CASE(lag_commits_are_readable_by_the_group) {
   Cluster cluster;
-  Node& node = cluster.join("node");
+  // Static membership is accepted (the mock ignores group.instance.id).
+  Node& node = cluster.join("node", [](KafkaGroupOptions& group) { group.group_instance_id = "node-1"; });
   BOOST_REQUIRE_MESSAGE(wait_until([&] { return node.owned() == everything(); }, settle_deadline),
                         "the only member owns everything; owns " << text(node.owned()));
 
