@@ -28,8 +28,9 @@
 //     retried; the next commit_lag carries newer offsets anyway. It commits only partitions owned at
 //     the call, so that a node never overwrites the lag of a partition's new owner.
 //   - Static membership (group_instance_id, KIP-345) is optional: a node that restarts within
-//     session.timeout.ms gets its partitions back without a rebalance, but close() then does not
-//     leave the group, so its partitions move only after session.timeout.ms. librdkafka 2.0.2's
+//     session.timeout.ms gets its partitions back without a rebalance, but neither close() nor an
+//     exceeded max.poll.interval.ms then leaves the group (KIP-345), so its partitions move only
+//     after session.timeout.ms. librdkafka 2.0.2's
 //     mock cluster ignores group.instance.id (tests cover dynamic membership only).
 //   - The cooperative protocol is expected (partition.assignment.strategy=cooperative-sticky); if the
 //     group runs the eager one (an eager assignment_strategy), every rebalance revokes everything
