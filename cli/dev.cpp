@@ -147,6 +147,10 @@ int run_serve(const Args& args) {
     if (on) roles += (roles.empty() ? "" : ",") + std::string(name);
   }
   std::printf("tally serve: roles %s on %s\n", roles.c_str(), log_description(options).c_str());
+  if (!options.group.empty()) {
+    std::printf("tally serve: node %s of group %s (the group assigns its partitions)\n", options.node_id.c_str(),
+                options.group.c_str());
+  }
   print_connectors("serve", options);
   std::fflush(stdout);
   return serve_until_signal("serve", *node.value(), signals);

@@ -55,6 +55,31 @@ Status choose_log(const NodeSettings& settings, NodeOptions& options) {
   return Status::ok();
 }
 
+// Several nodes (SPEC §13): a group needs Kafka, the projector role and a node id.
+Status choose_group(const NodeSettings& settings, const std::set<std::string>& roles, NodeOptions& options) {
+  if (!settings.is_set("group.name")) {
+    for (std::string_view key : {"group.node_id", "group.advertise_url", "group.session_timeout_ms"}) {
+      if (settings.is_set(key)) return settings.invalid(key, "only with a consumer group (group.name, --group)");
+    }
+    return Status::ok();
+  }
+  if (!settings.is_set("kafka")) return settings.invalid("group.name", "a consumer group needs Kafka brokers (--kafka)");
+  if (roles.count("projector") == 0) return settings.invalid("group.name", "only a node with the projector role joins the group");
+  if (settings.node_id.empty()) return settings.invalid("group.node_id", "a node of a group needs an id (--node-id)");
+  options.group = settings.group;
+  options.node_id = settings.node_id;
+  options.advertise_url = settings.advertise_url;
+  if (!options.advertise_url.empty() && options.advertise_url.rfind("http://", 0) != 0 &&
+      options.advertise_url.rfind("https://", 0) != 0) {
+    return settings.invalid("group.advertise_url", "must be an http:// or https:// URL, got " + quote_input(options.advertise_url));
+  }
+  options.group_session_timeout_ms = static_cast<int>(settings.group_session_timeout_ms);
+  options.group_heartbeat_interval_ms = std::max(100, options.group_session_timeout_ms / 10);
+  options.group_max_poll_interval_ms = std::max(options.group_session_timeout_ms, 60'000);
+  options.members_stale_ms = std::max(options.members_announce_interval_ms * 3, options.group_session_timeout_ms / 2);
+  return Status::ok();
+}
+
 Status read_roles(const NodeSettings& settings, NodeCommand command, std::set<std::string>& roles) {
   if (command == NodeCommand::dev) {
     roles = {"api", "projector"};
@@ -261,6 +286,7 @@ Status to_node_options(const NodeSettings& settings, NodeCommand command, NodeOp
   if (!options.role_projector) {
     if (Status s = check_unused(settings, {"tick_interval_ms"}, "the projector role is not in --roles / roles", notes); !s.is_ok()) return s;
   }
+  if (Status s = choose_group(settings, roles, options); !s.is_ok()) return s;
   return add_connectors(settings, command, roles, notes, options);
 }
 

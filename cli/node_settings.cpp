@@ -16,10 +16,15 @@ namespace po = boost::program_options;
 static_assert(partitions_setting_default == node_partitions_default);
 static_assert(tick_interval_ms_setting_default == tick_interval_ms_default);
 static_assert(credit_price_minor_setting_default == connectors::credit_price_minor_default);
+static_assert(group_session_timeout_ms_setting_default == node_group_session_timeout_ms_default);
 
-const std::vector<SettingKey>& setting_keys() {
-  using S = NodeSettings;
-  static const std::vector<SettingKey> keys = {
+namespace {
+
+using S = NodeSettings;
+
+// The node's own keys: the log, the data, the roles, the API, the group.
+std::vector<SettingKey> node_keys() {
+  return {
       {.key = "data", .flag = "data", .member = &S::data,
        .help = "data directory: views, connector progress, and the journal unless --journal/--kafka (default tally-data)"},
       {.key = "journal", .flag = "journal", .member = &S::journal,
@@ -44,6 +49,22 @@ const std::vector<SettingKey>& setting_keys() {
        .fallback_env = "TALLY_BILLING_LINK_SECRET",
        .help = "api: HMAC secret of the billing page links, 16+ bytes (or $TALLY_BILLING_LINK_SECRET; dev: random "
                "when unset; serve: no links without it)"},
+      {.key = "group.name", .flag = "group", .member = &S::group, .serve_only = true,
+       .help = "with --kafka: the consumer group the nodes of one deployment join; each projects, emits and serves "
+               "the partitions the group gives it (SPEC §13)"},
+      {.key = "group.node_id", .flag = "node-id", .member = &S::node_id, .serve_only = true,
+       .help = "with --group: this node's id, unique in the group"},
+      {.key = "group.advertise_url", .flag = "advertise-url", .member = &S::advertise_url, .serve_only = true,
+       .help = "with --group: the API base URL the other nodes forward reads to (default http://LISTEN)"},
+      {.key = "group.session_timeout_ms", .flag = "group-session-timeout-ms", .member = &S::group_session_timeout_ms,
+       .serve_only = true, .min = group_session_timeout_ms_min, .max = group_session_timeout_ms_max,
+       .help = "with --group: a node silent this long loses its partitions to the others (default 10000)"},
+  };
+}
+
+// The connectors' keys: Stripe, the enforcement webhook, LiteLLM.
+std::vector<SettingKey> connector_keys() {
+  return {
       {.key = "stripe.url", .flag = "stripe-url", .member = &S::stripe_url,
        .help = "recharge: Stripe API base URL (runs the recharge connector in dev)"},
       {.key = "stripe.key", .flag = "stripe-key", .member = &S::stripe_key, .secret = true,
@@ -82,6 +103,16 @@ const std::vector<SettingKey>& setting_keys() {
       {.key = "litellm.team_as_org", .flag = "litellm-team-as-org", .member = &S::litellm_team_as_org,
        .help = "use the LiteLLM team id as the org id (=false to turn off what the file turned on)"},
   };
+}
+
+}  // namespace
+
+const std::vector<SettingKey>& setting_keys() {
+  static const std::vector<SettingKey> keys = [] {
+    std::vector<SettingKey> all = node_keys();
+    for (SettingKey& key : connector_keys()) all.push_back(std::move(key));
+    return all;
+  }();
   return keys;
 }
 

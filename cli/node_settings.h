@@ -18,6 +18,7 @@
 // Config file layout (README "Configuration file" and tally.example.toml show all of it):
 //   top level   data, journal, kafka, topic_prefix, partitions, roles, listen, tick_interval_ms,
 //               billing_link_secret
+//   [group]     name, node_id, advertise_url, session_timeout_ms (serve: several nodes)
 //   [stripe]    url, key, credit_price_minor, currency, platform_fee_minor, platform_fee_bp,
 //               bundle_credits, bundle_amount_minor, price_id, product_id, webhook_secret
 //   [webhook]   url, secret
@@ -58,6 +59,9 @@ inline constexpr std::size_t config_file_bytes_max = 1 << 20;        // 1 MiB
 inline constexpr int64_t partitions_setting_default = 4;
 inline constexpr int64_t tick_interval_ms_setting_default = 60'000;
 inline constexpr int64_t credit_price_minor_setting_default = 100;
+inline constexpr int64_t group_session_timeout_ms_setting_default = 10'000;
+inline constexpr int64_t group_session_timeout_ms_min = 1'000;     // librdkafka's own floor
+inline constexpr int64_t group_session_timeout_ms_max = 300'000;
 
 struct NodeSettings {
   std::string data = "tally-data";
@@ -86,6 +90,10 @@ struct NodeSettings {
   std::string litellm_default_org;
   bool litellm_team_as_org = false;
   std::string billing_link_secret;  // dev: generated at random when unset
+  std::string group;          // serve, with kafka: the consumer group of the nodes (SPEC §13)
+  std::string node_id;        // with group: this node's id
+  std::string advertise_url;  // with group: the API base URL the other nodes forward reads to
+  int64_t group_session_timeout_ms = group_session_timeout_ms_setting_default;
 
   // Where each value that is not a default came from, by key path: "--stripe-url",
   // "tally.toml:7: stripe.url" or "$TALLY_STRIPE_KEY".

@@ -12,6 +12,7 @@
 #include "engine/event_factory.h"
 #include "lmdb/env.h"
 #include "log/open_log.h"
+#include "projections/partitioned_layout.h"
 #include "submit/submitter.h"
 
 namespace tally {
@@ -31,6 +32,11 @@ std::string in_dir(const std::string& data_dir, const char* name) {
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
+  if (!options.group.empty()) {
+    if (options.kafka_brokers.empty()) return Status::invalid("group", "a consumer group needs Kafka brokers (kafka)");
+    if (!options.role_projector) return Status::invalid("group", "only a node with the projector role joins the group");
+    if (options.node_id.empty()) return Status::invalid("node_id", "a node of a group needs an id");
+  }
   std::unique_ptr<Node> node(new Node());
   // Ledger data is for its owner only (SPEC §10): a data dir made here is 0700, its files 0600.
   if (Status made = lmdb::create_private_dirs(options.data_dir); !made.is_ok()) return made;
@@ -60,6 +66,12 @@ Result<std::unique_ptr<Node>> Node::start(const NodeOptions& options) {
       return s;
     }
   }
+  if (!options.group.empty()) {
+    if (Status s = node->join_group(options); !s.is_ok()) {
+      node->stop();
+      return s;
+    }
+  }
   return node;
 }
 
@@ -79,9 +91,6 @@ Status Node::open_log(const NodeOptions& options) {
   auto writer = log_->writer(log_events_kind);
   if (!writer.is_ok()) return writer.status();
   events_writer_ = std::move(writer.value());
-  auto reader = log_->reader(log_events_kind);
-  if (!reader.is_ok()) return reader.status();
-  events_reader_ = std::move(reader.value());
   auto end_reader = log_->reader(log_events_kind);
   if (!end_reader.is_ok()) return end_reader.status();
   end_reader_ = std::move(end_reader.value());
@@ -96,22 +105,84 @@ Status Node::start_projector(const NodeOptions& options) {
   // The log acknowledges every event durably and the views are refolded from it after a power
   // loss: one device flush per batch, not two (ProjectorOptions::defer_meta_sync).
   projector_options.defer_meta_sync = true;
-  // The emitter is created before the projector thread starts (thread creation orders the write).
-  projector_options.on_commit = [this](const CommittedBatch& batch) {
-    if (emitter_ && batch.outbox_added > 0) emitter_->notify();
+  const bool grouped = !options.group.empty();
+  // A partition given up waits for its in-flight run_once: keep that to a few batches.
+  if (grouped) projector_options.run_batches_max = 2;
+  auto on_commit = [this](PartitionId partition, const CommittedBatch& batch) {
+    if (batch.outbox_added > 0) {
+      std::lock_guard lock(emitters_mutex_);
+      const auto i = static_cast<std::size_t>(partition.value);
+      if (i < emitters_.size() && emitters_[i]) emitters_[i]->emitter->notify();
+    }
+    // Kafka-committed offsets are for lag monitoring only (SPEC §13).
+    const auto p = static_cast<std::size_t>(partition.value);
+    if (KafkaGroupMember* group = group_ready_.load(); group != nullptr && p < batch.next_offsets.size()) {
+      (void)group->commit_lag({{partition, batch.next_offsets[p]}});
+    }
   };
-  auto projector = Projector::open(in_dir(options.data_dir, "views"), projector_options);
+  int32_t partition_count = 0;
+  {
+    std::lock_guard lock(end_mutex_);
+    partition_count = end_reader_->partition_count();
+  }
+  emitters_.resize(static_cast<std::size_t>(partition_count));
+  auto projector = PartitionedProjector::open(in_dir(options.data_dir, "views"), partition_count, projector_options,
+                                              on_commit, /*none_at_first=*/grouped);
   if (!projector.is_ok()) return projector.status();
   projector_ = std::move(projector.value());
-  if (Status s = projector_->start(*events_reader_); !s.is_ok()) return s;
-  if (options.role_emitter) {
-    if (Status s = start_emitter(options); !s.is_ok()) return s;
+  if (Status s = projector_->start([this] { return log_->reader(log_events_kind); }); !s.is_ok()) return s;
+  if (Status s = open_views(in_dir(options.data_dir, "views"), 0); !s.is_ok()) return s;  // shares the stores
+  role_emitter_ = options.role_emitter;
+  if (role_emitter_) {
+    auto writer = log_->writer(log_signals_kind);
+    if (!writer.is_ok()) return writer.status();
+    signals_writer_ = std::move(writer.value());
+    emitter_options_.fault_hook = options.emitter_fault_hook;
+    emitter_options_.on_error = role_error(options, "emitter");
+    for (int32_t p : projector_->partitions()) {
+      if (Status s = start_emitter(PartitionId{p}); !s.is_ok()) return s;
+    }
   }
   projector_thread_ = std::thread([this] {
-    Status status = projector_->run(*events_reader_, stop_);
+    Status status = projector_->run(stop_);
     if (!status.is_ok()) record_error("projector", status);
   });
   return Status::ok();
+}
+
+Status Node::start_emitter(PartitionId partition) {
+  if (!role_emitter_) return Status::ok();
+  std::shared_ptr<Projector> projector = projector_->partition(partition);
+  if (!projector) return Status::ok();
+  auto slot = std::make_unique<PartitionEmitter>();
+  // The projector made the partition's store, so it opens at once.
+  auto views = ViewReader::open(partition_store_dir(projector_->root(), partition));
+  if (!views.is_ok()) return views.status();
+  slot->views = std::move(views.value());
+  connectors::OutboxEmitterOptions options = emitter_options_;
+  options.record_sent = [projector](uint64_t sequence) { return projector->record_outbox_sent(sequence); };
+  auto emitter = connectors::OutboxEmitter::open(*slot->views, *signals_writer_, std::move(options));
+  if (!emitter.is_ok()) return emitter.status();
+  slot->emitter = std::move(emitter.value());
+  // Catches up at once, then on its partition's commits.
+  slot->thread = std::thread([e = slot->emitter.get()] { e->run(); });
+  std::lock_guard lock(emitters_mutex_);
+  emitters_[static_cast<std::size_t>(partition.value)] = std::move(slot);
+  return Status::ok();
+}
+
+void Node::stop_emitter(PartitionId partition) {
+  std::unique_ptr<PartitionEmitter> slot;
+  {
+    std::lock_guard lock(emitters_mutex_);
+    const auto p = static_cast<std::size_t>(partition.value);
+    if (p < emitters_.size()) slot = std::move(emitters_[p]);
+  }
+  if (!slot) return;
+  // Entries it has not sent stay in the partition's outbox with its progress: whoever owns the
+  // partition next sends them (consumers drop a signal they saw, by id).
+  slot->emitter->request_stop();
+  if (slot->thread.joinable()) slot->thread.join();
 }
 
 std::function<void(const Status&)> Node::role_error(const NodeOptions& options, std::string role) {
@@ -139,23 +210,6 @@ Status Node::open_views(const std::string& views_path, int wait_ms) {
 }
 
 Result<std::unique_ptr<LogReader>> Node::open_signals_reader() { return log_->reader(log_signals_kind); }
-
-Status Node::start_emitter(const NodeOptions& options) {
-  auto writer = log_->writer(log_signals_kind);
-  if (!writer.is_ok()) return writer.status();
-  signals_writer_ = std::move(writer.value());
-  // The projector created the store, so the views open at once.
-  if (Status s = open_views(in_dir(options.data_dir, "views"), 0); !s.is_ok()) return s;
-  connectors::OutboxEmitterOptions emitter_options;
-  emitter_options.record_sent = [this](uint64_t sequence) { return projector_->record_outbox_sent(sequence); };
-  emitter_options.fault_hook = options.emitter_fault_hook;
-  emitter_options.on_error = role_error(options, "emitter");
-  auto emitter = connectors::OutboxEmitter::open(*views_, *signals_writer_, std::move(emitter_options));
-  if (!emitter.is_ok()) return emitter.status();
-  emitter_ = std::move(emitter.value());
-  emitter_thread_ = std::thread([this] { emitter_->run(); });  // catches up at once, then on commits
-  return Status::ok();
-}
 
 Status Node::start_recharge(const NodeOptions& options) {
   connectors::RechargeOptions recharge = *options.recharge;
@@ -308,13 +362,24 @@ Status Node::start_api(const NodeOptions& options) {
   server_options.tokens = options.tokens;
   server_options.blocking_threads = blocking_http_threads;
   server_options.billing_link_secret = options.billing_link_secret;
+  server_options.routing = read_routing(options);
   api::MetricsSource metrics;
   metrics.log_end_offset = [this](PartitionId partition) -> Result<Offset> {
     std::lock_guard lock(end_mutex_);
     return end_reader_->end_offset(partition);
   };
   if (projector_) {
-    metrics.append_prometheus = [this](std::string& out) { api::append_projector_metrics(projector_->metrics(), out); };
+    metrics.append_prometheus = [this](std::string& out) {
+      api::append_projector_metrics(projector_->metrics(), out);
+      // Which partitions this node projects and serves (all, unless it is one of a group).
+      out += "# HELP tally_partition_owned 1 if this node owns the events partition (SPEC 13).\n"
+             "# TYPE tally_partition_owned gauge\n";
+      const std::vector<int32_t> owned = projector_->partitions();
+      for (int32_t p = 0; p < projector_->partition_count(); ++p) {
+        const bool here = std::binary_search(owned.begin(), owned.end(), p);
+        out += "tally_partition_owned{partition=\"" + std::to_string(p) + "\"} " + (here ? "1" : "0") + "\n";
+      }
+    };
   }
   metrics.degraded = [this] { return degraded(); };
   api::WaitOutcome wait = outcome_waiter();
@@ -397,6 +462,11 @@ void Node::wait() {
 
 void Node::stop() {
   if (server_) server_->stop();  // no new commands; in-flight ones finish
+  // Several nodes: leave the group first, handing every partition over gracefully (each one's
+  // in-flight batch commits), then tell the others this node owns nothing.
+  if (group_) group_->close();
+  members_ready_ = nullptr;
+  members_.reset();
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
@@ -408,10 +478,9 @@ void Node::stop() {
   if (projector_thread_.joinable()) projector_thread_.join();  // commits its in-flight batch
   // Unsent outbox entries and unconcluded signals stay where their progress says: the next start
   // sends and concludes them.
-  if (emitter_) emitter_->request_stop();
+  for (std::size_t p = 0; p < emitters_.size(); ++p) stop_emitter(PartitionId{static_cast<int32_t>(p)});
   if (recharge_) recharge_->request_stop();
   if (enforcer_) enforcer_->request_stop();
-  if (emitter_thread_.joinable()) emitter_thread_.join();
   if (recharge_thread_.joinable()) recharge_thread_.join();
   if (enforce_thread_.joinable()) enforce_thread_.join();
 }
@@ -421,7 +490,7 @@ Node::~Node() {
   server_.reset();
   enforcer_.reset();
   recharge_.reset();
-  emitter_.reset();
+  emitters_.clear();
   views_.reset();
   projector_.reset();
 }

@@ -3,8 +3,8 @@
 // tick appender, the outbox emitter (with the projector), and when configured the recharge and
 // enforcement connectors and the ingest routes (LiteLLM callback, Stripe webhooks).
 //
-// Files in the data dir: DIR/journal (embedded log), DIR/views (projector; also holds the emitter's
-// progress), DIR/recharge.progress, DIR/enforce.progress (each connector's durable position in the
+// Files in the data dir: DIR/journal (embedded log), DIR/views (projector: one LMDB store per events
+// partition, projections/partitioned_layout.h; each also holds its emitter's progress), DIR/recharge.progress, DIR/enforce.progress (each connector's durable position in the
 // signals log, locked by its owner). Directories it creates are 0700 and files 0600 (SPEC §10).
 //
 // Lifecycle: Node::start(options) → port() … → stop() (or the destructor). stop() stops the HTTP
@@ -28,8 +28,10 @@
 #include "engine/status.h"
 #include "ingest/ingest_routes.h"
 #include "node/commerce.h"
+#include "log/kafka_group.h"
 #include "log/log.h"
-#include "projections/projector.h"
+#include "node/members.h"
+#include "projections/partitioned_projector.h"
 #include "projections/views.h"
 #include "relay/enforcer.h"
 #include "relay/outbox_emitter.h"
@@ -45,6 +47,7 @@ inline constexpr int tick_interval_ms_default = 60'000;
 inline constexpr int hold_tick_interval_ms_default = 5'000;
 inline constexpr int32_t node_partitions_default = 4;
 inline constexpr int32_t node_signals_partitions_default = 1;
+inline constexpr int node_group_session_timeout_ms_default = 10'000;
 
 struct NodeOptions {
   std::string data_dir = "tally-data";  // DIR/views (projector), DIR/journal (embedded log)
@@ -82,6 +85,19 @@ struct NodeOptions {
   std::optional<CommerceSettings> commerce;
   // Signs the billing page's links (api/billing_links.h); empty: POST …/billing-links answers 503.
   std::string billing_link_secret;
+  // Several nodes (SPEC §13), with kafka_brokers and role_projector: the Kafka consumer group whose
+  // members share the events partitions (log/kafka_group.h). Each node projects, emits and serves
+  // the partitions the group gives it, announces them on <prefix>.members (node/members.h) and
+  // forwards reads of other orgs to their owner. Empty: this node owns every partition.
+  std::string group;
+  std::string node_id;        // with group: this node's name in the group and the members topic
+  std::string advertise_url;  // with group: the API base URL the others forward to (default
+                              // http://<listen_host>:<bound port>)
+  int group_session_timeout_ms = node_group_session_timeout_ms_default;
+  int group_heartbeat_interval_ms = 1'000;
+  int group_max_poll_interval_ms = 60'000;
+  int members_announce_interval_ms = 1'000;
+  int members_stale_ms = 5'000;
   // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.
   std::function<void(std::string_view role, const Status& status)> on_role_error;
 };
@@ -108,12 +124,11 @@ class Node {
   void wait();
 
   LogWriter& events_writer() { return *events_writer_; }
-  Projector* projector() { return projector_.get(); }
+  PartitionedProjector* projector() { return projector_.get(); }
   // The HTTP server, nullptr without role_api (its routes() list every route it serves).
   api::HttpServer* server() { return server_.get(); }
   ViewReader* views() { return views_.get(); }
   // The running roles, nullptr when not running here.
-  const connectors::OutboxEmitter* emitter() const { return emitter_.get(); }
   const connectors::RechargeConnector* recharge() const { return recharge_.get(); }
   const connectors::Enforcer* enforcer() const { return enforcer_.get(); }
 
@@ -133,7 +148,15 @@ class Node {
   Status submit_built(std::string encoded);
   Status open_views(const std::string& views_path, int wait_ms);
   Result<std::unique_ptr<LogReader>> open_signals_reader();
-  Status start_emitter(const NodeOptions& options);
+  // One emitter per owned partition, on that partition's store and projector: started when the
+  // partition is taken on, stopped (and joined) before it is given up.
+  Status start_emitter(PartitionId partition);
+  void stop_emitter(PartitionId partition);
+  // Several nodes: the members table, the consumer group, the read routing.
+  Status join_group(const NodeOptions& options);
+  void take_on(const std::vector<PartitionId>& partitions);
+  void give_up(const std::vector<PartitionId>& partitions, bool graceful);
+  std::optional<api::ReadRouting> read_routing(const NodeOptions& options);
   Status start_recharge(const NodeOptions& options);
   Status start_enforcer(const NodeOptions& options);
   std::function<void(const Status&)> role_error(const NodeOptions& options, std::string role);
@@ -141,21 +164,33 @@ class Node {
 
   std::unique_ptr<Log> log_;
   std::unique_ptr<LogWriter> events_writer_;
-  std::unique_ptr<LogReader> events_reader_;
   std::unique_ptr<LogReader> end_reader_;
   std::mutex end_mutex_;
-  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<PartitionedProjector> projector_;
   std::unique_ptr<ViewReader> views_;
   std::unique_ptr<api::HttpServer> server_;
   std::unique_ptr<LogWriter> signals_writer_;
   std::unique_ptr<LogReader> recharge_reader_;
   std::unique_ptr<LogReader> enforce_reader_;
-  std::unique_ptr<connectors::OutboxEmitter> emitter_;
+  // Per partition (index = partition; empty where not owned): the emitter, the reader of that
+  // partition's store it reads the outbox from, its thread. Under emitters_mutex_.
+  struct PartitionEmitter {
+    std::unique_ptr<ViewReader> views;
+    std::unique_ptr<connectors::OutboxEmitter> emitter;
+    std::thread thread;
+  };
+  std::mutex emitters_mutex_;
+  std::vector<std::unique_ptr<PartitionEmitter>> emitters_;
+  connectors::OutboxEmitterOptions emitter_options_;  // record_sent is set per partition
+  bool role_emitter_ = false;
+  std::unique_ptr<Members> members_;
+  std::atomic<Members*> members_ready_{nullptr};  // members_ once open (read by the routing)
+  std::unique_ptr<KafkaGroupMember> group_;
+  std::atomic<KafkaGroupMember*> group_ready_{nullptr};  // group_ once joined (read by commits)
   std::unique_ptr<connectors::RechargeConnector> recharge_;
   std::unique_ptr<connectors::Enforcer> enforcer_;
   std::thread projector_thread_;
   std::thread ticker_thread_;
-  std::thread emitter_thread_;
   std::thread recharge_thread_;
   std::thread enforce_thread_;
   std::atomic<bool> stop_{false};

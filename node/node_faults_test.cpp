@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -22,6 +23,7 @@
 
 #include "api/http_server.h"
 #include "node/node.h"
+#include "projections/projector.h"
 #include "node/testing/node_test.h"
 #include "outbound/http_client.h"
 #include "relay/testing/relay_harness.h"
@@ -99,7 +101,9 @@ BOOST_AUTO_TEST_CASE(healthz_is_degraded_while_a_failing_commit_is_retried_and_r
   BOOST_REQUIRE(n.eventually([&] { return is_degraded(n.health()); }));
   const std::string health = n.health();
   BOOST_TEST_MESSAGE(health);
-  BOOST_TEST(health.find("projector: commit_fault (injected): No space left on device, retrying the batch since ") !=
+  // The partition whose commit fails is named.
+  BOOST_TEST(health.find("projector: partition ") != std::string::npos, health);
+  BOOST_TEST(health.find(": commit_fault (injected): No space left on device, retrying the batch since ") !=
                  std::string::npos,
              health);
   BOOST_TEST(n.get("/healthz").status_code == 200);
@@ -134,14 +138,36 @@ BOOST_AUTO_TEST_CASE(a_data_dir_made_by_a_node_is_private_to_its_owner) {
     BOOST_REQUIRE_MESSAGE(::stat(path.c_str(), &st) == 0, path);
     return st.st_mode & 0777;
   };
-  for (const std::string& d : {dir.sub("a"), dir.sub("a/data"), dir.sub("a/data/journal"), dir.sub("a/data/views")}) {
+  for (const std::string& d : {dir.sub("a"), dir.sub("a/data"), dir.sub("a/data/journal"), dir.sub("a/data/views"),
+                               dir.sub("a/data/views/p0000"), dir.sub("a/data/views/p0003")}) {
     BOOST_TEST(mode(d) == 0700u, d);
   }
   for (const std::string& f : {dir.sub("a/data/journal/data.mdb"), dir.sub("a/data/journal/lock.mdb"),
-                               dir.sub("a/data/views/data.mdb"), dir.sub("a/data/views/lock.mdb"),
-                               dir.sub("a/data/views/projector.lock")}) {
+                               dir.sub("a/data/views/layout"), dir.sub("a/data/views/p0000/data.mdb"),
+                               dir.sub("a/data/views/p0000/lock.mdb"), dir.sub("a/data/views/p0003/data.mdb"),
+                               dir.sub("a/data/views/p0003/projector.lock")}) {
     BOOST_TEST(mode(f) == 0600u, f);
   }
+}
+
+// Views are one store per events partition (SPEC §13); a data dir whose views are one store for
+// every partition (the earlier layout) is refused with what to do, and is left as it was.
+BOOST_AUTO_TEST_CASE(views_of_one_store_for_every_partition_are_refused_at_start) {
+  TempDir dir;
+  {
+    auto single = Projector::open(dir.sub("data/views"), ProjectorOptions{});
+    BOOST_REQUIRE_MESSAGE(single.is_ok(), single.status().to_string());
+  }
+  NodeOptions options;
+  options.data_dir = dir.sub("data");
+  options.listen_port = 0;
+  auto node = Node::start(options);
+  BOOST_REQUIRE(!node.is_ok());
+  BOOST_TEST(node.status().field() == "data dir");
+  BOOST_TEST(node.status().message().find("one store") != std::string::npos, node.status().to_string());
+  BOOST_TEST(node.status().message().find("move it aside") != std::string::npos, node.status().to_string());
+  BOOST_TEST(!std::filesystem::exists(dir.sub("data/views/layout")));
+  BOOST_TEST(std::filesystem::exists(dir.sub("data/views/data.mdb")));
 }
 
 // ---- A real full disk: a small tmpfs (needs CAP_SYS_ADMIN, as root in a container).

@@ -142,7 +142,9 @@ grep -q $'\x1b' "$dir/txns.out" && fail "txns printed a raw ESC: $(cat -v "$dir/
 [ "$(stat -c %a "$dir/statement.csv")" = 600 ] || fail "the exported statement is $(stat -c %a "$dir/statement.csv"), not 600"
 grep -q $'\x1b' "$dir/statement.csv" && fail "the CSV holds a raw ESC"
 [ "$(stat -c %a "$dir/d")" = 700 ] || fail "the data dir is $(stat -c %a "$dir/d"), not 700"
-[ "$(stat -c %a "$dir/d/views/data.mdb")" = 600 ] || fail "the views are $(stat -c %a "$dir/d/views/data.mdb"), not 600"
+[ "$(stat -c %a "$dir/d/views")" = 700 ] || fail "the views dir is $(stat -c %a "$dir/d/views"), not 700"
+[ "$(stat -c %a "$dir/d/views/layout")" = 600 ] || fail "the views layout is $(stat -c %a "$dir/d/views/layout"), not 600"
+[ "$(stat -c %a "$dir/d/views/p0000/data.mdb")" = 600 ] || fail "the views are $(stat -c %a "$dir/d/views/p0000/data.mdb"), not 600"
 
 # Clean shutdown under load: producers keep appending while tally dev gets SIGTERM.
 for p in 1 2 3; do
