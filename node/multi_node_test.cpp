@@ -8,21 +8,14 @@
 #define BOOST_TEST_MODULE multi_node_test
 #include <boost/test/unit_test.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <regex>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -34,12 +27,13 @@
 #include "projections/partitioned_layout.h"
 #include "projections/views.h"
 #include "tests/support/temp_dir.h"
+#include "node/testing/serve_nodes.h"
 #include "tests/support/text_file.h"
 
 using namespace tally;
-using connectors::HttpClient;
 using connectors::HttpResponse;
 using test_support::TempDir;
+using testing::ServeNode;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
@@ -47,9 +41,26 @@ namespace {
 
 constexpr int32_t partitions = 8;
 constexpr int orgs = 24;
-constexpr int session_timeout_ms = 6'000;
-constexpr const char* admin_secret = "multi-node-admin-token-0123";
 constexpr auto settle_deadline = std::chrono::seconds(90);
+
+template <typename F>
+bool eventually(F&& condition) {
+  return testing::eventually(std::forward<F>(condition), settle_deadline);
+}
+bool settled(const std::vector<ServeNode*>& nodes) { return testing::settled(nodes, partitions); }
+bool caught_up(const std::vector<ServeNode*>& nodes) { return testing::caught_up(nodes, partitions); }
+std::string settle_report(const std::vector<ServeNode*>& nodes) { return testing::ownership_report(nodes); }
+
+testing::ServeNodeOptions node_options(const std::string& id, const TempDir& dir, const std::string& brokers) {
+  testing::ServeNodeOptions options;
+  options.tally_binary = TALLY_BINARY;
+  options.id = id;
+  options.data_dir = dir.sub(id);
+  options.brokers = brokers;
+  return options;
+}
+
+
 
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -60,118 +71,6 @@ std::string org_id(int i) { return "org-" + std::to_string(i); }
 
 // The usage events of `org` among batches "a" and "b" (400 each, spread by index over the orgs).
 int64_t usage_events_ab(int org) { return 2 * (400 / orgs + (org < 400 % orgs ? 1 : 0)); }
-
-// Polls `condition` until it holds or `deadline` passes (the polling is the wait, not a sleep
-// standing in for one).
-template <typename F>
-bool eventually(F&& condition, std::chrono::steady_clock::duration deadline = settle_deadline) {
-  const auto until = Clock::now() + deadline;
-  while (Clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
-}
-
-// One `tally serve` process of the group.
-class ServeNode {
- public:
-  ServeNode(std::string id, std::string data_dir, std::string brokers)
-      : id_(std::move(id)), data_(std::move(data_dir)), brokers_(std::move(brokers)) {}
-  ~ServeNode() { kill_now(SIGKILL); }
-
-  void start() {
-    log_path_ = data_ + ".log";
-    const std::vector<std::string> argv = {
-        TALLY_BINARY, "serve", "--kafka", brokers_, "--group", "tally-nodes", "--node-id", id_,
-        "--data", data_, "--listen", "127.0.0.1:0", "--tick-interval-ms", "0",
-        "--group-session-timeout-ms", std::to_string(session_timeout_ms),
-        "--token", std::string("admin:") + admin_secret + ":admin"};
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int spawned = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    BOOST_REQUIRE_MESSAGE(spawned == 0, "cannot run " << argv[0]);
-    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-    std::smatch match;
-    const bool up = eventually([&] {
-      const std::string text = test_support::read_text_file(log_path_);
-      if (!std::regex_search(text, match, listening)) return false;
-      port_ = static_cast<uint16_t>(std::stoi(match[1].str()));
-      return true;
-    });
-    BOOST_REQUIRE_MESSAGE(up, id_ << " did not start: " << test_support::read_text_file(log_path_));
-  }
-
-  void signal(int sig) const { BOOST_REQUIRE(::kill(pid_, sig) == 0); }
-  void kill_now(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    if (sig == SIGKILL) ::kill(pid_, SIGCONT);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
-  // SIGTERM and the exit status (0: a clean stop).
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  std::optional<HttpResponse> get(const std::string& path) {
-    auto response = http_.get(url(path), {{"Authorization", std::string("Bearer ") + admin_secret}}, 15'000);
-    if (!response.is_ok()) return std::nullopt;
-    return response.value();
-  }
-  HttpResponse post_events(const std::string& body) {
-    auto response = http_.post(url("/api/v1/events"),
-                               {{"Authorization", std::string("Bearer ") + admin_secret},
-                                {"Content-Type", "application/json"}},
-                               body, 30'000);
-    BOOST_REQUIRE_MESSAGE(response.is_ok(), response.status().to_string());
-    BOOST_REQUIRE_MESSAGE(response->status_code == 202, response->status_code << " " << response->body);
-    return response.value();
-  }
-
-  // From /metrics: the partitions it owns and its lag per partition; nullopt when unreachable.
-  struct Scrape {
-    std::set<int32_t> owned;
-    std::map<int32_t, int64_t> lag;
-  };
-  std::optional<Scrape> scrape() {
-    std::optional<HttpResponse> metrics = get("/metrics");
-    if (!metrics || metrics->status_code != 200) return std::nullopt;
-    Scrape scrape;
-    const std::regex owned("tally_partition_owned\\{partition=\"([0-9]+)\"\\} 1");
-    const std::regex lag("tally_consumer_lag\\{partition=\"([0-9]+)\"\\} ([0-9]+)");
-    for (std::sregex_iterator it(metrics->body.begin(), metrics->body.end(), owned), end; it != end; ++it) {
-      scrape.owned.insert(std::stoi((*it)[1].str()));
-    }
-    for (std::sregex_iterator it(metrics->body.begin(), metrics->body.end(), lag), end; it != end; ++it) {
-      scrape.lag[std::stoi((*it)[1].str())] = std::stoll((*it)[2].str());
-    }
-    return scrape;
-  }
-
-  const std::string& id() const { return id_; }
-  const std::string& data() const { return data_; }
-  std::string log() const { return test_support::read_text_file(log_path_); }
-
- private:
-  std::string id_, data_, brokers_, log_path_;
-  pid_t pid_ = 0;
-  uint16_t port_ = 0;
-  HttpClient http_;
-};
 
 std::string rate_card() {
   return R"({"type":"rate_card_published","idempotency_key":"rc-1","occurred_at_ms":)" + std::to_string(unix_ms() - 60'000) +
@@ -200,49 +99,6 @@ void post_usage(ServeNode& node, const std::string& batch, int count) {
   }
 }
 
-// Every partition owned by exactly one of `nodes`, and each of them owning at least one.
-bool settled(std::vector<ServeNode*> nodes) {
-  std::map<int32_t, int> owners;
-  for (ServeNode* node : nodes) {
-    auto scrape = node->scrape();
-    if (!scrape || scrape->owned.empty()) return false;
-    for (int32_t p : scrape->owned) ++owners[p];
-  }
-  if (owners.size() != static_cast<std::size_t>(partitions)) return false;
-  for (const auto& [p, count] : owners) {
-    if (count != 1) return false;
-  }
-  return true;
-}
-
-// Every partition's owner among `nodes` has folded it to the log's end.
-bool caught_up(std::vector<ServeNode*> nodes) {
-  std::set<int32_t> done;
-  for (ServeNode* node : nodes) {
-    auto scrape = node->scrape();
-    if (!scrape) return false;
-    for (int32_t p : scrape->owned) {
-      if (scrape->lag.count(p) != 0 && scrape->lag[p] == 0) done.insert(p);
-    }
-  }
-  return done.size() == static_cast<std::size_t>(partitions);
-}
-
-std::string settle_report(std::vector<ServeNode*> nodes) {
-  std::string report;
-  for (ServeNode* node : nodes) {
-    auto scrape = node->scrape();
-    report += node->id() + ":";
-    if (!scrape) {
-      report += " unreachable;";
-      continue;
-    }
-    for (int32_t p : scrape->owned) report += " " + std::to_string(p) + "(lag " + std::to_string(scrape->lag[p]) + ")";
-    report += ";";
-  }
-  return report;
-}
-
 // GET credits of `org` through `node`: (balance_micros, as_of).
 std::optional<std::pair<int64_t, std::string>> credits(ServeNode& node, const std::string& org,
                                                        const std::string& query = "") {
@@ -263,7 +119,9 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   BOOST_REQUIRE(cluster.value()->create_topic("tally.signals", 1, 1).is_ok());
   BOOST_REQUIRE(cluster.value()->create_topic("tally.members", 1, 1).is_ok());
 
-  ServeNode n1("n1", dir.sub("n1"), brokers), n2("n2", dir.sub("n2"), brokers), n3("n3", dir.sub("n3"), brokers);
+  ServeNode n1(node_options("n1", dir, brokers));
+  ServeNode n2(node_options("n2", dir, brokers));
+  ServeNode n3(node_options("n3", dir, brokers));
 
   // One node: it owns every partition.
   n1.start();
