@@ -1,10 +1,12 @@
 // Several `tally serve` nodes sharing the events partitions through one Kafka consumer group
 // (SPEC §13), as separate processes on loopback, on librdkafka's mock cluster hosted by this test
-// process. The group scales 1 → 3 → 2 mid-stream, an owner is SIGKILLed, another is SIGSTOPped
+// process, each running the recharge connector against the Stripe emulator. The group scales 1 → 3 → 2 mid-stream, an owner is SIGKILLed, another is SIGSTOPped
 // past its session timeout and woken (a zombie for a moment). Throughout, reads through any node
 // equal the owner's and read-your-writes holds across nodes with min_position; at the end the
 // stores the nodes left behind, partition by partition, hold exactly what one process replaying
-// the whole log computes (every view digest), so nothing was lost, doubled or diverged.
+// the whole log computes (every view digest), so nothing was lost, doubled or diverged, and
+// Stripe holds exactly one charge for each recharge the views requested, although every node
+// charged every signal it read (and a zombie emitted signals it no longer owned).
 #define BOOST_TEST_MODULE multi_node_test
 #include <boost/test/unit_test.hpp>
 
@@ -28,6 +30,10 @@
 #include "projections/views.h"
 #include "tests/support/temp_dir.h"
 #include "node/testing/serve_nodes.h"
+#include "outbound/stripe_client.h"
+#include "outbound/testing/stripe_emulator.h"
+#include "outbound/testing/stripe_test.h"
+#include "relay/testing/relay_harness.h"
 #include "tests/support/text_file.h"
 
 using namespace tally;
@@ -57,7 +63,29 @@ testing::ServeNodeOptions node_options(const std::string& id, const TempDir& dir
   options.id = id;
   options.data_dir = dir.sub(id);
   options.brokers = brokers;
+  // Every node charges the recharges it reads on the signals topic.
+  options.extra_args = {"--roles", "api,projector,recharge", "--stripe-url", connectors::testing::emulator().base_url()};
+  options.extra_env = {std::string("TALLY_STRIPE_KEY=") + connectors::testing::StripeEmulator::api_key};
   return options;
+}
+
+connectors::StripeClient stripe_client() {
+  connectors::StripeConfig config;
+  config.base_url = connectors::testing::emulator().base_url();
+  config.api_key = connectors::testing::StripeEmulator::api_key;
+  return connectors::StripeClient(config);
+}
+
+// An org with 50 credits, auto-refill below 20 up to 100 on a card, then 45 credits of usage: the
+// fold requests one recharge (at the position of that usage).
+void request_refill(LogWriter& log, const std::string& org) {
+  connectors::StripeClient client = stripe_client();
+  auto customer = client.create_customer("tok_visa");
+  BOOST_REQUIRE_MESSAGE(customer.is_ok(), customer.status().to_string());
+  connectors::testing::OrgScript script(log, org);
+  BOOST_REQUIRE(script.purchase(50).is_ok());
+  BOOST_REQUIRE(script.auto_refill(20, 100, customer.value()).is_ok());
+  BOOST_REQUIRE(script.usage_output_tokens(3'000'000).is_ok());  // 45 credits at 15 per Mtok
 }
 
 
@@ -74,7 +102,8 @@ int64_t usage_events_ab(int org) { return 2 * (400 / orgs + (org < 400 % orgs ? 
 
 std::string rate_card() {
   return R"({"type":"rate_card_published","idempotency_key":"rc-1","occurred_at_ms":)" + std::to_string(unix_ms() - 60'000) +
-         R"(,"version":1,"markup_bp":10000,"models":[{"model":"m1","input_per_mtok_micros":1000000,"output_per_mtok_micros":2000000}]})";
+         R"(,"version":1,"markup_bp":10000,"models":[{"model":"m1","input_per_mtok_micros":1000000,"output_per_mtok_micros":2000000},)"
+         R"({"model":"claude-sonnet-4","input_per_mtok_micros":3000000,"output_per_mtok_micros":15000000}]})";
 }
 std::string signup(int org) {
   return R"({"type":"signup_allocation","idempotency_key":"signup-)" + std::to_string(org) + R"(","org_id":")" +
@@ -110,6 +139,9 @@ std::optional<std::pair<int64_t, std::string>> credits(ServeNode& node, const st
 
 }  // namespace
 
+using connectors::testing::EmulatorFixture;
+BOOST_TEST_GLOBAL_FIXTURE(EmulatorFixture);
+
 BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_one_replay) {
   TempDir dir;
   auto cluster = MockKafkaCluster::create(3);
@@ -118,6 +150,16 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   BOOST_REQUIRE(cluster.value()->create_topic("tally.events", partitions, 1).is_ok());
   BOOST_REQUIRE(cluster.value()->create_topic("tally.signals", 1, 1).is_ok());
   BOOST_REQUIRE(cluster.value()->create_topic("tally.members", 1, 1).is_ok());
+  KafkaOptions kafka;
+  kafka.brokers = brokers;
+  kafka.on_client_error = [](std::string_view) {};
+  auto events = KafkaWriter::open(kafka, "tally.events");
+  BOOST_REQUIRE_MESSAGE(events.is_ok(), events.status().to_string());
+  std::vector<std::string> refill_orgs;
+  const auto refill = [&](int i) {
+    refill_orgs.push_back("refill-" + std::to_string(i));
+    request_refill(*events.value(), refill_orgs.back());
+  };
 
   ServeNode n1(node_options("n1", dir, brokers));
   ServeNode n2(node_options("n2", dir, brokers));
@@ -130,12 +172,16 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   for (int i = 0; i < orgs; ++i) opening += "," + signup(i);
   n1.post_events(opening + "]");
   post_usage(n1, "a", 400);
+  refill(0);
+  refill(1);
 
   // Three: the partitions spread, each owned once; reads through any node equal the owner's.
   n2.start();
   n3.start();
   BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2, &n3}); }), settle_report({&n1, &n2, &n3}));
   post_usage(n2, "b", 400);
+  refill(2);
+  refill(3);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return caught_up({&n1, &n2, &n3}); }), settle_report({&n1, &n2, &n3}));
   for (int org = 0; org < orgs; org += 5) {
     const auto one = credits(n1, org_id(org)), two = credits(n2, org_id(org)), three = credits(n3, org_id(org));
@@ -164,6 +210,7 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
 
   // An owner killed mid-stream: the others take its partitions over and fold what it left.
   post_usage(n1, "c", 200);
+  refill(4);
   const auto killed_at = Clock::now();
   n3.kill_now(SIGKILL);
   post_usage(n1, "d", 200);
@@ -177,10 +224,19 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   n2.signal(SIGSTOP);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1}); }), settle_report({&n1}));
   post_usage(n1, "e", 200);
+  refill(5);
   n2.signal(SIGCONT);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2}); }), settle_report({&n1, &n2}));
   post_usage(n2, "f", 200);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return caught_up({&n1, &n2}); }), settle_report({&n1, &n2}));
+  // Every refill landed (50 - 45 + 100 credits) before the nodes stop.
+  for (const std::string& org : refill_orgs) {
+    BOOST_TEST(eventually([&] {
+                 const auto c = credits(n1, org);
+                 return c && c->first == 105'000'000;
+               }),
+               org);
+  }
   BOOST_TEST(n1.stop() == 0, n1.log());
   BOOST_TEST(n2.stop() == 0, n2.log());
 
@@ -223,5 +279,17 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   BOOST_REQUIRE(expected.is_ok() && got.is_ok());
   for (const auto& [name, digest] : expected.value()) {
     BOOST_TEST(got.value().at(name).to_hex() == digest.to_hex(), name);
+  }
+
+  // One Stripe charge per recharge the views requested, though up to three nodes charged each.
+  connectors::StripeClient client = stripe_client();
+  for (const std::string& org : refill_orgs) {
+    SignalQuery query;
+    query.org_id = OrgId::make(org).value();
+    query.kind = SignalKind::recharge_requested;
+    auto requested = nodes.value()->org_signals(query);
+    BOOST_REQUIRE_MESSAGE(requested.is_ok(), requested.status().to_string());
+    BOOST_TEST(requested->signals.size() == 1u, org);
+    BOOST_TEST(connectors::testing::charges_with_metadata(client, "org_id", org) == requested->signals.size(), org);
   }
 }
