@@ -73,6 +73,7 @@ struct Members::Impl {
     uint64_t order = 0;  // receipt order: the last received wins a contested partition
   };
   std::map<std::string, Seen> seen;  // by node id
+  std::map<int32_t, std::pair<std::string, std::string>> last_claim;  // partition -> (node id, url) of its last announcer
   uint64_t received = 0;
 
   bool fresh(const Seen& s, Clock::time_point now) const {
@@ -118,6 +119,7 @@ struct Members::Impl {
       for (const LogRecord& record : records) {
         Result<MemberAnnouncement> a = decode_announcement(record.value);
         if (!a.is_ok()) continue;  // not ours to judge: another tool's record on the topic
+        for (int32_t p : a->partitions) last_claim[p] = {a->node_id, a->url};
         Seen& s = seen[a->node_id];
         s.announcement = std::move(a.value());
         s.received = now;
@@ -179,6 +181,13 @@ std::optional<std::string> Members::owner_url(PartitionId partition) const {
   }
   if (best == nullptr) return std::nullopt;
   return best->announcement.url;
+}
+
+std::optional<std::string> Members::previous_owner_url(PartitionId partition) const {
+  std::lock_guard lock(impl_->mutex);
+  const auto it = impl_->last_claim.find(partition.value);
+  if (it == impl_->last_claim.end() || it->second.first == impl_->options.node_id) return std::nullopt;
+  return it->second.second;
 }
 
 std::map<std::string, MemberAnnouncement> Members::members() const {

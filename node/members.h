@@ -75,6 +75,9 @@ class Members {
   // The URL of the node that owns `partition` by the fresh announcements (the last received that
   // lists it), nullopt if none does.
   std::optional<std::string> owner_url(PartitionId partition) const;
+  // The URL of the other node that announced `partition` last (fresh or not: the owner it had
+  // before this node, when a partition moves here), nullopt if none did.
+  std::optional<std::string> previous_owner_url(PartitionId partition) const;
   // The fresh announcements by node id (for /metrics and tests).
   std::map<std::string, MemberAnnouncement> members() const;
 

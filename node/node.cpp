@@ -369,17 +369,7 @@ Status Node::start_api(const NodeOptions& options) {
     return end_reader_->end_offset(partition);
   };
   if (projector_) {
-    metrics.append_prometheus = [this](std::string& out) {
-      api::append_projector_metrics(projector_->metrics(), out);
-      // Which partitions this node projects and serves (all, unless it is one of a group).
-      out += "# HELP tally_partition_owned 1 if this node owns the events partition (SPEC 13).\n"
-             "# TYPE tally_partition_owned gauge\n";
-      const std::vector<int32_t> owned = projector_->partitions();
-      for (int32_t p = 0; p < projector_->partition_count(); ++p) {
-        const bool here = std::binary_search(owned.begin(), owned.end(), p);
-        out += "tally_partition_owned{partition=\"" + std::to_string(p) + "\"} " + (here ? "1" : "0") + "\n";
-      }
-    };
+    metrics.append_prometheus = [this](std::string& out) { append_metrics(out); };
   }
   metrics.degraded = [this] { return degraded(); };
   api::WaitOutcome wait = outcome_waiter();
@@ -392,6 +382,9 @@ Status Node::start_api(const NodeOptions& options) {
     server_options.commerce = std::move(commerce.value());
   }
   server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait, metrics);
+  if (!options.group.empty()) {
+    if (Status s = server_->add_route(snapshot_route()); !s.is_ok()) return s;
+  }
   if (options.ingest.has_value()) {
     connectors::IngestOptions ingest = *options.ingest;
     if (ingest.stripe.has_value() && !ingest.stripe->mapping.find_purchase) {

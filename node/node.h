@@ -155,6 +155,12 @@ class Node {
   // Several nodes: the members table, the consumer group, the read routing.
   Status join_group(const NodeOptions& options);
   void take_on(const std::vector<PartitionId>& partitions);
+  // Before a partition is folded here: resume from this node's own store of it, else restore a
+  // snapshot from the node that owned it before (projections/store_snapshot.h), else fold from 0.
+  void catch_up(PartitionId partition);
+  api::Route snapshot_route();
+  // /metrics: the projector's counters, the partitions owned here, how they caught up.
+  void append_metrics(std::string& out);
   void give_up(const std::vector<PartitionId>& partitions, bool graceful);
   std::optional<api::ReadRouting> read_routing(const NodeOptions& options);
   Status start_recharge(const NodeOptions& options);
@@ -187,6 +193,12 @@ class Node {
   std::atomic<Members*> members_ready_{nullptr};  // members_ once open (read by the routing)
   std::unique_ptr<KafkaGroupMember> group_;
   std::atomic<KafkaGroupMember*> group_ready_{nullptr};  // group_ once joined (read by commits)
+  std::string data_dir_;
+  std::function<void(const Status&)> on_catchup_error_;
+  std::string internal_token_;  // with a group: the admin token this node fetches snapshots with
+  // How partitions taken on caught up (tally_partition_catchups_total) and snapshots that failed.
+  std::atomic<uint64_t> catchups_own_{0}, catchups_snapshot_{0}, catchups_log_{0}, snapshot_failures_{0};
+  std::atomic<uint64_t> snapshot_counter_{0};
   std::unique_ptr<connectors::RechargeConnector> recharge_;
   std::unique_ptr<connectors::Enforcer> enforcer_;
   std::thread projector_thread_;

@@ -2,8 +2,15 @@
 // giving them up, and the routing of reads to an org's owner.
 #include "node/node.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "api/projector_metrics.h"
 #include "outbound/http_client.h"
 #include "projections/partitioned_layout.h"
+#include "projections/store_snapshot.h"
 
 namespace tally {
 namespace {
@@ -48,6 +55,7 @@ api::ApiResponse forward_read(const std::string& base_url, const api::ApiRequest
 
 void Node::take_on(const std::vector<PartitionId>& partitions) {
   for (PartitionId p : partitions) {
+    catch_up(p);
     if (Status s = projector_->add(p); !s.is_ok()) {
       record_error("projector", s);
       continue;
@@ -74,6 +82,15 @@ Status Node::join_group(const NodeOptions& options) {
     kafka.on_client_error = [callback = options.on_role_error](std::string_view message) {
       callback("group", Status::error(Status::Code::unavailable, std::string(message)));
     };
+  }
+  on_catchup_error_ = role_error(options, "catch-up");
+  data_dir_ = options.data_dir;
+  // Nodes fetch each other's snapshots with the first admin token they share.
+  for (const api::ApiToken& token : options.tokens) {
+    if (std::find(token.scopes.begin(), token.scopes.end(), "admin") != token.scopes.end()) {
+      internal_token_ = token.secret;
+      break;
+    }
   }
   MembersOptions members;
   members.kafka = kafka;
@@ -120,6 +137,144 @@ std::optional<api::ReadRouting> Node::read_routing(const NodeOptions& options) {
     return forward_read(base_url, request, node_id);
   };
   return routing;
+}
+
+namespace {
+
+constexpr int64_t snapshot_fetch_timeout_ms = 30'000;
+constexpr std::string_view snapshot_offset_header = "tally-snapshot-next-offset";
+constexpr std::string_view snapshot_chain_header = "tally-snapshot-chain";
+constexpr std::string_view snapshot_digest_header = "tally-snapshot-digest";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+void Node::append_metrics(std::string& out) {
+  api::append_projector_metrics(projector_->metrics(), out);
+  // Which partitions this node projects and serves (all, unless it is one of a group).
+  out += "# HELP tally_partition_owned 1 if this node owns the events partition (SPEC 13).\n"
+         "# TYPE tally_partition_owned gauge\n";
+  const std::vector<int32_t> owned = projector_->partitions();
+  for (int32_t p = 0; p < projector_->partition_count(); ++p) {
+    const bool here = std::binary_search(owned.begin(), owned.end(), p);
+    out += "tally_partition_owned{partition=\"" + std::to_string(p) + "\"} " + (here ? "1" : "0") + "\n";
+  }
+  out += "# TYPE tally_partition_catchups_total counter\n";
+  for (const auto& [source, count] : {std::pair{"own_store", &catchups_own_}, {"snapshot", &catchups_snapshot_},
+                                      {"log", &catchups_log_}}) {
+    out += std::string("tally_partition_catchups_total{source=\"") + source + "\"} " +
+           std::to_string(count->load()) + "\n";
+  }
+  out += "tally_snapshot_failures_total " + std::to_string(snapshot_failures_.load()) + "\n";
+}
+
+void Node::catch_up(PartitionId partition) {
+  std::shared_ptr<store::StoreEnv> store = projector_->store(partition);
+  if (!store) return;
+  if (store::describe_store(*store, partition).is_ok()) {
+    ++catchups_own_;  // resumes from its own earlier store
+    return;
+  }
+  Members* members = members_ready_.load();
+  const std::optional<std::string> from = members ? members->previous_owner_url(partition) : std::nullopt;
+  if (!from || internal_token_.empty()) {
+    ++catchups_log_;
+    return;
+  }
+  const std::string p = std::to_string(partition.value);
+  connectors::HttpClient client;
+  auto fetched = client.get(*from + "/api/v1/internal/partitions/" + p + "/snapshot",
+                            {{"Authorization", "Bearer " + internal_token_}}, snapshot_fetch_timeout_ms);
+  const auto give_up = [&](const std::string& why) {
+    ++snapshot_failures_;
+    ++catchups_log_;
+    const Status status = Status::error(Status::Code::unavailable, "partition " + p + ": no snapshot from " + *from +
+                                                                       " (" + why + "); folding it from offset 0");
+    if (on_catchup_error_) {
+      on_catchup_error_(status);
+    } else {
+      std::fprintf(stderr, "tally catch-up: %s\n", status.to_string().c_str());
+    }
+  };
+  if (!fetched.is_ok()) return give_up(fetched.status().message());
+  if (fetched->status_code != 200) return give_up("HTTP " + std::to_string(fetched->status_code));
+  const std::string* offset = fetched->header(snapshot_offset_header);
+  const std::string* chain = fetched->header(snapshot_chain_header);
+  const std::string* digest = fetched->header(snapshot_digest_header);
+  if (offset == nullptr || chain == nullptr || digest == nullptr || offset->empty() ||
+      offset->find_first_not_of("0123456789") != std::string::npos || offset->size() > 18) {
+    return give_up("the answer lacks the snapshot's offset, chain head or digest");
+  }
+  store::SnapshotInfo expected{partition, Offset{std::stoll(*offset)}, *chain, *digest};
+  const std::string dir = (std::filesystem::path(data_dir_) / "snapshots" /
+                           ("in-" + p + "-" + std::to_string(++snapshot_counter_)))
+                              .string();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (Status made = lmdb::create_private_dirs(dir); !made.is_ok()) return give_up(made.message());
+  {
+    std::ofstream out(dir + "/data.mdb", std::ios::binary | std::ios::trunc);
+    out.write(fetched->body.data(), static_cast<std::streamsize>(fetched->body.size()));
+    if (!out) return give_up("cannot write " + dir);
+  }
+  std::filesystem::permissions(dir + "/data.mdb", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               ec);
+  const Status restored = store::restore_snapshot(dir, expected, *store);
+  std::filesystem::remove_all(dir, ec);
+  if (!restored.is_ok()) return give_up(restored.to_string());
+  ++catchups_snapshot_;
+}
+
+api::Route Node::snapshot_route() {
+  api::Route route;
+  route.method = api::HttpMethod::get;
+  route.pattern = "/api/v1/internal/partitions/{partition}/snapshot";
+  route.auth = api::RouteAuth::admin();
+  route.blocking = true;
+  route.handler = [this](const api::ApiRequest& request) -> api::ApiResponse {
+    const std::string_view text = request.path_param("partition");
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoi(std::string(text)) >= projector_->partition_count()) {
+      return api::ApiResponse::error(400, "bad_partition", "not a partition of the events log", "partition");
+    }
+    const PartitionId partition{std::stoi(std::string(text))};
+    std::shared_ptr<store::StoreEnv> store = projector_->store(partition);
+    if (!store::describe_store(*store, partition).is_ok()) {
+      return api::ApiResponse::error(404, "no_snapshot", "this node has folded no record of that partition");
+    }
+    const std::string dir = (std::filesystem::path(data_dir_) / "snapshots" /
+                             ("out-" + std::string(text) + "-" + std::to_string(++snapshot_counter_)))
+                                .string();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    // LMDB's copy reads one consistent transaction: describe the copy, not the live store.
+    Status written = store::write_snapshot(*store, dir);
+    Result<store::SnapshotInfo> info = written.is_ok() ? store::describe_snapshot(dir, partition)
+                                                       : Result<store::SnapshotInfo>(written);
+    api::ApiResponse response;
+    if (!info.is_ok()) {
+      response = api::ApiResponse::error(503, "snapshot_failed", info.status().to_string());
+    } else {
+      response.body = read_file(dir + "/data.mdb");
+      if (response.body.size() > connectors::http_response_bytes_max) {
+        response = api::ApiResponse::error(413, "snapshot_too_large",
+                                           "the partition's store is larger than a snapshot transfer carries");
+      } else {
+        response.status = 200;
+        response.content_type = "application/octet-stream";
+        response.headers.emplace_back(std::string(snapshot_offset_header), std::to_string(info->next_offset.value));
+        response.headers.emplace_back(std::string(snapshot_chain_header), info->chain_hex);
+        response.headers.emplace_back(std::string(snapshot_digest_header), info->digest_hex);
+      }
+    }
+    std::filesystem::remove_all(dir, ec);
+    return response;
+  };
+  return route;
 }
 
 }  // namespace tally

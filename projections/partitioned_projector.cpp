@@ -274,6 +274,11 @@ std::shared_ptr<Projector> PartitionedProjector::partition(PartitionId partition
   return slot ? slot->projector : nullptr;
 }
 
+std::shared_ptr<store::StoreEnv> PartitionedProjector::store(PartitionId partition) const {
+  if (partition.value < 0 || partition.value >= partition_count_) return nullptr;
+  return stores_[static_cast<std::size_t>(partition.value)];
+}
+
 Offset PartitionedProjector::applied_offset(PartitionId partition) const {
   const auto projector = this->partition(partition);
   return projector ? projector->applied_offset(partition) : Offset{0};

@@ -113,6 +113,8 @@ class PartitionedProjector {
 
   // The Projector of `partition`, nullptr when it is not owned here.
   std::shared_ptr<Projector> partition(PartitionId partition) const;
+  // The store of `partition` (every partition's is held open), nullptr out of range.
+  std::shared_ptr<store::StoreEnv> store(PartitionId partition) const;
   // The partitions owned now, ascending.
   std::vector<int32_t> partitions() const;
   int32_t partition_count() const { return partition_count_; }
