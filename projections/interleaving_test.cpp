@@ -67,43 +67,7 @@ Records copy_of(const MemoryLog& log) {
 
 // The log of the test: the generator's workload, with strays, skewed and garbage records mixed in
 // as it grows (so strays come before, between and after the real events of their orgs).
-void make_log(MemoryLog& log, uint64_t seed) {
-  log.set_clock([] { return log_clock_ms; });
-  testkit::WorkloadOptions options;
-  options.seed = seed;
-  options.partitions = partition_count;
-  options.orgs = 24;
-  testkit::WorkloadGenerator generator(options);
-  std::mt19937_64 rng(seed ^ 0x5eed);
-  std::vector<AppendRequest> chunk;
-  std::vector<AppendRequest> org_events;
-  for (int round = 0; round < 30; ++round) {
-    chunk.clear();
-    generator.generate(100, chunk);
-    log.append_all(chunk);
-    for (const AppendRequest& r : chunk) {
-      if (!r.to_every_partition) org_events.push_back(r);
-    }
-    const auto wrong = [&](std::string_view org) {
-      return PartitionId{(partition_for_key(org, partition_count) + 1 + static_cast<int32_t>(rng() % 3)) %
-                         partition_count};
-    };
-    for (int i = 0; i < 3; ++i) {  // a copy of a real event, in a wrong partition
-      const AppendRequest& r = org_events[rng() % org_events.size()];
-      log.append_to(wrong(r.key), r.key, r.value);
-    }
-    // An org whose first event lands in a wrong partition; later rounds may bring it home.
-    const std::string ghost = "ghost-" + std::to_string(rng() % 6);
-    const std::string bytes =
-        make_purchase(EventHeader{"g" + std::to_string(round), ghost, 1'580'600'000'000}, {cr, 100, "usd", 0, 1, "g"});
-    log.append_to(rng() % 2 ? wrong(ghost) : PartitionId{partition_for_key(ghost, partition_count)}, ghost, bytes);
-    // An event stamped a day ahead of the log, and bytes that do not decode.
-    const std::string org = "org-" + std::to_string(rng() % 24);
-    log.append(org, make_purchase(EventHeader{"skew" + std::to_string(round), org, log_clock_ms + 86'400'000},
-                                  {cr, 100, "usd", 0, 1, "s"}));
-    log.append_to(PartitionId{static_cast<int32_t>(rng() % partition_count)}, {}, "garbage " + std::to_string(round));
-  }
-}
+void make_log(MemoryLog& log, uint64_t seed) { testkit::append_mixed_log(log, seed, 24, 100, log_clock_ms); }
 
 // A random interleaving of the partitions: each partition's records in offset order, runs of 1 to
 // `run_max` records of one partition at a time.

@@ -37,45 +37,9 @@ namespace {
 constexpr int32_t partition_count = 5;  // not a power of two: sequences interleave unevenly
 constexpr int orgs = 30;
 constexpr int64_t log_clock_ms = 1'796'000'000'000;  // 2026-11-30: every record's append time
-constexpr int64_t cr = 1'000'000;
 
 // The log: the generator's workload with strays, ghosts, skewed and garbage records mixed in.
-void make_log(MemoryLog& log, uint64_t seed) {
-  log.set_clock([] { return log_clock_ms; });
-  testkit::WorkloadOptions options;
-  options.seed = seed;
-  options.partitions = partition_count;
-  options.orgs = orgs;
-  testkit::WorkloadGenerator generator(options);
-  std::mt19937_64 rng(seed ^ 0x9a17);
-  std::vector<AppendRequest> chunk, org_events;
-  for (int round = 0; round < 30; ++round) {
-    chunk.clear();
-    generator.generate(120, chunk);
-    log.append_all(chunk);
-    for (const AppendRequest& r : chunk) {
-      if (!r.to_every_partition) org_events.push_back(r);
-    }
-    const auto wrong = [&](std::string_view org) {
-      return PartitionId{(partition_for_key(org, partition_count) + 1 + static_cast<int32_t>(rng() % 3)) %
-                         partition_count};
-    };
-    for (int i = 0; i < 3; ++i) {  // a copy of a real event, in a wrong partition
-      const AppendRequest& r = org_events[rng() % org_events.size()];
-      log.append_to(wrong(r.key), r.key, r.value);
-    }
-    // An org whose first events may land in a wrong partition (rejected before it exists).
-    const std::string ghost = "ghost-" + std::to_string(rng() % 6);
-    const std::string ref = "g" + std::to_string(round);
-    const std::string bytes =
-        make_purchase(EventHeader{"g" + std::to_string(round), ghost, 1'580'600'000'000}, {cr, 100, "usd", 0, 1, ref});
-    log.append_to(rng() % 2 ? wrong(ghost) : PartitionId{partition_for_key(ghost, partition_count)}, ghost, bytes);
-    const std::string org = "org-" + std::to_string(rng() % orgs);
-    log.append(org, make_purchase(EventHeader{"skew" + std::to_string(round), org, log_clock_ms + 86'400'000},
-                                  {cr, 100, "usd", 0, 1, "s"}));
-    log.append_to(PartitionId{static_cast<int32_t>(rng() % partition_count)}, {}, "garbage " + std::to_string(round));
-  }
-}
+void make_log(MemoryLog& log, uint64_t seed) { testkit::append_mixed_log(log, seed, orgs, 120, log_clock_ms); }
 
 // Projects every partition of `log` into `root` as a partitioned directory: one Projector per
 // partition, each on its own store.

@@ -124,6 +124,14 @@ class WorkloadGenerator {
   bool started_ = false;
 };
 
+// ---- A log with everything a producer can get wrong mixed in.
+// The generator's workload (`orgs` orgs) in rounds of `per_round` records, each round followed by
+// copies of real events in wrong partitions, a "ghost" org whose first events may land in a wrong
+// partition (rejected before it exists), an event stamped a day ahead of the log and bytes that do
+// not decode; so strays come before, between and after the real events of their orgs. Every
+// record's append time is `clock_ms`. Deterministic in `seed`.
+void append_mixed_log(MemoryLog& log, uint64_t seed, int orgs, std::size_t per_round, int64_t clock_ms);
+
 // ---- Reference: expected views from folding the same records with MemoryLedger.
 
 struct ExpectedHistory {
