@@ -48,6 +48,11 @@ namespace {
 constexpr int32_t partitions = 8;
 constexpr int orgs = 24;
 constexpr auto settle_deadline = std::chrono::seconds(90);
+#ifdef TALLY_CLUSTER_SOAK
+constexpr int soak_rounds = 6;
+#else
+constexpr int soak_rounds = 0;
+#endif
 
 template <typename F>
 bool eventually(F&& condition) {
@@ -187,7 +192,8 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   // Three: the partitions spread, each owned once; reads through any node equal the owner's.
   n2.start();
   n3.start();
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2, &n3}); }), settle_report({&n1, &n2, &n3}));
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2, &n3}); }),
+                        settle_report({&n1, &n2, &n3}) << "\n" << n3.log());
   // The partitions n2 and n3 took from n1 came as snapshots of n1's stores (verified against the
   // digest and chain head n1 sent), not folded again from offset 0.
   BOOST_TEST(catchups(n2, "snapshot") + catchups(n3, "snapshot") >= 2, n2.log() << n3.log());
@@ -241,7 +247,24 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   n2.signal(SIGCONT);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2}); }), settle_report({&n1, &n2}));
   post_usage(n2, "f", 200);
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return caught_up({&n1, &n2}); }), settle_report({&n1, &n2}));
+
+  // The killed node comes back on its data dir: the partitions it gets resume from its own stores.
+  n3.start();
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2, &n3}); }),
+                        settle_report({&n1, &n2, &n3}) << "\n" << n3.log());
+  BOOST_TEST(catchups(n3, "own_store") >= 1, n3.log());
+  post_usage(n3, "g", 200);
+  // The soak (ctest -L soak): more rounds of killing one node mid-stream and bringing it back.
+  ServeNode* nodes_in_turn[] = {&n1, &n2, &n3};
+  for (int round = 0; round < soak_rounds; ++round) {
+    ServeNode& victim = *nodes_in_turn[round % 3];
+    post_usage(*nodes_in_turn[(round + 1) % 3], "soak-" + std::to_string(round) + "-a", 200);
+    victim.kill_now(SIGKILL);
+    post_usage(*nodes_in_turn[(round + 1) % 3], "soak-" + std::to_string(round) + "-b", 200);
+    victim.start();
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2, &n3}); }), settle_report({&n1, &n2, &n3}));
+  }
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return caught_up({&n1, &n2, &n3}); }), settle_report({&n1, &n2, &n3}));
   // Every refill landed (50 - 45 + 100 credits) before the nodes stop.
   for (const std::string& org : refill_orgs) {
     BOOST_TEST(eventually([&] {
@@ -252,6 +275,7 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   }
   BOOST_TEST(n1.stop() == 0, n1.log());
   BOOST_TEST(n2.stop() == 0, n2.log());
+  BOOST_TEST(n3.stop() == 0, n3.log());
 
   // One process replays the whole log.
   const std::string replayed = dir.sub("replayed");

@@ -19,6 +19,8 @@ using connectors::HttpResponse;
 
 void ServeNode::start() {
   const std::string log_path = options_.data_dir + ".log";
+  // A restarted node appends to its log: look for this run's "listening on" only.
+  const std::size_t log_start = log().size();
   std::vector<std::string> argv = {
       options_.tally_binary, "serve", "--kafka", options_.brokers, "--group", options_.group,
       "--node-id", options_.id, "--data", options_.data_dir, "--listen", "127.0.0.1:0",
@@ -44,7 +46,7 @@ void ServeNode::start() {
   const bool up = eventually(
       [&] {
         std::smatch match;
-        const std::string text = log();
+        const std::string text = log().substr(log_start);
         if (!std::regex_search(text, match, listening)) return false;
         port_ = static_cast<uint16_t>(std::stoi(match[1].str()));
         return true;
