@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <regex>
 #include <stdexcept>
 
@@ -19,8 +20,8 @@ using connectors::HttpResponse;
 
 void ServeNode::start() {
   const std::string log_path = options_.data_dir + ".log";
-  // A restarted node appends to its log: look for this run's "listening on" only.
-  const std::size_t log_start = log().size();
+  // A restart with the same data dir appends to the same log: only what this process writes counts.
+  const std::size_t log_start = std::filesystem::exists(log_path) ? log().size() : 0;
   std::vector<std::string> argv = {
       options_.tally_binary, "serve", "--kafka", options_.brokers, "--group", options_.group,
       "--node-id", options_.id, "--data", options_.data_dir, "--listen", "127.0.0.1:0",
@@ -46,8 +47,10 @@ void ServeNode::start() {
   const bool up = eventually(
       [&] {
         std::smatch match;
-        const std::string text = log().substr(log_start);
-        if (!std::regex_search(text, match, listening)) return false;
+        const std::string text = log();
+        if (text.size() < log_start) return false;
+        const std::string written = text.substr(log_start);
+        if (!std::regex_search(written, match, listening)) return false;
         port_ = static_cast<uint16_t>(std::stoi(match[1].str()));
         return true;
       },
@@ -106,12 +109,16 @@ std::optional<ServeNode::Scrape> ServeNode::scrape() {
   Scrape scrape;
   static const std::regex owned("tally_partition_owned\\{partition=\"([0-9]+)\"\\} 1");
   static const std::regex lag("tally_consumer_lag\\{partition=\"([0-9]+)\"\\} ([0-9]+)");
+  static const std::regex next_offset("tally_projector_next_offset\\{partition=\"([0-9]+)\"\\} ([0-9]+)");
   const std::string& text = metrics->body;
   for (std::sregex_iterator it(text.begin(), text.end(), owned), end; it != end; ++it) {
     scrape.owned.insert(std::stoi((*it)[1].str()));
   }
   for (std::sregex_iterator it(text.begin(), text.end(), lag), end; it != end; ++it) {
     scrape.lag[std::stoi((*it)[1].str())] = std::stoll((*it)[2].str());
+  }
+  for (std::sregex_iterator it(text.begin(), text.end(), next_offset), end; it != end; ++it) {
+    scrape.next_offset[std::stoi((*it)[1].str())] = std::stoll((*it)[2].str());
   }
   return scrape;
 }

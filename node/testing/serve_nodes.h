@@ -67,6 +67,7 @@ class ServeNode {
   struct Scrape {
     std::set<int32_t> owned;          // tally_partition_owned 1
     std::map<int32_t, int64_t> lag;   // tally_consumer_lag
+    std::map<int32_t, int64_t> next_offset;  // tally_projector_next_offset: folded up to here
   };
   // From /metrics; nullopt when the node does not answer.
   std::optional<Scrape> scrape();
