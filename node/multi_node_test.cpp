@@ -233,15 +233,9 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   // An owner killed mid-stream: the others take its partitions over and fold what it left.
   post_usage(n1, "c", 200);
   refill(4);
-  const auto took_on = [&](ServeNode& node) {
-    return catchups(node, "own_store") + catchups(node, "snapshot") + catchups(node, "log");
-  };
-  const auto owned_before_1 = n1.scrape()->owned, owned_before_2 = n2.scrape()->owned;
-  const int64_t took_on_before_1 = took_on(n1), took_on_before_2 = took_on(n2);
-  const auto killed_at = Clock::now();
-  n3.kill_now(SIGKILL);
-  {
-    // Records keep coming while the group reassigns, so the survivors commit batches throughout.
+  // Waits until `nodes` own every partition between them while records keep coming, so the
+  // nodes commit batches throughout the group's reassignment.
+  const auto reassigned_while_records_flow = [&](const std::vector<ServeNode*>& nodes) {
     std::atomic<bool> flowing{true};
     std::thread flow([&] {
       connectors::testing::OrgScript script(*events.value(), "flow");
@@ -251,12 +245,20 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
         std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a steady stream, not a wait
       }
     });
-    post_usage(n1, "d", 200);
-    const bool reassigned = eventually([&] { return settled({&n1, &n2}); });
+    const bool reassigned = eventually([&] { return settled(nodes); });
     flowing = false;
     flow.join();
-    BOOST_REQUIRE_MESSAGE(reassigned, settle_report({&n1, &n2}));
-  }
+    BOOST_REQUIRE_MESSAGE(reassigned, settle_report(nodes));
+  };
+  const auto took_on = [&](ServeNode& node) {
+    return catchups(node, "own_store") + catchups(node, "snapshot") + catchups(node, "log");
+  };
+  const auto owned_before_1 = n1.scrape()->owned, owned_before_2 = n2.scrape()->owned;
+  const int64_t took_on_before_1 = took_on(n1), took_on_before_2 = took_on(n2);
+  const auto killed_at = Clock::now();
+  n3.kill_now(SIGKILL);
+  post_usage(n1, "d", 200);
+  reassigned_while_records_flow({&n1, &n2});
   BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1, &n2}) && caught_up({&n1, &n2}); }),
                         settle_report({&n1, &n2}));
   const double failover_s = std::chrono::duration<double>(Clock::now() - killed_at).count();
@@ -273,8 +275,11 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
 
   // A node stopped past its session timeout: n1 takes everything; woken, n2 learns it lost its
   // partitions (a zombie until then) and rejoins.
+  const auto owned_alone_before = n1.scrape()->owned;
+  const int64_t took_on_alone_before = took_on(n1);
   n2.signal(SIGSTOP);
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return settled({&n1}); }), settle_report({&n1}));
+  reassigned_while_records_flow({&n1});
+  BOOST_TEST(took_on(n1) - took_on_alone_before == gained(owned_alone_before, n1.scrape()->owned), n1.log());
   post_usage(n1, "e", 200);
   refill(5);
   n2.signal(SIGCONT);

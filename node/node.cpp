@@ -114,11 +114,11 @@ Status Node::start_projector(const NodeOptions& options) {
       const auto i = static_cast<std::size_t>(partition.value);
       if (i < emitters_.size() && emitters_[i]) emitters_[i]->emitter->notify();
     }
-    // Kafka-committed offsets are for lag monitoring only (SPEC §13).
-    const auto p = static_cast<std::size_t>(partition.value);
-    if (KafkaGroupMember* group = group_ready_.load(); group != nullptr && p < batch.next_offsets.size()) {
-      (void)group->commit_lag({{partition, batch.next_offsets[p]}});
-    }
+    // No lag commits to the group (KafkaGroupMember::commit_lag): with librdkafka 2.0.2 a commit
+    // that reaches the broker with the generation a rebalance just ended is refused
+    // (ILLEGAL_GENERATION) and the client takes that for a lost assignment (librdkafka issue
+    // 4059): a survivor of a failover then drops every partition it owned and rejoins, one more
+    // rebalance (multi_node_test). Lag is in /metrics (tally_consumer_lag) instead.
   };
   int32_t partition_count = 0;
   {

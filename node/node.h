@@ -192,7 +192,6 @@ class Node {
   std::unique_ptr<Members> members_;
   std::atomic<Members*> members_ready_{nullptr};  // members_ once open (read by the routing)
   std::unique_ptr<KafkaGroupMember> group_;
-  std::atomic<KafkaGroupMember*> group_ready_{nullptr};  // group_ once joined (read by commits)
   std::string data_dir_;
   std::function<void(const Status&)> on_catchup_error_;
   std::string internal_token_;  // with a group: the admin token this node fetches snapshots with

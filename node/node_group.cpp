@@ -119,7 +119,6 @@ Status Node::join_group(const NodeOptions& options) {
   if (!member.is_ok()) return Status::error(member.status().code(), member.status().field(),
                                             "consumer group: " + member.status().message());
   group_ = std::move(member.value());
-  group_ready_ = group_.get();
   return Status::ok();
 }
 
