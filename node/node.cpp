@@ -383,7 +383,7 @@ Status Node::start_api(const NodeOptions& options) {
   }
   server_ = std::make_unique<api::HttpServer>(server_options, *views_, *events_writer_, wait, metrics);
   if (!options.group.empty()) {
-    if (Status s = server_->add_route(snapshot_route()); !s.is_ok()) return s;
+    if (Status s = add_snapshot_routes(); !s.is_ok()) return s;
   }
   if (options.ingest.has_value()) {
     connectors::IngestOptions ingest = *options.ingest;

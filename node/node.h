@@ -31,6 +31,7 @@
 #include "log/kafka_group.h"
 #include "log/log.h"
 #include "node/members.h"
+#include "node/snapshot_transfer.h"
 #include "projections/partitioned_projector.h"
 #include "projections/views.h"
 #include "relay/enforcer.h"
@@ -156,9 +157,10 @@ class Node {
   Status join_group(const NodeOptions& options);
   void take_on(const std::vector<PartitionId>& partitions);
   // Before a partition is folded here: resume from this node's own store of it, else restore a
-  // snapshot from the node that owned it before (projections/store_snapshot.h), else fold from 0.
+  // snapshot from the node that owned it before (node/snapshot_transfer.h), else fold from 0.
   void catch_up(PartitionId partition);
-  api::Route snapshot_route();
+  // The routes the next owner of a partition fetches its snapshot by (node/snapshot_transfer.h).
+  Status add_snapshot_routes();
   // /metrics: the projector's counters, the partitions owned here, how they caught up.
   void append_metrics(std::string& out);
   void give_up(const std::vector<PartitionId>& partitions, bool graceful);
@@ -198,6 +200,7 @@ class Node {
   // How partitions taken on caught up (tally_partition_catchups_total) and snapshots that failed.
   std::atomic<uint64_t> catchups_own_{0}, catchups_snapshot_{0}, catchups_log_{0}, snapshot_failures_{0};
   std::atomic<uint64_t> snapshot_counter_{0};
+  std::unique_ptr<SnapshotShelf> snapshot_shelf_;  // with a group: copies offered to other nodes
   std::unique_ptr<connectors::RechargeConnector> recharge_;
   std::unique_ptr<connectors::Enforcer> enforcer_;
   std::thread projector_thread_;

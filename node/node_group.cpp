@@ -138,20 +138,6 @@ std::optional<api::ReadRouting> Node::read_routing(const NodeOptions& options) {
   return routing;
 }
 
-namespace {
-
-constexpr int64_t snapshot_fetch_timeout_ms = 30'000;
-constexpr std::string_view snapshot_offset_header = "tally-snapshot-next-offset";
-constexpr std::string_view snapshot_chain_header = "tally-snapshot-chain";
-constexpr std::string_view snapshot_digest_header = "tally-snapshot-digest";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-}  // namespace
-
 void Node::append_metrics(std::string& out) {
   api::append_projector_metrics(projector_->metrics(), out);
   // Which partitions this node projects and serves (all, unless it is one of a group).
@@ -185,95 +171,43 @@ void Node::catch_up(PartitionId partition) {
     return;
   }
   const std::string p = std::to_string(partition.value);
-  connectors::HttpClient client;
-  auto fetched = client.get(*from + "/api/v1/internal/partitions/" + p + "/snapshot",
-                            {{"Authorization", "Bearer " + internal_token_}}, snapshot_fetch_timeout_ms);
-  const auto give_up = [&](const std::string& why) {
-    ++snapshot_failures_;
-    ++catchups_log_;
-    const Status status = Status::error(Status::Code::unavailable, "partition " + p + ": no snapshot from " + *from +
-                                                                       " (" + why + "); folding it from offset 0");
-    if (on_catchup_error_) {
-      on_catchup_error_(status);
-    } else {
-      std::fprintf(stderr, "tally catch-up: %s\n", status.to_string().c_str());
-    }
-  };
-  if (!fetched.is_ok()) return give_up(fetched.status().message());
-  if (fetched->status_code != 200) return give_up("HTTP " + std::to_string(fetched->status_code));
-  const std::string* offset = fetched->header(snapshot_offset_header);
-  const std::string* chain = fetched->header(snapshot_chain_header);
-  const std::string* digest = fetched->header(snapshot_digest_header);
-  if (offset == nullptr || chain == nullptr || digest == nullptr || offset->empty() ||
-      offset->find_first_not_of("0123456789") != std::string::npos || offset->size() > 18) {
-    return give_up("the answer lacks the snapshot's offset, chain head or digest");
-  }
-  store::SnapshotInfo expected{partition, Offset{std::stoll(*offset)}, *chain, *digest};
   const std::string dir = (std::filesystem::path(data_dir_) / "snapshots" /
                            ("in-" + p + "-" + std::to_string(++snapshot_counter_)))
                               .string();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  if (Status made = lmdb::create_private_dirs(dir); !made.is_ok()) return give_up(made.message());
-  {
-    std::ofstream out(dir + "/data.mdb", std::ios::binary | std::ios::trunc);
-    out.write(fetched->body.data(), static_cast<std::streamsize>(fetched->body.size()));
-    if (!out) return give_up("cannot write " + dir);
-  }
-  std::filesystem::permissions(dir + "/data.mdb", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                               ec);
-  const Status restored = store::restore_snapshot(dir, expected, *store);
+  SnapshotFetch fetch;
+  fetch.base_url = *from;
+  fetch.token = internal_token_;
+  Result<store::SnapshotInfo> fetched = fetch_snapshot(fetch, partition, dir);
+  const Status restored = fetched.is_ok() ? store::restore_snapshot(dir, fetched.value(), *store) : fetched.status();
   std::filesystem::remove_all(dir, ec);
-  if (!restored.is_ok()) return give_up(restored.to_string());
+  if (!restored.is_ok()) {
+    ++snapshot_failures_;
+    ++catchups_log_;
+    const Status status = Status::error(Status::Code::unavailable, "partition " + p + ": no snapshot from " + *from +
+                                                                       " (" + restored.to_string() +
+                                                                       "); folding it from offset 0");
+    if (on_catchup_error_) {
+      on_catchup_error_(status);
+    } else {
+      std::fprintf(stderr, "tally catch-up: %s\n", status.to_string().c_str());
+    }
+    return;
+  }
   ++catchups_snapshot_;
 }
 
-api::Route Node::snapshot_route() {
-  api::Route route;
-  route.method = api::HttpMethod::get;
-  route.pattern = "/api/v1/internal/partitions/{partition}/snapshot";
-  route.auth = api::RouteAuth::admin();
-  route.blocking = true;
-  route.handler = [this](const api::ApiRequest& request) -> api::ApiResponse {
-    const std::string_view text = request.path_param("partition");
-    if (text.empty() || text.size() > 4 || text.find_first_not_of("0123456789") != std::string_view::npos ||
-        std::stoi(std::string(text)) >= projector_->partition_count()) {
-      return api::ApiResponse::error(400, "bad_partition", "not a partition of the events log", "partition");
-    }
-    const PartitionId partition{std::stoi(std::string(text))};
-    std::shared_ptr<store::StoreEnv> store = projector_->store(partition);
-    if (!store::describe_store(*store, partition).is_ok()) {
-      return api::ApiResponse::error(404, "no_snapshot", "this node has folded no record of that partition");
-    }
-    const std::string dir = (std::filesystem::path(data_dir_) / "snapshots" /
-                             ("out-" + std::string(text) + "-" + std::to_string(++snapshot_counter_)))
-                                .string();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    // LMDB's copy reads one consistent transaction: describe the copy, not the live store.
-    Status written = store::write_snapshot(*store, dir);
-    Result<store::SnapshotInfo> info = written.is_ok() ? store::describe_snapshot(dir, partition)
-                                                       : Result<store::SnapshotInfo>(written);
-    api::ApiResponse response;
-    if (!info.is_ok()) {
-      response = api::ApiResponse::error(503, "snapshot_failed", info.status().to_string());
-    } else {
-      response.body = read_file(dir + "/data.mdb");
-      if (response.body.size() > connectors::http_response_bytes_max) {
-        response = api::ApiResponse::error(413, "snapshot_too_large",
-                                           "the partition's store is larger than a snapshot transfer carries");
-      } else {
-        response.status = 200;
-        response.content_type = "application/octet-stream";
-        response.headers.emplace_back(std::string(snapshot_offset_header), std::to_string(info->next_offset.value));
-        response.headers.emplace_back(std::string(snapshot_chain_header), info->chain_hex);
-        response.headers.emplace_back(std::string(snapshot_digest_header), info->digest_hex);
-      }
-    }
-    std::filesystem::remove_all(dir, ec);
-    return response;
-  };
-  return route;
+Status Node::add_snapshot_routes() {
+  Result<std::unique_ptr<SnapshotShelf>> shelf =
+      SnapshotShelf::open((std::filesystem::path(data_dir_) / "snapshots" / "out").string());
+  if (!shelf.is_ok()) return shelf.status();
+  snapshot_shelf_ = std::move(shelf.value());
+  for (api::Route& route : snapshot_routes(*snapshot_shelf_, projector_->partition_count(),
+                                           [this](PartitionId p) { return projector_->store(p); })) {
+    if (Status s = server_->add_route(std::move(route)); !s.is_ok()) return s;
+  }
+  return Status::ok();
 }
 
 }  // namespace tally

@@ -19,6 +19,7 @@
 
 using namespace tally;
 using testkit::MemoryLog;
+using testkit::drain;
 using testkit::ok;
 using testkit::small_batches;
 using test_support::TempDir;
@@ -35,15 +36,6 @@ void generate(MemoryLog& log, uint64_t seed, std::size_t events) {
   std::vector<AppendRequest> requests;
   generator.generate(events, requests);
   log.append_all(requests);
-}
-
-std::size_t drain(PartitionedProjector& projector) {
-  std::size_t total = 0;
-  for (;;) {
-    const std::size_t n = ok(projector.run_once());
-    if (n == 0) return total;
-    total += n;
-  }
 }
 
 // run() on a thread of its own, stopped and joined when it goes out of scope (also when a check

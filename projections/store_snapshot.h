@@ -5,9 +5,9 @@
 // offset.
 //
 // CAVEATS
-//   - A snapshot is a whole LMDB file: its size is the partition's views. The HTTP transfer of a
-//     node holds it in memory (outbound/http_client.h caps a response at 8 MiB); a bigger partition
-//     is folded from offset 0 instead (slower, never wrong).
+//   - A snapshot is a whole LMDB file: its size is the partition's views. Nodes move it in pieces
+//     (node/snapshot_transfer.h).
+//   - LMDB trusts its file: open only a copy whose bytes were checked (the transfer's SHA-256).
 //   - restore refuses a target that already folded records of its partition: a node that has its
 //     own earlier store for the partition resumes from that (cheaper than any transfer).
 //   - Verification is against what the sender said (digest of every view, chain head): it catches

@@ -14,6 +14,8 @@
 
 using namespace tally;
 using testkit::MemoryLog;
+using testkit::all_digest;
+using testkit::drain;
 using testkit::ok;
 using test_support::TempDir;
 
@@ -22,39 +24,13 @@ namespace {
 constexpr int32_t partitions = 4;
 const PartitionId moved{2};
 
-std::size_t drain(PartitionedProjector& projector) {
-  std::size_t total = 0;
-  for (std::size_t n; (n = ok(projector.run_once())) != 0;) total += n;
-  return total;
-}
-
-std::unique_ptr<PartitionedProjector> open_started(const std::string& root, MemoryLog& log, bool none) {
-  auto projector = ok(PartitionedProjector::open(root, partitions, testkit::small_batches(), {}, none));
-  ok(projector->start([&log]() -> Result<std::unique_ptr<LogReader>> { return log.reader(); }));
-  return projector;
-}
-
-void append(MemoryLog& log, uint64_t seed, std::size_t events, std::size_t skip) {
-  testkit::WorkloadOptions workload;
-  workload.seed = seed;
-  workload.partitions = partitions;
-  testkit::WorkloadGenerator generator(workload);
-  std::vector<AppendRequest> requests;
-  generator.generate(skip + events, requests);
-  log.append_all(std::vector<AppendRequest>(requests.begin() + static_cast<std::ptrdiff_t>(skip), requests.end()));
-}
-
-std::string all_digest(const std::string& store_dir) {
-  return ok(ok(ViewReader::open(store_dir))->digests()).at("all").to_hex();
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_restored_snapshot_folds_on_to_the_views_of_the_original) {
   TempDir dir;
   MemoryLog log(partitions);
-  append(log, 21, 6'000, 0);
-  auto source = open_started(dir.sub("a"), log, false);
+  testkit::append_generated(log, 21, 6'000, 0);
+  auto source = testkit::open_partitioned(dir.sub("a"), log, false);
   drain(*source);
   ok(store::write_snapshot(*source->store(moved), dir.sub("snapshot")));
   const store::SnapshotInfo sent = ok(store::describe_store(*source->store(moved), moved));
@@ -64,11 +40,11 @@ BOOST_AUTO_TEST_CASE(a_restored_snapshot_folds_on_to_the_views_of_the_original) 
   BOOST_TEST(copied.chain_hex == sent.chain_hex);
 
   // Another node takes the partition on from the snapshot, then both fold what comes next.
-  auto target = open_started(dir.sub("b"), log, true);
+  auto target = testkit::open_partitioned(dir.sub("b"), log, true);
   ok(store::restore_snapshot(dir.sub("snapshot"), copied, *target->store(moved)));
   ok(target->add(moved));
   BOOST_TEST(target->applied_offset(moved).value == copied.next_offset.value);
-  append(log, 21, 3'000, 6'000);
+  testkit::append_generated(log, 21, 3'000, 6'000);
   const std::size_t refolded = drain(*target);
   BOOST_TEST(refolded == log.size(moved) - static_cast<std::size_t>(copied.next_offset.value));  // only the new ones
   drain(*source);
@@ -80,12 +56,12 @@ BOOST_AUTO_TEST_CASE(a_restored_snapshot_folds_on_to_the_views_of_the_original) 
 BOOST_AUTO_TEST_CASE(a_snapshot_that_is_not_what_was_announced_or_a_target_that_folded_is_refused) {
   TempDir dir;
   MemoryLog log(partitions);
-  append(log, 22, 3'000, 0);
-  auto source = open_started(dir.sub("a"), log, false);
+  testkit::append_generated(log, 22, 3'000, 0);
+  auto source = testkit::open_partitioned(dir.sub("a"), log, false);
   drain(*source);
   ok(store::write_snapshot(*source->store(moved), dir.sub("snapshot")));
   const store::SnapshotInfo announced = ok(store::describe_snapshot(dir.sub("snapshot"), moved));
-  auto target = open_started(dir.sub("b"), log, true);
+  auto target = testkit::open_partitioned(dir.sub("b"), log, true);
 
   store::SnapshotInfo wrong = announced;
   wrong.digest_hex[0] = wrong.digest_hex[0] == '0' ? '1' : '0';

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "projections/partitioned_layout.h"
+#include "projections/partitioned_projector.h"
 #include "projections/projector.h"
 #include "projections/testkit.h"
 #include "projections/views.h"
@@ -55,6 +56,36 @@ inline std::size_t drain(Projector& projector, LogReader& reader) {
     if (n == 0) return total;
     total += n;
   }
+}
+
+// The same for a projector of several partitions: run_once until nothing is left.
+inline std::size_t drain(PartitionedProjector& projector) {
+  std::size_t total = 0;
+  for (std::size_t n; (n = ok(projector.run_once())) != 0;) total += n;
+  return total;
+}
+
+// A partitioned projector in `root` over `log`, started (owning no partition if `none`).
+inline std::unique_ptr<PartitionedProjector> open_partitioned(const std::string& root, MemoryLog& log, bool none) {
+  auto projector = ok(PartitionedProjector::open(root, log.partitions(), small_batches(), {}, none));
+  ok(projector->start([&log]() -> Result<std::unique_ptr<LogReader>> { return log.reader(); }));
+  return projector;
+}
+
+// Appends events [skip, skip + events) of the generated workload `seed` to `log`.
+inline void append_generated(MemoryLog& log, uint64_t seed, std::size_t events, std::size_t skip) {
+  WorkloadOptions workload;
+  workload.seed = seed;
+  workload.partitions = log.partitions();
+  WorkloadGenerator generator(workload);
+  std::vector<AppendRequest> requests;
+  generator.generate(skip + events, requests);
+  log.append_all(std::vector<AppendRequest>(requests.begin() + static_cast<std::ptrdiff_t>(skip), requests.end()));
+}
+
+// The digest of every view of the store in `store_dir`, hex.
+inline std::string all_digest(const std::string& store_dir) {
+  return ok(ok(ViewReader::open(store_dir))->digests()).at("all").to_hex();
 }
 
 // A fresh projector on `dir` folds the whole of `log`; returns the views (the projector closes).
