@@ -9,6 +9,7 @@
 #include "api/testing/api_stack.h"
 #include "api/testing/http_test.h"
 #include "node/snapshot_transfer.h"
+#include "outbound/http_client.h"
 #include "projections/partitioned_layout.h"
 #include "projections/partitioned_projector.h"
 #include "projections/testkit.h"
@@ -104,6 +105,21 @@ BOOST_AUTO_TEST_CASE(a_snapshot_fetched_in_many_pieces_folds_on_to_the_senders_v
   target.reset();
   BOOST_TEST(all_digest(partition_store_dir(here.sub("views"), moved)) ==
              all_digest(partition_store_dir(sender.dir.sub("views"), moved)));
+}
+
+BOOST_AUTO_TEST_CASE(a_partition_larger_than_an_http_answer_may_be_moves_whole) {
+  Sender sender(220'000);
+  TempDir here;
+  SnapshotFetch fetch = sender.fetch();
+  fetch.chunk_bytes = snapshot_chunk_bytes_max;
+  const store::SnapshotInfo announced = ok(fetch_snapshot(fetch, moved, here.sub("in")));
+  const uintmax_t bytes = std::filesystem::file_size(here.sub("in") + "/data.mdb");
+  BOOST_TEST(bytes > connectors::http_response_bytes_max, "the snapshot has " << bytes << " bytes");
+  auto target = testkit::open_partitioned(here.sub("views"), sender.log, true);
+  ok(store::restore_snapshot(here.sub("in"), announced, *target->store(moved)));
+  target.reset();
+  BOOST_TEST(all_digest(partition_store_dir(here.sub("views"), moved)) ==
+             ok(store::describe_store(*sender.projector->store(moved), moved)).digest_hex);
 }
 
 BOOST_AUTO_TEST_CASE(a_piece_damaged_on_the_way_is_caught_before_the_copy_is_opened) {
