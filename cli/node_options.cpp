@@ -75,7 +75,7 @@ Status choose_group(const NodeSettings& settings, const std::set<std::string>& r
   }
   options.group_session_timeout_ms = static_cast<int>(settings.group_session_timeout_ms);
   options.group_heartbeat_interval_ms = std::max(100, options.group_session_timeout_ms / 10);
-  options.group_max_poll_interval_ms = std::max(options.group_session_timeout_ms, 60'000);
+  options.group_max_poll_interval_ms = std::max(options.group_session_timeout_ms, node_group_max_poll_interval_ms_default);
   options.members_stale_ms = std::max(options.members_announce_interval_ms * 3, options.group_session_timeout_ms / 2);
   return Status::ok();
 }

@@ -49,6 +49,10 @@ inline constexpr int hold_tick_interval_ms_default = 5'000;
 inline constexpr int32_t node_partitions_default = 4;
 inline constexpr int32_t node_signals_partitions_default = 1;
 inline constexpr int node_group_session_timeout_ms_default = 10'000;
+// How long the group's poll thread may be away before the member counts as failed: it is away
+// while a partition taken on catches up (a snapshot fetch of the partition's whole store), so this
+// bounds the size of a snapshot, not the liveness of the node (heartbeats and session timeout do).
+inline constexpr int node_group_max_poll_interval_ms_default = 30 * 60'000;
 
 struct NodeOptions {
   std::string data_dir = "tally-data";  // DIR/views (projector), DIR/journal (embedded log)
@@ -96,7 +100,7 @@ struct NodeOptions {
                               // http://<listen_host>:<bound port>)
   int group_session_timeout_ms = node_group_session_timeout_ms_default;
   int group_heartbeat_interval_ms = 1'000;
-  int group_max_poll_interval_ms = 60'000;
+  int group_max_poll_interval_ms = node_group_max_poll_interval_ms_default;
   int members_announce_interval_ms = 1'000;
   int members_stale_ms = 5'000;
   // Transient failures of the emitter and the connectors (retried by them). Empty: stderr.

@@ -38,7 +38,7 @@
 namespace tally {
 
 inline constexpr std::size_t snapshot_chunk_bytes_max = 4 * 1024 * 1024;  // below the client's 8 MiB cap
-inline constexpr int64_t snapshot_keep_ms = 10 * 60 * 1000;
+inline constexpr int64_t snapshot_keep_ms = 30 * 60 * 1000;  // as long as a catch-up may take (node.h)
 inline constexpr int64_t snapshot_request_timeout_ms = 30'000;
 
 // A copy of a partition's store, made for one receiver.
