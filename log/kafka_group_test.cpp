@@ -32,7 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int32_t partitions = 8;
-constexpr int session_timeout_ms = 4000;  // above the mock's 3 s first-join wait
+constexpr int session_timeout_ms = 5000;  // 2 s above the mock's 3 s first-join wait (slack for a loaded machine)
 constexpr auto settle_deadline = std::chrono::seconds(40);
 constexpr auto poll_step = std::chrono::milliseconds(20);
 
