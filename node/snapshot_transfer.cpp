@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -99,6 +100,21 @@ std::string file_sha256(const std::string& path) {
     hash.update(block.data(), static_cast<std::size_t>(in.gcount()));
   }
   return in.eof() ? hash.finish().to_hex() : std::string();
+}
+
+// One piece: a 200 answer, after up to from.retry attempts of which all but the last met no answer,
+// a 429 or a 5xx. Errors: unavailable (the last failure, named).
+Result<connectors::HttpResponse> get_piece(connectors::HttpClient& client, const std::string& url,
+                                           const std::vector<connectors::HttpHeader>& auth, const SnapshotFetch& from) {
+  for (int32_t attempt = 1;; ++attempt) {
+    auto got = client.get(url, auth, from.timeout_ms);
+    if (got.is_ok() && got->status_code == 200) return got;
+    const bool passing = !got.is_ok() || got->status_code == 429 || got->status_code >= 500;
+    if (!passing || !from.retry.may_retry(attempt)) {
+      return unavailable(got.is_ok() ? answer_text(got.value()) : got.status().message());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(from.retry.backoff_ms(attempt)));
+  }
 }
 
 }  // namespace
@@ -254,9 +270,8 @@ Result<store::SnapshotInfo> fetch_snapshot(const SnapshotFetch& from, PartitionI
                           "?bytes=" + std::to_string(chunk) + "&from=";
   Sha256 hash;
   for (uint64_t written = 0; written < offer->bytes;) {
-    auto got = client.get(url + std::to_string(written), auth, from.timeout_ms);
+    auto got = get_piece(client, url + std::to_string(written), auth, from);
     if (!got.is_ok()) return unavailable("piece at " + std::to_string(written) + ": " + got.status().message());
-    if (got->status_code != 200) return unavailable("piece at " + std::to_string(written) + ": " + answer_text(got.value()));
     if (got->body.empty() || got->body.size() > chunk || written + got->body.size() > offer->bytes) {
       return Status::error(Status::Code::corruption, "the piece at " + std::to_string(written) + " has " +
                                                          std::to_string(got->body.size()) + " bytes, not what " +

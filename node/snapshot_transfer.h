@@ -32,6 +32,7 @@
 #include "api/http_types.h"
 #include "engine/status.h"
 #include "engine/types.h"
+#include "outbound/http_client.h"
 #include "projections/store.h"
 #include "projections/store_snapshot.h"
 
@@ -90,12 +91,15 @@ struct SnapshotFetch {
   std::string token;     // an admin token the sender knows
   std::size_t chunk_bytes = snapshot_chunk_bytes_max;
   int64_t timeout_ms = snapshot_request_timeout_ms;  // per request
+  // Each piece is asked for again after a failure that may pass (no answer, 429, 5xx), so one
+  // dropped connection does not cost a whole transfer.
+  connectors::RetryPolicy retry{3, 200, 2'000, 0};
 };
 
 // Asks the sender for a snapshot of `partition` and writes it to `dir`/data.mdb (dir made 0700;
 // must not hold a store), one piece at a time. Returns what the sender announced, for
 // restore_snapshot to check the copy against. Errors: unavailable (the sender did not answer, or
-// answered an error: the message says which), corruption (the pieces do not add up to the size
+// answered an error, after the retries a piece is allowed: the message says which), corruption (the pieces do not add up to the size
 // and SHA-256 announced), io_error.
 Result<store::SnapshotInfo> fetch_snapshot(const SnapshotFetch& from, PartitionId partition, const std::string& dir);
 

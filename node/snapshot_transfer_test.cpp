@@ -40,7 +40,7 @@ struct Sender {
   std::unique_ptr<api::testing::ApiStack> server;
 
   // Applied to every piece the sender answers (a damaged network or disk, in a test).
-  std::function<void(std::string& body)> damage;
+  std::function<void(api::ApiResponse& piece)> damage;
 
   explicit Sender(std::size_t events) {
     testkit::append_generated(log, 31, events, 0);
@@ -53,7 +53,7 @@ struct Sender {
       for (api::Route& route : snapshot_routes(*shelf, partitions, [this](PartitionId p) { return projector->store(p); })) {
         route.handler = [this, inner = std::move(route.handler)](const api::ApiRequest& request) {
           api::ApiResponse response = inner(request);
-          if (damage && response.content_type == "application/octet-stream") damage(response.body);
+          if (damage && response.content_type == "application/octet-stream") damage(response);
           return response;
         };
         ok(http_server.add_route(std::move(route)));
@@ -125,7 +125,8 @@ BOOST_AUTO_TEST_CASE(a_partition_larger_than_an_http_answer_may_be_moves_whole) 
 BOOST_AUTO_TEST_CASE(a_piece_damaged_on_the_way_is_caught_before_the_copy_is_opened) {
   Sender sender(8'000);
   int pieces = 0;
-  sender.damage = [&pieces](std::string& body) {
+  sender.damage = [&pieces](api::ApiResponse& piece) {
+    std::string& body = piece.body;
     if (++pieces == 2) body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x5a);
   };
   TempDir here;
@@ -137,12 +138,52 @@ BOOST_AUTO_TEST_CASE(a_piece_damaged_on_the_way_is_caught_before_the_copy_is_ope
 
   // A piece shorter than asked for is not damage: the next piece starts where it ended.
   pieces = 0;
-  sender.damage = [&pieces](std::string& body) {
-    if (++pieces == 1) body.resize(body.size() - 1);
+  sender.damage = [&pieces](api::ApiResponse& piece) {
+    if (++pieces == 1) piece.body.resize(piece.body.size() - 1);
   };
   const store::SnapshotInfo whole = ok(fetch_snapshot(sender.fetch(), moved, here.sub("again")));
   BOOST_TEST(whole.next_offset.value == static_cast<int64_t>(sender.log.size(moved)));
   BOOST_TEST(pieces > 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_piece_that_fails_for_a_moment_is_asked_for_again_and_a_lasting_failure_ends_the_fetch) {
+  Sender sender(8'000);
+  int pieces = 0;
+  const auto fail_as = [](api::ApiResponse& piece, int status) {
+    piece = api::ApiResponse::error(status, status == 404 ? "no_snapshot" : "snapshot_failed", "injected");
+  };
+  // The second piece fails once (a 503): the fetch goes on and the copy is whole.
+  sender.damage = [&](api::ApiResponse& piece) {
+    if (++pieces == 2) fail_as(piece, 503);
+  };
+  TempDir here;
+  SnapshotFetch fetch = sender.fetch();
+  fetch.retry.backoff_ms_initial = 1;
+  const store::SnapshotInfo announced = ok(fetch_snapshot(fetch, moved, here.sub("once")));
+  auto target = testkit::open_partitioned(here.sub("views"), sender.log, true);
+  ok(store::restore_snapshot(here.sub("once"), announced, *target->store(moved)));
+  target.reset();
+  BOOST_TEST(all_digest(partition_store_dir(here.sub("views"), moved)) == announced.digest_hex);
+
+  // Every answer fails: the piece is asked for as often as the policy allows, then the fetch ends.
+  pieces = 0;
+  sender.damage = [&](api::ApiResponse& piece) {
+    ++pieces;
+    fail_as(piece, 503);
+  };
+  const Status lasting = fetch_snapshot(fetch, moved, here.sub("lasting")).status();
+  BOOST_TEST((lasting.code() == Status::Code::unavailable));
+  BOOST_TEST(lasting.message().find("503") != std::string::npos, lasting.to_string());
+  BOOST_TEST(pieces == fetch.retry.attempts_max);
+
+  // A copy that is gone (404) is not asked for again.
+  pieces = 0;
+  sender.damage = [&](api::ApiResponse& piece) {
+    ++pieces;
+    fail_as(piece, 404);
+  };
+  BOOST_TEST((fetch_snapshot(fetch, moved, here.sub("gone")).status().code() == Status::Code::unavailable));
+  BOOST_TEST(pieces == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_copy_once_sent_whole_or_replaced_by_a_newer_offer_is_gone) {
