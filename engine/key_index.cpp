@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <new>
 #include <utility>
@@ -11,9 +12,22 @@
 namespace tally {
 
 Digest128 idempotency_digest(std::string& scratch, std::string_view scope, std::string_view key) {
-  scratch.assign(scope).push_back('\0');
-  scratch.append(key);
-  Digest128 d = murmur3_128(scratch.data(), scratch.size());
+  // A valid scope and key (at most 128 + 1 + 255 bytes) are joined on the stack: the fold hashes
+  // one or more keys per event, and building a std::string cost more than the hash itself.
+  constexpr std::size_t on_stack_max = 512;
+  const std::size_t size = scope.size() + 1 + key.size();
+  Digest128 d;
+  if (size <= on_stack_max) {
+    char joined[on_stack_max];
+    std::memcpy(joined, scope.data(), scope.size());
+    joined[scope.size()] = '\0';
+    std::memcpy(joined + scope.size() + 1, key.data(), key.size());
+    d = murmur3_128(joined, size);
+  } else {
+    scratch.assign(scope).push_back('\0');
+    scratch.append(key);
+    d = murmur3_128(scratch.data(), scratch.size());
+  }
   if (d.low == 0 && d.high == 0) d.low = 1;
   return d;
 }
