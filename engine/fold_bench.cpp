@@ -4,6 +4,10 @@
 //   fold_ns_per_event_at_{1k,10k,100k}_orgs the same mix over more orgs: the cost against the
 //                                          number of orgs (org, member and key lookups), and
 //   fold_ns_per_event_100k_vs_1k_orgs_ratio its flatness (1.0: the number of orgs costs nothing)
+//   fold_stage_*_ns_per_event              where an event's time goes (stage_costs below), and
+//   fold_floor_events_per_s                the rate of the stages every event pays before its
+//                                          org's state is touched: the fold's ceiling on this
+//                                          machine with this record encoding
 // Usage: fold_bench [--events N] [--runs R] [--curve 0|1] [--orgs N] [--hints 0|1]
 //   --orgs: the orgs of fold_events_per_s (default 2,000); --hints 0: apply() alone, without the
 //   prefetch hints the projector gives a few records ahead (engine/fold.h).
@@ -20,6 +24,9 @@
 #include "engine/fold.h"
 #include "engine/memory_ledger.h"
 #include "engine/partitioner.h"
+#include "engine/payload_digest.h"
+#include "engine/validate.h"
+#include "tally/events_generated.h"
 
 namespace {
 
@@ -92,6 +99,8 @@ double median_rate(const std::vector<Record>& records, int runs, bool hints, uin
   std::string scope;
   for (int run = 0; run < runs; ++run) {
     MemoryLedger ledger;
+    // Sized from the log, as the projector sizes its key locator for the backlog.
+    ledger.reserve_keys(records.size());
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < records.size(); ++i) {
       if (hints && i + 2 * prefetch_distance < records.size()) {
@@ -113,6 +122,84 @@ double median_rate(const std::vector<Record>& records, int runs, bool hints, uin
   return rates[rates.size() / 2];
 }
 
+// Where an event's time goes: the same records through cumulative prefixes of what apply() does
+// for every event, whatever its type: (1) verify and validate the record, (2) + the payload
+// digest, (3) + the idempotency lookup and insert (the key's digest, a probe, prefetched as the
+// fold is). What the full fold costs beyond (3) is the org's state: lookups, pricing, draw-down,
+// levels. Medians of `runs`, in ns per event. (1)-(3) are the floor of any fold that checks every
+// record and deduplicates it: fold_floor_events_per_s is the rate that floor allows.
+std::string_view sv(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
+
+struct StageCosts {
+  double validate_ns = 0;
+  double digest_ns = 0;
+  double key_ns = 0;
+};
+
+template <typename Step>
+double median_ns(const std::vector<Record>& records, int runs, Step step) {
+  std::vector<double> ns;
+  for (int run = 0; run < runs; ++run) {
+    uint64_t sink = 0;
+    const auto start = std::chrono::steady_clock::now();
+    step(sink);
+    const std::chrono::duration<double, std::nano> elapsed = std::chrono::steady_clock::now() - start;
+    ns.push_back(elapsed.count() / static_cast<double>(records.size()) + static_cast<double>(sink & 1) * 1e-9);
+  }
+  std::sort(ns.begin(), ns.end());
+  return ns[ns.size() / 2];
+}
+
+StageCosts stage_costs(const std::vector<Record>& records, int runs) {
+  const auto checked = [&](const Record& r, uint64_t& sink) -> const fb::Envelope* {
+    const fb::Envelope* envelope = nullptr;
+    if (!validate_event(r.bytes, &envelope).is_ok()) return nullptr;
+    sink += static_cast<uint64_t>(envelope->occurred_at_ms());
+    return envelope;
+  };
+  const auto digested = [&](const Record& r, uint64_t& sink, Digest128& digest) -> const fb::Envelope* {
+    const fb::Envelope* envelope = checked(r, sink);
+    if (envelope == nullptr) return nullptr;
+    FieldDigest d;
+    d.add(sv(envelope->org_id())).add(sv(envelope->idempotency_key()));
+    digest_body(d, *envelope);
+    digest = d.finish();
+    sink += digest.low;
+    return envelope;
+  };
+  StageCosts costs;
+  const double validate = median_ns(records, runs, [&](uint64_t& sink) {
+    for (const Record& r : records) checked(r, sink);
+  });
+  const double digest = median_ns(records, runs, [&](uint64_t& sink) {
+    Digest128 d;
+    for (const Record& r : records) digested(r, sink, d);
+  });
+  const double keys = median_ns(records, runs, [&](uint64_t& sink) {
+    KeyIndex index;
+    index.reserve(records.size());
+    Digest128 payload;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (i + prefetch_distance < records.size()) {
+        const fb::Envelope* ahead = fb::GetEnvelope(records[i + prefetch_distance].bytes.data());
+        index.prefetch(index.digest(sv(ahead->org_id()), sv(ahead->idempotency_key())));
+      }
+      const fb::Envelope* envelope = digested(records[i], sink, payload);
+      if (envelope == nullptr) continue;
+      const Digest128 key = index.digest(sv(envelope->org_id()), sv(envelope->idempotency_key()));
+      if (const KeyRecord* seen = index.find(key)) {
+        sink += seen->payload_digest == payload ? 1u : 0u;
+        continue;
+      }
+      index.put(key, KeyRecord{payload, Outcome::applied, RejectReason::none});
+    }
+  });
+  costs.validate_ns = validate;
+  costs.digest_ns = digest - validate;
+  costs.key_ns = keys - digest;
+  return costs;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,7 +216,16 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--orgs") == 0) orgs = std::atoi(argv[i + 1]);
   }
   uint64_t signals = 0;
-  std::printf("bench fold_events_per_s %.0f events/s\n", median_rate(generate(events, 42, orgs), runs, hints, signals));
+  const std::vector<Record> records = generate(events, 42, orgs);
+  const double rate = median_rate(records, runs, hints, signals);
+  std::printf("bench fold_events_per_s %.0f events/s\n", rate);
+  const StageCosts stages = stage_costs(records, runs);
+  const double floor_ns = stages.validate_ns + stages.digest_ns + stages.key_ns;
+  std::printf("bench fold_stage_validate_ns_per_event %.0f ns\n", stages.validate_ns);
+  std::printf("bench fold_stage_payload_digest_ns_per_event %.0f ns\n", stages.digest_ns);
+  std::printf("bench fold_stage_key_index_ns_per_event %.0f ns\n", stages.key_ns);
+  std::printf("bench fold_stage_org_state_ns_per_event %.0f ns\n", 1e9 / rate - floor_ns);
+  std::printf("bench fold_floor_events_per_s %.0f events/s\n", 1e9 / floor_ns);
   std::fprintf(stderr, "fold_bench: %zu events x %d runs, %llu signals\n", events, runs,
                static_cast<unsigned long long>(signals));
   if (!curve) return 0;

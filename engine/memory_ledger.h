@@ -36,6 +36,9 @@ class MemoryLedger final : public Ledger {
   std::map<std::string, MemberState, std::less<>> members() const;
   const std::map<int32_t, PartitionState>& partitions() const { return partitions_; }
   std::size_t key_count() const { return keys_.size(); }
+  // Sizes the idempotency index for `keys` keys (e.g. the records of a log about to be folded), so
+  // it never rehashes on the way.
+  void reserve_keys(std::size_t keys) { keys_.reserve(keys); }
   // "org\0grant id" -> the closed grant, ordered (tests and digests).
   std::map<std::string, Grant, std::less<>> closed_grants() const {
     return {closed_grants_.begin(), closed_grants_.end()};
