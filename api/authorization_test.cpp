@@ -1,7 +1,6 @@
 // The role table (SPEC §7) as a pure function: every event type of the schema has a row, every
 // role × event class × org gives the decision the SPEC's table says, and the small pure helpers
 // of the HTTP edge (JSON content types, duplicate keys, echo cutting) do what their headers say.
-#define BOOST_TEST_MODULE authorization_test
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>

@@ -1,7 +1,6 @@
 // The billing page over real HTTP (an in-process stack told the billing story): every number on
 // the page against the API's JSON for the same org, the link rules (expired, altered, another
 // org's, read-only), and the page's forms changing the views through the API's routes.
-#define BOOST_TEST_MODULE billing_page_test
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>

@@ -2,7 +2,6 @@
 // (the Stripe side is node/'s billing story test): price, checkout (the org's customer made once
 // and remembered by an event), payment method, auto-refill in bundles with its counters, the
 // enterprise rule, and workspace billing with usage landing on the right path.
-#define BOOST_TEST_MODULE commerce_routes_test
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>

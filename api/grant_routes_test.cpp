@@ -3,7 +3,6 @@
 // credit went (with the transactions that took from each grant); transactions carry fundings;
 // bad fields are 400s naming them; only admin may grant or void, and an org token reads only its
 // own grants.
-#define BOOST_TEST_MODULE grant_routes_test
 #include <boost/test/unit_test.hpp>
 
 #include <string>

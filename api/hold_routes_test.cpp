@@ -3,7 +3,6 @@
 // (never above the hold) after, never take the wallet below zero; every granted hold ends
 // captured or released, and the final balance is purchases - Σ captured, exactly.
 // Randomised: the seed is printed, and TALLY_SEED=<seed> replays it.
-#define BOOST_TEST_MODULE hold_routes_test
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>

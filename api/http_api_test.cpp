@@ -2,7 +2,6 @@
 // spoken to over real HTTP/1.1 (Beast client). Every route, every error code, the three kinds of
 // token, cursor pagination under concurrent writes, ?wait=1 read-your-writes, size limits and
 // malformed input.
-#define BOOST_TEST_MODULE http_api_test
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>

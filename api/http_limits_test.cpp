@@ -4,7 +4,6 @@
 // bodies must be JSON (415), a key given twice is refused, echoed input is cut, and every error
 // status the API answers carries a JSON error body. Raw sockets where the bytes and their timing
 // matter; timeouts are configured short and waited on with deadlines.
-#define BOOST_TEST_MODULE http_limits_test
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>

@@ -4,7 +4,6 @@
 // signals routes: a brand-new org's rejection visible in its rejects and transactions, poison
 // records written straight into the journal (admin rejects), pagination, kind filter, scopes; and
 // one FlatBuffers verification per event between HTTP and the fold.
-#define BOOST_TEST_MODULE http_outcomes_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/json.hpp>

@@ -3,7 +3,6 @@
 // the server's own list, so a new route without a row here fails this test. Then the attacks of
 // issue 14 (an org token minting credits, moving the partition clock) and the time rules of
 // SPEC §2 at the HTTP edge (org tokens get the server's time; events too far ahead are refused).
-#define BOOST_TEST_MODULE http_roles_test
 #include <boost/test/unit_test.hpp>
 
 #include <array>

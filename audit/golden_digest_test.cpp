@@ -8,7 +8,6 @@
 // TALLY_GOLDEN_WRITE=<path> (see write_fixture): the workload generator's mix (usage, purchases,
 // refunds, duplicates, conflicts, member limits, refills) plus one event of every body type and
 // records of every reject reason.
-#define BOOST_TEST_MODULE golden_digest_test
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <cstring>

@@ -1,6 +1,5 @@
 // Replay: the same log gives the same report every time, equal to the live views, and the
 // progress a person sees while it runs.
-#define BOOST_TEST_MODULE replay_test
 #include <stdio.h>
 
 #include <boost/test/unit_test.hpp>

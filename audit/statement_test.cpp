@@ -1,6 +1,5 @@
 // The org statement: every row's running balance, the reconciliation footer against the rows and
 // the live balance, CSV quoting, empty statements, date boundaries, and the HTML page.
-#define BOOST_TEST_MODULE statement_test
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <iostream>

@@ -1,6 +1,5 @@
 // Verify: a replay of an untouched log matches the live views; a journal record altered after the
 // fact is detected, and the first differing event is named by partition, offset, org and key.
-#define BOOST_TEST_MODULE verify_test
 #include <boost/test/unit_test.hpp>
 #include <iostream>
 #include <map>

@@ -1,7 +1,6 @@
 // The settings of `tally dev`/`tally serve`: every config key reaches the node's options, flags
 // override the file, secrets come from the file or the environment, bad input is refused with
 // the flag or the file:line and key path.
-#define BOOST_TEST_MODULE node_settings
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -1,5 +1,4 @@
 // HMAC-SHA256 against RFC 4231's test vectors, and the constant-time comparison.
-#define BOOST_TEST_MODULE hmac_test
 #include <boost/test/unit_test.hpp>
 
 #include <string>

@@ -2,7 +2,6 @@
 // aborts. The fold asserts the balance identity with it. (NDEBUG is defined here on purpose: it
 // turns assert() off, not TALLY_ASSERT.)
 #define NDEBUG 1
-#define BOOST_TEST_MODULE assert
 #include <boost/test/unit_test.hpp>
 
 #include <sys/wait.h>

@@ -1,6 +1,5 @@
 // The event catalogue: one entry per body, names and units that agree, and the history text each
 // body shows.
-#define BOOST_TEST_MODULE catalogue
 #include <boost/test/unit_test.hpp>
 
 #include <set>

@@ -2,7 +2,6 @@
 // event body uses yet but the next ones will (SPEC §11–§14): a nested table, an optional number
 // and a text appended to a table that ledgers already hold. The probe table
 // (testdata/probe.fbs) is described here as catalogue.h describes the bodies.
-#define BOOST_TEST_MODULE catalogue_walk
 #include <boost/test/unit_test.hpp>
 
 #include <string>

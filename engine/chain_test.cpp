@@ -1,7 +1,6 @@
 // The SHA-256 hash chain (engine/chain.h, SPEC §10): what it covers and that nothing it covers can
 // change without changing the head. Issue 14, finding 9: the chain was MurmurHash3, so a record
 // could be forged to keep it.
-#define BOOST_TEST_MODULE chain_test
 #include <boost/test/unit_test.hpp>
 
 #include <string>

@@ -1,6 +1,5 @@
 // The canonical JSON form of events and signals: exact round trips for every body, and errors
 // that name the field at fault.
-#define BOOST_TEST_MODULE event_json
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>

@@ -1,7 +1,6 @@
 // events_from_json: a request body of one event or an array of them, parsed once and strictly
 // (a key repeated anywhere is refused, by its path), every event encoded and validated without a
 // FlatBuffers verification, and the bytes those of flatc's object API.
-#define BOOST_TEST_MODULE events_from_json
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>

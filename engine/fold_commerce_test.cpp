@@ -1,6 +1,5 @@
 // The fold rules of SPEC §14: who pays per workspace (and per project/office), the org's linked
 // payment customer, auto-refill in bundles. Expected amounts are worked out by hand.
-#define BOOST_TEST_MODULE fold_commerce_test
 #include <boost/test/unit_test.hpp>
 
 #include <map>

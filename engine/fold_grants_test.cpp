@@ -4,7 +4,6 @@
 // refunds from their own purchase first, voids, negative adjustments, hold captures, the grant
 // signals (once each, in their place), validation of the terms, and payload digests that ignore a
 // term given at its default. Expected µcr are worked by hand in the comments.
-#define BOOST_TEST_MODULE fold_grants_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>

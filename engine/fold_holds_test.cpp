@@ -2,7 +2,6 @@
 // the member's, partial grants, estimates priced by the current rate card, extend, release,
 // expiry by the partition clock, capture by usage (below, above, final, late), non-wallet orgs,
 // and a replay that gives the same state bytes. Expected µcr are worked by hand in the comments.
-#define BOOST_TEST_MODULE fold_holds_test
 #include <boost/test/unit_test.hpp>
 
 #include <array>

@@ -26,7 +26,6 @@
 //    per period, member levels match their definition;
 //  - held == Σ remaining of the org's active holds, none active past its expiry (SPEC §11);
 //  - folding the same log again into a fresh ledger gives the same results, signals and state.
-#define BOOST_TEST_MODULE fold_property_test
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>

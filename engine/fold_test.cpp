@@ -1,7 +1,6 @@
 // The fold, rule by rule (SPEC §2–§5): pricing, who pays, outcomes, every rejection reason, org
 // lifecycle and every signal with its hysteresis. Expected µcr values are worked out by hand in
 // the comments; they are not read back from the code.
-#define BOOST_TEST_MODULE fold_test
 #include <boost/test/unit_test.hpp>
 
 #include <array>

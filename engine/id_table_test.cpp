@@ -1,5 +1,4 @@
 // IdTable (engine/id_table.h): the ledgers' org and member states by id.
-#define BOOST_TEST_MODULE id_table_test
 #include <boost/test/unit_test.hpp>
 
 #include <map>

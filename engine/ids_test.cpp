@@ -1,5 +1,4 @@
 // Org and member ids as types: made only from valid text, told apart by the compiler.
-#define BOOST_TEST_MODULE ids
 #include <boost/test/unit_test.hpp>
 
 #include <set>

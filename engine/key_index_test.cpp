@@ -1,7 +1,6 @@
 // The in-memory idempotency index: a random mix of puts, overwrites and erases (the undo of an
 // uncommitted batch) must leave it answering exactly like an ordinary map, through table growth and
 // probe runs that wrap around the end of the table.
-#define BOOST_TEST_MODULE key_index_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>

@@ -2,7 +2,6 @@
 // was inserted with is offered to a lookup of that key, through growth and probe runs that wrap
 // around the end of the table; a key never inserted is offered only chunks of keys with its tag;
 // and its memory stays within the bytes per key the header promises.
-#define BOOST_TEST_MODULE key_locator_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>

@@ -1,6 +1,5 @@
 // The small pure pieces under the fold: checked money, credit formatting, UTC calendar periods,
 // the Kafka partitioner, and the byte encodings of the fold state.
-#define BOOST_TEST_MODULE money_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>

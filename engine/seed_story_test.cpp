@@ -2,7 +2,6 @@
 //   prepay $100 → agents run, balance draws down live → hits $20 → auto-recharge tops up to ~$120
 //   → keeps running; (no saved card / disabled → pause at $0 until you top up).
 // 1 credit = 1 USD here. Every balance below is worked out by hand in the comments.
-#define BOOST_TEST_MODULE seed_story_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>

@@ -1,6 +1,5 @@
 // SHA-256: the FIPS 180-4 test vectors, the accelerated path equal to the portable one, any split
 // of the input into updates equal to one update, and agreement with OpenSSL on random inputs.
-#define BOOST_TEST_MODULE sha256_test
 #include <openssl/sha.h>
 
 #include <boost/test/unit_test.hpp>

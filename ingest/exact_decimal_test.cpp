@@ -1,5 +1,4 @@
 // Exact decimal -> scaled integer conversion (LiteLLM costs, float timestamps) and ISO-8601 times.
-#define BOOST_TEST_MODULE exact_decimal_test
 #include <boost/test/unit_test.hpp>
 
 #include "ingest/exact_decimal.h"

@@ -1,5 +1,4 @@
 // LiteLLM StandardLoggingPayload -> canonical usage events, on a real-shape fixture.
-#define BOOST_TEST_MODULE litellm_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/json.hpp>

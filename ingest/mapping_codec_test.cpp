@@ -1,6 +1,5 @@
 // Mapped events are accepted by the canonical codec (engine/event_json.h) and survive its round
 // trip: the mappers and the codec agree on type names, field names, types and ranges.
-#define BOOST_TEST_MODULE mapping_codec_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/json.hpp>

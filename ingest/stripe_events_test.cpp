@@ -1,5 +1,4 @@
 // Stripe webhook events -> canonical purchase/refund events, on captured-shape fixtures.
-#define BOOST_TEST_MODULE stripe_events_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/json.hpp>

@@ -1,5 +1,4 @@
 // Stripe-Signature verification: the cases Stripe's own libraries handle, plus future timestamps.
-#define BOOST_TEST_MODULE stripe_signature_test
 #include <boost/test/unit_test.hpp>
 
 #include <string>

@@ -1,7 +1,6 @@
 // The LMDB shell's contracts (lmdb/env.h): one environment per directory per process, another kind
 // of environment on the same directory refused, transactions that abort unless committed, and
 // LMDB return codes as Status.
-#define BOOST_TEST_MODULE lmdb_env_test
 #include <boost/test/unit_test.hpp>
 
 #include <stdlib.h>

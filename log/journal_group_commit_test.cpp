@@ -1,6 +1,5 @@
 // Group commit of the journal (log/journal_env.h): appends made at the same time share one durable
 // transaction, and each acknowledged record is in the log exactly once, where its append said.
-#define BOOST_TEST_MODULE journal_group_commit_test
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE journal_test
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -6,7 +6,6 @@
 // the members to rejoin, and it checks sessions once a second. session.timeout.ms must therefore
 // exceed 3 s (a first member would otherwise time out while the mock waits), and each hand-over
 // costs a few seconds: the waits below are generous deadlines on conditions, never fixed sleeps.
-#define BOOST_TEST_MODULE kafka_group_test
 #include <boost/test/unit_test.hpp>
 #include <librdkafka/rdkafka.h>
 

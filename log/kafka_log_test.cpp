@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE kafka_log_test
 #include <boost/test/unit_test.hpp>
 #include <atomic>
 #include <chrono>

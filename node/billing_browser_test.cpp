@@ -9,7 +9,6 @@
 //
 // Skipped (ctest SKIP_REGULAR_EXPRESSION "billing_browser_test: skipped") only when Chromium is
 // not installed or cannot start here; set TALLY_CHROMIUM to use another binary.
-#define BOOST_TEST_MODULE billing_browser_test
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>

@@ -5,7 +5,6 @@
 //   price → checkout (quantity 1) → signed checkout.session.completed → 100 credits, fee recorded
 //   → the saved card (brand, last 4, expiry) → auto-refill in bundles charges that card off-session
 //   when usage takes the balance under the threshold.
-#define BOOST_TEST_MODULE billing_story_test
 #include <boost/test/unit_test.hpp>
 
 #include <map>

@@ -4,7 +4,6 @@
 // in order, through delivery failures (retried with the same Tally-Webhook-Id) and across an
 // emitter crash between appending signals and recording that it did (the signals log then holds
 // copies; the connector drops them by id).
-#define BOOST_TEST_MODULE enforcer_test
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>

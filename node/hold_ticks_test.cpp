@@ -1,7 +1,6 @@
 // While a hold is active, the node's ticker ticks often enough for its expiry to land (SPEC §11):
 // a hold nobody captures or releases is released by the clock within hold_tick_interval_ms of its
 // expiry, even though the regular tick interval is a minute away.
-#define BOOST_TEST_MODULE hold_ticks_test
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>

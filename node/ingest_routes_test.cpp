@@ -1,7 +1,6 @@
 // The ingest routes through a Node's HTTP server: the LiteLLM usage callback (bearer secret, the
 // fixture payload posted twice bills once) and Stripe webhooks (signature verified against the raw
 // body within 300 s both ways; unknown types acknowledged and ignored).
-#define BOOST_TEST_MODULE ingest_routes_test
 #include <boost/test/unit_test.hpp>
 
 #include <memory>

@@ -7,7 +7,6 @@
 // the whole log computes (every view digest), so nothing was lost, doubled or diverged, and
 // Stripe holds exactly one charge for each recharge the views requested, although every node
 // charged every signal it read (and a zombie emitted signals it no longer owned).
-#define BOOST_TEST_MODULE multi_node_test
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>

@@ -3,7 +3,6 @@
 // degraded; once the disk has room again it resumes and every acknowledged event lands once.
 // A full disk under the journal answers 503 to commands and still serves reads. Data dirs and
 // files are private to their owner.
-#define BOOST_TEST_MODULE node_faults_test
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>

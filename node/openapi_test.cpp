@@ -4,7 +4,6 @@
 // errors — validate against the documented schemas. api/openapi_check.py does the checking
 // (python3-jsonschema); this test makes the answers. A route added later fails this test until it
 // is described and answered here.
-#define BOOST_TEST_MODULE openapi_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>

@@ -6,7 +6,6 @@
 // a flaky proxy (outbound/testing/http_receiver.h) between the connector and the emulator: it
 // answers 429 / 503 itself for the first attempts, never reaching Stripe, then forwards — exactly
 // what a rate limiter or a failing load balancer in front of Stripe does.
-#define BOOST_TEST_MODULE recharge_test
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>

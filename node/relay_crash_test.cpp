@@ -5,7 +5,6 @@
 //   recharge.after_charge   charged at Stripe, AutoRefill not appended (the dangerous one)
 //   recharge.after_append   AutoRefill appended, consumer position not recorded
 //   emitter.after_append    recharge_requested in the signals log, emitter progress not recorded
-#define BOOST_TEST_MODULE relay_crash_test
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>

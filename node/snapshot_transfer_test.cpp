@@ -1,7 +1,6 @@
 // A partition's snapshot moved between nodes in pieces (node/snapshot_transfer.h): the receiver
 // assembles it on disk from many pieces and the restored store folds on to the sender's views;
 // a copy that was replaced, already sent whole, or asked for wrongly is refused with the reason.
-#define BOOST_TEST_MODULE snapshot_transfer_test
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>

@@ -1,7 +1,6 @@
 // ?wait=1 requests made at the same time share their commits (issue 15, latency): while one journal
 // commit is under way, the other requests reach the journal and queue for the next one together,
 // instead of waiting for a free HTTP thread, and each is answered with its outcome once durable.
-#define BOOST_TEST_MODULE wait_group_commit_test
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>

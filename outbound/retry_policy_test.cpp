@@ -1,5 +1,4 @@
 // The retry policy: capped exponential backoff with reproducible jitter; and url_encode.
-#define BOOST_TEST_MODULE retry_policy_test
 #include <boost/test/unit_test.hpp>
 
 #include <set>

@@ -2,7 +2,6 @@
 // published example objects, which checks method, path, every form parameter against Stripe's
 // documented ones, the Idempotency-Key and the key (outbound/testing/stripe_fixtures.h). Prices
 // are also checked against the emulator, which has them.
-#define BOOST_TEST_MODULE stripe_checkout_test
 #include <boost/test/unit_test.hpp>
 
 #include <map>

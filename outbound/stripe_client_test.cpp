@@ -1,6 +1,5 @@
 // The Stripe client against the real emulator (stripe-stateful-mock, started per test module):
 // charges, idempotency, declines, and what the emulator actually does with tok_429 and tok_500.
-#define BOOST_TEST_MODULE stripe_client_test
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>

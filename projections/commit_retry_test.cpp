@@ -2,7 +2,6 @@
 // put again after a backoff, never skipped and never twice; health() says degraded meanwhile and
 // the views stay readable; request_stop() ends the retries; LMDB's own errors stay final
 // (projector_test: an_injected_lmdb_error_is_final_for_the_projector).
-#define BOOST_TEST_MODULE commit_retry_test
 #include <boost/test/unit_test.hpp>
 #include <atomic>
 #include <cerrno>

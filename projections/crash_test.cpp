@@ -6,9 +6,7 @@
 // Size: TALLY_CRASH_EVENTS / TALLY_CRASH_KILLS override the defaults (200k events, 24 kills; the
 // soak build, crash_soak_test, uses 1M events and 150 kills).
 #ifdef TALLY_CRASH_SOAK
-#define BOOST_TEST_MODULE crash_soak_test
 #else
-#define BOOST_TEST_MODULE crash_test
 #endif
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,7 +1,6 @@
 // A damaged journal frame (SPEC §10): the projector records it as a reject `damaged_record` with a
 // detail that says what is wrong, the partition moves on, every restart goes on from there, and a
 // second projection of the same log (a replay) gives the same rejects and the same digests.
-#define BOOST_TEST_MODULE damaged_record_test
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <string>

@@ -3,7 +3,6 @@
 // released, after the entry of the record that moved the clock; the balance is unchanged. And of an
 // expired grant (SPEC §12): a `grant_expired` entry, before the entry of its org's record whose
 // time expired it.
-#define BOOST_TEST_MODULE hold_history_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>

@@ -9,7 +9,6 @@
 // so a replay that read a stray record first rejected the org's real events.
 //
 // Seeded: TALLY_SEED reruns a failure; the seed is printed first.
-#define BOOST_TEST_MODULE interleaving_test
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>

@@ -2,7 +2,6 @@
 // partitions while produce requests fail and a broker goes down, projected while fetches fail and
 // with a restart in the middle; the views must equal the in-memory fold of what the topic holds.
 // Kept small: the mock keeps only ~5 MiB per partition (SPEC §1).
-#define BOOST_TEST_MODULE kafka_projector_test
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>

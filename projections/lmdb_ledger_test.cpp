@@ -1,7 +1,6 @@
 // The projector's ledger (projections/lmdb_ledger.h) at the end of a batch: it hands out exactly
 // the states the batch changed, and looks only at those the fold was handed, however many orgs
 // and members it holds in its cache.
-#define BOOST_TEST_MODULE lmdb_ledger_test
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>

@@ -2,7 +2,6 @@
 // every committed record's outcome is the fold's, published only after its batch commits, held
 // in a bounded ring (older ones say expired); every reject is under its org with where it stands,
 // an org's early rejects come before its history, and an org's signals can be read by org.
-#define BOOST_TEST_MODULE outcomes_test
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>

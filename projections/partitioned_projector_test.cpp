@@ -2,7 +2,6 @@
 // per events partition, each folded by its own Projector, read back through ViewReader as if it
 // were one store. The views equal the reference fold and a single store's digests; outcomes and
 // offsets are answered by the owning partition; the earlier one-store layout is refused.
-#define BOOST_TEST_MODULE partitioned_projector_test
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>

@@ -7,7 +7,6 @@
 // a wrong partition, clock-skewed events and undecodable records — is projected both ways.
 //
 // Seeded: TALLY_SEED reruns a failure; the seed is printed first.
-#define BOOST_TEST_MODULE partitioned_views_test
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 #include <map>

@@ -1,6 +1,5 @@
 // The projector against the in-memory fold: every view, restarts, poison records, wrong
 // partitions, map growth and the startup checks.
-#define BOOST_TEST_MODULE projector_test
 #include <lmdb.h>
 #include <unistd.h>
 

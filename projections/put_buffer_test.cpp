@@ -1,7 +1,6 @@
 // PutBuffer::sort_by_key must order puts exactly as a stable sort by whole key would, and
 // for_each_sorted must report runs of equal heads and keys exactly: the writer packs history
 // chunks per org and sums roll-up cells from those runs.
-#define BOOST_TEST_MODULE put_buffer_test
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>

@@ -1,7 +1,6 @@
 // Snapshots of a partition's store (projections/store_snapshot.h): a copy restored into another
 // node's empty store of the partition folds on to the same views as the original; a copy that is
 // not what the sender announced, or a target that folded already, is refused and nothing moves.
-#define BOOST_TEST_MODULE store_snapshot_test
 #include <boost/test/unit_test.hpp>
 
 #include "projections/partitioned_layout.h"

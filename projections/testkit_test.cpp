@@ -1,6 +1,5 @@
 // The in-memory log of the projector's tests stamps append times as the journal does (SPEC §3):
 // the clock, never below the partition's previous stamp; a time given by a fixture is kept.
-#define BOOST_TEST_MODULE testkit_test
 #include <boost/test/unit_test.hpp>
 #include <vector>
 

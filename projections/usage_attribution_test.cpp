@@ -1,7 +1,6 @@
 // Usage attribution through the projector (SPEC §14): roll-ups keyed by project, agent, provider
 // and billing path too, and the billing path of each usage entry resolved by the workspace
 // settings (org mode credits, workspace w2 byok, office o1 of w2 credits, an explicit path wins).
-#define BOOST_TEST_MODULE usage_attribution_test
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>

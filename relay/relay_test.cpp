@@ -1,7 +1,6 @@
 // The relay's building blocks without Stripe or HTTP: the durable progress file, the outbox
 // emitter (after a crash between append and record it resends, never loses), the signal consumer
 // (own position, dedup by id, retry of a failed signal, a foreign log refused), the refill amount.
-#define BOOST_TEST_MODULE relay_test
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>

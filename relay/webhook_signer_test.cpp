@@ -1,5 +1,4 @@
 // The enforcement webhook format: body, headers, and verification as a platform would do it.
-#define BOOST_TEST_MODULE webhook_signer_test
 #include <boost/test/unit_test.hpp>
 
 #include <boost/json.hpp>

@@ -2,7 +2,6 @@
 // once and never verified on the way in; a bad event refuses the whole submission before anything
 // is appended; one append per submission, an event of no org on every partition; the clock check;
 // waiting hands each position to the outcome source and reports what it says.
-#define BOOST_TEST_MODULE submitter_test
 #include <boost/test/unit_test.hpp>
 
 #include <map>
