@@ -18,6 +18,7 @@
 //   bench fold_stage_vs_read_ratio        that ceiling against the raw read
 //   bench projector_{read,fold,write,sync}_ns_per_event  where each event's time goes (see
 //                                         report_time_per_event: the stages overlap in threads)
+//   bench journal_floor_bytes_per_event  the journal with every page full (report_storage)
 //   bench {view,journal,storage}_bytes_per_event  LMDB bytes in use (bench::lmdb_used_bytes) per
 //                                         record: the views after a projection, the journal, both
 //   bench projector_partitioned_events_per_s  the same journal into one store per partition
@@ -41,6 +42,7 @@
 #include "engine/memory_ledger.h"
 #include "projections/bench_journal.h"
 #include "log/journal.h"
+#include "log/journal_format.h"
 #include "log/kafka_log.h"
 #include "log/kafka_testing.h"
 #include "projections/partitioned_layout.h"
@@ -273,7 +275,8 @@ void report_projection(const std::string& name, const std::vector<ProjectionRun>
 
 // The fold core alone (MemoryLedger + apply, records already in memory: fold_bench's measure) on
 // the journal's records, in the order the reader polls them; median of 3 fresh ledgers.
-double fold_core_rate(Journal& journal, uint64_t records, uint64_t& keys) {
+// `frame_bytes` gets the bytes of the records as the journal frames them (key, value, frame header).
+double fold_core_rate(Journal& journal, uint64_t records, uint64_t& keys, uint64_t& frame_bytes) {
   struct Held {
     RecordContext context;
     std::string value;
@@ -288,6 +291,7 @@ double fold_core_rate(Journal& journal, uint64_t records, uint64_t& keys) {
       check(reader->poll(out, 10'000, 1000), "poll");
       for (const LogRecord& r : out) {
         held.push_back(Held{RecordContext{r.position, r.appended_at_ms, reader->partition_count()}, std::string(r.value)});
+        frame_bytes += journal_format::frame_header_bytes + r.key.size() + r.value.size();
       }
     }
   }
@@ -323,8 +327,13 @@ void report_time_per_event(const Args& args, const std::vector<ProjectionRun>& r
 }
 
 // LMDB bytes in use per record: the views after each run (median), the journal, both.
+// journal_floor_bytes_per_event: what the journal would take with every B-tree page full, i.e.
+// each record's frame plus its LMDB node (8-byte header, 16-byte key, 2-byte slot) on pages that
+// lose only their 16-byte header. The journal's own encoding cannot go below it; the gap to
+// journal_bytes_per_event is page fill (all partitions share one tree, so appends split pages in
+// the middle of it).
 void report_storage(const Args& args, const std::vector<ProjectionRun>& runs, uint64_t journal_bytes,
-                    uint64_t records) {
+                    uint64_t records, uint64_t frame_bytes) {
   std::vector<double> views, trees;
   for (const auto& r : runs) {
     views.push_back(static_cast<double>(r.view_bytes));
@@ -334,6 +343,13 @@ void report_storage(const Args& args, const std::vector<ProjectionRun>& runs, ui
   print(figure(args, "view_bytes_per_event"), median(views) / n, "bytes");
   print(figure(args, "journal_bytes_per_event"), static_cast<double>(journal_bytes) / n, "bytes");
   print(figure(args, "storage_bytes_per_event"), (median(views) + static_cast<double>(journal_bytes)) / n, "bytes");
+  constexpr double lmdb_node_bytes = 8 + journal_format::record_key_bytes + 2;
+  constexpr double lmdb_page_bytes = 4096, lmdb_page_header_bytes = 16;
+  const double floor = (static_cast<double>(frame_bytes) / n + lmdb_node_bytes) * lmdb_page_bytes /
+                       (lmdb_page_bytes - lmdb_page_header_bytes);
+  print(figure(args, "journal_floor_bytes_per_event"), floor, "bytes");
+  std::printf("# journal: records frame %.0f bytes each; its pages are %.0f%% full\n", static_cast<double>(frame_bytes) / n,
+              100.0 * floor * n / static_cast<double>(std::max<uint64_t>(journal_bytes, 1)));
   std::printf("# storage: views %.1f MiB (%.1f MiB in their B-trees, %.0f bytes/record; the rest is LMDB's free "
               "list), journal %.1f MiB, %llu records\n", median(views) / (1 << 20), median(trees) / (1 << 20),
               median(trees) / n, static_cast<double>(journal_bytes) / (1 << 20), static_cast<unsigned long long>(records));
@@ -342,7 +358,8 @@ void report_storage(const Args& args, const std::vector<ProjectionRun>& runs, ui
 void bench_journal(const Args& args, uint64_t records, uint64_t journal_bytes) {
   auto journal = take(Journal::open(args.journal, JournalOptions{}), "open journal");
   uint64_t keys = 0;
-  const double fold_rate = fold_core_rate(*journal, records, keys);
+  uint64_t frame_bytes = 0;
+  const double fold_rate = fold_core_rate(*journal, records, keys, frame_bytes);
   print(figure(args, "fold_core_events_per_s"), fold_rate);
   std::printf("# %llu records, %llu distinct idempotency keys\n", static_cast<unsigned long long>(records),
               static_cast<unsigned long long>(keys));
@@ -387,7 +404,7 @@ void bench_journal(const Args& args, uint64_t records, uint64_t journal_bytes) {
   for (const auto& r : runs) cpu_runs.push_back(r.cpu_events_per_s);
   std::printf("# projector_vs_read_ratio by CPU time: %.3f\n", median(cpu_runs) / median(cpu_reads));
   report_time_per_event(args, runs, read_rate);
-  report_storage(args, runs, journal_bytes, records);
+  report_storage(args, runs, journal_bytes, records, frame_bytes);
 }
 
 void bench_mock(const Args& args) {
