@@ -19,9 +19,7 @@ bool ByteReader::u8(uint8_t& v) {
 
 bool ByteReader::i64(int64_t& v) {
   if (in_.size() < 8) return false;
-  uint64_t u = 0;
-  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<uint8_t>(in_[static_cast<std::size_t>(i)]);
-  v = static_cast<int64_t>(u);
+  v = static_cast<int64_t>(get_le64(in_.data()));
   in_.remove_prefix(8);
   return true;
 }
@@ -306,9 +304,18 @@ std::string encode(const KeyRecord& k) {
   return out;
 }
 
+void encode_to(char* out, const KeyRecord& k) {
+  out[0] = static_cast<char>(state_format_version);
+  put_le64(out + 1, k.payload_digest.low);
+  put_le64(out + 9, k.payload_digest.high);
+  out[17] = static_cast<char>(k.outcome);
+  out[18] = static_cast<char>(k.reason);
+}
+
 void append_encoded(std::string& out, const KeyRecord& k) {
-  ByteWriter(out).u8(state_format_version).u64(k.payload_digest.low).u64(k.payload_digest.high)
-      .u8(static_cast<uint8_t>(k.outcome)).u8(static_cast<uint8_t>(k.reason));
+  char bytes[encoded_key_record_bytes];
+  encode_to(bytes, k);
+  out.append(bytes, sizeof bytes);
 }
 
 bool decode(std::string_view bytes, KeyRecord& k) {

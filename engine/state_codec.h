@@ -7,6 +7,9 @@
 // something: orgs without them keep their format-1 bytes.
 #pragma once
 
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -20,6 +23,8 @@ std::string encode(const OrgState& org);
 std::string encode(const MemberState& member);
 std::string encode(const KeyRecord& key);
 void append_encoded(std::string& out, const KeyRecord& key);  // the same bytes, appended to `out`
+inline constexpr std::size_t encoded_key_record_bytes = 19;   // encode(KeyRecord).size(), always
+void encode_to(char* out, const KeyRecord& key);              // the same bytes, at `out`
 std::string encode(const PurchaseRecord& purchase);
 std::string encode(const PartitionState& partition);
 std::string encode(const Grant& grant);  // a closed grant (SPEC §12)
@@ -31,15 +36,33 @@ bool decode(std::string_view bytes, PurchaseRecord& purchase);
 bool decode(std::string_view bytes, PartitionState& partition);
 bool decode(std::string_view bytes, Grant& grant);
 
+// The 8 little-endian bytes of `v` at `out` (a plain copy on a little-endian machine: the
+// encodings write and read several of these per record).
+inline void put_le64(char* out, uint64_t v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out, &v, sizeof v);
+  } else {
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  }
+}
+inline uint64_t get_le64(const char* in) {
+  uint64_t v = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, in, sizeof v);
+  } else {
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  }
+  return v;
+}
+
 // Byte writer/reader used by the encodings above and by the projector's own records.
 class ByteWriter {
  public:
   explicit ByteWriter(std::string& out) : out_(out) {}
   ByteWriter& u8(uint8_t v) { out_.push_back(static_cast<char>(v)); return *this; }
   ByteWriter& i64(int64_t v) {  // little-endian, two's complement; one append
-    const auto u = static_cast<uint64_t>(v);
     char bytes[8];
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((u >> (8 * i)) & 0xff);
+    put_le64(bytes, static_cast<uint64_t>(v));
     out_.append(bytes, sizeof bytes);
     return *this;
   }

@@ -283,7 +283,7 @@ LmdbLedger::KeyChunk& LmdbLedger::open_key_chunk(std::size_t bytes) {
 void LmdbLedger::put_key(std::string_view scope, std::string_view key, const KeyRecord& record) {
   const Digest128 digest = key_digest(scope, key);
   encoded_.clear();
-  append_key_record(encoded_, position_.offset, digest, record, scratch_);
+  append_key_record(encoded_, position_.offset, digest, record);
   KeyChunk& chunk = open_key_chunk(encoded_.size());
   chunk.records.append(encoded_);
   key_locator_.insert(digest, static_cast<KeyLocator::Chunk>(batch_chunks_first_ + (&chunk - batch_key_chunks_.data())));

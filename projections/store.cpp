@@ -149,12 +149,14 @@ bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record)
   return r.u64(key.low) && r.u64(key.high) && (key.low != 0 || key.high != 0) && decode(bytes.substr(16), record);
 }
 
-void append_key_record(std::string& chunk, Offset offset, const Digest128& key, const KeyRecord& record,
-                       std::string& scratch) {
-  scratch.clear();
-  ByteWriter(scratch).i64(offset.value).u64(key.low).u64(key.high);
-  append_encoded(scratch, record);
-  append_framed(chunk, scratch);
+void append_key_record(std::string& chunk, Offset offset, const Digest128& key, const KeyRecord& record) {
+  // Fixed size, built in place: the projector appends one per event.
+  char bytes[24 + encoded_key_record_bytes];
+  put_le64(bytes, static_cast<uint64_t>(offset.value));
+  put_le64(bytes + 8, key.low);
+  put_le64(bytes + 16, key.high);
+  encode_to(bytes + 24, record);
+  append_framed(chunk, std::string_view(bytes, sizeof bytes));
 }
 
 bool split_key_record(std::string_view record, Offset& offset, std::string_view& entry) {

@@ -210,9 +210,8 @@ LogPosition key_position(std::string_view key);  // REQUIRES: key.size() == 12
 // A key entry: key digest low, high (u64 LE each) + encode(KeyRecord).
 void encode_key_entry(std::string& out, const Digest128& key, const KeyRecord& record);
 bool decode_key_entry(std::string_view bytes, Digest128& key, KeyRecord& record);
-// Appends one record to a "keys" chunk: offset (u64 LE) + the key entry. `scratch` is reused.
-void append_key_record(std::string& chunk, Offset offset, const Digest128& key, const KeyRecord& record,
-                       std::string& scratch);
+// Appends one record to a "keys" chunk: offset (u64 LE) + the key entry.
+void append_key_record(std::string& chunk, Offset offset, const Digest128& key, const KeyRecord& record);
 // Splits one record of a "keys" chunk into its offset and key entry; false if malformed.
 bool split_key_record(std::string_view record, Offset& offset, std::string_view& entry);
 std::array<char, 4> partition_key(PartitionId partition);
