@@ -50,11 +50,12 @@ namespace {
 constexpr int32_t partitions = 8;
 constexpr int orgs = 24;
 constexpr auto settle_deadline = std::chrono::seconds(90);
-#ifdef TALLY_CLUSTER_SOAK
-constexpr int soak_rounds = 6;
-#else
-constexpr int soak_rounds = 0;
-#endif
+// Rounds of killing a node mid-stream and bringing it back after the main story: none by default,
+// TALLY_CLUSTER_SOAK_ROUNDS in the soak (ctest multi_node_soak_test).
+int soak_rounds() {
+  const char* value = std::getenv("TALLY_CLUSTER_SOAK_ROUNDS");
+  return value != nullptr ? std::atoi(value) : 0;
+}
 
 template <typename F>
 bool eventually(F&& condition) {
@@ -298,7 +299,7 @@ BOOST_AUTO_TEST_CASE(a_group_of_serve_nodes_scales_fails_over_and_agrees_with_on
   post_usage(n3, "g", 200);
   // The soak (ctest -L soak): more rounds of killing one node mid-stream and bringing it back.
   ServeNode* nodes_in_turn[] = {&n1, &n2, &n3};
-  for (int round = 0; round < soak_rounds; ++round) {
+  for (int round = 0, rounds = soak_rounds(); round < rounds; ++round) {
     ServeNode& victim = *nodes_in_turn[round % 3];
     post_usage(*nodes_in_turn[(round + 1) % 3], "soak-" + std::to_string(round) + "-a", 200);
     victim.kill_now(SIGKILL);
