@@ -205,13 +205,15 @@ std::set<int32_t> everything() {
 }
 
 BOOST_AUTO_TEST_CASE(a_second_member_takes_half_and_the_first_revokes_only_what_it_gives_up) {
+  // Declared before the cluster: the revoke hook reads them, and the members leave the group (and
+  // revoke) when the cluster is destroyed, at the end of the test.
+  std::atomic<Node*> second_node{nullptr};
+  std::atomic<int> overlaps_while_revoking{0};
   Cluster cluster;
   Node& first = cluster.join("first");
   BOOST_REQUIRE_MESSAGE(wait_until([&] { return first.owned() == everything(); }, settle_deadline),
                         "the only member owns everything; owns " << text(first.owned()));
 
-  std::atomic<Node*> second_node{nullptr};
-  std::atomic<int> overlaps_while_revoking{0};
   first.while_revoking = [&](const std::set<int32_t>& revoking) {
     // The group may not give a partition away before its owner has acknowledged the revoke.
     Node* other = second_node.load();
