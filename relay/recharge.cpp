@@ -61,7 +61,6 @@ Result<int64_t> refill_amount_minor(int64_t credits_micros, int64_t credit_price
 }
 
 Result<RefillAmounts> refill_amounts(const RechargeOptions& options, int64_t credits_micros) {
-  RefillAmounts out;
   const int32_t bundles = bundles_for(credits_micros, options.credits_per_bundle_micros);
   const bool whole_bundles = options.credits_per_bundle_micros > 0 &&
                              credits_micros == bundles * options.credits_per_bundle_micros;
