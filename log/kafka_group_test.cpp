@@ -63,6 +63,24 @@ struct Change {
   std::set<int32_t> partitions;
 };
 
+std::string text(const std::vector<Change>& changes) {
+  std::string out;
+  for (const Change& c : changes) out += std::string(out.empty() ? "" : " ") + c.kind + text(c.partitions);
+  return out;
+}
+
+// An eager member's history: assigned, then as many rounds as the group ran, each revoking all it
+// held and assigning anew; the last assignment is what it owns now.
+bool revokes_everything_each_round(const std::vector<Change>& changes, const std::set<int32_t>& owned) {
+  if (changes.empty() || changes.size() % 2 == 0) return false;
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const char expected = i % 2 == 0 ? 'a' : 'r';
+    if (changes[i].kind != expected) return false;
+    if (expected == 'r' && changes[i].partitions != changes[i - 1].partitions) return false;
+  }
+  return changes.back().partitions == owned;
+}
+
 class Errors {
  public:
   void record(std::string_view message) {
@@ -261,18 +279,13 @@ BOOST_AUTO_TEST_CASE(an_eager_group_revokes_everything_and_assigns_again) {
                                                                    << text(second.owned()));
   BOOST_TEST(seen_overlap.empty(), "partitions owned by both at once: " << text(seen_overlap));
 
+  // A group may rebalance more than once while a member joins (a member slow to rejoin a round is
+  // dropped from it and rejoins in the next): each round revokes everything and assigns afresh.
   const std::vector<Change> first_changes = first.all();
-  BOOST_REQUIRE_EQUAL(first_changes.size(), 3u);
-  BOOST_TEST(first_changes[0].kind == 'a');
+  BOOST_REQUIRE_GE(first_changes.size(), 3u);
   BOOST_TEST(first_changes[0].partitions == everything());
-  BOOST_TEST(first_changes[1].kind == 'r');
-  BOOST_TEST(first_changes[1].partitions == everything());
-  BOOST_TEST(first_changes[2].kind == 'a');
-  BOOST_TEST(first_changes[2].partitions == first.owned());
-  const std::vector<Change> second_changes = second.all();
-  BOOST_REQUIRE_EQUAL(second_changes.size(), 1u);
-  BOOST_TEST(second_changes[0].kind == 'a');
-  BOOST_TEST(second_changes[0].partitions == second.owned());
+  BOOST_TEST(revokes_everything_each_round(first_changes, first.owned()), "first: " << text(first_changes));
+  BOOST_TEST(revokes_everything_each_round(second.all(), second.owned()), "second: " << text(second.all()));
 
   // close() revokes on the eager path too.
   second.member->close();
